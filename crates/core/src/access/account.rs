@@ -1,0 +1,242 @@
+//! A subscriber line: what an operator sells and a player logs in with.
+
+use crate::ids::{AccountId, CategoryId};
+use crate::UnixTime;
+use std::fmt;
+use std::str::FromStr;
+
+/// Administrative status of a line. Expiry is separate (a date), so a line
+/// can be `Active` and expired; the decision checks both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Active,
+    /// Suspended by the operator, for example for a late payment.
+    Disabled,
+    /// Blocked for abuse.
+    Banned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Disabled => "disabled",
+            Status::Banned => "banned",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "active" | "enabled" => Ok(Status::Active),
+            "disabled" | "suspended" => Ok(Status::Disabled),
+            "banned" => Ok(Status::Banned),
+            other => Err(format!(
+                "unknown status {other:?} (expected active, disabled or banned)"
+            )),
+        }
+    }
+}
+
+/// A stream container a line may receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputFormat {
+    Ts,
+    M3u8,
+    Rtmp,
+}
+
+impl OutputFormat {
+    pub const ALL: [OutputFormat; 3] = [OutputFormat::M3u8, OutputFormat::Ts, OutputFormat::Rtmp];
+
+    /// The name players use in `allowed_output_formats` and URL extensions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Ts => "ts",
+            OutputFormat::M3u8 => "m3u8",
+            OutputFormat::Rtmp => "rtmp",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            OutputFormat::Ts => 1,
+            OutputFormat::M3u8 => 2,
+            OutputFormat::Rtmp => 4,
+        }
+    }
+
+    /// Maps a URL extension or `output=` value to a format (`mpegts`, `hls`
+    /// are the aliases real panels accept).
+    pub fn from_name(s: &str) -> Option<OutputFormat> {
+        match s.to_ascii_lowercase().as_str() {
+            "ts" | "mpegts" => Some(OutputFormat::Ts),
+            "m3u8" | "hls" => Some(OutputFormat::M3u8),
+            "rtmp" => Some(OutputFormat::Rtmp),
+            _ => None,
+        }
+    }
+}
+
+/// A set of output formats (a small bit set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct OutputFormats(u8);
+
+impl OutputFormats {
+    /// `ts` and `m3u8`: what tvgate can deliver.
+    pub const DEFAULT: OutputFormats = OutputFormats(3);
+
+    pub fn empty() -> Self {
+        OutputFormats(0)
+    }
+    pub fn from_bits(bits: u8) -> Self {
+        OutputFormats(bits & 7)
+    }
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+    pub fn with(self, f: OutputFormat) -> Self {
+        OutputFormats(self.0 | f.bit())
+    }
+    pub fn contains(self, f: OutputFormat) -> bool {
+        self.0 & f.bit() != 0
+    }
+    /// In the order players expect (`m3u8`, `ts`, `rtmp`).
+    pub fn iter(self) -> impl Iterator<Item = OutputFormat> {
+        OutputFormat::ALL
+            .into_iter()
+            .filter(move |f| self.contains(*f))
+    }
+    /// Parses `ts,m3u8`.
+    pub fn parse_list(s: &str) -> Result<Self, String> {
+        let mut set = OutputFormats::empty();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            set = set.with(
+                OutputFormat::from_name(part)
+                    .ok_or_else(|| format!("unknown output format {part:?}"))?,
+            );
+        }
+        Ok(set)
+    }
+}
+
+impl fmt::Display for OutputFormats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(OutputFormat::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// A line as the store keeps it. The password is only ever held as an
+/// argon2id hash plus the keyed verifier (see [`super::secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    /// As the operator wrote it (shown in lists).
+    pub username: String,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    /// Keyed verifier of the password, if one was made with the current key.
+    pub verifier: Option<Vec<u8>>,
+    pub status: Status,
+    /// `None`: never expires.
+    pub expires_at: Option<UnixTime>,
+    pub is_trial: bool,
+    /// 0 means unlimited, as in Xtream Codes.
+    pub max_connections: u32,
+    pub allowed_formats: OutputFormats,
+    pub created_at: UnixTime,
+    pub note: String,
+    /// Categories (a package) the line may see; `None` means everything.
+    pub package: Option<Vec<CategoryId>>,
+    /// Incremented on every change; caches compare it.
+    pub revision: i64,
+}
+
+impl Account {
+    /// True when the line's expiry has passed at `now`.
+    pub fn is_expired(&self, now: UnixTime) -> bool {
+        matches!(self.expires_at, Some(at) if at <= now)
+    }
+
+    /// True when the package lets the line see `category` (items without a
+    /// category are visible to every package).
+    pub fn may_see(&self, category: Option<CategoryId>) -> bool {
+        match (&self.package, category) {
+            (None, _) | (_, None) => true,
+            (Some(pkg), Some(c)) => pkg.contains(&c),
+        }
+    }
+}
+
+/// A line to create (the password is already hashed by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub username: String,
+    pub password_hash: String,
+    pub verifier: Option<Vec<u8>>,
+    pub status: Status,
+    pub expires_at: Option<UnixTime>,
+    pub is_trial: bool,
+    pub max_connections: u32,
+    pub allowed_formats: OutputFormats,
+    pub created_at: UnixTime,
+    pub note: String,
+    pub package: Option<Vec<CategoryId>>,
+}
+
+/// A change to some fields of a line; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountPatch {
+    pub status: Option<Status>,
+    /// `Some(None)` clears the expiry (never expires).
+    pub expires_at: Option<Option<UnixTime>>,
+    pub is_trial: Option<bool>,
+    pub max_connections: Option<u32>,
+    pub allowed_formats: Option<OutputFormats>,
+    pub note: Option<String>,
+    /// `Some(None)` gives the line every category.
+    pub package: Option<Option<Vec<CategoryId>>>,
+    /// New password hash and verifier (set together).
+    pub password: Option<(String, Option<Vec<u8>>)>,
+}
+
+impl AccountPatch {
+    /// Applies the patch to `account`, bumping its revision.
+    pub fn apply(&self, account: &mut Account) {
+        if let Some(s) = self.status {
+            account.status = s;
+        }
+        if let Some(e) = self.expires_at {
+            account.expires_at = e;
+        }
+        if let Some(t) = self.is_trial {
+            account.is_trial = t;
+        }
+        if let Some(m) = self.max_connections {
+            account.max_connections = m;
+        }
+        if let Some(f) = self.allowed_formats {
+            account.allowed_formats = f;
+        }
+        if let Some(n) = &self.note {
+            account.note = n.clone();
+        }
+        if let Some(p) = &self.package {
+            account.package = p.clone();
+        }
+        if let Some((hash, verifier)) = &self.password {
+            account.password_hash = hash.clone();
+            account.verifier = verifier.clone();
+        }
+        account.revision += 1;
+    }
+}

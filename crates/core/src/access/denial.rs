@@ -1,0 +1,81 @@
+//! Why a request was refused. Every variant has a stable code used in logs,
+//! metrics, the `tvgate_reason` field of answers and `doctor`; renaming a code
+//! is a breaking change (see docs/denials.md).
+
+use crate::access::OutputFormat;
+use crate::UnixTime;
+
+/// The reason behind a refusal. Only the first two can be given before the
+/// credentials are proven; every other one needs proven credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// Unknown user *or* wrong password: the two are never told apart.
+    InvalidCredentials,
+    /// Too many failed logins from this address or for this username.
+    RateLimited { retry_after_secs: u32 },
+    /// Suspended by the operator.
+    Disabled,
+    /// Blocked by the operator.
+    Banned,
+    /// The subscription ended at `at`.
+    Expired { at: UnixTime },
+    /// The line may not receive this container (`ts`, `m3u8`).
+    OutputFormatNotAllowed { format: OutputFormat },
+    /// The item is outside the line's package.
+    NotInPackage,
+}
+
+impl Denial {
+    /// Stable code for logs, metrics, answers and `doctor`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::InvalidCredentials => "invalid_credentials",
+            Denial::RateLimited { .. } => "rate_limited",
+            Denial::Disabled => "disabled",
+            Denial::Banned => "banned",
+            Denial::Expired { .. } => "expired",
+            Denial::OutputFormatNotAllowed { .. } => "output_format_not_allowed",
+            Denial::NotInPackage => "not_in_package",
+        }
+    }
+
+    /// Every code, for documentation and metrics pre-registration.
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_credentials",
+        "rate_limited",
+        "disabled",
+        "banned",
+        "expired",
+        "output_format_not_allowed",
+        "not_in_package",
+    ];
+
+    /// True when the reason may be said before the credentials are proven.
+    pub fn is_pre_auth(&self) -> bool {
+        matches!(
+            self,
+            Denial::InvalidCredentials | Denial::RateLimited { .. }
+        )
+    }
+
+    /// The cause in plain words, for a person. `date` formats a time as the
+    /// face wants it (the server's time zone).
+    pub fn message(&self, date: impl Fn(UnixTime) -> String) -> String {
+        match self {
+            Denial::InvalidCredentials => "Invalid username or password".to_string(),
+            Denial::RateLimited { retry_after_secs } => {
+                format!("Too many failed logins; try again in {retry_after_secs} seconds")
+            }
+            Denial::Disabled => "Subscription suspended by the provider".to_string(),
+            Denial::Banned => "Subscription blocked by the provider".to_string(),
+            Denial::Expired { at } => format!("Subscription expired on {}", date(*at)),
+            Denial::OutputFormatNotAllowed { format } => {
+                format!(
+                    "This subscription does not include the {} format",
+                    format.as_str()
+                )
+            }
+            Denial::NotInPackage => "This channel is not part of your subscription".to_string(),
+        }
+    }
+}

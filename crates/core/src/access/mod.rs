@@ -1,0 +1,21 @@
+//! Access: subscriber lines, their credentials, and the decision that answers
+//! every request.
+//!
+//! The order of work for any request is fixed: the limiter may refuse a
+//! caller that is already over its failure budget; otherwise the presented
+//! credentials are cleaned ([`credentials::clean_presented`]), looked up and
+//! proven ([`secrets`]); then [`decide`] turns the proof and the request into
+//! `Allow` or `Deny(reason)`. Nothing about the account is revealed before
+//! its credentials are proven.
+
+pub mod account;
+pub mod credentials;
+pub mod decide;
+pub mod denial;
+pub mod directory;
+pub mod limiter;
+pub mod secrets;
+
+pub use account::{Account, AccountPatch, NewAccount, OutputFormat, OutputFormats, Status};
+pub use decide::{decide, AccessRequest, Decision, Face, Proof};
+pub use denial::Denial;

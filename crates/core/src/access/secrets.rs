@@ -1,0 +1,236 @@
+//! Password hashing and the keyed verifier.
+//!
+//! The store keeps an argon2id hash of every password: the canonical, slow
+//! credential. Checking it costs about 30 ms of a core, which is too much to
+//! pay on every API call and stream request, and far too much when 10,000
+//! players reconnect after a restart. So each line also carries a *keyed
+//! verifier*: HMAC-SHA256 under a server key that lives outside the database
+//! (a file in the data directory by default, or the environment), over the
+//! line id, its current argon2 hash string and the password. Checking it
+//! costs about a microsecond and survives restarts.
+//!
+//! - Without the key, a stolen database yields only argon2 hashes: the
+//!   verifiers are useless to an attacker.
+//! - Binding the verifier to the argon2 hash string (with its random salt)
+//!   means a password change invalidates it with nothing else to remember.
+//! - A verifier made under another key (after key rotation) is recognised by
+//!   its key id, and the line falls back to argon2 once.
+//!
+//! docs/security.md states the argument and its limits in full.
+
+use crate::ids::AccountId;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// argon2id cost settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for KdfParams {
+    /// OWASP's argon2id recommendation: 19 MiB, 2 passes, 1 lane.
+    fn default() -> Self {
+        KdfParams {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Why hashing failed (only for parameters out of argon2's range).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct KdfError(String);
+
+fn argon2(params: KdfParams) -> Result<Argon2<'static>, KdfError> {
+    let p = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        None,
+    )
+    .map_err(|e| KdfError(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p))
+}
+
+/// Hashes a password into a PHC string (`$argon2id$v=19$m=...`).
+pub fn hash_password(password: &str, params: KdfParams) -> Result<String, KdfError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2(params)?
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| KdfError(e.to_string()))
+}
+
+/// Checks a password against a PHC string. The parameters come from the
+/// string itself, so lines hashed under older settings still verify.
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
+/// Bytes of a verifier: a 4-byte key id followed by a 32-byte MAC.
+pub const VERIFIER_LEN: usize = 36;
+
+/// The server's verifier key. Never stored in the database.
+#[derive(Clone)]
+pub struct VerifierKey {
+    key: [u8; 32],
+    id: [u8; 4],
+}
+
+impl std::fmt::Debug for VerifierKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifierKey(id {:02x?})", self.id)
+    }
+}
+
+/// The outcome of checking a presented password against a stored verifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifierCheck {
+    Match,
+    Mismatch,
+    /// No verifier, or one made under another key: argon2 must decide.
+    Unknown,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+impl VerifierKey {
+    pub fn from_bytes(key: [u8; 32]) -> Self {
+        let digest = Sha256::digest([b"tvgate-key-id".as_slice(), &key].concat());
+        let mut id = [0u8; 4];
+        id.copy_from_slice(&digest[..4]);
+        VerifierKey { key, id }
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self::from_bytes(rand::random())
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    fn mac(&self, account: AccountId, phc: &str, password: &str) -> [u8; 32] {
+        // Infallible: HMAC takes keys of any length.
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("hmac accepts any key length");
+        mac.update(b"tvgate-verifier-v1\0");
+        mac.update(&account.0.to_le_bytes());
+        mac.update(phc.as_bytes());
+        mac.update(b"\0");
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The verifier to store for a line whose password is `password`.
+    pub fn verifier(&self, account: AccountId, phc: &str, password: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(VERIFIER_LEN);
+        out.extend_from_slice(&self.id);
+        out.extend_from_slice(&self.mac(account, phc, password));
+        out
+    }
+
+    /// Checks `password` against a stored verifier, in constant time.
+    pub fn check(
+        &self,
+        stored: Option<&[u8]>,
+        account: AccountId,
+        phc: &str,
+        password: &str,
+    ) -> VerifierCheck {
+        let Some(stored) = stored.filter(|s| s.len() == VERIFIER_LEN && s[..4] == self.id) else {
+            return VerifierCheck::Unknown;
+        };
+        let mac = self.mac(account, phc, password);
+        if bool::from(mac.ct_eq(&stored[4..])) {
+            VerifierCheck::Match
+        } else {
+            VerifierCheck::Mismatch
+        }
+    }
+
+    /// Spends the same work as [`check`](Self::check) on a line that does not
+    /// exist, so an unknown username costs what a wrong password costs.
+    pub fn dummy_check(&self, password: &str) -> VerifierCheck {
+        let mac = self.mac(AccountId(-1), DUMMY_PHC, password);
+        // Compare against itself shifted, so the work is not optimised away.
+        let _ = std::hint::black_box(mac.ct_eq(&[0u8; 32]));
+        VerifierCheck::Mismatch
+    }
+}
+
+/// A syntactically valid hash that no password matches, used to spend the
+/// same argon2 work for unknown users when a slow check is needed.
+pub const DUMMY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$dHZnYXRlLWR1bW15LXNhbHQ$J3qbyKxuAoYzJ5O2ypVWmYcblqFxCyFPnEnCrP1bdgY";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> KdfParams {
+        KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[test]
+    fn hash_and_verify() {
+        let phc = hash_password("s3cret", cheap()).expect("hash");
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify_password("s3cret", &phc));
+        assert!(!verify_password("S3cret", &phc));
+        assert!(!verify_password("s3cret", "not a hash"));
+        assert!(!verify_password("anything", DUMMY_PHC));
+    }
+
+    #[test]
+    fn verifier_matches_only_the_password_the_key_and_the_hash() {
+        let key = VerifierKey::generate();
+        let phc = hash_password("pw", cheap()).expect("hash");
+        let v = key.verifier(AccountId(7), &phc, "pw");
+        assert_eq!(v.len(), VERIFIER_LEN);
+        assert_eq!(
+            key.check(Some(&v), AccountId(7), &phc, "pw"),
+            VerifierCheck::Match
+        );
+        assert_eq!(
+            key.check(Some(&v), AccountId(7), &phc, "PW"),
+            VerifierCheck::Mismatch
+        );
+        assert_eq!(
+            key.check(Some(&v), AccountId(8), &phc, "pw"),
+            VerifierCheck::Mismatch
+        );
+        let rehashed = hash_password("pw", cheap()).expect("hash");
+        assert_eq!(
+            key.check(Some(&v), AccountId(7), &rehashed, "pw"),
+            VerifierCheck::Mismatch
+        );
+        assert_eq!(
+            VerifierKey::generate().check(Some(&v), AccountId(7), &phc, "pw"),
+            VerifierCheck::Unknown
+        );
+        assert_eq!(
+            key.check(None, AccountId(7), &phc, "pw"),
+            VerifierCheck::Unknown
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! tvgate's domain: who may watch what, and what there is to watch.
+//!
+//! - [`access`]: accounts (subscriber lines), credential hygiene, password
+//!   hashing and the keyed verifier, the failed-login limiter and the one pure
+//!   function that decides every request ([`access::decide`]).
+//! - [`catalog`]: categories, live channels, movies, series and the guide, as
+//!   an immutable in-memory snapshot that faces read without locks.
+//! - [`ports`]: the traits the adapters implement (the store).
+//!
+//! Deliberately absent: network and disk I/O, tokio, reading the clock. Time
+//! is always a parameter (`now`), so every rule here is testable as a table.
+//! Types do not derive `Serialize`: wire shapes live in `tvgate-formats` and
+//! are converted by hand in the faces.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod catalog;
+pub mod ids;
+pub mod ports;
+
+/// Seconds since the Unix epoch, UTC.
+pub type UnixTime = i64;

@@ -1,0 +1,129 @@
+//! The ports: what the domain needs from the outside, as traits the adapters
+//! (`tvgate-store`, the binary) implement. `Arc<dyn Store>` travels in the
+//! application state; async methods go through `async-trait` so the traits
+//! stay dyn-compatible.
+
+use crate::access::{Account, NewAccount};
+use crate::catalog::ingest::ImportedItem;
+use crate::catalog::{CatalogData, Source, SourceKind};
+use crate::ids::{AccountId, SourceId};
+use crate::UnixTime;
+use tvgate_formats::xmltv;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row the caller named does not exist.
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// A unique value (a username) is taken.
+    #[error("{what} {value:?} already exists")]
+    Conflict { what: &'static str, value: String },
+    /// The database failed; the message names the operation.
+    #[error("database error while {context}: {message}")]
+    Backend {
+        context: &'static str,
+        message: String,
+    },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a bulk upsert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub created: u64,
+    pub updated: u64,
+}
+
+/// What replacing a source's items did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub live: u64,
+    pub movies: u64,
+    pub episodes: u64,
+    pub series: u64,
+    pub removed: u64,
+}
+
+/// A new source to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSource {
+    pub kind: SourceKind,
+    pub location: String,
+    pub name: String,
+    pub created_at: UnixTime,
+}
+
+/// The outcome of a refresh, to record on the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub at: UnixTime,
+    pub item_count: u64,
+    pub error: Option<String>,
+    pub diagnostics: Vec<String>,
+}
+
+/// A parsed guide, ready to replace a source's programmes.
+#[derive(Debug, Clone, Default)]
+pub struct GuideImport {
+    pub channels: Vec<xmltv::Channel>,
+    pub programmes: Vec<xmltv::Programme>,
+}
+
+/// Durable state: lines, sources, the catalog and the guide.
+///
+/// Every write is durable when the call returns (a crash right after loses
+/// nothing). Implementations: SQLite (default) and later PostgreSQL.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    // ----- lines -----
+    async fn load_accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Creates a line; `Conflict` when the username key is taken.
+    async fn insert_account(
+        &self,
+        account: NewAccount,
+        username_key: String,
+    ) -> StoreResult<Account>;
+    /// Writes every field of an existing line (matched by id).
+    async fn update_account(&self, account: &Account, username_key: String) -> StoreResult<()>;
+    /// Creates or updates many lines by username key, in one transaction.
+    /// For an existing line, only the fields in the row's `present` set change.
+    async fn upsert_accounts(
+        &self,
+        rows: Vec<(NewAccount, String, UpsertFields)>,
+    ) -> StoreResult<UpsertCounts>;
+    async fn delete_account(&self, id: AccountId) -> StoreResult<()>;
+    /// Stores (or clears) a line's keyed verifier.
+    async fn set_verifier(&self, id: AccountId, verifier: Option<Vec<u8>>) -> StoreResult<()>;
+
+    // ----- sources -----
+    async fn sources(&self) -> StoreResult<Vec<Source>>;
+    async fn insert_source(&self, source: NewSource) -> StoreResult<Source>;
+    /// Removes a source with its items and programmes.
+    async fn delete_source(&self, id: SourceId) -> StoreResult<()>;
+    async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
+
+    // ----- catalog and guide -----
+    /// Replaces a source's items, keeping the stream id of every item whose
+    /// key is unchanged, creating categories and series as needed.
+    async fn replace_items(
+        &self,
+        source: SourceId,
+        items: Vec<ImportedItem>,
+        now: UnixTime,
+    ) -> StoreResult<ImportCounts>;
+    /// Replaces a source's guide channels and programmes.
+    async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64>;
+    /// Everything the catalog snapshot is built from.
+    async fn load_catalog(&self) -> StoreResult<CatalogData>;
+}
+
+/// Which fields of an imported row were given (an update leaves the others).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertFields {
+    pub password: bool,
+    pub max_connections: bool,
+    pub expires: bool,
+    pub status: bool,
+}

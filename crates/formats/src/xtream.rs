@@ -1,0 +1,1 @@
+//! The Xtream Codes JSON shapes exactly as players parse them. (Pending.)
