@@ -1,1 +1,5 @@
-fn main() {}
+//! The `tvgate` binary.
+
+fn main() {
+    std::process::exit(tvgate::main_entry());
+}

@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod gate;
 pub mod ids;
 pub mod ports;
 

@@ -96,6 +96,20 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_account(&self, id: AccountId) -> StoreResult<()>;
     /// Stores (or clears) a line's keyed verifier.
     async fn set_verifier(&self, id: AccountId, verifier: Option<Vec<u8>>) -> StoreResult<()>;
+    /// Stores many verifiers at once (bulk import). The default writes them
+    /// one by one; backends override it with one transaction.
+    async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {
+        for (id, verifier) in rows {
+            self.set_verifier(id, Some(verifier)).await?;
+        }
+        Ok(())
+    }
+    /// A value that changes whenever lines or the catalog change, so a
+    /// running server notices what another process (the CLI) wrote.
+    /// `None` when the backend cannot tell.
+    async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
+        Ok(None)
+    }
 
     // ----- sources -----
     async fn sources(&self) -> StoreResult<Vec<Source>>;
@@ -117,6 +131,13 @@ pub trait Store: Send + Sync + 'static {
     async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64>;
     /// Everything the catalog snapshot is built from.
     async fn load_catalog(&self) -> StoreResult<CatalogData>;
+}
+
+/// Change counters of the two halves of the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChangeStamp {
+    pub accounts: i64,
+    pub catalog: i64,
 }
 
 /// Which fields of an imported row were given (an update leaves the others).

@@ -1,1 +1,123 @@
-//! placeholder
+//! tvgate's protocol faces, all on one listener and all thin: each handler
+//! extracts the request, asks the gate (`tvgate-core`), and renders the wire
+//! shape players expect. This crate is the only one that knows HTTP status
+//! codes and the players' field names and quirks.
+//!
+//! Deliberately absent: business rules (they live in `tvgate-core`) and
+//! storage (the gate holds the store port).
+
+pub mod access;
+pub mod body;
+pub mod metrics;
+pub mod params;
+pub mod state;
+pub mod xtream;
+
+pub use state::{App, BuiltIns, FailedLoginStyle, HttpSettings, PublicUrl, UnlimitedExpiry};
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use xtream::{get_php, player_api, streams, xmltv};
+
+/// Every route of the server.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/player_api.php", any(player_api::player_api))
+        .route("/panel_api.php", any(player_api::panel_api))
+        .route("/player_api/{*rest}", any(player_api::player_api_path))
+        .route("/get.php", any(get_php::get_php))
+        .route("/playlist/{*rest}", any(get_php::playlist_path))
+        .route("/xmltv.php", any(xmltv::xmltv_php))
+        .route("/epg/{*rest}", any(xmltv::epg_path))
+        .route("/live/{u}/{p}/{file}", get(streams::live))
+        .route("/movie/{u}/{p}/{file}", get(streams::movie))
+        .route("/series/{u}/{p}/{file}", get(streams::series))
+        .route(
+            "/timeshift/{u}/{p}/{minutes}/{start}/{file}",
+            get(streams::timeshift),
+        )
+        .route("/streaming/timeshift.php", get(streams::timeshift_php))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/{u}/{p}/{file}", get(streams::live))
+        .fallback(not_found)
+        .layer(middleware::from_fn(cors))
+        .with_state(app)
+}
+
+/// Serves `router(app)` on a listener the caller bound, until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+async fn metrics(State(app): State<App>) -> Response {
+    let catalog = app.gate.catalog();
+    let body = app
+        .metrics
+        .render(app.gate.accounts().len(), catalog.entry_count());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// CORS as real panels send it: the request's `Origin` echoed with
+/// credentials allowed (browser players such as hls.js and mpegts.js need it
+/// on playlists, segments and TS), and preflights answered here.
+async fn cors(req: Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    if req.method() == Method::OPTIONS {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        allow(&mut r, origin);
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, HEAD, OPTIONS"),
+        );
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("*"),
+        );
+        r.headers_mut().insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        return r;
+    }
+    let mut r = next.run(req).await;
+    allow(&mut r, origin);
+    r
+}
+
+fn allow(r: &mut Response, origin: Option<HeaderValue>) {
+    let h = r.headers_mut();
+    match origin {
+        Some(o) => {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
+        None => {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+        }
+    }
+}

@@ -1,1 +1,10 @@
-//! placeholder
+//! Moves MPEG-TS bytes from sources to viewers. Knows nothing of accounts:
+//! deciding who may watch what happens before a stream is asked for.
+//!
+//! * [`loop_source`]: an endless live channel made from one short clip (the
+//!   demo channels).
+#![forbid(unsafe_code)]
+
+pub mod loop_source;
+
+pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};

@@ -55,7 +55,7 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    pub const ALL: [OutputFormat; 3] = [OutputFormat::M3u8, OutputFormat::Ts, OutputFormat::Rtmp];
+    pub const ALL: [OutputFormat; 3] = [OutputFormat::Ts, OutputFormat::M3u8, OutputFormat::Rtmp];
 
     /// The name players use in `allowed_output_formats` and URL extensions.
     pub fn as_str(self) -> &'static str {
@@ -109,7 +109,7 @@ impl OutputFormats {
     pub fn contains(self, f: OutputFormat) -> bool {
         self.0 & f.bit() != 0
     }
-    /// In the order players expect (`m3u8`, `ts`, `rtmp`).
+    /// `ts` first: clients that take the first entry as their default (@iptv/xtream-api, XStreamity) then ask for the container every source can give.
     pub fn iter(self) -> impl Iterator<Item = OutputFormat> {
         OutputFormat::ALL
             .into_iter()

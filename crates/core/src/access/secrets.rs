@@ -48,7 +48,7 @@ impl Default for KdfParams {
 /// Why hashing failed (only for parameters out of argon2's range).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("password hashing failed: {0}")]
-pub struct KdfError(String);
+pub struct KdfError(pub String);
 
 fn argon2(params: KdfParams) -> Result<Argon2<'static>, KdfError> {
     let p = Params::new(

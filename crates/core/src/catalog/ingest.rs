@@ -168,7 +168,7 @@ pub fn classify(entry: &Entry) -> ImportedItem {
     let container = match kind {
         ItemKind::Live => None,
         _ => Some(
-            ext.filter(|e| e != "m3u8" && e != "ts")
+            ext.filter(|e| e != "m3u8")
                 .unwrap_or_else(|| "mp4".to_string()),
         ),
     };

@@ -155,6 +155,7 @@ pub struct Catalog {
     by_stream: HashMap<StreamId, StreamRef>,
     by_series: HashMap<SeriesId, usize>,
     by_category: HashMap<CategoryId, usize>,
+    by_guide_channel: HashMap<Box<str>, usize>,
     /// Programmes per guide channel id, sorted by start.
     programmes: HashMap<Box<str>, Vec<Programme>>,
 }
@@ -184,6 +185,11 @@ impl Catalog {
                 by_stream.insert(e.id, StreamRef::Episode(si, ei));
             }
         }
+        let by_guide_channel = guide_channels
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.id.clone(), i))
+            .collect();
         let by_category = categories
             .iter()
             .enumerate()
@@ -206,6 +212,7 @@ impl Catalog {
             by_stream,
             by_series,
             by_category,
+            by_guide_channel,
             programmes,
         }
     }
@@ -220,6 +227,13 @@ impl Catalog {
 
     pub fn category(&self, id: CategoryId) -> Option<&Category> {
         self.by_category.get(&id).map(|i| &self.categories[*i])
+    }
+
+    /// The guide's own description of a channel (`<channel id>`).
+    pub fn guide_channel(&self, id: &str) -> Option<&GuideChannel> {
+        self.by_guide_channel
+            .get(id)
+            .map(|i| &self.guide_channels[*i])
     }
 
     /// The category of whatever a stream id names (for package checks).

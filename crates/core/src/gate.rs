@@ -1,0 +1,589 @@
+//! The gate: the domain operations every face and the command line share.
+//!
+//! It owns the in-memory directory of lines, the failed-login limiter, the
+//! verifier key and the current catalog snapshot, and writes through the
+//! [`Store`] port. A face extracts a request, calls one operation here,
+//! and renders the answer; the CLI calls the same operations, so there is no
+//! second implementation of any rule.
+
+use crate::access::credentials::{self, CredentialError};
+use crate::access::directory::Directory;
+use crate::access::limiter::{Limiter, LimiterSettings};
+use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey};
+use crate::access::{
+    decide, AccessRequest, Account, AccountPatch, Decision, NewAccount, OutputFormats, Proof,
+    Status,
+};
+use crate::catalog::Catalog;
+use crate::ids::{AccountId, CategoryId};
+use crate::ports::{Store, StoreError, UpsertCounts, UpsertFields};
+use crate::UnixTime;
+use std::borrow::Cow;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Runs the password KDF. The server runs it on a blocking thread so a 30 ms
+/// hash never stalls other requests; tests and the CLI may run it inline.
+#[async_trait::async_trait]
+pub trait Kdf: Send + Sync + 'static {
+    async fn hash(&self, password: String, params: KdfParams) -> Result<String, KdfError>;
+    async fn verify(&self, password: String, phc: String) -> bool;
+}
+
+/// Runs the KDF on the calling thread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InlineKdf;
+
+#[async_trait::async_trait]
+impl Kdf for InlineKdf {
+    async fn hash(&self, password: String, params: KdfParams) -> Result<String, KdfError> {
+        secrets::hash_password(&password, params)
+    }
+    async fn verify(&self, password: String, phc: String) -> bool {
+        secrets::verify_password(&password, &phc)
+    }
+}
+
+/// The gate's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateSettings {
+    /// Usernames match case-insensitively (unique by case-folded form).
+    pub case_insensitive_usernames: bool,
+    pub kdf: KdfParams,
+    pub limiter: LimiterSettings,
+}
+
+impl Default for GateSettings {
+    fn default() -> Self {
+        GateSettings {
+            case_insensitive_usernames: true,
+            kdf: KdfParams::default(),
+            limiter: LimiterSettings::default(),
+        }
+    }
+}
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Credential(#[from] CredentialError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Kdf(#[from] KdfError),
+    #[error("no line named {0:?}")]
+    NoSuchLine(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The result of checking presented credentials.
+#[derive(Debug, Clone)]
+pub enum Authn {
+    /// Over the failure budget; nothing was checked.
+    RateLimited { retry_after_secs: u32 },
+    /// Unknown user or wrong password.
+    NotProven,
+    /// The credentials match. `username`/`password` are the cleaned values,
+    /// which are exactly the line's real credentials (players build stream
+    /// URLs from what `user_info` echoes).
+    Proven {
+        account: Arc<Account>,
+        username: String,
+        password: String,
+    },
+}
+
+impl Authn {
+    pub fn proof(&self) -> Proof<'_> {
+        match self {
+            Authn::RateLimited { retry_after_secs } => Proof::RateLimited {
+                retry_after_secs: *retry_after_secs,
+            },
+            Authn::NotProven => Proof::NotProven,
+            Authn::Proven { account, .. } => Proof::Proven(account),
+        }
+    }
+
+    pub fn account(&self) -> Option<&Arc<Account>> {
+        match self {
+            Authn::Proven { account, .. } => Some(account),
+            _ => None,
+        }
+    }
+}
+
+/// What an operator gives to create a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSpec {
+    pub username: String,
+    /// `None`: generate one.
+    pub password: Option<String>,
+    pub status: Status,
+    pub expires_at: Option<UnixTime>,
+    pub is_trial: bool,
+    pub max_connections: u32,
+    pub allowed_formats: OutputFormats,
+    pub note: String,
+    pub package: Option<Vec<CategoryId>>,
+}
+
+impl AccountSpec {
+    pub fn new(username: impl Into<String>) -> Self {
+        AccountSpec {
+            username: username.into(),
+            password: None,
+            status: Status::Active,
+            expires_at: None,
+            is_trial: false,
+            max_connections: 1,
+            allowed_formats: OutputFormats::DEFAULT,
+            note: String::new(),
+            package: None,
+        }
+    }
+}
+
+/// One row of a bulk import, already parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    pub line: u64,
+    pub username: String,
+    /// Empty: generate (for new lines) or keep (for existing lines).
+    pub password: String,
+    pub max_connections: Option<u32>,
+    pub expires_at: Option<Option<UnixTime>>,
+    pub status: Option<Status>,
+}
+
+/// A bulk-import row that was refused, with its line number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub message: String,
+}
+
+/// What a bulk import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub counts: UpsertCounts,
+    pub errors: Vec<RowError>,
+    /// (username, generated password) for new lines given no password.
+    pub generated: Vec<(String, String)>,
+}
+
+/// The domain's shared state and operations.
+pub struct Gate {
+    store: Arc<dyn Store>,
+    directory: Directory,
+    // std Mutex: held for a hash-map update, never across .await.
+    limiter: Mutex<Limiter>,
+    key: VerifierKey,
+    kdf: Arc<dyn Kdf>,
+    settings: GateSettings,
+    catalog: RwLock<Arc<Catalog>>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("lines", &self.directory.len())
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl Gate {
+    /// Loads the lines and the catalog from the store.
+    pub async fn open(
+        store: Arc<dyn Store>,
+        key: VerifierKey,
+        kdf: Arc<dyn Kdf>,
+        settings: GateSettings,
+    ) -> Result<Gate, GateError> {
+        let gate = Gate {
+            directory: Directory::new(settings.case_insensitive_usernames),
+            limiter: Mutex::new(Limiter::new(settings.limiter)),
+            store,
+            key,
+            kdf,
+            settings,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+        };
+        gate.reload_accounts().await?;
+        gate.reload_catalog().await?;
+        Ok(gate)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &GateSettings {
+        &self.settings
+    }
+
+    /// Re-reads every line from the store (after another process changed them).
+    pub async fn reload_accounts(&self) -> Result<(), GateError> {
+        let accounts = self.store.load_accounts().await?;
+        self.directory.load(accounts);
+        Ok(())
+    }
+
+    /// Re-reads the catalog and swaps in a new snapshot.
+    pub async fn reload_catalog(&self) -> Result<(), GateError> {
+        let data = self.store.load_catalog().await?;
+        let catalog = Arc::new(Catalog::build(data));
+        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
+        Ok(())
+    }
+
+    /// The current catalog snapshot.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
+        self.limiter.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ------------------------------------------------------------------
+    // Login
+    // ------------------------------------------------------------------
+
+    /// Checks presented credentials, as a player sent them.
+    ///
+    /// Surrounding white space and invisible characters are stripped first
+    /// (lossless: no real credential has them). An unknown username costs the
+    /// same keyed-hash work as a wrong password, so the two cannot be told
+    /// apart by timing either.
+    pub async fn authenticate(
+        &self,
+        raw_username: &str,
+        raw_password: &str,
+        ip: IpAddr,
+        now: UnixTime,
+    ) -> Authn {
+        let username = credentials::clean_presented(raw_username);
+        let password = credentials::clean_presented(raw_password);
+        let key = self.directory.key(&username).into_owned();
+        if let Some(retry_after_secs) = self.limiter().check(ip, &key, now) {
+            return Authn::RateLimited { retry_after_secs };
+        }
+        let proven = match self.directory.find(&username) {
+            None => {
+                self.key.dummy_check(&password);
+                None
+            }
+            Some(account) => self.prove(account, &password).await,
+        };
+        match proven {
+            Some(account) => {
+                self.limiter().record_success(ip, &key);
+                Authn::Proven {
+                    account,
+                    username: username.into_owned(),
+                    password: password.into_owned(),
+                }
+            }
+            None => {
+                self.limiter().record_failure(ip, &key, now);
+                Authn::NotProven
+            }
+        }
+    }
+
+    async fn prove(&self, account: Arc<Account>, password: &str) -> Option<Arc<Account>> {
+        match self.key.check(
+            account.verifier.as_deref(),
+            account.id,
+            &account.password_hash,
+            password,
+        ) {
+            VerifierCheck::Match => Some(account),
+            VerifierCheck::Mismatch => None,
+            VerifierCheck::Unknown => {
+                // First proof under this key: pay the KDF once, then remember.
+                if !self
+                    .kdf
+                    .verify(password.to_string(), account.password_hash.clone())
+                    .await
+                {
+                    return None;
+                }
+                let verifier = self
+                    .key
+                    .verifier(account.id, &account.password_hash, password);
+                if let Err(e) = self
+                    .store
+                    .set_verifier(account.id, Some(verifier.clone()))
+                    .await
+                {
+                    // Still a valid login; the next one pays the KDF again.
+                    let _ = e;
+                    return Some(account);
+                }
+                let mut updated = (*account).clone();
+                updated.verifier = Some(verifier);
+                let updated = Arc::new(updated);
+                self.directory.put((*updated).clone());
+                Some(updated)
+            }
+        }
+    }
+
+    /// Authenticates, then decides the request.
+    pub fn decide(&self, authn: &Authn, req: &AccessRequest<'_>, now: UnixTime) -> Decision {
+        decide(authn.proof(), req, now)
+    }
+
+    // ------------------------------------------------------------------
+    // Lines
+    // ------------------------------------------------------------------
+
+    pub fn find_account(&self, username: &str) -> Option<Arc<Account>> {
+        self.directory.find(&credentials::clean_presented(username))
+    }
+
+    pub fn account(&self, id: AccountId) -> Option<Arc<Account>> {
+        self.directory.get(id)
+    }
+
+    pub fn accounts(&self) -> Vec<Arc<Account>> {
+        self.directory.all()
+    }
+
+    fn line(&self, username: &str) -> Result<Arc<Account>, GateError> {
+        self.find_account(username)
+            .ok_or_else(|| GateError::NoSuchLine(username.to_string()))
+    }
+
+    /// Creates a line. Returns it and the password when one was generated.
+    pub async fn create_account(
+        &self,
+        spec: AccountSpec,
+        now: UnixTime,
+    ) -> Result<(Account, Option<String>), GateError> {
+        credentials::validate("username", &spec.username)?;
+        let (password, generated) = match spec.password {
+            Some(p) => {
+                credentials::validate("password", &p)?;
+                (p, false)
+            }
+            None => (
+                credentials::generate_password(&mut rand::thread_rng()),
+                true,
+            ),
+        };
+        let hash = self.kdf.hash(password.clone(), self.settings.kdf).await?;
+        let new = NewAccount {
+            username: spec.username.clone(),
+            password_hash: hash,
+            verifier: None,
+            status: spec.status,
+            expires_at: spec.expires_at,
+            is_trial: spec.is_trial,
+            max_connections: spec.max_connections,
+            allowed_formats: spec.allowed_formats,
+            created_at: now,
+            note: spec.note,
+            package: spec.package,
+        };
+        let key = self.directory.key(&spec.username).into_owned();
+        let mut account = self.store.insert_account(new, key.clone()).await?;
+        // The verifier needs the id, which the store just assigned.
+        let verifier = self
+            .key
+            .verifier(account.id, &account.password_hash, &password);
+        self.store
+            .set_verifier(account.id, Some(verifier.clone()))
+            .await?;
+        account.verifier = Some(verifier);
+        self.directory.put(account.clone());
+        Ok((account, generated.then_some(password)))
+    }
+
+    /// Changes fields of a line.
+    pub async fn update_account(
+        &self,
+        username: &str,
+        patch: AccountPatch,
+    ) -> Result<Account, GateError> {
+        let current = self.line(username)?;
+        let mut account = (*current).clone();
+        patch.apply(&mut account);
+        let key = self.directory.key(&account.username).into_owned();
+        self.store.update_account(&account, key).await?;
+        self.directory.put(account.clone());
+        Ok(account)
+    }
+
+    /// Sets a new password (generated when `None`); returns it.
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: Option<String>,
+    ) -> Result<(Account, String), GateError> {
+        let current = self.line(username)?;
+        let password = match password {
+            Some(p) => {
+                credentials::validate("password", &p)?;
+                p
+            }
+            None => credentials::generate_password(&mut rand::thread_rng()),
+        };
+        let hash = self.kdf.hash(password.clone(), self.settings.kdf).await?;
+        let verifier = self.key.verifier(current.id, &hash, &password);
+        let patch = AccountPatch {
+            password: Some((hash, Some(verifier))),
+            ..Default::default()
+        };
+        let account = self.update_account(username, patch).await?;
+        Ok((account, password))
+    }
+
+    pub async fn delete_account(&self, username: &str) -> Result<Account, GateError> {
+        let current = self.line(username)?;
+        self.store.delete_account(current.id).await?;
+        self.directory.remove(current.id);
+        Ok((*current).clone())
+    }
+
+    /// Creates or updates many lines. Passwords are hashed on every core by
+    /// `hash_all` (the caller supplies the parallelism and progress display);
+    /// bad rows are reported by line number and the rest go on.
+    pub async fn import_accounts(
+        &self,
+        rows: Vec<ImportRow>,
+        now: UnixTime,
+        hash_all: impl FnOnce(Vec<String>, KdfParams) -> Vec<Result<String, KdfError>>,
+    ) -> Result<ImportReport, GateError> {
+        let mut report = ImportReport::default();
+        let mut accepted: Vec<(ImportRow, String, bool)> = Vec::with_capacity(rows.len());
+        let mut seen = std::collections::HashSet::new();
+        for mut row in rows {
+            row.username = credentials::clean_presented(&row.username).into_owned();
+            if let Err(e) = credentials::validate("username", &row.username) {
+                report.errors.push(RowError {
+                    line: row.line,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+            let key = self.directory.key(&row.username).into_owned();
+            if !seen.insert(key) {
+                report.errors.push(RowError {
+                    line: row.line,
+                    message: format!(
+                        "username {:?} appears twice in the file; the first row wins",
+                        row.username
+                    ),
+                });
+                continue;
+            }
+            let exists = self.directory.find(&row.username).is_some();
+            let generated = row.password.is_empty() && !exists;
+            if generated {
+                row.password = credentials::generate_password(&mut rand::thread_rng());
+            } else if !row.password.is_empty() {
+                if let Err(e) = credentials::validate("password", &row.password) {
+                    report.errors.push(RowError {
+                        line: row.line,
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            }
+            let username = row.username.clone();
+            accepted.push((row, username, generated));
+        }
+        let to_hash: Vec<String> = accepted
+            .iter()
+            .filter(|(r, _, _)| !r.password.is_empty())
+            .map(|(r, _, _)| r.password.clone())
+            .collect();
+        let mut hashes = hash_all(to_hash, self.settings.kdf).into_iter();
+        let mut batch = Vec::with_capacity(accepted.len());
+        for (row, username, generated) in accepted {
+            let hash = if row.password.is_empty() {
+                None
+            } else {
+                match hashes.next() {
+                    Some(Ok(h)) => Some(h),
+                    Some(Err(e)) => {
+                        report.errors.push(RowError {
+                            line: row.line,
+                            message: e.to_string(),
+                        });
+                        continue;
+                    }
+                    None => {
+                        return Err(GateError::Invalid(
+                            "hashing returned fewer results than asked".into(),
+                        ))
+                    }
+                }
+            };
+            let fields = UpsertFields {
+                password: hash.is_some(),
+                max_connections: row.max_connections.is_some(),
+                expires: row.expires_at.is_some(),
+                status: row.status.is_some(),
+            };
+            let new = NewAccount {
+                username: username.clone(),
+                password_hash: hash.clone().unwrap_or_default(),
+                verifier: None,
+                status: row.status.unwrap_or(Status::Active),
+                expires_at: row.expires_at.flatten(),
+                is_trial: false,
+                max_connections: row.max_connections.unwrap_or(1),
+                allowed_formats: OutputFormats::DEFAULT,
+                created_at: now,
+                note: String::new(),
+                package: None,
+            };
+            if generated {
+                report
+                    .generated
+                    .push((username.clone(), row.password.clone()));
+            }
+            let key = self.directory.key(&username).into_owned();
+            batch.push((new, key, fields, row.password));
+        }
+        let store_rows = batch
+            .iter()
+            .map(|(n, k, f, _)| (n.clone(), k.clone(), *f))
+            .collect();
+        report.counts = self.store.upsert_accounts(store_rows).await?;
+        self.reload_accounts().await?;
+        // Verifiers need the ids the store assigned; compute them now that we
+        // know them, while the plaintext is still in hand.
+        let mut verifiers = Vec::new();
+        for (new, _, fields, password) in batch {
+            if !fields.password {
+                continue;
+            }
+            if let Some(account) = self.directory.find(&new.username) {
+                let verifier = self
+                    .key
+                    .verifier(account.id, &account.password_hash, &password);
+                verifiers.push((account.id, verifier.clone()));
+                let mut updated = (*account).clone();
+                updated.verifier = Some(verifier);
+                self.directory.put(updated);
+            }
+        }
+        self.store.set_verifiers(verifiers).await?;
+        Ok(report)
+    }
+}
+
+/// Cleans a raw credential the way login does (exposed for faces that echo it).
+pub fn clean(raw: &str) -> Cow<'_, str> {
+    credentials::clean_presented(raw)
+}

@@ -1,0 +1,50 @@
+//! Counters behind `/metrics` (Prometheus text format). Denials are counted
+//! by their stable reason code.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tvgate_core::access::Denial;
+
+/// Process-wide counters. Cheap to bump from any handler.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    denials: [AtomicU64; 16],
+    pub logins_ok: AtomicU64,
+    pub playlists: AtomicU64,
+    pub streams_started: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count_denial(&self, denial: &Denial) {
+        if let Some(i) = Denial::CODES.iter().position(|c| *c == denial.code()) {
+            self.denials[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn denials(&self, code: &str) -> u64 {
+        Denial::CODES
+            .iter()
+            .position(|c| *c == code)
+            .map(|i| self.denials[i].load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, lines: usize, catalog_entries: usize) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP tvgate_denials_total Requests refused, by reason code (docs/denials.md).\n# TYPE tvgate_denials_total counter\n");
+        for (i, code) in Denial::CODES.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "tvgate_denials_total{{reason=\"{code}\"}} {}",
+                self.denials[i].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP tvgate_logins_total Successful player_api logins.\n# TYPE tvgate_logins_total counter\ntvgate_logins_total {}", self.logins_ok.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP tvgate_playlists_total Playlists served.\n# TYPE tvgate_playlists_total counter\ntvgate_playlists_total {}", self.playlists.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP tvgate_streams_started_total Stream requests allowed.\n# TYPE tvgate_streams_started_total counter\ntvgate_streams_started_total {}", self.streams_started.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP tvgate_lines Subscriber lines loaded.\n# TYPE tvgate_lines gauge\ntvgate_lines {lines}");
+        let _ = writeln!(out, "# HELP tvgate_catalog_entries Live channels, movies and episodes in the catalog.\n# TYPE tvgate_catalog_entries gauge\ntvgate_catalog_entries {catalog_entries}");
+        out
+    }
+}

@@ -1,0 +1,195 @@
+//! The application state every handler receives, and the face settings.
+
+use crate::metrics::Metrics;
+use axum::http::HeaderMap;
+use std::sync::Arc;
+use tvgate_core::gate::Gate;
+use tvgate_core::UnixTime;
+
+/// How a failed login (unknown user or wrong password) is answered on
+/// `player_api.php`. Real panels differ (protocols.md §1.2.2); players react
+/// differently to each, so the operator chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailedLoginStyle {
+    /// HTTP 200 with `{"user_info":{"auth":0}}` (Xtream Codes v2, the default).
+    Xtream,
+    /// HTTP 401 with the same body (Dispatcharr, m3u-editor).
+    Unauthorized,
+    /// HTTP 403 with the same body (tuliprox's default).
+    Forbidden,
+    /// HTTP 404 with an empty page (XUI.one / XC_VM).
+    NotFound,
+}
+
+impl FailedLoginStyle {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "xtream" | "200" => Some(FailedLoginStyle::Xtream),
+            "401" | "unauthorized" => Some(FailedLoginStyle::Unauthorized),
+            "403" | "forbidden" => Some(FailedLoginStyle::Forbidden),
+            "404" | "not_found" | "notfound" => Some(FailedLoginStyle::NotFound),
+            _ => None,
+        }
+    }
+}
+
+/// How an unlimited line's `exp_date` is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlimitedExpiry {
+    /// `null`, as Xtream Codes does (pyxtream crashes on it).
+    Null,
+    /// A date far in the future (2100-01-01), as most emulators do.
+    FarFuture,
+}
+
+/// The externally reachable address players are told about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl PublicUrl {
+    /// Parses `http(s)://host[:port][/]`.
+    pub fn parse(s: &str) -> Result<PublicUrl, String> {
+        let (scheme, rest) = s
+            .split_once("://")
+            .ok_or_else(|| format!("public URL {s:?} has no scheme (http:// or https://)"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("public URL {s:?}: scheme must be http or https"));
+        }
+        let authority = rest.trim_end_matches('/');
+        if authority.contains('/') {
+            return Err(format!("public URL {s:?}: sub-paths are not supported"));
+        }
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let (host, port) = split_host_port(authority, default_port)
+            .ok_or_else(|| format!("public URL {s:?}: bad host or port"))?;
+        Ok(PublicUrl { scheme, host, port })
+    }
+
+    /// `scheme://host[:port]` with the port only when it is not the default.
+    pub fn base(&self) -> String {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            format!("{}://{}", self.scheme, self.host)
+        } else {
+            format!("{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    if authority.is_empty() {
+        return None;
+    }
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => default_port,
+            None => return None,
+        };
+        return Some((format!("[{host}]"), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h.to_string(), p.parse().ok()?)),
+        Some(_) => None,
+        None => Some((authority.to_string(), default_port)),
+    }
+}
+
+/// Settings of the faces.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// What players are told the server is; `None`: the request's Host header.
+    pub public_url: Option<PublicUrl>,
+    /// IANA zone advertised in `server_info` and used for EPG date strings.
+    pub timezone: chrono_tz::Tz,
+    pub failed_login: FailedLoginStyle,
+    /// Message of the day in `user_info.message` for active lines.
+    pub message: String,
+    pub unlimited_expiry: UnlimitedExpiry,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            public_url: None,
+            timezone: chrono_tz::UTC,
+            failed_login: FailedLoginStyle::Xtream,
+            message: String::new(),
+            unlimited_expiry: UnlimitedExpiry::Null,
+        }
+    }
+}
+
+/// The clock faces read (a parameter, so tests can move time).
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp())
+}
+
+/// A built-in live channel (the demo's looping clip): each call opens an
+/// independent, endless byte stream for one viewer.
+pub trait LiveSource: Send + Sync {
+    fn open(&self) -> futures::stream::BoxStream<'static, bytes::Bytes>;
+}
+
+/// A built-in finite file (the demo's movie and episodes).
+pub type FileSource = bytes::Bytes;
+
+/// Built-in sources by name: `loop:NAME` (live) and `clip:NAME` (files).
+#[derive(Default, Clone)]
+pub struct BuiltIns {
+    pub loops: std::collections::HashMap<String, Arc<dyn LiveSource>>,
+    pub clips: std::collections::HashMap<String, FileSource>,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct App {
+    pub gate: Arc<Gate>,
+    pub settings: Arc<HttpSettings>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub builtins: Arc<BuiltIns>,
+}
+
+impl App {
+    pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
+        App {
+            gate,
+            settings: Arc::new(settings),
+            metrics: Arc::new(Metrics::default()),
+            clock: system_clock(),
+            builtins: Arc::new(builtins),
+        }
+    }
+
+    pub fn now(&self) -> UnixTime {
+        (self.clock)()
+    }
+
+    /// The public address for this request: configured, or from `Host`.
+    pub fn public_url(&self, headers: &HeaderMap) -> PublicUrl {
+        if let Some(p) = &self.settings.public_url {
+            return p.clone();
+        }
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let (host, port) =
+            split_host_port(host, 80).unwrap_or_else(|| ("localhost".to_string(), 80));
+        PublicUrl {
+            scheme: "http".to_string(),
+            host,
+            port,
+        }
+    }
+}

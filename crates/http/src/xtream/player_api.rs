@@ -1,0 +1,241 @@
+//! `player_api.php` (and `panel_api.php`, and the `/player_api/U/P[/ACTION]`
+//! alias): the login payload and every list action players use.
+//!
+//! A proven but inactive line (expired, banned, disabled) gets `auth:1`
+//! with its real status and a plain-words message, and every action answers
+//! the login payload instead of data, as Xtream Codes v2 does.
+
+use super::{lists, wire};
+use crate::access::{self, Ask, Caller};
+use crate::params::Params;
+use crate::state::{App, FailedLoginStyle};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use tvgate_core::access::{Decision, Denial, Face};
+use tvgate_core::catalog::CategoryKind;
+use tvgate_core::gate::Authn;
+
+/// `Content-Type` of every JSON answer.
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
+pub fn json(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    r
+}
+
+/// The answer to a caller whose credentials were not proven.
+pub fn failed_login(app: &App, denial: &Denial) -> Response {
+    if let Denial::RateLimited { retry_after_secs } = denial {
+        let mut r = json(
+            StatusCode::TOO_MANY_REQUESTS,
+            wire::rate_limited_body(*retry_after_secs),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        return r;
+    }
+    match app.settings.failed_login {
+        FailedLoginStyle::Xtream => json(StatusCode::OK, wire::FAILED_LOGIN_BODY),
+        FailedLoginStyle::Unauthorized => json(StatusCode::UNAUTHORIZED, wire::FAILED_LOGIN_BODY),
+        FailedLoginStyle::Forbidden => json(StatusCode::FORBIDDEN, wire::FAILED_LOGIN_BODY),
+        FailedLoginStyle::NotFound => {
+            let mut r = Response::new(Body::from(NOT_FOUND_PAGE));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            r
+        }
+    }
+}
+
+const NOT_FOUND_PAGE: &str = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n</body>\r\n</html>\r\n";
+
+/// Which endpoint is answering (panel_api adds categories and channels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    PlayerApi,
+    PanelApi,
+}
+
+pub async fn player_api(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    params: Params,
+) -> Response {
+    answer(&app, &caller, &headers, params, Endpoint::PlayerApi).await
+}
+
+pub async fn panel_api(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    params: Params,
+) -> Response {
+    answer(&app, &caller, &headers, params, Endpoint::PanelApi).await
+}
+
+/// `/player_api/USER/PASS` and `/player_api/USER/PASS/ACTION` (XUI's rewrites).
+pub async fn player_api_path(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(rest): Path<String>,
+    mut params: Params,
+) -> Response {
+    let mut parts = rest.split('/').map(str::to_string);
+    if let Some(u) = parts.next() {
+        params.set("username", u);
+    }
+    if let Some(p) = parts.next() {
+        params.set("password", p);
+    }
+    if let Some(a) = parts.next() {
+        params.set("action", a);
+    }
+    answer(&app, &caller, &headers, params, Endpoint::PlayerApi).await
+}
+
+/// Maps numeric action aliases (200–209) to names.
+fn action_name(action: &str) -> &str {
+    match action {
+        "200" => "get_vod_categories",
+        "201" => "get_live_categories",
+        "202" => "get_live_streams",
+        "203" => "get_vod_streams",
+        "204" => "get_series_info",
+        "205" => "get_short_epg",
+        "206" => "get_series_categories",
+        "207" => "get_simple_data_table",
+        "208" => "get_series",
+        "209" => "get_vod_info",
+        "get_simple_date_table" => "get_simple_data_table",
+        other => other,
+    }
+}
+
+async fn answer(
+    app: &App,
+    caller: &Caller,
+    headers: &HeaderMap,
+    params: Params,
+    endpoint: Endpoint,
+) -> Response {
+    let username = params.str("username");
+    let password = params.str("password");
+    let checked = access::check(app, caller, username, password, Ask::face(Face::PlayerApi)).await;
+    let Authn::Proven {
+        account,
+        username,
+        password,
+    } = &checked.authn
+    else {
+        let denial = checked
+            .denial()
+            .cloned()
+            .unwrap_or(Denial::InvalidCredentials);
+        return failed_login(app, &denial);
+    };
+    let now = app.now();
+    let public = app.public_url(headers);
+    let ctx = wire::LoginContext {
+        app,
+        public: &public,
+        username,
+        password,
+        active_cons: 0,
+        now,
+    };
+    let denial = match &checked.decision {
+        Decision::Allow => None,
+        Decision::Deny(d) => Some(d),
+    };
+    let action = action_name(params.str("action"));
+    if denial.is_some() || action.is_empty() {
+        if denial.is_none() {
+            app.metrics
+                .logins_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if endpoint == Endpoint::PanelApi && denial.is_none() {
+            return json(StatusCode::OK, lists::panel(app, &ctx, account));
+        }
+        return json(StatusCode::OK, wire::login(&ctx, account, denial));
+    }
+    let catalog = app.gate.catalog();
+    let category = params.number::<u32>("category_id").filter(|c| *c != 0);
+    match action {
+        "get_live_categories" => json(
+            StatusCode::OK,
+            wire::categories(&catalog, CategoryKind::Live, account),
+        ),
+        "get_vod_categories" => json(
+            StatusCode::OK,
+            wire::categories(&catalog, CategoryKind::Movie, account),
+        ),
+        "get_series_categories" => json(
+            StatusCode::OK,
+            wire::categories(&catalog, CategoryKind::Series, account),
+        ),
+        "get_live_streams" => json(
+            StatusCode::OK,
+            lists::live_streams(catalog, account.clone(), category),
+        ),
+        "get_vod_streams" => json(
+            StatusCode::OK,
+            lists::vod_streams(catalog, account.clone(), category),
+        ),
+        "get_series" => json(
+            StatusCode::OK,
+            lists::series(catalog, account.clone(), category),
+        ),
+        "get_vod_info" => json(
+            StatusCode::OK,
+            lists::vod_info(&catalog, account, params.number("vod_id")),
+        ),
+        "get_series_info" => json(
+            StatusCode::OK,
+            lists::series_info(&catalog, account, params.number("series_id")),
+        ),
+        "get_short_epg" => {
+            let limit = params
+                .number::<usize>("limit")
+                .filter(|l| *l > 0)
+                .unwrap_or(4);
+            json(
+                StatusCode::OK,
+                lists::epg(
+                    app,
+                    &catalog,
+                    account,
+                    params.number("stream_id"),
+                    Some(limit),
+                    now,
+                ),
+            )
+        }
+        "get_simple_data_table" | "get_epg" => json(
+            StatusCode::OK,
+            lists::epg(
+                app,
+                &catalog,
+                account,
+                params.number("stream_id"),
+                None,
+                now,
+            ),
+        ),
+        // Unknown actions (get_profile, get_server_info, get_account_info, ...)
+        // answer the login payload: @iptv/xtream-api and IPTVnator rely on it.
+        _ => {
+            app.metrics
+                .logins_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            json(StatusCode::OK, wire::login(&ctx, account, None))
+        }
+    }
+}

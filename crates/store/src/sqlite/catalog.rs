@@ -1,0 +1,582 @@
+//! The catalog: replacing a source's items, and loading everything back.
+//!
+//! Stream ids are what players bookmark, so they must survive refreshes: a
+//! stream is identified by `(source_id, key)` and an item whose key was
+//! already there keeps its id and its `added` time; only new keys get new
+//! ids. A key repeated within one import (the same URL twice in a
+//! playlist) is made unique in playlist order: `url`, `url#2`, `url#3`.
+//! The same rule on the next refresh gives the same keys, hence the same ids.
+//!
+//! Categories are shared by all sources, one per (kind, name), and are never
+//! removed by an import, so a package keeps its meaning while a group is
+//! briefly empty upstream. Series are one row per (source, series name),
+//! with a stable id; an episode points at its series.
+//!
+//! Loading is deterministic: live channels and movies by source, then
+//! playlist position; series by source and the position of their first
+//! episode, episodes by season and number; categories in order of first
+//! appearance in those lists (unused ones last, by id).
+
+use super::guide;
+use super::sources::ensure_exists;
+use super::{bump, check_public_id, Context, Half};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::collections::{HashMap, HashSet};
+use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
+use tvgate_core::catalog::{
+    CatalogData, Category, CategoryKind, Episode, LiveChannel, Movie, Series,
+};
+use tvgate_core::ids::{CategoryId, SeriesId, SourceId, StreamId};
+use tvgate_core::ports::{ImportCounts, StoreResult};
+use tvgate_core::UnixTime;
+
+const IMPORT: &str = "replacing a source's items";
+
+fn kind_name(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Live => "live",
+        ItemKind::Movie => "movie",
+        ItemKind::Episode => "episode",
+    }
+}
+
+fn category_kind(kind: ItemKind) -> CategoryKind {
+    match kind {
+        ItemKind::Live => CategoryKind::Live,
+        ItemKind::Movie => CategoryKind::Movie,
+        ItemKind::Episode => CategoryKind::Series,
+    }
+}
+
+/// The keys of `items`, each made unique in order: a repeated key gets `#2`,
+/// `#3`... (skipping any suffix that is itself a key of the import).
+pub(crate) fn unique_keys(items: &[ImportedItem]) -> Vec<String> {
+    let all: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
+    let mut used: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut next_suffix: HashMap<&str, u32> = HashMap::new();
+    let mut keys = Vec::with_capacity(items.len());
+    for item in items {
+        let key = item.key.as_str();
+        if used.insert(key.to_string()) {
+            keys.push(key.to_string());
+            continue;
+        }
+        let n = next_suffix.entry(key).or_insert(2);
+        loop {
+            let candidate = format!("{key}#{n}");
+            *n += 1;
+            // A literal `url#2` later in the playlist keeps its own key.
+            if !all.contains(candidate.as_str()) && used.insert(candidate.clone()) {
+                keys.push(candidate);
+                break;
+            }
+        }
+    }
+    keys
+}
+
+/// The series an episode belongs to (the item's name when ingest left none).
+fn episode_of(item: &ImportedItem) -> EpisodeOf {
+    item.episode_of.clone().unwrap_or_else(|| EpisodeOf {
+        series: item.name.clone(),
+        season: 1,
+        episode: 1,
+    })
+}
+
+/// Category ids by (kind, name), created on first use.
+struct Categories {
+    ids: HashMap<(CategoryKind, String), i64>,
+}
+
+impl Categories {
+    fn load(tx: &Transaction<'_>) -> StoreResult<Self> {
+        let mut stmt = tx
+            .prepare("SELECT id, kind, name FROM categories")
+            .ctx(IMPORT)?;
+        let mut rows = stmt.query([]).ctx(IMPORT)?;
+        let mut ids = HashMap::new();
+        while let Some(row) = rows.next().ctx(IMPORT)? {
+            let kind: String = row.get(1).ctx(IMPORT)?;
+            // An unknown kind cannot be asked for, so it is simply not indexed.
+            if let Some(kind) = CategoryKind::parse(&kind) {
+                ids.insert((kind, row.get(2).ctx(IMPORT)?), row.get(0).ctx(IMPORT)?);
+            }
+        }
+        Ok(Categories { ids })
+    }
+
+    fn id(
+        &mut self,
+        tx: &Transaction<'_>,
+        kind: CategoryKind,
+        name: Option<&str>,
+    ) -> StoreResult<Option<i64>> {
+        let Some(name) = name else { return Ok(None) };
+        if let Some(id) = self.ids.get(&(kind, name.to_string())) {
+            return Ok(Some(*id));
+        }
+        tx.prepare_cached("INSERT INTO categories (kind, name) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![kind.as_str(), name]))
+            .ctx(IMPORT)?;
+        let id = check_public_id(tx.last_insert_rowid(), "category")?;
+        self.ids.insert((kind, name.to_string()), id);
+        Ok(Some(id))
+    }
+}
+
+/// What the import says about one series.
+struct SeriesPlan {
+    name: String,
+    /// Index of its first episode in the import.
+    first: usize,
+    group: Option<String>,
+    cover: Option<String>,
+    id: Option<i64>,
+}
+
+/// A stream row already in the source.
+struct Existing {
+    id: i64,
+    series_id: Option<i64>,
+    seen: bool,
+}
+
+pub(super) fn replace_items(
+    conn: &mut Connection,
+    source: SourceId,
+    items: Vec<ImportedItem>,
+    now: UnixTime,
+) -> StoreResult<ImportCounts> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(IMPORT)?;
+    ensure_exists(&tx, source)?;
+    let keys = unique_keys(&items);
+
+    let mut existing: HashMap<String, Existing> = HashMap::new();
+    {
+        let mut stmt = tx
+            .prepare("SELECT key, id, series_id FROM streams WHERE source_id = ?1")
+            .ctx(IMPORT)?;
+        let mut rows = stmt.query([source.0]).ctx(IMPORT)?;
+        while let Some(row) = rows.next().ctx(IMPORT)? {
+            existing.insert(
+                row.get(0).ctx(IMPORT)?,
+                Existing {
+                    id: row.get(1).ctx(IMPORT)?,
+                    series_id: row.get(2).ctx(IMPORT)?,
+                    seen: false,
+                },
+            );
+        }
+    }
+    let mut old_series: HashMap<String, i64> = HashMap::new();
+    {
+        let mut stmt = tx
+            .prepare("SELECT name, id FROM series WHERE source_id = ?1")
+            .ctx(IMPORT)?;
+        let mut rows = stmt.query([source.0]).ctx(IMPORT)?;
+        while let Some(row) = rows.next().ctx(IMPORT)? {
+            old_series.insert(row.get(0).ctx(IMPORT)?, row.get(1).ctx(IMPORT)?);
+        }
+    }
+    let mut categories = Categories::load(&tx)?;
+
+    // Series first: each takes its category from the first of its episodes
+    // that has a group, and its cover from the first that has a logo.
+    let mut plans: Vec<SeriesPlan> = Vec::new();
+    let mut plan_of: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        if item.kind != ItemKind::Episode {
+            continue;
+        }
+        let name = episode_of(item).series;
+        let p = *plan_of.entry(name.clone()).or_insert_with(|| {
+            plans.push(SeriesPlan {
+                name,
+                first: i,
+                group: None,
+                cover: None,
+                id: None,
+            });
+            plans.len() - 1
+        });
+        let plan = &mut plans[p];
+        if plan.group.is_none() {
+            plan.group.clone_from(&item.group);
+        }
+        if plan.cover.is_none() {
+            plan.cover.clone_from(&item.logo);
+        }
+    }
+
+    let mut counts = ImportCounts {
+        series: plans.len() as u64,
+        ..ImportCounts::default()
+    };
+    // Series whose episodes changed: their last_modified becomes `now`.
+    let mut touched: HashSet<i64> = HashSet::new();
+    {
+        let mut insert_series = tx
+            .prepare(
+                "INSERT INTO series (source_id, name, category_id, cover, last_modified, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .ctx(IMPORT)?;
+        let mut update_series = tx
+            .prepare("UPDATE series SET category_id = ?2, cover = ?3, position = ?4 WHERE id = ?1")
+            .ctx(IMPORT)?;
+        let mut insert_stream = tx
+            .prepare(
+                "INSERT INTO streams (source_id, key, kind, position, name, category_id, epg_id,
+                     logo, url, container, is_adult, archive_days, added, series_id, season,
+                     episode)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )
+            .ctx(IMPORT)?;
+        let mut update_stream = tx
+            .prepare(
+                "UPDATE streams SET kind = ?2, position = ?3, name = ?4, category_id = ?5,
+                     epg_id = ?6, logo = ?7, url = ?8, container = ?9, is_adult = ?10,
+                     archive_days = ?11, series_id = ?12, season = ?13, episode = ?14
+                 WHERE id = ?1",
+            )
+            .ctx(IMPORT)?;
+
+        for (position, (item, key)) in items.iter().zip(&keys).enumerate() {
+            let (category, series_id, season, episode) = match item.kind {
+                ItemKind::Live => {
+                    counts.live += 1;
+                    let c = categories.id(&tx, CategoryKind::Live, item.group.as_deref())?;
+                    (c, None, None, None)
+                }
+                ItemKind::Movie => {
+                    counts.movies += 1;
+                    let c = categories.id(&tx, CategoryKind::Movie, item.group.as_deref())?;
+                    (c, None, None, None)
+                }
+                ItemKind::Episode => {
+                    counts.episodes += 1;
+                    let of = episode_of(item);
+                    let plan = &mut plans[plan_of[&of.series]];
+                    if plan.first == position {
+                        // The series row is written at its first episode, so
+                        // series and categories get ids in playlist order.
+                        let category =
+                            categories.id(&tx, category_kind(item.kind), plan.group.as_deref())?;
+                        let cover = plan.cover.as_deref().unwrap_or("");
+                        plan.id = Some(match old_series.get(&plan.name) {
+                            Some(&id) => {
+                                update_series
+                                    .execute(params![id, category, cover, position as i64])
+                                    .ctx(IMPORT)?;
+                                id
+                            }
+                            None => {
+                                insert_series
+                                    .execute(params![
+                                        source.0,
+                                        plan.name,
+                                        category,
+                                        cover,
+                                        now,
+                                        position as i64
+                                    ])
+                                    .ctx(IMPORT)?;
+                                check_public_id(tx.last_insert_rowid(), "series")?
+                            }
+                        });
+                    }
+                    let series_id = plan.id;
+                    (None, series_id, Some(of.season), Some(of.episode))
+                }
+            };
+            let logo = item.logo.as_deref().unwrap_or("");
+            let container = item.container.as_deref().unwrap_or("");
+            match existing.get_mut(key.as_str()) {
+                Some(old) => {
+                    old.seen = true;
+                    if old.series_id != series_id {
+                        touched.extend(old.series_id);
+                        touched.extend(series_id);
+                    }
+                    update_stream
+                        .execute(params![
+                            old.id,
+                            kind_name(item.kind),
+                            position as i64,
+                            item.name,
+                            category,
+                            item.epg_id,
+                            logo,
+                            item.url,
+                            container,
+                            item.is_adult,
+                            item.archive_days,
+                            series_id,
+                            season,
+                            episode,
+                        ])
+                        .ctx(IMPORT)?;
+                }
+                None => {
+                    touched.extend(series_id);
+                    insert_stream
+                        .execute(params![
+                            source.0,
+                            key,
+                            kind_name(item.kind),
+                            position as i64,
+                            item.name,
+                            category,
+                            item.epg_id,
+                            logo,
+                            item.url,
+                            container,
+                            item.is_adult,
+                            item.archive_days,
+                            now,
+                            series_id,
+                            season,
+                            episode,
+                        ])
+                        .ctx(IMPORT)?;
+                    check_public_id(tx.last_insert_rowid(), "stream")?;
+                }
+            }
+        }
+    }
+
+    // Streams whose key is gone.
+    {
+        let mut delete = tx
+            .prepare("DELETE FROM streams WHERE id = ?1")
+            .ctx(IMPORT)?;
+        for old in existing.values().filter(|e| !e.seen) {
+            delete.execute([old.id]).ctx(IMPORT)?;
+            touched.extend(old.series_id);
+            counts.removed += 1;
+        }
+    }
+    // Series with no episode left (all of theirs were deleted or moved).
+    {
+        let kept: HashSet<i64> = plans.iter().filter_map(|p| p.id).collect();
+        let mut delete = tx.prepare("DELETE FROM series WHERE id = ?1").ctx(IMPORT)?;
+        for id in old_series.values().filter(|id| !kept.contains(id)) {
+            delete.execute([id]).ctx(IMPORT)?;
+        }
+        let mut modified = tx
+            .prepare("UPDATE series SET last_modified = ?2 WHERE id = ?1")
+            .ctx(IMPORT)?;
+        for id in touched.iter().filter(|id| kept.contains(id)) {
+            modified.execute(params![id, now]).ctx(IMPORT)?;
+        }
+    }
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(IMPORT)?;
+    Ok(counts)
+}
+
+/// Reads the whole catalog in one read transaction (one consistent state).
+pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
+    const CONTEXT: &str = "loading the catalog";
+    let tx = conn.transaction().ctx(CONTEXT)?;
+    let mut data = CatalogData::default();
+
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT id, source_id, name, category_id, epg_id, logo, url, added, is_adult,
+                        archive_days
+                 FROM streams WHERE kind = 'live' ORDER BY source_id, position, id",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(LiveChannel {
+                    id: StreamId(row.get(0)?),
+                    source: SourceId(row.get(1)?),
+                    name: row.get::<_, String>(2)?.into(),
+                    category: row.get::<_, Option<u32>>(3)?.map(CategoryId),
+                    epg_id: row.get::<_, Option<String>>(4)?.map(Into::into),
+                    logo: row.get::<_, String>(5)?.into(),
+                    url: row.get::<_, String>(6)?.into(),
+                    added: row.get(7)?,
+                    is_adult: row.get(8)?,
+                    archive_days: row.get(9)?,
+                })
+            })
+            .ctx(CONTEXT)?;
+        data.live = rows.collect::<Result<_, _>>().ctx(CONTEXT)?;
+    }
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT id, source_id, name, category_id, logo, url, container, added, is_adult,
+                        plot, year, rating
+                 FROM streams WHERE kind = 'movie' ORDER BY source_id, position, id",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Movie {
+                    id: StreamId(row.get(0)?),
+                    source: SourceId(row.get(1)?),
+                    name: row.get::<_, String>(2)?.into(),
+                    category: row.get::<_, Option<u32>>(3)?.map(CategoryId),
+                    logo: row.get::<_, String>(4)?.into(),
+                    url: row.get::<_, String>(5)?.into(),
+                    container: row.get::<_, String>(6)?.into(),
+                    added: row.get(7)?,
+                    is_adult: row.get(8)?,
+                    plot: row.get::<_, String>(9)?.into(),
+                    year: row.get(10)?,
+                    rating: row.get::<_, Option<f64>>(11)?.map(|r| r as f32),
+                })
+            })
+            .ctx(CONTEXT)?;
+        data.movies = rows.collect::<Result<_, _>>().ctx(CONTEXT)?;
+    }
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT id, source_id, name, category_id, cover, plot, last_modified
+                 FROM series ORDER BY source_id, position, id",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(Series {
+                    id: SeriesId(row.get(0)?),
+                    source: SourceId(row.get(1)?),
+                    name: row.get::<_, String>(2)?.into(),
+                    category: row.get::<_, Option<u32>>(3)?.map(CategoryId),
+                    cover: row.get::<_, String>(4)?.into(),
+                    plot: row.get::<_, String>(5)?.into(),
+                    last_modified: row.get(6)?,
+                    episodes: Vec::new(),
+                })
+            })
+            .ctx(CONTEXT)?;
+        data.series = rows.collect::<Result<_, _>>().ctx(CONTEXT)?;
+    }
+    {
+        let index: HashMap<SeriesId, usize> = data
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        let mut stmt = tx
+            .prepare(
+                "SELECT series_id, id, season, episode, name, url, container, added
+                 FROM streams WHERE kind = 'episode'
+                 ORDER BY series_id, season, episode, position, id",
+            )
+            .ctx(CONTEXT)?;
+        let mut rows = stmt.query([]).ctx(CONTEXT)?;
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let series: Option<u32> = row.get(0).ctx(CONTEXT)?;
+            let Some(&si) = series.and_then(|s| index.get(&SeriesId(s))) else {
+                // Cannot happen with foreign keys on; never worth a panic.
+                tracing::warn!(stream = ?row.get::<_, i64>(1).ok(), "episode without a series skipped");
+                continue;
+            };
+            data.series[si].episodes.push(Episode {
+                id: StreamId(row.get(1).ctx(CONTEXT)?),
+                season: row.get::<_, Option<u32>>(2).ctx(CONTEXT)?.unwrap_or(1),
+                episode: row.get::<_, Option<u32>>(3).ctx(CONTEXT)?.unwrap_or(1),
+                title: row.get::<_, String>(4).ctx(CONTEXT)?.into(),
+                url: row.get::<_, String>(5).ctx(CONTEXT)?.into(),
+                container: row.get::<_, String>(6).ctx(CONTEXT)?.into(),
+                added: row.get(7).ctx(CONTEXT)?,
+            });
+        }
+    }
+    data.categories = load_categories(&tx, &data)?;
+    guide::load(&tx, &mut data)?;
+    tx.commit().ctx(CONTEXT)?;
+    Ok(data)
+}
+
+/// Every category, in order of first appearance in the loaded lists (live,
+/// then movies, then series), then the unused ones by id.
+fn load_categories(tx: &Transaction<'_>, data: &CatalogData) -> StoreResult<Vec<Category>> {
+    const CONTEXT: &str = "loading categories";
+    let mut all: HashMap<CategoryId, Category> = HashMap::new();
+    let mut unused: Vec<CategoryId> = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare("SELECT id, kind, name FROM categories ORDER BY id")
+            .ctx(CONTEXT)?;
+        let mut rows = stmt.query([]).ctx(CONTEXT)?;
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let id = CategoryId(row.get(0).ctx(CONTEXT)?);
+            let kind_text: String = row.get(1).ctx(CONTEXT)?;
+            let Some(kind) = CategoryKind::parse(&kind_text) else {
+                tracing::warn!(category = id.0, kind = %kind_text, "category with an unknown kind skipped");
+                continue;
+            };
+            let name: String = row.get(2).ctx(CONTEXT)?;
+            all.insert(
+                id,
+                Category {
+                    id,
+                    kind,
+                    name: name.into(),
+                },
+            );
+            unused.push(id);
+        }
+    }
+    let appearance = data
+        .live
+        .iter()
+        .map(|c| c.category)
+        .chain(data.movies.iter().map(|m| m.category))
+        .chain(data.series.iter().map(|s| s.category))
+        .flatten();
+    let mut ordered = Vec::with_capacity(all.len());
+    for id in appearance {
+        if let Some(c) = all.remove(&id) {
+            ordered.push(c);
+        }
+    }
+    ordered.extend(unused.into_iter().filter_map(|id| all.remove(&id)));
+    Ok(ordered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str) -> ImportedItem {
+        ImportedItem {
+            key: key.into(),
+            kind: ItemKind::Live,
+            name: key.into(),
+            group: None,
+            epg_id: None,
+            logo: None,
+            url: key.into(),
+            container: None,
+            is_adult: false,
+            archive_days: 0,
+            episode_of: None,
+            line: 0,
+        }
+    }
+
+    #[test]
+    fn repeated_keys_get_numbered_in_order() {
+        let items: Vec<_> = ["a", "b", "a", "a", "b"].into_iter().map(item).collect();
+        assert_eq!(unique_keys(&items), ["a", "b", "a#2", "a#3", "b#2"]);
+    }
+
+    #[test]
+    fn a_literal_suffixed_key_keeps_its_own_key() {
+        let items: Vec<_> = ["a", "a", "a#2"].into_iter().map(item).collect();
+        assert_eq!(unique_keys(&items), ["a", "a#3", "a#2"]);
+    }
+}

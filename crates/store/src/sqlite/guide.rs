@@ -1,0 +1,196 @@
+//! The guide: replacing a source's XMLTV channels and programmes, and
+//! loading them back.
+//!
+//! A guide is replaced whole, in one transaction, with prepared statements:
+//! a million programmes take a few seconds. Programmes are written sorted by
+//! (channel, start), so reading a source back in rowid order needs no sort.
+//!
+//! XMLTV makes `stop` optional; the catalog needs one. A programme without
+//! a stop ends when the next one on its channel starts, and the last one of
+//! a channel lasts [`LAST_PROGRAMME_SECS`].
+
+use super::sources::ensure_exists;
+use super::{bump, Context, Half};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use tvgate_core::catalog::{CatalogData, GuideChannel, Programme};
+use tvgate_core::ids::SourceId;
+use tvgate_core::ports::{GuideImport, StoreResult};
+use tvgate_formats::xmltv;
+
+/// How long the last programme of a channel lasts when the guide gives no stop.
+pub const LAST_PROGRAMME_SECS: i64 = 3600;
+
+const IMPORT: &str = "replacing a source's guide";
+
+pub(super) fn replace_guide(
+    conn: &mut Connection,
+    source: SourceId,
+    guide: GuideImport,
+) -> StoreResult<u64> {
+    let GuideImport {
+        channels,
+        mut programmes,
+    } = guide;
+    // Sorting before taking the write lock keeps other writers waiting less.
+    programmes.sort_by(|a, b| (&a.channel, a.start).cmp(&(&b.channel, b.start)));
+    let stops = fill_stops(&programmes);
+
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(IMPORT)?;
+    ensure_exists(&tx, source)?;
+    tx.execute("DELETE FROM programmes WHERE source_id = ?1", [source.0])
+        .ctx(IMPORT)?;
+    tx.execute(
+        "DELETE FROM guide_channels WHERE source_id = ?1",
+        [source.0],
+    )
+    .ctx(IMPORT)?;
+    {
+        // The first of a repeated channel id wins.
+        let mut add = tx
+            .prepare(
+                "INSERT OR IGNORE INTO guide_channels (source_id, channel_id, name, icon, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .ctx(IMPORT)?;
+        for (position, c) in channels.iter().enumerate() {
+            let name = c.display_names.first().unwrap_or(&c.id);
+            let icon = c.icon.as_deref().unwrap_or("");
+            add.execute(params![source.0, c.id, name, icon, position as i64])
+                .ctx(IMPORT)?;
+        }
+    }
+    {
+        let mut add = tx
+            .prepare(
+                "INSERT INTO programmes (source_id, channel_id, start, stop, title, descr, lang)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .ctx(IMPORT)?;
+        for (p, stop) in programmes.iter().zip(&stops) {
+            add.execute(params![
+                source.0,
+                p.channel,
+                p.start,
+                stop,
+                p.title,
+                p.desc.as_deref().unwrap_or(""),
+                p.lang.as_deref().unwrap_or(""),
+            ])
+            .ctx(IMPORT)?;
+        }
+    }
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(IMPORT)?;
+    Ok(programmes.len() as u64)
+}
+
+/// The stop of each programme of a list sorted by (channel, start): its own,
+/// else the next later start on its channel, else start + [`LAST_PROGRAMME_SECS`].
+fn fill_stops(sorted: &[xmltv::Programme]) -> Vec<i64> {
+    let mut stops = vec![0; sorted.len()];
+    // Walking backwards: the start of the following programme on this
+    // channel, and the nearest start strictly after the current one.
+    let mut following: Option<(&str, i64)> = None;
+    let mut next_later: Option<i64> = None;
+    for (i, p) in sorted.iter().enumerate().rev() {
+        match following {
+            Some((channel, start)) if channel == p.channel => {
+                if start > p.start {
+                    next_later = Some(start);
+                }
+            }
+            _ => next_later = None,
+        }
+        stops[i] = p
+            .stop
+            .or(next_later)
+            .unwrap_or(p.start.saturating_add(LAST_PROGRAMME_SECS));
+        following = Some((&p.channel, p.start));
+    }
+    stops
+}
+
+/// Adds every source's guide channels and programmes to `data`.
+pub(super) fn load(tx: &Transaction<'_>, data: &mut CatalogData) -> StoreResult<()> {
+    const CONTEXT: &str = "loading the guide";
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT channel_id, name, icon FROM guide_channels ORDER BY source_id, position",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(GuideChannel {
+                    id: row.get::<_, String>(0)?.into(),
+                    name: row.get::<_, String>(1)?.into(),
+                    icon: row.get::<_, String>(2)?.into(),
+                })
+            })
+            .ctx(CONTEXT)?;
+        data.guide_channels = rows.collect::<Result<_, _>>().ctx(CONTEXT)?;
+    }
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT channel_id, start, stop, title, descr, lang
+                 FROM programmes ORDER BY source_id, id",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?.into_boxed_str(),
+                    Programme {
+                        start: row.get(1)?,
+                        stop: row.get(2)?,
+                        title: row.get::<_, String>(3)?.into(),
+                        desc: row.get::<_, String>(4)?.into(),
+                        lang: row.get::<_, String>(5)?.into(),
+                    },
+                ))
+            })
+            .ctx(CONTEXT)?;
+        data.programmes = rows.collect::<Result<_, _>>().ctx(CONTEXT)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(channel: &str, start: i64, stop: Option<i64>) -> xmltv::Programme {
+        xmltv::Programme {
+            channel: channel.into(),
+            start,
+            stop,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn missing_stops_run_to_the_next_start() {
+        let list = [
+            p("a", 0, None),
+            p("a", 100, Some(150)),
+            p("a", 200, None),
+            p("a", 200, None),
+            p("a", 300, None),
+            p("b", 0, None),
+        ];
+        assert_eq!(
+            fill_stops(&list),
+            [
+                100,
+                150,
+                300,
+                300,
+                300 + LAST_PROGRAMME_SECS,
+                LAST_PROGRAMME_SECS
+            ]
+        );
+    }
+}

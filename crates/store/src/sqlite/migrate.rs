@@ -1,0 +1,149 @@
+//! Versioned schema migrations, applied when a database is opened.
+//!
+//! Each migration is a SQL file under `migrations/sqlite/`, embedded in the
+//! binary, numbered from 1 and never edited once released: a change to the
+//! schema is a new file. The `schema_version` table lists the migrations a
+//! database has had. Each one runs in its own `IMMEDIATE` transaction
+//! together with its `schema_version` row, so a crash leaves the database
+//! either before or after it, and two processes opening the same file at
+//! once cannot both apply it.
+//!
+//! A database whose version is newer than the newest migration here was
+//! written by a newer tvgate; opening it is refused rather than risk
+//! writing rows an older schema does not describe.
+
+use super::Context;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use tvgate_core::ports::{StoreError, StoreResult};
+
+/// One schema step.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+/// Every migration, in order. Versions are 1, 2, 3... without gaps.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+}];
+
+/// The schema version this build writes.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at INTEGER NOT NULL
+)";
+
+/// The version a database is at (0 for a new file).
+pub fn current_version(conn: &Connection) -> StoreResult<i64> {
+    let exists: Option<i64> = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .ctx("reading the schema version")?;
+    if exists.is_none() {
+        return Ok(0);
+    }
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+    .ctx("reading the schema version")
+}
+
+/// Brings the schema up to date, or refuses a database from a newer tvgate.
+///
+/// Every step (even one already applied) checks the version under the write
+/// lock, so a database from the future is refused before anything is written.
+pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let latest = latest_version();
+    for migration in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting a schema migration")?;
+        tx.execute_batch(CREATE_VERSION_TABLE)
+            .ctx("creating the schema_version table")?;
+        // Read under the write lock: another process may have migrated
+        // while we waited for it.
+        let current = current_version(&tx)?;
+        if current > latest {
+            return Err(StoreError::Backend {
+                context: "checking the schema version",
+                message: format!(
+                    "the database is at schema version {current}, but this tvgate only knows \
+                     versions up to {latest}; it was written by a newer tvgate: run that \
+                     version, or restore a backup made before the upgrade"
+                ),
+            });
+        }
+        if migration.version <= current {
+            continue;
+        }
+        tx.execute_batch(migration.sql)
+            .map_err(|e| StoreError::Backend {
+                context: "applying a schema migration",
+                message: format!("{:04}_{}: {e}", migration.version, migration.name),
+            })?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at)
+             VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+            (migration.version, migration.name),
+        )
+        .ctx("recording a schema migration")?;
+        tx.commit().ctx("committing a schema migration")?;
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied database migration"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(current_version(&conn).unwrap(), latest_version());
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, latest_version());
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO schema_version VALUES (?1, 'from the future', 0)",
+            [latest_version() + 1],
+        )
+        .unwrap();
+        let err = migrate(&mut conn).unwrap_err().to_string();
+        assert!(err.contains("newer tvgate"), "{err}");
+    }
+}

@@ -1,0 +1,388 @@
+//! The SQLite store: connections, pragmas, and the `Store` trait wired to
+//! the per-topic modules.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool
+//! (`spawn_blocking`) and never stalls the async workers. A file database has
+//! one writer connection and one reader connection, each behind a
+//! `std::sync::Mutex` (held only inside the blocking task, never across an
+//! `.await`). In WAL mode the reader sees the last committed state while a
+//! write is in progress, so loading the catalog does not wait for an import
+//! and an import does not wait for a load. An in-memory database has a
+//! single connection for both.
+//!
+//! Durability: `journal_mode=WAL` with `synchronous=FULL` syncs the log on
+//! every commit, so a write whose call has returned survives `kill -9` and a
+//! power cut. `foreign_keys=ON` makes deleting a source cascade to its items
+//! and guide.
+//!
+//! Change stamps: every write bumps a counter (`accounts` or `catalog`) in
+//! its own transaction, so a server polling [`Store::change_stamp`] sees
+//! exactly the committed changes of other processes. Storing one verifier
+//! (done on a first login) does not bump: it is a cache of the password, and
+//! bumping would make every first login reload every line.
+//!
+//! - [`migrate`]: the versioned schema.
+//! - `accounts`, `sources`, `catalog`, `guide`: the SQL behind each group of
+//!   trait methods.
+
+mod accounts;
+mod catalog;
+mod guide;
+pub mod migrate;
+mod sources;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tvgate_core::access::{Account, NewAccount};
+use tvgate_core::catalog::ingest::ImportedItem;
+use tvgate_core::catalog::{CatalogData, Source};
+use tvgate_core::ids::{AccountId, SourceId};
+use tvgate_core::ports::{
+    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, Store, StoreError,
+    StoreResult, UpsertCounts, UpsertFields,
+};
+use tvgate_core::UnixTime;
+
+/// How long a statement waits for another process's lock (an admin CLI
+/// writing while the server runs) before giving up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest id handed out for categories, streams and series. Players
+/// keep them in 32-bit signed integers, so stay below 2^31.
+pub(crate) const MAX_PUBLIC_ID: i64 = i32::MAX as i64;
+
+/// The SQLite implementation of [`Store`]. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory database: the writer serves reads too.
+    reader: Option<Mutex<Connection>>,
+    /// `None` for an in-memory database.
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens (creating if needed) the database file at `path` and brings its
+/// schema up to date. The directory must exist.
+///
+/// Fails with a clear message when the file was written by a newer tvgate
+/// (its schema version is unknown here).
+pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || open_file(path))
+        .await
+        .map_err(|e| join_error("opening the database", e))?
+}
+
+/// A fresh, empty database in memory (for tests and demos). Nothing survives
+/// the value.
+pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+    let mut conn = Connection::open_in_memory().ctx("opening an in-memory database")?;
+    configure(&conn, false)?;
+    migrate::migrate(&mut conn)?;
+    Ok(SqliteStore {
+        inner: Arc::new(Inner {
+            writer: Mutex::new(conn),
+            reader: None,
+            path: None,
+        }),
+    })
+}
+
+fn open_file(path: PathBuf) -> Result<SqliteStore, StoreError> {
+    let mut writer = Connection::open(&path).map_err(|e| StoreError::Backend {
+        context: "opening the database",
+        message: format!("{}: {e}", path.display()),
+    })?;
+    configure(&writer, true)?;
+    migrate::migrate(&mut writer)?;
+    let reader = Connection::open_with_flags(
+        &path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend {
+        context: "opening the database for reading",
+        message: format!("{}: {e}", path.display()),
+    })?;
+    reader
+        .busy_timeout(BUSY_TIMEOUT)
+        .ctx("configuring the reader connection")?;
+    Ok(SqliteStore {
+        inner: Arc::new(Inner {
+            writer: Mutex::new(writer),
+            reader: Some(Mutex::new(reader)),
+            path: Some(path),
+        }),
+    })
+}
+
+/// Sets the pragmas every writer connection needs.
+fn configure(conn: &Connection, file: bool) -> StoreResult<()> {
+    const CONTEXT: &str = "configuring the database connection";
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(CONTEXT)?;
+    if file {
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .ctx(CONTEXT)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Still durable (rollback journal + FULL sync), only slower and
+            // readers block behind writers. Happens on some network file systems.
+            tracing::warn!(journal_mode = %mode, "SQLite refused WAL mode; using its rollback journal");
+        }
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .ctx(CONTEXT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .ctx(CONTEXT)?;
+    let fk: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .ctx(CONTEXT)?;
+    if fk != 1 {
+        return Err(StoreError::Backend {
+            context: CONTEXT,
+            message: "this SQLite build does not enforce foreign keys".into(),
+        });
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// The database file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Runs `f` with the writer connection on the blocking pool.
+    async fn write<T, F>(&self, context: &'static str, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+            .await
+            .map_err(|e| join_error(context, e))?
+    }
+
+    /// Runs `f` with the reader connection (the writer in memory).
+    async fn read<T, F>(&self, context: &'static str, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.reader.as_ref().unwrap_or(&inner.writer);
+            f(&mut lock(conn))
+        })
+        .await
+        .map_err(|e| join_error(context, e))?
+    }
+}
+
+/// Takes a connection. A poisoned lock only means a task panicked while
+/// holding it; its open transaction was rolled back when it unwound, so the
+/// connection is still sound.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn join_error(context: &'static str, e: tokio::task::JoinError) -> StoreError {
+    StoreError::Backend {
+        context,
+        message: format!("the database task failed: {e}"),
+    }
+}
+
+/// Attaches what we were doing to a rusqlite error.
+pub(crate) trait Context<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn ctx(self, context: &'static str) -> StoreResult<T> {
+        self.map_err(|e| backend(context, e))
+    }
+}
+
+pub(crate) fn backend(context: &'static str, e: rusqlite::Error) -> StoreError {
+    StoreError::Backend {
+        context,
+        message: e.to_string(),
+    }
+}
+
+/// True when `e` is a UNIQUE or PRIMARY KEY violation.
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}
+
+/// Checks that an id just handed out by AUTOINCREMENT fits what players keep.
+pub(crate) fn check_public_id(id: i64, what: &'static str) -> StoreResult<i64> {
+    if (1..=MAX_PUBLIC_ID).contains(&id) {
+        Ok(id)
+    } else {
+        Err(StoreError::Backend {
+            context: "allocating a public id",
+            message: format!("{what} id {id} is past {MAX_PUBLIC_ID}, the largest players accept"),
+        })
+    }
+}
+
+/// Which change counter a write bumps.
+#[derive(Clone, Copy)]
+pub(crate) enum Half {
+    Accounts,
+    Catalog,
+}
+
+/// Bumps a change counter; call inside the write's transaction.
+pub(crate) fn bump(conn: &Connection, half: Half) -> StoreResult<()> {
+    let sql = match half {
+        Half::Accounts => "UPDATE change_stamps SET accounts = accounts + 1",
+        Half::Catalog => "UPDATE change_stamps SET catalog = catalog + 1",
+    };
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .ctx("recording a change")?;
+    Ok(())
+}
+
+fn read_stamp(conn: &mut Connection) -> StoreResult<Option<ChangeStamp>> {
+    conn.query_row(
+        "SELECT accounts, catalog FROM change_stamps WHERE id = 1",
+        [],
+        |row| {
+            Ok(ChangeStamp {
+                accounts: row.get(0)?,
+                catalog: row.get(1)?,
+            })
+        },
+    )
+    .optional()
+    .ctx("reading the change stamp")
+}
+
+/// Saturating conversion for counts stored as SQLite integers.
+pub(crate) fn count_to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn load_accounts(&self) -> StoreResult<Vec<Account>> {
+        self.read("loading lines", accounts::load).await
+    }
+
+    async fn insert_account(
+        &self,
+        account: NewAccount,
+        username_key: String,
+    ) -> StoreResult<Account> {
+        self.write("inserting a line", move |c| {
+            accounts::insert(c, account, &username_key)
+        })
+        .await
+    }
+
+    async fn update_account(&self, account: &Account, username_key: String) -> StoreResult<()> {
+        let account = account.clone();
+        self.write("updating a line", move |c| {
+            accounts::update(c, &account, &username_key)
+        })
+        .await
+    }
+
+    async fn upsert_accounts(
+        &self,
+        rows: Vec<(NewAccount, String, UpsertFields)>,
+    ) -> StoreResult<UpsertCounts> {
+        self.write("importing lines", move |c| accounts::upsert(c, rows))
+            .await
+    }
+
+    async fn delete_account(&self, id: AccountId) -> StoreResult<()> {
+        self.write("deleting a line", move |c| accounts::delete(c, id))
+            .await
+    }
+
+    async fn set_verifier(&self, id: AccountId, verifier: Option<Vec<u8>>) -> StoreResult<()> {
+        self.write("storing a verifier", move |c| {
+            accounts::set_verifier(c, id, verifier.as_deref())
+        })
+        .await
+    }
+
+    async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {
+        self.write("storing verifiers", move |c| {
+            accounts::set_verifiers(c, rows)
+        })
+        .await
+    }
+
+    async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
+        self.read("reading the change stamp", read_stamp).await
+    }
+
+    async fn sources(&self) -> StoreResult<Vec<Source>> {
+        self.read("loading sources", sources::load).await
+    }
+
+    async fn insert_source(&self, source: NewSource) -> StoreResult<Source> {
+        self.write("inserting a source", move |c| sources::insert(c, source))
+            .await
+    }
+
+    async fn delete_source(&self, id: SourceId) -> StoreResult<()> {
+        self.write("deleting a source", move |c| sources::delete(c, id))
+            .await
+    }
+
+    async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()> {
+        self.write("recording a refresh", move |c| {
+            sources::record_refresh(c, id, record)
+        })
+        .await
+    }
+
+    async fn replace_items(
+        &self,
+        source: SourceId,
+        items: Vec<ImportedItem>,
+        now: UnixTime,
+    ) -> StoreResult<ImportCounts> {
+        self.write("replacing a source's items", move |c| {
+            catalog::replace_items(c, source, items, now)
+        })
+        .await
+    }
+
+    async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64> {
+        self.write("replacing a source's guide", move |c| {
+            guide::replace_guide(c, source, guide)
+        })
+        .await
+    }
+
+    async fn load_catalog(&self) -> StoreResult<CatalogData> {
+        self.read("loading the catalog", catalog::load).await
+    }
+}

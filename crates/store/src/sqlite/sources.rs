@@ -1,0 +1,260 @@
+//! Sources (playlists and guides) and the outcome of their last refresh.
+//!
+//! A refresh's diagnostics go to a child table, capped at
+//! [`MAX_DIAGNOSTICS`] lines of at most [`MAX_DIAGNOSTIC_LEN`] bytes each, so
+//! a hopeless file cannot bloat the database; the full count is kept, and
+//! loading adds one line saying how many were left out.
+//!
+//! Recording a refresh does not bump the catalog change stamp: it changes
+//! no item, and the server that refreshed reloads on its own.
+//!
+//! Deleting a source cascades (foreign keys) to its streams, series, guide
+//! channels, programmes and diagnostics, then removes the categories nothing
+//! uses any more, unless a line's package names them: a package must never
+//! silently lose a category, nor point at an id reused for another one.
+
+use super::{bump, count_to_sql, Context, Half};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::collections::{HashMap, HashSet};
+use tvgate_core::catalog::{Source, SourceKind};
+use tvgate_core::ids::SourceId;
+use tvgate_core::ports::{NewSource, RefreshRecord, StoreError, StoreResult};
+
+/// Diagnostics kept per source.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+/// Bytes kept of one diagnostic line.
+pub const MAX_DIAGNOSTIC_LEN: usize = 1000;
+
+pub(super) fn not_found(id: SourceId) -> StoreError {
+    StoreError::NotFound {
+        what: "source",
+        id: id.to_string(),
+    }
+}
+
+/// `NotFound` unless the source exists.
+pub(super) fn ensure_exists(conn: &Connection, id: SourceId) -> StoreResult<()> {
+    conn.query_row("SELECT 1 FROM sources WHERE id = ?1", [id.0], |_| Ok(()))
+        .optional()
+        .ctx("looking up a source")?
+        .ok_or_else(|| not_found(id))
+}
+
+pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
+    const CONTEXT: &str = "loading sources";
+    let tx = conn.transaction().ctx(CONTEXT)?;
+    let mut diagnostics: HashMap<i64, Vec<String>> = HashMap::new();
+    {
+        let mut stmt = tx
+            .prepare("SELECT source_id, message FROM source_diagnostics ORDER BY source_id, seq")
+            .ctx(CONTEXT)?;
+        let mut rows = stmt.query([]).ctx(CONTEXT)?;
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let id: i64 = row.get(0).ctx(CONTEXT)?;
+            diagnostics
+                .entry(id)
+                .or_default()
+                .push(row.get(1).ctx(CONTEXT)?);
+        }
+    }
+    let mut sources = Vec::new();
+    {
+        let mut stmt = tx
+            .prepare(
+                "SELECT id, kind, location, name, created_at, enabled, last_refresh,
+                        item_count, last_error, diagnostic_count
+                 FROM sources ORDER BY id",
+            )
+            .ctx(CONTEXT)?;
+        let mut rows = stmt.query([]).ctx(CONTEXT)?;
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let id: i64 = row.get(0).ctx(CONTEXT)?;
+            let kind_text: String = row.get(1).ctx(CONTEXT)?;
+            let item_count: i64 = row.get(7).ctx(CONTEXT)?;
+            let total: i64 = row.get(9).ctx(CONTEXT)?;
+            let mut kept = diagnostics.remove(&id).unwrap_or_default();
+            let left_out = usize::try_from(total)
+                .unwrap_or(0)
+                .saturating_sub(kept.len());
+            if left_out > 0 {
+                kept.push(format!("... and {left_out} more not kept"));
+            }
+            let mut source = Source {
+                id: SourceId(id),
+                kind: SourceKind::M3u,
+                location: row.get(2).ctx(CONTEXT)?,
+                name: row.get(3).ctx(CONTEXT)?,
+                created_at: row.get(4).ctx(CONTEXT)?,
+                last_refresh: row.get(6).ctx(CONTEXT)?,
+                item_count: u64::try_from(item_count).unwrap_or(0),
+                last_error: row.get(8).ctx(CONTEXT)?,
+                diagnostics: kept,
+                enabled: row.get(5).ctx(CONTEXT)?,
+            };
+            match SourceKind::parse(&kind_text) {
+                Some(kind) => source.kind = kind,
+                None => {
+                    // Fail closed: never refresh something we cannot name.
+                    tracing::warn!(source = id, kind = %kind_text, "stored source has an unknown kind; loaded as disabled");
+                    source.enabled = false;
+                    source.last_error = Some(format!(
+                        "the stored kind {kind_text:?} is unknown (expected m3u or xmltv)"
+                    ));
+                }
+            }
+            sources.push(source);
+        }
+    }
+    tx.commit().ctx(CONTEXT)?;
+    Ok(sources)
+}
+
+pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source> {
+    const CONTEXT: &str = "inserting a source";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    tx.execute(
+        "INSERT INTO sources (kind, location, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![s.kind.as_str(), s.location, s.name, s.created_at],
+    )
+    .ctx(CONTEXT)?;
+    let id = SourceId(tx.last_insert_rowid());
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(CONTEXT)?;
+    Ok(Source {
+        id,
+        kind: s.kind,
+        location: s.location,
+        name: s.name,
+        created_at: s.created_at,
+        last_refresh: None,
+        item_count: 0,
+        last_error: None,
+        diagnostics: Vec::new(),
+        enabled: true,
+    })
+}
+
+pub(super) fn record_refresh(
+    conn: &mut Connection,
+    id: SourceId,
+    r: RefreshRecord,
+) -> StoreResult<()> {
+    const CONTEXT: &str = "recording a refresh";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    let changed = tx
+        .execute(
+            "UPDATE sources SET last_refresh = ?2, item_count = ?3, last_error = ?4,
+                 diagnostic_count = ?5
+             WHERE id = ?1",
+            params![
+                id.0,
+                r.at,
+                count_to_sql(r.item_count),
+                r.error,
+                count_to_sql(r.diagnostics.len() as u64),
+            ],
+        )
+        .ctx(CONTEXT)?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    tx.execute(
+        "DELETE FROM source_diagnostics WHERE source_id = ?1",
+        [id.0],
+    )
+    .ctx(CONTEXT)?;
+    {
+        let mut add = tx
+            .prepare("INSERT INTO source_diagnostics (source_id, seq, message) VALUES (?1, ?2, ?3)")
+            .ctx(CONTEXT)?;
+        for (seq, message) in r.diagnostics.iter().take(MAX_DIAGNOSTICS).enumerate() {
+            add.execute(params![
+                id.0,
+                seq as i64,
+                truncate(message, MAX_DIAGNOSTIC_LEN)
+            ])
+            .ctx(CONTEXT)?;
+        }
+    }
+    tx.commit().ctx(CONTEXT)
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+pub(super) fn delete(conn: &mut Connection, id: SourceId) -> StoreResult<()> {
+    const CONTEXT: &str = "deleting a source";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    // Foreign keys cascade to streams, series, guide and diagnostics.
+    if tx
+        .execute("DELETE FROM sources WHERE id = ?1", [id.0])
+        .ctx(CONTEXT)?
+        == 0
+    {
+        return Err(not_found(id));
+    }
+    delete_unused_categories(&tx)?;
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(CONTEXT)
+}
+
+/// Removes categories no stream or series uses and no package names.
+fn delete_unused_categories(conn: &Connection) -> StoreResult<()> {
+    const CONTEXT: &str = "removing unused categories";
+    let mut named: HashSet<i64> = HashSet::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT package FROM accounts WHERE package IS NOT NULL AND package != ''")
+            .ctx(CONTEXT)?;
+        let mut rows = stmt.query([]).ctx(CONTEXT)?;
+        while let Some(row) = rows.next().ctx(CONTEXT)? {
+            let text: String = row.get(0).ctx(CONTEXT)?;
+            named.extend(text.split(',').filter_map(|p| p.trim().parse::<i64>().ok()));
+        }
+    }
+    let unused: Vec<i64> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT id FROM categories c
+                 WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.category_id = c.id)
+                   AND NOT EXISTS (SELECT 1 FROM series s WHERE s.category_id = c.id)",
+            )
+            .ctx(CONTEXT)?;
+        let rows = stmt.query_map([], |row| row.get(0)).ctx(CONTEXT)?;
+        rows.collect::<Result<_, _>>().ctx(CONTEXT)?
+    };
+    let mut delete = conn
+        .prepare("DELETE FROM categories WHERE id = ?1")
+        .ctx(CONTEXT)?;
+    for id in unused.into_iter().filter(|id| !named.contains(id)) {
+        delete.execute([id]).ctx(CONTEXT)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+    }
+}

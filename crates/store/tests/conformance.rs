@@ -1,0 +1,1117 @@
+//! The store conformance suite: one `suite(&dyn Store)` that every backend
+//! must pass, run here against SQLite in memory and in a file, plus the
+//! crash-safety test (a writer killed with SIGKILL loses nothing it reported
+//! as committed) and bulk timings (set `TVGATE_STORE_BENCH=1`).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
+use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
+use tvgate_core::catalog::{CatalogData, CategoryKind, SourceKind};
+use tvgate_core::ids::{AccountId, CategoryId, SourceId};
+use tvgate_core::ports::{
+    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, Store, StoreError,
+    UpsertCounts, UpsertFields,
+};
+use tvgate_formats::xmltv;
+use tvgate_store::{open_in_memory, open_sqlite};
+
+// ----- the suite -----
+
+async fn suite(store: &dyn Store) {
+    accounts(store).await;
+    upserts(store).await;
+    verifiers_and_stamps(store).await;
+    sources(store).await;
+    let ids = catalog(store).await;
+    guide(store, ids).await;
+    delete_source_cascades(store, ids).await;
+}
+
+fn new_account(username: &str) -> NewAccount {
+    NewAccount {
+        username: username.into(),
+        password_hash: format!("$argon2id$hash-of-{username}"),
+        verifier: Some(vec![1, 2, 3]),
+        status: Status::Active,
+        expires_at: Some(2_000_000_000),
+        is_trial: false,
+        max_connections: 2,
+        allowed_formats: OutputFormats::DEFAULT,
+        created_at: 1_700_000_000,
+        note: format!("note of {username}"),
+        package: None,
+    }
+}
+
+async fn find(store: &dyn Store, id: AccountId) -> Account {
+    store
+        .load_accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap_or_else(|| panic!("line {id} is missing"))
+}
+
+async fn accounts(store: &dyn Store) {
+    assert!(store.load_accounts().await.unwrap().is_empty());
+
+    let alice = store
+        .insert_account(new_account("Alice"), "alice".into())
+        .await
+        .unwrap();
+    assert_eq!(alice.username, "Alice");
+    assert_eq!(alice.revision, 1);
+    assert_eq!(store.load_accounts().await.unwrap(), vec![alice.clone()]);
+
+    // The key is what is unique: a case-folded duplicate is a conflict.
+    let dup = store
+        .insert_account(new_account("ALICE"), "alice".into())
+        .await;
+    assert!(
+        matches!(&dup, Err(StoreError::Conflict { value, .. }) if value == "alice"),
+        "{dup:?}"
+    );
+
+    // Every field round-trips, including an empty package and no expiry.
+    let mut full = new_account("Carol");
+    full.verifier = None;
+    full.status = Status::Banned;
+    full.expires_at = None;
+    full.is_trial = true;
+    full.max_connections = 0;
+    full.allowed_formats = OutputFormats::empty().with(OutputFormat::Rtmp);
+    full.package = Some(vec![]);
+    let carol = store
+        .insert_account(full.clone(), "carol".into())
+        .await
+        .unwrap();
+    assert_ne!(carol.id, alice.id);
+    assert_eq!(find(store, carol.id).await, carol);
+    assert_eq!(carol.package, Some(vec![]));
+
+    // update_account writes every field, the revision as given.
+    let mut changed = alice.clone();
+    changed.username = "Alicia".into();
+    changed.note = "moved".into();
+    changed.status = Status::Disabled;
+    changed.package = Some(vec![CategoryId(7), CategoryId(3)]);
+    changed.revision += 1;
+    store
+        .update_account(&changed, "alicia".into())
+        .await
+        .unwrap();
+    assert_eq!(find(store, alice.id).await, changed);
+    // The old key is free again, the new one is taken.
+    let again = store
+        .insert_account(new_account("alice"), "alice".into())
+        .await
+        .unwrap();
+    store.delete_account(again.id).await.unwrap();
+    let taken = store.update_account(&carol, "alicia".into()).await;
+    assert!(
+        matches!(taken, Err(StoreError::Conflict { .. })),
+        "{taken:?}"
+    );
+    let mut ghost = carol.clone();
+    ghost.id = AccountId(999_999);
+    let missing = store.update_account(&ghost, "ghost".into()).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+
+    // Verifier set and cleared; the revision does not move.
+    store
+        .set_verifier(carol.id, Some(vec![9; 32]))
+        .await
+        .unwrap();
+    let loaded = find(store, carol.id).await;
+    assert_eq!(loaded.verifier, Some(vec![9; 32]));
+    assert_eq!(loaded.revision, carol.revision);
+    store.set_verifier(carol.id, None).await.unwrap();
+    assert_eq!(find(store, carol.id).await.verifier, None);
+    let missing = store.set_verifier(AccountId(999_999), None).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+
+    // Delete, then delete again.
+    store.delete_account(carol.id).await.unwrap();
+    let missing = store.delete_account(carol.id).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+    let left: Vec<_> = store
+        .load_accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(left, vec![alice.id]);
+    store.delete_account(alice.id).await.unwrap();
+}
+
+async fn upserts(store: &dyn Store) {
+    let dave = store
+        .insert_account(new_account("Dave"), "dave".into())
+        .await
+        .unwrap();
+
+    // An existing line changes only in the flagged fields.
+    let mut incoming = new_account("DAVE");
+    incoming.password_hash = "new-hash".into();
+    incoming.verifier = None;
+    incoming.max_connections = 9;
+    incoming.status = Status::Banned;
+    incoming.expires_at = None;
+    incoming.note = "ignored".into();
+    let only_password = UpsertFields {
+        password: true,
+        ..UpsertFields::default()
+    };
+    let counts = store
+        .upsert_accounts(vec![
+            (incoming.clone(), "dave".into(), only_password),
+            (new_account("Erin"), "erin".into(), UpsertFields::default()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            created: 1,
+            updated: 1
+        }
+    );
+    let after = find(store, dave.id).await;
+    assert_eq!(after.password_hash, "new-hash");
+    assert_eq!(after.verifier, None);
+    assert_eq!(after.max_connections, dave.max_connections);
+    assert_eq!(after.status, dave.status);
+    assert_eq!(after.expires_at, dave.expires_at);
+    assert_eq!(after.username, "Dave");
+    assert_eq!(after.note, dave.note);
+    assert_eq!(after.revision, dave.revision + 1);
+
+    // The other flags, one at a time.
+    for (flags, check) in [
+        (
+            UpsertFields {
+                max_connections: true,
+                ..Default::default()
+            },
+            (|a: &Account| a.max_connections == 9) as fn(&Account) -> bool,
+        ),
+        (
+            UpsertFields {
+                status: true,
+                ..Default::default()
+            },
+            |a: &Account| a.status == Status::Banned,
+        ),
+        (
+            UpsertFields {
+                expires: true,
+                ..Default::default()
+            },
+            |a: &Account| a.expires_at.is_none(),
+        ),
+    ] {
+        let before = find(store, dave.id).await;
+        assert!(!check(&before), "{flags:?} already applied");
+        store
+            .upsert_accounts(vec![(incoming.clone(), "dave".into(), flags)])
+            .await
+            .unwrap();
+        let now = find(store, dave.id).await;
+        assert!(check(&now), "{flags:?} not applied");
+        assert_eq!(now.revision, before.revision + 1);
+    }
+
+    // A new line gets every field; a key twice in one batch: created, then updated.
+    let all = store.load_accounts().await.unwrap();
+    let erin = all.iter().find(|a| a.username == "Erin").unwrap();
+    assert_eq!(erin.password_hash, new_account("Erin").password_hash);
+    assert_eq!(erin.verifier, Some(vec![1, 2, 3]));
+    let counts = store
+        .upsert_accounts(vec![
+            (
+                new_account("Frank"),
+                "frank".into(),
+                UpsertFields::default(),
+            ),
+            (
+                new_account("Frank"),
+                "frank".into(),
+                UpsertFields::default(),
+            ),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        UpsertCounts {
+            created: 1,
+            updated: 1
+        }
+    );
+
+    // A batch is one transaction and fast enough to do often.
+    let rows: Vec<_> = (0..10_000)
+        .map(|i| {
+            let name = format!("bulk{i:05}");
+            (new_account(&name), name, UpsertFields::default())
+        })
+        .collect();
+    let started = Instant::now();
+    let counts = store.upsert_accounts(rows).await.unwrap();
+    assert_eq!(counts.created, 10_000);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(store.load_accounts().await.unwrap().len(), 10_000 + 3);
+}
+
+async fn stamp(store: &dyn Store) -> ChangeStamp {
+    store
+        .change_stamp()
+        .await
+        .unwrap()
+        .expect("the backend keeps change stamps")
+}
+
+async fn verifiers_and_stamps(store: &dyn Store) {
+    let s0 = stamp(store).await;
+    let ivy = store
+        .insert_account(new_account("Ivy"), "ivy".into())
+        .await
+        .unwrap();
+    let jon = store
+        .insert_account(new_account("Jon"), "jon".into())
+        .await
+        .unwrap();
+    let s1 = stamp(store).await;
+    assert!(s1.accounts > s0.accounts);
+    assert_eq!(s1.catalog, s0.catalog);
+
+    // One verifier (a first login) is not a change servers must reload for.
+    store.set_verifier(ivy.id, Some(vec![4; 8])).await.unwrap();
+    assert_eq!(stamp(store).await, s1);
+
+    // Many at once: one transaction, all or nothing, and a change.
+    store
+        .set_verifiers(vec![(ivy.id, vec![5; 8]), (jon.id, vec![6; 8])])
+        .await
+        .unwrap();
+    assert_eq!(find(store, ivy.id).await.verifier, Some(vec![5; 8]));
+    assert_eq!(find(store, jon.id).await.verifier, Some(vec![6; 8]));
+    let s2 = stamp(store).await;
+    assert!(s2.accounts > s1.accounts);
+    let missing = store
+        .set_verifiers(vec![(ivy.id, vec![7; 8]), (AccountId(999_999), vec![7; 8])])
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert_eq!(find(store, ivy.id).await.verifier, Some(vec![5; 8]));
+    assert_eq!(stamp(store).await, s2);
+
+    // Updates and deletes count; failed writes do not.
+    let taken = store.insert_account(new_account("IVY"), "ivy".into()).await;
+    assert!(matches!(taken, Err(StoreError::Conflict { .. })));
+    assert_eq!(stamp(store).await, s2);
+    store.delete_account(ivy.id).await.unwrap();
+    store.delete_account(jon.id).await.unwrap();
+    let s3 = stamp(store).await;
+    assert!(s3.accounts > s2.accounts);
+
+    // Catalog writes bump the other half.
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/stamp.m3u".into(),
+            name: "stamp".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap();
+    let s4 = stamp(store).await;
+    assert!(s4.catalog > s3.catalog);
+    assert_eq!(s4.accounts, s3.accounts);
+    store.replace_items(src.id, vec![], 0).await.unwrap();
+    let s5 = stamp(store).await;
+    assert!(s5.catalog > s4.catalog);
+    store
+        .replace_guide(src.id, GuideImport::default())
+        .await
+        .unwrap();
+    let s6 = stamp(store).await;
+    assert!(s6.catalog > s5.catalog);
+    store.delete_source(src.id).await.unwrap();
+    assert!(stamp(store).await.catalog > s6.catalog);
+}
+
+async fn sources(store: &dyn Store) {
+    assert!(store.sources().await.unwrap().is_empty());
+    let s = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "http://up.example/list.m3u".into(),
+            name: "Main".into(),
+            created_at: 100,
+        })
+        .await
+        .unwrap();
+    assert_eq!(s.kind, SourceKind::M3u);
+    assert_eq!((s.last_refresh, s.item_count, s.enabled), (None, 0, true));
+    assert_eq!(store.sources().await.unwrap(), vec![s.clone()]);
+
+    // Diagnostics are capped, but the count is kept.
+    let diagnostics: Vec<String> = (1..=1500)
+        .map(|n| format!("line {n}: no URL after #EXTINF"))
+        .collect();
+    store
+        .record_refresh(
+            s.id,
+            RefreshRecord {
+                at: 200,
+                item_count: 42,
+                error: Some("partial".into()),
+                diagnostics,
+            },
+        )
+        .await
+        .unwrap();
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(loaded.last_refresh, Some(200));
+    assert_eq!(loaded.item_count, 42);
+    assert_eq!(loaded.last_error.as_deref(), Some("partial"));
+    assert_eq!(loaded.diagnostics.len(), 1001);
+    assert_eq!(loaded.diagnostics[0], "line 1: no URL after #EXTINF");
+    assert_eq!(loaded.diagnostics[999], "line 1000: no URL after #EXTINF");
+    assert!(
+        loaded.diagnostics[1000].contains("500 more"),
+        "{}",
+        loaded.diagnostics[1000]
+    );
+
+    // A clean refresh replaces them.
+    store
+        .record_refresh(
+            s.id,
+            RefreshRecord {
+                at: 300,
+                item_count: 40,
+                error: None,
+                diagnostics: vec!["line 3: bad".into()],
+            },
+        )
+        .await
+        .unwrap();
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(loaded.diagnostics, vec!["line 3: bad".to_string()]);
+    assert_eq!(loaded.last_error, None);
+
+    let missing = store
+        .record_refresh(
+            SourceId(999_999),
+            RefreshRecord {
+                at: 0,
+                item_count: 0,
+                error: None,
+                diagnostics: vec![],
+            },
+        )
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+    store.delete_source(s.id).await.unwrap();
+    let missing = store.delete_source(s.id).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+}
+
+fn live(name: &str, url: &str, group: &str) -> ImportedItem {
+    ImportedItem {
+        key: url.into(),
+        kind: ItemKind::Live,
+        name: name.into(),
+        group: Some(group.into()),
+        epg_id: Some(format!("{}.tv", name.to_lowercase())),
+        logo: Some(format!("http://logo/{name}.png")),
+        url: url.into(),
+        container: None,
+        is_adult: false,
+        archive_days: 0,
+        episode_of: None,
+        line: 0,
+    }
+}
+
+fn movie(name: &str, url: &str, group: &str) -> ImportedItem {
+    ImportedItem {
+        kind: ItemKind::Movie,
+        container: Some("mkv".into()),
+        epg_id: None,
+        ..live(name, url, group)
+    }
+}
+
+fn episode(series: &str, season: u32, number: u32, group: Option<&str>) -> ImportedItem {
+    let name = format!("{series} S{season:02}E{number:02}");
+    let url = format!("http://up/series/{series}/{season}/{number}.mp4");
+    ImportedItem {
+        kind: ItemKind::Episode,
+        container: Some("mp4".into()),
+        epg_id: None,
+        group: group.map(str::to_string),
+        episode_of: Some(EpisodeOf {
+            series: series.into(),
+            season,
+            episode: number,
+        }),
+        ..live(&name, &url, "")
+    }
+}
+
+/// Sources the later steps use.
+#[derive(Clone, Copy)]
+struct CatalogIds {
+    playlist: SourceId,
+    other: SourceId,
+    films: CategoryId,
+}
+
+fn names<T>(list: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
+    list.iter().map(|x| name(x).to_string()).collect()
+}
+
+async fn catalog(store: &dyn Store) -> CatalogIds {
+    let playlist = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/a.m3u".into(),
+            name: "A".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap()
+        .id;
+    let first = vec![
+        live("News", "http://up/1.ts", "General"),
+        live("Sport", "http://up/2.ts", "Sports"),
+        movie("Film", "http://up/film.mkv", "Films"),
+        episode("Show", 1, 2, Some("Shows")),
+        episode("Show", 1, 1, None),
+        live("Dup A", "http://up/dup.ts", "General"),
+        live("Dup B", "http://up/dup.ts", "General"),
+        episode("Other", 2, 1, None),
+    ];
+    let counts = store.replace_items(playlist, first, 1000).await.unwrap();
+    assert_eq!(
+        counts,
+        ImportCounts {
+            live: 4,
+            movies: 1,
+            episodes: 3,
+            series: 2,
+            removed: 0
+        }
+    );
+    let one = store.load_catalog().await.unwrap();
+    assert_eq!(
+        names(&one.live, |c| &c.name),
+        ["News", "Sport", "Dup A", "Dup B"]
+    );
+    let cat = |data: &CatalogData, kind: CategoryKind, name: &str| {
+        data.categories
+            .iter()
+            .find(|c| c.kind == kind && &*c.name == name)
+            .unwrap_or_else(|| panic!("no {kind:?} category {name}"))
+            .id
+    };
+    let general = cat(&one, CategoryKind::Live, "General");
+    assert_eq!(
+        names(&one.categories, |c| &c.name),
+        ["General", "Sports", "Films", "Shows"]
+    );
+    assert_eq!(one.live[0].category, Some(general));
+    assert_eq!(one.live[0].epg_id.as_deref(), Some("news.tv"));
+    assert_eq!(&*one.live[0].logo, "http://logo/News.png");
+    assert_eq!(one.live[0].added, 1000);
+    assert_eq!(one.live[0].source, playlist);
+    // The same URL twice: two streams, two ids.
+    assert_ne!(one.live[2].id, one.live[3].id);
+    assert_eq!(&*one.live[3].url, "http://up/dup.ts");
+    assert_eq!(names(&one.movies, |m| &m.name), ["Film"]);
+    assert_eq!(&*one.movies[0].container, "mkv");
+    let films = cat(&one, CategoryKind::Movie, "Films");
+    assert_eq!(one.movies[0].category, Some(films));
+    // Series grouped by name, category from the episode that has a group,
+    // episodes sorted.
+    assert_eq!(names(&one.series, |s| &s.name), ["Show", "Other"]);
+    let show = &one.series[0];
+    assert_eq!(
+        show.category,
+        Some(cat(&one, CategoryKind::Series, "Shows"))
+    );
+    assert_eq!(show.last_modified, 1000);
+    let numbers: Vec<_> = show
+        .episodes
+        .iter()
+        .map(|e| (e.season, e.episode))
+        .collect();
+    assert_eq!(numbers, [(1, 1), (1, 2)]);
+    assert_eq!(&*show.episodes[0].container, "mp4");
+    assert_eq!(one.series[1].category, None);
+
+    // Second import: News renamed, Sport gone, Music new, one more episode,
+    // the Other series gone.
+    let second = vec![
+        live("News HD", "http://up/1.ts", "General"),
+        live("Music", "http://up/3.ts", "General"),
+        live("Dup A", "http://up/dup.ts", "General"),
+        live("Dup B", "http://up/dup.ts", "General"),
+        movie("Film", "http://up/film.mkv", "Films"),
+        episode("Show", 1, 1, Some("Shows")),
+        episode("Show", 1, 2, Some("Shows")),
+        episode("Show", 1, 3, Some("Shows")),
+    ];
+    let counts = store.replace_items(playlist, second, 2000).await.unwrap();
+    assert_eq!(
+        counts,
+        ImportCounts {
+            live: 4,
+            movies: 1,
+            episodes: 3,
+            series: 1,
+            removed: 2
+        }
+    );
+    let two = store.load_catalog().await.unwrap();
+    assert_eq!(
+        names(&two.live, |c| &c.name),
+        ["News HD", "Music", "Dup A", "Dup B"]
+    );
+    assert_eq!(two.live[0].id, one.live[0].id, "a kept key keeps its id");
+    assert_eq!(two.live[0].added, 1000, "and its added time");
+    assert_eq!(two.live[2].id, one.live[2].id);
+    assert_eq!(two.live[3].id, one.live[3].id);
+    assert!(
+        ![
+            one.live[0].id,
+            one.live[1].id,
+            one.live[2].id,
+            one.live[3].id
+        ]
+        .contains(&two.live[1].id),
+        "a new key gets a new id, never an old one"
+    );
+    assert_eq!(two.live[1].added, 2000);
+    assert_eq!(two.movies[0].id, one.movies[0].id);
+    assert_eq!(names(&two.series, |s| &s.name), ["Show"]);
+    assert_eq!(two.series[0].id, show.id);
+    assert_eq!(two.series[0].last_modified, 2000);
+    assert_eq!(two.series[0].episodes[0].id, show.episodes[0].id);
+    assert_eq!(two.series[0].episodes[1].id, show.episodes[1].id);
+    assert_eq!(two.series[0].episodes.len(), 3);
+    // Categories stay even when empty (packages may name them).
+    assert_eq!(
+        cat(&two, CategoryKind::Live, "Sports"),
+        cat(&one, CategoryKind::Live, "Sports")
+    );
+
+    // Importing the same list again changes nothing.
+    let third = store
+        .replace_items(
+            playlist,
+            vec![
+                live("News HD", "http://up/1.ts", "General"),
+                live("Music", "http://up/3.ts", "General"),
+                live("Dup A", "http://up/dup.ts", "General"),
+                live("Dup B", "http://up/dup.ts", "General"),
+                movie("Film", "http://up/film.mkv", "Films"),
+                episode("Show", 1, 1, Some("Shows")),
+                episode("Show", 1, 2, Some("Shows")),
+                episode("Show", 1, 3, Some("Shows")),
+            ],
+            3000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(third.removed, 0);
+    let three = store.load_catalog().await.unwrap();
+    assert_eq!(three.live, two.live);
+    assert_eq!(
+        three.series, two.series,
+        "untouched series keep last_modified"
+    );
+
+    // Categories are shared across sources.
+    let other = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/b.m3u".into(),
+            name: "B".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap()
+        .id;
+    store
+        .replace_items(other, vec![live("B1", "http://b/1.ts", "General")], 4000)
+        .await
+        .unwrap();
+    let four = store.load_catalog().await.unwrap();
+    assert_eq!(four.live.len(), 5);
+    assert_eq!(four.live[4].source, other);
+    assert_eq!(four.live[4].category, Some(general));
+
+    let missing = store.replace_items(SourceId(999_999), vec![], 0).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+
+    CatalogIds {
+        playlist,
+        other,
+        films,
+    }
+}
+
+fn programme(channel: &str, start: i64, stop: Option<i64>, title: &str) -> xmltv::Programme {
+    xmltv::Programme {
+        line: 0,
+        channel: channel.into(),
+        start,
+        stop,
+        title: title.into(),
+        desc: Some(format!("about {title}")),
+        lang: Some("en".into()),
+    }
+}
+
+async fn guide(store: &dyn Store, ids: CatalogIds) {
+    let epg = store
+        .insert_source(NewSource {
+            kind: SourceKind::Xmltv,
+            location: "http://up/epg.xml.gz".into(),
+            name: "Guide".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap()
+        .id;
+    let guide = GuideImport {
+        channels: vec![
+            xmltv::Channel {
+                id: "news.tv".into(),
+                display_names: vec!["News".into(), "News HD".into()],
+                icon: Some("http://logo/news.png".into()),
+            },
+            xmltv::Channel {
+                id: "music.tv".into(),
+                display_names: vec![],
+                icon: None,
+            },
+        ],
+        programmes: vec![
+            programme("news.tv", 200, Some(300), "Late"),
+            programme("news.tv", 100, None, "Early"),
+            programme("music.tv", 100, Some(400), "Hits"),
+        ],
+    };
+    assert_eq!(store.replace_guide(epg, guide).await.unwrap(), 3);
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(
+        names(&data.guide_channels, |c| &c.id),
+        ["news.tv", "music.tv"]
+    );
+    assert_eq!(&*data.guide_channels[0].name, "News");
+    assert_eq!(&*data.guide_channels[0].icon, "http://logo/news.png");
+    assert_eq!(&*data.guide_channels[1].name, "music.tv");
+    let rows: Vec<_> = data
+        .programmes
+        .iter()
+        .map(|(c, p)| (c.to_string(), p.start, p.stop, p.title.to_string()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("music.tv".to_string(), 100, 400, "Hits".to_string()),
+            ("news.tv".to_string(), 100, 200, "Early".to_string()),
+            ("news.tv".to_string(), 200, 300, "Late".to_string()),
+        ]
+    );
+    assert_eq!(&*data.programmes[0].1.desc, "about Hits");
+    assert_eq!(&*data.programmes[0].1.lang, "en");
+
+    // Replacing keeps nothing of the old guide.
+    let smaller = GuideImport {
+        channels: vec![],
+        programmes: vec![programme("news.tv", 500, Some(600), "Night")],
+    };
+    assert_eq!(store.replace_guide(epg, smaller).await.unwrap(), 1);
+    let data = store.load_catalog().await.unwrap();
+    assert!(data.guide_channels.is_empty());
+    assert_eq!(data.programmes.len(), 1);
+    assert_eq!(&*data.programmes[0].1.title, "Night");
+
+    let missing = store
+        .replace_guide(SourceId(999_999), GuideImport::default())
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+    // The playlist source may carry a guide too; deleting it removes it.
+    store
+        .replace_guide(
+            ids.playlist,
+            GuideImport {
+                channels: vec![],
+                programmes: vec![programme("x", 0, Some(1), "X")],
+            },
+        )
+        .await
+        .unwrap();
+    store.delete_source(epg).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(names(&data.programmes, |(c, _)| c), ["x"]);
+}
+
+async fn delete_source_cascades(store: &dyn Store, ids: CatalogIds) {
+    // A package that names Films keeps that category alive.
+    let mut packaged = new_account("Gina");
+    packaged.package = Some(vec![ids.films]);
+    let gina = store.insert_account(packaged, "gina".into()).await.unwrap();
+
+    store.delete_source(ids.playlist).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(names(&data.live, |c| &c.name), ["B1"]);
+    assert!(data.movies.is_empty());
+    assert!(data.series.is_empty());
+    assert!(data.programmes.is_empty());
+    assert_eq!(
+        names(&data.categories, |c| &c.name),
+        ["General", "Films"],
+        "unused categories go, unless a package names them"
+    );
+    assert_eq!(
+        store
+            .sources()
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [ids.other]
+    );
+
+    store.delete_source(ids.other).await.unwrap();
+    store.delete_account(gina.id).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert!(data.live.is_empty());
+    assert!(store.sources().await.unwrap().is_empty());
+}
+
+// ----- runs -----
+
+#[tokio::test]
+async fn sqlite_in_memory() {
+    let store = open_in_memory().unwrap();
+    suite(&store).await;
+}
+
+#[tokio::test]
+async fn sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tvgate.db");
+    let store = open_sqlite(&path).await.unwrap();
+    suite(&store).await;
+
+    // Data outlives the value.
+    let kept = store
+        .insert_account(new_account("Hank"), "hank".into())
+        .await
+        .unwrap();
+    let before = store.load_accounts().await.unwrap();
+    assert!(before.contains(&kept));
+
+    // Another process (the CLI) writes the same file: the server's reader
+    // sees the change stamp move and the new line.
+    let cli = open_sqlite(&path).await.unwrap();
+    let stamp_before = stamp(&store).await;
+    let added = cli
+        .insert_account(new_account("Kim"), "kim".into())
+        .await
+        .unwrap();
+    assert!(stamp(&store).await.accounts > stamp_before.accounts);
+    assert!(store.load_accounts().await.unwrap().contains(&added));
+    cli.delete_account(added.id).await.unwrap();
+    drop(cli);
+    drop(store);
+    let reopened = open_sqlite(&path).await.unwrap();
+    assert_eq!(reopened.load_accounts().await.unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_tvgate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tvgate.db");
+    drop(open_sqlite(&path).await.unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_version (version, name, applied_at) VALUES (?1, 'future', 0)",
+        [tvgate_store::sqlite::migrate::latest_version() + 1],
+    )
+    .unwrap();
+    drop(conn);
+    let err = open_sqlite(&path).await.unwrap_err().to_string();
+    assert!(err.contains("newer tvgate"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("tvgate.db");
+    let err = open_sqlite(&path).await.unwrap_err().to_string();
+    assert!(err.contains("no-such-dir"), "{err}");
+}
+
+// ----- crash safety -----
+
+/// Set in the child: the database file to write to.
+const CHILD_ENV: &str = "TVGATE_STORE_CRASH_CHILD";
+
+/// Kills and reaps the child however the test ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The child's side of `committed_lines_survive_sigkill`: a no-op unless the
+/// parent started this binary with `CHILD_ENV` set.
+#[tokio::test]
+async fn crash_writer_child() {
+    let Some(path) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let store = open_sqlite(Path::new(&path)).await.unwrap();
+    // Stops on its own if the parent never kills it.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        let name = format!("crash{n}");
+        let a = store
+            .insert_account(new_account(&name), name.clone())
+            .await
+            .unwrap();
+        // Printed only once the call has returned, i.e. committed.
+        println!("committed {}", a.id);
+        if n % 50 == 0 {
+            // Some bigger transactions too, so the kill may land mid-batch.
+            let rows = (0..200)
+                .map(|i| {
+                    let key = format!("batch{n}-{i}");
+                    (new_account(&key), key, UpsertFields::default())
+                })
+                .collect();
+            store.upsert_accounts(rows).await.unwrap();
+            println!("batch {n}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn committed_lines_survive_sigkill() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crash.db");
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash_writer_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = KillOnDrop(child);
+    let stdout = child.0.stdout.take().unwrap();
+
+    let mut committed: Vec<i64> = Vec::new();
+    let mut batches: Vec<u64> = Vec::new();
+    let mut killed = false;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(id) = line.strip_prefix("committed ") {
+            committed.push(id.trim().parse().unwrap());
+        } else if let Some(n) = line.strip_prefix("batch ") {
+            batches.push(n.trim().parse().unwrap());
+        }
+        if !killed && committed.len() >= 300 {
+            // SIGKILL; lines already in the pipe are still read below.
+            child.0.kill().unwrap();
+            killed = true;
+        }
+    }
+    let status = child.0.wait().unwrap();
+    assert!(killed, "the writer stopped before 300 commits: {status:?}");
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "{status:?}");
+    }
+
+    let store = open_sqlite(&path).await.unwrap();
+    let accounts = store.load_accounts().await.unwrap();
+    let present: std::collections::HashSet<i64> = accounts.iter().map(|a| a.id.0).collect();
+    let lost: Vec<_> = committed
+        .iter()
+        .filter(|id| !present.contains(id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "committed lines lost after SIGKILL: {lost:?}"
+    );
+    for n in batches {
+        let prefix = format!("batch{n}-");
+        let count = accounts
+            .iter()
+            .filter(|a| a.username.starts_with(&prefix))
+            .count();
+        assert_eq!(count, 200, "batch {n} is not whole");
+    }
+    // Nothing half-written either: every batch is whole or absent.
+    let mut per_batch: std::collections::HashMap<&str, usize> = Default::default();
+    for a in &accounts {
+        if let Some(rest) = a.username.strip_prefix("batch") {
+            *per_batch
+                .entry(rest.split('-').next().unwrap())
+                .or_default() += 1;
+        }
+    }
+    assert!(per_batch.values().all(|&c| c == 200), "{per_batch:?}");
+}
+
+// ----- bulk timings -----
+
+/// Prints how long the bulk operations take. Slow in debug builds; run with
+/// `TVGATE_STORE_BENCH=1 cargo test --release -p tvgate-store --test conformance bulk -- --nocapture`.
+#[tokio::test]
+async fn bulk_timings() {
+    if std::env::var_os("TVGATE_STORE_BENCH").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_sqlite(&dir.path().join("bench.db")).await.unwrap();
+
+    let rows = |salt: &str| -> Vec<_> {
+        (0..100_000)
+            .map(|i| {
+                let name = format!("user{i:06}");
+                let mut a = new_account(&name);
+                a.password_hash = format!("$argon2id$v=19$m=19456,t=2,p=1${salt}{i}");
+                let flags = UpsertFields {
+                    password: true,
+                    max_connections: true,
+                    ..Default::default()
+                };
+                (a, name, flags)
+            })
+            .collect()
+    };
+    let t = Instant::now();
+    let c = store.upsert_accounts(rows("a")).await.unwrap();
+    eprintln!("upsert 100,000 new lines: {:?} ({c:?})", t.elapsed());
+    let t = Instant::now();
+    let c = store.upsert_accounts(rows("b")).await.unwrap();
+    eprintln!("upsert 100,000 existing lines: {:?} ({c:?})", t.elapsed());
+    let t = Instant::now();
+    let n = store.load_accounts().await.unwrap().len();
+    eprintln!("load {n} lines: {:?}", t.elapsed());
+
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::Xmltv,
+            location: "epg.xml".into(),
+            name: "EPG".into(),
+            created_at: 0,
+        })
+        .await
+        .unwrap()
+        .id;
+    let guide = || GuideImport {
+        channels: (0..1000)
+            .map(|c| xmltv::Channel {
+                id: format!("channel{c}.tv"),
+                display_names: vec![format!("Channel {c}")],
+                icon: None,
+            })
+            .collect(),
+        programmes: (0..1_000_000i64)
+            .map(|i| {
+                let mut p = programme(
+                    &format!("channel{}.tv", i % 1000),
+                    1_700_000_000 + (i / 1000) * 1800,
+                    None,
+                    &format!("Programme {i}"),
+                );
+                p.desc = Some(
+                    "A description of a typical length for a programme, some eighty characters."
+                        .into(),
+                );
+                p
+            })
+            .collect(),
+    };
+    let g = guide();
+    let t = Instant::now();
+    let n = store.replace_guide(src, g).await.unwrap();
+    eprintln!(
+        "replace_guide {n} programmes (empty before): {:?}",
+        t.elapsed()
+    );
+    let g = guide();
+    let t = Instant::now();
+    store.replace_guide(src, g).await.unwrap();
+    eprintln!(
+        "replace_guide {n} programmes (replacing): {:?}",
+        t.elapsed()
+    );
+
+    let items: Vec<_> = (0..100_000)
+        .map(|i| {
+            live(
+                &format!("Channel {i}"),
+                &format!("http://up/{i}.ts"),
+                &format!("Group {}", i % 50),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    store.replace_items(src, items.clone(), 1).await.unwrap();
+    eprintln!("replace_items 100,000 new: {:?}", t.elapsed());
+    let t = Instant::now();
+    store.replace_items(src, items, 2).await.unwrap();
+    eprintln!("replace_items 100,000 unchanged: {:?}", t.elapsed());
+    let t = Instant::now();
+    let data = store.load_catalog().await.unwrap();
+    eprintln!(
+        "load_catalog ({} live, {} programmes): {:?}",
+        data.live.len(),
+        data.programmes.len(),
+        t.elapsed()
+    );
+    let t = Instant::now();
+    store.delete_source(src).await.unwrap();
+    eprintln!("delete_source with 1M programmes: {:?}", t.elapsed());
+}

@@ -1,0 +1,536 @@
+//! `tvgate user|source|channel ...`: administration from the command line.
+//! Every command calls the same gate operation the admin API will call;
+//! this file only parses arguments and prints tables or JSON.
+
+use crate::cli::{ChannelCommand, LineFields, SourceCommand, UserCommand};
+use crate::settings::Settings;
+use crate::{import, sources, startup};
+use anyhow::{bail, Context, Result};
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::json;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use tvgate_core::access::{Account, AccountPatch, OutputFormats, Status};
+use tvgate_core::catalog::{Catalog, CategoryKind, Source, SourceKind};
+use tvgate_core::gate::{AccountSpec, Gate};
+use tvgate_core::ids::{CategoryId, SourceId};
+use tvgate_core::ports::NewSource;
+use tvgate_core::UnixTime;
+
+fn now() -> UnixTime {
+    Utc::now().timestamp()
+}
+
+/// `YYYY-MM-DD` (valid through the end of that day, UTC), an RFC 3339 time,
+/// or `never`.
+pub fn parse_expiry(s: &str) -> Result<Option<UnixTime>> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("never") || s.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let end = d.and_hms_opt(23, 59, 59).context("date out of range")?;
+        return Ok(Some(Utc.from_utc_datetime(&end).timestamp()));
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(Some(t.timestamp()));
+    }
+    bail!("expiry {s:?} is not a date: use YYYY-MM-DD, an RFC 3339 time, or never")
+}
+
+pub fn format_time(t: Option<UnixTime>) -> String {
+    match t.and_then(|t| Utc.timestamp_opt(t, 0).single()) {
+        Some(t) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        None => "never".to_string(),
+    }
+}
+
+fn parse_package(gate: &Gate, list: &str) -> Result<Option<Vec<CategoryId>>> {
+    if list.trim().eq_ignore_ascii_case("all") || list.trim().is_empty() {
+        return Ok(None);
+    }
+    let catalog = gate.catalog();
+    let mut ids = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let found = match part.parse::<u32>() {
+            Ok(n) => catalog.category(CategoryId(n)).map(|c| c.id),
+            Err(_) => catalog
+                .categories
+                .iter()
+                .find(|c| c.name.eq_ignore_ascii_case(part))
+                .map(|c| c.id),
+        };
+        ids.push(
+            found.with_context(|| format!("no category {part:?} (see `tvgate channel list`)"))?,
+        );
+    }
+    Ok(Some(ids))
+}
+
+fn patch_from(gate: &Gate, f: &LineFields) -> Result<AccountPatch> {
+    Ok(AccountPatch {
+        status: f
+            .status
+            .as_deref()
+            .map(str::parse::<Status>)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        expires_at: f.expires.as_deref().map(parse_expiry).transpose()?,
+        is_trial: f.trial,
+        max_connections: f.max_connections,
+        allowed_formats: f
+            .formats
+            .as_deref()
+            .map(OutputFormats::parse_list)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        note: f.note.clone(),
+        package: f
+            .package
+            .as_deref()
+            .map(|p| parse_package(gate, p))
+            .transpose()?,
+        password: None,
+    })
+}
+
+fn account_json(a: &Account, catalog: &Catalog) -> serde_json::Value {
+    json!({
+        "id": a.id.0,
+        "username": a.username,
+        "status": a.status.as_str(),
+        "expired": a.is_expired(now()),
+        "expires_at": a.expires_at,
+        "expires": format_time(a.expires_at),
+        "is_trial": a.is_trial,
+        "max_connections": a.max_connections,
+        "allowed_formats": a.allowed_formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
+        "created_at": a.created_at,
+        "note": a.note,
+        "package": a.package.as_ref().map(|p| p.iter().map(|c| json!({"id": c.0, "name": catalog.category(*c).map(|c| c.name.to_string())})).collect::<Vec<_>>()),
+    })
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{:<w$}", c, w = widths.get(i).copied().unwrap_or(0)))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    line(widths.iter().map(|w| "-".repeat(*w)).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+fn show_account(a: &Account, catalog: &Catalog, password: Option<&str>, as_json: bool) {
+    if as_json {
+        let mut v = account_json(a, catalog);
+        if let Some(p) = password {
+            v["password"] = json!(p);
+        }
+        println!("{v}");
+        return;
+    }
+    let status = if a.status == Status::Active && a.is_expired(now()) {
+        "active (expired)".to_string()
+    } else {
+        a.status.to_string()
+    };
+    println!("username         {}", a.username);
+    if let Some(p) = password {
+        println!("password         {p}    (shown once; only a hash is stored)");
+    }
+    println!("status           {status}");
+    println!("expires          {}", format_time(a.expires_at));
+    println!("trial            {}", if a.is_trial { "yes" } else { "no" });
+    println!(
+        "max connections  {}",
+        if a.max_connections == 0 {
+            "unlimited".to_string()
+        } else {
+            a.max_connections.to_string()
+        }
+    );
+    println!("output formats   {}", a.allowed_formats);
+    let package = match &a.package {
+        None => "all categories".to_string(),
+        Some(p) => p
+            .iter()
+            .map(|c| {
+                catalog
+                    .category(*c)
+                    .map(|c| c.name.to_string())
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    println!("package          {package}");
+    println!("created          {}", format_time(Some(a.created_at)));
+    if !a.note.is_empty() {
+        println!("note             {}", a.note);
+    }
+}
+
+pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
+    let gate = startup::open_gate(settings).await?;
+    match cmd {
+        UserCommand::Add {
+            username,
+            password,
+            fields,
+            json,
+        } => {
+            let patch = patch_from(&gate, &fields)?;
+            let mut spec = AccountSpec::new(username);
+            spec.password = password;
+            spec.status = patch.status.unwrap_or(Status::Active);
+            spec.expires_at = patch.expires_at.flatten();
+            spec.is_trial = patch.is_trial.unwrap_or(false);
+            spec.max_connections = patch.max_connections.unwrap_or(1);
+            spec.allowed_formats = patch.allowed_formats.unwrap_or(OutputFormats::DEFAULT);
+            spec.note = patch.note.unwrap_or_default();
+            spec.package = patch.package.flatten();
+            let (account, generated) = gate.create_account(spec, now()).await?;
+            show_account(&account, &gate.catalog(), generated.as_deref(), json);
+        }
+        UserCommand::List { json } => {
+            let accounts = gate.accounts();
+            let catalog = gate.catalog();
+            if json {
+                let list: Vec<_> = accounts.iter().map(|a| account_json(a, &catalog)).collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                let rows: Vec<Vec<String>> = accounts
+                    .iter()
+                    .map(|a| {
+                        let status = if a.status == Status::Active && a.is_expired(now()) {
+                            "expired".to_string()
+                        } else {
+                            a.status.to_string()
+                        };
+                        vec![
+                            a.username.clone(),
+                            status,
+                            format_time(a.expires_at),
+                            a.max_connections.to_string(),
+                            a.allowed_formats.to_string(),
+                            a.note.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "USERNAME", "STATUS", "EXPIRES", "MAX CONN", "FORMATS", "NOTE",
+                    ],
+                    &rows,
+                );
+                println!("{} lines", rows.len());
+            }
+        }
+        UserCommand::Show { username, json } => {
+            let a = gate
+                .find_account(&username)
+                .with_context(|| format!("no line named {username:?}"))?;
+            show_account(&a, &gate.catalog(), None, json);
+        }
+        UserCommand::Set {
+            username,
+            fields,
+            json,
+        } => {
+            let patch = patch_from(&gate, &fields)?;
+            let a = gate.update_account(&username, patch).await?;
+            show_account(&a, &gate.catalog(), None, json);
+        }
+        UserCommand::Passwd { username, password } => {
+            let generated = password.is_none();
+            let (a, password) = gate.set_password(&username, password).await?;
+            if generated {
+                println!(
+                    "new password for {}: {password}    (shown once; only a hash is stored)",
+                    a.username
+                );
+            } else {
+                println!("password of {} changed", a.username);
+            }
+        }
+        UserCommand::Disable { username } => set_status(&gate, &username, Status::Disabled).await?,
+        UserCommand::Enable { username } => set_status(&gate, &username, Status::Active).await?,
+        UserCommand::Ban { username } => set_status(&gate, &username, Status::Banned).await?,
+        UserCommand::Extend {
+            username,
+            days,
+            until,
+        } => {
+            let current = gate
+                .find_account(&username)
+                .with_context(|| format!("no line named {username:?}"))?;
+            let expires = match (days, until) {
+                (_, Some(date)) => parse_expiry(&date)?,
+                (Some(days), None) => {
+                    let from = current
+                        .expires_at
+                        .filter(|t| *t > now())
+                        .unwrap_or_else(now);
+                    Some(from + i64::from(days) * 86_400)
+                }
+                (None, None) => bail!("say how long: --days N or --until YYYY-MM-DD"),
+            };
+            let a = gate
+                .update_account(
+                    &username,
+                    AccountPatch {
+                        expires_at: Some(expires),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            println!("{} now expires {}", a.username, format_time(a.expires_at));
+        }
+        UserCommand::Delete { username } => {
+            let a = gate.delete_account(&username).await?;
+            println!("deleted {}", a.username);
+        }
+        UserCommand::Import {
+            file,
+            passwords_out,
+        } => import::run(&gate, &file, passwords_out.as_deref()).await?,
+    }
+    Ok(())
+}
+
+async fn set_status(gate: &Gate, username: &str, status: Status) -> Result<()> {
+    let a = gate
+        .update_account(
+            username,
+            AccountPatch {
+                status: Some(status),
+                ..Default::default()
+            },
+        )
+        .await?;
+    println!("{} is now {}", a.username, a.status);
+    Ok(())
+}
+
+fn source_json(s: &Source) -> serde_json::Value {
+    json!({
+        "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": sources::redact(&s.location),
+        "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
+        "last_error": s.last_error, "diagnostics": s.diagnostics, "enabled": s.enabled,
+    })
+}
+
+pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
+    let gate = startup::open_gate(settings).await?;
+    let show = std::io::stderr().is_terminal();
+    match cmd {
+        SourceCommand::Add {
+            kind,
+            location,
+            name,
+        } => {
+            let kind = SourceKind::parse(&kind)
+                .with_context(|| format!("source kind {kind:?}: use m3u or xmltv"))?;
+            let is_url = location.starts_with("http://") || location.starts_with("https://");
+            let location = if is_url {
+                location
+            } else {
+                let path = std::path::Path::new(&location);
+                let abs = std::fs::canonicalize(path)
+                    .with_context(|| format!("{location}: no such file"))?;
+                abs.to_string_lossy().into_owned()
+            };
+            let name = name.unwrap_or_else(|| {
+                sources::redact(&location)
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("source")
+                    .to_string()
+            });
+            let source = gate
+                .store()
+                .insert_source(NewSource {
+                    kind,
+                    location,
+                    name,
+                    created_at: now(),
+                })
+                .await?;
+            println!("added source {} ({})", source.id, source.kind.as_str());
+            refresh_one(&gate, settings, &source, show).await?;
+        }
+        SourceCommand::List { json } => {
+            let list = gate.store().sources().await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(list.iter().map(source_json).collect())
+                );
+            } else {
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|s| {
+                        let state = match &s.last_error {
+                            Some(e) => format!("failed: {e}"),
+                            None if !s.diagnostics.is_empty() => {
+                                format!("ok, {} lines skipped", s.diagnostics.len())
+                            }
+                            None => "ok".to_string(),
+                        };
+                        vec![
+                            s.id.to_string(),
+                            s.kind.as_str().to_string(),
+                            s.name.clone(),
+                            s.item_count.to_string(),
+                            format_time(s.last_refresh),
+                            state,
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "KIND", "NAME", "ITEMS", "REFRESHED", "STATE"],
+                    &rows,
+                );
+            }
+        }
+        SourceCommand::Refresh { id } => {
+            let list = gate.store().sources().await?;
+            let chosen: Vec<_> = list
+                .into_iter()
+                .filter(|s| id.is_none_or(|i| s.id == SourceId(i)))
+                .collect();
+            if chosen.is_empty() {
+                bail!("no such source (see `tvgate source list`)");
+            }
+            let mut failed = 0;
+            for s in &chosen {
+                if let Err(e) = refresh_one(&gate, settings, s, show).await {
+                    eprintln!("error: {e:#}");
+                    failed += 1;
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} of {} sources failed", chosen.len());
+            }
+        }
+        SourceCommand::Remove { id } => {
+            gate.store().delete_source(SourceId(id)).await?;
+            gate.reload_catalog().await?;
+            println!("removed source {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn refresh_one(
+    gate: &Arc<Gate>,
+    settings: &Settings,
+    source: &Source,
+    show: bool,
+) -> Result<()> {
+    let report = sources::refresh(gate, source, &settings.data_dir, show).await?;
+    println!("source {}: {}", source.id, report.summary(source.kind));
+    for d in report.diagnostics.iter().take(20) {
+        println!("  {}: {d}", source.name);
+    }
+    if report.diagnostics.len() > 20 {
+        println!(
+            "  ... {} more (see `tvgate source list --json`)",
+            report.diagnostics.len() - 20
+        );
+    }
+    Ok(())
+}
+
+pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
+    let gate = startup::open_gate(settings).await?;
+    let catalog = gate.catalog();
+    let cat_name = |c: Option<CategoryId>| {
+        c.and_then(|c| catalog.category(c))
+            .map(|c| c.name.to_string())
+            .unwrap_or_default()
+    };
+    match cmd {
+        ChannelCommand::List { json } => {
+            let mut rows: Vec<(u32, &'static str, String, String, String)> = Vec::new();
+            for c in &catalog.live {
+                rows.push((
+                    c.id.0,
+                    "live",
+                    c.name.to_string(),
+                    cat_name(c.category),
+                    c.epg_id.as_deref().unwrap_or("").to_string(),
+                ));
+            }
+            for m in &catalog.movies {
+                rows.push((
+                    m.id.0,
+                    "movie",
+                    m.name.to_string(),
+                    cat_name(m.category),
+                    String::new(),
+                ));
+            }
+            for s in &catalog.series {
+                for e in &s.episodes {
+                    rows.push((
+                        e.id.0,
+                        "episode",
+                        e.title.to_string(),
+                        cat_name(s.category),
+                        String::new(),
+                    ));
+                }
+            }
+            if json {
+                let list: Vec<_> = rows.iter().map(|(id, kind, name, cat, epg)| json!({"stream_id": id, "kind": kind, "name": name, "category": cat, "epg_id": epg})).collect();
+                let categories: Vec<_> = catalog
+                    .categories
+                    .iter()
+                    .map(|c| json!({"id": c.id.0, "kind": c.kind.as_str(), "name": &*c.name}))
+                    .collect();
+                println!("{}", json!({"streams": list, "categories": categories}));
+            } else {
+                let table: Vec<Vec<String>> = rows
+                    .iter()
+                    .map(|(id, kind, name, cat, epg)| {
+                        vec![
+                            id.to_string(),
+                            kind.to_string(),
+                            name.clone(),
+                            cat.clone(),
+                            epg.clone(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "KIND", "NAME", "CATEGORY", "EPG ID"], &table);
+                let n = |k: CategoryKind| catalog.categories.iter().filter(|c| c.kind == k).count();
+                println!(
+                    "{} live, {} movies, {} series; categories: {} live, {} movie, {} series",
+                    catalog.live.len(),
+                    catalog.movies.len(),
+                    catalog.series.len(),
+                    n(CategoryKind::Live),
+                    n(CategoryKind::Movie),
+                    n(CategoryKind::Series)
+                );
+            }
+        }
+    }
+    Ok(())
+}

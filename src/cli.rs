@@ -1,0 +1,180 @@
+//! The command line: `serve`, `demo`, `user`, `source`, `channel`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tvgate",
+    version,
+    about = "IPTV access server: Xtream Codes API, M3U and XMLTV, with precise and safe authorization"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Data directory (database and verifier key); overrides `data_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file (also `TVGATE_CONFIG`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:8080; overrides `listen`.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Run the server with a ready demo: a subscriber, channels that play, a movie, a series and a guide.
+    Demo {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Print the login details as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// The demo subscriber's password (generated when not given).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Manage subscriber lines.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage catalog and guide sources.
+    #[command(subcommand)]
+    Source(SourceCommand),
+    /// Inspect the catalog.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+/// Fields of a line that `add` and `set` take.
+#[derive(Debug, Args, Default)]
+pub struct LineFields {
+    /// Simultaneous connections allowed (0: unlimited).
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u32>,
+    /// Expiry date (YYYY-MM-DD, end of that day UTC, or a full RFC 3339 time), or `never`.
+    #[arg(long, value_name = "DATE|never")]
+    pub expires: Option<String>,
+    /// active, disabled or banned.
+    #[arg(long, value_name = "STATUS")]
+    pub status: Option<String>,
+    /// Mark the line as a trial (true/false).
+    #[arg(long, value_name = "BOOL")]
+    pub trial: Option<bool>,
+    /// Allowed output formats, e.g. `ts,m3u8`.
+    #[arg(long, value_name = "LIST")]
+    pub formats: Option<String>,
+    /// Operator note.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Categories (ids or names) the line may see, comma-separated; `all` for everything.
+    #[arg(long, value_name = "LIST")]
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a line (a password is generated when none is given).
+    Add {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+        #[command(flatten)]
+        fields: LineFields,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List lines.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one line.
+    Show {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change fields of a line.
+    Set {
+        username: String,
+        #[command(flatten)]
+        fields: LineFields,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a new password (generated when none is given).
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Suspend a line.
+    Disable { username: String },
+    /// Re-activate a line.
+    Enable { username: String },
+    /// Block a line.
+    Ban { username: String },
+    /// Extend a line's subscription.
+    Extend {
+        username: String,
+        /// Days to add (from the current expiry, or from today if it has passed).
+        #[arg(long, conflicts_with = "until")]
+        days: Option<u32>,
+        /// New expiry date (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Delete a line.
+    Delete { username: String },
+    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status]).
+    Import {
+        file: PathBuf,
+        /// Write generated passwords to this CSV file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        passwords_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Add a source and import it.
+    Add {
+        /// m3u or xmltv.
+        kind: String,
+        /// A file path or an http(s) URL.
+        location: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List sources and their last refresh.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-import one source (by id) or all.
+    Refresh { id: Option<i64> },
+    /// Remove a source and everything it brought.
+    Remove { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// List live channels, movies and episodes.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}

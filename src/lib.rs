@@ -1,0 +1,213 @@
+//! The `tvgate` package: the command line, the settings, and the wiring of
+//! the crates into one binary. No business rules live here.
+
+pub mod admin_cli;
+pub mod cli;
+pub mod demo;
+pub mod import;
+pub mod settings;
+pub mod sources;
+pub mod startup;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use cli::{Cli, Command};
+use settings::Settings;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the command line and returns the process exit code.
+pub fn main_entry() -> i32 {
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    code
+}
+
+fn load_settings(cli: &Cli) -> Result<Settings> {
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = cli
+        .common
+        .config
+        .clone()
+        .or_else(|| env.get("TVGATE_CONFIG").map(Into::into));
+    let text = match &config {
+        Some(path) => Some(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let mut settings = Settings::load(text.as_deref(), &env).with_context(|| match &config {
+        Some(p) => format!("loading settings from {} and the environment", p.display()),
+        None => "loading settings from the environment".to_string(),
+    })?;
+    if let Some(dir) = &cli.common.data_dir {
+        settings.data_dir = dir.clone();
+    }
+    match &cli.command {
+        Command::Serve { listen: Some(l) }
+        | Command::Demo {
+            listen: Some(l), ..
+        } => settings.listen = l.clone(),
+        _ => {}
+    }
+    Ok(settings)
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TVGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let settings = load_settings(&cli)?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if settings.worker_threads > 0 {
+        runtime.worker_threads(settings.worker_threads);
+    }
+    let runtime = runtime.build().context("starting the async runtime")?;
+    match cli.command {
+        Command::Serve { .. } => {
+            init_logging(&settings);
+            runtime.block_on(serve(settings, None))
+        }
+        Command::Demo { json, password, .. } => {
+            init_logging(&settings);
+            runtime.block_on(serve(settings, Some(DemoOptions { json, password })))
+        }
+        Command::User(cmd) => runtime.block_on(admin_cli::user(&settings, cmd)),
+        Command::Source(cmd) => runtime.block_on(admin_cli::source(&settings, cmd)),
+        Command::Channel(cmd) => runtime.block_on(admin_cli::channel(&settings, cmd)),
+    }
+}
+
+/// What `tvgate demo` was asked for.
+pub struct DemoOptions {
+    pub json: bool,
+    pub password: Option<String>,
+}
+
+/// Runs the server (and the demo set-up) until a signal arrives.
+pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> {
+    let gate = startup::open_gate(&settings).await?;
+    let demo_password = match &demo {
+        Some(opts) => Some(demo::prepare(&gate, &settings, opts.password.clone()).await?),
+        None => None,
+    };
+    let app = tvgate_http::App::new(
+        gate.clone(),
+        startup::http_settings(&settings)?,
+        startup::builtins()?,
+    );
+    let listener = TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone()));
+    tracing::info!(%addr, lines = gate.accounts().len(), entries = gate.catalog().entry_count(), "tvgate listening");
+    if let (Some(opts), Some(password)) = (&demo, &demo_password) {
+        let base = match &settings.public_url {
+            p if !p.is_empty() => p.trim_end_matches('/').to_string(),
+            _ => format!("http://{addr}"),
+        };
+        let d = demo::details(&base, password);
+        if opts.json {
+            println!("{d}");
+        } else {
+            println!("tvgate demo is running. Log in to any Xtream Codes player with:\n");
+            for key in [
+                "server",
+                "username",
+                "password",
+                "m3u_url",
+                "xmltv_url",
+                "example_stream",
+            ] {
+                println!(
+                    "  {:<15} {}",
+                    key.replace('_', " "),
+                    d[key].as_str().unwrap_or("")
+                );
+            }
+            println!("\nPress Ctrl-C to stop.");
+        }
+    }
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        stop.cancel();
+    });
+    tvgate_http::serve(listener, app, shutdown.clone())
+        .await
+        .context("serving")?;
+    shutdown.cancel();
+    let _ = watcher.await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Reloads lines and the catalog when another process (the CLI) changed
+/// the store, so `tvgate user add` takes effect on a running server.
+pub async fn watch_store(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
+    let mut last = gate.store().change_stamp().await.ok().flatten();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let Ok(Some(now)) = gate.store().change_stamp().await else {
+            continue;
+        };
+        if let Some(prev) = last {
+            if prev.accounts != now.accounts {
+                if let Err(e) = gate.reload_accounts().await {
+                    tracing::warn!(error = %e, "reloading lines failed");
+                }
+            }
+            if prev.catalog != now.catalog {
+                if let Err(e) = gate.reload_catalog().await {
+                    tracing::warn!(error = %e, "reloading the catalog failed");
+                }
+            }
+        }
+        last = Some(now);
+    }
+}

@@ -1,0 +1,298 @@
+//! Every setting, defined once. The table below is the operator reference:
+//! `docs/configuration.md` and `tvgate.example.toml` are generated from it
+//! (a test fails when they are stale).
+//!
+//! Sources, lowest first: built-in defaults, the TOML file (`--config`),
+//! `TVGATE_*` environment variables, command-line flags. The environment
+//! comes in as a map, so tests never touch the process environment.
+
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// The whole configuration surface.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub public_url: String,
+    pub timezone: String,
+    pub failed_login_response: String,
+    pub unlimited_exp_date: String,
+    pub message: String,
+    pub case_insensitive_usernames: bool,
+    pub kdf_memory_kib: u32,
+    pub kdf_iterations: u32,
+    pub kdf_parallelism: u32,
+    pub login_failures_per_ip: u32,
+    pub login_failure_ip_drain_secs: u32,
+    pub login_failures_per_username: u32,
+    pub login_failure_username_drain_secs: u32,
+    pub verifier_key_file: String,
+    pub worker_threads: usize,
+    pub log_format: String,
+}
+
+/// One row of the reference: name, default as written in TOML, meaning.
+pub struct SettingDoc {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// The reference table. Keep in the order of the struct.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the one HTTP listener. Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
+    SettingDoc { name: "data_dir", default: "\"tvgate-data\"", doc: "Directory of the SQLite database (`tvgate.sqlite`) and the verifier key." },
+    SettingDoc { name: "public_url", default: "\"\"", doc: "How players reach this server, e.g. `http://tv.example.net:8080`: used for `server_info` and the URLs inside playlists. Empty: taken from each request's `Host` header." },
+    SettingDoc { name: "timezone", default: "\"UTC\"", doc: "IANA time zone advertised in `server_info`; EPG date strings and catch-up start times are in this zone. UTC avoids client mistakes." },
+    SettingDoc { name: "failed_login_response", default: "\"xtream\"", doc: "Answer to an unknown user or a wrong password on `player_api.php`: `xtream` (HTTP 200 `{\"user_info\":{\"auth\":0}}`), `401`, `403`, or `404` (XUI's fake page). Both causes always get the same bytes." },
+    SettingDoc { name: "unlimited_exp_date", default: "\"null\"", doc: "`exp_date` of lines that never expire: `null` (as Xtream Codes) or `far_future` (2100-01-01; pyxtream and Hypnotix crash on null)." },
+    SettingDoc { name: "message", default: "\"\"", doc: "Message of the day sent in `user_info.message` to active lines." },
+    SettingDoc { name: "case_insensitive_usernames", default: "true", doc: "Usernames match regardless of case (and are unique by their case-folded form). Passwords always match exactly." },
+    SettingDoc { name: "kdf_memory_kib", default: "19456", doc: "argon2id memory cost in KiB for new password hashes." },
+    SettingDoc { name: "kdf_iterations", default: "2", doc: "argon2id passes for new password hashes." },
+    SettingDoc { name: "kdf_parallelism", default: "1", doc: "argon2id lanes for new password hashes." },
+    SettingDoc { name: "login_failures_per_ip", default: "20", doc: "Failed logins one client address may make in a burst before it is answered `rate_limited` unheard." },
+    SettingDoc { name: "login_failure_ip_drain_secs", default: "30", doc: "Seconds for one failure of an address to be forgiven." },
+    SettingDoc { name: "login_failures_per_username", default: "50", doc: "Failed logins for one username (from any address) in a burst; addresses that logged in to the line before are exempt, so an attack cannot lock a subscriber out." },
+    SettingDoc { name: "login_failure_username_drain_secs", default: "60", doc: "Seconds for one failure of a username to be forgiven." },
+    SettingDoc { name: "verifier_key_file", default: "\"\"", doc: "File holding the 32-byte key of the keyed password verifiers (docs/security.md). Empty: `DATA_DIR/verifier.key`, created on first start. Keep it out of database backups." },
+    SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
+    SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
+];
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("tvgate-data"),
+            public_url: String::new(),
+            timezone: "UTC".into(),
+            failed_login_response: "xtream".into(),
+            unlimited_exp_date: "null".into(),
+            message: String::new(),
+            case_insensitive_usernames: true,
+            kdf_memory_kib: 19 * 1024,
+            kdf_iterations: 2,
+            kdf_parallelism: 1,
+            login_failures_per_ip: 20,
+            login_failure_ip_drain_secs: 30,
+            login_failures_per_username: 50,
+            login_failure_username_drain_secs: 60,
+            verifier_key_file: String::new(),
+            worker_threads: 0,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration file: {0}")]
+    File(#[from] toml::de::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// File first, then `TVGATE_*` variables on top.
+    pub fn load(
+        file: Option<&str>,
+        env: &HashMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let mut table: toml::Table = match file {
+            Some(text) => text.parse()?,
+            None => toml::Table::new(),
+        };
+        for (key, raw) in env {
+            let Some(name) = key.strip_prefix("TVGATE_") else {
+                continue;
+            };
+            let name = name.to_ascii_lowercase();
+            let Some(doc) = SETTINGS.iter().find(|d| d.name == name) else {
+                if name == "config" {
+                    continue;
+                }
+                return Err(SettingsError::Invalid(format!(
+                    "unknown setting in environment variable {key}"
+                )));
+            };
+            // Numbers and booleans are typed by their default; everything else is a string.
+            let value = if doc.default.starts_with('"') {
+                toml::Value::String(raw.clone())
+            } else {
+                format!("v = {raw}")
+                    .parse::<toml::Table>()
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .ok_or_else(|| {
+                        SettingsError::Invalid(format!("{key}={raw:?} is not a valid value"))
+                    })?
+            };
+            table.insert(name, value);
+        }
+        let settings: Settings = table.try_into()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(SettingsError::Invalid(format!(
+                "timezone {:?} is not an IANA zone name",
+                self.timezone
+            )));
+        }
+        if tvgate_http::FailedLoginStyle::parse(&self.failed_login_response).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "failed_login_response {:?}: use xtream, 401, 403 or 404",
+                self.failed_login_response
+            )));
+        }
+        if !matches!(self.unlimited_exp_date.as_str(), "null" | "far_future") {
+            return Err(SettingsError::Invalid(format!(
+                "unlimited_exp_date {:?}: use null or far_future",
+                self.unlimited_exp_date
+            )));
+        }
+        if !self.public_url.is_empty() {
+            tvgate_http::PublicUrl::parse(&self.public_url).map_err(SettingsError::Invalid)?;
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(SettingsError::Invalid(format!(
+                "log_format {:?}: use text or json",
+                self.log_format
+            )));
+        }
+        Ok(())
+    }
+
+    /// The verifier key's file.
+    pub fn verifier_key_path(&self) -> PathBuf {
+        if self.verifier_key_file.is_empty() {
+            self.data_dir.join("verifier.key")
+        } else {
+            PathBuf::from(&self.verifier_key_file)
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("tvgate.sqlite")
+    }
+}
+
+/// `docs/configuration.md`, generated from [`SETTINGS`].
+pub fn configuration_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration\n\n<!-- Generated from src/settings.rs by `cargo test`; do not edit by hand. -->\n\n\
+         Settings come from, lowest first: the defaults below, a TOML file (`--config FILE` or `TVGATE_CONFIG`), \
+         environment variables named `TVGATE_` plus the setting in upper case (`TVGATE_LISTEN=0.0.0.0:8080`), \
+         and the command-line flags `--listen` and `--data-dir`. An unknown key in the file or the environment is an error.\n\n\
+         | setting | default | meaning |\n|---|---|---|\n",
+    );
+    for d in SETTINGS {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            d.name,
+            d.default,
+            d.doc.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+/// `tvgate.example.toml`, generated from [`SETTINGS`].
+pub fn example_toml() -> String {
+    let mut out = String::from("# tvgate configuration: every setting with its default.\n# Generated from src/settings.rs by `cargo test`; do not edit by hand.\n");
+    for d in SETTINGS {
+        out.push('\n');
+        for line in wrap(d.doc, 78) {
+            out.push_str("# ");
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(&format!("#{} = {}\n", d.name, d.default));
+    }
+    out
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let last = lines.last_mut().map(|l| l.len()).unwrap_or(0);
+        if last > 0 && last + 1 + word.len() > width {
+            lines.push(String::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_and_environment() {
+        let env: HashMap<String, String> = [
+            ("TVGATE_LISTEN".to_string(), "0.0.0.0:9000".to_string()),
+            ("TVGATE_KDF_ITERATIONS".to_string(), "3".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ]
+        .into();
+        let s = Settings::load(
+            Some("timezone = \"Europe/London\"\nlisten = \"127.0.0.1:1\""),
+            &env,
+        )
+        .expect("valid");
+        assert_eq!(s.listen, "0.0.0.0:9000", "environment wins over the file");
+        assert_eq!(s.timezone, "Europe/London");
+        assert_eq!(s.kdf_iterations, 3);
+        assert_eq!(s.kdf_memory_kib, 19 * 1024);
+    }
+
+    #[test]
+    fn typos_are_errors() {
+        assert!(Settings::load(Some("lisen = \"x\""), &HashMap::new()).is_err());
+        let env: HashMap<String, String> = [("TVGATE_LISEN".to_string(), "x".to_string())].into();
+        assert!(Settings::load(None, &env).is_err());
+        assert!(Settings::load(Some("timezone = \"Mars/Olympus\""), &HashMap::new()).is_err());
+    }
+
+    #[test]
+    fn every_field_is_documented_with_its_real_default() {
+        let mut text = String::new();
+        for d in SETTINGS {
+            text.push_str(&format!("{} = {}\n", d.name, d.default));
+        }
+        let from_docs: Settings = toml::from_str(&text).expect("documented defaults parse");
+        assert_eq!(from_docs, Settings::default());
+    }
+
+    #[test]
+    fn generated_docs_are_current() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        for (path, want) in [
+            ("docs/configuration.md", configuration_markdown()),
+            ("tvgate.example.toml", example_toml()),
+        ] {
+            let file = root.join(path);
+            let have = std::fs::read_to_string(&file).unwrap_or_default();
+            if have != want {
+                if std::env::var_os("UPDATE_EXPECT").is_some() {
+                    std::fs::write(&file, &want).expect("write generated doc");
+                } else {
+                    panic!("{path} is stale: run `UPDATE_EXPECT=1 cargo test generated_docs` and commit it");
+                }
+            }
+        }
+    }
+}

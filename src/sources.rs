@@ -1,0 +1,228 @@
+//! Importing sources: fetch a playlist or guide (file or URL), parse it as
+//! it streams in, hand the items to the store, and record the outcome with
+//! every skipped line. Used by `tvgate source add|refresh` (and later by
+//! the admin API and the refresh schedule).
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tvgate_core::catalog::ingest::{classify, ImportedItem};
+use tvgate_core::catalog::{Source, SourceKind};
+use tvgate_core::gate::Gate;
+use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
+
+/// What one refresh did.
+#[derive(Debug, Clone, Default)]
+pub struct RefreshReport {
+    pub items: ImportCounts,
+    pub programmes: u64,
+    pub channels: u64,
+    pub diagnostics: Vec<String>,
+}
+
+impl RefreshReport {
+    pub fn summary(&self, kind: SourceKind) -> String {
+        match kind {
+            SourceKind::M3u => format!(
+                "{} live channels, {} movies, {} episodes in {} series ({} removed), {} lines skipped",
+                self.items.live,
+                self.items.movies,
+                self.items.episodes,
+                self.items.series,
+                self.items.removed,
+                self.diagnostics.len()
+            ),
+            SourceKind::Xmltv => format!("{} guide channels, {} programmes, {} problems skipped", self.channels, self.programmes, self.diagnostics.len()),
+        }
+    }
+}
+
+fn progress_bar(len: Option<u64>, what: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    pb.set_style(style);
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Downloads a URL into a file under `dir`, so parsing streams from disk.
+async fn download(url: &str, dir: &Path, show: bool) -> Result<PathBuf> {
+    let response = reqwest::get(url)
+        .await
+        .with_context(|| format!("fetching {}", redact(url)))?;
+    if !response.status().is_success() {
+        anyhow::bail!("fetching {}: HTTP {}", redact(url), response.status());
+    }
+    let pb = progress_bar(response.content_length(), "downloading", show);
+    let path = dir.join(format!("download-{}.tmp", std::process::id()));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut response = response;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("reading {}", redact(url)))?
+    {
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+            .await
+            .with_context(|| format!("writing {}", path.display()))?;
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok(path)
+}
+
+/// A URL without its query string and user info (credentials live there).
+pub fn redact(url: &str) -> String {
+    let no_query = url.split('?').next().unwrap_or(url);
+    match no_query.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((_, host)) => format!("{scheme}://…@{host}"),
+            None => no_query.to_string(),
+        },
+        None => no_query.to_string(),
+    }
+}
+
+/// Re-imports one source into the store and swaps in the new catalog.
+pub async fn refresh(
+    gate: &Arc<Gate>,
+    source: &Source,
+    data_dir: &Path,
+    show_progress: bool,
+) -> Result<RefreshReport> {
+    let now = chrono::Utc::now().timestamp();
+    let result = import(gate, source, data_dir, show_progress, now).await;
+    let (report, error) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (RefreshReport::default(), Some(format!("{e:#}"))),
+    };
+    let count = match source.kind {
+        SourceKind::M3u => report.items.live + report.items.movies + report.items.episodes,
+        SourceKind::Xmltv => report.programmes,
+    };
+    let record = RefreshRecord {
+        at: now,
+        item_count: count,
+        error: error.clone(),
+        diagnostics: report.diagnostics.clone(),
+    };
+    gate.store()
+        .record_refresh(source.id, record)
+        .await
+        .context("recording the refresh")?;
+    gate.reload_catalog()
+        .await
+        .context("reloading the catalog")?;
+    match error {
+        Some(e) => anyhow::bail!("source {} ({}): {e}", source.id, redact(&source.location)),
+        None => Ok(report),
+    }
+}
+
+async fn import(
+    gate: &Arc<Gate>,
+    source: &Source,
+    data_dir: &Path,
+    show: bool,
+    now: i64,
+) -> Result<RefreshReport> {
+    let location = source.location.clone();
+    let is_url = location.starts_with("http://") || location.starts_with("https://");
+    let (path, temporary) = if is_url {
+        (download(&location, data_dir, show).await?, true)
+    } else {
+        (
+            PathBuf::from(location.strip_prefix("file://").unwrap_or(&location)),
+            false,
+        )
+    };
+    let kind = source.kind;
+    let parse_path = path.clone();
+    let parsed = tokio::task::spawn_blocking(move || parse_file(&parse_path, kind, show))
+        .await
+        .context("parser thread failed")?;
+    if temporary {
+        let _ = std::fs::remove_file(&path);
+    }
+    let parsed = parsed?;
+    let mut report = RefreshReport {
+        diagnostics: parsed.diagnostics,
+        ..Default::default()
+    };
+    match parsed.content {
+        Parsed::Items(items) => {
+            report.items = gate
+                .store()
+                .replace_items(source.id, items, now)
+                .await
+                .context("storing the catalog")?;
+        }
+        Parsed::Guide(guide) => {
+            report.channels = guide.channels.len() as u64;
+            report.programmes = gate
+                .store()
+                .replace_guide(source.id, guide)
+                .await
+                .context("storing the guide")?;
+        }
+    }
+    Ok(report)
+}
+
+enum Parsed {
+    Items(Vec<ImportedItem>),
+    Guide(GuideImport),
+}
+
+struct ParseOutcome {
+    content: Parsed,
+    diagnostics: Vec<String>,
+}
+
+fn parse_file(path: &Path, kind: SourceKind, show: bool) -> Result<ParseOutcome> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().ok().map(|m| m.len());
+    let pb = progress_bar(len, "importing", show);
+    let reader: Box<dyn Read + Send> = Box::new(pb.wrap_read(file));
+    let input = tvgate_formats::gzip::maybe_gunzip(reader)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let outcome = match kind {
+        SourceKind::M3u => {
+            let mut items = Vec::new();
+            let summary = tvgate_formats::m3u::read(input, |entry| items.push(classify(&entry)))
+                .with_context(|| format!("reading {}", path.display()))?;
+            ParseOutcome {
+                content: Parsed::Items(items),
+                diagnostics: summary.diagnostics.iter().map(|d| d.to_string()).collect(),
+            }
+        }
+        SourceKind::Xmltv => {
+            let mut guide = GuideImport::default();
+            let diagnostics = tvgate_formats::xmltv::read(input, |item| match item {
+                tvgate_formats::xmltv::Item::Channel(c) => guide.channels.push(c),
+                tvgate_formats::xmltv::Item::Programme(p) => guide.programmes.push(p),
+            })
+            .with_context(|| format!("reading {}", path.display()))?;
+            ParseOutcome {
+                content: Parsed::Guide(guide),
+                diagnostics: diagnostics.iter().map(|d| d.to_string()).collect(),
+            }
+        }
+    };
+    pb.finish_and_clear();
+    Ok(outcome)
+}

@@ -1,0 +1,159 @@
+//! Wiring: builds the store, the gate and the faces from the settings.
+//! No business rules here.
+
+use crate::settings::Settings;
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use tvgate_core::access::limiter::{BucketLimit, LimiterSettings};
+use tvgate_core::access::secrets::{KdfError, KdfParams, VerifierKey};
+use tvgate_core::gate::{Gate, GateSettings, Kdf};
+use tvgate_core::ports::Store;
+use tvgate_http::{BuiltIns, FailedLoginStyle, HttpSettings, PublicUrl, UnlimitedExpiry};
+
+/// Runs argon2 on tokio's blocking pool, so a 30 ms hash never holds up
+/// the threads that answer other players.
+pub struct BlockingKdf;
+
+#[async_trait::async_trait]
+impl Kdf for BlockingKdf {
+    async fn hash(&self, password: String, params: KdfParams) -> Result<String, KdfError> {
+        tokio::task::spawn_blocking(move || {
+            tvgate_core::access::secrets::hash_password(&password, params)
+        })
+        .await
+        .unwrap_or_else(|e| Err(KdfError(format!("hashing thread failed: {e}"))))
+    }
+    async fn verify(&self, password: String, phc: String) -> bool {
+        tokio::task::spawn_blocking(move || {
+            tvgate_core::access::secrets::verify_password(&password, &phc)
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// The gate's settings from the configuration.
+pub fn gate_settings(s: &Settings) -> GateSettings {
+    GateSettings {
+        case_insensitive_usernames: s.case_insensitive_usernames,
+        kdf: KdfParams {
+            memory_kib: s.kdf_memory_kib,
+            iterations: s.kdf_iterations,
+            parallelism: s.kdf_parallelism,
+        },
+        limiter: LimiterSettings {
+            per_ip: BucketLimit {
+                burst: s.login_failures_per_ip,
+                drain_secs: s.login_failure_ip_drain_secs,
+            },
+            per_username: BucketLimit {
+                burst: s.login_failures_per_username,
+                drain_secs: s.login_failure_username_drain_secs,
+            },
+        },
+    }
+}
+
+/// The faces' settings from the configuration (already validated).
+pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
+    Ok(HttpSettings {
+        public_url: if s.public_url.is_empty() {
+            None
+        } else {
+            Some(PublicUrl::parse(&s.public_url).map_err(anyhow::Error::msg)?)
+        },
+        timezone: s
+            .timezone
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad timezone {}", s.timezone))?,
+        failed_login: FailedLoginStyle::parse(&s.failed_login_response)
+            .unwrap_or(FailedLoginStyle::Xtream),
+        message: s.message.clone(),
+        unlimited_expiry: if s.unlimited_exp_date == "far_future" {
+            UnlimitedExpiry::FarFuture
+        } else {
+            UnlimitedExpiry::Null
+        },
+    })
+}
+
+/// Reads the verifier key, creating it (mode 0600) on first start.
+pub fn load_or_create_key(path: &Path) -> Result<VerifierKey> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let hex = text.trim();
+        let mut key = [0u8; 32];
+        if hex.len() != 64 {
+            anyhow::bail!("verifier key {} must hold 64 hex digits", path.display());
+        }
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[i * 2..i * 2 + 2], 16)
+                .with_context(|| format!("verifier key {} is not hex", path.display()))?;
+        }
+        return Ok(VerifierKey::from_bytes(key));
+    }
+    let key = VerifierKey::generate();
+    let hex: String = key.bytes().iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating verifier key {}", path.display()))?;
+    writeln!(file, "{hex}").with_context(|| format!("writing verifier key {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("writing verifier key {}", path.display()))?;
+    Ok(key)
+}
+
+/// Opens the store in the data directory.
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let path = settings.database_path();
+    let store = tvgate_store::open_sqlite(&path)
+        .await
+        .with_context(|| format!("opening {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the store and the gate.
+pub async fn open_gate(settings: &Settings) -> Result<Arc<Gate>> {
+    let store = open_store(settings).await?;
+    let key = load_or_create_key(&settings.verifier_key_path())?;
+    let gate = Gate::open(store, key, Arc::new(BlockingKdf), gate_settings(settings))
+        .await
+        .context("loading lines and catalog")?;
+    Ok(Arc::new(gate))
+}
+
+/// A looping built-in channel.
+struct LoopChannel(Arc<tvgate_relay::loop_source::LoopClip>);
+
+impl tvgate_http::state::LiveSource for LoopChannel {
+    fn open(&self) -> futures::stream::BoxStream<'static, bytes::Bytes> {
+        Box::pin(self.0.stream())
+    }
+}
+
+/// The built-in sources: `loop:demo` (the bundled clip as an endless live
+/// channel) and `clip:demo` (the clip as a file, for the demo's movie and
+/// episodes).
+pub fn builtins() -> Result<BuiltIns> {
+    let bytes = tvgate_relay::loop_source::demo_clip();
+    let clip = tvgate_relay::loop_source::LoopClip::parse(bytes.clone())
+        .context("parsing the bundled demo clip")?;
+    let mut b = BuiltIns::default();
+    b.loops
+        .insert("demo".to_string(), Arc::new(LoopChannel(Arc::new(clip))));
+    b.clips.insert("demo.ts".to_string(), bytes);
+    Ok(b)
+}
