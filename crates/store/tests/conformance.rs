@@ -1012,8 +1012,47 @@ async fn bulk_timings() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let store = open_sqlite(&dir.path().join("bench.db")).await.unwrap();
+    if std::env::var_os("TVGATE_STORE_BENCH_MEMORY").is_some() {
+        eprintln!("in memory:");
+        bulk(&open_in_memory().unwrap()).await;
+    }
+    eprintln!("in a file:");
+    bulk(&open_sqlite(&dir.path().join("bench.db")).await.unwrap()).await;
+}
 
+/// Wall and process CPU time since `since`.
+fn took(since: (Instant, Duration)) -> String {
+    format!(
+        "{:.2?} wall, {:.2?} cpu",
+        since.0.elapsed(),
+        cpu_time().saturating_sub(since.1)
+    )
+}
+
+fn start() -> (Instant, Duration) {
+    (Instant::now(), cpu_time())
+}
+
+/// User + system time of this process (Linux), zero elsewhere.
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    // USER_HZ is 100 on every Linux configuration that matters here.
+    Duration::from_millis(ticks * 10)
+}
+
+async fn bulk(store: &dyn Store) {
     let rows = |salt: &str| -> Vec<_> {
         (0..100_000)
             .map(|i| {
@@ -1029,15 +1068,15 @@ async fn bulk_timings() {
             })
             .collect()
     };
-    let t = Instant::now();
+    let t = start();
     let c = store.upsert_accounts(rows("a")).await.unwrap();
-    eprintln!("upsert 100,000 new lines: {:?} ({c:?})", t.elapsed());
-    let t = Instant::now();
+    eprintln!("upsert 100,000 new lines: {} ({c:?})", took(t));
+    let t = start();
     let c = store.upsert_accounts(rows("b")).await.unwrap();
-    eprintln!("upsert 100,000 existing lines: {:?} ({c:?})", t.elapsed());
-    let t = Instant::now();
+    eprintln!("upsert 100,000 existing lines: {} ({c:?})", took(t));
+    let t = start();
     let n = store.load_accounts().await.unwrap().len();
-    eprintln!("load {n} lines: {:?}", t.elapsed());
+    eprintln!("load {n} lines: {}", took(t));
 
     let src = store
         .insert_source(NewSource {
@@ -1074,18 +1113,18 @@ async fn bulk_timings() {
             .collect(),
     };
     let g = guide();
-    let t = Instant::now();
+    let t = start();
     let n = store.replace_guide(src, g).await.unwrap();
     eprintln!(
-        "replace_guide {n} programmes (empty before): {:?}",
-        t.elapsed()
+        "replace_guide {n} programmes (empty before): {}",
+        took(t)
     );
     let g = guide();
-    let t = Instant::now();
+    let t = start();
     store.replace_guide(src, g).await.unwrap();
     eprintln!(
-        "replace_guide {n} programmes (replacing): {:?}",
-        t.elapsed()
+        "replace_guide {n} programmes (replacing): {}",
+        took(t)
     );
 
     let items: Vec<_> = (0..100_000)
@@ -1097,21 +1136,21 @@ async fn bulk_timings() {
             )
         })
         .collect();
-    let t = Instant::now();
+    let t = start();
     store.replace_items(src, items.clone(), 1).await.unwrap();
-    eprintln!("replace_items 100,000 new: {:?}", t.elapsed());
-    let t = Instant::now();
+    eprintln!("replace_items 100,000 new: {}", took(t));
+    let t = start();
     store.replace_items(src, items, 2).await.unwrap();
-    eprintln!("replace_items 100,000 unchanged: {:?}", t.elapsed());
-    let t = Instant::now();
+    eprintln!("replace_items 100,000 unchanged: {}", took(t));
+    let t = start();
     let data = store.load_catalog().await.unwrap();
     eprintln!(
-        "load_catalog ({} live, {} programmes): {:?}",
+        "load_catalog ({} live, {} programmes): {}",
         data.live.len(),
         data.programmes.len(),
-        t.elapsed()
+        took(t)
     );
-    let t = Instant::now();
+    let t = start();
     store.delete_source(src).await.unwrap();
-    eprintln!("delete_source with 1M programmes: {:?}", t.elapsed());
+    eprintln!("delete_source with 1M programmes: {}", took(t));
 }

@@ -32,9 +32,11 @@ pub(super) fn replace_guide(
         mut programmes,
     } = guide;
     // Sorting before taking the write lock keeps other writers waiting less.
+    let t0 = std::time::Instant::now();
     programmes.sort_by(|a, b| (&a.channel, a.start).cmp(&(&b.channel, b.start)));
     let stops = fill_stops(&programmes);
 
+    eprintln!("TIMING sort {:?}", t0.elapsed());
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(IMPORT)?;
@@ -61,6 +63,7 @@ pub(super) fn replace_guide(
                 .ctx(IMPORT)?;
         }
     }
+    eprintln!("TIMING deleted+channels {:?}", t0.elapsed());
     {
         let mut add = tx
             .prepare(
@@ -81,8 +84,10 @@ pub(super) fn replace_guide(
             .ctx(IMPORT)?;
         }
     }
+    eprintln!("TIMING inserted {:?}", t0.elapsed());
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(IMPORT)?;
+    eprintln!("TIMING committed {:?}", t0.elapsed());
     Ok(programmes.len() as u64)
 }
 

@@ -145,6 +145,7 @@ fn configure(conn: &Connection, file: bool) -> StoreResult<()> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .ctx(CONTEXT)?;
+    conn.pragma_update(None, "cache_size", -65536).ctx(CONTEXT)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(CONTEXT)?;
     let fk: i64 = conn

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# B1 (perf.md §5): player_api.php login for 10,000 distinct lines (wrk Lua rotation),
+# 100,000 lines loaded, keep-alive, wrk -t1 -c64, vs nginx serving the same JSON bytes
+# as a static file. Interleaved A/B pairs; prints per-pair and median ratios.
+# Targets: >= 0.8x nginx req/s, <= 1.5x nginx CPU/req, p99 <= 2x nginx.
+# Env: PAIRS (3) DURATION (10) CONNS (64) LOGIN_USERS (100000) LOGIN_ROTATE (10000) BENCH_WORK BENCH_BUILD=1
+source "$(dirname "$0")/lib.sh"
+CONNS=${CONNS:-64}
+need_tools; ensure_binary; bench_lock
+results_file b1_login
+
+DATA="$BENCH_WORK/lines$LOGIN_USERS"
+prepare_lines_dir "$LOGIN_USERS" "$DATA"
+PATHS="$BENCH_WORK/login_good_$LOGIN_ROTATE.txt"
+login_paths "$PATHS" good
+
+TPORT=$(free_port); start_tvgate "$DATA" "$TPORT" "$BENCH_WORK/tvgate-b1.log"
+# The anchor serves tvgate's own answer for one of the rotated lines.
+WWW="$BENCH_WORK/www"; mkdir -p "$WWW"
+curl -s "http://127.0.0.1:$TPORT$(head -1 "$PATHS")" -o "$WWW/player_api.json"
+grep -q '"auth":1' "$WWW/player_api.json" || die "login failed: $(head -c 300 "$WWW/player_api.json")"
+for p in $(shuf -n 5 --random-source=<(yes) "$PATHS"); do
+    curl -s "http://127.0.0.1:$TPORT$p" | grep -q '"auth":1' || die "login failed for $p"
+done
+NPORT=$(free_port); start_nginx "$WWW" "$NPORT"
+cmp -s <(curl -s "http://127.0.0.1:$NPORT/player_api.php?x=1") "$WWW/player_api.json" || die "nginx answer differs"
+
+{
+echo "# B1 login: $(date -Is) $(uname -r); tvgate $("$TVGATE_BIN" --version 2>/dev/null) commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
+echo "# lines loaded: $(metric "$TPORT" tvgate_lines); rotating over $LOGIN_ROTATE; body $(stat -c %s "$WWW/player_api.json") bytes; wrk -t1 -c$CONNS -d${DURATION}s"
+echo "# tvgate pid $TVGATE_PID (taskset -c $SERVER_CPU, TVGATE_WORKER_THREADS=1), nginx worker $NGINX_WORKER; RSS tvgate $(rss_kb "$TVGATE_PID") KiB, nginx worker $(rss_kb "$NGINX_WORKER") KiB"
+} | tee -a "$RESULTS"
+
+TURL="http://127.0.0.1:$TPORT/"; NURL="http://127.0.0.1:$NPORT/"
+LUA="$BENCH_DIR/lua/rotate.lua"
+# warm-up (not recorded)
+DURATION=2 run_wrk "$CONNS" "$TURL" "$LUA" "$PATHS" >/dev/null
+DURATION=2 run_wrk "$CONNS" "$NURL" "$LUA" "$PATHS" >/dev/null
+ok0=$(metric "$TPORT" tvgate_logins_total)
+for i in $(seq "$PAIRS"); do
+    if [ $((i % 2)) = 1 ]; then
+        measure "$TVGATE_PID" "tvgate:pair$i" "$CONNS" "$TURL" "$LUA" "$PATHS"
+        measure "$NGINX_WORKER" "nginx:pair$i" "$CONNS" "$NURL" "$LUA" "$PATHS"
+    else
+        measure "$NGINX_WORKER" "nginx:pair$i" "$CONNS" "$NURL" "$LUA" "$PATHS"
+        measure "$TVGATE_PID" "tvgate:pair$i" "$CONNS" "$TURL" "$LUA" "$PATHS"
+    fi
+done
+ok1=$(metric "$TPORT" tvgate_logins_total)
+reqs=$(awk '/^tvgate:pair/ { for (i = 2; i <= NF; i++) if ($i ~ /^requests=/) { sub("requests=", "", $i); s += $i } } END {print s}' "$RESULTS")
+{
+echo "# check: tvgate_logins_total grew by $((ok1 - ok0)) for $reqs completed requests (denials: $(metric "$TPORT" 'tvgate_denials_total' | awk '{s+=$1} END {print s}'))"
+echo "# RSS after: tvgate $(rss_kb "$TVGATE_PID") KiB"
+summarize_pairs tvgate nginx
+echo "# targets: req/s ratio >= 0.8, CPU/req ratio <= 1.5, p99 ratio <= 2.0"
+} | tee -a "$RESULTS"

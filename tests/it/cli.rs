@@ -1,0 +1,147 @@
+//! The command line, run as a real process.
+
+use std::process::Command;
+
+fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tvgate"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("TVGATE_KDF_MEMORY_KIB", "64")
+        .env("TVGATE_KDF_ITERATIONS", "1")
+        .output()
+        .expect("run tvgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn user_lifecycle_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, out, err) = tvgate(
+        d,
+        &[
+            "user",
+            "add",
+            "erin",
+            "--max-connections",
+            "2",
+            "--expires",
+            "2030-01-31",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let password = out
+        .lines()
+        .find_map(|l| l.strip_prefix("password"))
+        .map(|p| p.split_whitespace().next().unwrap_or("").to_string())
+        .expect("generated password shown");
+    assert_eq!(password.len(), 12);
+    assert!(!password.chars().any(|c| "0O1lI".contains(c)));
+    let (code, _, err) = tvgate(d, &["user", "add", "Erin", "--password", "x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = tvgate(d, &["user", "add", "frank", "--password", "bad pass"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("white space"), "{err}");
+    let (code, out, _) = tvgate(d, &["user", "show", "ERIN", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["max_connections"], 2);
+    assert_eq!(v["expires"], "2030-01-31 23:59 UTC");
+    assert!(!out.contains("argon2"), "no hash in the output");
+    for args in [
+        &["user", "ban", "erin"][..],
+        &["user", "enable", "erin"],
+        &["user", "extend", "erin", "--days", "10"],
+        &["user", "passwd", "erin", "--password", "new-pw"],
+    ] {
+        let (code, _, err) = tvgate(d, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+    }
+    let (_, out, _) = tvgate(d, &["user", "show", "erin", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["expires"], "2030-02-10 23:59 UTC");
+    assert_eq!(v["status"], "active");
+    let (code, out, _) = tvgate(d, &["user", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("erin") && out.contains("1 lines"));
+    let (code, _, _) = tvgate(d, &["user", "delete", "erin"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = tvgate(d, &["user", "show", "erin"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no line named"));
+    let (code, _, err) = tvgate(d, &["user", "add", "gina", "--expires", "next week"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("YYYY-MM-DD"), "{err}");
+}
+
+#[test]
+fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let csv = d.join("lines.csv");
+    std::fs::write(
+        &csv,
+        "username,password,max_connections,expires,status\n\
+         u1,pass-1,2,2030-01-01,active\n\
+         u2,,1,never,\n\
+         u3,bad pass,1,,\n\
+         u4,pass-4,lots,,\n\
+         u5,pass-5,1,2030-13-45,\n\
+         u6,pass-6,,,banned\n\
+         U1,again,1,,\n",
+    )
+    .expect("csv");
+    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    for line in ["line 4", "line 5", "line 6", "line 8"] {
+        assert!(err.contains(line), "{line} reported: {err}");
+    }
+    assert!(out.contains("3 created"), "{out}");
+    assert!(
+        out.lines().any(|l| l.starts_with("u2,")),
+        "generated password printed: {out}"
+    );
+    // Updating: only the given fields change.
+    std::fs::write(&csv, "username,max_connections\nu1,5\n").expect("csv");
+    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 updated"), "{out}");
+    let (_, out, _) = tvgate(d, &["user", "show", "u1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["max_connections"], 5);
+    assert_eq!(v["expires"], "2030-01-01 23:59 UTC");
+}
+
+#[test]
+fn sources_and_channels_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let m3u = d.join("p.m3u");
+    std::fs::write(
+        &m3u,
+        "#EXTM3U\n#EXTINF:-1 group-title=\"G\",One\nhttp://127.0.0.1:9/1.ts\nnot a url\n",
+    )
+    .expect("m3u");
+    let (code, out, err) = tvgate(d, &["source", "add", "m3u", m3u.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 live channels"), "{out}");
+    assert!(out.contains("line 4"), "{out}");
+    let (code, out, _) = tvgate(d, &["channel", "list", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["streams"][0]["name"], "One");
+    let (code, _, _) = tvgate(d, &["source", "refresh"]);
+    assert_eq!(code, 0);
+    let (code, out, _) = tvgate(d, &["source", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("1 lines skipped"), "{out}");
+    let (code, _, err) = tvgate(d, &["source", "add", "m3u", "/nonexistent.m3u"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no such file"), "{err}");
+}

@@ -1,0 +1,186 @@
+//! A real tvgate on an ephemeral loopback port, with its own data directory,
+//! stopped when dropped.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tvgate::settings::Settings;
+use tvgate_core::access::OutputFormats;
+use tvgate_core::catalog::{Source, SourceKind};
+use tvgate_core::gate::{AccountSpec, Gate, InlineKdf};
+use tvgate_core::ports::NewSource;
+use tvgate_http::{App, HttpSettings};
+
+pub const NOW: i64 = 1_800_000_000;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub gate: Arc<Gate>,
+    pub settings: Settings,
+    pub clock: Arc<AtomicI64>,
+    pub dir: tempfile::TempDir,
+    stop: CancellationToken,
+}
+
+/// Settings for tests: a cheap KDF so creating lines is fast.
+pub fn test_settings(dir: &std::path::Path) -> Settings {
+    Settings {
+        data_dir: dir.to_path_buf(),
+        kdf_memory_kib: 64,
+        kdf_iterations: 1,
+        ..Settings::default()
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut HttpSettings)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(dir, tweak, true).await
+    }
+
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut HttpSettings),
+        case_insensitive: bool,
+    ) -> TestServer {
+        let mut settings = test_settings(dir.path());
+        settings.case_insensitive_usernames = case_insensitive;
+        let store = tvgate::startup::open_store(&settings).await.expect("store");
+        let key = tvgate::startup::load_or_create_key(&settings.verifier_key_path()).expect("key");
+        let gate = Gate::open(
+            store,
+            key,
+            Arc::new(InlineKdf),
+            tvgate::startup::gate_settings(&settings),
+        )
+        .await
+        .expect("gate");
+        let gate = Arc::new(gate);
+        let mut http = tvgate::startup::http_settings(&settings).expect("http settings");
+        tweak(&mut http);
+        let mut app = App::new(
+            gate.clone(),
+            http,
+            tvgate::startup::builtins().expect("builtins"),
+        );
+        let clock = Arc::new(AtomicI64::new(NOW));
+        let c = clock.clone();
+        app.clock = Arc::new(move || c.load(Ordering::Relaxed));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = CancellationToken::new();
+        tokio::spawn(tvgate_http::serve(listener, app, stop.clone()));
+        TestServer {
+            addr,
+            gate,
+            settings,
+            clock,
+            dir,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Creates a line with a known password.
+    pub async fn add_line(
+        &self,
+        username: &str,
+        password: &str,
+        tweak: impl FnOnce(&mut AccountSpec),
+    ) {
+        let mut spec = AccountSpec::new(username);
+        spec.password = Some(password.to_string());
+        spec.expires_at = Some(NOW + 30 * 86_400);
+        spec.allowed_formats = OutputFormats::DEFAULT;
+        tweak(&mut spec);
+        self.gate
+            .create_account(spec, NOW - 86_400)
+            .await
+            .expect("create line");
+    }
+
+    /// Writes `text` to a file and imports it as a source.
+    pub async fn add_source(
+        &self,
+        kind: SourceKind,
+        name: &str,
+        text: &str,
+    ) -> (Source, tvgate::sources::RefreshReport) {
+        let path: PathBuf = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write source");
+        let source = self
+            .gate
+            .store()
+            .insert_source(NewSource {
+                kind,
+                location: path.to_string_lossy().into_owned(),
+                name: name.into(),
+                created_at: NOW,
+            })
+            .await
+            .expect("insert source");
+        let report = tvgate::sources::refresh(&self.gate, &source, self.dir.path(), false)
+            .await
+            .expect("refresh");
+        (source, report)
+    }
+
+    /// The small catalog most tests use: two live channels in two
+    /// categories, a movie and a two-episode series, with a guide.
+    pub async fn with_catalog(&self) {
+        let m3u = "#EXTM3U\n\
+            #EXTINF:-1 tvg-id=\"news.t\" tvg-name=\"News One\" tvg-logo=\"http://logo/n.png\" group-title=\"News\",News One\nloop:demo?1\n\
+            #EXTINF:-1 tvg-id=\"sport.t\" tvg-name=\"Sport One\" group-title=\"Sports\",Sport One\nhttp://127.0.0.1:9/upstream/sport.ts\n\
+            #EXTINF:-1 tvg-type=\"movie\" group-title=\"Films\",A Film (2020)\nclip:demo.ts?m\n\
+            #EXTINF:-1 group-title=\"Shows\",The Show S01E01\nhttp://127.0.0.1:9/show/e1.mkv\n\
+            #EXTINF:-1 group-title=\"Shows\",The Show S01E02\nhttp://127.0.0.1:9/show/e2.mkv\n";
+        self.add_source(SourceKind::M3u, "catalog.m3u", m3u).await;
+        let mut xml = String::from("<?xml version=\"1.0\"?><tv><channel id=\"news.t\"><display-name>News One</display-name></channel>");
+        for i in 0..6 {
+            let start = NOW - 3600 + i * 1800;
+            xml.push_str(&format!(
+                "<programme start=\"{}\" stop=\"{}\" channel=\"news.t\"><title>Show {i} &amp; more</title><desc>Über {i}</desc></programme>",
+                tvgate_formats::xmltv::format_time(start, 0),
+                tvgate_formats::xmltv::format_time(start + 1800, 0)
+            ));
+        }
+        xml.push_str("</tv>");
+        self.add_source(SourceKind::Xmltv, "guide.xml", &xml).await;
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// GET and return (status, body).
+pub async fn get(url: &str) -> (u16, String) {
+    let r = client().get(url).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.text().await.expect("body"))
+}
+
+pub async fn get_json(url: &str) -> serde_json::Value {
+    let (status, body) = get(url).await;
+    assert_eq!(status, 200, "{url}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {body}"))
+}
