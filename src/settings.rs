@@ -113,7 +113,7 @@ impl Settings {
             };
             let name = name.to_ascii_lowercase();
             let Some(doc) = SETTINGS.iter().find(|d| d.name == name) else {
-                if name == "config" {
+                if name == "config" || name == "log" {
                     continue;
                 }
                 return Err(SettingsError::Invalid(format!(
