@@ -121,6 +121,7 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
     let addr = listener.local_addr()?;
     let shutdown = CancellationToken::new();
     let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone()));
+    tokio::spawn(upgrade_hashes(gate.clone(), shutdown.clone()));
     tracing::info!(%addr, lines = gate.accounts().len(), entries = gate.catalog().entry_count(), "tvgate listening");
     if let (Some(opts), Some(password)) = (&demo, &demo_password) {
         let base = match &settings.public_url {
@@ -181,6 +182,22 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Re-hashes imported lines at full cost after their first login, one at a
+/// time (at most one core), so a login never waits for it.
+pub async fn upgrade_hashes(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
+    loop {
+        match gate.upgrade_next().await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "upgrading a password hash failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
     }
 }
 

@@ -43,6 +43,11 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
             iterations: s.kdf_iterations,
             parallelism: s.kdf_parallelism,
         },
+        import_kdf: KdfParams {
+            memory_kib: s.import_kdf_memory_kib,
+            iterations: s.import_kdf_iterations,
+            parallelism: s.kdf_parallelism,
+        },
         limiter: LimiterSettings {
             per_ip: BucketLimit {
                 burst: s.login_failures_per_ip,

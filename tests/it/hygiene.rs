@@ -123,3 +123,55 @@ impl tvgate_core::gate::Kdf for NoKdf {
         panic!("the KDF ran");
     }
 }
+
+#[tokio::test]
+async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
+    let srv = TestServer::start().await;
+    let rows = vec![tvgate_core::gate::ImportRow {
+        line: 2,
+        username: "imported".into(),
+        password: "pw-10".into(),
+        max_connections: None,
+        expires_at: None,
+        status: None,
+    }];
+    let weak = tvgate_core::access::secrets::KdfParams {
+        memory_kib: 32,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let report = srv
+        .gate
+        .import_accounts(rows, NOW, |pws, _| {
+            pws.iter()
+                .map(|p| tvgate_core::access::secrets::hash_password(p, weak))
+                .collect()
+        })
+        .await
+        .expect("import");
+    assert_eq!(report.counts.created, 1);
+    let before = srv
+        .gate
+        .find_account("imported")
+        .expect("line")
+        .password_hash
+        .clone();
+    assert!(before.contains("m=32,"), "{before}");
+    let v = get_json(&srv.url("/player_api.php?username=imported&password=pw-10")).await;
+    assert_eq!(
+        v["user_info"]["auth"], 1,
+        "the verifier made at import works at once"
+    );
+    assert_eq!(srv.gate.pending_upgrades(), 1);
+    assert!(srv.gate.upgrade_next().await.expect("upgrade"));
+    let after = srv
+        .gate
+        .find_account("imported")
+        .expect("line")
+        .password_hash
+        .clone();
+    assert!(after.contains("m=64,t=1,p=1"), "{after}");
+    let v = get_json(&srv.url("/player_api.php?username=imported&password=pw-10")).await;
+    assert_eq!(v["user_info"]["auth"], 1, "still works after the upgrade");
+    assert_eq!(srv.gate.pending_upgrades(), 0);
+}

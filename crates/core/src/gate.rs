@@ -50,6 +50,9 @@ pub struct GateSettings {
     /// Usernames match case-insensitively (unique by case-folded form).
     pub case_insensitive_usernames: bool,
     pub kdf: KdfParams,
+    /// Cost for bulk imports; lines hashed at a lower cost are re-hashed at
+    /// `kdf` on their first successful login (see [`Gate::upgrade_next`]).
+    pub import_kdf: KdfParams,
     pub limiter: LimiterSettings,
 }
 
@@ -58,6 +61,7 @@ impl Default for GateSettings {
         GateSettings {
             case_insensitive_usernames: true,
             kdf: KdfParams::default(),
+            import_kdf: KdfParams::default(),
             limiter: LimiterSettings::default(),
         }
     }
@@ -183,7 +187,16 @@ pub struct Gate {
     kdf: Arc<dyn Kdf>,
     settings: GateSettings,
     catalog: RwLock<Arc<Catalog>>,
+    /// `m=..,t=..,p=..` of the current KDF settings, to spot older hashes.
+    current_params: String,
+    // Lines proven with a weaker hash, waiting to be re-hashed (id, password).
+    // Bounded; held only for a push or a pop.
+    upgrades: Mutex<Vec<(AccountId, String)>>,
 }
+
+/// Most lines waiting for a hash upgrade at once; more are picked up on a
+/// later login.
+const MAX_PENDING_UPGRADES: usize = 1024;
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -210,6 +223,11 @@ impl Gate {
             kdf,
             settings,
             catalog: RwLock::new(Arc::new(Catalog::default())),
+            current_params: format!(
+                "$m={},t={},p={}$",
+                settings.kdf.memory_kib, settings.kdf.iterations, settings.kdf.parallelism
+            ),
+            upgrades: Mutex::new(Vec::new()),
         };
         gate.reload_accounts().await?;
         gate.reload_catalog().await?;
@@ -304,7 +322,12 @@ impl Gate {
             &account.password_hash,
             password,
         ) {
-            VerifierCheck::Match => Some(account),
+            VerifierCheck::Match => {
+                if !account.password_hash.contains(&self.current_params) {
+                    self.queue_upgrade(&account, password);
+                }
+                Some(account)
+            }
             VerifierCheck::Mismatch => None,
             VerifierCheck::Unknown => {
                 // First proof under this key: pay the KDF once, then remember.
@@ -334,6 +357,59 @@ impl Gate {
                 Some(updated)
             }
         }
+    }
+
+    fn queue_upgrade(&self, account: &Account, password: &str) {
+        let mut queue = self.upgrades.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.len() < MAX_PENDING_UPGRADES && !queue.iter().any(|(id, _)| *id == account.id) {
+            queue.push((account.id, password.to_string()));
+        }
+    }
+
+    /// Lines waiting for a hash upgrade.
+    pub fn pending_upgrades(&self) -> usize {
+        self.upgrades
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+
+    /// Re-hashes one line that was imported (or hashed) at a lower cost, now
+    /// that a login has shown its password. The caller runs this from one
+    /// background task, so upgrades use at most one core and never delay a
+    /// login. Returns false when nothing was waiting.
+    pub async fn upgrade_next(&self) -> Result<bool, GateError> {
+        let next = self
+            .upgrades
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let Some((id, password)) = next else {
+            return Ok(false);
+        };
+        let Some(before) = self.directory.get(id) else {
+            return Ok(true);
+        };
+        let hash = self.kdf.hash(password.clone(), self.settings.kdf).await?;
+        // The line may have changed while we hashed; only replace the hash
+        // it was proven against.
+        let Some(current) = self.directory.get(id) else {
+            return Ok(true);
+        };
+        if current.password_hash != before.password_hash {
+            return Ok(true);
+        }
+        let verifier = self.key.verifier(id, &hash, &password);
+        let mut account = (*current).clone();
+        AccountPatch {
+            password: Some((hash, Some(verifier))),
+            ..Default::default()
+        }
+        .apply(&mut account);
+        let key = self.directory.key(&account.username).into_owned();
+        self.store.update_account(&account, key).await?;
+        self.directory.put(account);
+        Ok(true)
     }
 
     /// Authenticates, then decides the request.
@@ -506,7 +582,7 @@ impl Gate {
             .filter(|(r, _, _)| !r.password.is_empty())
             .map(|(r, _, _)| r.password.clone())
             .collect();
-        let mut hashes = hash_all(to_hash, self.settings.kdf).into_iter();
+        let mut hashes = hash_all(to_hash, self.settings.import_kdf).into_iter();
         let mut batch = Vec::with_capacity(accepted.len());
         for (row, username, generated) in accepted {
             let hash = if row.password.is_empty() {

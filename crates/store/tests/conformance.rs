@@ -772,6 +772,12 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
         )
         .await
         .unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(
+        names(&data.programmes, |(c, _)| c),
+        ["x", "news.tv"],
+        "one source's guide leaves the other's alone; sources in id order"
+    );
     store.delete_source(epg).await.unwrap();
     let data = store.load_catalog().await.unwrap();
     assert_eq!(names(&data.programmes, |(c, _)| c), ["x"]);
@@ -825,6 +831,11 @@ async fn sqlite_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tvgate.db");
     let store = open_sqlite(&path).await.unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database holds password hashes");
+    }
     suite(&store).await;
 
     // Data outlives the value.
@@ -1115,17 +1126,11 @@ async fn bulk(store: &dyn Store) {
     let g = guide();
     let t = start();
     let n = store.replace_guide(src, g).await.unwrap();
-    eprintln!(
-        "replace_guide {n} programmes (empty before): {}",
-        took(t)
-    );
+    eprintln!("replace_guide {n} programmes (empty before): {}", took(t));
     let g = guide();
     let t = start();
     store.replace_guide(src, g).await.unwrap();
-    eprintln!(
-        "replace_guide {n} programmes (replacing): {}",
-        took(t)
-    );
+    eprintln!("replace_guide {n} programmes (replacing): {}", took(t));
 
     let items: Vec<_> = (0..100_000)
         .map(|i| {

@@ -123,11 +123,15 @@ CREATE TABLE guide_channels (
     PRIMARY KEY (source_id, channel_id)
 ) WITHOUT ROWID;
 
--- Programmes of a guide source, inserted sorted by (channel, start), so the
--- rowid order within a source is the guide's order.
+-- Programmes of guide sources. The rowid carries the source:
+-- id = source_id * 2^32 + n, where n is the programme's index in its guide
+-- sorted by (channel, start). A source's programmes are one contiguous range,
+-- so replacing or deleting them is a range delete, loading them in order
+-- needs no sort, and the bulk insert pays for no secondary index and no
+-- foreign-key check. Hence no foreign key here: deleting a source deletes
+-- its range explicitly (and source ids are never reused).
 CREATE TABLE programmes (
     id         INTEGER PRIMARY KEY,
-    source_id  INTEGER NOT NULL REFERENCES sources (id) ON DELETE CASCADE,
     channel_id TEXT    NOT NULL,
     start      INTEGER NOT NULL,
     stop       INTEGER NOT NULL,
@@ -135,7 +139,6 @@ CREATE TABLE programmes (
     descr      TEXT    NOT NULL DEFAULT '',
     lang       TEXT    NOT NULL DEFAULT ''
 );
-CREATE INDEX programmes_source ON programmes (source_id);
 
 -- Change counters, one row: every write to lines bumps `accounts`, every
 -- write to sources, the catalog or the guide bumps `catalog`, in the same

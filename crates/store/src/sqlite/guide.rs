@@ -2,19 +2,21 @@
 //! loading them back.
 //!
 //! A guide is replaced whole, in one transaction, with prepared statements:
-//! a million programmes take a few seconds. Programmes are written sorted by
-//! (channel, start), so reading a source back in rowid order needs no sort.
+//! a million programmes take a few seconds. A source's programmes occupy
+//! one rowid range (`source_id << 32` plus the programme's index once sorted
+//! by channel and start, see the migration), so replacing them is a range
+//! delete and reading them back in rowid order needs no sort.
 //!
 //! XMLTV makes `stop` optional; the catalog needs one. A programme without
 //! a stop ends when the next one on its channel starts, and the last one of
 //! a channel lasts [`LAST_PROGRAMME_SECS`].
 
 use super::sources::ensure_exists;
-use super::{bump, Context, Half};
+use super::{bump, Context, Half, MAX_PUBLIC_ID};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use tvgate_core::catalog::{CatalogData, GuideChannel, Programme};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::{GuideImport, StoreResult};
+use tvgate_core::ports::{GuideImport, StoreError, StoreResult};
 use tvgate_formats::xmltv;
 
 /// How long the last programme of a channel lasts when the guide gives no stop.
@@ -32,17 +34,23 @@ pub(super) fn replace_guide(
         mut programmes,
     } = guide;
     // Sorting before taking the write lock keeps other writers waiting less.
-    let t0 = std::time::Instant::now();
     programmes.sort_by(|a, b| (&a.channel, a.start).cmp(&(&b.channel, b.start)));
     let stops = fill_stops(&programmes);
+    if programmes.len() as u64 > PER_SOURCE {
+        return Err(StoreError::Backend {
+            context: IMPORT,
+            message: format!(
+                "{} programmes in one guide; at most {PER_SOURCE} fit",
+                programmes.len()
+            ),
+        });
+    }
 
-    eprintln!("TIMING sort {:?}", t0.elapsed());
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(IMPORT)?;
     ensure_exists(&tx, source)?;
-    tx.execute("DELETE FROM programmes WHERE source_id = ?1", [source.0])
-        .ctx(IMPORT)?;
+    delete_programmes(&tx, source)?;
     tx.execute(
         "DELETE FROM guide_channels WHERE source_id = ?1",
         [source.0],
@@ -63,17 +71,20 @@ pub(super) fn replace_guide(
                 .ctx(IMPORT)?;
         }
     }
-    eprintln!("TIMING deleted+channels {:?}", t0.elapsed());
     {
         let mut add = tx
             .prepare(
-                "INSERT INTO programmes (source_id, channel_id, start, stop, title, descr, lang)
+                "INSERT INTO programmes (id, channel_id, start, stop, title, descr, lang)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .ctx(IMPORT)?;
-        for (p, stop) in programmes.iter().zip(&stops) {
+        let (first, _) = range(source).ok_or_else(|| StoreError::Backend {
+            context: IMPORT,
+            message: format!("source id {source} is out of range"),
+        })?;
+        for (n, (p, stop)) in programmes.iter().zip(&stops).enumerate() {
             add.execute(params![
-                source.0,
+                first + n as i64,
                 p.channel,
                 p.start,
                 stop,
@@ -84,11 +95,34 @@ pub(super) fn replace_guide(
             .ctx(IMPORT)?;
         }
     }
-    eprintln!("TIMING inserted {:?}", t0.elapsed());
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(IMPORT)?;
-    eprintln!("TIMING committed {:?}", t0.elapsed());
     Ok(programmes.len() as u64)
+}
+
+/// Programmes one source may have: its share of the rowid space.
+const PER_SOURCE: u64 = 1 << 32;
+
+/// The first and last rowid of a source's programmes; `None` for an id
+/// outside the range sources are given (1 to 2^31 - 1).
+fn range(source: SourceId) -> Option<(i64, i64)> {
+    (1..=MAX_PUBLIC_ID).contains(&source.0).then(|| {
+        let first = source.0 << 32;
+        (first, first | (PER_SOURCE as i64 - 1))
+    })
+}
+
+/// Removes a source's programmes (there is no foreign key to cascade).
+pub(super) fn delete_programmes(conn: &Connection, source: SourceId) -> StoreResult<()> {
+    let Some((first, last)) = range(source) else {
+        return Ok(());
+    };
+    conn.execute(
+        "DELETE FROM programmes WHERE id BETWEEN ?1 AND ?2",
+        [first, last],
+    )
+    .ctx("deleting a source's programmes")?;
+    Ok(())
 }
 
 /// The stop of each programme of a list sorted by (channel, start): its own,
@@ -140,8 +174,7 @@ pub(super) fn load(tx: &Transaction<'_>, data: &mut CatalogData) -> StoreResult<
     {
         let mut stmt = tx
             .prepare(
-                "SELECT channel_id, start, stop, title, descr, lang
-                 FROM programmes ORDER BY source_id, id",
+                "SELECT channel_id, start, stop, title, descr, lang FROM programmes ORDER BY id",
             )
             .ctx(CONTEXT)?;
         let rows = stmt

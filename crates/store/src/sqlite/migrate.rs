@@ -42,7 +42,7 @@ const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
 )";
 
 /// The version a database is at (0 for a new file).
-pub fn current_version(conn: &Connection) -> StoreResult<i64> {
+pub(crate) fn current_version(conn: &Connection) -> StoreResult<i64> {
     let exists: Option<i64> = conn
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",

@@ -103,6 +103,7 @@ pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
 }
 
 fn open_file(path: PathBuf) -> Result<SqliteStore, StoreError> {
+    create_private(&path)?;
     let mut writer = Connection::open(&path).map_err(|e| StoreError::Backend {
         context: "opening the database",
         message: format!("{}: {e}", path.display()),
@@ -129,6 +130,27 @@ fn open_file(path: PathBuf) -> Result<SqliteStore, StoreError> {
     })
 }
 
+/// Creates a missing database file readable by its owner only: it holds
+/// password hashes. SQLite gives its `-wal` and `-shm` files the same mode.
+/// An existing file keeps the mode the operator gave it.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend {
+            context: "creating the database file",
+            message: format!("{}: {e}", path.display()),
+        }),
+    }
+}
+
 /// Sets the pragmas every writer connection needs.
 fn configure(conn: &Connection, file: bool) -> StoreResult<()> {
     const CONTEXT: &str = "configuring the database connection";
@@ -145,7 +167,6 @@ fn configure(conn: &Connection, file: bool) -> StoreResult<()> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .ctx(CONTEXT)?;
-    conn.pragma_update(None, "cache_size", -65536).ctx(CONTEXT)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(CONTEXT)?;
     let fk: i64 = conn

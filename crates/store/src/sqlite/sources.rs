@@ -9,11 +9,12 @@
 //! no item, and the server that refreshed reloads on its own.
 //!
 //! Deleting a source cascades (foreign keys) to its streams, series, guide
-//! channels, programmes and diagnostics, then removes the categories nothing
-//! uses any more, unless a line's package names them: a package must never
-//! silently lose a category, nor point at an id reused for another one.
+//! channels and diagnostics, deletes its programmes' rowid range, then
+//! removes the categories nothing uses any more, unless a line's package
+//! names them: a package must never silently lose a category, nor point at
+//! an id reused for another one.
 
-use super::{bump, count_to_sql, Context, Half};
+use super::{bump, check_public_id, count_to_sql, Context, Half};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::{Source, SourceKind};
@@ -119,7 +120,8 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         params![s.kind.as_str(), s.location, s.name, s.created_at],
     )
     .ctx(CONTEXT)?;
-    let id = SourceId(tx.last_insert_rowid());
+    // Programme rowids are carved from the source id (see the migration).
+    let id = SourceId(check_public_id(tx.last_insert_rowid(), "source")?);
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(Source {
@@ -200,7 +202,9 @@ pub(super) fn delete(conn: &mut Connection, id: SourceId) -> StoreResult<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
-    // Foreign keys cascade to streams, series, guide and diagnostics.
+    // Foreign keys cascade to streams, series, guide channels and
+    // diagnostics; programmes have none (see the migration).
+    super::guide::delete_programmes(&tx, id)?;
     if tx
         .execute("DELETE FROM sources WHERE id = ?1", [id.0])
         .ctx(CONTEXT)?

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Third-party client compatibility suite for tvgate.
+#
+# Starts `tvgate demo` on 127.0.0.1 (free port, temporary data directory), drives
+# real clients against it (pyxtream, @iptv/xtream-api, xtream-api-client,
+# iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
+# ffprobe, ffmpeg, curl) and prints one line per check, `ok - NAME` or
+# `FAIL - NAME: REASON` (followed by `#`-prefixed log lines), and as its last
+# line `N passed, N failed`. Exit status 0 only when every check passed.
+#
+#   bash tests/compat/run.sh                 build the tvgate binary (cargo, dev profile) and test it
+#   bash tests/compat/run.sh --release       same with the release profile
+#   bash tests/compat/run.sh --bin PATH      test an existing binary (also: TVGATE_BIN=PATH)
+#
+# Needs the clients installed by tests/compat/install.sh (prefix $TVGATE_COMPAT_PREFIX,
+# default /opt/tvgate-compat). COMPAT_KEEP_LOGS=DIR keeps the per-check logs and
+# the server log there. The server is always stopped and the temporary
+# directory removed, also on failure or interruption.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PREFIX=${TVGATE_COMPAT_PREFIX:-/opt/tvgate-compat}
+BIN=${TVGATE_BIN:-}
+PROFILE=dev
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
+    --release) PROFILE=release; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+PASSED=0 FAILED=0
+summary() { echo "$PASSED passed, $FAILED failed"; }
+setup_fail() {   # a failure before the checks can run: report it like a check
+  echo "FAIL - setup: $*"
+  FAILED=$((FAILED + 1))
+  summary
+  exit 1
+}
+
+# ------------------------------------------------------------------ tools
+PY=$PREFIX/venv/bin/python
+NODE_MODULES=$PREFIX/node/node_modules
+for t in curl jq ffmpeg ffprobe xmllint tv_validate_file node timeout setsid; do
+  command -v "$t" >/dev/null 2>&1 || setup_fail "$t not found; run tests/compat/install.sh"
+done
+[ -x "$PY" ] || setup_fail "$PY missing; run tests/compat/install.sh"
+[ -d "$NODE_MODULES/@iptv/xtream-api" ] || setup_fail "$NODE_MODULES missing; run tests/compat/install.sh"
+DTD=/usr/share/xmltv/xmltv.dtd
+[ -r "$DTD" ] || setup_fail "$DTD missing; run tests/compat/install.sh"
+
+# ------------------------------------------------------------------ binary
+if [ -z "$BIN" ]; then
+  # Build output goes to stderr; the executable path comes from cargo's JSON messages.
+  BIN=$(cd "$ROOT" && cargo build --locked --bin tvgate --profile "$PROFILE" \
+          --message-format=json-render-diagnostics |
+        jq -r 'select(.reason == "compiler-artifact" and .target.name == "tvgate" and .executable != null) | .executable' |
+        tail -n 1) || setup_fail "cargo build failed"
+fi
+[ -n "$BIN" ] && [ -x "$BIN" ] || setup_fail "tvgate binary '$BIN' not found or not executable"
+
+# ------------------------------------------------------------------ temp dir, server, cleanup
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tvgate-compat.XXXXXX")
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    # The server runs in its own process group (setsid): stop the whole group.
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+  fi
+  if [ -n "${COMPAT_KEEP_LOGS:-}" ] && [ -d "$TMP" ]; then
+    mkdir -p "$COMPAT_KEEP_LOGS" && cp -r "$TMP/logs/." "$COMPAT_KEEP_LOGS/" 2>/dev/null
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$TMP/data" "$TMP/logs" "$TMP/work" "$TMP/node"
+
+# The expired line exists before the server starts.
+EXP_USER=expired-line
+EXP_PASS='Exp1red-line'
+EXP_DAY=2020-01-01
+"$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
+  >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate user add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
+
+setsid "$BIN" demo --listen 127.0.0.1:0 --data-dir "$TMP/data" --json \
+  >"$TMP/logs/server.json" 2>"$TMP/logs/server.log" </dev/null &
+SERVER_PID=$!
+for _ in $(seq 1 600); do   # up to 60 s
+  [ -s "$TMP/logs/server.json" ] && head -n 1 "$TMP/logs/server.json" | jq -e .server >/dev/null 2>&1 && break
+  kill -0 "$SERVER_PID" 2>/dev/null || setup_fail "tvgate demo exited: $(tail -n 3 "$TMP/logs/server.log" | tr '\n' ' ')"
+  sleep 0.1
+done
+LOGIN=$(head -n 1 "$TMP/logs/server.json")
+jq -e .server >/dev/null 2>&1 <<<"$LOGIN" || setup_fail "no JSON line from tvgate demo within 60 s"
+field() { jq -r --arg k "$1" '.[$k] // empty' <<<"$LOGIN"; }
+SERVER=$(field server) XU=$(field username) XP=$(field password)
+M3U_URL=$(field m3u_url) XMLTV_URL=$(field xmltv_url) STREAM_URL=$(field example_stream)
+for v in SERVER XU XP M3U_URL XMLTV_URL STREAM_URL; do
+  [ -n "${!v}" ] || setup_fail "demo JSON lacks a value for $v: $LOGIN"
+done
+uri() { jq -rn --arg v "$1" '$v|@uri'; }
+XU_Q=$(uri "$XU") XP_Q=$(uri "$XP")
+API="$SERVER/player_api.php"
+
+# The npm clients are ES modules: run copies of our scripts from a directory
+# whose node_modules is the installed one.
+ln -s "$NODE_MODULES" "$TMP/node/node_modules"
+cp "$HERE"/clients/*.mjs "$TMP/node/"
+
+export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
+export PYTHONDONTWRITEBYTECODE=1
+
+# ------------------------------------------------------------------ helpers (exported to the checks)
+# http GET: body to $2, prints the status code.
+get() { curl -sS --max-time 20 -o "$2" -w '%{http_code}' "$1"; }
+# First $2 bytes of an endless stream, as hex, into stdout.
+stream_head() { { curl -sS --max-time 10 "$1" 2>/dev/null || true; } | head -c "$2" | od -An -tx1 | tr -d ' \n'; }
+export -f get stream_head
+
+# ------------------------------------------------------------------ checks
+# Each check prints what it likes; on failure it returns non-zero and its last
+# output line is the reason.
+
+check_pyxtream() {
+  "$PY" "$HERE/clients/pyxtream_check.py" "$SERVER" "$XU" "$XP" "$(mktemp -d "$TMP/work/pyx.XXXX")"
+}
+
+check_xtream_api() {
+  node "$TMP/node/xtream_api.mjs" "$SERVER" "$XU" "$XP"
+}
+
+check_xtream_api_client() {
+  "$PY" "$HERE/clients/xtream_api_client_check.py" "$SERVER" "$XU" "$XP"
+}
+
+check_m3u_parsers() {
+  local d code
+  d=$(mktemp -d "$TMP/work/m3u.XXXX")
+  case $M3U_URL in *type=m3u_plus*) ;; *) echo "demo m3u_url is not type=m3u_plus: $M3U_URL"; return 1 ;; esac
+  code=$(get "$M3U_URL" "$d/get.m3u") || { echo "GET get.php failed"; return 1; }
+  [ "$code" = 200 ] || { echo "GET get.php: HTTP $code"; return 1; }
+  code=$(get "$XMLTV_URL" "$d/guide.xml") || { echo "GET xmltv.php failed"; return 1; }
+  [ "$code" = 200 ] || { echo "GET xmltv.php: HTTP $code"; return 1; }
+  node "$TMP/node/m3u_playlist_parser.mjs" "$d/get.m3u" >"$d/node.json" || return 1
+  "$PY" "$HERE/clients/m3u_compare.py" "$d/get.m3u" "$d/node.json" "$d/guide.xml" 8
+}
+
+check_xmllint() {
+  local d code n
+  d=$(mktemp -d "$TMP/work/xml.XXXX")
+  code=$(get "$XMLTV_URL" "$d/guide.xml") || { echo "GET xmltv.php failed"; return 1; }
+  [ "$code" = 200 ] || { echo "GET xmltv.php: HTTP $code"; return 1; }
+  # The guide's DOCTYPE names a relative "xmltv.dtd"; xmllint may warn that it
+  # cannot load it. --dtdvalid decides, and its exit status is what counts.
+  xmllint --noout --dtdvalid "$DTD" "$d/guide.xml" || { echo "xmllint --dtdvalid $DTD: rc $?"; return 1; }
+  n=$(xmllint --xpath 'count(/tv/programme)' "$d/guide.xml") || return 1
+  [ "${n%.*}" -gt 0 ] || { echo "xmltv.php has no <programme>"; return 1; }
+  echo "valid; $n programmes"
+}
+
+check_tv_validate_file() {
+  local d code
+  d=$(mktemp -d "$TMP/work/tvv.XXXX")
+  code=$(get "$XMLTV_URL" "$d/guide.xml") || { echo "GET xmltv.php failed"; return 1; }
+  [ "$code" = 200 ] || { echo "GET xmltv.php: HTTP $code"; return 1; }
+  # Offline: XMLTV_SUPPLEMENT points the xmltv library at the packaged
+  # xmltv.dtd instead of downloading it from supplement.xmltv.org. It checks
+  # more than the DTD (e.g. channel ids like "a.b", no duplicate channels).
+  XMLTV_SUPPLEMENT=/usr/share/xmltv tv_validate_file "$d/guide.xml" ||
+    { echo "tv_validate_file: rc $?"; return 1; }
+}
+
+check_ffprobe() {
+  local out codecs
+  out=$(ffprobe -v error -rw_timeout 15000000 -show_entries stream=codec_type,codec_name -of json "$STREAM_URL") ||
+    { echo "ffprobe failed on $STREAM_URL"; return 1; }
+  codecs=$(jq -r '[.streams[] | "\(.codec_type):\(.codec_name)"] | sort | join(",")' <<<"$out")
+  echo "streams: $codecs"
+  grep -q 'video:h264' <<<"$codecs" && grep -q 'audio:aac' <<<"$codecs" ||
+    { echo "want video:h264 and audio:aac, got $codecs"; return 1; }
+}
+
+check_ffmpeg_copy() {
+  local d rc us
+  d=$(mktemp -d "$TMP/work/ff.XXXX")
+  # 20 s of the endless channel, remuxed: crosses the loop points of the demo
+  # clip. Any warning (timestamps, continuity, corrupt packets) fails.
+  ffmpeg -nostdin -hide_banner -v warning -rw_timeout 15000000 -i "$STREAM_URL" -t 20 -c copy \
+    -progress "$d/progress" -f null - 2>"$d/stderr"
+  rc=$?
+  cat "$d/stderr"
+  [ "$rc" = 0 ] || { echo "ffmpeg exited with $rc"; return 1; }
+  [ ! -s "$d/stderr" ] || { echo "ffmpeg warned: $(head -n 1 "$d/stderr")"; return 1; }
+  us=$(grep '^out_time_us=' "$d/progress" | tail -n 1 | cut -d= -f2)
+  echo "copied ${us:-?} us"
+  [ "${us:-0}" -ge 19000000 ] 2>/dev/null || { echo "ffmpeg copied only ${us:-0} us of media, want 20 s"; return 1; }
+}
+
+check_login_normalization() {
+  local d u p code body i=0 eu ep head
+  d=$(mktemp -d "$TMP/work/login.XXXX")
+  # username query value / password query value / what it is
+  while IFS='|' read -r u p what; do
+    i=$((i + 1))
+    code=$(get "$API?username=$u&password=$p" "$d/$i.json") || { echo "$what: request failed"; return 1; }
+    body=$(head -c 300 "$d/$i.json")
+    [ "$code" = 200 ] || { echo "$what: HTTP $code, body $body"; return 1; }
+    jq -e '.user_info.auth == 1 and .user_info.status == "Active"' "$d/$i.json" >/dev/null ||
+      { echo "$what: not logged in: $body"; return 1; }
+    echo "ok: $what"
+  done <<EOF
+$XU_Q|$XP_Q%20|password with a trailing space (%20)
+$XU_Q|$XP_Q%E2%80%8B|password with a trailing zero-width space (%E2%80%8B)
+$(uri "${XU^^}")|$XP_Q|username in upper case
+$(uri "${XU^}")|$XP_Q%20%E2%80%8B|username capitalised, password + space + zero-width space
+EOF
+  # Clients build stream URLs from the echoed user_info: those must play.
+  eu=$(jq -r .user_info.username "$d/1.json") ep=$(jq -r .user_info.password "$d/1.json")
+  head=$(stream_head "$SERVER/live/$(uri "$eu")/$(uri "$ep")/1.ts" 1)
+  [ "$head" = 47 ] || { echo "stream URL built from echoed user_info ($eu) gave first byte '${head}', want 47"; return 1; }
+}
+
+check_expired_line() {
+  local d code lo hi exp head
+  d=$(mktemp -d "$TMP/work/exp.XXXX")
+  code=$(get "$API?username=$(uri "$EXP_USER")&password=$(uri "$EXP_PASS")" "$d/login.json") || return 1
+  echo "HTTP $code $(head -c 400 "$d/login.json")"
+  [ "$code" = 200 ] || { echo "login: HTTP $code, want 200"; return 1; }
+  jq -e '.user_info.auth == 1' "$d/login.json" >/dev/null || { echo "user_info.auth is not the number 1"; return 1; }
+  jq -e '.user_info.status == "Expired"' "$d/login.json" >/dev/null ||
+    { echo "user_info.status is $(jq -c .user_info.status "$d/login.json"), want \"Expired\""; return 1; }
+  # "Truthful": the day given to `user add --expires`, whatever the time of day
+  # and zone the server settles on.
+  lo=$(date -u -d "$EXP_DAY -1 day" +%s) hi=$(date -u -d "$EXP_DAY +2 days" +%s)
+  exp=$(jq -r '.user_info.exp_date | if type == "string" then . else "not a string: \(.)" end' "$d/login.json")
+  [[ $exp =~ ^[0-9]+$ ]] && [ "$exp" -ge "$lo" ] && [ "$exp" -lt "$hi" ] ||
+    { echo "user_info.exp_date $exp is not a numeric string within a day of $EXP_DAY"; return 1; }
+  # The line must not get the catalogue either.
+  code=$(get "$API?username=$(uri "$EXP_USER")&password=$(uri "$EXP_PASS")&action=get_live_streams" "$d/live.json") || return 1
+  if jq -e 'type == "array" and length > 0' "$d/live.json" >/dev/null 2>&1; then
+    echo "action=get_live_streams lists $(jq length "$d/live.json") channels to an expired line"; return 1
+  fi
+  code=$(curl -sS --max-time 10 -o "$d/stream" -w '%{http_code}' \
+           "$SERVER/live/$(uri "$EXP_USER")/$(uri "$EXP_PASS")/1.ts")
+  [ "$code" = 403 ] || { echo "stream URL of an expired line: HTTP $code, want 403 (first bytes $(head -c 16 "$d/stream" | od -An -tx1 | tr -d '\n'))"; return 1; }
+}
+
+check_unknown_vs_wrong() {
+  local d a b
+  d=$(mktemp -d "$TMP/work/deny.XXXX")
+  a=$(curl -sS --max-time 20 -D "$d/a.h" -o "$d/a.body" -w '%{http_code}' "$API?username=no-such-user-7f3a&password=$XP_Q") || return 1
+  b=$(curl -sS --max-time 20 -D "$d/b.h" -o "$d/b.body" -w '%{http_code}' "$API?username=$XU_Q&password=wrong-$XP_Q") || return 1
+  echo "unknown user: HTTP $a $(head -c 200 "$d/a.body")"
+  echo "wrong password: HTTP $b $(head -c 200 "$d/b.body")"
+  [ "$a" = "$b" ] || { echo "status differs: unknown user $a, wrong password $b"; return 1; }
+  cmp -s "$d/a.body" "$d/b.body" || { echo "bodies differ (see above)"; return 1; }
+  a=$(grep -i '^content-type:' "$d/a.h" | tr -d '\r') b=$(grep -i '^content-type:' "$d/b.h" | tr -d '\r')
+  [ "$a" = "$b" ] || { echo "Content-Type differs: '$a' vs '$b'"; return 1; }
+  if jq -e '.user_info.auth == 1' "$d/a.body" >/dev/null 2>&1; then echo "denied login answers auth:1"; return 1; fi
+}
+
+export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_xmllint \
+  check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
+  check_unknown_vs_wrong
+
+# run NAME TIMEOUT_SECONDS FUNCTION
+run() {
+  local name=$1 secs=$2 fn=$3 log rc reason
+  log="$TMP/logs/$fn.log"
+  timeout -k 5 "$secs" bash -c "$fn" >"$log" 2>&1 </dev/null
+  rc=$?
+  if [ "$rc" = 0 ]; then
+    echo "ok - $name"
+    PASSED=$((PASSED + 1))
+    return
+  fi
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    reason="timed out after ${secs}s"
+  else
+    reason=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 | cut -c 1-600)
+    [ -n "$reason" ] || reason="exit status $rc"
+  fi
+  echo "FAIL - $name: $reason"
+  tail -n 25 "$log" | sed 's/^/#   /'
+  FAILED=$((FAILED + 1))
+}
+
+run "pyxtream: load_iptv, series info, VOD info, short EPG (validate_json)" 120 check_pyxtream
+run "@iptv/xtream-api: profile, server info, catalogue, movie, show, EPG, live URL" 120 check_xtream_api
+run "get.php m3u_plus: iptv-playlist-parser and m3u-ipytv agree" 60 check_m3u_parsers
+run "xmltv.php: xmllint --dtdvalid xmltv.dtd" 60 check_xmllint
+run "xmltv.php: tv_validate_file" 120 check_tv_validate_file
+run "ffprobe: live channel is h264 + aac" 60 check_ffprobe
+run "ffmpeg: 20 s of a live channel copied without warnings" 90 check_ffmpeg_copy
+run "login: trailing space / zero-width space in password, username case" 60 check_login_normalization
+run "expired line: auth 1, status Expired, exp_date, stream 403" 60 check_expired_line
+run "xtream-api-client: wrong password raises XtreamAuthenticationError, account info" 60 check_xtream_api_client
+run "unknown user and wrong password: identical status and body" 60 check_unknown_vs_wrong
+
+# Server still alive after all that?
+if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+  echo "FAIL - server: tvgate demo died during the run: $(tail -n 3 "$TMP/logs/server.log" | tr '\n' ' ')"
+  FAILED=$((FAILED + 1))
+fi
+
+summary
+[ "$FAILED" = 0 ]
