@@ -124,7 +124,7 @@ export PYTHONDONTWRITEBYTECODE=1
 get() { curl -sS --max-time 20 -o "$2" -w '%{http_code}' "$1"; }
 # First $2 bytes of an endless stream, as hex, into stdout.
 stream_head() { { curl -sS --max-time 10 "$1" 2>/dev/null || true; } | head -c "$2" | od -An -tx1 | tr -d ' \n'; }
-export -f get stream_head
+export -f get stream_head uri
 
 # ------------------------------------------------------------------ checks
 # Each check prints what it likes; on failure it returns non-zero and its last

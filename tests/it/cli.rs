@@ -145,3 +145,73 @@ fn sources_and_channels_from_the_command_line() {
     assert_ne!(code, 0);
     assert!(err.contains("no such file"), "{err}");
 }
+
+/// A running `tvgate serve` picks up what the CLI writes to the same data
+/// directory within a couple of seconds.
+#[test]
+fn a_running_server_sees_lines_the_cli_adds() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tvgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(d)
+        .env("TVGATE_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().expect("stderr");
+    let mut guard = Kill(child);
+    let mut addr = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("log line");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(a) = v["fields"]["addr"].as_str() {
+                addr = Some(a.to_string());
+                break;
+            }
+        }
+    }
+    let addr = addr.expect("the server logs its address");
+    let (code, _, err) = tvgate(d, &["user", "add", "late", "--password", "pw-late"]);
+    assert_eq!(code, 0, "{err}");
+    let url = format!("http://{addr}/player_api.php?username=late&password=pw-late");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = false;
+    while std::time::Instant::now() < deadline {
+        let body = reqwest::blocking_get(&url);
+        if body.contains("\"auth\":1") {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(seen, "the new line works on the running server");
+    let _ = guard.0.kill();
+}
+
+mod reqwest {
+    /// A tiny blocking GET over a std TcpStream (the test is synchronous).
+    pub fn blocking_get(url: &str) -> String {
+        use std::io::{Read, Write};
+        let rest = url.strip_prefix("http://").unwrap_or(url);
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let Ok(mut s) = std::net::TcpStream::connect(host) else {
+            return String::new();
+        };
+        let _ = write!(
+            s,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    }
+}

@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(l.check(a, "alice", 100), None, "19 typos are still fine");
         l.record_failure(a, "alice", 100);
         let retry = l.check(a, "alice", 100).expect("over the limit");
-        assert!(retry >= 1 && retry <= 31, "{retry}");
+        assert!((1..=31).contains(&retry), "{retry}");
         assert!(
             l.check(ip("192.0.2.2"), "bob", 100).is_none(),
             "other callers unaffected"

@@ -13,13 +13,14 @@
 //! Durability: `journal_mode=WAL` with `synchronous=FULL` syncs the log on
 //! every commit, so a write whose call has returned survives `kill -9` and a
 //! power cut. `foreign_keys=ON` makes deleting a source cascade to its items
-//! and guide.
+//! and guide channels (its programmes go by rowid range, see `guide`).
 //!
-//! Change stamps: every write bumps a counter (`accounts` or `catalog`) in
-//! its own transaction, so a server polling [`Store::change_stamp`] sees
-//! exactly the committed changes of other processes. Storing one verifier
-//! (done on a first login) does not bump: it is a cache of the password, and
-//! bumping would make every first login reload every line.
+//! Change stamps: every write bumps a counter (`accounts` or `catalog`)
+//! inside the write's own transaction, so a server polling
+//! [`Store::change_stamp`] sees exactly the committed changes of other
+//! processes. Two writes do not bump: storing one verifier (done on a first
+//! login; it is a cache of the password, and bumping would make every first
+//! login reload every line) and recording a refresh (no item changes).
 //!
 //! - [`migrate`]: the versioned schema.
 //! - `accounts`, `sources`, `catalog`, `guide`: the SQL behind each group of
