@@ -312,3 +312,25 @@ async fn cors_echoes_the_origin() {
         .expect("options");
     assert_eq!(r.status(), 204);
 }
+
+#[tokio::test]
+async fn the_guide_comes_gzipped_when_asked() {
+    use std::io::Read;
+    let srv = TestServer::start().await;
+    srv.add_line("alice", "pw-1", |_| {}).await;
+    srv.with_catalog().await;
+    let (_, plain) = get(&srv.url("/xmltv.php?username=alice&password=pw-1")).await;
+    for path in [
+        "/epg/alice/pw-1/gz",
+        "/xmltv.php?username=alice&password=pw-1&gzip=1",
+    ] {
+        let r = client().get(srv.url(path)).send().await.expect("get");
+        assert_eq!(r.headers()["content-type"], "application/gzip");
+        let bytes = r.bytes().await.expect("body");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .expect("gunzip");
+        assert_eq!(text, plain, "{path}");
+    }
+}

@@ -6,7 +6,6 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, Method};
-use std::borrow::Cow;
 
 /// The largest form body read; a login form is a few hundred bytes.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -55,8 +54,15 @@ impl Params {
         self.pairs.insert(0, (name.to_string(), value.into()));
     }
 
-    pub fn lossy(&self, name: &str) -> Cow<'_, str> {
-        Cow::Borrowed(self.str(name))
+    /// Takes `USER/PASS[/THIRD]` from a path alias (XUI's rewrites such as
+    /// `/player_api/USER/PASS/ACTION`); path values win over the query.
+    pub fn set_from_path(&mut self, rest: &str, third: &str) {
+        for (name, value) in ["username", "password", third]
+            .into_iter()
+            .zip(rest.split('/'))
+        {
+            self.set(name, value);
+        }
     }
 }
 

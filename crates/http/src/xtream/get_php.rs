@@ -45,16 +45,7 @@ pub async fn playlist_path(
     Path(rest): Path<String>,
     mut params: Params,
 ) -> Response {
-    let mut parts = rest.split('/').map(str::to_string);
-    if let Some(u) = parts.next() {
-        params.set("username", u);
-    }
-    if let Some(p) = parts.next() {
-        params.set("password", p);
-    }
-    if let Some(t) = parts.next() {
-        params.set("type", t);
-    }
+    params.set_from_path(&rest, "type");
     playlist(&app, &caller, &headers, &params).await
 }
 

@@ -87,16 +87,7 @@ pub async fn player_api_path(
     Path(rest): Path<String>,
     mut params: Params,
 ) -> Response {
-    let mut parts = rest.split('/').map(str::to_string);
-    if let Some(u) = parts.next() {
-        params.set("username", u);
-    }
-    if let Some(p) = parts.next() {
-        params.set("password", p);
-    }
-    if let Some(a) = parts.next() {
-        params.set("action", a);
-    }
+    params.set_from_path(&rest, "action");
     answer(&app, &caller, &headers, params, Endpoint::PlayerApi).await
 }
 

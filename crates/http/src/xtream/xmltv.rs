@@ -25,13 +25,7 @@ pub async fn epg_path(
     Path(rest): Path<String>,
     mut params: Params,
 ) -> Response {
-    let mut parts = rest.split('/').map(str::to_string);
-    if let Some(u) = parts.next() {
-        params.set("username", u);
-    }
-    if let Some(p) = parts.next() {
-        params.set("password", p);
-    }
+    params.set_from_path(&rest, "format");
     guide(&app, &caller, &params).await
 }
 
@@ -64,7 +58,7 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
     drop(seen);
     let mut phase = 0usize; // 0 header, 1 channels, 2 programmes, 3 done
     let mut next = 0usize;
-    let body = chunked(move |buf| loop {
+    let render = move |buf: &mut Vec<u8>| loop {
         if buf.len() >= CHUNK {
             return true;
         }
@@ -119,15 +113,57 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
             }
             _ => return false,
         }
-    });
+    };
+    // XC_VM serves `gzip=1` and `/epg/U/P/gz` compressed, as epg.xml.gz.
+    let gzip = params.get("gzip") == Some("1") || params.get("format") == Some("gz");
+    let (body, filename) = if gzip {
+        (gzipped(render), "attachment; filename=\"epg.xml.gz\"")
+    } else {
+        (chunked(render), "attachment; filename=\"epg.xml\"")
+    };
     let mut r = Response::new(body);
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/xml; charset=utf-8"),
-    );
+    let content_type = if gzip {
+        "application/gzip"
+    } else {
+        "application/xml; charset=utf-8"
+    };
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut().insert(
         header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"epg.xml\""),
+        HeaderValue::from_static(filename),
     );
     r
+}
+
+/// The same chunks, gzip-compressed as they are produced (level 1: the
+/// guide is large and repetitive, speed matters more than the last bytes).
+fn gzipped<F>(mut render: F) -> axum::body::Body
+where
+    F: FnMut(&mut Vec<u8>) -> bool + Send + 'static,
+{
+    use flate2::write::GzEncoder;
+    use std::io::Write;
+    let mut encoder = Some(GzEncoder::new(Vec::new(), flate2::Compression::fast()));
+    let mut plain = Vec::with_capacity(CHUNK + 4096);
+    chunked(move |out| {
+        let Some(enc) = encoder.as_mut() else {
+            return false;
+        };
+        plain.clear();
+        let more = render(&mut plain);
+        if enc.write_all(&plain).is_err() {
+            return false;
+        }
+        if more {
+            out.append(enc.get_mut());
+            return true;
+        }
+        if let Some(enc) = encoder.take() {
+            if let Ok(rest) = enc.finish() {
+                out.extend_from_slice(&rest);
+            }
+        }
+        false
+    })
 }
