@@ -85,3 +85,76 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
     let stored = srv.gate.store().sources().await.expect("sources");
     assert!(stored[0].last_error.is_some());
 }
+
+#[tokio::test]
+async fn sources_come_from_urls_plain_or_gzip() {
+    use axum::routing::get as route;
+    use std::io::Write;
+    let m3u = "#EXTM3U\n#EXTINF:-1 tvg-id=\"u.1\" group-title=\"Web\",From the web\nhttp://127.0.0.1:9/w.ts\n";
+    let xml = "<?xml version=\"1.0\"?><tv><programme start=\"20270115080000 +0000\" stop=\"20270115090000 +0000\" channel=\"u.1\"><title>Zipped</title></programme></tv>";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(xml.as_bytes()).expect("gzip");
+    let gz = gz.finish().expect("gzip");
+    let app = axum::Router::new()
+        .route("/list.m3u", route(move || async move { m3u }))
+        .route("/guide.xml.gz", route(move || async move { gz.clone() }))
+        .route(
+            "/missing",
+            route(|| async { (axum::http::StatusCode::NOT_FOUND, "no") }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let srv = TestServer::start().await;
+    let add = |kind, location: String| {
+        let gate = srv.gate.clone();
+        async move {
+            gate.store()
+                .insert_source(tvgate_core::ports::NewSource {
+                    kind,
+                    location,
+                    name: "web".into(),
+                    created_at: NOW,
+                })
+                .await
+                .expect("insert")
+        }
+    };
+    let list = add(SourceKind::M3u, format!("http://{upstream}/list.m3u")).await;
+    let report = tvgate::sources::refresh(&srv.gate, &list, srv.dir.path(), false)
+        .await
+        .expect("m3u over http");
+    assert_eq!(report.items.live, 1);
+    let guide = add(SourceKind::Xmltv, format!("http://{upstream}/guide.xml.gz")).await;
+    let report = tvgate::sources::refresh(&srv.gate, &guide, srv.dir.path(), false)
+        .await
+        .expect("gzip guide over http");
+    assert_eq!(report.programmes, 1);
+    assert_eq!(
+        srv.gate.catalog().programmes("u.1")[0].title.as_ref(),
+        "Zipped"
+    );
+    let missing = add(
+        SourceKind::M3u,
+        format!("http://user:secret@{upstream}/missing?token=abc"),
+    )
+    .await;
+    let err = tvgate::sources::refresh(&srv.gate, &missing, srv.dir.path(), false)
+        .await
+        .expect_err("404");
+    let text = format!("{err:#}");
+    assert!(text.contains("404"), "{text}");
+    assert!(
+        !text.contains("secret") && !text.contains("token=abc"),
+        "credentials redacted: {text}"
+    );
+    assert_eq!(
+        srv.gate.catalog().live.len(),
+        1,
+        "a failed refresh keeps what the other source brought"
+    );
+    server.abort();
+}
