@@ -61,17 +61,29 @@ fn load_settings(cli: &Cli) -> Result<Settings> {
     Ok(settings)
 }
 
-fn init_logging(settings: &Settings) {
+/// Logs go to standard error through a background writer thread, so a
+/// request never waits on the terminal or a pipe; colours only on a terminal.
+/// The returned guard flushes what is queued when dropped.
+fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("TVGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal();
+    // Not lossy: under a flood, requests wait for the log rather than lines
+    // being dropped (rate-limited denials are already summarised).
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     if settings.log_format == "json" {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -84,11 +96,11 @@ fn run(cli: Cli) -> Result<()> {
     let runtime = runtime.build().context("starting the async runtime")?;
     match cli.command {
         Command::Serve { .. } => {
-            init_logging(&settings);
+            let _log = init_logging(&settings);
             runtime.block_on(serve(settings, None))
         }
         Command::Demo { json, password, .. } => {
-            init_logging(&settings);
+            let _log = init_logging(&settings);
             runtime.block_on(serve(settings, Some(DemoOptions { json, password })))
         }
         Command::User(cmd) => runtime.block_on(admin_cli::user(&settings, cmd)),

@@ -5,18 +5,30 @@
 
 use crate::state::App;
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tvgate_core::access::{AccessRequest, Decision, Denial, Face, OutputFormat};
 use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
 
-/// The caller's address and user agent.
+/// The caller's address, user agent and `Host` header. The header values
+/// share the request's buffer: extracting them allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub ip: IpAddr,
-    pub user_agent: String,
+    user_agent: Option<HeaderValue>,
+    pub host: Option<HeaderValue>,
+}
+
+impl Caller {
+    /// The user agent as text ("" when absent or not visible ASCII).
+    pub fn user_agent(&self) -> &str {
+        self.user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -28,15 +40,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(256)
-            .collect();
-        Ok(Caller { ip, user_agent })
+        let user_agent = parts.headers.get(header::USER_AGENT).cloned();
+        let host = parts.headers.get(header::HOST).cloned();
+        Ok(Caller {
+            ip,
+            user_agent,
+            host,
+        })
     }
 }
 
@@ -101,7 +111,7 @@ pub async fn check(
         output: ask.output,
         item_category: ask.item_category,
         client_ip: caller.ip,
-        user_agent: &caller.user_agent,
+        user_agent: caller.user_agent(),
     };
     let decision = app.gate.decide(&authn, &req, now);
     if let Decision::Deny(denial) = &decision {
@@ -111,16 +121,36 @@ pub async fn check(
 }
 
 /// Logs and counts one denial. Never logs a password.
+///
+/// Every denial is counted. A caller over its failure budget is logged at
+/// most once per [`crate::metrics::RATE_LIMITED_LOG_SECS`] per address, with the number of
+/// refusals summarised in `suppressed`, so a guessing run cannot fill the
+/// disk (unthrottled, one flood wrote 444 MB of log in 35 s).
 pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
     app.metrics.count_denial(denial);
-    let username: String = username.chars().take(64).collect();
+    let mut suppressed = 0;
+    if matches!(denial, Denial::RateLimited { .. }) {
+        match app.metrics.throttle_rate_limited_log(caller.ip, app.now()) {
+            Some(n) => suppressed = n,
+            None => return,
+        }
+    }
     tracing::info!(
         target: "tvgate::denial",
         reason = denial.code(),
         face = face_name(face),
-        username = %username.escape_debug(),
+        username = %truncate(username, 64).escape_debug(),
         ip = %caller.ip,
-        user_agent = %caller.user_agent.escape_debug(),
+        user_agent = %truncate(caller.user_agent(), 256).escape_debug(),
+        suppressed,
         "denied"
     );
+}
+
+/// At most `max` characters of `s`.
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
 }

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod body;
+pub mod cors;
 pub mod metrics;
 pub mod params;
 pub mod state;
@@ -15,9 +16,8 @@ pub mod xtream;
 
 pub use state::{App, BuiltIns, FailedLoginStyle, HttpSettings, PublicUrl, UnlimitedExpiry};
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -48,7 +48,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/{u}/{p}/{file}", get(streams::live))
         .fallback(not_found)
-        .layer(middleware::from_fn(cors))
+        .layer(cors::CorsLayer)
         .with_state(app)
 }
 
@@ -74,50 +74,4 @@ async fn metrics(State(app): State<App>) -> Response {
         .metrics
         .render(app.gate.accounts().len(), catalog.entry_count());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-/// CORS as real panels send it: the request's `Origin` echoed with
-/// credentials allowed (browser players such as hls.js and mpegts.js need it
-/// on playlists, segments and TS), and preflights answered here.
-async fn cors(req: Request, next: Next) -> Response {
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    if req.method() == Method::OPTIONS {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        allow(&mut r, origin);
-        r.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, HEAD, OPTIONS"),
-        );
-        r.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("*"),
-        );
-        r.headers_mut().insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-        return r;
-    }
-    let mut r = next.run(req).await;
-    allow(&mut r, origin);
-    r
-}
-
-fn allow(r: &mut Response, origin: Option<HeaderValue>) {
-    let h = r.headers_mut();
-    match origin {
-        Some(o) => {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        None => {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-        }
-    }
 }

@@ -5,9 +5,15 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tvgate_core::access::Denial;
 
+/// Seconds between two log lines for the same rate-limited address.
+pub const RATE_LIMITED_LOG_SECS: i64 = 10;
+
 /// Process-wide counters. Cheap to bump from any handler.
 #[derive(Debug, Default)]
 pub struct Metrics {
+    // (last logged, refusals since) per rate-limited address; std Mutex held
+    // for one map operation.
+    rate_limited_log: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (i64, u64)>>,
     denials: [AtomicU64; 16],
     pub logins_ok: AtomicU64,
     pub playlists: AtomicU64,
@@ -18,6 +24,27 @@ impl Metrics {
     pub fn count_denial(&self, denial: &Denial) {
         if let Some(i) = Denial::CODES.iter().position(|c| *c == denial.code()) {
             self.denials[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether to log a rate-limited refusal from `ip` now: `Some(n)` with
+    /// the refusals not logged since the last line, or `None` to stay quiet.
+    pub fn throttle_rate_limited_log(&self, ip: std::net::IpAddr, now: i64) -> Option<u64> {
+        let mut map = self
+            .rate_limited_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (last, _)| now - *last < RATE_LIMITED_LOG_SECS);
+        }
+        let entry = map.entry(ip).or_insert((i64::MIN, 0));
+        if now.saturating_sub(entry.0) >= RATE_LIMITED_LOG_SECS {
+            let suppressed = entry.1;
+            *entry = (now, 0);
+            Some(suppressed)
+        } else {
+            entry.1 += 1;
+            None
         }
     }
 

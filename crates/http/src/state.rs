@@ -177,13 +177,15 @@ impl App {
 
     /// The public address for this request: configured, or from `Host`.
     pub fn public_url(&self, headers: &HeaderMap) -> PublicUrl {
+        self.public_url_for(headers.get(axum::http::header::HOST))
+    }
+
+    /// The public address for a request with this `Host` header.
+    pub fn public_url_for(&self, host: Option<&axum::http::HeaderValue>) -> PublicUrl {
         if let Some(p) = &self.settings.public_url {
             return p.clone();
         }
-        let host = headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
+        let host = host.and_then(|h| h.to_str().ok()).unwrap_or("localhost");
         let (host, port) =
             split_host_port(host, 80).unwrap_or_else(|| ("localhost".to_string(), 80));
         PublicUrl {

@@ -134,14 +134,18 @@ impl Limiter {
             }),
             ip_limit,
         );
-        let user = self
-            .by_user
-            .entry(username_key.to_string())
-            .or_insert(Bucket {
-                level_milli: 0,
-                updated: now,
-            });
-        add(user, user_limit);
+        // Look up before inserting, so a repeat offender costs no allocation.
+        match self.by_user.get_mut(username_key) {
+            Some(user) => add(user, user_limit),
+            None => {
+                let mut user = Bucket {
+                    level_milli: 0,
+                    updated: now,
+                };
+                add(&mut user, user_limit);
+                self.by_user.insert(username_key.to_string(), user);
+            }
+        }
         self.maybe_prune(now);
     }
 

@@ -11,7 +11,7 @@ use crate::params::Params;
 use crate::state::{App, FailedLoginStyle};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use tvgate_core::access::{Decision, Denial, Face};
 use tvgate_core::catalog::CategoryKind;
@@ -61,34 +61,23 @@ pub enum Endpoint {
     PanelApi,
 }
 
-pub async fn player_api(
-    State(app): State<App>,
-    caller: Caller,
-    headers: HeaderMap,
-    params: Params,
-) -> Response {
-    answer(&app, &caller, &headers, params, Endpoint::PlayerApi).await
+pub async fn player_api(State(app): State<App>, caller: Caller, params: Params) -> Response {
+    answer(&app, &caller, params, Endpoint::PlayerApi).await
 }
 
-pub async fn panel_api(
-    State(app): State<App>,
-    caller: Caller,
-    headers: HeaderMap,
-    params: Params,
-) -> Response {
-    answer(&app, &caller, &headers, params, Endpoint::PanelApi).await
+pub async fn panel_api(State(app): State<App>, caller: Caller, params: Params) -> Response {
+    answer(&app, &caller, params, Endpoint::PanelApi).await
 }
 
 /// `/player_api/USER/PASS` and `/player_api/USER/PASS/ACTION` (XUI's rewrites).
 pub async fn player_api_path(
     State(app): State<App>,
     caller: Caller,
-    headers: HeaderMap,
     Path(rest): Path<String>,
     mut params: Params,
 ) -> Response {
     params.set_from_path(&rest, "action");
-    answer(&app, &caller, &headers, params, Endpoint::PlayerApi).await
+    answer(&app, &caller, params, Endpoint::PlayerApi).await
 }
 
 /// Maps numeric action aliases (200–209) to names.
@@ -109,13 +98,7 @@ fn action_name(action: &str) -> &str {
     }
 }
 
-async fn answer(
-    app: &App,
-    caller: &Caller,
-    headers: &HeaderMap,
-    params: Params,
-    endpoint: Endpoint,
-) -> Response {
+async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) -> Response {
     let username = params.str("username");
     let password = params.str("password");
     let checked = access::check(app, caller, username, password, Ask::face(Face::PlayerApi)).await;
@@ -132,7 +115,7 @@ async fn answer(
         return failed_login(app, &denial);
     };
     let now = app.now();
-    let public = app.public_url(headers);
+    let public = app.public_url_for(caller.host.as_ref());
     let ctx = wire::LoginContext {
         app,
         public: &public,

@@ -16,6 +16,24 @@ pub fn local_time(app: &App, ts: UnixTime) -> String {
     }
 }
 
+thread_local! {
+    // (second, zone, text) of the last `time_now` rendered on this thread:
+    // every login in the same second reuses it instead of formatting again.
+    static NOW_TEXT: std::cell::RefCell<(UnixTime, chrono_tz::Tz, String)> =
+        const { std::cell::RefCell::new((UnixTime::MIN, chrono_tz::UTC, String::new())) };
+}
+
+/// [`local_time`] of the current second, cached per thread.
+pub fn time_now(app: &App, now: UnixTime) -> String {
+    NOW_TEXT.with(|cell| {
+        let mut c = cell.borrow_mut();
+        if c.0 != now || c.1 != app.settings.timezone {
+            *c = (now, app.settings.timezone, local_time(app, now));
+        }
+        c.2.clone()
+    })
+}
+
 /// `YYYY-MM-DD` in the advertised zone, for messages.
 pub fn local_date(app: &App, ts: UnixTime) -> String {
     match app.settings.timezone.timestamp_opt(ts, 0).single() {
@@ -98,7 +116,7 @@ pub fn login(ctx: &LoginContext<'_>, account: &Account, denial: Option<&Denial>)
             rtmp_port: String::new(),
             timezone: tz,
             timestamp_now: ctx.now,
-            time_now: local_time(app, ctx.now),
+            time_now: time_now(app, ctx.now),
             process: true,
         },
         tvgate: denial.map(|d| xtream::Extension {
