@@ -198,11 +198,20 @@ async fn wait_for_signal() {
 }
 
 /// Re-hashes imported lines at full cost after their first login, one at a
-/// time (at most one core), so a login never waits for it.
+/// time and resting as long as each took (at most half a core), so a login
+/// never waits for it.
 pub async fn upgrade_hashes(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
     loop {
+        let started = std::time::Instant::now();
         match gate.upgrade_next().await {
-            Ok(true) => continue,
+            // Rest as long as the hash took: upgrades use at most half a core.
+            Ok(true) => {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(started.elapsed()) => {}
+                }
+                continue;
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "upgrading a password hash failed"),
         }

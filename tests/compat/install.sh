@@ -9,11 +9,11 @@
 # missing and the package lists are missing or older than a day. When
 # everything is already there it only compares stamps (well under a second).
 #
-#   bash tests/compat/install.sh          (prefix: $TVGATE_COMPAT_PREFIX or /opt/tvgate-compat)
+#   bash tests/compat/install.sh          (prefix: $COMPAT_PREFIX or /opt/tvgate-compat)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PREFIX=${TVGATE_COMPAT_PREFIX:-/opt/tvgate-compat}
+PREFIX=${COMPAT_PREFIX:-/opt/tvgate-compat}
 export DEBIAN_FRONTEND=noninteractive
 say() { printf 'compat-install: %s\n' "$*"; }
 

@@ -10,9 +10,9 @@
 #
 #   bash tests/compat/run.sh                 build the tvgate binary (cargo, dev profile) and test it
 #   bash tests/compat/run.sh --release       same with the release profile
-#   bash tests/compat/run.sh --bin PATH      test an existing binary (also: TVGATE_BIN=PATH)
+#   bash tests/compat/run.sh --bin PATH      test an existing binary (also: COMPAT_TVGATE_BIN=PATH)
 #
-# Needs the clients installed by tests/compat/install.sh (prefix $TVGATE_COMPAT_PREFIX,
+# Needs the clients installed by tests/compat/install.sh (prefix $COMPAT_PREFIX,
 # default /opt/tvgate-compat). COMPAT_KEEP_LOGS=DIR keeps the per-check logs and
 # the server log there. The server is always stopped and the temporary
 # directory removed, also on failure or interruption.
@@ -20,8 +20,8 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-PREFIX=${TVGATE_COMPAT_PREFIX:-/opt/tvgate-compat}
-BIN=${TVGATE_BIN:-}
+PREFIX=${COMPAT_PREFIX:-/opt/tvgate-compat}
+BIN=${COMPAT_TVGATE_BIN:-}
 PROFILE=dev
 while [ $# -gt 0 ]; do
   case $1 in
@@ -55,12 +55,17 @@ DTD=/usr/share/xmltv/xmltv.dtd
 # ------------------------------------------------------------------ binary
 if [ -z "$BIN" ]; then
   # Build output goes to stderr; the executable path comes from cargo's JSON messages.
-  BIN=$(cd "$ROOT" && cargo build --locked --bin tvgate --profile "$PROFILE" \
+  BIN=$(cd "$ROOT" && cargo build --bin tvgate --profile "$PROFILE" \
           --message-format=json-render-diagnostics |
         jq -r 'select(.reason == "compiler-artifact" and .target.name == "tvgate" and .executable != null) | .executable' |
         tail -n 1) || setup_fail "cargo build failed"
 fi
 [ -n "$BIN" ] && [ -x "$BIN" ] || setup_fail "tvgate binary '$BIN' not found or not executable"
+
+# tvgate reads TVGATE_* variables as settings (and rejects unknown ones): run it
+# without any the caller's environment holds, so the demo is the plain demo.
+CLEAN_ENV=(env)
+for v in $(compgen -e); do [[ $v == TVGATE_* ]] && CLEAN_ENV+=(-u "$v"); done
 
 # ------------------------------------------------------------------ temp dir, server, cleanup
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tvgate-compat.XXXXXX")
@@ -88,10 +93,10 @@ mkdir -p "$TMP/data" "$TMP/logs" "$TMP/work" "$TMP/node"
 EXP_USER=expired-line
 EXP_PASS='Exp1red-line'
 EXP_DAY=2020-01-01
-"$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
+"${CLEAN_ENV[@]}" "$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
   >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate user add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
 
-setsid "$BIN" demo --listen 127.0.0.1:0 --data-dir "$TMP/data" --json \
+setsid "${CLEAN_ENV[@]}" "$BIN" demo --listen 127.0.0.1:0 --data-dir "$TMP/data" --json \
   >"$TMP/logs/server.json" 2>"$TMP/logs/server.log" </dev/null &
 SERVER_PID=$!
 for _ in $(seq 1 600); do   # up to 60 s

@@ -400,14 +400,12 @@ impl Gate {
             return Ok(true);
         }
         let verifier = self.key.verifier(id, &hash, &password);
+        self.store
+            .upgrade_password_hash(id, hash.clone(), verifier.clone())
+            .await?;
         let mut account = (*current).clone();
-        AccountPatch {
-            password: Some((hash, Some(verifier))),
-            ..Default::default()
-        }
-        .apply(&mut account);
-        let key = self.directory.key(&account.username).into_owned();
-        self.store.update_account(&account, key).await?;
+        account.password_hash = hash;
+        account.verifier = Some(verifier);
         self.directory.put(account);
         Ok(true)
     }

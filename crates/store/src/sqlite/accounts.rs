@@ -335,6 +335,26 @@ pub(super) fn set_verifier(
     }
 }
 
+/// A re-hash of the same password: hash and verifier together, without
+/// bumping the change stamp (nothing another process holds became wrong).
+pub(super) fn upgrade_hash(
+    conn: &mut Connection,
+    id: AccountId,
+    hash: &str,
+    verifier: &[u8],
+) -> StoreResult<()> {
+    match conn
+        .execute(
+            "UPDATE accounts SET password_hash = ?2, verifier = ?3 WHERE id = ?1",
+            params![id.0, hash, verifier],
+        )
+        .ctx("storing an upgraded password hash")?
+    {
+        0 => Err(not_found(id)),
+        _ => Ok(()),
+    }
+}
+
 /// Many verifiers in one transaction (after a bulk import). All or none: a
 /// missing line is `NotFound` and nothing is written. Unlike a single
 /// verifier this bumps the change stamp, so a running server picks up the

@@ -354,6 +354,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: AccountId,
+        hash: String,
+        verifier: Vec<u8>,
+    ) -> StoreResult<()> {
+        self.write("storing an upgraded password hash", move |c| {
+            accounts::upgrade_hash(c, id, &hash, &verifier)
+        })
+        .await
+    }
+
     async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {
         self.write("storing verifiers", move |c| {
             accounts::set_verifiers(c, rows)
