@@ -41,7 +41,7 @@ curl -s -o "$BENCH_WORK/bad.json" -w '%{http_code}' "http://127.0.0.1:${PORT[$fi
 NPORT=$(free_port); start_nginx "$WWW" "$NPORT"
 
 {
-echo "# B1b wrong passwords: $(date -Is); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty)"
+echo "# B1b wrong passwords: $(date -Is); $(bin_info)"
 echo "# wrong-password answer: $(cat "$BENCH_WORK/bad.json"); nginx anchor: static $(stat -c %s "$WWW/player_api.json")-byte login JSON"
 echo "# variants: $VARIANTS; wrk -t1 -c$CONNS -d${DURATION}s, rotating over $LOGIN_ROTATE lines (tvgate_lines $(metric "${PORT[$first]}" tvgate_lines))"
 } | tee -a "$RESULTS"

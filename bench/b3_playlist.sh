@@ -36,7 +36,7 @@ for e in $ENDPOINTS; do
     cmp -s <(curl -s "http://127.0.0.1:$TPORT${TPATH[$e]}") "$WWW/${NFILE[$e]}" || die "tvgate output is not stable for $e"
 done
 {
-echo "# B3 playlists: $(date -Is); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty); catalog $ENTRIES entries (tvgate_catalog_entries $(metric "$TPORT" tvgate_catalog_entries))"
+echo "# B3 playlists: $(date -Is); $(bin_info); catalog $ENTRIES entries (tvgate_catalog_entries $(metric "$TPORT" tvgate_catalog_entries))"
 for e in $ENDPOINTS; do echo "# $e: ${SIZE[$e]} bytes; tvgate headers: $(grep -iE '^(content-type|content-length|transfer-encoding)' "$BENCH_WORK/hdr_$e.txt" | tr -d '\r' | paste -sd';')"; done
 echo "# wrk -t1 -c$CONNS -d${DURATION}s; tvgate pid $TVGATE_PID RSS $(rss_kb "$TVGATE_PID") KiB; nginx worker $NGINX_WORKER"
 } | tee -a "$RESULTS"
@@ -100,8 +100,10 @@ if [ "${SKIP_RSS:-0}" != 1 ]; then
         local label=$1 url=$2; shift 2
         local before pids=() spid out
         before=$(rss_kb "$TVGATE_PID"); reset_hwm "$TVGATE_PID"
-        python3 "$BENCH_DIR/rsspeak.py" "$TVGATE_PID" 5 >"$BENCH_WORK/rss.$$" &
+        rm -f "$BENCH_WORK/rss.$$.ready"
+        python3 "$BENCH_DIR/rsspeak.py" "$TVGATE_PID" 5 "$BENCH_WORK/rss.$$.ready" >"$BENCH_WORK/rss.$$" &
         spid=$!
+        for _ in $(seq 100); do [ -f "$BENCH_WORK/rss.$$.ready" ] && break; sleep 0.05; done
         for _ in 1 2 3 4 5 6 7 8; do
             taskset -c "$LOAD_CPU" curl -s -o /dev/null -w '%{size_download} %{time_total}\n' "$@" "$url" >>"$BENCH_WORK/dl.$$" &
             pids+=($!)
@@ -110,8 +112,10 @@ if [ "${SKIP_RSS:-0}" != 1 ]; then
         kill -TERM "$spid"; wait "$spid" || true
         out=$(cat "$BENCH_WORK/rss.$$")
         local hi; hi=$(kv rss_max_kb "$out")
+        local hwm; hwm=$(hwm_kb "$TVGATE_PID")
+        [ -n "$hi" ] && [ "$hi" -ge "$hwm" ] || hi=$hwm   # VmHWM (reset before) catches what sampling missed
         echo "rss:$label before=${before}KiB peak=${hi}KiB growth=$(( (hi - before) ))KiB ($(awk -v g=$((hi - before)) 'BEGIN {printf "%.1f", g / 1024}') MiB) VmHWM=$(hwm_kb "$TVGATE_PID")KiB after=$(rss_kb "$TVGATE_PID")KiB downloads: $(awk '{printf "%d B/%.2fs ", $1, $2}' "$BENCH_WORK/dl.$$")"
-        rm -f "$BENCH_WORK/rss.$$" "$BENCH_WORK/dl.$$"
+        rm -f "$BENCH_WORK/rss.$$" "$BENCH_WORK/rss.$$.ready" "$BENCH_WORK/dl.$$"
     }
     {
     echo "# peak RSS, $BIG_ENTRIES-entry catalog, 8 concurrent get.php m3u_plus downloads (target growth < 16 MiB)"

@@ -276,3 +276,9 @@ EOF2
 metric() { # PORT NAME_REGEX -> value
     curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | awk -v re="$2" '$0 !~ /^#/ && $1 ~ re {print $2}'
 }
+
+# What was measured: the binary's build time and the tree's commit (the binary may predate HEAD).
+bin_info() {
+    printf 'binary %s built %s; HEAD %s%s' "$TVGATE_BIN" "$(date -r "$TVGATE_BIN" -Is)" \
+        "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)" "$(git -C "$REPO" diff --quiet -- crates src Cargo.toml Cargo.lock 2>/dev/null || echo ' +uncommitted changes in crates/src')"
+}

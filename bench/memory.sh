@@ -28,7 +28,7 @@ per_item() { # RSS_KB IDLE_KB N -> bytes per item
     awk -v r="$1" -v i="$2" -v n="$3" 'BEGIN {printf "%.0f", (r - i) * 1024 / n}'
 }
 
-echo "# memory: $(date -Is); commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null)$(git -C "$REPO" diff --quiet 2>/dev/null || echo +dirty); bg $(bg_measure 2)" | tee -a "$RESULTS"
+echo "# memory: $(date -Is); $(bin_info); bg $(bg_measure 2)" | tee -a "$RESULTS"
 
 # idle
 EMPTY="$BENCH_WORK/empty"; rm -rf "$EMPTY"; mkdir -p "$EMPTY"

@@ -1,6 +1,6 @@
 # Samples VmRSS of PID every INTERVAL_MS until SIGTERM/SIGINT (or the process exits),
 # then prints "rss_min_kb=.. rss_max_kb=.. samples=..".
-# usage: rsspeak.py PID [INTERVAL_MS]
+# usage: rsspeak.py PID [INTERVAL_MS [READY_FILE]]  (READY_FILE is created once sampling runs)
 import signal, sys, time
 pid = int(sys.argv[1]); iv = (float(sys.argv[2]) if len(sys.argv) > 2 else 10) / 1000
 lo, hi, n = None, 0, 0
@@ -9,6 +9,8 @@ def on_sig(*_):
     global stop
     stop = True
 signal.signal(signal.SIGTERM, on_sig); signal.signal(signal.SIGINT, on_sig)
+if len(sys.argv) > 3:
+    open(sys.argv[3], "w").close()
 while not stop:
     try:
         for line in open(f"/proc/{pid}/status"):

@@ -223,12 +223,12 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                             a.status.to_string()
                         };
                         vec![
-                            a.username.clone(),
+                            a.username.to_string(),
                             status,
                             format_time(a.expires_at),
                             a.max_connections.to_string(),
                             a.allowed_formats.to_string(),
-                            a.note.clone(),
+                            a.note.to_string(),
                         ]
                     })
                     .collect();
@@ -472,9 +472,9 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                 rows.push((
                     c.id.0,
                     "live",
-                    c.name.to_string(),
+                    c.name().to_string(),
                     cat_name(c.category),
-                    c.epg_id.as_deref().unwrap_or("").to_string(),
+                    c.epg_id().unwrap_or("").to_string(),
                 ));
             }
             for m in &catalog.movies {

@@ -50,9 +50,9 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
         .await
         .expect("refresh");
     let cat = srv.gate.catalog();
-    let two = cat.live.iter().find(|c| &*c.name == "Two").expect("two");
+    let two = cat.live.iter().find(|c| c.name() == "Two").expect("two");
     assert_eq!(two.id.0, ids[1], "an unchanged entry keeps its stream id");
-    assert!(cat.live.iter().all(|c| &*c.name != "One"));
+    assert!(cat.live.iter().all(|c| c.name() != "One"));
 
     let xml = "<?xml version=\"1.0\"?>\n<tv>\n<programme start=\"20270115080000 +0000\" stop=\"20270115090000 +0000\" channel=\"x\"><title>Kept</title></programme>\n<programme channel=\"x\"><title>No start</title></programme>\n</tv>\n";
     let (_, report) = srv.add_source(SourceKind::Xmltv, "g.xml", xml).await;

@@ -6,6 +6,7 @@
 //! and renders the answer; the CLI calls the same operations, so there is no
 //! second implementation of any rule.
 
+use crate::access::account::to_verifier;
 use crate::access::credentials::{self, CredentialError};
 use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
@@ -317,7 +318,7 @@ impl Gate {
 
     async fn prove(&self, account: Arc<Account>, password: &str) -> Option<Arc<Account>> {
         match self.key.check(
-            account.verifier.as_deref(),
+            account.verifier.as_ref().map(|v| &v[..]),
             account.id,
             &account.password_hash,
             password,
@@ -333,7 +334,7 @@ impl Gate {
                 // First proof under this key: pay the KDF once, then remember.
                 if !self
                     .kdf
-                    .verify(password.to_string(), account.password_hash.clone())
+                    .verify(password.to_string(), account.password_hash.to_string())
                     .await
                 {
                     return None;
@@ -351,7 +352,7 @@ impl Gate {
                     return Some(account);
                 }
                 let mut updated = (*account).clone();
-                updated.verifier = Some(verifier);
+                updated.verifier = to_verifier(&verifier);
                 let updated = Arc::new(updated);
                 self.directory.put((*updated).clone());
                 Some(updated)
@@ -404,8 +405,8 @@ impl Gate {
             .upgrade_password_hash(id, hash.clone(), verifier.clone())
             .await?;
         let mut account = (*current).clone();
-        account.password_hash = hash;
-        account.verifier = Some(verifier);
+        account.password_hash = hash.into();
+        account.verifier = to_verifier(&verifier);
         self.directory.put(account);
         Ok(true)
     }
@@ -476,7 +477,7 @@ impl Gate {
         self.store
             .set_verifier(account.id, Some(verifier.clone()))
             .await?;
-        account.verifier = Some(verifier);
+        account.verifier = to_verifier(&verifier);
         self.directory.put(account.clone());
         Ok((account, generated.then_some(password)))
     }
@@ -648,7 +649,7 @@ impl Gate {
                     .verifier(account.id, &account.password_hash, &password);
                 verifiers.push((account.id, verifier.clone()));
                 let mut updated = (*account).clone();
-                updated.verifier = Some(verifier);
+                updated.verifier = to_verifier(&verifier);
                 self.directory.put(updated);
             }
         }

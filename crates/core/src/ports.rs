@@ -100,7 +100,12 @@ pub trait Store: Send + Sync + 'static {
     /// (a re-hash at a higher cost). Unlike a password change it does not
     /// count as a change other processes must reload for: the password is
     /// the same, so the old hash and verifier keep proving it.
-    async fn upgrade_password_hash(&self, id: AccountId, hash: String, verifier: Vec<u8>) -> StoreResult<()>;
+    async fn upgrade_password_hash(
+        &self,
+        id: AccountId,
+        hash: String,
+        verifier: Vec<u8>,
+    ) -> StoreResult<()>;
     /// Stores many verifiers at once (bulk import). The default writes them
     /// one by one; backends override it with one transaction.
     async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {

@@ -34,7 +34,7 @@ fn new_account(username: &str) -> NewAccount {
     NewAccount {
         username: username.into(),
         password_hash: format!("$argon2id$hash-of-{username}"),
-        verifier: Some(vec![1, 2, 3]),
+        verifier: Some(vec![1; 36]),
         status: Status::Active,
         expires_at: Some(2_000_000_000),
         is_trial: false,
@@ -63,7 +63,7 @@ async fn accounts(store: &dyn Store) {
         .insert_account(new_account("Alice"), "alice".into())
         .await
         .unwrap();
-    assert_eq!(alice.username, "Alice");
+    assert_eq!(&*alice.username, "Alice");
     assert_eq!(alice.revision, 1);
     assert_eq!(store.load_accounts().await.unwrap(), vec![alice.clone()]);
 
@@ -91,14 +91,14 @@ async fn accounts(store: &dyn Store) {
         .unwrap();
     assert_ne!(carol.id, alice.id);
     assert_eq!(find(store, carol.id).await, carol);
-    assert_eq!(carol.package, Some(vec![]));
+    assert_eq!(carol.package.as_deref(), Some(&[][..]));
 
     // update_account writes every field, the revision as given.
     let mut changed = alice.clone();
     changed.username = "Alicia".into();
     changed.note = "moved".into();
     changed.status = Status::Disabled;
-    changed.package = Some(vec![CategoryId(7), CategoryId(3)]);
+    changed.package = Some(vec![CategoryId(7), CategoryId(3)].into_boxed_slice());
     changed.revision += 1;
     store
         .update_account(&changed, "alicia".into())
@@ -126,11 +126,11 @@ async fn accounts(store: &dyn Store) {
 
     // Verifier set and cleared; the revision does not move.
     store
-        .set_verifier(carol.id, Some(vec![9; 32]))
+        .set_verifier(carol.id, Some(vec![9; 36]))
         .await
         .unwrap();
     let loaded = find(store, carol.id).await;
-    assert_eq!(loaded.verifier, Some(vec![9; 32]));
+    assert_eq!(loaded.verifier, Some([9; 36]));
     assert_eq!(loaded.revision, carol.revision);
     store.set_verifier(carol.id, None).await.unwrap();
     assert_eq!(find(store, carol.id).await.verifier, None);
@@ -185,12 +185,12 @@ async fn upserts(store: &dyn Store) {
         }
     );
     let after = find(store, dave.id).await;
-    assert_eq!(after.password_hash, "new-hash");
+    assert_eq!(&*after.password_hash, "new-hash");
     assert_eq!(after.verifier, None);
     assert_eq!(after.max_connections, dave.max_connections);
     assert_eq!(after.status, dave.status);
     assert_eq!(after.expires_at, dave.expires_at);
-    assert_eq!(after.username, "Dave");
+    assert_eq!(&*after.username, "Dave");
     assert_eq!(after.note, dave.note);
     assert_eq!(after.revision, dave.revision + 1);
 
@@ -231,9 +231,9 @@ async fn upserts(store: &dyn Store) {
 
     // A new line gets every field; a key twice in one batch: created, then updated.
     let all = store.load_accounts().await.unwrap();
-    let erin = all.iter().find(|a| a.username == "Erin").unwrap();
-    assert_eq!(erin.password_hash, new_account("Erin").password_hash);
-    assert_eq!(erin.verifier, Some(vec![1, 2, 3]));
+    let erin = all.iter().find(|a| &*a.username == "Erin").unwrap();
+    assert_eq!(&*erin.password_hash, new_account("Erin").password_hash);
+    assert_eq!(erin.verifier, Some([1; 36]));
     let counts = store
         .upsert_accounts(vec![
             (
@@ -303,11 +303,11 @@ async fn verifiers_and_stamps(store: &dyn Store) {
 
     // Many at once: one transaction, all or nothing, and a change.
     store
-        .set_verifiers(vec![(ivy.id, vec![5; 8]), (jon.id, vec![6; 8])])
+        .set_verifiers(vec![(ivy.id, vec![5; 36]), (jon.id, vec![6; 36])])
         .await
         .unwrap();
-    assert_eq!(find(store, ivy.id).await.verifier, Some(vec![5; 8]));
-    assert_eq!(find(store, jon.id).await.verifier, Some(vec![6; 8]));
+    assert_eq!(find(store, ivy.id).await.verifier, Some([5; 36]));
+    assert_eq!(find(store, jon.id).await.verifier, Some([6; 36]));
     let s2 = stamp(store).await;
     assert!(s2.accounts > s1.accounts);
     let missing = store
@@ -317,7 +317,7 @@ async fn verifiers_and_stamps(store: &dyn Store) {
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
     );
-    assert_eq!(find(store, ivy.id).await.verifier, Some(vec![5; 8]));
+    assert_eq!(find(store, ivy.id).await.verifier, Some([5; 36]));
     assert_eq!(stamp(store).await, s2);
 
     // Updates and deletes count; failed writes do not.
@@ -522,7 +522,7 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
     );
     let one = store.load_catalog().await.unwrap();
     assert_eq!(
-        names(&one.live, |c| &c.name),
+        names(&one.live, |c| c.name()),
         ["News", "Sport", "Dup A", "Dup B"]
     );
     let cat = |data: &CatalogData, kind: CategoryKind, name: &str| {
@@ -538,13 +538,13 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
         ["General", "Sports", "Films", "Shows"]
     );
     assert_eq!(one.live[0].category, Some(general));
-    assert_eq!(one.live[0].epg_id.as_deref(), Some("news.tv"));
-    assert_eq!(&*one.live[0].logo, "http://logo/News.png");
+    assert_eq!(one.live[0].epg_id(), Some("news.tv"));
+    assert_eq!(one.live[0].logo(), "http://logo/News.png");
     assert_eq!(one.live[0].added, 1000);
     assert_eq!(one.live[0].source, playlist);
     // The same URL twice: two streams, two ids.
     assert_ne!(one.live[2].id, one.live[3].id);
-    assert_eq!(&*one.live[3].url, "http://up/dup.ts");
+    assert_eq!(one.live[3].url(), "http://up/dup.ts");
     assert_eq!(names(&one.movies, |m| &m.name), ["Film"]);
     assert_eq!(&*one.movies[0].container, "mkv");
     let films = cat(&one, CategoryKind::Movie, "Films");
@@ -592,7 +592,7 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
     );
     let two = store.load_catalog().await.unwrap();
     assert_eq!(
-        names(&two.live, |c| &c.name),
+        names(&two.live, |c| c.name()),
         ["News HD", "Music", "Dup A", "Dup B"]
     );
     assert_eq!(two.live[0].id, one.live[0].id, "a kept key keeps its id");
@@ -791,7 +791,7 @@ async fn delete_source_cascades(store: &dyn Store, ids: CatalogIds) {
 
     store.delete_source(ids.playlist).await.unwrap();
     let data = store.load_catalog().await.unwrap();
-    assert_eq!(names(&data.live, |c| &c.name), ["B1"]);
+    assert_eq!(names(&data.live, |c| c.name()), ["B1"]);
     assert!(data.movies.is_empty());
     assert!(data.series.is_empty());
     assert!(data.programmes.is_empty());

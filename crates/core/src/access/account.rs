@@ -135,17 +135,26 @@ impl fmt::Display for OutputFormats {
     }
 }
 
+/// A keyed password verifier: key id and MAC (see [`super::secrets`]).
+pub type Verifier = [u8; super::secrets::VERIFIER_LEN];
+
+/// A stored verifier of the right length, or `None`.
+pub fn to_verifier(bytes: &[u8]) -> Option<Verifier> {
+    bytes.try_into().ok()
+}
+
 /// A line as the store keeps it. The password is only ever held as an
 /// argon2id hash plus the keyed verifier (see [`super::secrets`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
     pub id: AccountId,
     /// As the operator wrote it (shown in lists).
-    pub username: String,
+    pub username: Box<str>,
     /// PHC string of the argon2id hash.
-    pub password_hash: String,
+    pub password_hash: Box<str>,
     /// Keyed verifier of the password, if one was made with the current key.
-    pub verifier: Option<Vec<u8>>,
+    /// Inline (not a Vec): it is held in memory for every line.
+    pub verifier: Option<Verifier>,
     pub status: Status,
     /// `None`: never expires.
     pub expires_at: Option<UnixTime>,
@@ -154,9 +163,9 @@ pub struct Account {
     pub max_connections: u32,
     pub allowed_formats: OutputFormats,
     pub created_at: UnixTime,
-    pub note: String,
+    pub note: Box<str>,
     /// Categories (a package) the line may see; `None` means everything.
-    pub package: Option<Vec<CategoryId>>,
+    pub package: Option<Box<[CategoryId]>>,
     /// Incremented on every change; caches compare it.
     pub revision: i64,
 }
@@ -228,14 +237,14 @@ impl AccountPatch {
             account.allowed_formats = f;
         }
         if let Some(n) = &self.note {
-            account.note = n.clone();
+            account.note = n.as_str().into();
         }
         if let Some(p) = &self.package {
-            account.package = p.clone();
+            account.package = p.as_ref().map(|v| v.clone().into_boxed_slice());
         }
         if let Some((hash, verifier)) = &self.password {
-            account.password_hash = hash.clone();
-            account.verifier = verifier.clone();
+            account.password_hash = hash.as_str().into();
+            account.verifier = verifier.as_deref().and_then(to_verifier);
         }
         account.revision += 1;
     }

@@ -92,7 +92,7 @@ mod tests {
         Account {
             id: AccountId(1),
             username: "alice".into(),
-            password_hash: String::new(),
+            password_hash: "".into(),
             verifier: None,
             status: Status::Active,
             expires_at: Some(NOW + 86_400),
@@ -100,8 +100,8 @@ mod tests {
             max_connections: 1,
             allowed_formats: OutputFormats::empty().with(OutputFormat::Ts),
             created_at: 0,
-            note: String::new(),
-            package: Some(vec![CategoryId(1)]),
+            note: "".into(),
+            package: Some(vec![CategoryId(1)].into_boxed_slice()),
             revision: 0,
         }
     }

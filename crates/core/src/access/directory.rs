@@ -1,32 +1,42 @@
 //! The in-memory index of lines by username, read on every request.
 //!
 //! Loaded from the store at start and kept in step by every write that goes
-//! through the service, so answering a login needs no database round trip.
+//! through the gate, so answering a login needs no database round trip.
+//!
+//! Memory matters here (an operator may have 100,000 lines): the table is
+//! keyed by the username's hash and compared against the line's own
+//! username, case-folded on the fly, so no second copy of any username is
+//! kept.
 
 use super::credentials::username_key;
 use super::Account;
 use crate::ids::AccountId;
+use hashbrown::HashTable;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 
 /// Lines by username key (case-folded when the policy is on) and by id.
 #[derive(Debug)]
 pub struct Directory {
     case_insensitive: bool,
-    // std RwLock: held only for a map lookup or insert, never across .await.
+    hasher: RandomState,
+    // std RwLock: held only for a lookup or an insert, never across .await.
     inner: RwLock<Maps>,
 }
 
 #[derive(Debug, Default)]
 struct Maps {
-    by_key: HashMap<Box<str>, Arc<Account>>,
-    key_of: HashMap<AccountId, Box<str>>,
+    by_name: HashTable<Arc<Account>>,
+    by_id: HashMap<AccountId, Arc<Account>>,
 }
 
 impl Directory {
     pub fn new(case_insensitive: bool) -> Self {
         Directory {
             case_insensitive,
+            hasher: RandomState::new(),
             inner: RwLock::new(Maps::default()),
         }
     }
@@ -38,6 +48,32 @@ impl Directory {
     /// The key a (cleaned) username is stored under.
     pub fn key<'a>(&self, username: &'a str) -> std::borrow::Cow<'a, str> {
         username_key(username, self.case_insensitive)
+    }
+
+    /// Hash of a username's key, computed without building the key.
+    fn hash(&self, username: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        if self.case_insensitive {
+            for c in username.chars().flat_map(char::to_lowercase) {
+                h.write_u32(c as u32);
+            }
+        } else {
+            for c in username.chars() {
+                h.write_u32(c as u32);
+            }
+        }
+        h.finish()
+    }
+
+    /// Whether two usernames have the same key, without allocating.
+    fn same(&self, a: &str, b: &str) -> bool {
+        if self.case_insensitive {
+            a.chars()
+                .flat_map(char::to_lowercase)
+                .eq(b.chars().flat_map(char::to_lowercase))
+        } else {
+            a == b
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Maps> {
@@ -52,61 +88,126 @@ impl Directory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn insert(&self, maps: &mut Maps, account: Arc<Account>) {
+        if let Some(old) = maps.by_id.insert(account.id, account.clone()) {
+            let hash = self.hash(&old.username);
+            if let Ok(entry) = maps.by_name.find_entry(hash, |a| a.id == old.id) {
+                entry.remove();
+            }
+        }
+        let hash = self.hash(&account.username);
+        // A different line under the same key cannot exist (the store keeps
+        // keys unique); replace it anyway rather than keep two.
+        if let Ok(entry) = maps
+            .by_name
+            .find_entry(hash, |a| self.same(&a.username, &account.username))
+        {
+            let (gone, _) = entry.remove();
+            maps.by_id.remove(&gone.id);
+            maps.by_id.insert(account.id, account.clone());
+        }
+        maps.by_name
+            .insert_unique(hash, account, |a| self.hash(&a.username));
+    }
+
     /// Replaces the whole index.
     pub fn load(&self, accounts: Vec<Account>) {
-        let mut maps = Maps::default();
-        maps.by_key.reserve(accounts.len());
+        let mut maps = Maps {
+            by_name: HashTable::with_capacity(accounts.len()),
+            by_id: HashMap::with_capacity(accounts.len()),
+        };
         for a in accounts {
-            let key: Box<str> = self.key(&a.username).into();
-            maps.key_of.insert(a.id, key.clone());
-            maps.by_key.insert(key, Arc::new(a));
+            self.insert(&mut maps, Arc::new(a));
         }
+        maps.by_name.shrink_to_fit(|a| self.hash(&a.username));
+        maps.by_id.shrink_to_fit();
         *self.write() = maps;
     }
 
     /// The line a cleaned username names, if any.
     pub fn find(&self, username: &str) -> Option<Arc<Account>> {
-        let key = self.key(username);
-        self.read().by_key.get(key.as_ref()).cloned()
+        let hash = self.hash(username);
+        self.read()
+            .by_name
+            .find(hash, |a| self.same(&a.username, username))
+            .cloned()
     }
 
     pub fn get(&self, id: AccountId) -> Option<Arc<Account>> {
-        let maps = self.read();
-        let key = maps.key_of.get(&id)?;
-        maps.by_key.get(key).cloned()
+        self.read().by_id.get(&id).cloned()
     }
 
     /// Inserts or replaces a line.
     pub fn put(&self, account: Account) {
-        let key: Box<str> = self.key(&account.username).into();
         let mut maps = self.write();
-        if let Some(old) = maps.key_of.insert(account.id, key.clone()) {
-            if old != key {
-                maps.by_key.remove(&old);
-            }
-        }
-        maps.by_key.insert(key, Arc::new(account));
+        self.insert(&mut maps, Arc::new(account));
     }
 
     pub fn remove(&self, id: AccountId) {
         let mut maps = self.write();
-        if let Some(key) = maps.key_of.remove(&id) {
-            maps.by_key.remove(&key);
+        if let Some(old) = maps.by_id.remove(&id) {
+            let hash = self.hash(&old.username);
+            if let Ok(entry) = maps.by_name.find_entry(hash, |a| a.id == id) {
+                entry.remove();
+            }
         }
     }
 
     /// All lines, sorted by username.
     pub fn all(&self) -> Vec<Arc<Account>> {
-        let mut v: Vec<_> = self.read().by_key.values().cloned().collect();
+        let mut v: Vec<_> = self.read().by_id.values().cloned().collect();
         v.sort_by(|a, b| a.username.cmp(&b.username));
         v
     }
 
     pub fn len(&self) -> usize {
-        self.read().by_key.len()
+        self.read().by_id.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::{OutputFormats, Status};
+
+    fn line(id: i64, name: &str) -> Account {
+        Account {
+            id: AccountId(id),
+            username: name.into(),
+            password_hash: "".into(),
+            verifier: None,
+            status: Status::Active,
+            expires_at: None,
+            is_trial: false,
+            max_connections: 1,
+            allowed_formats: OutputFormats::DEFAULT,
+            created_at: 0,
+            note: "".into(),
+            package: None,
+            revision: 0,
+        }
+    }
+
+    #[test]
+    fn finds_by_folded_name_and_id_and_follows_renames() {
+        let d = Directory::new(true);
+        d.load(vec![line(1, "Alice"), line(2, "bob")]);
+        assert_eq!(d.find("ALICE").map(|a| a.id), Some(AccountId(1)));
+        assert_eq!(d.find("Bob").map(|a| a.id), Some(AccountId(2)));
+        assert!(d.find("carol").is_none());
+        d.put(line(1, "Alicia"));
+        assert!(d.find("alice").is_none(), "the old name is gone");
+        assert_eq!(d.find("alicia").map(|a| a.id), Some(AccountId(1)));
+        assert_eq!(d.len(), 2);
+        d.remove(AccountId(2));
+        assert!(d.find("bob").is_none() && d.get(AccountId(2)).is_none());
+        let strict = Directory::new(false);
+        strict.load(vec![line(1, "Alice")]);
+        assert!(strict.find("alice").is_none());
+        assert!(strict.find("Alice").is_some());
     }
 }

@@ -1,17 +1,23 @@
 //! The catalog: what there is to watch, as one immutable snapshot.
 //!
 //! Faces read a `Arc<Catalog>` without locks; a source refresh builds a new
-//! snapshot and swaps it in. Strings are boxed (no spare capacity) and
-//! categories are referred to by id, to keep an entry near 200 bytes.
+//! snapshot and swaps it in. Strings are boxed (no spare capacity), a live
+//! channel's four strings share one allocation ([`LiveText`]), categories
+//! are referred to by id, and stream ids are looked up in a dense table, so
+//! a live channel costs about 64 bytes plus its text plus 8 bytes of index.
 
+mod index;
 pub mod ingest;
 pub mod source;
+mod text;
 
 use crate::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use crate::UnixTime;
+use index::IdIndex;
 use std::collections::HashMap;
 
 pub use source::{Source, SourceKind};
+pub use text::{is_plain, LiveText};
 
 /// Which list a category belongs to (Xtream keeps three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,18 +56,36 @@ pub struct Category {
 pub struct LiveChannel {
     pub id: StreamId,
     pub source: SourceId,
-    pub name: Box<str>,
     pub category: Option<CategoryId>,
-    /// XMLTV channel id (`tvg-id`, Xtream `epg_channel_id`).
-    pub epg_id: Option<Box<str>>,
-    /// Logo URL, empty when none.
-    pub logo: Box<str>,
-    /// Where the stream comes from (never shown to players).
-    pub url: Box<str>,
     pub added: UnixTime,
     pub is_adult: bool,
     /// Catch-up depth in days (0: none).
     pub archive_days: u16,
+    /// Name, logo, upstream URL and guide id: read them through
+    /// [`name`](Self::name), [`logo`](Self::logo), [`url`](Self::url) and
+    /// [`epg_id`](Self::epg_id).
+    pub text: LiveText,
+}
+
+impl LiveChannel {
+    pub fn name(&self) -> &str {
+        self.text.name()
+    }
+
+    /// Logo URL, empty when none.
+    pub fn logo(&self) -> &str {
+        self.text.logo()
+    }
+
+    /// Where the stream comes from (never shown to players).
+    pub fn url(&self) -> &str {
+        self.text.url()
+    }
+
+    /// XMLTV channel id (`tvg-id`, Xtream `epg_channel_id`).
+    pub fn epg_id(&self) -> Option<&str> {
+        self.text.epg_id()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +168,31 @@ pub enum StreamRef {
     Episode(usize, usize),
 }
 
+impl StreamRef {
+    /// Packed into a non-zero `u64` for [`IdIndex`]: a 2-bit tag and two
+    /// 31-bit indices (a catalog holds far fewer than 2^31 of anything).
+    fn pack(self) -> u64 {
+        let (tag, a, b) = match self {
+            StreamRef::Live(i) => (1u64, i, 0),
+            StreamRef::Movie(i) => (2, i, 0),
+            StreamRef::Episode(s, e) => (3, s, e),
+        };
+        debug_assert!(a < 1 << 31 && b < 1 << 31);
+        tag << 62 | (a as u64 & 0x7fff_ffff) << 31 | (b as u64 & 0x7fff_ffff)
+    }
+
+    fn unpack(v: u64) -> Option<StreamRef> {
+        let a = ((v >> 31) & 0x7fff_ffff) as usize;
+        let b = (v & 0x7fff_ffff) as usize;
+        match v >> 62 {
+            1 => Some(StreamRef::Live(a)),
+            2 => Some(StreamRef::Movie(a)),
+            3 => Some(StreamRef::Episode(a, b)),
+            _ => None,
+        }
+    }
+}
+
 /// The immutable snapshot faces read.
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -152,9 +201,12 @@ pub struct Catalog {
     pub movies: Vec<Movie>,
     pub series: Vec<Series>,
     pub guide_channels: Vec<GuideChannel>,
-    by_stream: HashMap<StreamId, StreamRef>,
-    by_series: HashMap<SeriesId, usize>,
-    by_category: HashMap<CategoryId, usize>,
+    /// Stream id → packed [`StreamRef`].
+    by_stream: IdIndex,
+    /// Series id → index + 1.
+    by_series: IdIndex,
+    /// Category id → index + 1.
+    by_category: IdIndex,
     by_guide_channel: HashMap<Box<str>, usize>,
     /// Programmes per guide channel id, sorted by start.
     programmes: HashMap<Box<str>, Vec<Programme>>,
@@ -165,35 +217,51 @@ impl Catalog {
     pub fn build(data: CatalogData) -> Catalog {
         let CatalogData {
             categories,
-            live,
-            movies,
-            series,
+            mut live,
+            mut movies,
+            mut series,
             guide_channels,
             programmes: rows,
         } = data;
-        let mut by_stream = HashMap::with_capacity(live.len() + movies.len());
-        for (i, c) in live.iter().enumerate() {
-            by_stream.insert(c.id, StreamRef::Live(i));
-        }
-        for (i, m) in movies.iter().enumerate() {
-            by_stream.insert(m.id, StreamRef::Movie(i));
-        }
-        let mut by_series = HashMap::with_capacity(series.len());
-        for (si, s) in series.iter().enumerate() {
-            by_series.insert(s.id, si);
-            for (ei, e) in s.episodes.iter().enumerate() {
-                by_stream.insert(e.id, StreamRef::Episode(si, ei));
-            }
-        }
+        // The lists were collected row by row; give back the spare capacity.
+        live.shrink_to_fit();
+        movies.shrink_to_fit();
+        series.shrink_to_fit();
+        // Later kinds win on a repeated id, as they always did.
+        let by_stream = IdIndex::build(
+            live.iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.0, StreamRef::Live(i)))
+                .chain(
+                    movies
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| (m.id.0, StreamRef::Movie(i))),
+                )
+                .chain(series.iter().enumerate().flat_map(|(si, s)| {
+                    s.episodes
+                        .iter()
+                        .enumerate()
+                        .map(move |(ei, e)| (e.id.0, StreamRef::Episode(si, ei)))
+                }))
+                .map(|(id, r)| (id, r.pack())),
+        );
+        let by_series = IdIndex::build(
+            series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.0, i as u64 + 1)),
+        );
+        let by_category = IdIndex::build(
+            categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.0, i as u64 + 1)),
+        );
         let by_guide_channel = guide_channels
             .iter()
             .enumerate()
             .map(|(i, g)| (g.id.clone(), i))
-            .collect();
-        let by_category = categories
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id, i))
             .collect();
         let mut programmes: HashMap<Box<str>, Vec<Programme>> = HashMap::new();
         for (channel, p) in rows {
@@ -218,15 +286,22 @@ impl Catalog {
     }
 
     pub fn stream(&self, id: StreamId) -> Option<StreamRef> {
-        self.by_stream.get(&id).copied()
+        self.by_stream.get(id.0).and_then(StreamRef::unpack)
     }
 
     pub fn series_by_id(&self, id: SeriesId) -> Option<&Series> {
-        self.by_series.get(&id).map(|i| &self.series[*i])
+        let i = self.by_series.get(id.0)? - 1;
+        self.series.get(i as usize)
     }
 
     pub fn category(&self, id: CategoryId) -> Option<&Category> {
-        self.by_category.get(&id).map(|i| &self.categories[*i])
+        self.categories.get(self.category_index(id)?)
+    }
+
+    /// Where a category is in [`categories`](Self::categories), for faces
+    /// that keep something per category in a table of their own.
+    pub fn category_index(&self, id: CategoryId) -> Option<usize> {
+        Some((self.by_category.get(id.0)? - 1) as usize)
     }
 
     /// The guide's own description of a channel (`<channel id>`).
@@ -248,7 +323,7 @@ impl Catalog {
     /// The upstream URL of a stream.
     pub fn stream_url(&self, r: StreamRef) -> &str {
         match r {
-            StreamRef::Live(i) => &self.live[i].url,
+            StreamRef::Live(i) => self.live[i].url(),
             StreamRef::Movie(i) => &self.movies[i].url,
             StreamRef::Episode(s, e) => &self.series[s].episodes[e].url,
         }
@@ -278,5 +353,125 @@ impl Catalog {
         self.live.len()
             + self.movies.len()
             + self.series.iter().map(|s| s.episodes.len()).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(id: u32, category: Option<u32>) -> LiveChannel {
+        LiveChannel {
+            id: StreamId(id),
+            source: SourceId(1),
+            category: category.map(CategoryId),
+            added: 0,
+            is_adult: false,
+            archive_days: 0,
+            text: LiveText::new(&format!("C{id}"), "", &format!("http://up/{id}.ts"), None),
+        }
+    }
+
+    fn data(ids: &[u32]) -> CatalogData {
+        let episode = |id: u32| Episode {
+            id: StreamId(id),
+            season: 1,
+            episode: id,
+            title: "E".into(),
+            url: format!("http://up/e{id}.mp4").into(),
+            container: "mp4".into(),
+            added: 0,
+        };
+        CatalogData {
+            categories: vec![
+                Category {
+                    id: CategoryId(9),
+                    kind: CategoryKind::Live,
+                    name: "Nine".into(),
+                },
+                Category {
+                    id: CategoryId(2),
+                    kind: CategoryKind::Series,
+                    name: "Two".into(),
+                },
+            ],
+            live: ids.iter().map(|&id| live(id, Some(9))).collect(),
+            movies: vec![Movie {
+                id: StreamId(500),
+                source: SourceId(1),
+                name: "M".into(),
+                category: None,
+                logo: "".into(),
+                url: "http://up/m.mkv".into(),
+                container: "mkv".into(),
+                added: 0,
+                is_adult: false,
+                plot: "".into(),
+                year: None,
+                rating: None,
+            }],
+            series: vec![Series {
+                id: SeriesId(4_000_000_000),
+                source: SourceId(1),
+                name: "S".into(),
+                category: Some(CategoryId(2)),
+                cover: "".into(),
+                plot: "".into(),
+                last_modified: 0,
+                episodes: vec![episode(600), episode(601)],
+            }],
+            ..CatalogData::default()
+        }
+    }
+
+    #[test]
+    fn lookups_by_id_dense_or_sparse() {
+        for ids in [vec![1, 2, 3, 7], vec![1, 2, 3, u32::MAX - 1]] {
+            let last = *ids.last().unwrap();
+            let c = Catalog::build(data(&ids));
+            assert_eq!(c.stream(StreamId(1)), Some(StreamRef::Live(0)));
+            assert_eq!(c.stream(StreamId(last)), Some(StreamRef::Live(3)));
+            assert_eq!(c.stream(StreamId(500)), Some(StreamRef::Movie(0)));
+            assert_eq!(c.stream(StreamId(601)), Some(StreamRef::Episode(0, 1)));
+            for missing in [0, 4, 499, 602, u32::MAX] {
+                assert_eq!(c.stream(StreamId(missing)), None, "{missing}");
+            }
+            assert_eq!(
+                c.stream_url(StreamRef::Live(3)),
+                format!("http://up/{last}.ts")
+            );
+            assert_eq!(
+                c.stream_category(StreamRef::Episode(0, 0)),
+                Some(CategoryId(2))
+            );
+            assert_eq!(
+                c.series_by_id(SeriesId(4_000_000_000)).map(|s| &*s.name),
+                Some("S")
+            );
+            assert!(c.series_by_id(SeriesId(0)).is_none());
+            assert_eq!(c.category(CategoryId(9)).map(|c| &*c.name), Some("Nine"));
+            assert_eq!(c.category_index(CategoryId(2)), Some(1));
+            assert!(c.category(CategoryId(3)).is_none());
+            assert_eq!(c.live[3].name(), format!("C{last}"));
+            assert_eq!(c.entry_count(), 7);
+        }
+    }
+
+    #[test]
+    fn stream_refs_pack_both_ways() {
+        for r in [
+            StreamRef::Live(0),
+            StreamRef::Movie(12345),
+            StreamRef::Episode(0, 0),
+            StreamRef::Episode((1 << 31) - 1, (1 << 31) - 1),
+        ] {
+            assert_ne!(r.pack(), 0);
+            assert_eq!(StreamRef::unpack(r.pack()), Some(r));
+        }
+    }
+
+    #[test]
+    fn a_live_channel_is_small() {
+        assert!(std::mem::size_of::<LiveChannel>() <= 64);
     }
 }

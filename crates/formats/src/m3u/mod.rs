@@ -25,7 +25,10 @@ mod write;
 mod tests;
 
 pub use read::read;
-pub use write::{push_attr, push_entry, push_extinf, push_title, push_url, write_header};
+pub use write::{
+    push_attr, push_attr_known, push_entry, push_extinf, push_extinf_plus, push_title,
+    push_title_known, push_url, write_header, PlusLine, Value,
+};
 
 /// Attributes of the `#EXTM3U` header line (`x-tvg-url`, `url-tvg`, ...).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

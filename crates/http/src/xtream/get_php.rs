@@ -15,13 +15,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 use tvgate_core::access::{Account, Denial, Face, OutputFormat};
-use tvgate_core::catalog::Catalog;
+use tvgate_core::catalog::{Catalog, LiveChannel};
 use tvgate_core::gate::Authn;
-use tvgate_formats::m3u;
+use tvgate_core::ids::CategoryId;
+use tvgate_formats::m3u::{self, Value};
 
 /// Playlist flavour (`type=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavour {
+pub enum Flavour {
     /// `#EXTINF:-1,Name` only.
     Plain,
     /// With tvg-id, tvg-name, tvg-logo and group-title.
@@ -151,15 +152,9 @@ async fn playlist(app: &App, caller: &Caller, headers: &HeaderMap, params: &Para
         "attachment; filename=\"tv_channels_{}_plus.m3u\"",
         username.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
     );
-    let body = render(
-        app.gate.catalog(),
-        account,
-        flavour,
-        output,
-        base,
-        creds,
-        epg_url,
-    );
+    let urls = UrlPrefixes::new(&base, &creds, output);
+    let body =
+        chunked(Playlist::new(app.gate.catalog(), &account, flavour, urls, epg_url).into_fill());
     let mut r = Response::new(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -181,123 +176,235 @@ enum Cursor {
     Done,
 }
 
-fn render(
-    catalog: Arc<Catalog>,
-    account: Arc<Account>,
-    flavour: Flavour,
-    output: OutputFormat,
-    base: String,
-    creds: String,
-    epg_url: String,
-) -> axum::body::Body {
-    let mut cursor = Cursor::Header;
-    let live_ext = output.as_str();
-    chunked(move |buf| {
-        while buf.len() < CHUNK {
-            cursor = match cursor {
-                Cursor::Header => {
-                    m3u::write_header(buf, Some(&epg_url));
-                    Cursor::Live(0)
-                }
-                Cursor::Live(i) if i < catalog.live.len() => {
-                    let c = &catalog.live[i];
-                    if account.may_see(c.category) {
-                        let group = c
-                            .category
-                            .and_then(|id| catalog.category(id))
-                            .map(|c| &*c.name)
-                            .unwrap_or("");
-                        extinf(
-                            buf,
-                            flavour,
-                            c.epg_id.as_deref().unwrap_or(""),
-                            &c.name,
-                            &c.logo,
-                            group,
-                            c.archive_days,
-                        );
-                        push_url(buf, &base, "live", &creds, c.id.0, live_ext);
-                    }
-                    Cursor::Live(i + 1)
-                }
-                Cursor::Live(_) => Cursor::Movie(0),
-                Cursor::Movie(i) if i < catalog.movies.len() => {
-                    let m = &catalog.movies[i];
-                    if account.may_see(m.category) {
-                        let group = m
-                            .category
-                            .and_then(|id| catalog.category(id))
-                            .map(|c| &*c.name)
-                            .unwrap_or("");
-                        extinf(buf, flavour, "", &m.name, &m.logo, group, 0);
-                        push_url(buf, &base, "movie", &creds, m.id.0, &m.container);
-                    }
-                    Cursor::Movie(i + 1)
-                }
-                Cursor::Movie(_) => Cursor::Episode(0, 0),
-                Cursor::Episode(s, e) if s < catalog.series.len() => {
-                    let series = &catalog.series[s];
-                    if e >= series.episodes.len() || !account.may_see(series.category) {
-                        Cursor::Episode(s + 1, 0)
-                    } else {
-                        let ep = &series.episodes[e];
-                        let group = series
-                            .category
-                            .and_then(|id| catalog.category(id))
-                            .map(|c| &*c.name)
-                            .unwrap_or("");
-                        extinf(buf, flavour, "", &ep.title, &series.cover, group, 0);
-                        push_url(buf, &base, "series", &creds, ep.id.0, &ep.container);
-                        Cursor::Episode(s, e + 1)
-                    }
-                }
-                Cursor::Episode(..) | Cursor::Done => Cursor::Done,
-            };
-            if matches!(cursor, Cursor::Done) {
-                return false;
-            }
-        }
-        true
-    })
+/// The start of every stream URL of one request: `BASE/live/USER/PASS/`
+/// and its movie and series siblings, built once instead of per entry.
+pub struct UrlPrefixes {
+    live: Vec<u8>,
+    movie: Vec<u8>,
+    series: Vec<u8>,
+    /// Extension of live URLs (`ts`, `m3u8`).
+    live_ext: &'static str,
 }
 
-fn extinf(
-    buf: &mut Vec<u8>,
-    flavour: Flavour,
-    tvg_id: &str,
-    name: &str,
-    logo: &str,
-    group: &str,
-    archive_days: u16,
-) {
-    buf.extend_from_slice(b"#EXTINF:-1");
-    if flavour == Flavour::Plus {
-        m3u::push_attr(buf, "tvg-id", tvg_id);
-        m3u::push_attr(buf, "tvg-name", name);
-        m3u::push_attr(buf, "tvg-logo", logo);
-        m3u::push_attr(buf, "group-title", group);
-        if archive_days > 0 {
-            // Kodi derives the archive URL itself (catchup="xc"); others read
-            // the depth from catchup-days.
-            m3u::push_attr(buf, "catchup", "xc");
-            m3u::push_attr(
-                buf,
-                "catchup-days",
-                itoa::Buffer::new().format(archive_days),
-            );
+impl UrlPrefixes {
+    /// `creds` is `USER/PASS`, already encoded for a path.
+    pub fn new(base: &str, creds: &str, output: OutputFormat) -> UrlPrefixes {
+        let prefix = |kind: &str| format!("{base}/{kind}/{creds}/").into_bytes();
+        UrlPrefixes {
+            live: prefix("live"),
+            movie: prefix("movie"),
+            series: prefix("series"),
+            live_ext: output.as_str(),
         }
     }
-    m3u::push_title(buf, name);
 }
 
-fn push_url(buf: &mut Vec<u8>, base: &str, kind: &str, creds: &str, id: u32, ext: &str) {
-    buf.extend_from_slice(base.as_bytes());
-    buf.push(b'/');
-    buf.extend_from_slice(kind.as_bytes());
-    buf.push(b'/');
-    buf.extend_from_slice(creds.as_bytes());
-    buf.push(b'/');
-    buf.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+/// Per category of the snapshot (by [`Catalog::category_index`]): may the
+/// line see it, and does its name need cleaning. Worked out once per
+/// request: a package is a list of ids, too slow to scan per entry.
+#[derive(Clone, Copy)]
+struct Group {
+    visible: bool,
+    plain: bool,
+}
+
+/// One request's playlist, rendered chunk by chunk.
+pub struct Playlist {
+    catalog: Arc<Catalog>,
+    account: Arc<Account>,
+    plus: bool,
+    urls: UrlPrefixes,
+    epg_url: String,
+    groups: Vec<Group>,
+    cursor: Cursor,
+}
+
+impl Playlist {
+    pub fn new(
+        catalog: Arc<Catalog>,
+        account: &Arc<Account>,
+        flavour: Flavour,
+        urls: UrlPrefixes,
+        epg_url: String,
+    ) -> Playlist {
+        let groups = catalog
+            .categories
+            .iter()
+            .map(|c| Group {
+                visible: account.may_see(Some(c.id)),
+                plain: tvgate_core::catalog::is_plain(&c.name),
+            })
+            .collect();
+        Playlist {
+            catalog,
+            account: account.clone(),
+            plus: flavour == Flavour::Plus,
+            urls,
+            epg_url,
+            groups,
+            cursor: Cursor::Header,
+        }
+    }
+
+    /// The body's fill function (see [`chunked`]).
+    pub fn into_fill(mut self) -> impl FnMut(&mut Vec<u8>) -> bool + Send + 'static {
+        move |buf| self.fill(buf)
+    }
+
+    /// Whether the line sees items of `category`, and the group title to
+    /// write for them.
+    #[inline]
+    fn group(&self, category: Option<CategoryId>) -> (bool, Value<'_>) {
+        let Some(id) = category else {
+            return (true, EMPTY);
+        };
+        match self.catalog.category_index(id) {
+            Some(i) => {
+                let g = self.groups[i];
+                let text = &*self.catalog.categories[i].name;
+                (
+                    g.visible,
+                    Value {
+                        text,
+                        known_clean: g.plain,
+                    },
+                )
+            }
+            // Not in the snapshot: no title, and the package decides.
+            None => (self.account.may_see(category), EMPTY),
+        }
+    }
+
+    /// Appends entries until `buf` holds about a chunk; false when done.
+    pub fn fill(&mut self, buf: &mut Vec<u8>) -> bool {
+        let catalog = Arc::clone(&self.catalog);
+        loop {
+            if buf.len() >= CHUNK {
+                return true;
+            }
+            self.cursor = match self.cursor {
+                Cursor::Header => {
+                    m3u::write_header(buf, Some(&self.epg_url));
+                    Cursor::Live(0)
+                }
+                Cursor::Live(mut i) => {
+                    while i < catalog.live.len() && buf.len() < CHUNK {
+                        self.live_entry(buf, &catalog.live[i]);
+                        i += 1;
+                    }
+                    if i < catalog.live.len() {
+                        Cursor::Live(i)
+                    } else {
+                        Cursor::Movie(0)
+                    }
+                }
+                Cursor::Movie(mut i) => {
+                    while i < catalog.movies.len() && buf.len() < CHUNK {
+                        let m = &catalog.movies[i];
+                        let (visible, group) = self.group(m.category);
+                        if visible {
+                            let name = Value::new(&m.name);
+                            self.extinf(buf, EMPTY, name, Value::new(&m.logo), group, 0);
+                            url_line(buf, &self.urls.movie, m.id.0, &m.container);
+                        }
+                        i += 1;
+                    }
+                    if i < catalog.movies.len() {
+                        Cursor::Movie(i)
+                    } else {
+                        Cursor::Episode(0, 0)
+                    }
+                }
+                Cursor::Episode(mut s, mut e) => {
+                    while s < catalog.series.len() && buf.len() < CHUNK {
+                        let series = &catalog.series[s];
+                        let (visible, group) = self.group(series.category);
+                        if e >= series.episodes.len() || !visible {
+                            s += 1;
+                            e = 0;
+                            continue;
+                        }
+                        let ep = &series.episodes[e];
+                        let title = Value::new(&ep.title);
+                        self.extinf(buf, EMPTY, title, Value::new(&series.cover), group, 0);
+                        url_line(buf, &self.urls.series, ep.id.0, &ep.container);
+                        e += 1;
+                    }
+                    if s < catalog.series.len() {
+                        Cursor::Episode(s, e)
+                    } else {
+                        Cursor::Done
+                    }
+                }
+                Cursor::Done => return false,
+            };
+        }
+    }
+
+    #[inline(always)]
+    fn live_entry(&self, buf: &mut Vec<u8>, c: &LiveChannel) {
+        let (visible, group) = self.group(c.category);
+        if !visible {
+            return;
+        }
+        let t = &c.text;
+        let known = |text, known_clean| Value { text, known_clean };
+        self.extinf(
+            buf,
+            known(t.epg_id().unwrap_or(""), t.epg_id_is_plain()),
+            known(t.name(), t.name_is_plain()),
+            known(t.logo(), t.logo_is_plain()),
+            group,
+            c.archive_days,
+        );
+        url_line(buf, &self.urls.live, c.id.0, self.urls.live_ext);
+    }
+
+    /// The `#EXTINF` line of an entry.
+    #[inline(always)]
+    fn extinf(
+        &self,
+        buf: &mut Vec<u8>,
+        tvg_id: Value<'_>,
+        name: Value<'_>,
+        logo: Value<'_>,
+        group: Value<'_>,
+        archive_days: u16,
+    ) {
+        if self.plus {
+            m3u::push_extinf_plus(
+                buf,
+                &m3u::PlusLine {
+                    tvg_id,
+                    tvg_name: name,
+                    tvg_logo: logo,
+                    group_title: group,
+                    catchup_days: archive_days,
+                    title: name,
+                },
+            );
+        } else {
+            buf.extend_from_slice(b"#EXTINF:-1");
+            m3u::push_title_known(buf, name.text, name.known_clean);
+        }
+    }
+}
+
+const EMPTY: Value<'static> = Value {
+    text: "",
+    known_clean: true,
+};
+
+/// `PREFIX` `ID` `.EXT` and a newline. The prefix is the server's own
+/// address and the encoded credentials; the extension comes from the
+/// catalog, written as it always was.
+#[inline(always)]
+fn url_line(buf: &mut Vec<u8>, prefix: &[u8], id: u32, ext: &str) {
+    let mut n = itoa::Buffer::new();
+    let id = n.format(id).as_bytes();
+    buf.reserve(prefix.len() + id.len() + ext.len() + 2);
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(id);
     buf.push(b'.');
     buf.extend_from_slice(ext.as_bytes());
     buf.push(b'\n');

@@ -13,18 +13,26 @@ use tvgate_core::access::Account;
 use tvgate_core::catalog::{Catalog, CategoryKind, StreamRef};
 use tvgate_core::ids::{CategoryId, SeriesId, StreamId};
 use tvgate_core::UnixTime;
-use tvgate_formats::xtream;
+use tvgate_formats::xtream::{self, Text};
 
-/// Streams a JSON array whose items `render` writes; `render(i, buf)` returns
-/// whether item `i` was written (it may be filtered out).
-fn json_array<F>(total: usize, mut render: F) -> Body
+/// Streams a JSON array whose items `render` writes; `render(i, buf, comma)`
+/// returns whether item `i` was written (it may be filtered out), with a
+/// leading comma when `comma`.
+fn json_array<F>(total: usize, render: F) -> Body
+where
+    F: FnMut(usize, &mut Vec<u8>, bool) -> bool + Send + 'static,
+{
+    chunked(json_array_fill(total, render))
+}
+
+fn json_array_fill<F>(total: usize, mut render: F) -> impl FnMut(&mut Vec<u8>) -> bool + Send
 where
     F: FnMut(usize, &mut Vec<u8>, bool) -> bool + Send + 'static,
 {
     let mut next = 0usize;
     let mut wrote_any = false;
     let mut started = false;
-    chunked(move |buf| {
+    move |buf| {
         if !started {
             buf.push(b'[');
             started = true;
@@ -40,125 +48,157 @@ where
             return false;
         }
         true
-    })
+    }
+}
+
+/// Which categories a list shows, worked out once per request for every
+/// category of the snapshot (by [`Catalog::category_index`]): the line's
+/// package (a list of ids, too slow to scan per entry) and the
+/// `category_id` filter.
+struct Shown {
+    by_index: Vec<bool>,
+    filter: Option<u32>,
+}
+
+impl Shown {
+    fn new(catalog: &Catalog, account: &Account, filter: Option<u32>) -> Shown {
+        let by_index = catalog
+            .categories
+            .iter()
+            .map(|c| wanted(account, Some(c.id), filter))
+            .collect();
+        Shown { by_index, filter }
+    }
+
+    #[inline]
+    fn shows(&self, catalog: &Catalog, account: &Account, category: Option<CategoryId>) -> bool {
+        match category {
+            None => self.filter.is_none(),
+            Some(id) => match catalog.category_index(id) {
+                Some(i) => self.by_index[i],
+                None => wanted(account, category, self.filter),
+            },
+        }
+    }
 }
 
 fn wanted(account: &Account, item_category: Option<CategoryId>, filter: Option<u32>) -> bool {
     account.may_see(item_category) && filter.is_none_or(|f| item_category.map(|c| c.0) == Some(f))
 }
 
-fn push_item<T: serde::Serialize>(buf: &mut Vec<u8>, item: &T, comma: bool) {
-    if comma {
-        buf.push(b',');
-    }
-    let _ = serde_json::to_writer(&mut *buf, item);
+pub fn live_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
+    chunked(live_streams_fill(catalog, account, filter))
 }
 
-pub fn live_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
+/// The fill function of [`live_streams`] (see [`chunked`]).
+pub fn live_streams_fill(
+    catalog: Arc<Catalog>,
+    account: Arc<Account>,
+    filter: Option<u32>,
+) -> impl FnMut(&mut Vec<u8>) -> bool + Send {
+    let shown = Shown::new(&catalog, &account, filter);
     let mut num = 0u32;
-    json_array(catalog.live.len(), move |i, buf, comma| {
+    json_array_fill(catalog.live.len(), move |i, buf, comma| {
         let c = &catalog.live[i];
-        if !wanted(&account, c.category, filter) {
+        if !shown.shows(&catalog, &account, c.category) {
             return false;
         }
         num += 1;
-        let added = itoa::Buffer::new().format(c.added).to_string();
-        push_item(
-            buf,
-            &xtream::LiveStream {
-                num,
-                name: &c.name,
-                stream_type: "live",
-                stream_id: c.id.0,
-                stream_icon: &c.logo,
-                epg_channel_id: c.epg_id.as_deref(),
-                added,
-                is_adult: if c.is_adult { "1" } else { "0" },
-                category_id: wire::category_id(c.category),
-                category_ids: wire::category_ids(c.category),
-                custom_sid: "",
-                tv_archive: u8::from(c.archive_days > 0),
-                direct_source: "",
-                tv_archive_duration: c.archive_days,
-                thumbnail: "",
-            },
-            comma,
-        );
+        if comma {
+            buf.push(b',');
+        }
+        let t = &c.text;
+        xtream::LiveStream {
+            num,
+            name: Text::known(t.name(), t.name_is_plain()),
+            stream_type: "live",
+            stream_id: c.id.0,
+            stream_icon: Text::known(t.logo(), t.logo_is_plain()),
+            epg_channel_id: t.epg_id().map(|e| Text::known(e, t.epg_id_is_plain())),
+            added: c.added,
+            is_adult: if c.is_adult { "1" } else { "0" },
+            category_id: c.category.map(|c| c.0),
+            category_ids: c.category.map(|c| c.0),
+            custom_sid: "",
+            tv_archive: u8::from(c.archive_days > 0),
+            direct_source: "",
+            tv_archive_duration: c.archive_days,
+            thumbnail: "",
+        }
+        .write_json(buf);
         true
     })
 }
 
-fn rating_string(r: Option<f32>) -> String {
-    r.map(|r| format!("{r:.1}")).unwrap_or_default()
-}
-
 pub fn vod_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
+    let shown = Shown::new(&catalog, &account, filter);
     let mut num = 0u32;
     json_array(catalog.movies.len(), move |i, buf, comma| {
         let m = &catalog.movies[i];
-        if !wanted(&account, m.category, filter) {
+        if !shown.shows(&catalog, &account, m.category) {
             return false;
         }
         num += 1;
-        push_item(
-            buf,
-            &xtream::VodStream {
-                num,
-                name: &m.name,
-                title: &m.name,
-                year: m.year.map(|y| y.to_string()).unwrap_or_default(),
-                stream_type: "movie",
-                stream_id: m.id.0,
-                stream_icon: &m.logo,
-                rating: rating_string(m.rating),
-                rating_5based: m.rating.map(|r| r / 2.0).unwrap_or(0.0),
-                added: m.added.to_string(),
-                is_adult: if m.is_adult { "1" } else { "0" },
-                category_id: wire::category_id(m.category),
-                category_ids: wire::category_ids(m.category),
-                container_extension: &m.container,
-                custom_sid: "",
-                direct_source: "",
-            },
-            comma,
-        );
+        if comma {
+            buf.push(b',');
+        }
+        xtream::VodStream {
+            num,
+            name: Text::new(&m.name),
+            title: Text::new(&m.name),
+            year: m.year,
+            stream_type: "movie",
+            stream_id: m.id.0,
+            stream_icon: Text::new(&m.logo),
+            rating: m.rating,
+            rating_5based: m.rating.map(|r| r / 2.0).unwrap_or(0.0),
+            added: m.added,
+            is_adult: if m.is_adult { "1" } else { "0" },
+            category_id: m.category.map(|c| c.0),
+            category_ids: m.category.map(|c| c.0),
+            container_extension: Text::new(&m.container),
+            custom_sid: "",
+            direct_source: "",
+        }
+        .write_json(buf);
         true
     })
 }
 
 pub fn series(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
+    let shown = Shown::new(&catalog, &account, filter);
     let mut num = 0u32;
     json_array(catalog.series.len(), move |i, buf, comma| {
         let s = &catalog.series[i];
-        if !wanted(&account, s.category, filter) {
+        if !shown.shows(&catalog, &account, s.category) {
             return false;
         }
         num += 1;
-        push_item(
-            buf,
-            &xtream::SeriesEntry {
-                num,
-                name: &s.name,
-                title: &s.name,
-                series_id: s.id.0,
-                stream_type: "series",
-                cover: &s.cover,
-                plot: &s.plot,
-                cast: "",
-                director: "",
-                genre: "",
-                release_date: "",
-                last_modified: s.last_modified.to_string(),
-                rating: String::new(),
-                rating_5based: 0.0,
-                backdrop_path: Vec::new(),
-                youtube_trailer: "",
-                episode_run_time: String::new(),
-                category_id: wire::category_id(s.category),
-                category_ids: wire::category_ids(s.category),
-            },
-            comma,
-        );
+        if comma {
+            buf.push(b',');
+        }
+        xtream::SeriesEntry {
+            num,
+            name: Text::new(&s.name),
+            title: Text::new(&s.name),
+            series_id: s.id.0,
+            stream_type: "series",
+            cover: Text::new(&s.cover),
+            plot: Text::new(&s.plot),
+            cast: "",
+            director: "",
+            genre: "",
+            release_date: "",
+            last_modified: s.last_modified,
+            rating: "",
+            rating_5based: 0.0,
+            backdrop_path: &[],
+            youtube_trailer: "",
+            episode_run_time: "",
+            category_id: s.category.map(|c| c.0),
+            category_ids: s.category.map(|c| c.0),
+        }
+        .write_json(buf);
         true
     })
 }
@@ -265,7 +305,7 @@ pub fn epg(
     let Some(c) = channel.filter(|c| account.may_see(c.category)) else {
         return br#"{"epg_listings":[]}"#.to_vec();
     };
-    let Some(epg_id) = c.epg_id.as_deref() else {
+    let Some(epg_id) = c.epg_id() else {
         return br#"{"epg_listings":[]}"#.to_vec();
     };
     let programmes = match limit {
@@ -327,8 +367,8 @@ pub fn panel(app: &App, ctx: &wire::LoginContext<'_>, account: &Account) -> Vec<
         channels.insert(
             c.id.0.to_string(),
             json!({
-                "num": n + 1, "name": &*c.name, "stream_type": "live", "type_name": "Live Streams",
-                "stream_id": c.id.0.to_string(), "stream_icon": &*c.logo, "epg_channel_id": c.epg_id.as_deref(),
+                "num": n + 1, "name": c.name(), "stream_type": "live", "type_name": "Live Streams",
+                "stream_id": c.id.0.to_string(), "stream_icon": c.logo(), "epg_channel_id": c.epg_id(),
                 "added": c.added.to_string(), "category_name": name_of(c.category),
                 "category_id": wire::category_id(c.category), "series_no": null, "live": "1",
                 "container_extension": null, "custom_sid": "", "tv_archive": u8::from(c.archive_days > 0),

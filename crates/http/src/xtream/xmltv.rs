@@ -49,7 +49,7 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
     let mut seen = HashSet::new();
     let mut channels: Vec<usize> = Vec::new();
     for (i, c) in catalog.live.iter().enumerate() {
-        if let Some(id) = c.epg_id.as_deref() {
+        if let Some(id) = c.epg_id() {
             if account.may_see(c.category) && seen.insert(id) {
                 channels.push(i);
             }
@@ -69,16 +69,16 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
             }
             1 if next < channels.len() => {
                 let c = &catalog.live[channels[next]];
-                let id = c.epg_id.as_deref().unwrap_or("");
+                let id = c.epg_id().unwrap_or("");
                 let guide = catalog.guide_channel(id);
                 let name = guide
                     .map(|g| &*g.name)
                     .filter(|n| !n.is_empty())
-                    .unwrap_or(&c.name);
+                    .unwrap_or(c.name());
                 let icon = guide
                     .map(|g| &*g.icon)
                     .filter(|i| !i.is_empty())
-                    .unwrap_or(&c.logo);
+                    .unwrap_or(c.logo());
                 let channel = fmt::Channel {
                     id: id.to_string(),
                     display_names: vec![name.to_string()],
@@ -92,7 +92,7 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
                 next = 0;
             }
             2 if next < channels.len() => {
-                let id = catalog.live[channels[next]].epg_id.as_deref().unwrap_or("");
+                let id = catalog.live[channels[next]].epg_id().unwrap_or("");
                 for p in catalog.programmes(id) {
                     let programme = fmt::Programme {
                         line: 0,

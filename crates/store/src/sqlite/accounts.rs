@@ -69,24 +69,26 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     };
     Ok(Account {
         id,
-        username: row.get(1)?,
-        password_hash: row.get(2)?,
-        verifier: row.get(3)?,
+        username: row.get::<_, String>(1)?.into_boxed_str(),
+        password_hash: row.get::<_, String>(2)?.into_boxed_str(),
+        verifier: row
+            .get::<_, Option<Vec<u8>>>(3)?
+            .and_then(|v| tvgate_core::access::account::to_verifier(&v)),
         status,
         expires_at: row.get(5)?,
         is_trial: row.get(6)?,
         max_connections,
         allowed_formats,
         created_at: row.get(9)?,
-        note: row.get(10)?,
-        package,
+        note: row.get::<_, String>(10)?.into_boxed_str(),
+        package: package.map(Vec::into_boxed_slice),
         revision: row.get(12)?,
     })
 }
 
 /// `1,2,3` (and `` for an empty package).
-fn encode_package(package: &Option<Vec<CategoryId>>) -> Option<String> {
-    package.as_ref().map(|ids| {
+fn encode_package(package: Option<&[CategoryId]>) -> Option<String> {
+    package.map(|ids| {
         ids.iter()
             .map(|c| c.0.to_string())
             .collect::<Vec<_>>()
@@ -128,7 +130,7 @@ pub(super) fn insert(
             a.username,
             username_key,
             a.password_hash,
-            a.verifier,
+            a.verifier.as_ref().map(|v| &v[..]),
             a.status.as_str(),
             a.expires_at,
             a.is_trial,
@@ -136,7 +138,7 @@ pub(super) fn insert(
             a.allowed_formats.bits(),
             a.created_at,
             a.note,
-            encode_package(&a.package),
+            encode_package(a.package.as_deref()),
         ],
     );
     match result {
@@ -149,17 +151,20 @@ pub(super) fn insert(
     tx.commit().ctx(CONTEXT)?;
     Ok(Account {
         id,
-        username: a.username,
-        password_hash: a.password_hash,
-        verifier: a.verifier,
+        username: a.username.into(),
+        password_hash: a.password_hash.into(),
+        verifier: a
+            .verifier
+            .as_deref()
+            .and_then(tvgate_core::access::account::to_verifier),
         status: a.status,
         expires_at: a.expires_at,
         is_trial: a.is_trial,
         max_connections: a.max_connections,
         allowed_formats: a.allowed_formats,
         created_at: a.created_at,
-        note: a.note,
-        package: a.package,
+        note: a.note.into(),
+        package: a.package.map(Vec::into_boxed_slice),
         revision: 1,
     })
 }
@@ -181,7 +186,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
             a.username,
             username_key,
             a.password_hash,
-            a.verifier,
+            a.verifier.as_ref().map(|v| &v[..]),
             a.status.as_str(),
             a.expires_at,
             a.is_trial,
@@ -189,7 +194,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
             a.allowed_formats.bits(),
             a.created_at,
             a.note,
-            encode_package(&a.package),
+            encode_package(a.package.as_deref()),
             a.revision,
         ],
     );
@@ -269,7 +274,7 @@ pub(super) fn upsert(
                             a.allowed_formats.bits(),
                             a.created_at,
                             a.note,
-                            encode_package(&a.package),
+                            encode_package(a.package.as_deref()),
                         ])
                         .ctx(CONTEXT)?;
                     counts.created += 1;
@@ -390,11 +395,11 @@ mod tests {
     #[test]
     fn packages_round_trip() {
         let ids = vec![CategoryId(3), CategoryId(14)];
-        assert_eq!(encode_package(&Some(ids.clone())).as_deref(), Some("3,14"));
+        assert_eq!(encode_package(Some(&ids)).as_deref(), Some("3,14"));
         assert_eq!(decode_package("3,14").unwrap(), ids);
-        assert_eq!(encode_package(&Some(vec![])).as_deref(), Some(""));
+        assert_eq!(encode_package(Some(&[])).as_deref(), Some(""));
         assert_eq!(decode_package("").unwrap(), vec![]);
-        assert_eq!(encode_package(&None), None);
+        assert_eq!(encode_package(None), None);
         assert_eq!(decode_package("3,x"), Err("x".to_string()));
     }
 
@@ -414,10 +419,13 @@ mod tests {
         .unwrap();
         let all = load(&mut conn).unwrap();
         assert_eq!(all[0].status, Status::Disabled);
-        assert_eq!(all[0].package, Some(vec![CategoryId(1), CategoryId(2)]));
+        assert_eq!(
+            all[0].package.as_deref(),
+            Some(&[CategoryId(1), CategoryId(2)][..])
+        );
         assert_eq!(all[1].status, Status::Disabled);
         assert_eq!(all[1].max_connections, 1);
         assert_eq!(all[2].status, Status::Active);
-        assert_eq!(all[2].package, Some(vec![CategoryId(5)]));
+        assert_eq!(all[2].package.as_deref(), Some(&[CategoryId(5)][..]));
     }
 }

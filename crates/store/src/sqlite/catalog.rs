@@ -20,11 +20,12 @@
 use super::guide;
 use super::sources::ensure_exists;
 use super::{bump, check_public_id, Context, Half};
-use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use rusqlite::types::{FromSqlError, Type};
+use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::{
-    CatalogData, Category, CategoryKind, Episode, LiveChannel, Movie, Series,
+    CatalogData, Category, CategoryKind, Episode, LiveChannel, LiveText, Movie, Series,
 };
 use tvgate_core::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use tvgate_core::ports::{ImportCounts, StoreResult};
@@ -397,14 +398,17 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
                 Ok(LiveChannel {
                     id: StreamId(row.get(0)?),
                     source: SourceId(row.get(1)?),
-                    name: row.get::<_, String>(2)?.into(),
                     category: row.get::<_, Option<u32>>(3)?.map(CategoryId),
-                    epg_id: row.get::<_, Option<String>>(4)?.map(Into::into),
-                    logo: row.get::<_, String>(5)?.into(),
-                    url: row.get::<_, String>(6)?.into(),
                     added: row.get(7)?,
                     is_adult: row.get(8)?,
                     archive_days: row.get(9)?,
+                    // Borrowed from the row: the packed text is the only copy.
+                    text: LiveText::new(
+                        text(row, 2)?,
+                        text(row, 5)?,
+                        text(row, 6)?,
+                        optional_text(row, 4)?,
+                    ),
                 })
             })
             .ctx(CONTEXT)?;
@@ -498,6 +502,28 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
     guide::load(&tx, &mut data)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(data)
+}
+
+/// A TEXT column borrowed from the row (NULL or invalid UTF-8 is an error,
+/// as `row.get::<_, String>` would give).
+fn text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(i)?.as_str().map_err(|e| conversion_error(i, e))
+}
+
+/// A nullable TEXT column borrowed from the row.
+fn optional_text<'r>(row: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(i)?
+        .as_str_or_null()
+        .map_err(|e| conversion_error(i, e))
+}
+
+fn conversion_error(i: usize, e: FromSqlError) -> rusqlite::Error {
+    match e {
+        FromSqlError::InvalidType => {
+            rusqlite::Error::InvalidColumnType(i, format!("column {i}"), Type::Text)
+        }
+        other => rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(other)),
+    }
 }
 
 /// Every category, in order of first appearance in the loaded lists (live,
