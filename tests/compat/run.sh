@@ -197,9 +197,10 @@ check_ffprobe() {
 check_ffmpeg_copy() {
   local d rc us
   d=$(mktemp -d "$TMP/work/ff.XXXX")
-  # 20 s of the endless channel, remuxed: crosses the loop points of the demo
-  # clip. Any warning (timestamps, continuity, corrupt packets) fails.
-  ffmpeg -nostdin -hide_banner -v warning -rw_timeout 15000000 -i "$STREAM_URL" -t 20 -c copy \
+  # 60 s of the endless channel (the issue's `ffmpeg -t 60`), remuxed: nine
+  # loop points of the 6.4 s demo clip. Any warning (timestamps, continuity,
+  # corrupt packets) fails.
+  ffmpeg -nostdin -hide_banner -v warning -rw_timeout 15000000 -i "$STREAM_URL" -t 60 -c copy \
     -progress "$d/progress" -f null - 2>"$d/stderr"
   rc=$?
   cat "$d/stderr"
@@ -207,7 +208,7 @@ check_ffmpeg_copy() {
   [ ! -s "$d/stderr" ] || { echo "ffmpeg warned: $(head -n 1 "$d/stderr")"; return 1; }
   us=$(grep '^out_time_us=' "$d/progress" | tail -n 1 | cut -d= -f2)
   echo "copied ${us:-?} us"
-  [ "${us:-0}" -ge 19000000 ] 2>/dev/null || { echo "ffmpeg copied only ${us:-0} us of media, want 20 s"; return 1; }
+  [ "${us:-0}" -ge 59000000 ] 2>/dev/null || { echo "ffmpeg copied only ${us:-0} us of media, want 60 s"; return 1; }
 }
 
 check_login_normalization() {
@@ -305,7 +306,7 @@ run "get.php m3u_plus: iptv-playlist-parser and m3u-ipytv agree" 60 check_m3u_pa
 run "xmltv.php: xmllint --dtdvalid xmltv.dtd" 60 check_xmllint
 run "xmltv.php: tv_validate_file" 120 check_tv_validate_file
 run "ffprobe: live channel is h264 + aac" 60 check_ffprobe
-run "ffmpeg: 20 s of a live channel copied without warnings" 90 check_ffmpeg_copy
+run "ffmpeg: 60 s of a live channel copied without warnings" 120 check_ffmpeg_copy
 run "login: trailing space / zero-width space in password, username case" 60 check_login_normalization
 run "expired line: auth 1, status Expired, exp_date, stream 403" 60 check_expired_line
 run "xtream-api-client: wrong password raises XtreamAuthenticationError, account info" 60 check_xtream_api_client

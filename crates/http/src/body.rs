@@ -5,7 +5,7 @@ use axum::body::Body;
 use bytes::Bytes;
 
 /// Bytes rendered per chunk before it is handed to the socket.
-pub const CHUNK: usize = 64 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 
 /// A body produced by `fill`, called repeatedly with an empty buffer; it
 /// appends up to about [`CHUNK`] bytes and returns `true` while more remains.

@@ -1,6 +1,6 @@
 //! `get.php` (and `/playlist/U/P[/TYPE]`): the line's M3U playlist.
 //!
-//! Entries are rendered straight into 64 KiB chunks with the line's
+//! Entries are rendered straight into 256 KiB chunks with the line's
 //! credentials spliced into each URL; nothing is built whole. Emission follows
 //! protocols.md §4.2 so every parser we test with agrees: `#EXTM3U` first,
 //! every attribute quoted, no raw `"` inside values, a quoted attribute

@@ -1,6 +1,6 @@
 //! The list and detail actions of `player_api.php`, filtered by the line's
-//! package. Lists stream: entries are rendered into 64 KiB chunks as the
-//! socket drains, so a 200,000-entry list costs a chunk of memory, not the
+//! package. Lists stream: entries are rendered into 256 KiB chunks as the
+//! socket drains, so a 200,000-entry list costs a chunk of memory (256 KiB), not the
 //! whole answer.
 
 use super::wire;
