@@ -17,6 +17,7 @@ pub mod access;
 pub mod catalog;
 pub mod gate;
 pub mod ids;
+pub mod ledger;
 pub mod ports;
 
 /// Seconds since the Unix epoch, UTC.

@@ -1,0 +1,273 @@
+//! The in-process ledger: one machine, a map behind a std mutex held only
+//! for the few map operations of one call (never across `.await`).
+
+use super::{eviction_victim, Admission, Lease, LeaseId, LeaseRequest, Ledger, LimitPolicy};
+use crate::ids::AccountId;
+use crate::UnixTime;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Debug, Default)]
+struct State {
+    next_id: u64,
+    by_account: HashMap<AccountId, Vec<Lease>>,
+    account_of: HashMap<LeaseId, AccountId>,
+}
+
+impl State {
+    /// Drops the account's expired leases; returns its live ones.
+    fn live(&mut self, account: AccountId, now: UnixTime) -> &mut Vec<Lease> {
+        let leases = self.by_account.entry(account).or_default();
+        let account_of = &mut self.account_of;
+        leases.retain(|l| {
+            let keep = l.expires > now;
+            if !keep {
+                account_of.remove(&l.id);
+            }
+            keep
+        });
+        leases
+    }
+}
+
+/// Leases of every line, in this process.
+#[derive(Debug, Default)]
+pub struct LocalLedger {
+    state: Mutex<State>,
+}
+
+impl LocalLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Ledger for LocalLedger {
+    fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission {
+        let mut state = self.lock();
+        let mut ended = Vec::new();
+        {
+            let leases = state.live(req.account, now);
+            // A reconnect from the same address and player replaces its own
+            // lease instead of taking a second slot.
+            if let Some(pos) = leases.iter().position(|l| {
+                l.ip == req.ip && l.user_agent == req.user_agent && l.kind == req.kind
+            }) {
+                ended.push(leases.remove(pos));
+            }
+            let full = req.max_connections != 0 && leases.len() as u32 >= req.max_connections;
+            if full {
+                match req.policy {
+                    LimitPolicy::Refuse => {
+                        // Nothing changes when the newcomer is refused: put
+                        // back the lease we took out above.
+                        leases.extend(ended.drain(..));
+                        leases.sort_by_key(|l| (l.started, l.id));
+                        return Admission::Full {
+                            holders: leases.clone(),
+                        };
+                    }
+                    LimitPolicy::NewestWins => {
+                        while leases.len() as u32 >= req.max_connections {
+                            let Some(victim) = eviction_victim(leases, req).map(|l| l.id) else {
+                                break;
+                            };
+                            if let Some(pos) = leases.iter().position(|l| l.id == victim) {
+                                ended.push(leases.remove(pos));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        state.next_id += 1;
+        let id = LeaseId(state.next_id);
+        for gone in &ended {
+            state.account_of.remove(&gone.id);
+        }
+        let lease = Lease {
+            id,
+            account: req.account,
+            stream: req.stream,
+            ip: req.ip,
+            user_agent: req.user_agent.clone(),
+            device: req.device.clone(),
+            kind: req.kind,
+            started: now,
+            last_seen: now,
+            expires: now + i64::from(ttl_secs),
+        };
+        state.account_of.insert(id, req.account);
+        state.by_account.entry(req.account).or_default().push(lease);
+        Admission::Admitted { id, ended }
+    }
+
+    fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool {
+        let mut state = self.lock();
+        let Some(account) = state.account_of.get(&id).copied() else {
+            return false;
+        };
+        let leases = state.live(account, now);
+        match leases.iter_mut().find(|l| l.id == id) {
+            Some(l) => {
+                l.last_seen = now;
+                l.expires = now + i64::from(ttl_secs);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn end(&self, id: LeaseId) -> Option<Lease> {
+        let mut state = self.lock();
+        let account = state.account_of.remove(&id)?;
+        let leases = state.by_account.get_mut(&account)?;
+        let pos = leases.iter().position(|l| l.id == id)?;
+        let lease = leases.remove(pos);
+        if leases.is_empty() {
+            state.by_account.remove(&account);
+        }
+        Some(lease)
+    }
+
+    fn holders(&self, account: AccountId, now: UnixTime) -> Vec<Lease> {
+        let mut state = self.lock();
+        let mut list = state.live(account, now).clone();
+        if list.is_empty() {
+            state.by_account.remove(&account);
+        }
+        list.sort_by_key(|l| (l.started, l.id));
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::StreamId;
+    use crate::ledger::LeaseKind;
+
+    fn req(ip: &str, ua: &str, max: u32, policy: LimitPolicy) -> LeaseRequest {
+        LeaseRequest {
+            account: AccountId(1),
+            max_connections: max,
+            policy,
+            stream: StreamId(7),
+            ip: ip.parse().expect("ip"),
+            user_agent: ua.into(),
+            device: None,
+            kind: LeaseKind::LiveTs,
+        }
+    }
+
+    fn admitted(a: Admission) -> (LeaseId, Vec<Lease>) {
+        match a {
+            Admission::Admitted { id, ended } => (id, ended),
+            Admission::Full { holders } => panic!("refused, held by {holders:?}"),
+        }
+    }
+
+    #[test]
+    fn the_limit_holds_and_names_the_holders() {
+        let l = LocalLedger::new();
+        let (first, _) =
+            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
+        match l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 101, 30) {
+            Admission::Full { holders } => {
+                assert_eq!(holders.len(), 1);
+                assert_eq!((&*holders[0].user_agent, holders[0].started), ("TV", 100));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(l.active(AccountId(1), 101), 1);
+        l.end(first);
+        assert_eq!(
+            l.active(AccountId(1), 101),
+            0,
+            "a slot frees the moment its lease ends"
+        );
+        admitted(l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 102, 30));
+    }
+
+    #[test]
+    fn a_reconnect_replaces_its_own_lease() {
+        let l = LocalLedger::new();
+        let (old, _) = admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
+        let (new, ended) =
+            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 105, 30));
+        assert_ne!(old, new);
+        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![old]);
+        assert!(
+            !l.renew(old, 106, 30),
+            "the replaced connection learns it must stop"
+        );
+        assert!(l.renew(new, 106, 30));
+        assert_eq!(l.active(AccountId(1), 106), 1);
+    }
+
+    #[test]
+    fn newest_wins_ends_the_best_victim() {
+        let l = LocalLedger::new();
+        let (a, _) =
+            admitted(l.admit(&req("192.0.2.1", "TV", 2, LimitPolicy::NewestWins), 100, 30));
+        let (b, _) = admitted(l.admit(
+            &req("192.0.2.9", "Phone", 2, LimitPolicy::NewestWins),
+            101,
+            30,
+        ));
+        // Same address as `b`, another player: `b` goes although `a` is older.
+        let (_, ended) = admitted(l.admit(
+            &req("192.0.2.9", "Tablet", 2, LimitPolicy::NewestWins),
+            102,
+            30,
+        ));
+        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]);
+        // A stranger: the oldest (`a`) goes.
+        let (_, ended) = admitted(l.admit(
+            &req("198.51.100.1", "Box", 2, LimitPolicy::NewestWins),
+            103,
+            30,
+        ));
+        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
+        assert_eq!(l.active(AccountId(1), 103), 2);
+    }
+
+    #[test]
+    fn an_unrenewed_lease_expires_so_nothing_can_leak() {
+        let l = LocalLedger::new();
+        let (id, _) = admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
+        assert!(l.renew(id, 120, 30));
+        assert_eq!(l.active(AccountId(1), 149), 1);
+        assert_eq!(
+            l.active(AccountId(1), 150),
+            0,
+            "a crashed server task stops renewing"
+        );
+        assert!(!l.renew(id, 151, 30));
+        admitted(l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 151, 30));
+    }
+
+    #[test]
+    fn unlimited_lines_and_refused_reconnects_change_nothing() {
+        let l = LocalLedger::new();
+        for i in 0..50u8 {
+            admitted(l.admit(
+                &req(&format!("192.0.2.{i}"), "TV", 0, LimitPolicy::Refuse),
+                100,
+                30,
+            ));
+        }
+        assert_eq!(l.active(AccountId(1), 100), 50);
+        let l = LocalLedger::new();
+        admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
+        // A second stream from the same TV on a 1-slot line replaces, not refuses.
+        let (_, ended) =
+            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 101, 30));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(l.active(AccountId(1), 101), 1);
+    }
+}

@@ -1,0 +1,112 @@
+//! The connection ledger: who is watching what, right now.
+//!
+//! A connection is a *lease* with a time-to-live that the task serving it
+//! renews; there are no counters that go up and down, so no crash, panic or
+//! lost message can leak a slot: a lease nobody renews simply expires.
+//! Admission is one atomic step (count, replace, evict, insert) so the
+//! connection limit holds under any concurrency.
+//!
+//! The trait is what a Redis ledger for several nodes will implement; the
+//! in-process [`local::LocalLedger`] is the default. No I/O, no clock: `now`
+//! is a parameter.
+
+pub mod local;
+
+use crate::ids::{AccountId, StreamId};
+use crate::UnixTime;
+use std::net::IpAddr;
+
+/// Identifies one lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeaseId(pub u64);
+
+/// How the connection is served, which decides how its end is detected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    /// A live TS socket: ends when the socket closes.
+    LiveTs,
+    /// HLS: no socket to watch; ends after an idle window.
+    Hls,
+    /// A movie or an episode.
+    Vod,
+}
+
+/// What to do when a line is at its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LimitPolicy {
+    /// Refuse the newcomer, naming what holds the slots.
+    #[default]
+    Refuse,
+    /// End the oldest lease (same address and player first, then same
+    /// address, then the oldest), as Xtream Codes does.
+    NewestWins,
+}
+
+/// What a newcomer asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRequest {
+    pub account: AccountId,
+    /// 0 means unlimited.
+    pub max_connections: u32,
+    pub policy: LimitPolicy,
+    pub stream: StreamId,
+    pub ip: IpAddr,
+    pub user_agent: Box<str>,
+    pub device: Option<Box<str>>,
+    pub kind: LeaseKind,
+}
+
+/// A held slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: LeaseId,
+    pub account: AccountId,
+    pub stream: StreamId,
+    pub ip: IpAddr,
+    pub user_agent: Box<str>,
+    pub device: Option<Box<str>>,
+    pub kind: LeaseKind,
+    pub started: UnixTime,
+    pub last_seen: UnixTime,
+    /// The lease ends at this time unless renewed.
+    pub expires: UnixTime,
+}
+
+/// The answer to an admission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A slot was granted. `ended` lists leases this admission ended: the
+    /// newcomer's own earlier connection (same address and player), or the
+    /// oldest one under newest-wins. Their serving tasks learn it on their
+    /// next renewal and stop.
+    Admitted { id: LeaseId, ended: Vec<Lease> },
+    /// Every slot is taken; these hold them, oldest first.
+    Full { holders: Vec<Lease> },
+}
+
+/// The ledger's operations. Implementations must make `admit` atomic.
+pub trait Ledger: Send + Sync + 'static {
+    /// Admits a connection whose lease lives `ttl_secs` unless renewed.
+    fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission;
+    /// Extends a lease; `false` when it no longer exists (ended by another
+    /// admission, by the operator, or expired): the caller must stop serving.
+    fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool;
+    /// Ends a lease (the viewer left). Ending an unknown lease is a no-op.
+    fn end(&self, id: LeaseId) -> Option<Lease>;
+    /// The live leases of a line, oldest first.
+    fn holders(&self, account: AccountId, now: UnixTime) -> Vec<Lease>;
+    /// How many leases a line holds now (`active_cons`).
+    fn active(&self, account: AccountId, now: UnixTime) -> u32 {
+        self.holders(account, now).len() as u32
+    }
+}
+
+/// Picks which lease newest-wins ends: the same address and player first,
+/// then the same address, then the oldest. `holders` is oldest first.
+pub fn eviction_victim<'a>(holders: &'a [Lease], req: &LeaseRequest) -> Option<&'a Lease> {
+    holders
+        .iter()
+        .find(|l| l.ip == req.ip && l.user_agent == req.user_agent)
+        .or_else(|| holders.iter().find(|l| l.ip == req.ip))
+        .or_else(|| holders.first())
+}
