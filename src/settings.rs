@@ -32,6 +32,9 @@ pub struct Settings {
     pub login_failures_per_username: u32,
     pub login_failure_username_drain_secs: u32,
     pub verifier_key_file: String,
+    pub connection_limit_policy: String,
+    pub admission_wait_ms: u64,
+    pub lease_ttl_secs: u32,
     pub worker_threads: usize,
     pub log_format: String,
 }
@@ -63,6 +66,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "login_failures_per_username", default: "50", doc: "Failed logins for one username (from any address) in a burst; addresses that logged in to the line before are exempt, so an attack cannot lock a subscriber out." },
     SettingDoc { name: "login_failure_username_drain_secs", default: "60", doc: "Seconds for one failure of a username to be forgiven." },
     SettingDoc { name: "verifier_key_file", default: "\"\"", doc: "File holding the 32-byte key of the keyed password verifiers (docs/security.md). Empty: `DATA_DIR/verifier.key`, created on first start. Keep it out of database backups." },
+    SettingDoc { name: "connection_limit_policy", default: "\"refuse\"", doc: "What a line at its connection limit gets: `refuse` (the newcomer is refused with the devices that hold the slots named) or `newest_wins` (the oldest connection is ended, same address and player first, then same address, as Xtream Codes does). A reconnect from the same address and player always replaces its own connection." },
+    SettingDoc { name: "admission_wait_ms", default: "3000", doc: "Milliseconds a newcomer waits for a slot that is being released before it is refused, so changing channels never hits the limit." },
+    SettingDoc { name: "lease_ttl_secs", default: "30", doc: "Time-to-live of a connection lease; the task serving the connection renews it every third of that. A lease that is not renewed (a crashed task) frees its slot after this long; a closed connection frees it at once." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
 ];
@@ -88,6 +94,9 @@ impl Default for Settings {
             login_failures_per_username: 50,
             login_failure_username_drain_secs: 60,
             verifier_key_file: String::new(),
+            connection_limit_policy: "refuse".into(),
+            admission_wait_ms: 3000,
+            lease_ttl_secs: 30,
             worker_threads: 0,
             log_format: "text".into(),
         }
@@ -166,6 +175,20 @@ impl Settings {
         }
         if !self.public_url.is_empty() {
             tvgate_http::PublicUrl::parse(&self.public_url).map_err(SettingsError::Invalid)?;
+        }
+        if !matches!(
+            self.connection_limit_policy.as_str(),
+            "refuse" | "newest_wins"
+        ) {
+            return Err(SettingsError::Invalid(format!(
+                "connection_limit_policy {:?}: use refuse or newest_wins",
+                self.connection_limit_policy
+            )));
+        }
+        if self.lease_ttl_secs < 3 {
+            return Err(SettingsError::Invalid(
+                "lease_ttl_secs must be at least 3".into(),
+            ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid(format!(

@@ -113,6 +113,13 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         } else {
             UnlimitedExpiry::Null
         },
+        limit_policy: if s.connection_limit_policy == "newest_wins" {
+            tvgate_core::ledger::LimitPolicy::NewestWins
+        } else {
+            tvgate_core::ledger::LimitPolicy::Refuse
+        },
+        admission_wait: std::time::Duration::from_millis(s.admission_wait_ms),
+        lease_ttl_secs: s.lease_ttl_secs,
     })
 }
 

@@ -22,6 +22,7 @@ pub struct TestServer {
     pub settings: Settings,
     pub clock: Arc<AtomicI64>,
     pub dir: tempfile::TempDir,
+    pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
     stop: CancellationToken,
 }
 
@@ -73,6 +74,7 @@ impl TestServer {
         let clock = Arc::new(AtomicI64::new(NOW));
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
+        let ledger = app.ledger.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = CancellationToken::new();
@@ -83,6 +85,7 @@ impl TestServer {
             settings,
             clock,
             dir,
+            ledger,
             stop,
         }
     }

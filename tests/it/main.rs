@@ -6,4 +6,5 @@ mod cli;
 mod denials;
 mod harness;
 mod hygiene;
+mod limits;
 mod xtream;

@@ -112,6 +112,12 @@ pub struct HttpSettings {
     /// Message of the day in `user_info.message` for active lines.
     pub message: String,
     pub unlimited_expiry: UnlimitedExpiry,
+    /// What happens when a line is at its connection limit.
+    pub limit_policy: tvgate_core::ledger::LimitPolicy,
+    /// How long a newcomer waits for a slot that is being released.
+    pub admission_wait: std::time::Duration,
+    /// Lease time-to-live; the serving task renews it every third of it.
+    pub lease_ttl_secs: u32,
 }
 
 impl Default for HttpSettings {
@@ -122,6 +128,9 @@ impl Default for HttpSettings {
             failed_login: FailedLoginStyle::Xtream,
             message: String::new(),
             unlimited_expiry: UnlimitedExpiry::Null,
+            limit_policy: tvgate_core::ledger::LimitPolicy::Refuse,
+            admission_wait: std::time::Duration::from_secs(3),
+            lease_ttl_secs: 30,
         }
     }
 }
@@ -158,6 +167,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub builtins: Arc<BuiltIns>,
+    /// Who holds which connection slot.
+    pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
 }
 
 impl App {
@@ -168,6 +179,7 @@ impl App {
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),
             builtins: Arc::new(builtins),
+            ledger: Arc::new(tvgate_core::ledger::local::LocalLedger::new()),
         }
     }
 

@@ -23,6 +23,12 @@ pub enum Denial {
     OutputFormatNotAllowed { format: OutputFormat },
     /// The item is outside the line's package.
     NotInPackage,
+    /// Every connection slot of the line is in use; `holders` (oldest
+    /// first) says by what, so the subscriber can tell which device to stop.
+    ConnectionLimit {
+        max: u32,
+        holders: Vec<crate::ledger::Lease>,
+    },
 }
 
 impl Denial {
@@ -36,6 +42,7 @@ impl Denial {
             Denial::Expired { .. } => "expired",
             Denial::OutputFormatNotAllowed { .. } => "output_format_not_allowed",
             Denial::NotInPackage => "not_in_package",
+            Denial::ConnectionLimit { .. } => "connection_limit",
         }
     }
 
@@ -48,6 +55,7 @@ impl Denial {
         "expired",
         "output_format_not_allowed",
         "not_in_package",
+        "connection_limit",
     ];
 
     /// True when the reason may be said before the credentials are proven.
@@ -76,6 +84,24 @@ impl Denial {
                 )
             }
             Denial::NotInPackage => "This channel is not part of your subscription".to_string(),
+            Denial::ConnectionLimit { max, holders } => {
+                let who: Vec<String> = holders
+                    .iter()
+                    .map(|l| {
+                        let player = if l.user_agent.is_empty() {
+                            "a player"
+                        } else {
+                            &l.user_agent
+                        };
+                        format!("{player} ({}, since {})", l.ip, date(l.started))
+                    })
+                    .collect();
+                format!(
+                    "Connection limit reached: {} of {max} in use by {}",
+                    holders.len(),
+                    who.join(" and ")
+                )
+            }
         }
     }
 }

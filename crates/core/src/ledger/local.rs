@@ -65,7 +65,7 @@ impl Ledger for LocalLedger {
                     LimitPolicy::Refuse => {
                         // Nothing changes when the newcomer is refused: put
                         // back the lease we took out above.
-                        leases.extend(ended.drain(..));
+                        leases.append(&mut ended);
                         leases.sort_by_key(|l| (l.started, l.id));
                         return Admission::Full {
                             holders: leases.clone(),

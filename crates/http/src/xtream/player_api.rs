@@ -121,7 +121,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         public: &public,
         username,
         password,
-        active_cons: 0,
+        active_cons: app.ledger.active(account.id, now),
         now,
     };
     let denial = match &checked.decision {

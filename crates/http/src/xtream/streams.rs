@@ -18,6 +18,7 @@ use axum::response::Response;
 use tvgate_core::access::{Denial, Face, OutputFormat};
 use tvgate_core::catalog::StreamRef;
 use tvgate_core::ids::StreamId;
+use tvgate_core::ledger::LeaseKind;
 use tvgate_core::UnixTime;
 
 /// Which path a stream URL came in on.
@@ -73,7 +74,11 @@ pub async fn series(
 
 /// What authorization found: the allowed stream's source URL.
 enum Outcome {
-    Allowed(String),
+    Allowed {
+        url: String,
+        account: std::sync::Arc<tvgate_core::access::Account>,
+        stream: StreamId,
+    },
     Refused(Response),
 }
 
@@ -122,9 +127,13 @@ async fn authorize(
     if let Some(denial) = checked.denial() {
         return Outcome::Refused(text_denial(app, denial));
     }
-    match found {
-        Some(r) => Outcome::Allowed(catalog.stream_url(r).to_string()),
-        None => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
+    match (found, checked.authn.account()) {
+        (Some(r), Some(account)) => Outcome::Allowed {
+            url: catalog.stream_url(r).to_string(),
+            account: account.clone(),
+            stream: StreamId(id),
+        },
+        _ => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
     }
 }
 
@@ -138,18 +147,30 @@ async fn stream(
 ) -> Response {
     match authorize(app, caller, kind, username, password, file).await {
         Outcome::Refused(r) => r,
-        Outcome::Allowed(url) => {
+        Outcome::Allowed {
+            url,
+            account,
+            stream,
+        } => {
             app.metrics
                 .streams_started
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            hand_over(app, &url)
+            hand_over(app, caller, &account, stream, username, &url).await
         }
     }
 }
 
-/// Gives the player the source: a built-in loop is served from here, any
-/// other source by redirect.
-fn hand_over(app: &App, url: &str) -> Response {
+/// Gives the player the source: a built-in loop is served from here, on a
+/// connection slot that frees the moment the player leaves; any other source
+/// by redirect (accounting for those comes with the relay).
+async fn hand_over(
+    app: &App,
+    caller: &Caller,
+    account: &tvgate_core::access::Account,
+    stream: StreamId,
+    username: &str,
+    url: &str,
+) -> Response {
     // Built-in names may carry a query (`loop:demo?ch=2`) to keep catalog
     // entries distinct; it is not part of the name.
     let builtin = |rest: &str| rest.split('?').next().unwrap_or(rest).to_string();
@@ -157,7 +178,23 @@ fn hand_over(app: &App, url: &str) -> Response {
         return match app.builtins.loops.get(&name) {
             Some(source) => {
                 use futures::StreamExt;
-                let stream = source.open().map(Ok::<_, std::convert::Infallible>);
+                let guard = match crate::slots::admit(
+                    app,
+                    caller,
+                    account,
+                    stream,
+                    LeaseKind::LiveTs,
+                )
+                .await
+                {
+                    Ok(g) => g,
+                    Err(denial) => {
+                        access::log_denial(app, Face::Stream, &denial, username, caller);
+                        return text_denial(app, &denial);
+                    }
+                };
+                let stream = crate::slots::leased(app, guard, source.open())
+                    .map(Ok::<_, std::convert::Infallible>);
                 let mut r = Response::new(axum::body::Body::from_stream(stream));
                 r.headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
@@ -265,7 +302,7 @@ async fn catch_up(
     };
     match authorize(app, caller, Kind::Live, username, password, file).await {
         Outcome::Refused(r) => r,
-        Outcome::Allowed(_) => plain(
+        Outcome::Allowed { .. } => plain(
             StatusCode::NOT_FOUND,
             "catch-up is not recorded for this channel",
         ),

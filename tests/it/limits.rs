@@ -1,0 +1,146 @@
+//! Connection slots for served streams: the limit holds, a refusal names the
+//! holders, and a slot frees the moment its viewer leaves.
+
+use crate::harness::*;
+use std::time::{Duration, Instant};
+use tvgate_core::ledger::LimitPolicy;
+
+async fn open(srv: &TestServer, ua: &str) -> reqwest::Response {
+    client()
+        .get(srv.url("/live/tina/pw-11/1.ts"))
+        .header("user-agent", ua)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn limited(policy: LimitPolicy) -> TestServer {
+    let srv = TestServer::start_with(|h| {
+        h.limit_policy = policy;
+        h.admission_wait = Duration::from_millis(300);
+    })
+    .await;
+    srv.add_line("tina", "pw-11", |s| s.max_connections = 1)
+        .await;
+    srv.with_catalog().await;
+    srv
+}
+
+#[tokio::test]
+async fn a_second_player_is_refused_with_the_holder_named_until_the_first_leaves() {
+    let srv = limited(LimitPolicy::Refuse).await;
+    let mut tv = open(&srv, "LivingRoomTV/1.0").await;
+    assert_eq!(tv.status(), 200);
+    assert!(tv.chunk().await.expect("chunk").is_some());
+    let v = get_json(&srv.url("/player_api.php?username=tina&password=pw-11")).await;
+    assert_eq!(v["user_info"]["active_cons"], "1");
+    let phone = open(&srv, "Phone/2.0").await;
+    assert_eq!(phone.status(), 403);
+    let body = phone.text().await.expect("body");
+    assert!(body.starts_with("connection_limit: Connection limit reached: 1 of 1 in use by LivingRoomTV/1.0 (127.0.0.1"), "{body}");
+    // The TV closes the app: its slot is free at once.
+    drop(tv);
+    let started = Instant::now();
+    let phone = open(&srv, "Phone/2.0").await;
+    assert_eq!(phone.status(), 200, "admitted after the first viewer left");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_same_player_reconnecting_replaces_its_own_slot() {
+    let srv = limited(LimitPolicy::Refuse).await;
+    let mut first = open(&srv, "TV").await;
+    assert!(first.chunk().await.expect("chunk").is_some());
+    let mut second = open(&srv, "TV").await;
+    assert_eq!(
+        second.status(),
+        200,
+        "zapping from the same TV never hits the limit"
+    );
+    assert!(second.chunk().await.expect("chunk").is_some());
+    let v = get_json(&srv.url("/player_api.php?username=tina&password=pw-11")).await;
+    assert_eq!(v["user_info"]["active_cons"], "1");
+    drop(first);
+}
+
+#[tokio::test]
+async fn newest_wins_ends_the_oldest_connection() {
+    let srv = limited(LimitPolicy::NewestWins).await;
+    srv.clock.store(NOW, std::sync::atomic::Ordering::Relaxed);
+    let mut old = open(&srv, "TV").await;
+    assert!(old.chunk().await.expect("chunk").is_some());
+    let mut new = open(&srv, "Phone").await;
+    assert_eq!(new.status(), 200);
+    assert!(new.chunk().await.expect("chunk").is_some());
+    // The old connection stops at its next renewal (a third of the lease's
+    // time-to-live later); the new one renews fine.
+    srv.clock
+        .fetch_add(15, std::sync::atomic::Ordering::Relaxed);
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Ok(Some(_)) = old.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the evicted stream ended");
+    let v = get_json(&srv.url("/player_api.php?username=tina&password=pw-11")).await;
+    assert_eq!(v["user_info"]["active_cons"], "1");
+}
+
+/// `kill -9` of a real client process: the slot is free within a second.
+#[tokio::test]
+async fn a_killed_client_frees_its_slot_within_a_second() {
+    let srv = limited(LimitPolicy::Refuse).await;
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut curl = Reap(
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-A",
+                "KilledPlayer",
+                &srv.url("/live/tina/pw-11/1.ts"),
+            ])
+            .spawn()
+            .expect("curl is installed"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while srv
+        .gate
+        .find_account("tina")
+        .map(|a| srv_active(&srv, a.id))
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "curl never started streaming");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let pid = curl.0.id();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = curl.0.wait();
+    let t0 = Instant::now();
+    let status = open(&srv, "NextPlayer").await.status();
+    assert_eq!(status, 200);
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "slot freed after {:?}",
+        t0.elapsed()
+    );
+}
+
+fn srv_active(srv: &TestServer, id: tvgate_core::ids::AccountId) -> u32 {
+    srv.ledger.active(id, NOW)
+}
