@@ -18,6 +18,13 @@ pub struct Metrics {
     pub logins_ok: AtomicU64,
     pub playlists: AtomicU64,
     pub streams_started: AtomicU64,
+    pub leases_opened: AtomicU64,
+    /// Leases ended because the viewer's connection closed.
+    pub leases_closed: AtomicU64,
+    /// Leases replaced by a reconnect from the same address and player.
+    pub leases_replaced: AtomicU64,
+    /// Leases ended by newest-wins.
+    pub leases_evicted: AtomicU64,
 }
 
 impl Metrics {
@@ -70,6 +77,23 @@ impl Metrics {
         let _ = writeln!(out, "# HELP tvgate_logins_total Successful player_api logins.\n# TYPE tvgate_logins_total counter\ntvgate_logins_total {}", self.logins_ok.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP tvgate_playlists_total Playlists served.\n# TYPE tvgate_playlists_total counter\ntvgate_playlists_total {}", self.playlists.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP tvgate_streams_started_total Stream requests allowed.\n# TYPE tvgate_streams_started_total counter\ntvgate_streams_started_total {}", self.streams_started.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP tvgate_leases_opened_total Connection slots granted.\n# TYPE tvgate_leases_opened_total counter\ntvgate_leases_opened_total {}",
+            self.leases_opened.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# HELP tvgate_leases_ended_total Connection slots freed, by cause.\n# TYPE tvgate_leases_ended_total counter");
+        for (cause, n) in [
+            ("closed", &self.leases_closed),
+            ("replaced", &self.leases_replaced),
+            ("evicted", &self.leases_evicted),
+        ] {
+            let _ = writeln!(
+                out,
+                "tvgate_leases_ended_total{{cause=\"{cause}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(out, "# HELP tvgate_lines Subscriber lines loaded.\n# TYPE tvgate_lines gauge\ntvgate_lines {lines}");
         let _ = writeln!(out, "# HELP tvgate_catalog_entries Live channels, movies and episodes in the catalog.\n# TYPE tvgate_catalog_entries gauge\ntvgate_catalog_entries {catalog_entries}");
         out

@@ -13,6 +13,7 @@ use crate::access::Caller;
 use crate::state::App;
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tvgate_core::access::{Account, Denial};
@@ -22,12 +23,16 @@ use tvgate_core::ledger::{Admission, LeaseId, LeaseKind, LeaseRequest, Ledger};
 /// Ends a lease when dropped.
 pub struct LeaseGuard {
     ledger: Arc<dyn Ledger>,
+    metrics: Arc<crate::metrics::Metrics>,
     id: LeaseId,
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        self.ledger.end(self.id);
+        // `None`: the lease was already ended by another admission.
+        if self.ledger.end(self.id).is_some() {
+            self.metrics.leases_closed.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -57,11 +62,26 @@ pub async fn admit(
             .admit(&req, app.now(), app.settings.lease_ttl_secs)
         {
             Admission::Admitted { id, ended } => {
+                app.metrics.leases_opened.fetch_add(1, Ordering::Relaxed);
                 for gone in ended {
-                    tracing::info!(account = account.id.0, lease = gone.id.0, ip = %gone.ip, "connection ended by a newer one");
+                    let replaced = gone.ip == req.ip && gone.user_agent == req.user_agent;
+                    let counter = if replaced {
+                        &app.metrics.leases_replaced
+                    } else {
+                        &app.metrics.leases_evicted
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        account = account.id.0,
+                        lease = gone.id.0,
+                        ip = %gone.ip,
+                        cause = if replaced { "replaced" } else { "evicted" },
+                        "connection ended by a newer one"
+                    );
                 }
                 return Ok(LeaseGuard {
                     ledger: app.ledger.clone(),
+                    metrics: app.metrics.clone(),
                     id,
                 });
             }
