@@ -3,8 +3,11 @@
 //!
 //! * [`loop_source`]: an endless live channel made from one short clip (the
 //!   demo channels).
+//! * [`hub`]: per-channel fan-out, one upstream per key shared by its viewers.
 #![forbid(unsafe_code)]
 
+pub mod hub;
 pub mod loop_source;
 
+pub use hub::{Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
