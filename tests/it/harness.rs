@@ -23,6 +23,7 @@ pub struct TestServer {
     pub clock: Arc<AtomicI64>,
     pub dir: tempfile::TempDir,
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
+    pub hub: tvgate_relay::Hub,
     stop: CancellationToken,
 }
 
@@ -75,6 +76,7 @@ impl TestServer {
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
         let ledger = app.ledger.clone();
+        let hub = app.hub.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = CancellationToken::new();
@@ -86,6 +88,7 @@ impl TestServer {
             clock,
             dir,
             ledger,
+            hub,
             stop,
         }
     }

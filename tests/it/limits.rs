@@ -144,3 +144,48 @@ async fn a_killed_client_frees_its_slot_within_a_second() {
 fn srv_active(srv: &TestServer, id: tvgate_core::ids::AccountId) -> u32 {
     srv.ledger.active(id, NOW)
 }
+
+/// 200 viewers of one built-in channel share one upstream, and each starts
+/// on a packet boundary with the program tables first.
+#[tokio::test]
+async fn two_hundred_viewers_of_one_channel_share_one_upstream() {
+    let srv = TestServer::start().await;
+    srv.add_line("many", "pw-12", |s| s.max_connections = 0)
+        .await;
+    srv.with_catalog().await;
+    let viewers = futures::future::join_all((0..200).map(|i| {
+        let url = srv.url("/live/many/pw-12/1.ts");
+        async move {
+            let mut r = client()
+                .get(url)
+                .header("user-agent", format!("viewer-{i}"))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200);
+            let first = r.chunk().await.expect("chunk").expect("bytes");
+            (r, first)
+        }
+    }))
+    .await;
+    assert_eq!(
+        srv.hub.upstreams_opened(),
+        1,
+        "one upstream for 200 viewers"
+    );
+    for (_, first) in &viewers {
+        assert_eq!(first[0], 0x47, "starts on a packet");
+        // The program tables lead: the PAT is within the first packets (the
+        // first viewer gets the upstream from its start, where the clip has
+        // its SDT before the PAT; later ones get the PAT first).
+        let pids: Vec<u16> = first
+            .chunks(188)
+            .take(4)
+            .map(|p| (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]))
+            .collect();
+        assert!(pids.contains(&0), "PAT among the first packets: {pids:?}");
+    }
+    let v = get_json(&srv.url("/player_api.php?username=many&password=pw-12")).await;
+    assert_eq!(v["user_info"]["active_cons"], "200");
+    drop(viewers);
+}

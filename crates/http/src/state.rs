@@ -169,6 +169,8 @@ pub struct App {
     pub builtins: Arc<BuiltIns>,
     /// Who holds which connection slot.
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
+    /// One upstream per live channel, shared by its viewers.
+    pub hub: tvgate_relay::Hub,
 }
 
 impl App {
@@ -180,6 +182,8 @@ impl App {
             clock: system_clock(),
             builtins: Arc::new(builtins),
             ledger: Arc::new(tvgate_core::ledger::local::LocalLedger::new()),
+            // A few seconds of linger: zapping back to a channel is instant.
+            hub: tvgate_relay::Hub::new(std::time::Duration::from_secs(5)),
         }
     }
 

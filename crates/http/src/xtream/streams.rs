@@ -193,7 +193,10 @@ async fn hand_over(
                         return text_denial(app, &denial);
                     }
                 };
-                let stream = crate::slots::leased(app, guard, source.open())
+                // Every viewer of the channel shares one upstream.
+                let source = source.clone();
+                let viewer = app.hub.subscribe(url, move || source.open());
+                let stream = crate::slots::leased(app, guard, viewer.boxed())
                     .map(Ok::<_, std::convert::Infallible>);
                 let mut r = Response::new(axum::body::Body::from_stream(stream));
                 r.headers_mut()
