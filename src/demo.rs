@@ -47,36 +47,37 @@ const SHOWS: &[(&str, &str)] = &[
     ("Match Day", "Highlights from the test-pattern league."),
 ];
 
-/// A guide from two hours ago to a day ahead, in half-hour slots.
-fn guide(now: i64) -> String {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<tv generator-info-name=\"tvgate demo\">\n",
-    );
+/// A guide from two hours ago to a day ahead, in half-hour slots, written
+/// with the same XMLTV writer `xmltv.php` uses.
+fn guide(now: i64) -> Vec<u8> {
+    use tvgate_formats::xmltv::{self, Channel, ProgrammeRef};
+    let mut xml = Vec::new();
+    xmltv::push_prologue(&mut xml);
     for (id, name, _) in CHANNELS {
-        xml.push_str(&format!(
-            "  <channel id=\"{id}\"><display-name>{name}</display-name></channel>\n"
-        ));
+        let channel = Channel {
+            id: id.to_string(),
+            display_names: vec![name.to_string()],
+            icon: None,
+        };
+        xmltv::push_channel(&mut xml, &channel);
     }
     let start = now - now.rem_euclid(3600) - 2 * 3600;
     for (c, (id, _, _)) in CHANNELS.iter().enumerate() {
         for slot in 0..52i64 {
             let begin = start + slot * 1800;
             let (title, desc) = SHOWS[(slot as usize + c) % SHOWS.len()];
-            let esc = |s: &str| {
-                s.replace('&', "&amp;")
-                    .replace('<', "&lt;")
-                    .replace('>', "&gt;")
+            let programme = ProgrammeRef {
+                channel: id,
+                start: begin,
+                stop: Some(begin + 1800),
+                title,
+                desc: Some(desc),
+                lang: Some("en"),
             };
-            xml.push_str(&format!(
-                "  <programme start=\"{}\" stop=\"{}\" channel=\"{id}\"><title lang=\"en\">{}</title><desc lang=\"en\">{}</desc></programme>\n",
-                tvgate_formats::xmltv::format_time(begin, 0),
-                tvgate_formats::xmltv::format_time(begin + 1800, 0),
-                esc(title),
-                esc(desc)
-            ));
+            xmltv::push_programme_ref(&mut xml, &programme, 0);
         }
     }
-    xml.push_str("</tv>\n");
+    xmltv::push_epilogue(&mut xml);
     xml
 }
 

@@ -1,7 +1,6 @@
 //! The application state every handler receives, and the face settings.
 
 use crate::metrics::Metrics;
-use axum::http::HeaderMap;
 use std::sync::Arc;
 use tvgate_core::gate::Gate;
 use tvgate_core::UnixTime;
@@ -192,10 +191,6 @@ impl App {
     }
 
     /// The public address for this request: configured, or from `Host`.
-    pub fn public_url(&self, headers: &HeaderMap) -> PublicUrl {
-        self.public_url_for(headers.get(axum::http::header::HOST))
-    }
-
     /// The public address for a request with this `Host` header.
     pub fn public_url_for(&self, host: Option<&axum::http::HeaderValue>) -> PublicUrl {
         if let Some(p) = &self.settings.public_url {

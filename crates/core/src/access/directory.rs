@@ -41,10 +41,6 @@ impl Directory {
         }
     }
 
-    pub fn case_insensitive(&self) -> bool {
-        self.case_insensitive
-    }
-
     /// The key a (cleaned) username is stored under.
     pub fn key<'a>(&self, username: &'a str) -> std::borrow::Cow<'a, str> {
         username_key(username, self.case_insensitive)

@@ -344,11 +344,6 @@ impl Catalog {
         &all[first..all.len().min(first + limit)]
     }
 
-    /// Guide channel ids that have programmes.
-    pub fn guide_ids(&self) -> impl Iterator<Item = &str> {
-        self.programmes.keys().map(|k| k.as_ref())
-    }
-
     pub fn entry_count(&self) -> usize {
         self.live.len()
             + self.movies.len()

@@ -29,7 +29,10 @@ mod tests;
 
 pub use read::read;
 pub use time::{format_time, parse_time, push_time};
-pub use write::{push_channel, push_epilogue, push_programme, push_prologue, Writer};
+pub use write::{
+    push_channel, push_epilogue, push_programme, push_programme_ref, push_prologue, ProgrammeRef,
+    Writer,
+};
 
 /// A `<channel>` element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

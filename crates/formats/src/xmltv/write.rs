@@ -45,11 +45,41 @@ pub fn push_channel(out: &mut Vec<u8>, channel: &Channel) {
     out.extend_from_slice(b"</channel>\n");
 }
 
+/// A programme to write, borrowed: what a server holds in its own types can
+/// be written without building an owned [`Programme`] per row.
+#[derive(Debug, Clone, Copy)]
+pub struct ProgrammeRef<'a> {
+    pub channel: &'a str,
+    pub start: i64,
+    pub stop: Option<i64>,
+    pub title: &'a str,
+    pub desc: Option<&'a str>,
+    pub lang: Option<&'a str>,
+}
+
+impl<'a> From<&'a Programme> for ProgrammeRef<'a> {
+    fn from(p: &'a Programme) -> Self {
+        ProgrammeRef {
+            channel: &p.channel,
+            start: p.start,
+            stop: p.stop,
+            title: &p.title,
+            desc: p.desc.as_deref(),
+            lang: p.lang.as_deref(),
+        }
+    }
+}
+
 /// One `<programme>` line, times in the zone `offset_secs` east of UTC (XC
 /// writes its server's zone; `0` gives `+0000`). Exactly one `<title>` (the
 /// DTD wants one; it may be empty), the description if any; newlines are
 /// kept in the description only.
 pub fn push_programme(out: &mut Vec<u8>, programme: &Programme, offset_secs: i32) {
+    push_programme_ref(out, &programme.into(), offset_secs);
+}
+
+/// [`push_programme`] for a borrowed programme.
+pub fn push_programme_ref(out: &mut Vec<u8>, programme: &ProgrammeRef<'_>, offset_secs: i32) {
     out.extend_from_slice(b"  <programme start=\"");
     push_time(out, programme.start, offset_secs);
     if let Some(stop) = programme.stop {
@@ -57,17 +87,17 @@ pub fn push_programme(out: &mut Vec<u8>, programme: &Programme, offset_secs: i32
         push_time(out, stop, offset_secs);
     }
     out.extend_from_slice(b"\" channel=\"");
-    push_escaped(out, &programme.channel, false);
+    push_escaped(out, programme.channel, false);
     out.extend_from_slice(b"\"><title");
-    if let Some(lang) = &programme.lang {
+    if let Some(lang) = programme.lang {
         out.extend_from_slice(b" lang=\"");
         push_escaped(out, lang, false);
         out.push(b'"');
     }
     out.push(b'>');
-    push_escaped(out, &programme.title, false);
+    push_escaped(out, programme.title, false);
     out.extend_from_slice(b"</title>");
-    if let Some(desc) = &programme.desc {
+    if let Some(desc) = programme.desc {
         out.extend_from_slice(b"<desc>");
         push_escaped(out, desc, true);
         out.extend_from_slice(b"</desc>");

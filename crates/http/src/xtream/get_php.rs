@@ -11,7 +11,7 @@ use crate::body::{chunked, CHUNK};
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
 use tvgate_core::access::{Account, Denial, Face, OutputFormat};
@@ -29,25 +29,19 @@ pub enum Flavour {
     Plus,
 }
 
-pub async fn get_php(
-    State(app): State<App>,
-    caller: Caller,
-    headers: HeaderMap,
-    params: Params,
-) -> Response {
-    playlist(&app, &caller, &headers, &params).await
+pub async fn get_php(State(app): State<App>, caller: Caller, params: Params) -> Response {
+    playlist(&app, &caller, &params).await
 }
 
 /// `/playlist/USER/PASS[/TYPE]`.
 pub async fn playlist_path(
     State(app): State<App>,
     caller: Caller,
-    headers: HeaderMap,
     Path(rest): Path<String>,
     mut params: Params,
 ) -> Response {
     params.set_from_path(&rest, "type");
-    playlist(&app, &caller, &headers, &params).await
+    playlist(&app, &caller, &params).await
 }
 
 /// A plain-text refusal for faces that are not JSON (playlists, guides,
@@ -97,7 +91,7 @@ pub fn query_value(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
-async fn playlist(app: &App, caller: &Caller, headers: &HeaderMap, params: &Params) -> Response {
+async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
     let flavour = match params.str("type") {
         "m3u" | "simple" => Flavour::Plain,
         _ => Flavour::Plus,
@@ -141,7 +135,7 @@ async fn playlist(app: &App, caller: &Caller, headers: &HeaderMap, params: &Para
     app.metrics
         .playlists
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let base = app.public_url(headers).base();
+    let base = app.public_url_for(caller.host.as_ref()).base();
     let creds = format!("{}/{}", path_segment(&username), path_segment(&password));
     let epg_url = format!(
         "{base}/xmltv.php?username={}&password={}",

@@ -15,7 +15,7 @@ use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use tvgate_core::access::{Denial, Face, OutputFormat};
+use tvgate_core::access::{Face, OutputFormat};
 use tvgate_core::catalog::StreamRef;
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
@@ -310,11 +310,6 @@ async fn catch_up(
             "catch-up is not recorded for this channel",
         ),
     }
-}
-
-/// Denial answers are shared with the playlist face.
-pub fn refuse(app: &App, denial: &Denial) -> Response {
-    text_denial(app, denial)
 }
 
 #[cfg(test)]

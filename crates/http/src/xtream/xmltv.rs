@@ -94,16 +94,15 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
             2 if next < channels.len() => {
                 let id = catalog.live[channels[next]].epg_id().unwrap_or("");
                 for p in catalog.programmes(id) {
-                    let programme = fmt::Programme {
-                        line: 0,
-                        channel: id.to_string(),
+                    let programme = fmt::ProgrammeRef {
+                        channel: id,
                         start: p.start,
                         stop: Some(p.stop),
-                        title: p.title.to_string(),
-                        desc: (!p.desc.is_empty()).then(|| p.desc.to_string()),
-                        lang: (!p.lang.is_empty()).then(|| p.lang.to_string()),
+                        title: &p.title,
+                        desc: (!p.desc.is_empty()).then_some(&*p.desc),
+                        lang: (!p.lang.is_empty()).then_some(&*p.lang),
                     };
-                    fmt::push_programme(buf, &programme, 0);
+                    fmt::push_programme_ref(buf, &programme, 0);
                 }
                 next += 1;
             }
