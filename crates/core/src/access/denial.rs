@@ -29,6 +29,9 @@ pub enum Denial {
         max: u32,
         holders: Vec<crate::ledger::Lease>,
     },
+    /// The channel's source allows no more upstream connections (the
+    /// provider's own limit, set per source). Not the subscriber's limit.
+    SourceAtCapacity,
 }
 
 impl Denial {
@@ -43,6 +46,7 @@ impl Denial {
             Denial::OutputFormatNotAllowed { .. } => "output_format_not_allowed",
             Denial::NotInPackage => "not_in_package",
             Denial::ConnectionLimit { .. } => "connection_limit",
+            Denial::SourceAtCapacity => "source_at_capacity",
         }
     }
 
@@ -56,6 +60,7 @@ impl Denial {
         "output_format_not_allowed",
         "not_in_package",
         "connection_limit",
+        "source_at_capacity",
     ];
 
     /// True when the reason may be said before the credentials are proven.
@@ -101,6 +106,10 @@ impl Denial {
                     holders.len(),
                     who.join(" and ")
                 )
+            }
+            Denial::SourceAtCapacity => {
+                "Source at capacity: the provider's connection limit is reached; try again shortly"
+                    .to_string()
             }
         }
     }

@@ -56,6 +56,11 @@ pub fn text_denial(app: &App, denial: &Denial) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
         ),
+        // The provider's limit, not the subscriber's: a temporary condition.
+        Denial::SourceAtCapacity => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
+        ),
         other => (
             StatusCode::FORBIDDEN,
             format!(
