@@ -14,8 +14,7 @@
 //! its viewer (last poll of the body to the guard's drop).
 
 use crate::access::Caller;
-use crate::state::App;
-use crate::state::Clock;
+use crate::state::{App, Clock};
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use std::pin::Pin;
