@@ -120,6 +120,7 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         admission_wait: std::time::Duration::from_millis(s.admission_wait_ms),
         lease_ttl_secs: s.lease_ttl_secs,
+        stream_denials: tvgate_http::slate::StreamDenials::Auto,
     })
 }
 

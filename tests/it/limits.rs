@@ -18,6 +18,8 @@ async fn limited(policy: LimitPolicy) -> TestServer {
     let srv = TestServer::start_with(|h| {
         h.limit_policy = policy;
         h.admission_wait = Duration::from_millis(300);
+        // The refusal's text names the holders (players get it as a slate).
+        h.stream_denials = tvgate_http::slate::StreamDenials::Status;
     })
     .await;
     srv.add_line("tina", "pw-11", |s| s.max_connections = 1)

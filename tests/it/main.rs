@@ -7,4 +7,6 @@ mod denials;
 mod harness;
 mod hygiene;
 mod limits;
+mod slate;
+mod vod;
 mod xtream;

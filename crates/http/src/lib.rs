@@ -11,6 +11,7 @@ pub mod body;
 pub mod cors;
 pub mod metrics;
 pub mod params;
+pub mod slate;
 pub mod slots;
 pub mod state;
 pub mod xtream;

@@ -1,9 +1,12 @@
 //! Counters behind `/metrics` (Prometheus text format). Denials are counted
-//! by their stable reason code.
+//! by their stable reason code. Everything is an atomic: bumping a counter
+//! or observing a latency from a stream's body never takes a lock.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tvgate_core::access::Denial;
+use tvgate_core::ledger::LeaseKind;
 
 /// Seconds between two log lines for the same rate-limited address.
 pub const RATE_LIMITED_LOG_SECS: i64 = 10;
@@ -25,9 +28,92 @@ pub struct Metrics {
     pub leases_replaced: AtomicU64,
     /// Leases ended by newest-wins.
     pub leases_evicted: AtomicU64,
+    /// Leases found past their time-to-live when their stream ended (the
+    /// serving task stalled longer than the lease lives).
+    pub leases_expired: AtomicU64,
+    /// Streams stopped because renewing their lease failed: it had been
+    /// ended elsewhere (replaced, evicted, expired, by the operator).
+    pub streams_cut: AtomicU64,
+    /// Bytes the served streams handed to viewers' connections.
+    pub viewer_bytes: AtomicU64,
+    /// Streams served on a connection slot, by kind.
+    streams_live_ts: AtomicU64,
+    streams_hls: AtomicU64,
+    streams_vod: AtomicU64,
+    /// From a stream's last chunk to its slot being freed: how long after
+    /// the viewer went away the slot stayed taken.
+    pub lease_release: Histogram,
+}
+
+/// Upper bounds, in seconds, of the lease release latency buckets.
+pub const RELEASE_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// A Prometheus histogram over [`RELEASE_BUCKETS`], lock-free: each
+/// observation bumps one bucket, the count and the sum.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    buckets: [AtomicU64; RELEASE_BUCKETS.len() + 1],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = RELEASE_BUCKETS
+            .iter()
+            .position(|le| secs <= *le)
+            .unwrap_or(RELEASE_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            cumulative += n.load(Ordering::Relaxed);
+            match RELEASE_BUCKETS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
 }
 
 impl Metrics {
+    /// One more stream served on a slot.
+    pub fn count_stream(&self, kind: LeaseKind) {
+        self.streams_of(kind).fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn streams(&self, kind: LeaseKind) -> u64 {
+        self.streams_of(kind).load(Ordering::Relaxed)
+    }
+
+    fn streams_of(&self, kind: LeaseKind) -> &AtomicU64 {
+        match kind {
+            LeaseKind::LiveTs => &self.streams_live_ts,
+            LeaseKind::Hls => &self.streams_hls,
+            LeaseKind::Vod => &self.streams_vod,
+        }
+    }
+
     pub fn count_denial(&self, denial: &Denial) {
         if let Some(i) = Denial::CODES.iter().position(|c| *c == denial.code()) {
             self.denials[i].fetch_add(1, Ordering::Relaxed);
@@ -87,6 +173,7 @@ impl Metrics {
             ("closed", &self.leases_closed),
             ("replaced", &self.leases_replaced),
             ("evicted", &self.leases_evicted),
+            ("expired", &self.leases_expired),
         ] {
             let _ = writeln!(
                 out,
@@ -94,8 +181,67 @@ impl Metrics {
                 n.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(out, "# HELP tvgate_streams_cut_total Streams stopped because their lease had been ended elsewhere (replaced, evicted, expired, by the operator); the lease itself is counted once in tvgate_leases_ended_total.\n# TYPE tvgate_streams_cut_total counter\ntvgate_streams_cut_total {}", self.streams_cut.load(Ordering::Relaxed));
+        self.lease_release.render(
+            &mut out,
+            "tvgate_lease_release_seconds",
+            "Time from a served stream's last chunk to its connection slot being freed: how long a slot outlives its viewer.",
+        );
+        let _ = writeln!(out, "# HELP tvgate_viewer_bytes_total Bytes served streams handed to viewers' connections.\n# TYPE tvgate_viewer_bytes_total counter\ntvgate_viewer_bytes_total {}", self.viewer_bytes.load(Ordering::Relaxed));
+        let _ = writeln!(out, "# HELP tvgate_streams_served_total Streams served on a connection slot, by kind (live_ts, hls, vod).\n# TYPE tvgate_streams_served_total counter");
+        for (kind, name) in [
+            (LeaseKind::LiveTs, "live_ts"),
+            (LeaseKind::Hls, "hls"),
+            (LeaseKind::Vod, "vod"),
+        ] {
+            let _ = writeln!(
+                out,
+                "tvgate_streams_served_total{{kind=\"{name}\"}} {}",
+                self.streams(kind)
+            );
+        }
         let _ = writeln!(out, "# HELP tvgate_lines Subscriber lines loaded.\n# TYPE tvgate_lines gauge\ntvgate_lines {lines}");
         let _ = writeln!(out, "# HELP tvgate_catalog_entries Live channels, movies and episodes in the catalog.\n# TYPE tvgate_catalog_entries gauge\ntvgate_catalog_entries {catalog_entries}");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_histogram_is_cumulative_with_sum_and_count() {
+        let m = Metrics::default();
+        m.lease_release.observe(Duration::from_millis(3));
+        m.lease_release.observe(Duration::from_millis(30));
+        m.lease_release.observe(Duration::from_secs(60));
+        let text = m.render(0, 0);
+        assert!(text.contains("# TYPE tvgate_lease_release_seconds histogram\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_bucket{le=\"0.025\"} 1\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_bucket{le=\"0.05\"} 2\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_bucket{le=\"10\"} 2\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_sum 60.033\n"));
+        assert!(text.contains("tvgate_lease_release_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn every_family_has_help_and_type() {
+        let m = Metrics::default();
+        m.count_stream(LeaseKind::Vod);
+        let text = m.render(0, 0);
+        assert!(text.contains("tvgate_streams_served_total{kind=\"vod\"} 1\n"));
+        assert!(text.contains("tvgate_leases_ended_total{cause=\"expired\"} 0\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = line.split(['{', ' ']).next().unwrap_or("");
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|f| f.ends_with("_seconds")))
+                .unwrap_or(name);
+            assert!(text.contains(&format!("# TYPE {family} ")), "{line}");
+            assert!(text.contains(&format!("# HELP {family} ")), "{line}");
+        }
     }
 }

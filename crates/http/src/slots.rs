@@ -8,30 +8,56 @@
 //! times a second), the guard drops and the slot is free. The body also
 //! renews the lease; a renewal that fails (the lease was ended by newest-wins
 //! or by the operator) ends the stream.
+//!
+//! The body is also where `/metrics` learns what viewers got: bytes handed
+//! on, streams by kind, how each lease ended, and how long a slot outlived
+//! its viewer (last poll of the body to the guard's drop).
 
 use crate::access::Caller;
-use crate::state::App;
+use crate::state::{App, Clock};
 use bytes::Bytes;
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::{BoxStream, Stream, StreamExt};
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tvgate_core::access::{Account, Denial};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{Admission, LeaseId, LeaseKind, LeaseRequest, Ledger};
+use tvgate_core::UnixTime;
 
-/// Ends a lease when dropped.
+/// Ends a lease when dropped, counting how and how late.
 pub struct LeaseGuard {
     ledger: Arc<dyn Ledger>,
     metrics: Arc<crate::metrics::Metrics>,
+    clock: Clock,
     id: LeaseId,
+    kind: LeaseKind,
+    /// When the lease runs out unless renewed (the ledger's time).
+    expires: UnixTime,
+    /// When the body last asked its source for more (hyper polls the body
+    /// once it has taken the previous chunk); `None` without a body.
+    last_poll: Option<Instant>,
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        // `None`: the lease was already ended by another admission.
-        if self.ledger.end(self.id).is_some() {
-            self.metrics.leases_closed.fetch_add(1, Ordering::Relaxed);
+        let expired = (self.clock)() >= self.expires;
+        // `None`: the lease was already gone. An admission that ended it
+        // (replaced, evicted) counted it; one the ledger dropped as expired
+        // was counted by nobody.
+        let counter = match self.ledger.end(self.id) {
+            Some(_) if expired => Some(&self.metrics.leases_expired),
+            Some(_) => Some(&self.metrics.leases_closed),
+            None if expired => Some(&self.metrics.leases_expired),
+            None => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(at) = self.last_poll {
+            self.metrics.lease_release.observe(at.elapsed());
         }
     }
 }
@@ -82,7 +108,11 @@ pub async fn admit(
                 return Ok(LeaseGuard {
                     ledger: app.ledger.clone(),
                     metrics: app.metrics.clone(),
+                    clock: app.clock.clone(),
                     id,
+                    kind,
+                    expires: app.now() + i64::from(app.settings.lease_ttl_secs),
+                    last_poll: None,
                 });
             }
             Admission::Full { holders } => {
@@ -98,27 +128,90 @@ pub async fn admit(
     }
 }
 
+/// A piece of a served stream: its size counts towards the bytes relayed.
+pub trait Chunk {
+    fn byte_len(&self) -> usize;
+}
+
+impl Chunk for Bytes {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A proxied body's chunk or the upstream's error (which aborts the
+/// player's connection rather than ending the body cleanly).
+impl<E> Chunk for Result<Bytes, E> {
+    fn byte_len(&self) -> usize {
+        self.as_ref().map_or(0, Bytes::len)
+    }
+}
+
 /// The body of a served stream, holding its lease: renewed as data flows,
 /// ended when the body is dropped, and cut when a renewal fails.
-pub fn leased(
+pub fn leased<I: Chunk + Send + 'static>(
     app: &App,
-    guard: LeaseGuard,
-    source: BoxStream<'static, Bytes>,
-) -> BoxStream<'static, Bytes> {
-    let clock = app.clock.clone();
+    mut guard: LeaseGuard,
+    source: BoxStream<'static, I>,
+) -> BoxStream<'static, I> {
+    app.metrics.count_stream(guard.kind);
+    guard.last_poll = Some(Instant::now());
     let ttl = app.settings.lease_ttl_secs;
-    let renew_every = i64::from((ttl / 3).max(1));
-    let mut last = clock();
-    source
-        .take_while(move |_| {
-            let now = clock();
-            let alive = if now - last >= renew_every {
-                last = now;
-                guard.ledger.renew(guard.id, now, ttl)
+    Leased {
+        source,
+        last_renewal: (guard.clock)(),
+        renew_every: i64::from((ttl / 3).max(1)),
+        ttl,
+        guard,
+        cut: false,
+    }
+    .boxed()
+}
+
+pin_project_lite::pin_project! {
+    struct Leased<S> {
+        #[pin]
+        source: S,
+        guard: LeaseGuard,
+        last_renewal: UnixTime,
+        renew_every: i64,
+        ttl: u32,
+        cut: bool,
+    }
+}
+
+impl<S: Stream> Stream for Leased<S>
+where
+    S::Item: Chunk,
+{
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        if *this.cut {
+            return Poll::Ready(None);
+        }
+        let guard = this.guard;
+        guard.last_poll = Some(Instant::now());
+        let chunk = match this.source.poll_next(cx) {
+            Poll::Ready(Some(chunk)) => chunk,
+            other => return other,
+        };
+        let now = (guard.clock)();
+        if now - *this.last_renewal >= *this.renew_every {
+            *this.last_renewal = now;
+            if guard.ledger.renew(guard.id, now, *this.ttl) {
+                guard.expires = now + i64::from(*this.ttl);
             } else {
-                true
-            };
-            futures::future::ready(alive)
-        })
-        .boxed()
+                *this.cut = true;
+                guard.metrics.streams_cut.fetch_add(1, Ordering::Relaxed);
+                return Poll::Ready(None);
+            }
+        }
+        guard
+            .metrics
+            .viewer_bytes
+            .fetch_add(chunk.byte_len() as u64, Ordering::Relaxed);
+        Poll::Ready(Some(chunk))
+    }
 }

@@ -117,6 +117,9 @@ pub struct HttpSettings {
     pub admission_wait: std::time::Duration,
     /// Lease time-to-live; the serving task renews it every third of it.
     pub lease_ttl_secs: u32,
+    /// How a refused stream is answered: a status with a text body, or a
+    /// short video slate that shows the reason (`crate::slate`).
+    pub stream_denials: crate::slate::StreamDenials,
 }
 
 impl Default for HttpSettings {
@@ -130,6 +133,7 @@ impl Default for HttpSettings {
             limit_policy: tvgate_core::ledger::LimitPolicy::Refuse,
             admission_wait: std::time::Duration::from_secs(3),
             lease_ttl_secs: 30,
+            stream_denials: crate::slate::StreamDenials::Auto,
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct App {
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
     /// One upstream per live channel, shared by its viewers.
     pub hub: tvgate_relay::Hub,
+    /// Outgoing HTTP (movie and episode sources), one pool for the process.
+    pub client: reqwest::Client,
 }
 
 impl App {
@@ -183,6 +189,10 @@ impl App {
             ledger: Arc::new(tvgate_core::ledger::local::LocalLedger::new()),
             // A few seconds of linger: zapping back to a channel is instant.
             hub: tvgate_relay::Hub::new(std::time::Duration::from_secs(5)),
+            client: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new()),
         }
     }
 

@@ -6,5 +6,6 @@ pub mod get_php;
 pub mod lists;
 pub mod player_api;
 pub mod streams;
+pub mod vod;
 pub mod wire;
 pub mod xmltv;

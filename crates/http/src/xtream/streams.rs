@@ -13,7 +13,7 @@ use crate::access::{self, Ask, Caller};
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use tvgate_core::access::{Face, OutputFormat};
 use tvgate_core::catalog::StreamRef;
@@ -59,17 +59,66 @@ pub async fn live(
 pub async fn movie(
     State(app): State<App>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path((u, p, file)): Path<(String, String, String)>,
 ) -> Response {
-    stream(&app, &caller, Kind::Movie, &u, &p, &file).await
+    vod_stream(&app, &caller, Kind::Movie, &method, &headers, &u, &p, &file).await
 }
 
 pub async fn series(
     State(app): State<App>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path((u, p, file)): Path<(String, String, String)>,
 ) -> Response {
-    stream(&app, &caller, Kind::Series, &u, &p, &file).await
+    vod_stream(
+        &app,
+        &caller,
+        Kind::Series,
+        &method,
+        &headers,
+        &u,
+        &p,
+        &file,
+    )
+    .await
+}
+
+/// A movie or an episode: from an HTTP source it is proxied with HEAD and
+/// byte ranges (`super::vod`); a built-in one is handed over as any stream.
+#[allow(clippy::too_many_arguments)]
+async fn vod_stream(
+    app: &App,
+    caller: &Caller,
+    kind: Kind,
+    method: &Method,
+    headers: &HeaderMap,
+    username: &str,
+    password: &str,
+    file: &str,
+) -> Response {
+    match authorize(app, caller, kind, username, password, file).await {
+        Outcome::Refused(r) => r,
+        Outcome::Allowed {
+            url,
+            account,
+            stream,
+        } => {
+            app.metrics
+                .streams_started
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if super::vod::is_http(&url) {
+                super::vod::serve(
+                    app, caller, &account, stream, username, method, headers, &url,
+                )
+                .await
+            } else {
+                hand_over(app, caller, &account, stream, username, &url).await
+            }
+        }
+    }
 }
 
 /// What authorization found: the allowed stream's source URL.
@@ -125,7 +174,8 @@ async fn authorize(
     };
     let checked = access::check(app, caller, username, password, ask).await;
     if let Some(denial) = checked.denial() {
-        return Outcome::Refused(text_denial(app, denial));
+        let ts = kind == Kind::Live && output == Some(OutputFormat::Ts);
+        return Outcome::Refused(crate::slate::stream_denial(app, caller, denial, ts));
     }
     match (found, checked.authn.account()) {
         (Some(r), Some(account)) => Outcome::Allowed {
@@ -190,7 +240,7 @@ async fn hand_over(
                     Ok(g) => g,
                     Err(denial) => {
                         access::log_denial(app, Face::Stream, &denial, username, caller);
-                        return text_denial(app, &denial);
+                        return crate::slate::stream_denial(app, caller, &denial, true);
                     }
                 };
                 // Every viewer of the channel shares one upstream.

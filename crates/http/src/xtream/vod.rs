@@ -1,0 +1,224 @@
+//! Movies and episodes from an HTTP source, proxied rather than redirected:
+//! the source URL (which often carries the provider's own credentials) stays
+//! private, and the viewer holds a connection slot for exactly as long as
+//! the download runs.
+//!
+//! Players seek in a film by asking for byte ranges, and many probe it with
+//! HEAD first; both go to the source as they came (HEAD as HEAD, `Range`
+//! and the conditional headers as given), and its answer comes back with
+//! the headers that make seeking work (`206`, `Content-Range`,
+//! `Accept-Ranges`). The body streams through in the chunks the source
+//! sends, never held whole. Whatever the source does wrong (unreachable,
+//! slow, an error status) the player gets a 502 with a short reason.
+
+use crate::access::{self, Caller};
+use crate::slots::{self, LeaseGuard};
+use crate::state::App;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
+use std::time::Duration;
+use tvgate_core::access::{Account, Face};
+use tvgate_core::ids::StreamId;
+use tvgate_core::ledger::LeaseKind;
+
+/// Request headers passed on to the source: what seeking and revalidation
+/// need, nothing that identifies the viewer.
+const FORWARDED: [HeaderName; 4] = [
+    header::RANGE,
+    header::IF_RANGE,
+    header::IF_NONE_MATCH,
+    header::IF_MODIFIED_SINCE,
+];
+
+/// Response headers passed back to the player.
+const RELAYED: [HeaderName; 6] = [
+    header::CONTENT_TYPE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_RANGE,
+    header::ACCEPT_RANGES,
+    header::ETAG,
+    header::LAST_MODIFIED,
+];
+
+/// How long the source may take to start answering.
+const ANSWER_WAIT: Duration = Duration::from_secs(15);
+
+/// How long the source may go silent in the middle of a body before the
+/// download is abandoned (the player sees the transfer cut, not a clean end).
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// Whether a source URL is one this module proxies.
+pub fn is_http(url: &str) -> bool {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    matches!(scheme.as_deref(), Some("http" | "https"))
+}
+
+/// Serves an authorized movie or episode: a GET takes a `Vod` connection
+/// slot (refused as any stream is when the line is full) and is proxied; a
+/// HEAD moves no video, so it is proxied without a slot and can neither be
+/// refused by the limit nor end another connection.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve(
+    app: &App,
+    caller: &Caller,
+    account: &Account,
+    stream: StreamId,
+    username: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    upstream_url: &str,
+) -> Response {
+    if method == Method::HEAD {
+        return forward(app, method, headers, None, upstream_url).await;
+    }
+    match slots::admit(app, caller, account, stream, LeaseKind::Vod).await {
+        Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
+        Err(denial) => {
+            access::log_denial(app, Face::Stream, &denial, username, caller);
+            // A film is never answered with a slate: the player would keep
+            // three seconds of it as the film's length and resume point.
+            crate::slate::stream_denial(app, caller, &denial, false)
+        }
+    }
+}
+
+/// Proxies GET or HEAD to `upstream_url` on `guard`'s slot. The slot is
+/// held by the response body and freed when the player disconnects or the
+/// body ends; answers without a body (HEAD, 304, 416, errors) free it on
+/// return.
+pub async fn proxy(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    guard: LeaseGuard,
+    upstream_url: &str,
+) -> Response {
+    forward(app, method, headers, Some(guard), upstream_url).await
+}
+
+async fn forward(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    guard: Option<LeaseGuard>,
+    upstream_url: &str,
+) -> Response {
+    let head = *method == Method::HEAD;
+    if !head && *method != Method::GET {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "use GET or HEAD");
+        r.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let mut request = app
+        .client
+        .request(method.clone(), upstream_url)
+        // The bytes as stored: a compressed answer would change the length
+        // and the ranges the player asked for.
+        .header(header::ACCEPT_ENCODING, "identity");
+    for name in FORWARDED {
+        for value in headers.get_all(&name) {
+            request = request.header(name.clone(), value.clone());
+        }
+    }
+    let upstream = match tokio::time::timeout(ANSWER_WAIT, request.send()).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => {
+            // Never log the URL: it may hold the provider's credentials.
+            tracing::info!(error = %e.without_url(), "video source unreachable");
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                "the source of this video cannot be reached",
+            );
+        }
+        Err(_) => {
+            tracing::info!("video source did not answer in time");
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                "the source of this video did not answer in time",
+            );
+        }
+    };
+    let status = upstream.status();
+    if !matches!(status.as_u16(), 200 | 206 | 304 | 416) {
+        tracing::info!(status = status.as_u16(), "video source refused");
+        return plain(
+            StatusCode::BAD_GATEWAY,
+            &format!("the source of this video answered HTTP {}", status.as_u16()),
+        );
+    }
+    let has_body = !head && matches!(status.as_u16(), 200 | 206);
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = status;
+    for name in RELAYED {
+        // Without a body the length is the representation's; say it only
+        // where HTTP means it that way (HEAD).
+        if name == header::CONTENT_LENGTH && !has_body && !head {
+            continue;
+        }
+        for value in upstream.headers().get_all(&name) {
+            r.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    let Some(guard) = guard.filter(|_| has_body) else {
+        return r;
+    };
+    let body = slots::leased(app, guard, relay_body(upstream));
+    *r.body_mut() = Body::from_stream(body);
+    r
+}
+
+/// The source's body as it arrives; a failure or a silence longer than
+/// [`IDLE_LIMIT`] ends it with an error, so the player's connection is cut
+/// rather than ended as if the file were complete.
+fn relay_body(
+    upstream: reqwest::Response,
+) -> futures::stream::BoxStream<'static, Result<Bytes, std::io::Error>> {
+    let chunks = upstream.bytes_stream();
+    stream::unfold(Some(chunks), |chunks| async move {
+        let mut chunks = chunks?;
+        match tokio::time::timeout(IDLE_LIMIT, chunks.next()).await {
+            Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(chunks))),
+            Ok(None) => None,
+            Ok(Some(Err(e))) => {
+                let e = e.without_url();
+                tracing::info!(error = %e, "video source failed mid-file");
+                Some((Err(std::io::Error::other(e)), None))
+            }
+            Err(_) => {
+                tracing::info!("video source went silent mid-file");
+                let e = std::io::Error::new(std::io::ErrorKind::TimedOut, "video source silent");
+                Some((Err(e), None))
+            }
+        }
+    })
+    .boxed()
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    let mut r = Response::new(Body::from(format!("{text}\n")));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_sources_are_proxied() {
+        assert!(is_http("http://provider.example/movie/u/p/1.mkv"));
+        assert!(is_http("HTTPS://provider.example/1.mp4"));
+        assert!(!is_http("clip:demo.ts"));
+        assert!(!is_http("loop:demo"));
+        assert!(!is_http("rtmp://x/y"));
+        assert!(!is_http("/local/file.mkv"));
+    }
+}
