@@ -361,6 +361,10 @@ mod tests {
     #[test]
     fn a_line_is_compact() {
         assert!(std::mem::size_of::<Option<LimitPolicy>>() == 1);
-        assert!(std::mem::size_of::<Account>() <= 160, "{}", std::mem::size_of::<Account>());
+        assert!(
+            std::mem::size_of::<Account>() <= 160,
+            "{}",
+            std::mem::size_of::<Account>()
+        );
     }
 }

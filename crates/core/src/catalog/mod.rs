@@ -569,7 +569,10 @@ mod tests {
             },
         ];
         d.backups = vec![
-            (StreamId(2), vec!["http://b/2.ts".into(), "http://c/2.ts".into()]),
+            (
+                StreamId(2),
+                vec!["http://b/2.ts".into(), "http://c/2.ts".into()],
+            ),
             (StreamId(3), vec![]),
         ];
         let c = Catalog::build(d);
@@ -580,7 +583,10 @@ mod tests {
         assert_eq!(c.delivery(StreamRef::Movie(0)), Delivery::Proxy);
         assert_eq!(c.source_cap(StreamRef::Episode(0, 1)), (SourceId(1), 0));
         assert_eq!(c.backups(StreamId(2)).len(), 2);
-        assert!(c.backups(StreamId(3)).is_empty(), "an empty list is no entry");
+        assert!(
+            c.backups(StreamId(3)).is_empty(),
+            "an empty list is no entry"
+        );
         assert!(c.backups(StreamId(500)).is_empty());
         assert_eq!(c.channels_with_backups(), 1);
         assert_eq!(
