@@ -143,7 +143,7 @@ pub enum UserCommand {
     },
     /// Delete a line.
     Delete { username: String },
-    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status]).
+    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status,limit_policy]).
     Import {
         file: PathBuf,
         /// Write generated passwords to this CSV file instead of standard output.

@@ -357,6 +357,28 @@ fn line_limit_policy_from_the_command_line() {
     let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "oldest-wins"]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown limit policy"), "{err}");
+
+    // The CSV import takes the column; an empty cell changes nothing.
+    let csv = d.join("lines.csv");
+    std::fs::write(
+        &csv,
+        "username,password,limit_policy\n\
+         hal,,newest-wins\n\
+         ivy,pw-ivy,\n\
+         joe,pw-joe,sometimes\n",
+    )
+    .expect("csv");
+    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("unknown limit policy"),
+        "{err}"
+    );
+    assert!(out.contains("1 created, 1 updated"), "{out}");
+    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], "newest_wins");
+    let (_, out, _) = tvgate(d, &["user", "show", "ivy", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], serde_json::Value::Null);
 }
 
 /// A running `tvgate serve` picks up what the CLI writes to the same data

@@ -165,6 +165,8 @@ pub struct ImportRow {
     pub max_connections: Option<u32>,
     pub expires_at: Option<Option<UnixTime>>,
     pub status: Option<Status>,
+    /// `Some(None)`: back to the server-wide policy.
+    pub limit_policy: Option<Option<LimitPolicy>>,
 }
 
 /// A bulk-import row that was refused, with its line number.
@@ -614,6 +616,7 @@ impl Gate {
                 max_connections: row.max_connections.is_some(),
                 expires: row.expires_at.is_some(),
                 status: row.status.is_some(),
+                limit_policy: row.limit_policy.is_some(),
             };
             let new = NewAccount {
                 username: username.clone(),
@@ -623,7 +626,7 @@ impl Gate {
                 expires_at: row.expires_at.flatten(),
                 is_trial: false,
                 max_connections: row.max_connections.unwrap_or(1),
-                limit_policy: None,
+                limit_policy: row.limit_policy.flatten(),
                 allowed_formats: OutputFormats::DEFAULT,
                 created_at: now,
                 note: String::new(),

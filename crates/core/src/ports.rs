@@ -181,4 +181,5 @@ pub struct UpsertFields {
     pub max_connections: bool,
     pub expires: bool,
     pub status: bool,
+    pub limit_policy: bool,
 }

@@ -173,6 +173,7 @@ async fn upserts(store: &dyn Store) {
     incoming.max_connections = 9;
     incoming.status = Status::Banned;
     incoming.expires_at = None;
+    incoming.limit_policy = Some(LimitPolicy::NewestWins);
     incoming.note = "ignored".into();
     let only_password = UpsertFields {
         password: true,
@@ -198,6 +199,7 @@ async fn upserts(store: &dyn Store) {
     assert_eq!(after.max_connections, dave.max_connections);
     assert_eq!(after.status, dave.status);
     assert_eq!(after.expires_at, dave.expires_at);
+    assert_eq!(after.limit_policy, None);
     assert_eq!(&*after.username, "Dave");
     assert_eq!(after.note, dave.note);
     assert_eq!(after.revision, dave.revision + 1);
@@ -224,6 +226,13 @@ async fn upserts(store: &dyn Store) {
                 ..Default::default()
             },
             |a: &Account| a.expires_at.is_none(),
+        ),
+        (
+            UpsertFields {
+                limit_policy: true,
+                ..Default::default()
+            },
+            |a: &Account| a.limit_policy == Some(LimitPolicy::NewestWins),
         ),
     ] {
         let before = find(store, dave.id).await;

@@ -266,6 +266,7 @@ pub(super) fn upsert(
                      max_connections = CASE WHEN ?5 THEN ?6 ELSE max_connections END,
                      expires_at      = CASE WHEN ?7 THEN ?8 ELSE expires_at END,
                      status          = CASE WHEN ?9 THEN ?10 ELSE status END,
+                     limit_policy    = CASE WHEN ?11 THEN ?12 ELSE limit_policy END,
                      revision        = revision + 1
                  WHERE id = ?1",
             )
@@ -309,6 +310,8 @@ pub(super) fn upsert(
                             a.expires_at,
                             present.status,
                             a.status.as_str(),
+                            present.limit_policy,
+                            a.limit_policy.map(LimitPolicy::as_str),
                         ])
                         .ctx(CONTEXT)?;
                     counts.updated += 1;
