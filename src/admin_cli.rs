@@ -11,10 +11,11 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use tvgate_core::access::{Account, AccountPatch, OutputFormats, Status};
-use tvgate_core::catalog::{Catalog, CategoryKind, Source, SourceKind};
+use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, StreamRef};
 use tvgate_core::gate::{AccountSpec, Gate};
-use tvgate_core::ids::{CategoryId, SourceId};
-use tvgate_core::ports::NewSource;
+use tvgate_core::ids::{CategoryId, SourceId, StreamId};
+use tvgate_core::ledger::LimitPolicy;
+use tvgate_core::ports::{NewSource, SourcePatch};
 use tvgate_core::UnixTime;
 
 fn now() -> UnixTime {
@@ -78,6 +79,12 @@ fn patch_from(gate: &Gate, f: &LineFields) -> Result<AccountPatch> {
         expires_at: f.expires.as_deref().map(parse_expiry).transpose()?,
         is_trial: f.trial,
         max_connections: f.max_connections,
+        limit_policy: f
+            .limit_policy
+            .as_deref()
+            .map(LimitPolicy::parse_for_line)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         allowed_formats: f
             .formats
             .as_deref()
@@ -104,6 +111,7 @@ fn account_json(a: &Account, catalog: &Catalog) -> serde_json::Value {
         "expires": format_time(a.expires_at),
         "is_trial": a.is_trial,
         "max_connections": a.max_connections,
+        "limit_policy": a.limit_policy.map(LimitPolicy::as_str),
         "allowed_formats": a.allowed_formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
         "created_at": a.created_at,
         "note": a.note,
@@ -135,7 +143,24 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn show_account(a: &Account, catalog: &Catalog, password: Option<&str>, as_json: bool) {
+/// "0" reads as "none allowed"; say what it means.
+fn cap_text(n: u32) -> String {
+    if n == 0 {
+        "unlimited".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Shows a line. `default_policy` names the server-wide limit policy, for
+/// a line that follows it.
+fn show_account(
+    a: &Account,
+    catalog: &Catalog,
+    password: Option<&str>,
+    default_policy: &str,
+    as_json: bool,
+) {
     if as_json {
         let mut v = account_json(a, catalog);
         if let Some(p) = password {
@@ -156,14 +181,11 @@ fn show_account(a: &Account, catalog: &Catalog, password: Option<&str>, as_json:
     println!("status           {status}");
     println!("expires          {}", format_time(a.expires_at));
     println!("trial            {}", if a.is_trial { "yes" } else { "no" });
-    println!(
-        "max connections  {}",
-        if a.max_connections == 0 {
-            "unlimited".to_string()
-        } else {
-            a.max_connections.to_string()
-        }
-    );
+    println!("max connections  {}", cap_text(a.max_connections));
+    match a.limit_policy {
+        Some(p) => println!("limit policy     {p}"),
+        None => println!("limit policy     server default ({default_policy})"),
+    }
     println!("output formats   {}", a.allowed_formats);
     let package = match &a.package {
         None => "all categories".to_string(),
@@ -187,6 +209,7 @@ fn show_account(a: &Account, catalog: &Catalog, password: Option<&str>, as_json:
 
 pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
     let gate = startup::open_gate(settings).await?;
+    let default_policy = settings.connection_limit_policy.as_str();
     match cmd {
         UserCommand::Add {
             username,
@@ -201,11 +224,18 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             spec.expires_at = patch.expires_at.flatten();
             spec.is_trial = patch.is_trial.unwrap_or(false);
             spec.max_connections = patch.max_connections.unwrap_or(1);
+            spec.limit_policy = patch.limit_policy.flatten();
             spec.allowed_formats = patch.allowed_formats.unwrap_or(OutputFormats::DEFAULT);
             spec.note = patch.note.unwrap_or_default();
             spec.package = patch.package.flatten();
             let (account, generated) = gate.create_account(spec, now()).await?;
-            show_account(&account, &gate.catalog(), generated.as_deref(), json);
+            show_account(
+                &account,
+                &gate.catalog(),
+                generated.as_deref(),
+                default_policy,
+                json,
+            );
         }
         UserCommand::List { json } => {
             let accounts = gate.accounts();
@@ -245,7 +275,7 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             let a = gate
                 .find_account(&username)
                 .with_context(|| format!("no line named {username:?}"))?;
-            show_account(&a, &gate.catalog(), None, json);
+            show_account(&a, &gate.catalog(), None, default_policy, json);
         }
         UserCommand::Set {
             username,
@@ -254,7 +284,7 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
         } => {
             let patch = patch_from(&gate, &fields)?;
             let a = gate.update_account(&username, patch).await?;
-            show_account(&a, &gate.catalog(), None, json);
+            show_account(&a, &gate.catalog(), None, default_policy, json);
         }
         UserCommand::Passwd { username, password } => {
             let generated = password.is_none();
@@ -332,6 +362,7 @@ fn source_json(s: &Source) -> serde_json::Value {
         "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": sources::redact(&s.location),
         "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
         "last_error": s.last_error, "diagnostics": s.diagnostics, "enabled": s.enabled,
+        "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
     })
 }
 
@@ -343,6 +374,8 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             kind,
             location,
             name,
+            max_connections,
+            redirect,
         } => {
             let kind = SourceKind::parse(&kind)
                 .with_context(|| format!("source kind {kind:?}: use m3u or xmltv"))?;
@@ -369,9 +402,21 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     location,
                     name,
                     created_at: now(),
+                    max_connections,
+                    delivery: if redirect {
+                        Delivery::Redirect
+                    } else {
+                        Delivery::Proxy
+                    },
                 })
                 .await?;
-            println!("added source {} ({})", source.id, source.kind.as_str());
+            println!(
+                "added source {} ({}, {}, connections: {})",
+                source.id,
+                source.kind.as_str(),
+                source.delivery,
+                cap_text(source.max_connections)
+            );
             refresh_one(&gate, settings, &source, show).await?;
         }
         SourceCommand::List { json } => {
@@ -397,13 +442,24 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                             s.kind.as_str().to_string(),
                             s.name.clone(),
                             s.item_count.to_string(),
+                            cap_text(s.max_connections),
+                            s.delivery.to_string(),
                             format_time(s.last_refresh),
                             state,
                         ]
                     })
                     .collect();
                 print_table(
-                    &["ID", "KIND", "NAME", "ITEMS", "REFRESHED", "STATE"],
+                    &[
+                        "ID",
+                        "KIND",
+                        "NAME",
+                        "ITEMS",
+                        "MAX CONN",
+                        "DELIVERY",
+                        "REFRESHED",
+                        "STATE",
+                    ],
                     &rows,
                 );
             }
@@ -427,6 +483,38 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             if failed > 0 {
                 bail!("{failed} of {} sources failed", chosen.len());
             }
+        }
+        SourceCommand::Set {
+            id,
+            max_connections,
+            delivery,
+        } => {
+            let delivery = delivery
+                .as_deref()
+                .map(|d| {
+                    Delivery::parse(d)
+                        .with_context(|| format!("delivery {d:?}: use proxy or redirect"))
+                })
+                .transpose()?;
+            if max_connections.is_none() && delivery.is_none() {
+                bail!("nothing to change: give --max-connections N or --delivery proxy|redirect");
+            }
+            let s = gate
+                .update_source(
+                    SourceId(id),
+                    SourcePatch {
+                        max_connections,
+                        delivery,
+                    },
+                )
+                .await?;
+            println!(
+                "source {} ({}): {}, connections: {}",
+                s.id,
+                s.name,
+                s.delivery,
+                cap_text(s.max_connections)
+            );
         }
         SourceCommand::Remove { id } => {
             gate.store().delete_source(SourceId(id)).await?;
@@ -467,7 +555,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
     };
     match cmd {
         ChannelCommand::List { json } => {
-            let mut rows: Vec<(u32, &'static str, String, String, String)> = Vec::new();
+            let mut rows: Vec<(u32, &'static str, String, String, String, usize)> = Vec::new();
             for c in &catalog.live {
                 rows.push((
                     c.id.0,
@@ -475,6 +563,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     c.name().to_string(),
                     cat_name(c.category),
                     c.epg_id().unwrap_or("").to_string(),
+                    catalog.backups(c.id).len(),
                 ));
             }
             for m in &catalog.movies {
@@ -484,6 +573,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     m.name.to_string(),
                     cat_name(m.category),
                     String::new(),
+                    0,
                 ));
             }
             for s in &catalog.series {
@@ -494,11 +584,12 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                         e.title.to_string(),
                         cat_name(s.category),
                         String::new(),
+                        0,
                     ));
                 }
             }
             if json {
-                let list: Vec<_> = rows.iter().map(|(id, kind, name, cat, epg)| json!({"stream_id": id, "kind": kind, "name": name, "category": cat, "epg_id": epg})).collect();
+                let list: Vec<_> = rows.iter().map(|(id, kind, name, cat, epg, backups)| json!({"stream_id": id, "kind": kind, "name": name, "category": cat, "epg_id": epg, "backups": backups})).collect();
                 let categories: Vec<_> = catalog
                     .categories
                     .iter()
@@ -508,17 +599,25 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
             } else {
                 let table: Vec<Vec<String>> = rows
                     .iter()
-                    .map(|(id, kind, name, cat, epg)| {
+                    .map(|(id, kind, name, cat, epg, backups)| {
                         vec![
                             id.to_string(),
                             kind.to_string(),
                             name.clone(),
                             cat.clone(),
                             epg.clone(),
+                            if *kind == "live" {
+                                backups.to_string()
+                            } else {
+                                String::new()
+                            },
                         ]
                     })
                     .collect();
-                print_table(&["ID", "KIND", "NAME", "CATEGORY", "EPG ID"], &table);
+                print_table(
+                    &["ID", "KIND", "NAME", "CATEGORY", "EPG ID", "BACKUPS"],
+                    &table,
+                );
                 let n = |k: CategoryKind| catalog.categories.iter().filter(|c| c.kind == k).count();
                 println!(
                     "{} live, {} movies, {} series; categories: {} live, {} movie, {} series",
@@ -529,6 +628,46 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     n(CategoryKind::Movie),
                     n(CategoryKind::Series)
                 );
+            }
+        }
+        ChannelCommand::Backup {
+            id,
+            urls,
+            clear,
+            json,
+        } => {
+            let stream = StreamId(id);
+            let name = match catalog.stream(stream) {
+                Some(StreamRef::Live(i)) => catalog.live[i].name().to_string(),
+                Some(_) => {
+                    bail!("stream {id} is not a live channel; backups are for live channels")
+                }
+                None => bail!("no stream {id} (see `tvgate channel list`)"),
+            };
+            let current = if clear || !urls.is_empty() {
+                gate.set_backups(stream, urls).await?;
+                gate.catalog()
+            } else {
+                catalog.clone()
+            };
+            let backups = current.backups(stream);
+            if json {
+                // Redacted like source locations: output ends up in logs.
+                let list: Vec<String> = backups.iter().map(|b| sources::redact(b)).collect();
+                println!(
+                    "{}",
+                    json!({"stream_id": id, "name": name, "backups": list})
+                );
+            } else if backups.is_empty() {
+                println!("channel {id} ({name}): no backups");
+            } else {
+                println!(
+                    "channel {id} ({name}): {} backups, tried in order",
+                    backups.len()
+                );
+                for (i, url) in backups.iter().enumerate() {
+                    println!("  {}. {}", i + 1, sources::redact(url));
+                }
             }
         }
     }

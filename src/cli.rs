@@ -64,6 +64,10 @@ pub struct LineFields {
     /// Simultaneous connections allowed (0: unlimited).
     #[arg(long, value_name = "N")]
     pub max_connections: Option<u32>,
+    /// At the limit: `refuse` the newcomer, or `newest-wins` (end the oldest
+    /// connection); `default` follows the server's `connection_limit_policy`.
+    #[arg(long, value_name = "refuse|newest-wins|default")]
+    pub limit_policy: Option<String>,
     /// Expiry date (YYYY-MM-DD, end of that day UTC, or a full RFC 3339 time), or `never`.
     #[arg(long, value_name = "DATE|never")]
     pub expires: Option<String>,
@@ -139,7 +143,7 @@ pub enum UserCommand {
     },
     /// Delete a line.
     Delete { username: String },
-    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status]).
+    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status,limit_policy]).
     Import {
         file: PathBuf,
         /// Write generated passwords to this CSV file instead of standard output.
@@ -158,6 +162,22 @@ pub enum SourceCommand {
         location: String,
         #[arg(long)]
         name: Option<String>,
+        /// The provider's cap on simultaneous connections to this source (0: unlimited).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        max_connections: u32,
+        /// Send players a redirect to the source URL instead of relaying the stream.
+        #[arg(long)]
+        redirect: bool,
+    },
+    /// Change a source's connection cap or delivery.
+    Set {
+        id: i64,
+        /// The provider's cap on simultaneous connections to this source (0: unlimited).
+        #[arg(long, value_name = "N")]
+        max_connections: Option<u32>,
+        /// `proxy` (tvgate relays the stream) or `redirect` (players get a 302 to the source URL).
+        #[arg(long, value_name = "proxy|redirect")]
+        delivery: Option<String>,
     },
     /// List sources and their last refresh.
     List {
@@ -174,6 +194,20 @@ pub enum SourceCommand {
 pub enum ChannelCommand {
     /// List live channels, movies and episodes.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a live channel's backup URLs, tried in order when its own fails
+    /// (replaces the list); without URLs, show them.
+    Backup {
+        /// The channel's stream id (see `tvgate channel list`).
+        id: u32,
+        /// Backup URLs, in the order to try them.
+        #[arg(value_name = "URL", conflicts_with = "clear")]
+        urls: Vec<String>,
+        /// Remove every backup of the channel.
+        #[arg(long)]
+        clear: bool,
         #[arg(long)]
         json: bool,
     },

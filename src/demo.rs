@@ -111,6 +111,8 @@ pub async fn prepare(
                         location,
                         name: name.to_string(),
                         created_at: now,
+                        max_connections: 0,
+                        delivery: Default::default(),
                     })
                     .await?
             }

@@ -12,9 +12,10 @@ use std::path::Path;
 use tvgate_core::access::secrets::{hash_password, KdfError, KdfParams};
 use tvgate_core::access::Status;
 use tvgate_core::gate::{Gate, ImportRow, RowError};
+use tvgate_core::ledger::LimitPolicy;
 
 /// Reads the CSV: a header row names the columns (`username`, `password`,
-/// optionally `max_connections`, `expires`, `status`). Rows that cannot be
+/// optionally `max_connections`, `expires`, `status`, `limit_policy`). Rows that cannot be
 /// read are returned as errors with their line numbers.
 pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowError>)> {
     let mut reader = csv::ReaderBuilder::new()
@@ -37,6 +38,7 @@ pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowErr
     let max_col = col(&["max_connections", "max_cons", "connections"]);
     let exp_col = col(&["expires", "exp_date", "expiry", "expires_at"]);
     let status_col = col(&["status"]);
+    let policy_col = col(&["limit_policy", "policy"]);
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
@@ -105,6 +107,15 @@ pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowErr
                 continue;
             }
         };
+        // Empty: unchanged; `default`: the server-wide setting.
+        let limit_policy = match field(policy_col).map(LimitPolicy::parse_for_line) {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(e)) => {
+                errors.push(RowError { line, message: e });
+                continue;
+            }
+        };
         // Passwords are taken as written; the gate validates them.
         let password = pass_col
             .and_then(|c| record.get(c))
@@ -117,6 +128,7 @@ pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowErr
             max_connections,
             expires_at,
             status,
+            limit_policy,
         });
     }
     Ok((rows, errors))

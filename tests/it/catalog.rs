@@ -75,6 +75,8 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
             location: "/nonexistent/x.m3u".into(),
             name: "x".into(),
             created_at: NOW,
+            max_connections: 0,
+            delivery: Default::default(),
         })
         .await
         .expect("insert");
@@ -118,6 +120,8 @@ async fn sources_come_from_urls_plain_or_gzip() {
                     location,
                     name: "web".into(),
                     created_at: NOW,
+                    max_connections: 0,
+                    delivery: Default::default(),
                 })
                 .await
                 .expect("insert")

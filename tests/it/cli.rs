@@ -146,6 +146,241 @@ fn sources_and_channels_from_the_command_line() {
     assert!(err.contains("no such file"), "{err}");
 }
 
+fn json_of(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn source_cap_and_delivery_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let m3u = d.join("p.m3u");
+    std::fs::write(&m3u, "#EXTM3U\n#EXTINF:-1,One\nhttp://127.0.0.1:9/1.ts\n").expect("m3u");
+    let path = m3u.to_str().expect("utf8");
+    let (code, out, err) = tvgate(
+        d,
+        &[
+            "source",
+            "add",
+            "m3u",
+            path,
+            "--max-connections",
+            "4",
+            "--redirect",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("redirect, connections: 4"), "{out}");
+    let (code, out, err) = tvgate(d, &["source", "add", "m3u", path, "--name", "second"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("proxy, connections: unlimited"), "{out}");
+
+    let (_, out, _) = tvgate(d, &["source", "list", "--json"]);
+    let v = json_of(&out);
+    assert_eq!(v[0]["max_connections"], 4);
+    assert_eq!(v[0]["delivery"], "redirect");
+    assert_eq!(v[1]["max_connections"], 0);
+    assert_eq!(v[1]["delivery"], "proxy", "proxied by default");
+
+    let (code, out, err) = tvgate(d, &["source", "set", "1", "--delivery", "proxy"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("proxy, connections: 4"), "{out}");
+    let (code, _, err) = tvgate(d, &["source", "set", "1", "--max-connections", "0"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = tvgate(d, &["source", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("MAX CONN") && out.contains("DELIVERY"),
+        "{out}"
+    );
+    let (_, out, _) = tvgate(d, &["source", "list", "--json"]);
+    let v = json_of(&out);
+    assert_eq!(
+        (v[0]["max_connections"].clone(), v[0]["delivery"].clone()),
+        (0.into(), "proxy".into())
+    );
+
+    for (args, expect) in [
+        (&["source", "set", "1"][..], "nothing to change"),
+        (
+            &["source", "set", "1", "--delivery", "tunnel"],
+            "use proxy or redirect",
+        ),
+        (
+            &["source", "set", "99", "--delivery", "proxy"],
+            "source 99 not found",
+        ),
+        (
+            &["source", "set", "1", "--max-connections", "lots"],
+            "invalid value",
+        ),
+    ] {
+        let (code, _, err) = tvgate(d, args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn channel_backups_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let m3u = d.join("p.m3u");
+    std::fs::write(
+        &m3u,
+        "#EXTM3U\n#EXTINF:-1,One\nhttp://127.0.0.1:9/1.ts\n\
+         #EXTINF:-1,Film\nhttp://127.0.0.1:9/movie/film.mkv\n",
+    )
+    .expect("m3u");
+    let (code, _, err) = tvgate(d, &["source", "add", "m3u", m3u.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = tvgate(d, &["channel", "list", "--json"]);
+    let v = json_of(&out);
+    let streams = v["streams"].as_array().expect("streams");
+    let id_of = |kind: &str| {
+        streams
+            .iter()
+            .find(|s| s["kind"] == kind)
+            .and_then(|s| s["stream_id"].as_u64())
+            .unwrap_or_else(|| panic!("no {kind} in {out}"))
+            .to_string()
+    };
+    let (live, movie) = (id_of("live"), id_of("movie"));
+    assert_eq!(streams[0]["backups"], 0);
+
+    let (code, out, err) = tvgate(
+        d,
+        &[
+            "channel",
+            "backup",
+            &live,
+            "http://127.0.0.2:9/1.ts",
+            "http://user:secret@127.0.0.3:9/1.ts?token=t",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 backups"), "{out}");
+    assert!(
+        !out.contains("secret") && !out.contains("token"),
+        "redacted: {out}"
+    );
+
+    // A refresh keeps them.
+    let (code, _, err) = tvgate(d, &["source", "refresh"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = tvgate(d, &["channel", "list", "--json"]);
+    assert_eq!(json_of(&out)["streams"][0]["backups"], 2);
+    let (code, out, _) = tvgate(d, &["channel", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("BACKUPS"), "{out}");
+    let (code, out, _) = tvgate(d, &["channel", "backup", &live, "--json"]);
+    assert_eq!(code, 0);
+    let v = json_of(&out);
+    assert_eq!(v["backups"][0], "http://127.0.0.2:9/1.ts");
+    assert_eq!(v["name"], "One");
+
+    // Replace, then clear.
+    let (code, out, err) = tvgate(d, &["channel", "backup", &live, "http://127.0.0.4:9/1.ts"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 backups") && out.contains("127.0.0.4"),
+        "{out}"
+    );
+    let (code, out, err) = tvgate(d, &["channel", "backup", &live, "--clear"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no backups"), "{out}");
+
+    for (args, expect) in [
+        (
+            vec!["channel", "backup", &live, "ftp://127.0.0.2/1.ts"],
+            "not an http",
+        ),
+        (
+            vec!["channel", "backup", &live, "http://127.0.0.1:9/1.ts"],
+            "own URL",
+        ),
+        (
+            vec!["channel", "backup", &movie, "http://127.0.0.2/1.ts"],
+            "not a live channel",
+        ),
+        (
+            vec!["channel", "backup", "999999", "http://127.0.0.2/1.ts"],
+            "no stream 999999",
+        ),
+        (
+            vec![
+                "channel",
+                "backup",
+                &live,
+                "--clear",
+                "http://127.0.0.2/1.ts",
+            ],
+            "cannot be used with",
+        ),
+    ] {
+        let (code, _, err) = tvgate(d, &args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn line_limit_policy_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (code, out, err) = tvgate(
+        d,
+        &[
+            "user",
+            "add",
+            "hal",
+            "--password",
+            "pw-hal",
+            "--limit-policy",
+            "newest-wins",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("limit policy     newest_wins"), "{out}");
+    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], "newest_wins");
+    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "default"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], serde_json::Value::Null);
+    let (_, out, _) = tvgate(d, &["user", "show", "hal"]);
+    assert!(out.contains("server default (refuse)"), "{out}");
+    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "REFUSE"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], "refuse");
+    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "oldest-wins"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown limit policy"), "{err}");
+
+    // The CSV import takes the column; an empty cell changes nothing.
+    let csv = d.join("lines.csv");
+    std::fs::write(
+        &csv,
+        "username,password,limit_policy\n\
+         hal,,newest-wins\n\
+         ivy,pw-ivy,\n\
+         joe,pw-joe,sometimes\n",
+    )
+    .expect("csv");
+    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("unknown limit policy"),
+        "{err}"
+    );
+    assert!(out.contains("1 created, 1 updated"), "{out}");
+    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], "newest_wins");
+    let (_, out, _) = tvgate(d, &["user", "show", "ivy", "--json"]);
+    assert_eq!(json_of(&out)["limit_policy"], serde_json::Value::Null);
+}
+
 /// A running `tvgate serve` picks up what the CLI writes to the same data
 /// directory within a couple of seconds.
 #[test]

@@ -132,6 +132,8 @@ impl TestServer {
                 location: path.to_string_lossy().into_owned(),
                 name: name.into(),
                 created_at: NOW,
+                max_connections: 0,
+                delivery: Default::default(),
             })
             .await
             .expect("insert source");

@@ -134,6 +134,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
         max_connections: None,
         expires_at: None,
         status: None,
+        limit_policy: None,
     }];
     let weak = tvgate_core::access::secrets::KdfParams {
         memory_kib: 32,

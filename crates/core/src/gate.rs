@@ -15,9 +15,11 @@ use crate::access::{
     decide, AccessRequest, Account, AccountPatch, Decision, NewAccount, OutputFormats, Proof,
     Status,
 };
-use crate::catalog::Catalog;
-use crate::ids::{AccountId, CategoryId};
-use crate::ports::{Store, StoreError, UpsertCounts, UpsertFields};
+use crate::catalog::backups::check_backup_urls;
+use crate::catalog::{Catalog, Source, StreamRef};
+use crate::ids::{AccountId, CategoryId, SourceId, StreamId};
+use crate::ledger::LimitPolicy;
+use crate::ports::{SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -129,6 +131,8 @@ pub struct AccountSpec {
     pub expires_at: Option<UnixTime>,
     pub is_trial: bool,
     pub max_connections: u32,
+    /// `None`: the server-wide setting.
+    pub limit_policy: Option<LimitPolicy>,
     pub allowed_formats: OutputFormats,
     pub note: String,
     pub package: Option<Vec<CategoryId>>,
@@ -143,6 +147,7 @@ impl AccountSpec {
             expires_at: None,
             is_trial: false,
             max_connections: 1,
+            limit_policy: None,
             allowed_formats: OutputFormats::DEFAULT,
             note: String::new(),
             package: None,
@@ -160,6 +165,8 @@ pub struct ImportRow {
     pub max_connections: Option<u32>,
     pub expires_at: Option<Option<UnixTime>>,
     pub status: Option<Status>,
+    /// `Some(None)`: back to the server-wide policy.
+    pub limit_policy: Option<Option<LimitPolicy>>,
 }
 
 /// A bulk-import row that was refused, with its line number.
@@ -463,6 +470,7 @@ impl Gate {
             expires_at: spec.expires_at,
             is_trial: spec.is_trial,
             max_connections: spec.max_connections,
+            limit_policy: spec.limit_policy,
             allowed_formats: spec.allowed_formats,
             created_at: now,
             note: spec.note,
@@ -608,6 +616,7 @@ impl Gate {
                 max_connections: row.max_connections.is_some(),
                 expires: row.expires_at.is_some(),
                 status: row.status.is_some(),
+                limit_policy: row.limit_policy.is_some(),
             };
             let new = NewAccount {
                 username: username.clone(),
@@ -617,6 +626,7 @@ impl Gate {
                 expires_at: row.expires_at.flatten(),
                 is_trial: false,
                 max_connections: row.max_connections.unwrap_or(1),
+                limit_policy: row.limit_policy.flatten(),
                 allowed_formats: OutputFormats::DEFAULT,
                 created_at: now,
                 note: String::new(),
@@ -655,6 +665,60 @@ impl Gate {
         }
         self.store.set_verifiers(verifiers).await?;
         Ok(report)
+    }
+
+    // ------------------------------------------------------------------
+    // Sources and channels (the relay's settings)
+    // ------------------------------------------------------------------
+
+    /// Changes a source's connection cap or delivery and reloads the
+    /// catalog; returns the source as stored.
+    pub async fn update_source(
+        &self,
+        id: SourceId,
+        patch: SourcePatch,
+    ) -> Result<Source, GateError> {
+        if patch.is_empty() {
+            return Err(GateError::Invalid(
+                "nothing to change: give a connection cap or a delivery".into(),
+            ));
+        }
+        self.store.update_source(id, patch).await?;
+        self.reload_catalog().await?;
+        self.store
+            .sources()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| {
+                GateError::Store(StoreError::NotFound {
+                    what: "source",
+                    id: id.to_string(),
+                })
+            })
+    }
+
+    /// Replaces a live channel's backup URLs (empty: clears them) after
+    /// checking them (see [`check_backup_urls`]), and reloads the catalog.
+    pub async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> Result<(), GateError> {
+        let catalog = self.catalog();
+        match catalog.stream(stream) {
+            None => {
+                return Err(GateError::Invalid(format!(
+                    "no stream {stream} (see `tvgate channel list`)"
+                )))
+            }
+            Some(StreamRef::Live(i)) => {
+                check_backup_urls(catalog.live[i].url(), &urls).map_err(GateError::Invalid)?
+            }
+            Some(StreamRef::Movie(_)) | Some(StreamRef::Episode(..)) => {
+                return Err(GateError::Invalid(format!(
+                    "stream {stream} is not a live channel; backups are for live channels"
+                )))
+            }
+        }
+        self.store.set_backups(stream, urls).await?;
+        self.reload_catalog().await
     }
 }
 

@@ -5,8 +5,8 @@
 
 use crate::access::{Account, NewAccount};
 use crate::catalog::ingest::ImportedItem;
-use crate::catalog::{CatalogData, Source, SourceKind};
-use crate::ids::{AccountId, SourceId};
+use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
+use crate::ids::{AccountId, SourceId, StreamId};
 use crate::UnixTime;
 use tvgate_formats::xmltv;
 
@@ -53,6 +53,22 @@ pub struct NewSource {
     pub location: String,
     pub name: String,
     pub created_at: UnixTime,
+    /// The provider's cap on simultaneous connections (0: unlimited).
+    pub max_connections: u32,
+    pub delivery: Delivery,
+}
+
+/// A change to a source's settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SourcePatch {
+    pub max_connections: Option<u32>,
+    pub delivery: Option<Delivery>,
+}
+
+impl SourcePatch {
+    pub fn is_empty(&self) -> bool {
+        self.max_connections.is_none() && self.delivery.is_none()
+    }
 }
 
 /// The outcome of a refresh, to record on the source.
@@ -127,6 +143,8 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a source with its items and programmes.
     async fn delete_source(&self, id: SourceId) -> StoreResult<()>;
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
+    /// Changes a source's cap or delivery; `NotFound` for an unknown id.
+    async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;
 
     // ----- catalog and guide -----
     /// Replaces a source's items, keeping the stream id of every item whose
@@ -139,8 +157,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ImportCounts>;
     /// Replaces a source's guide channels and programmes.
     async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64>;
-    /// Everything the catalog snapshot is built from.
+    /// Everything the catalog snapshot is built from: items, guide, every
+    /// source's settings and the live channels' backups.
     async fn load_catalog(&self) -> StoreResult<CatalogData>;
+    /// Replaces a live channel's backup URLs (an empty list clears them).
+    /// They are kept by stream id, so a refresh that keeps the channel keeps
+    /// them; they go with the channel. `NotFound` (what: `live channel`)
+    /// when `stream` is not a live channel.
+    async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()>;
 }
 
 /// Change counters of the two halves of the store.
@@ -157,4 +181,5 @@ pub struct UpsertFields {
     pub max_connections: bool,
     pub expires: bool,
     pub status: bool,
+    pub limit_policy: bool,
 }

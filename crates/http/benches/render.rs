@@ -68,6 +68,7 @@ fn account() -> Arc<Account> {
         expires_at: None,
         is_trial: false,
         max_connections: 0,
+        limit_policy: None,
         allowed_formats: OutputFormats::DEFAULT,
         created_at: 0,
         note: "".into(),

@@ -74,7 +74,7 @@ pub async fn admit(
     let req = LeaseRequest {
         account: account.id,
         max_connections: account.max_connections,
-        policy: app.settings.limit_policy,
+        policy: account.limit_policy.unwrap_or(app.settings.limit_policy),
         stream,
         ip: caller.ip,
         user_agent: caller.user_agent().into(),

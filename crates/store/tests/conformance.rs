@@ -9,11 +9,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
-use tvgate_core::catalog::{CatalogData, CategoryKind, SourceKind};
-use tvgate_core::ids::{AccountId, CategoryId, SourceId};
+use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
+use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
+use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
-    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, Store, StoreError,
-    UpsertCounts, UpsertFields,
+    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
+    StoreError, UpsertCounts, UpsertFields,
 };
 use tvgate_formats::xmltv;
 use tvgate_store::{open_in_memory, open_sqlite};
@@ -28,6 +29,8 @@ async fn suite(store: &dyn Store) {
     let ids = catalog(store).await;
     guide(store, ids).await;
     delete_source_cascades(store, ids).await;
+    source_settings(store).await;
+    backups(store).await;
 }
 
 fn new_account(username: &str) -> NewAccount {
@@ -39,6 +42,7 @@ fn new_account(username: &str) -> NewAccount {
         expires_at: Some(2_000_000_000),
         is_trial: false,
         max_connections: 2,
+        limit_policy: None,
         allowed_formats: OutputFormats::DEFAULT,
         created_at: 1_700_000_000,
         note: format!("note of {username}"),
@@ -83,6 +87,7 @@ async fn accounts(store: &dyn Store) {
     full.expires_at = None;
     full.is_trial = true;
     full.max_connections = 0;
+    full.limit_policy = Some(LimitPolicy::NewestWins);
     full.allowed_formats = OutputFormats::empty().with(OutputFormat::Rtmp);
     full.package = Some(vec![]);
     let carol = store
@@ -92,6 +97,8 @@ async fn accounts(store: &dyn Store) {
     assert_ne!(carol.id, alice.id);
     assert_eq!(find(store, carol.id).await, carol);
     assert_eq!(carol.package.as_deref(), Some(&[][..]));
+    assert_eq!(carol.limit_policy, Some(LimitPolicy::NewestWins));
+    assert_eq!(alice.limit_policy, None, "None is the server default");
 
     // update_account writes every field, the revision as given.
     let mut changed = alice.clone();
@@ -99,6 +106,7 @@ async fn accounts(store: &dyn Store) {
     changed.note = "moved".into();
     changed.status = Status::Disabled;
     changed.package = Some(vec![CategoryId(7), CategoryId(3)].into_boxed_slice());
+    changed.limit_policy = Some(LimitPolicy::Refuse);
     changed.revision += 1;
     store
         .update_account(&changed, "alicia".into())
@@ -165,6 +173,7 @@ async fn upserts(store: &dyn Store) {
     incoming.max_connections = 9;
     incoming.status = Status::Banned;
     incoming.expires_at = None;
+    incoming.limit_policy = Some(LimitPolicy::NewestWins);
     incoming.note = "ignored".into();
     let only_password = UpsertFields {
         password: true,
@@ -190,6 +199,7 @@ async fn upserts(store: &dyn Store) {
     assert_eq!(after.max_connections, dave.max_connections);
     assert_eq!(after.status, dave.status);
     assert_eq!(after.expires_at, dave.expires_at);
+    assert_eq!(after.limit_policy, None);
     assert_eq!(&*after.username, "Dave");
     assert_eq!(after.note, dave.note);
     assert_eq!(after.revision, dave.revision + 1);
@@ -216,6 +226,13 @@ async fn upserts(store: &dyn Store) {
                 ..Default::default()
             },
             |a: &Account| a.expires_at.is_none(),
+        ),
+        (
+            UpsertFields {
+                limit_policy: true,
+                ..Default::default()
+            },
+            |a: &Account| a.limit_policy == Some(LimitPolicy::NewestWins),
         ),
     ] {
         let before = find(store, dave.id).await;
@@ -336,6 +353,8 @@ async fn verifiers_and_stamps(store: &dyn Store) {
             location: "/srv/stamp.m3u".into(),
             name: "stamp".into(),
             created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap();
@@ -363,6 +382,8 @@ async fn sources(store: &dyn Store) {
             location: "http://up.example/list.m3u".into(),
             name: "Main".into(),
             created_at: 100,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap();
@@ -495,6 +516,8 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
             location: "/srv/a.m3u".into(),
             name: "A".into(),
             created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap()
@@ -656,6 +679,8 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
             location: "/srv/b.m3u".into(),
             name: "B".into(),
             created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap()
@@ -698,6 +723,8 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
             location: "http://up/epg.xml.gz".into(),
             name: "Guide".into(),
             created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap()
@@ -816,6 +843,252 @@ async fn delete_source_cascades(store: &dyn Store, ids: CatalogIds) {
     let data = store.load_catalog().await.unwrap();
     assert!(data.live.is_empty());
     assert!(store.sources().await.unwrap().is_empty());
+}
+
+async fn source_settings(store: &dyn Store) {
+    // A new source takes what it is given; the defaults are proxy, no cap.
+    let capped = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "http://up.example/capped.m3u".into(),
+            name: "Capped".into(),
+            created_at: 0,
+            max_connections: 3,
+            delivery: Delivery::Redirect,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (capped.max_connections, capped.delivery),
+        (3, Delivery::Redirect)
+    );
+    assert_eq!(store.sources().await.unwrap(), vec![capped.clone()]);
+    let settings = store.load_catalog().await.unwrap().sources;
+    assert_eq!(settings, vec![capped.settings()]);
+
+    // Each field changes alone; every change bumps the catalog stamp.
+    let s0 = stamp(store).await;
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                max_connections: Some(u32::MAX),
+                delivery: None,
+            },
+        )
+        .await
+        .unwrap();
+    let s1 = stamp(store).await;
+    assert!(s1.catalog > s0.catalog);
+    assert_eq!(s1.accounts, s0.accounts);
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(
+        (loaded.max_connections, loaded.delivery),
+        (u32::MAX, Delivery::Redirect)
+    );
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                max_connections: None,
+                delivery: Some(Delivery::Proxy),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(stamp(store).await.catalog > s1.catalog);
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(
+        (loaded.max_connections, loaded.delivery),
+        (u32::MAX, Delivery::Proxy)
+    );
+    let settings = &store.load_catalog().await.unwrap().sources[0];
+    assert_eq!(
+        (settings.max_connections, settings.delivery),
+        (u32::MAX, Delivery::Proxy)
+    );
+
+    let s2 = stamp(store).await;
+    let missing = store
+        .update_source(SourceId(999_999), SourcePatch::default())
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { what: "source", .. })),
+        "{missing:?}"
+    );
+    assert_eq!(stamp(store).await, s2, "a failed write is no change");
+    store.delete_source(capped.id).await.unwrap();
+    assert!(store.load_catalog().await.unwrap().sources.is_empty());
+}
+
+async fn backups(store: &dyn Store) {
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/backups.m3u".into(),
+            name: "Backups".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap()
+        .id;
+    let items = vec![
+        live("One", "http://up/b1.ts", "General"),
+        live("Two", "http://up/b2.ts", "General"),
+        movie("Film", "http://up/b.mkv", "Films"),
+    ];
+    store.replace_items(src, items.clone(), 0).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    let (one, two, film) = (data.live[0].id, data.live[1].id, data.movies[0].id);
+    assert!(data.backups.is_empty());
+
+    let s0 = stamp(store).await;
+    store
+        .set_backups(one, vec!["http://b/1.ts".into(), "http://a/1.ts".into()])
+        .await
+        .unwrap();
+    store
+        .set_backups(two, vec!["http://b/2.ts".into()])
+        .await
+        .unwrap();
+    let s1 = stamp(store).await;
+    assert!(s1.catalog > s0.catalog);
+    assert_eq!(s1.accounts, s0.accounts);
+    let urls = |v: &[&str]| v.iter().map(|u| Box::<str>::from(*u)).collect::<Vec<_>>();
+    let expected = vec![
+        (one, urls(&["http://b/1.ts", "http://a/1.ts"])),
+        (two, urls(&["http://b/2.ts"])),
+    ];
+    assert_eq!(
+        store.load_catalog().await.unwrap().backups,
+        expected,
+        "in the order given"
+    );
+
+    // A refresh that keeps the channels keeps their backups.
+    store.replace_items(src, items, 10).await.unwrap();
+    assert_eq!(store.load_catalog().await.unwrap().backups, expected);
+
+    // Replacing and clearing.
+    store
+        .set_backups(one, vec!["http://c/1.ts".into()])
+        .await
+        .unwrap();
+    store.set_backups(two, vec![]).await.unwrap();
+    assert_eq!(
+        store.load_catalog().await.unwrap().backups,
+        vec![(one, urls(&["http://c/1.ts"]))]
+    );
+
+    // Only live channels have backups; a failed write changes nothing.
+    let s2 = stamp(store).await;
+    for bad in [film, StreamId(999_999)] {
+        let err = store.set_backups(bad, vec!["http://x/1.ts".into()]).await;
+        assert!(
+            matches!(
+                err,
+                Err(StoreError::NotFound {
+                    what: "live channel",
+                    ..
+                })
+            ),
+            "{bad}: {err:?}"
+        );
+    }
+    assert_eq!(stamp(store).await, s2);
+
+    // A channel gone from the source takes its backups with it; a new
+    // channel at the same URL later starts with none.
+    store
+        .replace_items(src, vec![live("Two", "http://up/b2.ts", "General")], 20)
+        .await
+        .unwrap();
+    assert!(store.load_catalog().await.unwrap().backups.is_empty());
+    store
+        .replace_items(src, vec![live("One", "http://up/b1.ts", "General")], 30)
+        .await
+        .unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_ne!(data.live[0].id, one);
+    assert!(data.backups.is_empty());
+
+    // Deleting the source cascades to its channels' backups.
+    store
+        .set_backups(data.live[0].id, vec!["http://d/1.ts".into()])
+        .await
+        .unwrap();
+    store.delete_source(src).await.unwrap();
+    assert!(store.load_catalog().await.unwrap().backups.is_empty());
+}
+
+// ----- upgrades -----
+
+/// A database written by a tvgate that knew only migration 0001, with a
+/// line, a source and a channel in it, upgrades in place: every row is
+/// kept, and the new settings take their defaults.
+#[tokio::test]
+async fn a_0001_database_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tvgate.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (
+                 version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 'init', 0);
+             INSERT INTO accounts (username, username_key, password_hash, status,
+                 max_connections, allowed_formats, created_at, note)
+             VALUES ('Old', 'old', '$argon2id$h', 'active', 2, 3, 5, 'kept');
+             INSERT INTO sources (kind, location, name, created_at, item_count)
+             VALUES ('m3u', 'http://up/old.m3u', 'Old list', 7, 1);
+             INSERT INTO streams (source_id, key, kind, position, name, url, added)
+             VALUES (1, 'http://up/old.ts', 'live', 0, 'Old channel', 'http://up/old.ts', 9);",
+        )
+        .unwrap();
+    }
+    let store = open_sqlite(&path).await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, tvgate_store::sqlite::migrate::latest_version());
+    assert!(version >= 2);
+
+    let lines = store.load_accounts().await.unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!((&*lines[0].username, &*lines[0].note), ("Old", "kept"));
+    assert_eq!(lines[0].max_connections, 2);
+    assert_eq!(lines[0].status, Status::Active);
+    assert_eq!(lines[0].limit_policy, None);
+
+    let sources = store.sources().await.unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].name, "Old list");
+    assert_eq!(sources[0].item_count, 1);
+    assert_eq!(
+        (sources[0].max_connections, sources[0].delivery),
+        (0, Delivery::Proxy)
+    );
+
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(names(&data.live, |c| c.name()), ["Old channel"]);
+    assert!(data.backups.is_empty());
+    // The upgraded database takes the new rows.
+    store
+        .set_backups(data.live[0].id, vec!["http://b/old.ts".into()])
+        .await
+        .unwrap();
+    let mut old = lines[0].clone();
+    old.limit_policy = Some(LimitPolicy::Refuse);
+    store.update_account(&old, "old".into()).await.unwrap();
+    drop(store);
+    let reopened = open_sqlite(&path).await.unwrap();
+    assert_eq!(reopened.load_accounts().await.unwrap(), vec![old]);
+    assert_eq!(reopened.load_catalog().await.unwrap().backups.len(), 1);
 }
 
 // ----- runs -----
@@ -1095,6 +1368,8 @@ async fn bulk(store: &dyn Store) {
             location: "epg.xml".into(),
             name: "EPG".into(),
             created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
         })
         .await
         .unwrap()

@@ -1,6 +1,7 @@
 //! A subscriber line: what an operator sells and a player logs in with.
 
 use crate::ids::{AccountId, CategoryId};
+use crate::ledger::LimitPolicy;
 use crate::UnixTime;
 use std::fmt;
 use std::str::FromStr;
@@ -135,6 +136,44 @@ impl fmt::Display for OutputFormats {
     }
 }
 
+/// The names of a limit policy, as the settings file, the command line and
+/// the store spell them. Here rather than in the ledger because they are a
+/// line's setting; the ledger only needs the value.
+impl LimitPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitPolicy::Refuse => "refuse",
+            LimitPolicy::NewestWins => "newest_wins",
+        }
+    }
+
+    /// `refuse` or `newest_wins` (`newest-wins` too), any case.
+    pub fn parse(s: &str) -> Option<LimitPolicy> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "refuse" => Some(LimitPolicy::Refuse),
+            "newest_wins" => Some(LimitPolicy::NewestWins),
+            _ => None,
+        }
+    }
+
+    /// A line's policy as an operator writes it: a policy, or `default` for
+    /// the server-wide setting (`None`).
+    pub fn parse_for_line(s: &str) -> Result<Option<LimitPolicy>, String> {
+        if s.trim().eq_ignore_ascii_case("default") {
+            return Ok(None);
+        }
+        LimitPolicy::parse(s).map(Some).ok_or_else(|| {
+            format!("unknown limit policy {s:?} (expected refuse, newest-wins or default)")
+        })
+    }
+}
+
+impl fmt::Display for LimitPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A keyed password verifier: key id and MAC (see [`super::secrets`]).
 pub type Verifier = [u8; super::secrets::VERIFIER_LEN];
 
@@ -161,6 +200,9 @@ pub struct Account {
     pub is_trial: bool,
     /// 0 means unlimited, as in Xtream Codes.
     pub max_connections: u32,
+    /// What a newcomer gets when the line is at its limit; `None`: the
+    /// server-wide `connection_limit_policy`.
+    pub limit_policy: Option<LimitPolicy>,
     pub allowed_formats: OutputFormats,
     pub created_at: UnixTime,
     pub note: Box<str>,
@@ -196,6 +238,8 @@ pub struct NewAccount {
     pub expires_at: Option<UnixTime>,
     pub is_trial: bool,
     pub max_connections: u32,
+    /// `None`: the server-wide setting.
+    pub limit_policy: Option<LimitPolicy>,
     pub allowed_formats: OutputFormats,
     pub created_at: UnixTime,
     pub note: String,
@@ -210,6 +254,8 @@ pub struct AccountPatch {
     pub expires_at: Option<Option<UnixTime>>,
     pub is_trial: Option<bool>,
     pub max_connections: Option<u32>,
+    /// `Some(None)` returns the line to the server-wide policy.
+    pub limit_policy: Option<Option<LimitPolicy>>,
     pub allowed_formats: Option<OutputFormats>,
     pub note: Option<String>,
     /// `Some(None)` gives the line every category.
@@ -233,6 +279,9 @@ impl AccountPatch {
         if let Some(m) = self.max_connections {
             account.max_connections = m;
         }
+        if let Some(p) = self.limit_policy {
+            account.limit_policy = p;
+        }
         if let Some(f) = self.allowed_formats {
             account.allowed_formats = f;
         }
@@ -247,5 +296,75 @@ impl AccountPatch {
             account.verifier = verifier.as_deref().and_then(to_verifier);
         }
         account.revision += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_policy_names() {
+        for p in [LimitPolicy::Refuse, LimitPolicy::NewestWins] {
+            assert_eq!(LimitPolicy::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(
+            LimitPolicy::parse("Newest-Wins"),
+            Some(LimitPolicy::NewestWins)
+        );
+        assert_eq!(LimitPolicy::parse_for_line(" default "), Ok(None));
+        assert_eq!(
+            LimitPolicy::parse_for_line("refuse"),
+            Ok(Some(LimitPolicy::Refuse))
+        );
+        let err = LimitPolicy::parse_for_line("oldest-wins").unwrap_err();
+        assert!(err.contains("newest-wins or default"), "{err}");
+    }
+
+    #[test]
+    fn a_patch_sets_and_clears_the_limit_policy() {
+        let mut a = Account {
+            id: AccountId(1),
+            username: "a".into(),
+            password_hash: "h".into(),
+            verifier: None,
+            status: Status::Active,
+            expires_at: None,
+            is_trial: false,
+            max_connections: 1,
+            limit_policy: None,
+            allowed_formats: OutputFormats::DEFAULT,
+            created_at: 0,
+            note: "".into(),
+            package: None,
+            revision: 1,
+        };
+        let set = AccountPatch {
+            limit_policy: Some(Some(LimitPolicy::NewestWins)),
+            ..Default::default()
+        };
+        set.apply(&mut a);
+        assert_eq!(a.limit_policy, Some(LimitPolicy::NewestWins));
+        AccountPatch::default().apply(&mut a);
+        assert_eq!(a.limit_policy, Some(LimitPolicy::NewestWins), "kept");
+        let clear = AccountPatch {
+            limit_policy: Some(None),
+            ..Default::default()
+        };
+        clear.apply(&mut a);
+        assert_eq!(a.limit_policy, None);
+        assert_eq!(a.revision, 4);
+    }
+
+    /// Every line is held in memory (target: 400 bytes a line with its
+    /// strings and index); the policy must not grow the struct.
+    #[test]
+    fn a_line_is_compact() {
+        assert!(std::mem::size_of::<Option<LimitPolicy>>() == 1);
+        assert!(
+            std::mem::size_of::<Account>() <= 160,
+            "{}",
+            std::mem::size_of::<Account>()
+        );
     }
 }

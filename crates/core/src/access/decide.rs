@@ -98,6 +98,7 @@ mod tests {
             expires_at: Some(NOW + 86_400),
             is_trial: false,
             max_connections: 1,
+            limit_policy: None,
             allowed_formats: OutputFormats::empty().with(OutputFormat::Ts),
             created_at: 0,
             note: "".into(),

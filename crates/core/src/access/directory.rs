@@ -180,6 +180,7 @@ mod tests {
             expires_at: None,
             is_trial: false,
             max_connections: 1,
+            limit_policy: None,
             allowed_formats: OutputFormats::DEFAULT,
             created_at: 0,
             note: "".into(),

@@ -5,7 +5,13 @@
 //! channel's four strings share one allocation ([`LiveText`]), categories
 //! are referred to by id, and stream ids are looked up in a dense table, so
 //! a live channel costs about 64 bytes plus its text plus 8 bytes of index.
+//!
+//! What the relay needs beside the streams sits in side tables, so a channel
+//! without it pays nothing: each source's cap and delivery
+//! ([`SourceSettings`], a few per catalog) and the backup URLs of the
+//! channels that have some (a map by stream id).
 
+pub mod backups;
 mod index;
 pub mod ingest;
 pub mod source;
@@ -16,7 +22,7 @@ use crate::UnixTime;
 use index::IdIndex;
 use std::collections::HashMap;
 
-pub use source::{Source, SourceKind};
+pub use source::{Delivery, Source, SourceKind, SourceSettings};
 pub use text::{is_plain, LiveText};
 
 /// Which list a category belongs to (Xtream keeps three).
@@ -157,6 +163,10 @@ pub struct CatalogData {
     pub guide_channels: Vec<GuideChannel>,
     /// (guide channel id, programme)
     pub programmes: Vec<(Box<str>, Programme)>,
+    /// Every source's settings.
+    pub sources: Vec<SourceSettings>,
+    /// Backup URLs of the live channels that have some, in order.
+    pub backups: Vec<(StreamId, Vec<Box<str>>)>,
 }
 
 /// A stream a URL can name.
@@ -210,6 +220,10 @@ pub struct Catalog {
     by_guide_channel: HashMap<Box<str>, usize>,
     /// Programmes per guide channel id, sorted by start.
     programmes: HashMap<Box<str>, Vec<Programme>>,
+    /// Sorted by id (a catalog has a handful of sources).
+    sources: Vec<SourceSettings>,
+    /// Only the live channels that have backups.
+    backups: HashMap<StreamId, Box<[Box<str>]>>,
 }
 
 impl Catalog {
@@ -222,7 +236,17 @@ impl Catalog {
             mut series,
             guide_channels,
             programmes: rows,
+            mut sources,
+            backups,
         } = data;
+        sources.sort_by_key(|s| s.id);
+        sources.dedup_by_key(|s| s.id);
+        sources.shrink_to_fit();
+        let backups = backups
+            .into_iter()
+            .filter(|(_, urls)| !urls.is_empty())
+            .map(|(id, urls)| (id, urls.into_boxed_slice()))
+            .collect();
         // The lists were collected row by row; give back the spare capacity.
         live.shrink_to_fit();
         movies.shrink_to_fit();
@@ -282,6 +306,8 @@ impl Catalog {
             by_category,
             by_guide_channel,
             programmes,
+            sources,
+            backups,
         }
     }
 
@@ -327,6 +353,65 @@ impl Catalog {
             StreamRef::Movie(i) => &self.movies[i].url,
             StreamRef::Episode(s, e) => &self.series[s].episodes[e].url,
         }
+    }
+
+    /// The source a stream comes from.
+    pub fn source_id(&self, r: StreamRef) -> SourceId {
+        match r {
+            StreamRef::Live(i) => self.live[i].source,
+            StreamRef::Movie(i) => self.movies[i].source,
+            StreamRef::Episode(s, _) => self.series[s].source,
+        }
+    }
+
+    /// A source's settings (`None` for an id the snapshot does not know).
+    pub fn source(&self, id: SourceId) -> Option<&SourceSettings> {
+        let i = self.sources.binary_search_by_key(&id, |s| s.id).ok()?;
+        self.sources.get(i)
+    }
+
+    /// Every source's settings, by id.
+    pub fn sources(&self) -> &[SourceSettings] {
+        &self.sources
+    }
+
+    /// The settings of the source a stream comes from.
+    pub fn source_of(&self, r: StreamRef) -> Option<&SourceSettings> {
+        self.source(self.source_id(r))
+    }
+
+    /// How a stream reaches players: its source's delivery ([`Delivery::Proxy`]
+    /// when the source is unknown, which never happens in a loaded snapshot).
+    pub fn delivery(&self, r: StreamRef) -> Delivery {
+        self.source_of(r).map(|s| s.delivery).unwrap_or_default()
+    }
+
+    /// The connection cap of the source a stream comes from, with the
+    /// source's id (the key the cap is counted under). 0: unlimited.
+    pub fn source_cap(&self, r: StreamRef) -> (SourceId, u32) {
+        let id = self.source_id(r);
+        (id, self.source(id).map_or(0, |s| s.max_connections))
+    }
+
+    /// The backup URLs of a live channel, in the order to try them (empty
+    /// for a channel without backups, a movie or an episode).
+    pub fn backups(&self, id: StreamId) -> &[Box<str>] {
+        self.backups.get(&id).map_or(&[], |b| &b[..])
+    }
+
+    /// Every URL a stream can be fetched from, in order: its own, then its
+    /// backups.
+    pub fn upstream_urls(&self, r: StreamRef) -> impl Iterator<Item = &str> {
+        let backups: &[Box<str>] = match r {
+            StreamRef::Live(i) => self.backups(self.live[i].id),
+            _ => &[],
+        };
+        std::iter::once(self.stream_url(r)).chain(backups.iter().map(|b| &**b))
+    }
+
+    /// Live channels that have backups.
+    pub fn channels_with_backups(&self) -> usize {
+        self.backups.len()
     }
 
     /// Programmes of a guide channel, sorted by start.
@@ -463,6 +548,60 @@ mod tests {
             assert_ne!(r.pack(), 0);
             assert_eq!(StreamRef::unpack(r.pack()), Some(r));
         }
+    }
+
+    #[test]
+    fn sources_and_backups_are_looked_up_per_stream() {
+        let mut d = data(&[1, 2, 3, 7]);
+        d.live[1].source = SourceId(2);
+        d.sources = vec![
+            SourceSettings {
+                id: SourceId(2),
+                name: "Two".into(),
+                max_connections: 5,
+                delivery: Delivery::Redirect,
+            },
+            SourceSettings {
+                id: SourceId(1),
+                name: "One".into(),
+                max_connections: 0,
+                delivery: Delivery::Proxy,
+            },
+        ];
+        d.backups = vec![
+            (
+                StreamId(2),
+                vec!["http://b/2.ts".into(), "http://c/2.ts".into()],
+            ),
+            (StreamId(3), vec![]),
+        ];
+        let c = Catalog::build(d);
+        let two = StreamRef::Live(1);
+        assert_eq!(c.source_of(two).map(|s| &*s.name), Some("Two"));
+        assert_eq!(c.delivery(two), Delivery::Redirect);
+        assert_eq!(c.source_cap(two), (SourceId(2), 5));
+        assert_eq!(c.delivery(StreamRef::Movie(0)), Delivery::Proxy);
+        assert_eq!(c.source_cap(StreamRef::Episode(0, 1)), (SourceId(1), 0));
+        assert_eq!(c.backups(StreamId(2)).len(), 2);
+        assert!(
+            c.backups(StreamId(3)).is_empty(),
+            "an empty list is no entry"
+        );
+        assert!(c.backups(StreamId(500)).is_empty());
+        assert_eq!(c.channels_with_backups(), 1);
+        assert_eq!(
+            c.upstream_urls(two).collect::<Vec<_>>(),
+            ["http://up/2.ts", "http://b/2.ts", "http://c/2.ts"]
+        );
+        assert_eq!(
+            c.upstream_urls(StreamRef::Movie(0)).collect::<Vec<_>>(),
+            ["http://up/m.mkv"]
+        );
+        // A source the snapshot does not know (never so once loaded): proxied,
+        // so the URL stays hidden; no cap.
+        let bare = Catalog::build(data(&[1]));
+        assert_eq!(bare.source_of(StreamRef::Live(0)), None);
+        assert_eq!(bare.delivery(StreamRef::Live(0)), Delivery::Proxy);
     }
 
     #[test]

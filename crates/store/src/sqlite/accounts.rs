@@ -7,15 +7,20 @@
 //! Reading back never panics and never fails on a damaged value: a row whose
 //! status, limit, formats or package cannot be understood is loaded as
 //! `Disabled` (it fails closed) and a warning names the line and the field.
+//!
+//! A line's limit policy is stored by name (`refuse`, `newest_wins`), NULL
+//! for the server-wide setting.
 
 use super::{bump, is_unique_violation, Context, Half};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use tvgate_core::access::{Account, NewAccount, OutputFormats, Status};
 use tvgate_core::ids::{AccountId, CategoryId};
+use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{StoreError, StoreResult, UpsertCounts, UpsertFields};
 
 const COLUMNS: &str = "id, username, password_hash, verifier, status, expires_at, is_trial, \
-                       max_connections, allowed_formats, created_at, note, package, revision";
+                       max_connections, allowed_formats, created_at, note, package, revision, \
+                       limit_policy";
 
 pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Account>> {
     let mut stmt = conn
@@ -57,6 +62,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
                 .collect()
         })
     });
+    let policy_text: Option<String> = row.get(13)?;
+    let limit_policy = policy_text.and_then(|text| {
+        LimitPolicy::parse(&text).or_else(|| {
+            damaged.push(format!("limit_policy {text:?} is unknown"));
+            None
+        })
+    });
     let status = if damaged.is_empty() {
         status
     } else {
@@ -78,6 +90,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         expires_at: row.get(5)?,
         is_trial: row.get(6)?,
         max_connections,
+        limit_policy,
         allowed_formats,
         created_at: row.get(9)?,
         note: row.get::<_, String>(10)?.into_boxed_str(),
@@ -124,8 +137,8 @@ pub(super) fn insert(
     let result = tx.execute(
         "INSERT INTO accounts (username, username_key, password_hash, verifier, status,
              expires_at, is_trial, max_connections, allowed_formats, created_at, note,
-             package, revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+             package, revision, limit_policy)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
         params![
             a.username,
             username_key,
@@ -139,6 +152,7 @@ pub(super) fn insert(
             a.created_at,
             a.note,
             encode_package(a.package.as_deref()),
+            a.limit_policy.map(LimitPolicy::as_str),
         ],
     );
     match result {
@@ -161,6 +175,7 @@ pub(super) fn insert(
         expires_at: a.expires_at,
         is_trial: a.is_trial,
         max_connections: a.max_connections,
+        limit_policy: a.limit_policy,
         allowed_formats: a.allowed_formats,
         created_at: a.created_at,
         note: a.note.into(),
@@ -179,7 +194,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
         "UPDATE accounts SET username = ?2, username_key = ?3, password_hash = ?4,
              verifier = ?5, status = ?6, expires_at = ?7, is_trial = ?8,
              max_connections = ?9, allowed_formats = ?10, created_at = ?11, note = ?12,
-             package = ?13, revision = ?14
+             package = ?13, revision = ?14, limit_policy = ?15
          WHERE id = ?1",
         params![
             a.id.0,
@@ -196,6 +211,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
             a.note,
             encode_package(a.package.as_deref()),
             a.revision,
+            a.limit_policy.map(LimitPolicy::as_str),
         ],
     );
     match result {
@@ -236,8 +252,8 @@ pub(super) fn upsert(
             .prepare(
                 "INSERT INTO accounts (username, username_key, password_hash, verifier, status,
                      expires_at, is_trial, max_connections, allowed_formats, created_at, note,
-                     package, revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+                     package, revision, limit_policy)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
             )
             .ctx(CONTEXT)?;
         // One statement for every combination of flags: each field keeps its
@@ -250,6 +266,7 @@ pub(super) fn upsert(
                      max_connections = CASE WHEN ?5 THEN ?6 ELSE max_connections END,
                      expires_at      = CASE WHEN ?7 THEN ?8 ELSE expires_at END,
                      status          = CASE WHEN ?9 THEN ?10 ELSE status END,
+                     limit_policy    = CASE WHEN ?11 THEN ?12 ELSE limit_policy END,
                      revision        = revision + 1
                  WHERE id = ?1",
             )
@@ -275,6 +292,7 @@ pub(super) fn upsert(
                             a.created_at,
                             a.note,
                             encode_package(a.package.as_deref()),
+                            a.limit_policy.map(LimitPolicy::as_str),
                         ])
                         .ctx(CONTEXT)?;
                     counts.created += 1;
@@ -292,6 +310,8 @@ pub(super) fn upsert(
                             a.expires_at,
                             present.status,
                             a.status.as_str(),
+                            present.limit_policy,
+                            a.limit_policy.map(LimitPolicy::as_str),
                         ])
                         .ctx(CONTEXT)?;
                     counts.updated += 1;
@@ -414,7 +434,11 @@ mod tests {
                  max_connections, allowed_formats, created_at, package)
              VALUES ('a', 'a', 'h', 'paused', 2, 3, 0, '1,zz,2'),
                     ('b', 'b', 'h', 'active', -1, 3, 0, NULL),
-                    ('c', 'c', 'h', 'ACTIVE', 2, 3, 0, '5');",
+                    ('c', 'c', 'h', 'ACTIVE', 2, 3, 0, '5');
+             INSERT INTO accounts (username, username_key, password_hash, status,
+                 max_connections, allowed_formats, created_at, limit_policy)
+             VALUES ('d', 'd', 'h', 'active', 2, 3, 0, 'oldest_wins'),
+                    ('e', 'e', 'h', 'active', 2, 3, 0, 'newest_wins');",
         )
         .unwrap();
         let all = load(&mut conn).unwrap();
@@ -427,5 +451,9 @@ mod tests {
         assert_eq!(all[1].max_connections, 1);
         assert_eq!(all[2].status, Status::Active);
         assert_eq!(all[2].package.as_deref(), Some(&[CategoryId(5)][..]));
+        assert_eq!(all[3].status, Status::Disabled);
+        assert_eq!(all[3].limit_policy, None);
+        assert_eq!(all[4].status, Status::Active);
+        assert_eq!(all[4].limit_policy, Some(LimitPolicy::NewestWins));
     }
 }

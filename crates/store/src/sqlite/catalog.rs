@@ -15,7 +15,8 @@
 //! Loading is deterministic: live channels and movies by source, then
 //! playlist position; series by source and the position of their first
 //! episode, episodes by season and number; categories in order of first
-//! appearance in those lists (unused ones last, by id).
+//! appearance in those lists (unused ones last, by id). The same read
+//! transaction loads every source's settings and the channels' backups.
 
 use super::guide;
 use super::sources::ensure_exists;
@@ -500,6 +501,8 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
     }
     data.categories = load_categories(&tx, &data)?;
     guide::load(&tx, &mut data)?;
+    data.sources = super::sources::load_settings(&tx)?;
+    data.backups = super::backups::load(&tx)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(data)
 }

@@ -23,10 +23,11 @@
 //! login reload every line) and recording a refresh (no item changes).
 //!
 //! - [`migrate`]: the versioned schema.
-//! - `accounts`, `sources`, `catalog`, `guide`: the SQL behind each group of
-//!   trait methods.
+//! - `accounts`, `sources`, `catalog`, `backups`, `guide`: the SQL behind
+//!   each group of trait methods.
 
 mod accounts;
+mod backups;
 mod catalog;
 mod guide;
 pub mod migrate;
@@ -39,10 +40,10 @@ use std::time::Duration;
 use tvgate_core::access::{Account, NewAccount};
 use tvgate_core::catalog::ingest::ImportedItem;
 use tvgate_core::catalog::{CatalogData, Source};
-use tvgate_core::ids::{AccountId, SourceId};
+use tvgate_core::ids::{AccountId, SourceId, StreamId};
 use tvgate_core::ports::{
-    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, Store, StoreError,
-    StoreResult, UpsertCounts, UpsertFields,
+    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
+    StoreError, StoreResult, UpsertCounts, UpsertFields,
 };
 use tvgate_core::UnixTime;
 
@@ -394,6 +395,18 @@ impl Store for SqliteStore {
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()> {
         self.write("recording a refresh", move |c| {
             sources::record_refresh(c, id, record)
+        })
+        .await
+    }
+
+    async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()> {
+        self.write("updating a source", move |c| sources::update(c, id, patch))
+            .await
+    }
+
+    async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()> {
+        self.write("setting a channel's backups", move |c| {
+            backups::set(c, stream, urls)
         })
         .await
     }

@@ -5,6 +5,12 @@
 //! a hopeless file cannot bloat the database; the full count is kept, and
 //! loading adds one line saying how many were left out.
 //!
+//! A source's relay settings (the provider's connection cap, proxy or
+//! redirect) are columns of its row; changing them bumps the catalog change
+//! stamp, since the server serves streams by them. A stored value this
+//! build cannot read loads as proxied (the URL stays hidden) with a cap of
+//! one connection, and a warning names the source.
+//!
 //! Recording a refresh does not bump the catalog change stamp: it changes
 //! no item, and the server that refreshed reloads on its own.
 //!
@@ -17,9 +23,9 @@
 use super::{bump, check_public_id, count_to_sql, Context, Half};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::{Source, SourceKind};
+use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::{NewSource, RefreshRecord, StoreError, StoreResult};
+use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 
 /// Diagnostics kept per source.
 pub const MAX_DIAGNOSTICS: usize = 1000;
@@ -63,7 +69,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
         let mut stmt = tx
             .prepare(
                 "SELECT id, kind, location, name, created_at, enabled, last_refresh,
-                        item_count, last_error, diagnostic_count
+                        item_count, last_error, diagnostic_count, max_connections, delivery
                  FROM sources ORDER BY id",
             )
             .ctx(CONTEXT)?;
@@ -73,6 +79,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
             let kind_text: String = row.get(1).ctx(CONTEXT)?;
             let item_count: i64 = row.get(7).ctx(CONTEXT)?;
             let total: i64 = row.get(9).ctx(CONTEXT)?;
+            let (max_connections, delivery) = relay_settings(id, row, 10)?;
             let mut kept = diagnostics.remove(&id).unwrap_or_default();
             let left_out = usize::try_from(total)
                 .unwrap_or(0)
@@ -91,6 +98,8 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                 last_error: row.get(8).ctx(CONTEXT)?,
                 diagnostics: kept,
                 enabled: row.get(5).ctx(CONTEXT)?,
+                max_connections,
+                delivery,
             };
             match SourceKind::parse(&kind_text) {
                 Some(kind) => source.kind = kind,
@@ -110,14 +119,91 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
     Ok(sources)
 }
 
+/// The cap and delivery in columns `first` and `first + 1`, read leniently
+/// (see the module doc).
+fn relay_settings(id: i64, row: &rusqlite::Row<'_>, first: usize) -> StoreResult<(u32, Delivery)> {
+    const CONTEXT: &str = "loading a source's settings";
+    let cap: i64 = row.get(first).ctx(CONTEXT)?;
+    let delivery: String = row.get(first + 1).ctx(CONTEXT)?;
+    let cap = u32::try_from(cap).unwrap_or_else(|_| {
+        tracing::warn!(
+            source = id,
+            max_connections = cap,
+            "stored source cap is out of range; using 1"
+        );
+        1
+    });
+    let delivery = Delivery::parse(&delivery).unwrap_or_else(|| {
+        tracing::warn!(source = id, delivery = %delivery, "stored source delivery is unknown; proxying");
+        Delivery::Proxy
+    });
+    Ok((cap, delivery))
+}
+
+/// Every source's settings, for the catalog snapshot (inside its read
+/// transaction).
+pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings>> {
+    const CONTEXT: &str = "loading sources' settings";
+    let mut stmt = conn
+        .prepare("SELECT id, name, max_connections, delivery FROM sources ORDER BY id")
+        .ctx(CONTEXT)?;
+    let mut rows = stmt.query([]).ctx(CONTEXT)?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next().ctx(CONTEXT)? {
+        let id: i64 = row.get(0).ctx(CONTEXT)?;
+        let name: String = row.get(1).ctx(CONTEXT)?;
+        let (max_connections, delivery) = relay_settings(id, row, 2)?;
+        all.push(SourceSettings {
+            id: SourceId(id),
+            name: name.into(),
+            max_connections,
+            delivery,
+        });
+    }
+    Ok(all)
+}
+
+pub(super) fn update(conn: &mut Connection, id: SourceId, patch: SourcePatch) -> StoreResult<()> {
+    const CONTEXT: &str = "updating a source";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    let changed = tx
+        .execute(
+            "UPDATE sources SET
+                 max_connections = COALESCE(?2, max_connections),
+                 delivery        = COALESCE(?3, delivery)
+             WHERE id = ?1",
+            params![
+                id.0,
+                patch.max_connections,
+                patch.delivery.map(Delivery::as_str)
+            ],
+        )
+        .ctx(CONTEXT)?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(CONTEXT)
+}
+
 pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source> {
     const CONTEXT: &str = "inserting a source";
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
     tx.execute(
-        "INSERT INTO sources (kind, location, name, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![s.kind.as_str(), s.location, s.name, s.created_at],
+        "INSERT INTO sources (kind, location, name, created_at, max_connections, delivery)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            s.kind.as_str(),
+            s.location,
+            s.name,
+            s.created_at,
+            s.max_connections,
+            s.delivery.as_str()
+        ],
     )
     .ctx(CONTEXT)?;
     // Programme rowids are carved from the source id (see the migration).
@@ -135,6 +221,8 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         last_error: None,
         diagnostics: Vec::new(),
         enabled: true,
+        max_connections: s.max_connections,
+        delivery: s.delivery,
     })
 }
 
