@@ -36,6 +36,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
+use tvgate_formats::mpegts::PACKET_LEN;
 
 use crate::caps::SourcePermit;
 use crate::stats::{Counter, RelayStats};
@@ -200,18 +201,18 @@ impl Fetcher {
     /// The next non-empty chunk of whole packets, or `None` once given up.
     async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if self.conn.is_none() && !self.connect().await {
-                return None;
+            if self.conn.is_none() {
+                // Whole packets read before a failure go out first.
+                if !self.out.is_empty() {
+                    return Some(self.take_chunk());
+                }
+                if !self.connect().await {
+                    return None;
+                }
             }
             match self.read().await {
                 Ok(chunk) => return Some(chunk),
-                Err(why) => {
-                    self.fail(&why);
-                    // Whole packets read before the failure still go out.
-                    if !self.out.is_empty() {
-                        return Some(self.out.split().freeze());
-                    }
-                }
+                Err(why) => self.fail(&why),
             }
         }
     }
@@ -262,6 +263,10 @@ impl Fetcher {
     /// Reads from the connection until a chunk is full or has been held for
     /// `max_hold`. Only returns `Ok` with at least one packet.
     async fn read(&mut self) -> Result<Bytes, Failure> {
+        let limit = self.chunk_limit();
+        if self.out.len() >= limit {
+            return Ok(self.take_chunk());
+        }
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Ended);
         };
@@ -269,14 +274,15 @@ impl Fetcher {
         if self.out.capacity() < self.cfg.chunk_bytes {
             self.out.reserve(self.cfg.chunk_bytes);
         }
-        let mut flush_at: Option<Instant> = None;
+        // Left over from a big read: goes out with whatever is ready now.
+        let mut flush_at = (!self.out.is_empty()).then(Instant::now);
         loop {
             let stall_at = conn.last_byte_at + self.cfg.stall_timeout;
             let deadline = flush_at.unwrap_or(stall_at.min(give_up_at));
             let next = tokio::time::timeout_at(deadline, conn.body.next()).await;
             let now = Instant::now();
             let bytes = match next {
-                Err(_) if !self.out.is_empty() => return Ok(self.out.split().freeze()),
+                Err(_) if !self.out.is_empty() => return Ok(self.take_chunk()),
                 Err(_) if now >= stall_at => return Err(Failure::Stalled),
                 Err(_) => return Err(Failure::NoGoodData),
                 Ok(None) => return Err(Failure::Ended),
@@ -297,10 +303,22 @@ impl Fetcher {
                 conn.good = true;
                 flush_at.get_or_insert(now + self.cfg.max_hold);
             }
-            if self.out.len() >= self.cfg.chunk_bytes {
-                return Ok(self.out.split().freeze());
+            if self.out.len() >= limit {
+                return Ok(self.take_chunk());
             }
         }
+    }
+
+    /// `chunk_bytes` rounded down to whole packets (at least one).
+    fn chunk_limit(&self) -> usize {
+        (self.cfg.chunk_bytes / PACKET_LEN).max(1) * PACKET_LEN
+    }
+
+    /// Up to `chunk_limit` bytes of `out`: a single big read never makes a
+    /// chunk bigger than that (the hub's ring memory is bounded by it).
+    fn take_chunk(&mut self) -> Bytes {
+        let n = self.out.len().min(self.chunk_limit());
+        self.out.split_to(n).freeze()
     }
 
     fn count_junk(&mut self) {
