@@ -11,11 +11,22 @@
 //!   the live subscription are taken under the same lock the pump holds
 //!   while it sends, so nothing is lost or repeated at the seam.
 //! * Each viewer reads its own receiver of a bounded `broadcast` channel
-//!   (style convention 9). A viewer that falls behind jumps to the live edge
-//!   (at the latest keyframe if that is newer than what it already has) and
-//!   the jump is counted in [`Hub::lagged_skips`].
+//!   (style convention 9): the pump never waits for a viewer. A viewer that
+//!   falls behind (the ring overflowed, or it is more than
+//!   [`HubConfig::max_lag_bytes`] or [`HubConfig::max_lag`] behind) jumps to
+//!   the live edge (at the latest keyframe if that is newer than what it
+//!   already has), counted in [`Hub::lagged_skips`]. The
+//!   [`HubConfig::lag_strikes`]th jump within [`HubConfig::lag_window`]
+//!   ends its stream instead (counted as `lagging_dropped`).
 //! * When the last viewer leaves, the upstream keeps running for `linger`
 //!   (a zap back is instant), then stops.
+//!
+//! Memory per channel: the ring holds `viewer_backlog` chunks shared by all
+//! viewers (`Bytes`, never copied per viewer), plus the chunks since the last
+//! keyframe (at most `max_buffer_bytes`, mostly the same chunks). With
+//! upstream chunks of at most 64 KiB ([`crate::upstream`]) and the defaults
+//! that is at most 16 MiB. A viewer adds no user-space buffer of its own
+//! beyond the chunk it is writing.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -24,7 +35,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, Stream, StreamExt};
@@ -32,16 +43,28 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 use tvgate_formats::mpegts::{self, PACKET_LEN, PID_PAT, SYNC_BYTE};
 
+use crate::stats::{Counter, RelayStats};
+
 /// Hub settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubConfig {
     /// How long an upstream keeps running after its last viewer has left.
     pub linger: Duration,
-    /// Chunks a viewer may fall behind before it jumps to the live edge.
+    /// Chunks in the shared ring: a viewer this many chunks behind jumps to
+    /// the live edge.
     pub viewer_backlog: usize,
     /// Most bytes kept since the last keyframe for new viewers. A GOP larger
     /// than this is dropped and new viewers start at the live edge.
     pub max_buffer_bytes: usize,
+    /// A viewer this many bytes behind the newest chunk jumps to the live edge.
+    pub max_lag_bytes: u64,
+    /// A viewer reading a chunk older than this jumps to the live edge.
+    pub max_lag: Duration,
+    /// The jump that would be this many within `lag_window` disconnects the
+    /// viewer instead. 0 never disconnects.
+    pub lag_strikes: usize,
+    /// See `lag_strikes`.
+    pub lag_window: Duration,
 }
 
 impl HubConfig {
@@ -51,8 +74,27 @@ impl HubConfig {
             linger,
             viewer_backlog: 256,
             max_buffer_bytes: 4 << 20,
+            max_lag_bytes: 4 << 20,
+            max_lag: Duration::from_secs(4),
+            lag_strikes: 3,
+            lag_window: Duration::from_secs(30),
         }
     }
+}
+
+/// One channel's state, for metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// The key it was subscribed under.
+    pub key: String,
+    /// Viewers right now (0 while lingering).
+    pub viewers: usize,
+    /// Bytes of whole packets received from its upstream.
+    pub bytes_in: u64,
+    /// When its upstream was opened (wall clock).
+    pub opened_at: SystemTime,
+    /// How long its upstream has been running.
+    pub uptime: Duration,
 }
 
 /// Fans out one upstream per key to any number of [`Viewer`]s. Cheap to clone.
@@ -65,8 +107,7 @@ impl fmt::Debug for Hub {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hub")
             .field("config", &self.inner.config)
-            .field("upstreams_opened", &self.upstreams_opened())
-            .field("lagged_skips", &self.lagged_skips())
+            .field("stats", &self.inner.stats.snapshot())
             .finish_non_exhaustive()
     }
 }
@@ -74,17 +115,29 @@ impl fmt::Debug for Hub {
 struct Inner {
     config: HubConfig,
     channels: Mutex<HashMap<String, Arc<Channel>>>,
-    upstreams_opened: AtomicU64,
-    lagged_skips: AtomicU64,
-    skipped_chunks: AtomicU64,
+    stats: Arc<RelayStats>,
 }
 
-/// A chunk and its sequence number within its channel.
-type Item = (u64, Bytes);
+/// A chunk as the ring carries it.
+#[derive(Clone)]
+struct Item {
+    /// Sequence number within the channel.
+    seq: u64,
+    /// Stream position of the chunk's first byte.
+    offset: u64,
+    /// When the pump published it.
+    at: Instant,
+    bytes: Bytes,
+}
 
 struct Channel {
     tx: broadcast::Sender<Item>,
     state: Mutex<Buffer>,
+    /// Bytes published so far (the stream position of the live edge).
+    /// Shared with the viewers, which measure their lag against it.
+    published: Arc<AtomicU64>,
+    opened_at: SystemTime,
+    opened: Instant,
 }
 
 /// What a new viewer needs to start near live: guarded by `Channel::state`,
@@ -93,9 +146,11 @@ struct Channel {
 struct Buffer {
     /// Sequence number of the next chunk.
     next_seq: u64,
+    /// Stream position of the next chunk.
+    next_offset: u64,
     /// Chunks since the last keyframe; the first starts with the keyframe.
     /// Empty while no keyframe is known.
-    since_key: VecDeque<Item>,
+    since_key: VecDeque<(u64, Bytes)>,
     since_key_bytes: usize,
     /// Latest PAT packet (pid 0, section start).
     pat: Option<Bytes>,
@@ -126,9 +181,7 @@ impl Hub {
                     ..config
                 },
                 channels: Mutex::new(HashMap::new()),
-                upstreams_opened: AtomicU64::new(0),
-                lagged_skips: AtomicU64::new(0),
-                skipped_chunks: AtomicU64::new(0),
+                stats: Arc::new(RelayStats::new()),
             }),
         }
     }
@@ -137,18 +190,40 @@ impl Hub {
     /// called once to get the upstream and a pump task is spawned; otherwise
     /// the running upstream is shared. Must be called inside a tokio runtime.
     pub fn subscribe(&self, key: &str, open: impl FnOnce() -> BoxStream<'static, Bytes>) -> Viewer {
+        match self.try_subscribe(key, || Ok::<_, std::convert::Infallible>(open())) {
+            Ok(viewer) => viewer,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Like [`Hub::subscribe`], but opening the upstream may fail (say, the
+    /// source is at its connection cap): then nothing is opened and the
+    /// error is returned. `open` is only called when no upstream runs for
+    /// `key`; a running (or lingering) upstream is shared without asking.
+    ///
+    /// `open` runs under the hub's lock: it must be quick (acquire a permit,
+    /// build a lazy stream such as [`crate::upstream::http_ts`]) and must not
+    /// call back into the hub.
+    pub fn try_subscribe<E>(
+        &self,
+        key: &str,
+        open: impl FnOnce() -> Result<BoxStream<'static, Bytes>, E>,
+    ) -> Result<Viewer, E> {
         let mut channels = lock(&self.inner.channels);
         let chan = match channels.get(key) {
             Some(chan) => Arc::clone(chan),
             None => {
+                let upstream = open()?;
                 let (tx, _) = broadcast::channel(self.inner.config.viewer_backlog);
                 let chan = Arc::new(Channel {
                     tx,
                     state: Mutex::new(Buffer::default()),
+                    published: Arc::new(AtomicU64::new(0)),
+                    opened_at: SystemTime::now(),
+                    opened: Instant::now(),
                 });
                 channels.insert(key.to_owned(), Arc::clone(&chan));
-                self.inner.upstreams_opened.fetch_add(1, Ordering::Relaxed);
-                let upstream = open();
+                self.inner.stats.add(Counter::UpstreamsOpened, 1);
                 tokio::spawn(pump(
                     Arc::clone(&self.inner),
                     key.to_owned(),
@@ -163,28 +238,59 @@ impl Hub {
         let mut pending = VecDeque::new();
         let (rx, last_seq) = chan.join(&mut pending, true, None);
         drop(channels);
-        Viewer {
+        Ok(Viewer {
             pending,
             last_seq,
             recv: Some(Box::pin(recv(rx))),
+            published: Arc::clone(&chan.published),
             chan: Arc::downgrade(&chan),
             inner: Arc::clone(&self.inner),
-        }
+            strikes: VecDeque::new(),
+        })
+    }
+
+    /// The hub's counters; hand the same `Arc` to the upstreams
+    /// ([`crate::upstream::http_ts`]) so one snapshot covers both.
+    pub fn stats(&self) -> Arc<RelayStats> {
+        Arc::clone(&self.inner.stats)
     }
 
     /// Upstreams opened since the hub was made.
     pub fn upstreams_opened(&self) -> u64 {
-        self.inner.upstreams_opened.load(Ordering::Relaxed)
+        self.inner.stats.snapshot().upstreams_opened
     }
 
     /// Times a slow viewer jumped to the live edge.
     pub fn lagged_skips(&self) -> u64 {
-        self.inner.lagged_skips.load(Ordering::Relaxed)
+        self.inner.stats.snapshot().lag_skips
     }
 
     /// Chunks slow viewers skipped in those jumps.
     pub fn skipped_chunks(&self) -> u64 {
-        self.inner.skipped_chunks.load(Ordering::Relaxed)
+        self.inner.stats.snapshot().skipped_chunks
+    }
+
+    /// Viewers disconnected for lagging repeatedly.
+    pub fn lagging_dropped(&self) -> u64 {
+        self.inner.stats.snapshot().lagging_dropped
+    }
+
+    /// Every open channel (watched or lingering), sorted by key.
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        let channels = lock(&self.inner.channels);
+        let mut out: Vec<ChannelInfo> = channels
+            .iter()
+            .map(|(key, chan)| ChannelInfo {
+                key: key.clone(),
+                viewers: chan.tx.receiver_count(),
+                bytes_in: chan.published.load(Ordering::Relaxed),
+                opened_at: chan.opened_at,
+                uptime: chan.opened.elapsed(),
+            })
+            .collect();
+        drop(channels);
+        out.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        out
     }
 
     /// Viewers of `key` right now (0 if lingering or not open).
@@ -251,10 +357,14 @@ pub struct Viewer {
     /// Sequence number of the last chunk queued or handed out.
     last_seq: Option<u64>,
     recv: Option<RecvFuture>,
+    /// The channel's live-edge position, to measure this viewer's lag.
+    published: Arc<AtomicU64>,
     /// Weak, so the channel's sender goes away (and the viewer sees the end)
     /// once the pump has stopped.
     chan: Weak<Channel>,
     inner: Arc<Inner>,
+    /// When this viewer recently jumped to the live edge.
+    strikes: VecDeque<Instant>,
 }
 
 impl fmt::Debug for Viewer {
@@ -282,41 +392,76 @@ impl Stream for Viewer {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(x) => x,
             };
-            match res {
-                Ok((seq, bytes)) => {
-                    this.last_seq = Some(seq);
-                    this.recv = Some(Box::pin(recv(rx)));
-                    return Poll::Ready(Some(bytes));
-                }
-                Err(RecvError::Lagged(skipped)) => {
-                    this.inner.lagged_skips.fetch_add(1, Ordering::Relaxed);
-                    this.inner
-                        .skipped_chunks
-                        .fetch_add(skipped, Ordering::Relaxed);
-                    tracing::debug!(skipped, "slow viewer jumped to the live edge");
-                    // Jump to the newest data: a fresh receiver, preceded by
-                    // the latest keyframe's GOP if it is newer than what we had.
-                    let rx = match this.chan.upgrade() {
-                        Some(chan) => {
-                            drop(rx);
-                            let (rx, last) = chan.join(&mut this.pending, false, this.last_seq);
-                            this.last_seq = last;
-                            rx
-                        }
-                        // The pump has stopped: read what is left, then end.
-                        None => rx,
-                    };
-                    this.recv = Some(Box::pin(recv(rx)));
-                    if let Some(b) = this.pending.pop_front() {
-                        return Poll::Ready(Some(b));
+            let skipped = match res {
+                Ok(item) => {
+                    if !this.is_lagging(&item) {
+                        this.last_seq = Some(item.seq);
+                        this.recv = Some(Box::pin(recv(rx)));
+                        return Poll::Ready(Some(item.bytes));
                     }
+                    0
                 }
+                Err(RecvError::Lagged(skipped)) => skipped,
                 Err(RecvError::Closed) => {
                     this.recv = None;
                     return Poll::Ready(None);
                 }
+            };
+            let Some(chan) = this.chan.upgrade() else {
+                // The pump has stopped: read what is left, then end.
+                this.recv = Some(Box::pin(recv(rx)));
+                continue;
+            };
+            drop(rx);
+            if this.strike(Instant::now()) {
+                this.inner.stats.add(Counter::LaggingDropped, 1);
+                tracing::debug!("viewer lagged repeatedly; disconnected");
+                this.pending.clear();
+                this.recv = None;
+                return Poll::Ready(None);
+            }
+            this.inner.stats.add(Counter::LagSkips, 1);
+            this.inner.stats.add(Counter::SkippedChunks, skipped);
+            tracing::debug!(skipped, "slow viewer jumped to the live edge");
+            // Jump to the newest data: a fresh receiver, preceded by the
+            // latest keyframe's GOP if it is newer than what we had.
+            let (rx, last) = chan.join(&mut this.pending, false, this.last_seq);
+            this.last_seq = last;
+            this.recv = Some(Box::pin(recv(rx)));
+            if let Some(b) = this.pending.pop_front() {
+                return Poll::Ready(Some(b));
             }
         }
+    }
+}
+
+impl Viewer {
+    /// `true` if `item` is further behind the live edge than allowed.
+    fn is_lagging(&self, item: &Item) -> bool {
+        let cfg = &self.inner.config;
+        let behind = self
+            .published
+            .load(Ordering::Relaxed)
+            .saturating_sub(item.offset);
+        behind > cfg.max_lag_bytes || item.at.elapsed() > cfg.max_lag
+    }
+
+    /// Records a jump to the live edge at `now`; `true` if it is one too
+    /// many within the window and the viewer must go.
+    fn strike(&mut self, now: Instant) -> bool {
+        let cfg = &self.inner.config;
+        if cfg.lag_strikes == 0 {
+            return false;
+        }
+        while self
+            .strikes
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= cfg.lag_window)
+        {
+            self.strikes.pop_front();
+        }
+        self.strikes.push_back(now);
+        self.strikes.len() >= cfg.lag_strikes
     }
 }
 
@@ -344,6 +489,7 @@ async fn pump(
                 // Keep reading while lingering, so a returning viewer gets the live edge.
                 Some(bytes) => {
                     if let Some(aligned) = align(&mut carry, bytes) {
+                        inner.stats.add(Counter::BytesIn, aligned.len() as u64);
                         publish(&chan, aligned, max_buffer);
                     }
                 }
@@ -446,6 +592,9 @@ fn publish(chan: &Channel, chunk: Bytes, max_buffer: usize) {
 fn push(chan: &Channel, buf: &mut Buffer, piece: Bytes, starts_key: bool, max_buffer: usize) {
     let seq = buf.next_seq;
     buf.next_seq += 1;
+    let offset = buf.next_offset;
+    buf.next_offset += piece.len() as u64;
+    chan.published.store(buf.next_offset, Ordering::Relaxed);
     if starts_key {
         buf.since_key.clear();
         buf.since_key.push_back((seq, piece.clone()));
@@ -459,7 +608,12 @@ fn push(chan: &Channel, buf: &mut Buffer, piece: Bytes, starts_key: bool, max_bu
         }
     }
     // No receivers is fine: the upstream is lingering.
-    let _ = chan.tx.send((seq, piece));
+    let _ = chan.tx.send(Item {
+        seq,
+        offset,
+        at: Instant::now(),
+        bytes: piece,
+    });
 }
 
 /// The PSI section of a single-packet table: starts after the pointer field.

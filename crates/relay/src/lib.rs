@@ -4,10 +4,19 @@
 //! * [`loop_source`]: an endless live channel made from one short clip (the
 //!   demo channels).
 //! * [`hub`]: per-channel fan-out, one upstream per key shared by its viewers.
+//! * [`upstream`]: HTTP MPEG-TS upstreams with failover to backups.
+//! * [`caps`]: per-source connection caps (RAII permits).
+//! * [`stats`]: the relay's counters for metrics.
 #![forbid(unsafe_code)]
 
+pub mod caps;
 pub mod hub;
 pub mod loop_source;
+pub mod stats;
+pub mod upstream;
 
-pub use hub::{Hub, HubConfig, Viewer};
+pub use caps::{SourceCaps, SourcePermit};
+pub use hub::{ChannelInfo, Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
+pub use stats::{RelayStats, RelayStatsSnapshot};
+pub use upstream::{http_ts, redact_url, UpstreamConfig};

@@ -361,3 +361,98 @@ async fn works_with_a_paced_loop_clip() {
     assert_eq!(mpegts::pid(&first), Some(PID_PAT));
     assert_eq!(hub.upstreams_opened(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn try_subscribe_shares_a_running_upstream_without_asking() {
+    let hub = Hub::new(Duration::from_secs(10));
+    // Opening fails (say, the source is at its cap): nothing is opened.
+    let refused = hub.try_subscribe(KEY, || Err::<BoxStream<'static, Bytes>, _>("at capacity"));
+    assert_eq!(refused.err(), Some("at capacity"));
+    assert!(!hub.is_open(KEY));
+    assert_eq!(hub.upstreams_opened(), 0);
+
+    let (tx, upstream) = fake_upstream();
+    let _a = hub.try_subscribe(KEY, || Ok::<_, ()>(upstream)).unwrap();
+    let mut b = hub
+        .try_subscribe(KEY, || -> Result<BoxStream<'static, Bytes>, ()> {
+            unreachable!("a running upstream is shared without calling open")
+        })
+        .unwrap();
+    assert_eq!(hub.upstreams_opened(), 1);
+    tx.unbounded_send(chunk(0)).unwrap();
+    settle().await;
+    assert_eq!(drain(&mut b).await, chunk(0).to_vec());
+
+    let info = hub.channels();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].key, KEY);
+    assert_eq!(info[0].viewers, 2);
+    assert_eq!(info[0].bytes_in, chunk(0).len() as u64);
+    assert_eq!(hub.stats().snapshot().bytes_in, chunk(0).len() as u64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_viewer_too_many_bytes_behind_jumps_to_live() {
+    let hub = Hub::with_config(HubConfig {
+        viewer_backlog: 1024,
+        max_lag_bytes: 20 * CHUNK * PACKET_LEN as u64,
+        ..HubConfig::new(Duration::from_secs(10))
+    });
+    let (tx, upstream) = fake_upstream();
+    let mut slow = hub.subscribe(KEY, || upstream);
+    for i in 0..50 {
+        tx.unbounded_send(chunk(i)).unwrap();
+    }
+    settle().await;
+    // The ring still holds everything; the byte bound moves it anyway.
+    let got = drain(&mut slow).await;
+    assert_eq!(hub.lagged_skips(), 1);
+    assert_whole_packets(&got);
+    let pkts: Vec<&[u8]> = got.chunks(PACKET_LEN).collect();
+    assert_eq!(mpegts::pid(pkts[0]), Some(PID_PAT));
+    assert!(mpegts::is_keyframe_start(pkts[2]));
+    assert!(
+        got.len() < 20 * CHUNK as usize * PACKET_LEN,
+        "{}",
+        got.len()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reader_that_keeps_stopping_is_disconnected_and_never_slows_others() {
+    let hub = Hub::new(Duration::from_secs(10));
+    let (tx, upstream) = fake_upstream();
+    let mut slow = hub.subscribe(KEY, || upstream);
+    let mut fast = hub.subscribe(KEY, || unreachable!());
+    let mut fast_data = Vec::new();
+    let mut sent = 0;
+    // 5 s without reading, then one read: a jump to live, three times.
+    for round in 1..=3 {
+        for _ in 0..50 {
+            tx.unbounded_send(chunk(sent)).unwrap();
+            sent += 1;
+            tokio::time::advance(Duration::from_millis(100)).await;
+            settle().await;
+            fast_data.extend(drain(&mut fast).await);
+        }
+        let got = tokio::task::unconstrained(slow.next()).now_or_never();
+        if round < 3 {
+            let first = got.flatten().expect("moved to the live edge, not ended");
+            assert_eq!(mpegts::pid(&first), Some(PID_PAT), "restarts at PSI");
+            assert_eq!(hub.lagged_skips(), round);
+            drain(&mut slow).await;
+        } else {
+            assert_eq!(got, Some(None), "third strike in 30 s: disconnected");
+        }
+    }
+    assert_eq!(hub.lagging_dropped(), 1);
+    assert_eq!(hub.lagged_skips(), 2);
+    assert_eq!(hub.viewers(KEY), 1, "the ended viewer let go of the ring");
+    drop(slow);
+    // The fast viewer got every packet, on time.
+    let tags: Vec<u64> = fast_data.chunks(PACKET_LEN).filter_map(tag).collect();
+    let expected: Vec<u64> = (0..sent * CHUNK)
+        .filter(|n| !matches!(n % GOP, 0 | 1))
+        .collect();
+    assert_eq!(tags, expected);
+}
