@@ -35,6 +35,11 @@ pub struct Settings {
     pub connection_limit_policy: String,
     pub admission_wait_ms: u64,
     pub lease_ttl_secs: u32,
+    pub stream_denials: String,
+    pub relay_linger_secs: u32,
+    pub upstream_stall_ms: u64,
+    pub upstream_give_up_secs: u32,
+    pub hls_idle_window_secs: u32,
     pub worker_threads: usize,
     pub log_format: String,
 }
@@ -69,6 +74,11 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "connection_limit_policy", default: "\"refuse\"", doc: "What a line at its connection limit gets: `refuse` (the newcomer is refused with the devices that hold the slots named) or `newest_wins` (the oldest connection is ended, same address and player first, then same address, as Xtream Codes does). A reconnect from the same address and player always replaces its own connection." },
     SettingDoc { name: "admission_wait_ms", default: "3000", doc: "Milliseconds a newcomer waits for a slot that is being released before it is refused, so changing channels never hits the limit." },
     SettingDoc { name: "lease_ttl_secs", default: "30", doc: "Time-to-live of a connection lease; the task serving the connection renews it every third of that. A lease that is not renewed (a crashed task) frees its slot after this long; a closed connection frees it at once." },
+    SettingDoc { name: "stream_denials", default: "\"auto\"", doc: "How a refused live `.ts` request is answered: `auto` (a short MPEG-TS clip that shows the reason on screen when the client is a player, the HTTP status with a text body for browsers and tools), `slate` (the clip for every live TS request) or `status` (always the HTTP status). HLS, movies and playlists always get the status. See docs/denials.md." },
+    SettingDoc { name: "relay_linger_secs", default: "5", doc: "Seconds a relayed channel's upstream connection stays open after its last viewer leaves, so zapping back is instant." },
+    SettingDoc { name: "upstream_stall_ms", default: "5000", doc: "Milliseconds without a byte from a channel's upstream before the relay switches to the next source URL (the channel's backups, then the primary again)." },
+    SettingDoc { name: "upstream_give_up_secs", default: "30", doc: "Seconds without good data from any of a channel's source URLs (reconnecting with backoff all along) before its viewers are disconnected." },
+    SettingDoc { name: "hls_idle_window_secs", default: "0", doc: "Seconds after the last playlist or segment request at which an HLS viewer's connection slot is freed (HLS has no socket to watch). 0: three target durations of the channel's playlist, at least 6 s." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
 ];
@@ -97,6 +107,11 @@ impl Default for Settings {
             connection_limit_policy: "refuse".into(),
             admission_wait_ms: 3000,
             lease_ttl_secs: 30,
+            stream_denials: "auto".into(),
+            relay_linger_secs: 5,
+            upstream_stall_ms: 5000,
+            upstream_give_up_secs: 30,
+            hls_idle_window_secs: 0,
             worker_threads: 0,
             log_format: "text".into(),
         }
@@ -188,6 +203,17 @@ impl Settings {
         if self.lease_ttl_secs < 3 {
             return Err(SettingsError::Invalid(
                 "lease_ttl_secs must be at least 3".into(),
+            ));
+        }
+        if tvgate_http::slate::StreamDenials::parse(&self.stream_denials).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "stream_denials {:?}: use auto, slate or status",
+                self.stream_denials
+            )));
+        }
+        if self.upstream_stall_ms < 100 {
+            return Err(SettingsError::Invalid(
+                "upstream_stall_ms must be at least 100".into(),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {

@@ -120,7 +120,14 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         admission_wait: std::time::Duration::from_millis(s.admission_wait_ms),
         lease_ttl_secs: s.lease_ttl_secs,
-        stream_denials: tvgate_http::slate::StreamDenials::Auto,
+        stream_denials: tvgate_http::slate::StreamDenials::parse(&s.stream_denials)
+            .unwrap_or(tvgate_http::slate::StreamDenials::Auto),
+        relay_linger: std::time::Duration::from_secs(u64::from(s.relay_linger_secs)),
+        upstream: tvgate_relay::UpstreamConfig {
+            stall_timeout: std::time::Duration::from_millis(s.upstream_stall_ms),
+            give_up_after: std::time::Duration::from_secs(u64::from(s.upstream_give_up_secs)),
+            ..tvgate_relay::UpstreamConfig::default()
+        },
     })
 }
 

@@ -120,6 +120,10 @@ pub struct HttpSettings {
     /// How a refused stream is answered: a status with a text body, or a
     /// short video slate that shows the reason (`crate::slate`).
     pub stream_denials: crate::slate::StreamDenials,
+    /// How long a relayed channel's upstream stays open after its last viewer.
+    pub relay_linger: std::time::Duration,
+    /// Timeouts, backoff and chunking of upstream connections.
+    pub upstream: tvgate_relay::UpstreamConfig,
 }
 
 impl Default for HttpSettings {
@@ -134,6 +138,8 @@ impl Default for HttpSettings {
             admission_wait: std::time::Duration::from_secs(3),
             lease_ttl_secs: 30,
             stream_denials: crate::slate::StreamDenials::Auto,
+            relay_linger: std::time::Duration::from_secs(5),
+            upstream: tvgate_relay::UpstreamConfig::default(),
         }
     }
 }
@@ -174,6 +180,8 @@ pub struct App {
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
     /// One upstream per live channel, shared by its viewers.
     pub hub: tvgate_relay::Hub,
+    /// Upstream connections open per source, against each source's cap.
+    pub caps: tvgate_relay::SourceCaps,
     /// Outgoing HTTP (movie and episode sources), one pool for the process.
     pub client: reqwest::Client,
 }
@@ -182,13 +190,15 @@ impl App {
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
         App {
             gate,
-            settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),
             builtins: Arc::new(builtins),
             ledger: Arc::new(tvgate_core::ledger::local::LocalLedger::new()),
-            // A few seconds of linger: zapping back to a channel is instant.
-            hub: tvgate_relay::Hub::new(std::time::Duration::from_secs(5)),
+            hub: tvgate_relay::Hub::with_config(tvgate_relay::HubConfig::new(
+                settings.relay_linger,
+            )),
+            caps: tvgate_relay::SourceCaps::new(),
+            settings: Arc::new(settings),
             client: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(5))
                 .build()

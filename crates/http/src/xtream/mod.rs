@@ -4,6 +4,7 @@
 
 pub mod get_php;
 pub mod lists;
+pub mod live;
 pub mod player_api;
 pub mod streams;
 pub mod vod;

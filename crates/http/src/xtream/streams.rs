@@ -1,9 +1,9 @@
 //! Stream URLs: `/live|movie|series/USER/PASS/ID[.EXT]`, the short live form
 //! `/USER/PASS/ID[.EXT]`, and catch-up (`/timeshift/...`,
 //! `/streaming/timeshift.php`). Each is authorized by the one decision, then
-//! the player is handed the source: built-in looping channels are served
-//! here; other sources are redirected to (the shared relay and connection
-//! accounting come with the relay work).
+//! the player is handed the source: live channels are relayed (`live`, HLS
+//! playlists through `hls`), movies and episodes proxied with ranges
+//! (`vod`), and sources the operator set to `redirect` get a 302.
 //!
 //! The stream is looked up before the decision only to learn its category;
 //! the answer to unproven credentials is the same whether the id exists or not.
@@ -16,7 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use tvgate_core::access::{Face, OutputFormat};
-use tvgate_core::catalog::StreamRef;
+use tvgate_core::catalog::{Delivery, StreamRef};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 use tvgate_core::UnixTime;
@@ -105,20 +105,29 @@ async fn vod_stream(
             url,
             account,
             stream,
+            ..
         } => {
             app.metrics
                 .streams_started
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if super::vod::is_http(&url) {
+            if super::vod::is_http(&url) && !redirected(app, stream) {
                 super::vod::serve(
                     app, caller, &account, stream, username, method, headers, &url,
                 )
                 .await
             } else {
-                hand_over(app, caller, &account, stream, username, &url).await
+                hand_over(app, caller, &account, stream, username, &url, None).await
             }
         }
     }
+}
+
+/// True when the operator chose redirects (302) for the stream's source.
+fn redirected(app: &App, stream: StreamId) -> bool {
+    let catalog = app.gate.catalog();
+    catalog
+        .stream(stream)
+        .is_some_and(|r| catalog.delivery(r) == Delivery::Redirect)
 }
 
 /// What authorization found: the allowed stream's source URL.
@@ -127,6 +136,8 @@ enum Outcome {
         url: String,
         account: std::sync::Arc<tvgate_core::access::Account>,
         stream: StreamId,
+        /// The container asked for (live only).
+        output: Option<OutputFormat>,
     },
     Refused(Response),
 }
@@ -182,6 +193,7 @@ async fn authorize(
             url: catalog.stream_url(r).to_string(),
             account: account.clone(),
             stream: StreamId(id),
+            output,
         },
         _ => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
     }
@@ -201,18 +213,19 @@ async fn stream(
             url,
             account,
             stream,
+            output,
         } => {
             app.metrics
                 .streams_started
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            hand_over(app, caller, &account, stream, username, &url).await
+            hand_over(app, caller, &account, stream, username, &url, output).await
         }
     }
 }
 
-/// Gives the player the source: a built-in loop is served from here, on a
-/// connection slot that frees the moment the player leaves; any other source
-/// by redirect (accounting for those comes with the relay).
+/// Gives the player a live channel (or a built-in file): relayed from its
+/// source on a connection slot that frees the moment the player leaves, or
+/// redirected to when the operator chose that for the source.
 async fn hand_over(
     app: &App,
     caller: &Caller,
@@ -220,6 +233,7 @@ async fn hand_over(
     stream: StreamId,
     username: &str,
     url: &str,
+    output: Option<OutputFormat>,
 ) -> Response {
     // Built-in names may carry a query (`loop:demo?ch=2`) to keep catalog
     // entries distinct; it is not part of the name.
@@ -270,6 +284,18 @@ async fn hand_over(
                 r
             }
             None => plain(StatusCode::NOT_FOUND, "this built-in file does not exist"),
+        };
+    }
+    if super::vod::is_http(url) && !redirected(app, stream) {
+        use super::live::{is_hls_url, serve, Upstream};
+        return match (is_hls_url(url), output) {
+            (true, Some(OutputFormat::M3u8)) => {
+                super::hls::serve_playlist(app, caller, account, stream, url).await
+            }
+            (true, _) => serve(app, caller, account, stream, username, Upstream::Hls).await,
+            // A TS source asked for as .m3u8 is still served as TS: players
+            // that ask for HLS (VLC, ffmpeg, mpv, ExoPlayer) sniff the body.
+            (false, _) => serve(app, caller, account, stream, username, Upstream::Ts).await,
         };
     }
     let mut r = plain(StatusCode::FOUND, "redirecting to the source");

@@ -1,0 +1,122 @@
+//! Live channels from real sources, relayed through the hub: the viewer
+//! takes a connection slot first, then joins the channel's one upstream
+//! connection (opened now if nobody watches it, within the source's cap).
+//!
+//! The order matters: a viewer refused for its own limit never touches the
+//! source, and a channel already relayed is shared without asking the
+//! source's cap, so `source_at_capacity` only refuses a channel nobody of
+//! this server watches yet.
+
+use crate::access::{self, Caller};
+use crate::slots;
+use crate::state::App;
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use futures::StreamExt;
+use tvgate_core::access::{Account, Denial, Face};
+use tvgate_core::ids::StreamId;
+use tvgate_core::ledger::LeaseKind;
+
+/// What the relay reads for a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream {
+    /// An MPEG-TS stream over HTTP (with the channel's backups).
+    Ts,
+    /// A live HLS playlist, turned into one continuous TS stream.
+    Hls,
+}
+
+/// True when the source URL is an HLS playlist (its path ends in `.m3u8`).
+pub fn is_hls_url(url: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.to_ascii_lowercase().ends_with(".m3u8")
+}
+
+/// Serves `stream` as a continuous MPEG-TS body to one viewer.
+pub async fn serve(
+    app: &App,
+    caller: &Caller,
+    account: &Account,
+    stream: StreamId,
+    username: &str,
+    upstream: Upstream,
+) -> Response {
+    let refuse = |denial: Denial| {
+        access::log_denial(app, Face::Stream, &denial, username, caller);
+        crate::slate::stream_denial(app, caller, &denial, true)
+    };
+    let catalog = app.gate.catalog();
+    let Some(r) = catalog.stream(stream) else {
+        return crate::slate::stream_denial(app, caller, &Denial::NotInPackage, true);
+    };
+    let guard = match slots::admit(app, caller, account, stream, LeaseKind::LiveTs).await {
+        Ok(g) => g,
+        Err(denial) => return refuse(denial),
+    };
+    let (source, cap) = catalog.source_cap(r);
+    let urls: Vec<String> = catalog.upstream_urls(r).map(str::to_owned).collect();
+    let Some(primary) = urls.first().cloned() else {
+        return refuse(Denial::NotInPackage);
+    };
+    // Viewers share by source URL: the same feed listed twice is one upstream.
+    let key = match upstream {
+        Upstream::Ts => primary.clone(),
+        Upstream::Hls => format!("hls-as-ts:{primary}"),
+    };
+    let joined = app.hub.try_subscribe(&key, || {
+        let permit = app
+            .caps
+            .try_acquire(u64::from(source.0), cap)
+            .ok_or(Denial::SourceAtCapacity)?;
+        Ok(match upstream {
+            Upstream::Ts => tvgate_relay::http_ts(
+                app.client.clone(),
+                urls,
+                app.settings.upstream.clone(),
+                app.hub.stats(),
+                Some(permit),
+            ),
+            Upstream::Hls => {
+                let segments = tvgate_relay::hls_source::hls_to_ts(
+                    app.client.clone(),
+                    primary,
+                    Default::default(),
+                );
+                // The permit lives as long as the poller.
+                segments
+                    .map(move |b| {
+                        let _held = &permit;
+                        b
+                    })
+                    .boxed()
+            }
+        })
+    });
+    let viewer = match joined {
+        Ok(v) => v,
+        Err(denial) => {
+            drop(guard);
+            return refuse(denial);
+        }
+    };
+    let body = slots::leased(app, guard, viewer.boxed()).map(Ok::<_, std::convert::Infallible>);
+    let mut r = Response::new(axum::body::Body::from_stream(body));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hls_urls() {
+        assert!(is_hls_url("http://h/live/index.m3u8"));
+        assert!(is_hls_url("https://h/a/B.M3U8?token=1"));
+        assert!(!is_hls_url("http://h/live/1.ts"));
+        assert!(!is_hls_url("http://h/get?x=.m3u8x"));
+    }
+}
