@@ -61,7 +61,7 @@ pub async fn admit(
             .ledger
             .admit(&req, app.now(), app.settings.lease_ttl_secs)
         {
-            Admission::Admitted { id, ended } => {
+            Admission::Admitted { id, ended, .. } => {
                 app.metrics.leases_opened.fetch_add(1, Ordering::Relaxed);
                 for gone in ended {
                     let replaced = gone.ip == req.ip && gone.user_agent == req.user_agent;
