@@ -120,6 +120,8 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         admission_wait: std::time::Duration::from_millis(s.admission_wait_ms),
         lease_ttl_secs: s.lease_ttl_secs,
+        // HLS proxying: the lead wires these into `Settings`.
+        ..HttpSettings::default()
     })
 }
 

@@ -117,6 +117,15 @@ pub struct HttpSettings {
     pub admission_wait: std::time::Duration,
     /// Lease time-to-live; the serving task renews it every third of it.
     pub lease_ttl_secs: u32,
+    /// An HLS viewer's slot ends after this long without a playlist or
+    /// segment request; 0: three target durations, within 6–60 s.
+    pub hls_idle_window_secs: u32,
+    /// Life of the signed links to segments and keys in a proxied playlist.
+    pub hls_token_ttl_secs: u32,
+    /// Memory for recent HLS segments shared between viewers of a channel.
+    pub hls_cache_bytes: usize,
+    /// Time limit of one upstream request (an HLS playlist or segment).
+    pub upstream_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -130,6 +139,10 @@ impl Default for HttpSettings {
             limit_policy: tvgate_core::ledger::LimitPolicy::Refuse,
             admission_wait: std::time::Duration::from_secs(3),
             lease_ttl_secs: 30,
+            hls_idle_window_secs: 0,
+            hls_token_ttl_secs: 300,
+            hls_cache_bytes: 64 << 20,
+            upstream_timeout: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -170,11 +183,29 @@ pub struct App {
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
     /// One upstream per live channel, shared by its viewers.
     pub hub: tvgate_relay::Hub,
+    /// The HTTP client for upstreams (HLS playlists and segments).
+    pub client: reqwest::Client,
+    /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
+    pub hls: Arc<crate::xtream::hls::HlsState>,
 }
 
 impl App {
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "upstream HTTP client settings refused; using defaults");
+                reqwest::Client::new()
+            });
+        let hls = Arc::new(crate::xtream::hls::HlsState::new(
+            gate.token_key(),
+            settings.hls_cache_bytes,
+        ));
         App {
+            client,
+            hls,
             gate,
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),

@@ -211,6 +211,9 @@ async fn hand_over(
             ),
         };
     }
+    if url_path_ends_with(url, ".m3u8") {
+        return super::hls::serve_playlist(app, caller, account, stream, url).await;
+    }
     if let Some(name) = url.strip_prefix("clip:").map(builtin) {
         return match app.builtins.clips.get(&name) {
             Some(bytes) => {
@@ -233,6 +236,15 @@ async fn hand_over(
             "the source URL of this stream is not valid",
         ),
     }
+}
+
+/// `true` when the path of `url` (before any query) ends with `suffix`,
+/// ignoring case: `http://h/live/index.M3U8?token=1` is HLS.
+fn url_path_ends_with(url: &str, suffix: &str) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    path.len() >= suffix.len()
+        && path.is_char_boundary(path.len() - suffix.len())
+        && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// Parses a catch-up start as clients send it: `YYYY-MM-DD:HH-MM` (the common
