@@ -319,4 +319,50 @@ mod tests {
         assert!(whole_packets(Bytes::from_static(b"<html>nope</html>")).is_empty());
         assert!(whole_packets(Bytes::new()).is_empty());
     }
+
+    fn playlist(first: u64, count: u64) -> hls::MediaPlaylist {
+        let mut text = format!("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+        for n in first..first + count {
+            text.push_str(&format!("#EXTINF:4,\ns{n}.ts\n"));
+        }
+        match hls::parse(&text, "http://up.example/live/index.m3u8") {
+            Ok(Playlist::Media(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn poller() -> Poller {
+        Poller {
+            client: reqwest::Client::new(),
+            url: String::new(),
+            followed_master: false,
+            last_seq: None,
+            queue: VecDeque::new(),
+            last_new: Instant::now(),
+            reload_every: Duration::from_secs(1),
+            next_reload: None,
+            ended: false,
+            cfg: HlsToTsConfig::default(),
+        }
+    }
+
+    fn queued(p: &mut Poller) -> Vec<u64> {
+        p.queue.drain(..).map(|s| s.sequence).collect()
+    }
+
+    #[tokio::test]
+    async fn a_live_window_starts_near_the_edge_and_each_segment_is_taken_once() {
+        let mut p = poller();
+        p.take_new(playlist(100, 6));
+        assert_eq!(queued(&mut p), [103, 104, 105], "three from the live edge");
+        assert_eq!(p.reload_every, Duration::from_secs(2), "half the target");
+        p.take_new(playlist(100, 6));
+        assert!(queued(&mut p).is_empty(), "nothing new");
+        p.take_new(playlist(102, 6));
+        assert_eq!(queued(&mut p), [106, 107]);
+        // The upstream restarted and numbers from 0 again.
+        p.take_new(playlist(0, 5));
+        assert_eq!(queued(&mut p), [2, 3, 4]);
+        assert!(!p.ended);
+    }
 }

@@ -417,13 +417,24 @@ async fn fetch_rewritten(
         status: StatusCode::BAD_GATEWAY,
         message: "the source did not send an HLS playlist",
     };
-    let target_duration = match hls::parse(&text, &fetched.final_url).map_err(not_hls)? {
-        Playlist::Media(m) => m.target_duration_secs(),
-        Playlist::Master(_) => None,
-    };
+    // A finished playlist (`#EXT-X-ENDLIST`) is not reloaded: its last
+    // segment's link must outlive the time it takes to play up to it.
+    let (target_duration, playing_time) =
+        match hls::parse(&text, &fetched.final_url).map_err(not_hls)? {
+            Playlist::Media(m) => {
+                let total: f64 = m.segments.iter().map(|s| s.duration).sum();
+                let playing = if m.ended {
+                    total.min(86_400.0) as i64
+                } else {
+                    0
+                };
+                (m.target_duration_secs(), playing)
+            }
+            Playlist::Master(_) => (None, 0),
+        };
     let idle = idle_window(app, target_duration);
     let now = app.now();
-    let token_ttl = i64::from(app.settings.hls_token_ttl_secs.max(1));
+    let token_ttl = i64::from(app.settings.hls_token_ttl_secs.max(1)) + playing_time;
     let mut targets = lock(&app.hls.targets);
     let rewritten = hls::rewrite(&text, &fetched.final_url, |uri| {
         let id = targets.intern(viewer.stream, uri.resolved, uri.kind, idle, now);
