@@ -456,3 +456,32 @@ async fn ffprobe_reads_the_proxied_playlist() {
     );
     assert!(stdout.contains("video"), "{stdout}");
 }
+
+#[tokio::test]
+async fn a_line_disabled_mid_session_is_stopped_at_its_next_segment() {
+    let up = Upstream::start().await;
+    let (srv, id) = server_with_hls(&up, "master.m3u8", |_| {}).await;
+    let c = client_from("127.0.0.1");
+    let (_, master) = playlist(&srv, &c, &format!("/live/hana/pw-hls-1/{id}.m3u8"), "TV").await;
+    let variant = uris(&master).remove(1);
+    let (status, _) = fetch(&c, &variant).await;
+    assert_eq!(status, 200);
+    srv.gate
+        .update_account(
+            "hana",
+            tvgate_core::access::AccountPatch {
+                status: Some(tvgate_core::access::Status::Disabled),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("disable");
+    let r = c.get(&variant).send().await.expect("request");
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.headers()
+            .get("x-tvgate-reason")
+            .and_then(|v| v.to_str().ok()),
+        Some("disabled")
+    );
+}

@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::token::{Claims, TokenKey};
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::{decide, AccessRequest, Account, Decision, Face, OutputFormat, Proof};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 use tvgate_core::UnixTime;
@@ -549,6 +549,24 @@ pub async fn hls_file(
             "this part of the stream is no longer available",
         );
     };
+    // The token stands in for the password, not for the decision: a line
+    // disabled, expired or restricted since its playlist was served stops
+    // here, on its next segment.
+    let Some(account) = app.gate.account(claims.account) else {
+        return plain(StatusCode::FORBIDDEN, "invalid or expired link");
+    };
+    let catalog = app.gate.catalog();
+    let req = AccessRequest {
+        face: Face::Stream,
+        output: Some(OutputFormat::M3u8),
+        item_category: catalog.stream(stream).map(|r| catalog.stream_category(r)),
+        client_ip: caller.ip,
+        user_agent: caller.user_agent(),
+    };
+    if let Decision::Deny(denial) = decide(Proof::Proven(&account), &req, now) {
+        access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);
+        return text_denial(&app, &denial);
+    }
     if !app.ledger.renew(claims.lease, now, idle) {
         return plain(
             StatusCode::GONE,
