@@ -40,6 +40,7 @@ pub struct Settings {
     pub upstream_stall_ms: u64,
     pub upstream_give_up_secs: u32,
     pub hls_idle_window_secs: u32,
+    pub hls_token_ttl_secs: u32,
     pub worker_threads: usize,
     pub log_format: String,
 }
@@ -79,6 +80,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "upstream_stall_ms", default: "5000", doc: "Milliseconds without a byte from a channel's upstream before the relay switches to the next source URL (the channel's backups, then the primary again)." },
     SettingDoc { name: "upstream_give_up_secs", default: "30", doc: "Seconds without good data from any of a channel's source URLs (reconnecting with backoff all along) before its viewers are disconnected." },
     SettingDoc { name: "hls_idle_window_secs", default: "0", doc: "Seconds after the last playlist or segment request at which an HLS viewer's connection slot is freed (HLS has no socket to watch). 0: three target durations of the channel's playlist, at least 6 s." },
+    SettingDoc { name: "hls_token_ttl_secs", default: "300", doc: "Life of the signed links that replace segment and key URLs in a proxied HLS playlist (they carry no credentials and no upstream address; variant playlist links live a day, as players reload them all session)." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
 ];
@@ -112,6 +114,7 @@ impl Default for Settings {
             upstream_stall_ms: 5000,
             upstream_give_up_secs: 30,
             hls_idle_window_secs: 0,
+            hls_token_ttl_secs: 300,
             worker_threads: 0,
             log_format: "text".into(),
         }

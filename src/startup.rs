@@ -128,6 +128,9 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
             give_up_after: std::time::Duration::from_secs(u64::from(s.upstream_give_up_secs)),
             ..tvgate_relay::UpstreamConfig::default()
         },
+        hls_idle_window_secs: s.hls_idle_window_secs,
+        hls_token_ttl_secs: s.hls_token_ttl_secs.max(10),
+        ..HttpSettings::default()
     })
 }
 

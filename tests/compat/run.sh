@@ -4,7 +4,7 @@
 # Starts `tvgate demo` on 127.0.0.1 (free port, temporary data directory), drives
 # real clients against it (pyxtream, @iptv/xtream-api, xtream-api-client,
 # iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
-# ffprobe, ffmpeg, curl) and prints one line per check, `ok - NAME` or
+# ffprobe, ffmpeg, mpv, streamlink, curl; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
 # `FAIL - NAME: REASON` (followed by `#`-prefixed log lines), and as its last
 # line `N passed, N failed`. Exit status 0 only when every check passed.
 #
@@ -44,7 +44,7 @@ setup_fail() {   # a failure before the checks can run: report it like a check
 # ------------------------------------------------------------------ tools
 PY=$PREFIX/venv/bin/python
 NODE_MODULES=$PREFIX/node/node_modules
-for t in curl jq ffmpeg ffprobe xmllint tv_validate_file node timeout setsid; do
+for t in curl jq ffmpeg ffprobe mpv streamlink xmllint tv_validate_file node timeout setsid python3; do
   command -v "$t" >/dev/null 2>&1 || setup_fail "$t not found; run tests/compat/install.sh"
 done
 [ -x "$PY" ] || setup_fail "$PY missing; run tests/compat/install.sh"
@@ -70,7 +70,9 @@ for v in $(compgen -e); do [[ $v == TVGATE_* ]] && CLEAN_ENV+=(-u "$v"); done
 # ------------------------------------------------------------------ temp dir, server, cleanup
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tvgate-compat.XXXXXX")
 SERVER_PID=
+UPSTREAM_PID=
 cleanup() {
+  if [ -n "$UPSTREAM_PID" ]; then kill "$UPSTREAM_PID" 2>/dev/null; wait "$UPSTREAM_PID" 2>/dev/null; fi
   if [ -n "$SERVER_PID" ]; then
     # The server runs in its own process group (setsid): stop the whole group.
     kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null
@@ -116,12 +118,49 @@ uri() { jq -rn --arg v "$1" '$v|@uri'; }
 XU_Q=$(uri "$XU") XP_Q=$(uri "$XP")
 API="$SERVER/player_api.php"
 
+# ------------------------------------------------------------------ a provider behind tvgate
+# tvgate proxies real sources: a stand-in provider (upstream.py) serves the
+# demo clip as an endless TS channel, a live HLS channel and an MP4 movie, and
+# a source pointing at it is added to the running demo (picked up within ~1 s).
+mkdir -p "$TMP/provider"
+ffmpeg -nostdin -v error -i "$ROOT/assets/demo.ts" -c copy -f hls -hls_time 2 -hls_list_size 0 \
+  -hls_segment_filename "$TMP/provider/seg%03d.ts" "$TMP/provider/index.m3u8" &&
+ffmpeg -nostdin -v error -i "$ROOT/assets/demo.ts" -c copy -bsf:a aac_adtstoasc -movflags +faststart \
+  "$TMP/provider/movie.mp4" || setup_fail "ffmpeg could not cut the provider's files"
+CLIP_SECONDS=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$ROOT/assets/demo.ts")
+python3 "$HERE/upstream.py" --dir "$TMP/provider" --clip "$ROOT/assets/demo.ts" --seconds "$CLIP_SECONDS" \
+  >"$TMP/logs/upstream.out" 2>"$TMP/logs/upstream.log" &
+UPSTREAM_PID=$!
+for _ in $(seq 1 100); do grep -q '^port ' "$TMP/logs/upstream.out" 2>/dev/null && break; sleep 0.1; done
+UP_PORT=$(awk '/^port /{print $2; exit}' "$TMP/logs/upstream.out")
+[ -n "$UP_PORT" ] || setup_fail "upstream.py did not start: $(tail -n 2 "$TMP/logs/upstream.log")"
+UPSTREAM="http://127.0.0.1:$UP_PORT"
+printf '%s\n' '#EXTM3U' \
+  '#EXTINF:-1 tvg-id="relay.ts" group-title="Relay",Relay TS' "$UPSTREAM/live/1.ts" \
+  '#EXTINF:-1 tvg-id="relay.hls" group-title="Relay",Relay HLS' "$UPSTREAM/hls/live.m3u8" \
+  '#EXTINF:-1 group-title="Relay Movies",Relay Movie (2024)' "$UPSTREAM/movie/1.mp4" >"$TMP/provider/source.m3u"
+"${CLEAN_ENV[@]}" "$BIN" source add m3u "$TMP/provider/source.m3u" --name provider --data-dir "$TMP/data" \
+  >"$TMP/logs/source-add.log" 2>&1 || setup_fail "tvgate source add failed: $(tail -n 1 "$TMP/logs/source-add.log")"
+stream_id() {   # stream_id ACTION NAME
+  curl -sS --max-time 10 "$API?username=$XU_Q&password=$XP_Q&action=$1" |
+    jq -r --arg n "$2" '[.[] | select(.name == $n) | .stream_id] | first // empty'
+}
+for _ in $(seq 1 50); do
+  RELAY_TS=$(stream_id get_live_streams "Relay TS") RELAY_HLS=$(stream_id get_live_streams "Relay HLS")
+  RELAY_MOVIE=$(stream_id get_vod_streams "Relay Movie (2024)")
+  [ -n "$RELAY_TS" ] && [ -n "$RELAY_HLS" ] && [ -n "$RELAY_MOVIE" ] && break
+  sleep 0.2
+done
+[ -n "$RELAY_TS" ] && [ -n "$RELAY_HLS" ] && [ -n "$RELAY_MOVIE" ] ||
+  setup_fail "the provider's channels did not appear (ts=$RELAY_TS hls=$RELAY_HLS movie=$RELAY_MOVIE)"
+
 # The npm clients are ES modules: run copies of our scripts from a directory
 # whose node_modules is the installed one.
 ln -s "$NODE_MODULES" "$TMP/node/node_modules"
 cp "$HERE"/clients/*.mjs "$TMP/node/"
 
 export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
+export UPSTREAM RELAY_TS RELAY_HLS RELAY_MOVIE
 export PYTHONDONTWRITEBYTECODE=1
 
 # ------------------------------------------------------------------ helpers (exported to the checks)
@@ -274,9 +313,70 @@ check_unknown_vs_wrong() {
   if jq -e '.user_info.auth == 1' "$d/a.body" >/dev/null 2>&1; then echo "denied login answers auth:1"; return 1; fi
 }
 
+upstream_stat() {   # upstream_stat KEY: a counter of the stand-in provider
+  curl -sS --max-time 5 "$UPSTREAM/stats" | jq -r --arg k "$1" '.connections[$k] // 0'
+}
+
+check_mpv_live_proxied() {
+  local out
+  out=$(timeout 30 mpv --no-config --really-quiet --vo=null --ao=null --length=3 \
+          --term-playing-msg='PLAYING ${video-codec} ${width}x${height}' \
+          "$SERVER/live/$XU_Q/$XP_Q/$RELAY_TS.ts" 2>&1)
+  echo "$out"
+  grep -q '^PLAYING .*h264' <<<"$out" || { echo "mpv did not play the proxied TS channel"; return 1; }
+}
+
+check_one_upstream() {
+  local before after pids=() i
+  before=$(upstream_stat live)
+  for i in 1 2 3 4 5; do
+    curl -sS --max-time 4 -o /dev/null -A "viewer-$i" "$SERVER/live/$XU_Q/$XP_Q/$RELAY_TS.ts" &
+    pids+=($!)
+  done
+  sleep 2
+  after=$(upstream_stat live)
+  wait "${pids[@]}" 2>/dev/null
+  echo "upstream live connections before $before, during 5 viewers $after"
+  # The channel may still be lingering from the previous check (then 0 new).
+  [ $((after - before)) -le 1 ] || { echo "5 viewers opened $((after - before)) upstream connections, want at most 1"; return 1; }
+}
+
+check_streamlink_hls() {
+  local d size codecs
+  d=$(mktemp -d "$TMP/work/sl.XXXX")
+  timeout 60 streamlink --loglevel warning "hls://$SERVER/live/$XU_Q/$XP_Q/$RELAY_HLS.m3u8" best \
+    --hls-duration 4 -o "$d/out.ts" -f || { echo "streamlink failed"; return 1; }
+  size=$(stat -c %s "$d/out.ts" 2>/dev/null || echo 0)
+  codecs=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$d/out.ts" | sort -u | tr '\n' ' ')
+  echo "recorded $size bytes: $codecs"
+  [ "$size" -gt 100000 ] || { echo "streamlink recorded only $size bytes"; return 1; }
+  grep -q h264 <<<"$codecs" || { echo "recording has no h264: $codecs"; return 1; }
+  # The playlist players see must not carry the line's credentials.
+  curl -sS --max-time 10 "$SERVER/live/$XU_Q/$XP_Q/$RELAY_HLS.m3u8" -o "$d/pl.m3u8"
+  if grep -qF -- "$XP" "$d/pl.m3u8" || grep -qF "$UPSTREAM" "$d/pl.m3u8"; then
+    echo "rewritten playlist leaks credentials or the upstream address"; cat "$d/pl.m3u8"; return 1
+  fi
+}
+
+check_mpv_movie_seek() {
+  local out before after
+  before=$(upstream_stat movie_get)
+  out=$(timeout 30 mpv --no-config --really-quiet --vo=null --ao=null --start=3 --length=2 \
+          --term-playing-msg='PLAYING ${video-codec} ${width}x${height}' \
+          "$SERVER/movie/$XU_Q/$XP_Q/$RELAY_MOVIE.mp4" 2>&1)
+  echo "$out"
+  grep -q '^PLAYING .*h264' <<<"$out" || { echo "mpv did not play the proxied movie"; return 1; }
+  curl -sS --max-time 10 -D "$TMP/work/range.h" -o /dev/null -r 1000-1999 "$SERVER/movie/$XU_Q/$XP_Q/$RELAY_MOVIE.mp4"
+  grep -q '^HTTP/1.1 206' "$TMP/work/range.h" && grep -qi '^content-range: bytes 1000-1999/' "$TMP/work/range.h" ||
+    { echo "range request through tvgate: $(head -n 1 "$TMP/work/range.h")"; return 1; }
+  after=$(upstream_stat movie_get)
+  echo "movie GETs at the provider: $before -> $after"
+  [ "$after" -gt "$before" ] || { echo "the movie did not come from the provider"; return 1; }
+}
+
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
-  check_unknown_vs_wrong
+  check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
 
 # run NAME TIMEOUT_SECONDS FUNCTION
 run() {
@@ -311,6 +411,10 @@ run "login: trailing space / zero-width space in password, username case" 60 che
 run "expired line: auth 1, status Expired, exp_date, stream 403" 60 check_expired_line
 run "xtream-api-client: wrong password raises XtreamAuthenticationError, account info" 60 check_xtream_api_client
 run "unknown user and wrong password: identical status and body" 60 check_unknown_vs_wrong
+run "mpv: plays a proxied live TS channel" 60 check_mpv_live_proxied
+run "relay: 5 viewers of a channel share one upstream connection" 60 check_one_upstream
+run "streamlink: records a proxied HLS channel; no credentials in the playlist" 90 check_streamlink_hls
+run "mpv: plays a proxied movie from 3 s in; byte ranges answer 206" 60 check_mpv_movie_seek
 
 # Server still alive after all that?
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then

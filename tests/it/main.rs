@@ -5,6 +5,7 @@ mod catalog;
 mod cli;
 mod denials;
 mod harness;
+mod hls;
 mod hygiene;
 mod limits;
 mod slate;

@@ -267,7 +267,26 @@ async fn streams_are_served_or_handed_over() {
         .expect("short");
     assert_eq!(r.status(), 200);
     drop(r);
-    // Other sources are redirected to (the relay comes later).
+    // Sources the operator set to `redirect` get a 302 to the source.
+    let source = srv
+        .gate
+        .store()
+        .sources()
+        .await
+        .expect("sources")
+        .into_iter()
+        .find(|s| s.name == "catalog.m3u")
+        .expect("catalog source");
+    srv.gate
+        .update_source(
+            source.id,
+            tvgate_core::ports::SourcePatch {
+                delivery: Some(tvgate_core::catalog::Delivery::Redirect),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("set redirect");
     let r = client()
         .get(srv.url("/live/alice/pw-1/2.ts"))
         .send()

@@ -250,6 +250,11 @@ impl Gate {
         &self.settings
     }
 
+    /// The key HLS segment tokens are signed with, derived from the verifier key.
+    pub fn token_key(&self) -> crate::access::token::TokenKey {
+        crate::access::token::TokenKey::from_verifier(&self.key)
+    }
+
     /// Re-reads every line from the store (after another process changed them).
     pub async fn reload_accounts(&self) -> Result<(), GateError> {
         let accounts = self.store.load_accounts().await?;

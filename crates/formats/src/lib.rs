@@ -9,6 +9,7 @@
 
 pub mod diag;
 pub mod gzip;
+pub mod hls;
 pub mod m3u;
 pub mod mpegts;
 pub mod xmltv;

@@ -26,7 +26,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use xtream::{get_php, player_api, streams, xmltv};
+use xtream::{get_php, hls, player_api, streams, xmltv};
 
 /// Every route of the server.
 pub fn router(app: App) -> Router {
@@ -46,6 +46,7 @@ pub fn router(app: App) -> Router {
             get(streams::timeshift),
         )
         .route("/streaming/timeshift.php", get(streams::timeshift_php))
+        .route("/hls/{token}/{file}", get(hls::hls_file))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/{u}/{p}/{file}", get(streams::live))

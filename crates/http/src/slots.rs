@@ -71,6 +71,37 @@ pub async fn admit(
     stream: StreamId,
     kind: LeaseKind,
 ) -> Result<LeaseGuard, Denial> {
+    let (id, _resumed) = admit_lease(
+        app,
+        caller,
+        account,
+        stream,
+        kind,
+        app.settings.lease_ttl_secs,
+    )
+    .await?;
+    Ok(LeaseGuard {
+        ledger: app.ledger.clone(),
+        metrics: app.metrics.clone(),
+        clock: app.clock.clone(),
+        id,
+        kind,
+        expires: app.now() + i64::from(app.settings.lease_ttl_secs),
+        last_poll: None,
+    })
+}
+
+/// Like [`admit`], for a lease with no body to hold it (HLS): the lease
+/// lives `ttl_secs` unless renewed, and `true` says an HLS viewer's own live
+/// lease was resumed rather than a slot taken.
+pub async fn admit_lease(
+    app: &App,
+    caller: &Caller,
+    account: &Account,
+    stream: StreamId,
+    kind: LeaseKind,
+    ttl_secs: u32,
+) -> Result<(LeaseId, bool), Denial> {
     let req = LeaseRequest {
         account: account.id,
         max_connections: account.max_connections,
@@ -83,11 +114,11 @@ pub async fn admit(
     };
     let deadline = tokio::time::Instant::now() + app.settings.admission_wait;
     loop {
-        match app
-            .ledger
-            .admit(&req, app.now(), app.settings.lease_ttl_secs)
-        {
-            Admission::Admitted { id, ended } => {
+        match app.ledger.admit(&req, app.now(), ttl_secs) {
+            Admission::Admitted { id, ended, resumed } => {
+                if resumed {
+                    return Ok((id, true));
+                }
                 app.metrics.leases_opened.fetch_add(1, Ordering::Relaxed);
                 for gone in ended {
                     let replaced = gone.ip == req.ip && gone.user_agent == req.user_agent;
@@ -105,15 +136,7 @@ pub async fn admit(
                         "connection ended by a newer one"
                     );
                 }
-                return Ok(LeaseGuard {
-                    ledger: app.ledger.clone(),
-                    metrics: app.metrics.clone(),
-                    clock: app.clock.clone(),
-                    id,
-                    kind,
-                    expires: app.now() + i64::from(app.settings.lease_ttl_secs),
-                    last_poll: None,
-                });
+                return Ok((id, false));
             }
             Admission::Full { holders } => {
                 if tokio::time::Instant::now() >= deadline {

@@ -124,6 +124,15 @@ pub struct HttpSettings {
     pub relay_linger: std::time::Duration,
     /// Timeouts, backoff and chunking of upstream connections.
     pub upstream: tvgate_relay::UpstreamConfig,
+    /// An HLS viewer's slot ends after this long without a playlist or
+    /// segment request; 0: three target durations, within 6–60 s.
+    pub hls_idle_window_secs: u32,
+    /// Life of the signed links to segments and keys in a proxied playlist.
+    pub hls_token_ttl_secs: u32,
+    /// Memory for recent HLS segments shared between viewers of a channel.
+    pub hls_cache_bytes: usize,
+    /// Time limit of one upstream request (an HLS playlist or segment).
+    pub upstream_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -140,6 +149,10 @@ impl Default for HttpSettings {
             stream_denials: crate::slate::StreamDenials::Auto,
             relay_linger: std::time::Duration::from_secs(5),
             upstream: tvgate_relay::UpstreamConfig::default(),
+            hls_idle_window_secs: 0,
+            hls_token_ttl_secs: 300,
+            hls_cache_bytes: 64 << 20,
+            upstream_timeout: std::time::Duration::from_secs(15),
         }
     }
 }
@@ -182,13 +195,29 @@ pub struct App {
     pub hub: tvgate_relay::Hub,
     /// Upstream connections open per source, against each source's cap.
     pub caps: tvgate_relay::SourceCaps,
-    /// Outgoing HTTP (movie and episode sources), one pool for the process.
+    /// The HTTP client for upstreams (live TS, HLS, movies and episodes; one pool).
     pub client: reqwest::Client,
+    /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
+    pub hls: Arc<crate::xtream::hls::HlsState>,
 }
 
 impl App {
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "upstream HTTP client settings refused; using defaults");
+                reqwest::Client::new()
+            });
+        let hls = Arc::new(crate::xtream::hls::HlsState::new(
+            gate.token_key(),
+            settings.hls_cache_bytes,
+        ));
         App {
+            client,
+            hls,
             gate,
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),
@@ -199,10 +228,6 @@ impl App {
             )),
             caps: tvgate_relay::SourceCaps::new(),
             settings: Arc::new(settings),
-            client: reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new()),
         }
     }
 

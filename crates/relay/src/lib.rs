@@ -3,6 +3,7 @@
 //!
 //! * [`loop_source`]: an endless live channel made from one short clip (the
 //!   demo channels).
+//! * [`hls_source`]: an HLS upstream read as one continuous TS stream.
 //! * [`hub`]: per-channel fan-out, one upstream per key shared by its viewers.
 //! * [`upstream`]: HTTP MPEG-TS upstreams with failover to backups.
 //! * [`caps`]: per-source connection caps (RAII permits).
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod caps;
+pub mod hls_source;
 pub mod hub;
 pub mod loop_source;
 pub mod stats;

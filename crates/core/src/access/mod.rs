@@ -15,6 +15,7 @@ pub mod denial;
 pub mod directory;
 pub mod limiter;
 pub mod secrets;
+pub mod token;
 
 pub use account::{Account, AccountPatch, NewAccount, OutputFormat, OutputFormats, Status};
 pub use decide::{decide, AccessRequest, Decision, Face, Proof};

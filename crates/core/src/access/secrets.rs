@@ -125,6 +125,18 @@ impl VerifierKey {
         &self.key
     }
 
+    /// A key for another purpose (e.g. `"hls-token"`), derived from this one
+    /// so no second key file is needed; a MAC made under it proves nothing
+    /// about passwords.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        // Infallible: HMAC takes keys of any length.
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("hmac accepts any key length");
+        mac.update(b"tvgate-derive-v1\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn mac(&self, account: AccountId, phc: &str, password: &str) -> [u8; 32] {
         // Infallible: HMAC takes keys of any length.
         let mut mac =

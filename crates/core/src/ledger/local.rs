@@ -1,7 +1,9 @@
 //! The in-process ledger: one machine, a map behind a std mutex held only
 //! for the few map operations of one call (never across `.await`).
 
-use super::{eviction_victim, Admission, Lease, LeaseId, LeaseRequest, Ledger, LimitPolicy};
+use super::{
+    eviction_victim, Admission, Lease, LeaseId, LeaseKind, LeaseRequest, Ledger, LimitPolicy,
+};
 use crate::ids::AccountId;
 use crate::UnixTime;
 use std::collections::HashMap;
@@ -52,6 +54,24 @@ impl Ledger for LocalLedger {
         let mut ended = Vec::new();
         {
             let leases = state.live(req.account, now);
+            // HLS has no connection to replace: a player reloading its
+            // playlist is the same viewer, so its lease is renewed.
+            if req.kind == LeaseKind::Hls {
+                if let Some(lease) = leases.iter_mut().find(|l| {
+                    l.kind == LeaseKind::Hls
+                        && l.stream == req.stream
+                        && l.ip == req.ip
+                        && l.user_agent == req.user_agent
+                }) {
+                    lease.last_seen = now;
+                    lease.expires = now + i64::from(ttl_secs);
+                    return Admission::Admitted {
+                        id: lease.id,
+                        ended,
+                        resumed: true,
+                    };
+                }
+            }
             // A reconnect from the same address and player replaces its own
             // lease instead of taking a second slot.
             if let Some(pos) = leases.iter().position(|l| {
@@ -103,7 +123,11 @@ impl Ledger for LocalLedger {
         };
         state.account_of.insert(id, req.account);
         state.by_account.entry(req.account).or_default().push(lease);
-        Admission::Admitted { id, ended }
+        Admission::Admitted {
+            id,
+            ended,
+            resumed: false,
+        }
     }
 
     fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool {
@@ -149,7 +173,6 @@ impl Ledger for LocalLedger {
 mod tests {
     use super::*;
     use crate::ids::StreamId;
-    use crate::ledger::LeaseKind;
 
     fn req(ip: &str, ua: &str, max: u32, policy: LimitPolicy) -> LeaseRequest {
         LeaseRequest {
@@ -166,7 +189,12 @@ mod tests {
 
     fn admitted(a: Admission) -> (LeaseId, Vec<Lease>) {
         match a {
-            Admission::Admitted { id, ended } => (id, ended),
+            Admission::Admitted {
+                id,
+                ended,
+                resumed: false,
+            } => (id, ended),
+            resumed @ Admission::Admitted { .. } => panic!("unexpected resume: {resumed:?}"),
             Admission::Full { holders } => panic!("refused, held by {holders:?}"),
         }
     }
@@ -269,5 +297,74 @@ mod tests {
             admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 101, 30));
         assert_eq!(ended.len(), 1);
         assert_eq!(l.active(AccountId(1), 101), 1);
+    }
+
+    #[test]
+    fn an_hls_viewer_reloading_its_playlist_resumes_its_lease() {
+        let hls = |ip: &str, ua: &str, stream: u32, max: u32| LeaseRequest {
+            stream: StreamId(stream),
+            kind: LeaseKind::Hls,
+            ..req(ip, ua, max, LimitPolicy::Refuse)
+        };
+        let resumed = |a: Admission| match a {
+            Admission::Admitted {
+                id,
+                ended,
+                resumed: true,
+            } => {
+                assert!(ended.is_empty());
+                id
+            }
+            other => panic!("not resumed: {other:?}"),
+        };
+        // (what comes in, at, expected) after a first HLS admission at 100
+        // from 192.0.2.1 "TV" for stream 7 on a 1-slot line, ttl 12.
+        enum Expect {
+            Resume,
+            Replace,
+            Refuse,
+            Fresh,
+        }
+        let table = [
+            (hls("192.0.2.1", "TV", 7, 1), 105, Expect::Resume),
+            (hls("192.0.2.1", "TV", 8, 1), 105, Expect::Replace),
+            (hls("192.0.2.1", "Phone", 7, 1), 105, Expect::Refuse),
+            (hls("192.0.2.2", "TV", 7, 1), 105, Expect::Refuse),
+            (
+                req("192.0.2.1", "TV", 1, LimitPolicy::Refuse),
+                105,
+                Expect::Refuse,
+            ),
+            // The lease expired at 112: a new one, not a resume.
+            (hls("192.0.2.1", "TV", 7, 1), 112, Expect::Fresh),
+            // Just before the window closes: still the same lease.
+            (hls("192.0.2.1", "TV", 7, 1), 111, Expect::Resume),
+        ];
+        for (i, (r, at, expect)) in table.into_iter().enumerate() {
+            let l = LocalLedger::new();
+            let (first, _) = admitted(l.admit(&hls("192.0.2.1", "TV", 7, 1), 100, 12));
+            let got = l.admit(&r, at, 12);
+            match expect {
+                Expect::Resume => {
+                    assert_eq!(resumed(got), first, "row {i}");
+                    assert_eq!(l.active(AccountId(1), at), 1, "row {i}");
+                    assert!(
+                        l.renew(first, at + 11, 12),
+                        "row {i}: renewed by the resume"
+                    );
+                }
+                Expect::Replace => {
+                    let (id, ended) = admitted(got);
+                    assert_ne!(id, first, "row {i}");
+                    assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first]);
+                }
+                Expect::Refuse => assert!(matches!(got, Admission::Full { .. }), "row {i}"),
+                Expect::Fresh => {
+                    let (id, ended) = admitted(got);
+                    assert_ne!(id, first, "row {i}");
+                    assert!(ended.is_empty(), "row {i}");
+                }
+            }
+        }
     }
 }

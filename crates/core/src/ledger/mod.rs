@@ -79,14 +79,24 @@ pub enum Admission {
     /// newcomer's own earlier connection (same address and player), or the
     /// oldest one under newest-wins. Their serving tasks learn it on their
     /// next renewal and stop.
-    Admitted { id: LeaseId, ended: Vec<Lease> },
+    ///
+    /// `resumed`: an HLS viewer came back for the same stream from the same
+    /// address and player while its lease was live (a playlist reload): that
+    /// lease was renewed and `id` is its id; nothing was ended or added.
+    Admitted {
+        id: LeaseId,
+        ended: Vec<Lease>,
+        resumed: bool,
+    },
     /// Every slot is taken; these hold them, oldest first.
     Full { holders: Vec<Lease> },
 }
 
 /// The ledger's operations. Implementations must make `admit` atomic.
 pub trait Ledger: Send + Sync + 'static {
-    /// Admits a connection whose lease lives `ttl_secs` unless renewed.
+    /// Admits a connection whose lease lives `ttl_secs` unless renewed. An
+    /// HLS request from the same line, address, player and stream as a live
+    /// HLS lease resumes that lease instead (see [`Admission::Admitted`]).
     fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission;
     /// Extends a lease; `false` when it no longer exists (ended by another
     /// admission, by the operator, or expired): the caller must stop serving.

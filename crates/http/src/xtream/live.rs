@@ -66,13 +66,13 @@ pub async fn serve(
     let joined = app.hub.try_subscribe(&key, || {
         let permit = app
             .caps
-            .try_acquire(u64::from(source.0), cap)
+            .try_acquire(source.0 as u64, cap)
             .ok_or(Denial::SourceAtCapacity)?;
         Ok(match upstream {
             Upstream::Ts => tvgate_relay::http_ts(
                 app.client.clone(),
                 urls,
-                app.settings.upstream.clone(),
+                app.settings.upstream,
                 app.hub.stats(),
                 Some(permit),
             ),
@@ -80,7 +80,7 @@ pub async fn serve(
                 let segments = tvgate_relay::hls_source::hls_to_ts(
                     app.client.clone(),
                     primary,
-                    Default::default(),
+                    super::hls::ts_config(app),
                 );
                 // The permit lives as long as the poller.
                 segments

@@ -3,6 +3,7 @@
 //! extract, call the gate, and render the wire shape (see `wire`).
 
 pub mod get_php;
+pub mod hls;
 pub mod lists;
 pub mod live;
 pub mod player_api;
