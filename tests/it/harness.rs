@@ -67,11 +67,7 @@ impl TestServer {
         let gate = Arc::new(gate);
         let mut http = tvgate::startup::http_settings(&settings).expect("http settings");
         tweak(&mut http);
-        let mut app = App::new(
-            gate.clone(),
-            http,
-            tvgate::startup::builtins().expect("builtins"),
-        );
+        let mut app = App::new(gate.clone(), http, test_builtins());
         let clock = Arc::new(AtomicI64::new(NOW));
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
@@ -165,6 +161,32 @@ impl TestServer {
         xml.push_str("</tv>");
         self.add_source(SourceKind::Xmltv, "guide.xml", &xml).await;
     }
+}
+
+/// The real built-ins plus `loop:panic`, a channel whose upstream task
+/// panics after its first chunk (to show a panic cannot leak a slot).
+fn test_builtins() -> tvgate_http::BuiltIns {
+    struct PanicSource;
+    impl tvgate_http::state::LiveSource for PanicSource {
+        fn open(&self) -> futures::stream::BoxStream<'static, bytes::Bytes> {
+            use futures::StreamExt;
+            let first = tvgate_relay::demo_clip().slice(..188 * 100);
+            futures::stream::iter([Some(first), None])
+                .then(|chunk| async move {
+                    match chunk {
+                        Some(c) => c,
+                        None => {
+                            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                            panic!("deliberate panic in an upstream task (test)")
+                        }
+                    }
+                })
+                .boxed()
+        }
+    }
+    let mut b = tvgate::startup::builtins().expect("builtins");
+    b.loops.insert("panic".into(), Arc::new(PanicSource));
+    b
 }
 
 impl Drop for TestServer {

@@ -8,6 +8,8 @@ mod harness;
 mod hls;
 mod hygiene;
 mod limits;
+mod provider;
+mod relay;
 mod slate;
 mod vod;
 mod xtream;

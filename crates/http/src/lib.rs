@@ -73,8 +73,9 @@ async fn not_found() -> Response {
 
 async fn metrics(State(app): State<App>) -> Response {
     let catalog = app.gate.catalog();
-    let body = app
+    let mut body = app
         .metrics
         .render(app.gate.accounts().len(), catalog.entry_count());
+    metrics::render_relay(&mut body, &app.hub, &app.caps, app.hls.segment_fetches());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

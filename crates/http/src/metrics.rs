@@ -206,6 +206,51 @@ impl Metrics {
     }
 }
 
+/// The relay's figures: viewers per channel, upstream connections per
+/// source, and the upstream and lag counters. Channels are labelled by
+/// stream id and sources by source id: never by URL, which may hold a
+/// provider's credentials.
+pub fn render_relay(
+    out: &mut String,
+    hub: &tvgate_relay::Hub,
+    caps: &tvgate_relay::SourceCaps,
+    hls_segment_fetches: u64,
+) {
+    let _ = writeln!(out, "# HELP tvgate_channel_viewers Viewers of each relayed live channel now (0 while lingering).\n# TYPE tvgate_channel_viewers gauge");
+    let mut channels = hub.channels();
+    channels.sort_by(|a, b| a.key.cmp(&b.key));
+    for c in &channels {
+        let _ = writeln!(
+            out,
+            "tvgate_channel_viewers{{channel=\"{}\"}} {}",
+            c.key.replace(['"', '\\', '\n'], "_"),
+            c.viewers
+        );
+    }
+    let _ = writeln!(out, "# HELP tvgate_source_upstreams Upstream connections open to each source now (held against its max_connections).\n# TYPE tvgate_source_upstreams gauge");
+    let mut sources = caps.snapshot();
+    sources.sort_unstable();
+    for (source, open) in sources {
+        let _ = writeln!(out, "tvgate_source_upstreams{{source=\"{source}\"}} {open}");
+    }
+    let s = hub.stats().snapshot();
+    for (name, help, value) in [
+        ("tvgate_upstreams_opened_total", "Channel upstreams opened (a first viewer of a channel not lingering).", s.upstreams_opened),
+        ("tvgate_upstream_connects_total", "Upstream HTTP connections that answered 2xx.", s.upstream_connects),
+        ("tvgate_upstream_failures_total", "Upstream attempts or connections that failed (refused, non-2xx, stall, junk, error, end).", s.upstream_failures),
+        ("tvgate_upstream_switches_total", "Failures after which the relay moved to another source URL (a backup).", s.upstream_switches),
+        ("tvgate_upstream_reconnects_total", "Upstream connection attempts after an upstream's first.", s.upstream_reconnects),
+        ("tvgate_upstream_gave_up_total", "Channels whose viewers were disconnected because no source URL gave data.", s.upstream_gave_up),
+        ("tvgate_upstream_junk_bytes_total", "Bytes dropped from upstreams because they were not whole MPEG-TS packets.", s.junk_bytes_skipped),
+        ("tvgate_upstream_bytes_total", "Bytes of whole packets read from upstreams (each read once, whatever the viewers).", s.bytes_in),
+        ("tvgate_viewer_lag_skips_total", "Times a slow viewer was moved to the live edge.", s.lag_skips),
+        ("tvgate_viewers_dropped_lagging_total", "Viewers disconnected for falling behind again and again.", s.lagging_dropped),
+        ("tvgate_hls_segment_fetches_total", "HLS segments fetched from upstreams (shared by the viewers of a channel).", hls_segment_fetches),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,6 +478,15 @@ async fn pump(
     chan: Arc<Channel>,
     mut upstream: BoxStream<'static, Bytes>,
 ) -> PumpEnd {
+    // However the pump ends (upstream closed, idle, or a panic unwinding
+    // through here), the channel leaves the map: its sender is then dropped
+    // with the last `Arc`, every viewer's stream ends and each viewer's
+    // connection slot is freed. Nothing waits on a dead channel.
+    let _unlist = Unlist {
+        inner: Arc::clone(&inner),
+        key: key.clone(),
+        chan: Arc::clone(&chan),
+    };
     let linger = inner.config.linger;
     let max_buffer = inner.config.max_buffer_bytes;
     let mut carry = BytesMut::new();
@@ -509,11 +518,24 @@ async fn pump(
             }
         }
     };
-    if end == PumpEnd::UpstreamClosed {
-        remove_if_same(&mut lock(&inner.channels), &key, &chan);
-    }
     tracing::debug!(key, ?end, "upstream stopped");
     end
+}
+
+/// Removes a pump's channel from the hub when the pump ends, also by panic.
+struct Unlist {
+    inner: Arc<Inner>,
+    key: String,
+    chan: Arc<Channel>,
+}
+
+impl Drop for Unlist {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(key = %self.key, "relay task panicked; the channel's viewers are disconnected");
+        }
+        remove_if_same(&mut lock(&self.inner.channels), &self.key, &self.chan);
+    }
 }
 
 fn remove_if_same(channels: &mut HashMap<String, Arc<Channel>>, key: &str, chan: &Arc<Channel>) {

@@ -171,6 +171,7 @@ fn describe(e: &reqwest::Error) -> String {
 struct Conn {
     body: BoxStream<'static, reqwest::Result<Bytes>>,
     opened_at: Instant,
+    /// When the last whole packet arrived (the stall clock).
     last_byte_at: Instant,
     /// Delivered at least one good packet.
     good: bool,
@@ -289,7 +290,6 @@ impl Fetcher {
                 Ok(Some(Err(e))) => return Err(Failure::Body(e)),
                 Ok(Some(Ok(bytes))) => bytes,
             };
-            conn.last_byte_at = now;
             let before = self.out.len();
             let fed = self.aligner.feed(&bytes, &mut self.out, &mut self.marks);
             let skipped = self.aligner.take_skipped();
@@ -298,6 +298,10 @@ impl Fetcher {
             }
             fed.map_err(Failure::Junk)?;
             if self.out.len() > before {
+                // A stall is measured in whole packets, not bytes: an
+                // upstream that keeps sending an error page or noise
+                // mid-stream is as dead as a silent one.
+                conn.last_byte_at = now;
                 self.last_good = Some(now);
                 self.emitted_any = true;
                 conn.good = true;

@@ -58,11 +58,9 @@ pub async fn serve(
     let Some(primary) = urls.first().cloned() else {
         return refuse(Denial::NotInPackage);
     };
-    // Viewers share by source URL: the same feed listed twice is one upstream.
-    let key = match upstream {
-        Upstream::Ts => primary.clone(),
-        Upstream::Hls => format!("hls-as-ts:{primary}"),
-    };
+    // Viewers of a channel share its upstream; the key is the stream id,
+    // which is also the channel's label in /metrics (never the URL).
+    let key = stream.0.to_string();
     let joined = app.hub.try_subscribe(&key, || {
         let permit = app
             .caps

@@ -259,7 +259,9 @@ async fn hand_over(
                 };
                 // Every viewer of the channel shares one upstream.
                 let source = source.clone();
-                let viewer = app.hub.subscribe(url, move || source.open());
+                let viewer = app
+                    .hub
+                    .subscribe(&stream.0.to_string(), move || source.open());
                 let stream = crate::slots::leased(app, guard, viewer.boxed())
                     .map(Ok::<_, std::convert::Infallible>);
                 let mut r = Response::new(axum::body::Body::from_stream(stream));
