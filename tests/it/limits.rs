@@ -39,7 +39,7 @@ async fn a_second_player_is_refused_with_the_holder_named_until_the_first_leaves
     let phone = open(&srv, "Phone/2.0").await;
     assert_eq!(phone.status(), 403);
     let body = phone.text().await.expect("body");
-    assert!(body.starts_with("connection_limit: Connection limit reached: 1 of 1 in use by LivingRoomTV/1.0 (127.0.0.1"), "{body}");
+    assert!(body.starts_with("connection_limit: Connection limit reached: 1 of 1 in use by LivingRoomTV/1.0 (127.0.0.1, watching News One, since "), "{body}");
     // The TV closes the app: its slot is free at once.
     drop(tv);
     let started = Instant::now();

@@ -135,9 +135,15 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
             None => return,
         }
     }
+    // A full line's refusal says what holds the slots, in the log too.
+    let holders = match denial {
+        Denial::ConnectionLimit { .. } => crate::xtream::wire::describe(app, denial),
+        _ => String::new(),
+    };
     tracing::info!(
         target: "tvgate::denial",
         reason = denial.code(),
+        holders = %holders,
         face = face_name(face),
         username = %truncate(username, 64).escape_debug(),
         ip = %caller.ip,

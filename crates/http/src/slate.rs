@@ -187,7 +187,7 @@ pub fn stream_denial(app: &App, caller: &Caller, denial: &Denial, ts_request: bo
 }
 
 fn slate(app: &App, denial: &Denial, clip: &'static [u8]) -> Response {
-    let message = denial.message(|t| crate::xtream::wire::local_date(app, t));
+    let message = crate::xtream::wire::describe(app, denial);
     tracing::debug!(
         target: "tvgate::denial",
         reason = denial.code(),

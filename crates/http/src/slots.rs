@@ -62,6 +62,31 @@ impl Drop for LeaseGuard {
     }
 }
 
+/// One connection of a line as a person (the portal, the admin API, a
+/// refusal) sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub lease: tvgate_core::ledger::Lease,
+    /// The channel, movie or episode it watches, by name, when known.
+    pub watching: Option<String>,
+}
+
+/// The connections a line holds now, oldest first: what a refusal names,
+/// and what the portal and the admin API will list (and end).
+pub fn connections(app: &App, account: tvgate_core::ids::AccountId) -> Vec<Connection> {
+    let catalog = app.gate.catalog();
+    app.ledger
+        .holders(account, app.now())
+        .into_iter()
+        .map(|lease| Connection {
+            watching: catalog
+                .stream(lease.stream)
+                .map(|r| catalog.stream_name(r).to_string()),
+            lease,
+        })
+        .collect()
+}
+
 /// Takes a slot for `account`, waiting up to the configured admission wait
 /// for one that is being released.
 pub async fn admit(

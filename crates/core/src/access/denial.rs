@@ -74,6 +74,16 @@ impl Denial {
     /// The cause in plain words, for a person. `date` formats a time as the
     /// face wants it (the server's time zone).
     pub fn message(&self, date: impl Fn(UnixTime) -> String) -> String {
+        self.message_with(date, |_| None)
+    }
+
+    /// [`Denial::message`], naming the channel each holder of a full line
+    /// watches when `channel` knows its name.
+    pub fn message_with(
+        &self,
+        date: impl Fn(UnixTime) -> String,
+        channel: impl Fn(crate::ids::StreamId) -> Option<String>,
+    ) -> String {
         match self {
             Denial::InvalidCredentials => "Invalid username or password".to_string(),
             Denial::RateLimited { retry_after_secs } => {
@@ -98,7 +108,13 @@ impl Denial {
                         } else {
                             &l.user_agent
                         };
-                        format!("{player} ({}, since {})", l.ip, date(l.started))
+                        let what =
+                            channel(l.stream).unwrap_or_else(|| format!("stream {}", l.stream.0));
+                        format!(
+                            "{player} ({}, watching {what}, since {})",
+                            l.ip,
+                            date(l.started)
+                        )
                     })
                     .collect();
                 format!(

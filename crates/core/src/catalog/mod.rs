@@ -346,6 +346,16 @@ impl Catalog {
         }
     }
 
+    /// The name a person knows a stream by (a channel's, a movie's, an
+    /// episode's title).
+    pub fn stream_name(&self, r: StreamRef) -> &str {
+        match r {
+            StreamRef::Live(i) => self.live[i].name(),
+            StreamRef::Movie(i) => &self.movies[i].name,
+            StreamRef::Episode(s, e) => &self.series[s].episodes[e].title,
+        }
+    }
+
     /// The upstream URL of a stream.
     pub fn stream_url(&self, r: StreamRef) -> &str {
         match r {

@@ -63,11 +63,7 @@ pub fn text_denial(app: &App, denial: &Denial) -> Response {
         ),
         other => (
             StatusCode::FORBIDDEN,
-            format!(
-                "{}: {}\n",
-                other.code(),
-                other.message(|t| super::wire::local_date(app, t))
-            ),
+            format!("{}: {}\n", other.code(), super::wire::describe(app, other)),
         ),
     };
     let mut r = Response::new(body.into());

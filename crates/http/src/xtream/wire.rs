@@ -42,6 +42,31 @@ pub fn local_date(app: &App, ts: UnixTime) -> String {
     }
 }
 
+/// `2026-11-28 20:12` in the server's time zone: when a connection began.
+pub fn local_minute(app: &App, ts: UnixTime) -> String {
+    match app.settings.timezone.timestamp_opt(ts, 0).single() {
+        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
+        None => ts.to_string(),
+    }
+}
+
+/// A refusal in plain words for a person: times in the server's zone and,
+/// for a full line, the name of the channel each holder watches.
+pub fn describe(app: &App, denial: &Denial) -> String {
+    let catalog = app.gate.catalog();
+    denial.message_with(
+        |t| match denial {
+            Denial::ConnectionLimit { .. } => local_minute(app, t),
+            _ => local_date(app, t),
+        },
+        |id| {
+            catalog
+                .stream(id)
+                .map(|r| catalog.stream_name(r).to_string())
+        },
+    )
+}
+
 /// 2100-01-01T00:00:00Z, the "far future" for unlimited lines.
 const FAR_FUTURE: UnixTime = 4_102_444_800;
 
