@@ -485,3 +485,39 @@ async fn a_line_disabled_mid_session_is_stopped_at_its_next_segment() {
         Some("disabled")
     );
 }
+
+#[tokio::test]
+async fn an_hls_channel_asked_for_as_ts_is_one_shared_continuous_stream() {
+    let up = Upstream::start().await;
+    let (srv, id) = server_with_hls(&up, "chan.m3u8", |_| {}).await;
+    let open = |user: &'static str, pass: &'static str| {
+        let url = srv.url(&format!("/live/{user}/{pass}/{id}.ts"));
+        async move {
+            let r = client().get(url).send().await.expect("request");
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.headers()["content-type"], "video/mp2t");
+            r
+        }
+    };
+    let mut a = open("hana", "pw-hls-1").await;
+    let mut b = open("otto", "pw-hls-2").await;
+    let mut got = Vec::new();
+    while got.len() < up.parts[0].len() {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), a.chunk())
+            .await
+            .expect("data in time")
+            .expect("no error")
+            .expect("not ended");
+        got.extend_from_slice(&chunk);
+    }
+    assert!(got.chunks(PACKET).all(|p| p[0] == 0x47), "whole packets");
+    let first_b = tokio::time::timeout(Duration::from_secs(5), b.chunk())
+        .await
+        .expect("data in time")
+        .expect("no error")
+        .expect("not ended");
+    assert_eq!(first_b[0], 0x47);
+    // Two viewers, one poller: each segment was fetched once.
+    assert_eq!(up.requests("seg0.ts"), 1);
+    assert_eq!(srv.hub.upstreams_opened(), 1);
+}
