@@ -1,0 +1,18 @@
+//! `tvgate doctor`: the subscriber's half of tvgate. Given what a person
+//! has (a server URL and credentials, an M3U URL, or a pasted line from a
+//! welcome e-mail), it works through the seed article's five causes of
+//! "Failed to Authorize" in order (typing, name resolution, transport,
+//! account, stream), gives each check a verdict with its evidence and the
+//! fix in plain words, names the most likely cause, and writes the support
+//! report.
+//!
+//! It speaks only the public protocols (Xtream Codes API, M3U, HTTP, DNS,
+//! DNS-over-HTTPS), so it works against any provider; against tvgate it
+//! also reads the documented `tvgate.reason` extension and is exact.
+//!
+//! Layout: the pure parts (what was typed, what the answers mean, the
+//! verdict, the report) never touch the network; the probes (`dns`,
+//! `transport`, `account`, `stream`) each return a [`check::Check`] and
+//! have a timeout on every step, so the doctor never hangs.
+
+pub mod check;
