@@ -14,6 +14,10 @@ struct State {
     next_id: u64,
     by_account: HashMap<AccountId, Vec<Lease>>,
     account_of: HashMap<LeaseId, AccountId>,
+    /// Extra holders of a movie lease: a player that seeks keeps several
+    /// range requests of one file open at once, and they are one viewer.
+    /// The lease ends when its last request does.
+    shared: HashMap<LeaseId, u32>,
 }
 
 impl State {
@@ -21,10 +25,12 @@ impl State {
     fn live(&mut self, account: AccountId, now: UnixTime) -> &mut Vec<Lease> {
         let leases = self.by_account.entry(account).or_default();
         let account_of = &mut self.account_of;
+        let shared = &mut self.shared;
         leases.retain(|l| {
             let keep = l.expires > now;
             if !keep {
                 account_of.remove(&l.id);
+                shared.remove(&l.id);
             }
             keep
         });
@@ -72,6 +78,26 @@ impl Ledger for LocalLedger {
                     };
                 }
             }
+            // Another range request of the movie this player is already
+            // watching: the same viewer, so it shares that lease.
+            if req.kind == LeaseKind::Vod {
+                if let Some(lease) = leases.iter_mut().find(|l| {
+                    l.kind == LeaseKind::Vod
+                        && l.stream == req.stream
+                        && l.ip == req.ip
+                        && l.user_agent == req.user_agent
+                }) {
+                    lease.last_seen = now;
+                    lease.expires = now + i64::from(ttl_secs);
+                    let id = lease.id;
+                    *state.shared.entry(id).or_insert(0) += 1;
+                    return Admission::Admitted {
+                        id,
+                        ended,
+                        resumed: true,
+                    };
+                }
+            }
             // A reconnect from the same address and player replaces its own
             // lease instead of taking a second slot.
             if let Some(pos) = leases.iter().position(|l| {
@@ -108,6 +134,7 @@ impl Ledger for LocalLedger {
         let id = LeaseId(state.next_id);
         for gone in &ended {
             state.account_of.remove(&gone.id);
+            state.shared.remove(&gone.id);
         }
         let lease = Lease {
             id,
@@ -148,6 +175,14 @@ impl Ledger for LocalLedger {
 
     fn end(&self, id: LeaseId) -> Option<Lease> {
         let mut state = self.lock();
+        if let Some(extra) = state.shared.get_mut(&id) {
+            // One of several requests of a shared movie lease ended.
+            *extra -= 1;
+            if *extra == 0 {
+                state.shared.remove(&id);
+            }
+            return None;
+        }
         let account = state.account_of.remove(&id)?;
         let leases = state.by_account.get_mut(&account)?;
         let pos = leases.iter().position(|l| l.id == id)?;
@@ -366,5 +401,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn range_requests_of_one_movie_from_one_player_share_a_slot() {
+        let ledger = LocalLedger::new();
+        let mut r = req("10.0.0.1", "mpv", 1, LimitPolicy::Refuse);
+        r.kind = LeaseKind::Vod;
+        let (first, _) = admitted(ledger.admit(&r, 100, 30));
+        // A second request of the same file (a seek) shares the slot.
+        match ledger.admit(&r, 101, 30) {
+            Admission::Admitted { id, ended, resumed } => {
+                assert_eq!(id, first);
+                assert!(ended.is_empty());
+                assert!(resumed);
+            }
+            full @ Admission::Full { .. } => panic!("{full:?}"),
+        }
+        assert_eq!(ledger.active(AccountId(1), 101), 1);
+        // The first request ends: the slot stays while the second runs.
+        assert!(ledger.end(first).is_none());
+        assert_eq!(ledger.active(AccountId(1), 102), 1);
+        assert!(ledger.renew(first, 103, 30));
+        // The last one ends: the slot is free.
+        assert!(ledger.end(first).is_some());
+        assert_eq!(ledger.active(AccountId(1), 104), 0);
     }
 }

@@ -102,6 +102,9 @@ pub trait Ledger: Send + Sync + 'static {
     /// admission, by the operator, or expired): the caller must stop serving.
     fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool;
     /// Ends a lease (the viewer left). Ending an unknown lease is a no-op.
+    /// A movie lease shared by several range requests of one player (a seek
+    /// opens another before the first closes) ends with its last request;
+    /// the earlier ends return `None`.
     fn end(&self, id: LeaseId) -> Option<Lease>;
     /// The live leases of a line, oldest first.
     fn holders(&self, account: AccountId, now: UnixTime) -> Vec<Lease>;
