@@ -164,7 +164,12 @@ pub async fn resolve(host: &str, opts: &DnsOptions) -> DnsReport {
             Verdict::Ok,
         )
         .evidence(format!("{ip} is an IP address, so DNS is not involved"));
-        return DnsReport { checks: vec![check], answers: Vec::new(), usable: vec![ip], looks_blocked: false };
+        return DnsReport {
+            checks: vec![check],
+            answers: Vec::new(),
+            usable: vec![ip],
+            looks_blocked: false,
+        };
     }
     let name = match Name::from_utf8(host) {
         Ok(name) if !host.is_empty() => name,
@@ -178,20 +183,34 @@ pub async fn resolve(host: &str, opts: &DnsOptions) -> DnsReport {
             .evidence(format!("the server name \"{host}\" cannot be looked up"))
             .fix("Check the server address for typos: it should look like example.com or an address like 1.2.3.4.")
             .points_to(Cause::ServerUnreachable);
-            return DnsReport { checks: vec![check], answers: Vec::new(), usable: Vec::new(), looks_blocked: false };
+            return DnsReport {
+                checks: vec![check],
+                answers: Vec::new(),
+                usable: Vec::new(),
+                looks_blocked: false,
+            };
         }
     };
 
     let system = async {
         let started = Instant::now();
         let (label, result) = match opts.system_resolver {
-            None => ("your device's DNS".to_string(), system_lookup(host, opts.timeout).await),
+            None => (
+                "your device's DNS".to_string(),
+                system_lookup(host, opts.timeout).await,
+            ),
             Some(server) => (
                 format!("your device's DNS (asked directly at {server})"),
                 udp_lookup(server, &name, opts.timeout).await,
             ),
         };
-        Lookup { kind: Kind::System, via: "system".to_string(), label, result, millis: ms(started) }
+        Lookup {
+            kind: Kind::System,
+            via: "system".to_string(),
+            label,
+            result,
+            millis: ms(started),
+        }
     };
     let resolvers = join_all(opts.resolvers.iter().map(|server| {
         let name = &name;
@@ -260,7 +279,9 @@ async fn system_lookup(host: &str, timeout: Duration) -> Result<Vec<IpAddr>, Fai
             let text = e.to_string();
             let lower = text.to_lowercase();
             // getaddrinfo's words for "no such name" (EAI_NONAME, EAI_NODATA).
-            if lower.contains("not known") || lower.contains("no address associated") || lower.contains("nodename nor servname")
+            if lower.contains("not known")
+                || lower.contains("no address associated")
+                || lower.contains("nodename nor servname")
             {
                 Err(Failure::NxDomain)
             } else {
@@ -286,7 +307,10 @@ fn query_message(name: &Name, record_type: RecordType, id: u16) -> Message {
 /// diagnostic, not a resolver exposed to spoofing at scale).
 fn next_id() -> u16 {
     static COUNTER: AtomicU16 = AtomicU16::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     (nanos as u16) ^ COUNTER.fetch_add(0x9e37, Ordering::Relaxed)
 }
 
@@ -317,10 +341,17 @@ fn addresses_in(message: &Message) -> Result<Vec<IpAddr>, Failure> {
 
 /// The A and AAAA answers together: addresses if either has some (IPv4
 /// first); otherwise the more telling failure.
-fn combine(a: Result<Vec<IpAddr>, Failure>, aaaa: Result<Vec<IpAddr>, Failure>) -> Result<Vec<IpAddr>, Failure> {
+fn combine(
+    a: Result<Vec<IpAddr>, Failure>,
+    aaaa: Result<Vec<IpAddr>, Failure>,
+) -> Result<Vec<IpAddr>, Failure> {
     match (a, aaaa) {
         (Ok(mut v4), Ok(v6)) => {
-            v4.extend(v6.into_iter().filter(|ip| !v4.contains(ip)).collect::<Vec<_>>());
+            v4.extend(
+                v6.into_iter()
+                    .filter(|ip| !v4.contains(ip))
+                    .collect::<Vec<_>>(),
+            );
             Ok(v4)
         }
         (Ok(v4), Err(_)) => Ok(v4),
@@ -333,7 +364,11 @@ fn combine(a: Result<Vec<IpAddr>, Failure>, aaaa: Result<Vec<IpAddr>, Failure>) 
 
 /// A and AAAA through a plain DNS server, UDP first, TCP when the UDP
 /// answer is truncated.
-async fn udp_lookup(server: SocketAddr, name: &Name, timeout: Duration) -> Result<Vec<IpAddr>, Failure> {
+async fn udp_lookup(
+    server: SocketAddr,
+    name: &Name,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, Failure> {
     let (a, aaaa) = tokio::join!(
         exchange(server, name, RecordType::A, timeout),
         exchange(server, name, RecordType::AAAA, timeout)
@@ -341,7 +376,12 @@ async fn udp_lookup(server: SocketAddr, name: &Name, timeout: Duration) -> Resul
     combine(a, aaaa)
 }
 
-async fn exchange(server: SocketAddr, name: &Name, record_type: RecordType, timeout: Duration) -> Result<Vec<IpAddr>, Failure> {
+async fn exchange(
+    server: SocketAddr,
+    name: &Name,
+    record_type: RecordType,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, Failure> {
     let id = next_id();
     let bytes = query_message(name, record_type, id)
         .to_vec()
@@ -366,7 +406,9 @@ async fn udp_exchange(server: SocketAddr, query: &[u8], id: u16) -> Result<Messa
         SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => Failure::Other(format!("nothing answers DNS at {server}")),
+        std::io::ErrorKind::ConnectionRefused => {
+            Failure::Other(format!("nothing answers DNS at {server}"))
+        }
         _ => Failure::Other(describe_error(&e)),
     };
     let socket = UdpSocket::bind(local).await.map_err(io)?;
@@ -387,16 +429,20 @@ async fn udp_exchange(server: SocketAddr, query: &[u8], id: u16) -> Result<Messa
 async fn tcp_exchange(server: SocketAddr, query: &[u8], id: u16) -> Result<Message, Failure> {
     let io = |e: std::io::Error| Failure::Other(format!("over TCP: {}", describe_error(&e)));
     let mut stream = TcpStream::connect(server).await.map_err(io)?;
-    let len = u16::try_from(query.len()).map_err(|_| Failure::Other("query too long".to_string()))?;
+    let len =
+        u16::try_from(query.len()).map_err(|_| Failure::Other("query too long".to_string()))?;
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(query);
     stream.write_all(&framed).await.map_err(io)?;
     let answer_len = stream.read_u16().await.map_err(io)?;
     let mut buf = vec![0u8; usize::from(answer_len)];
     stream.read_exact(&mut buf).await.map_err(io)?;
-    let message = Message::from_vec(&buf).map_err(|e| Failure::Other(format!("unreadable answer: {e}")))?;
+    let message =
+        Message::from_vec(&buf).map_err(|e| Failure::Other(format!("unreadable answer: {e}")))?;
     if message.id() != id {
-        return Err(Failure::Other("the answer does not match the question".to_string()));
+        return Err(Failure::Other(
+            "the answer does not match the question".to_string(),
+        ));
     }
     Ok(message)
 }
@@ -413,7 +459,12 @@ fn doh_client(opts: &DnsOptions) -> Result<reqwest::Client, String> {
 }
 
 /// A and AAAA through a DNS-over-HTTPS endpoint (RFC 8484, POST).
-async fn doh_lookup(client: &reqwest::Client, endpoint: &str, name: &Name, timeout: Duration) -> Result<Vec<IpAddr>, Failure> {
+async fn doh_lookup(
+    client: &reqwest::Client,
+    endpoint: &str,
+    name: &Name,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, Failure> {
     let both = async {
         let (a, aaaa) = tokio::join!(
             doh_exchange(client, endpoint, name, RecordType::A, timeout),
@@ -421,7 +472,9 @@ async fn doh_lookup(client: &reqwest::Client, endpoint: &str, name: &Name, timeo
         );
         combine(a, aaaa)
     };
-    tokio::time::timeout(timeout, both).await.unwrap_or(Err(Failure::Timeout(timeout)))
+    tokio::time::timeout(timeout, both)
+        .await
+        .unwrap_or(Err(Failure::Timeout(timeout)))
 }
 
 async fn doh_exchange(
@@ -452,10 +505,14 @@ async fn doh_exchange(
         .map_err(web)?;
     let status = response.status();
     if !status.is_success() {
-        return Err(Failure::Other(format!("the DNS-over-HTTPS server answered HTTP {}", status.as_u16())));
+        return Err(Failure::Other(format!(
+            "the DNS-over-HTTPS server answered HTTP {}",
+            status.as_u16()
+        )));
     }
     let bytes = response.bytes().await.map_err(web)?;
-    let message = Message::from_vec(&bytes).map_err(|e| Failure::Other(format!("unreadable answer: {e}")))?;
+    let message =
+        Message::from_vec(&bytes).map_err(|e| Failure::Other(format!("unreadable answer: {e}")))?;
     addresses_in(&message)
 }
 
@@ -495,11 +552,15 @@ fn is_sink_v4(v4: Ipv4Addr) -> bool {
 ///
 /// - 146.112.61.104–146.112.61.110: Cisco OpenDNS / Umbrella block pages
 ///   (`hit-block.opendns.com` and its siblings).
-pub const KNOWN_BLOCK_PAGES: &[(Ipv4Addr, Ipv4Addr)] =
-    &[(Ipv4Addr::new(146, 112, 61, 104), Ipv4Addr::new(146, 112, 61, 110))];
+pub const KNOWN_BLOCK_PAGES: &[(Ipv4Addr, Ipv4Addr)] = &[(
+    Ipv4Addr::new(146, 112, 61, 104),
+    Ipv4Addr::new(146, 112, 61, 110),
+)];
 
 fn is_known_block_page(v4: Ipv4Addr) -> bool {
-    KNOWN_BLOCK_PAGES.iter().any(|(first, last)| (*first..=*last).contains(&v4))
+    KNOWN_BLOCK_PAGES
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&v4))
 }
 
 /// Addresses that cannot be the real server even with nothing to compare:
@@ -519,13 +580,21 @@ const BLOCKING_FIX: &str = "This looks like your internet provider blocking this
      provider; make sure using the service is lawful where you live.";
 
 fn list(ips: &[IpAddr]) -> String {
-    ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(", ")
+    ips.iter()
+        .map(|ip| ip.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(lookup: &Lookup) -> String {
     match &lookup.result {
         Ok(ips) => format!("{}: {} (in {} ms)", lookup.label, list(ips), lookup.millis),
-        Err(f) => format!("{}: {} (after {} ms)", lookup.label, f.plain(), lookup.millis),
+        Err(f) => format!(
+            "{}: {} (after {} ms)",
+            lookup.label,
+            f.plain(),
+            lookup.millis
+        ),
     }
 }
 
@@ -540,11 +609,20 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
         })
         .collect();
     let Some((system, others)) = lookups.split_first() else {
-        return DnsReport { checks: Vec::new(), answers, usable: Vec::new(), looks_blocked: false };
+        return DnsReport {
+            checks: Vec::new(),
+            answers,
+            usable: Vec::new(),
+            looks_blocked: false,
+        };
     };
 
     let mut others_ips: Vec<IpAddr> = Vec::new();
-    for ip in others.iter().filter_map(|l| l.result.as_ref().ok()).flatten() {
+    for ip in others
+        .iter()
+        .filter_map(|l| l.result.as_ref().ok())
+        .flatten()
+    {
         if !others_ips.contains(ip) {
             others_ips.push(*ip);
         }
@@ -557,7 +635,8 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
         Ok(ips) => {
             let disjoint = !others_set.is_empty() && ips.iter().all(|ip| !others_set.contains(ip));
             let sinks: Vec<IpAddr> = ips.iter().copied().filter(|ip| is_sink(*ip)).collect();
-            let dead_ends: Vec<IpAddr> = ips.iter().copied().filter(|ip| is_dead_end(*ip)).collect();
+            let dead_ends: Vec<IpAddr> =
+                ips.iter().copied().filter(|ip| is_dead_end(*ip)).collect();
             if disjoint && !sinks.is_empty() {
                 looks_blocked = true;
                 all_evidence(Check::new(
@@ -576,7 +655,10 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
                 all_evidence(Check::new(
                     Step::NameResolution,
                     "dns.system",
-                    format!("Your device's DNS sends {host} to a dead end ({})", list(&dead_ends)),
+                    format!(
+                        "Your device's DNS sends {host} to a dead end ({})",
+                        list(&dead_ends)
+                    ),
                     Verdict::Warning,
                 ))
                 .evidence("no other DNS service answered, so this cannot be compared")
@@ -605,15 +687,27 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
                 Failure::Timeout(_) => {
                     format!("Your internet provider's DNS does not answer for {host}, while other DNS services find it")
                 }
-                _ => format!("Your internet provider's DNS hides {host}, while other DNS services find it"),
+                _ => format!(
+                    "Your internet provider's DNS hides {host}, while other DNS services find it"
+                ),
             };
-            all_evidence(Check::new(Step::NameResolution, "dns.system", title, Verdict::Fault))
-                .fix(BLOCKING_FIX)
-                .points_to(Cause::DnsBlocking)
+            all_evidence(Check::new(
+                Step::NameResolution,
+                "dns.system",
+                title,
+                Verdict::Fault,
+            ))
+            .fix(BLOCKING_FIX)
+            .points_to(Cause::DnsBlocking)
         }
         Err(_) => {
-            let every_failure: Vec<&Failure> = lookups.iter().filter_map(|l| l.result.as_ref().err()).collect();
-            let all_timeouts = every_failure.iter().all(|f| matches!(f, Failure::Timeout(_)));
+            let every_failure: Vec<&Failure> = lookups
+                .iter()
+                .filter_map(|l| l.result.as_ref().err())
+                .collect();
+            let all_timeouts = every_failure
+                .iter()
+                .all(|f| matches!(f, Failure::Timeout(_)));
             let (title, fix) = if all_timeouts {
                 (
                     format!("No DNS service answered for {host}"),
@@ -628,9 +722,14 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
                      ask your provider for the current one.",
                 )
             };
-            all_evidence(Check::new(Step::NameResolution, "dns.system", title, Verdict::Fault))
-                .fix(fix)
-                .points_to(Cause::ServerUnreachable)
+            all_evidence(Check::new(
+                Step::NameResolution,
+                "dns.system",
+                title,
+                Verdict::Fault,
+            ))
+            .fix(fix)
+            .points_to(Cause::ServerUnreachable)
         }
     };
     let system_check = system_check.millis(system.millis);
@@ -670,13 +769,22 @@ fn judge(host: &str, lookups: &[Lookup]) -> DnsReport {
     }
 
     let mut usable: Vec<IpAddr> = Vec::new();
-    let system_ips = if looks_blocked { &[][..] } else { system.result.as_deref().unwrap_or(&[]) };
+    let system_ips = if looks_blocked {
+        &[][..]
+    } else {
+        system.result.as_deref().unwrap_or(&[])
+    };
     for ip in system_ips.iter().chain(others_ips.iter()) {
         if !ip.is_unspecified() && !usable.contains(ip) {
             usable.push(*ip);
         }
     }
-    DnsReport { checks, answers, usable, looks_blocked }
+    DnsReport {
+        checks,
+        answers,
+        usable,
+        looks_blocked,
+    }
 }
 
 #[cfg(test)]
@@ -684,7 +792,13 @@ mod tests {
     use super::*;
 
     fn lookup(kind: Kind, result: Result<Vec<IpAddr>, Failure>) -> Lookup {
-        Lookup { kind, via: format!("{kind:?}"), label: format!("{kind:?}"), result, millis: 1 }
+        Lookup {
+            kind,
+            via: format!("{kind:?}"),
+            label: format!("{kind:?}"),
+            result,
+            millis: 1,
+        }
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -693,10 +807,30 @@ mod tests {
 
     #[test]
     fn sinks_are_the_unroutable_and_block_page_addresses() {
-        for s in ["0.0.0.0", "127.0.0.1", "10.1.2.3", "172.20.0.1", "192.168.1.1", "100.64.0.1", "169.254.1.1", "::", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "146.112.61.106"] {
+        for s in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.20.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "::",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "146.112.61.106",
+        ] {
             assert!(is_sink(ip(s)), "{s}");
         }
-        for s in ["1.1.1.1", "100.128.0.1", "172.32.0.1", "2606:4700::1111", "146.112.61.111"] {
+        for s in [
+            "1.1.1.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "146.112.61.111",
+        ] {
             assert!(!is_sink(ip(s)), "{s}");
         }
     }
@@ -705,7 +839,10 @@ mod tests {
     fn agreeing_loopback_answers_are_not_blocking() {
         let report = judge(
             "iptv.test",
-            &[lookup(Kind::System, Ok(vec![ip("127.0.0.1")])), lookup(Kind::Doh, Ok(vec![ip("127.0.0.1")]))],
+            &[
+                lookup(Kind::System, Ok(vec![ip("127.0.0.1")])),
+                lookup(Kind::Doh, Ok(vec![ip("127.0.0.1")])),
+            ],
         );
         assert!(!report.looks_blocked);
         assert!(report.checks.iter().all(|c| c.verdict == Verdict::Ok));
@@ -716,7 +853,10 @@ mod tests {
     fn a_differing_public_answer_is_not_blocking() {
         let report = judge(
             "iptv.test",
-            &[lookup(Kind::System, Ok(vec![ip("1.2.3.4")])), lookup(Kind::Doh, Ok(vec![ip("5.6.7.8")]))],
+            &[
+                lookup(Kind::System, Ok(vec![ip("1.2.3.4")])),
+                lookup(Kind::Doh, Ok(vec![ip("5.6.7.8")])),
+            ],
         );
         assert!(!report.looks_blocked);
         assert_eq!(report.usable, vec![ip("1.2.3.4"), ip("5.6.7.8")]);
@@ -724,17 +864,29 @@ mod tests {
 
     #[test]
     fn a_lone_zero_answer_is_a_warning() {
-        let report = judge("iptv.test", &[lookup(Kind::System, Ok(vec![ip("0.0.0.0")]))]);
+        let report = judge(
+            "iptv.test",
+            &[lookup(Kind::System, Ok(vec![ip("0.0.0.0")]))],
+        );
         assert_eq!(report.checks[0].verdict, Verdict::Warning);
         assert!(report.usable.is_empty());
     }
 
     #[test]
     fn a_and_aaaa_combine() {
-        assert_eq!(combine(Ok(vec![ip("1.2.3.4")]), Err(Failure::NoAddress)), Ok(vec![ip("1.2.3.4")]));
-        assert_eq!(combine(Err(Failure::NoAddress), Err(Failure::NxDomain)), Err(Failure::NxDomain));
         assert_eq!(
-            combine(Err(Failure::NoAddress), Err(Failure::Timeout(Duration::from_secs(1)))),
+            combine(Ok(vec![ip("1.2.3.4")]), Err(Failure::NoAddress)),
+            Ok(vec![ip("1.2.3.4")])
+        );
+        assert_eq!(
+            combine(Err(Failure::NoAddress), Err(Failure::NxDomain)),
+            Err(Failure::NxDomain)
+        );
+        assert_eq!(
+            combine(
+                Err(Failure::NoAddress),
+                Err(Failure::Timeout(Duration::from_secs(1)))
+            ),
             Err(Failure::Timeout(Duration::from_secs(1)))
         );
     }

@@ -71,7 +71,11 @@ pub struct TransportReport {
 const BODY_SAMPLE_LIMIT: usize = 64 * 1024;
 
 /// Probes `url` at each of `addrs` (all at once), in the URL's port.
-pub async fn probe(url: &reqwest::Url, addrs: &[IpAddr], opts: &TransportOptions) -> TransportReport {
+pub async fn probe(
+    url: &reqwest::Url,
+    addrs: &[IpAddr],
+    opts: &TransportOptions,
+) -> TransportReport {
     let scheme = url.scheme();
     if scheme != "http" && scheme != "https" {
         let check = Check::new(
@@ -83,7 +87,11 @@ pub async fn probe(url: &reqwest::Url, addrs: &[IpAddr], opts: &TransportOptions
         .evidence(format!("URL: {}", redact_url(url)))
         .fix("The server address must start with http:// or https://.")
         .points_to(Cause::ServerUnreachable);
-        return TransportReport { checks: vec![check], reachable: false, reachable_addr: None };
+        return TransportReport {
+            checks: vec![check],
+            reachable: false,
+            reachable_addr: None,
+        };
     }
     if addrs.is_empty() {
         let check = Check::new(
@@ -93,10 +101,19 @@ pub async fn probe(url: &reqwest::Url, addrs: &[IpAddr], opts: &TransportOptions
             Verdict::Skipped,
         )
         .evidence("name resolution gave no usable address");
-        return TransportReport { checks: vec![check], reachable: false, reachable_addr: None };
+        return TransportReport {
+            checks: vec![check],
+            reachable: false,
+            reachable_addr: None,
+        };
     }
     let port = url.port_or_known_default().unwrap_or(80);
-    let outcomes = join_all(addrs.iter().map(|ip| probe_one(url, SocketAddr::new(*ip, port), opts))).await;
+    let outcomes = join_all(
+        addrs
+            .iter()
+            .map(|ip| probe_one(url, SocketAddr::new(*ip, port), opts)),
+    )
+    .await;
     let mut checks = Vec::new();
     let mut reachable_addr = None;
     for (ip, outcome) in addrs.iter().zip(outcomes) {
@@ -105,7 +122,11 @@ pub async fn probe(url: &reqwest::Url, addrs: &[IpAddr], opts: &TransportOptions
         }
         checks.extend(outcome.checks);
     }
-    TransportReport { checks, reachable: reachable_addr.is_some(), reachable_addr }
+    TransportReport {
+        checks,
+        reachable: reachable_addr.is_some(),
+        reachable_addr,
+    }
 }
 
 struct AddrOutcome {
@@ -121,17 +142,28 @@ async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
             checks.push(tcp_fault(addr, &e, started));
-            return AddrOutcome { checks, reachable: false };
+            return AddrOutcome {
+                checks,
+                reachable: false,
+            };
         }
         Err(_) => {
             checks.push(tcp_timeout(addr, opts.timeout, started));
-            return AddrOutcome { checks, reachable: false };
+            return AddrOutcome {
+                checks,
+                reachable: false,
+            };
         }
     };
     checks.push(
-        Check::new(Step::Transport, "transport.tcp", format!("Connected to {addr}"), Verdict::Ok)
-            .evidence(format!("TCP connection to {addr} opened"))
-            .millis(elapsed_ms(started)),
+        Check::new(
+            Step::Transport,
+            "transport.tcp",
+            format!("Connected to {addr}"),
+            Verdict::Ok,
+        )
+        .evidence(format!("TCP connection to {addr} opened"))
+        .millis(elapsed_ms(started)),
     );
 
     if url.scheme() == "https" {
@@ -139,7 +171,10 @@ async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions
         let ok = tls.verdict == Verdict::Ok;
         checks.push(tls);
         if !ok {
-            return AddrOutcome { checks, reachable: false };
+            return AddrOutcome {
+                checks,
+                reachable: false,
+            };
         }
     } else {
         drop(stream);
@@ -161,7 +196,10 @@ fn tcp_timeout(addr: SocketAddr, timeout: Duration, started: Instant) -> Check {
         format!("No answer from {addr}: the connection timed out"),
         Verdict::Fault,
     )
-    .evidence(format!("TCP connect to {addr}: no answer within {}", secs(timeout)))
+    .evidence(format!(
+        "TCP connect to {addr}: no answer within {}",
+        secs(timeout)
+    ))
     .fix(
         "Something between you and the server silently drops the connection: the server may be \
          down, or your internet provider or a firewall may block it. Try from another network \
@@ -220,14 +258,17 @@ fn tcp_fault(addr: SocketAddr, e: &io::Error, started: Instant) -> Check {
 /// The trust store the probes use: the public authorities plus any extra
 /// certificates from `--ca-file`. A file with no certificate is an error.
 pub(crate) fn root_store(extra_ca_pem: Option<&[u8]>) -> Result<RootCertStore, String> {
-    let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     if let Some(pem) = extra_ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("the extra certificate file is not valid PEM: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("the extra certificate file holds an unusable certificate: {e}"))?;
+            let cert =
+                cert.map_err(|e| format!("the extra certificate file is not valid PEM: {e}"))?;
+            roots.add(cert).map_err(|e| {
+                format!("the extra certificate file holds an unusable certificate: {e}")
+            })?;
             added += 1;
         }
         if added == 0 {
@@ -238,11 +279,17 @@ pub(crate) fn root_store(extra_ca_pem: Option<&[u8]>) -> Result<RootCertStore, S
 }
 
 /// The extra certificates as reqwest wants them.
-pub(crate) fn reqwest_roots(extra_ca_pem: Option<&[u8]>) -> Result<Vec<reqwest::Certificate>, String> {
+pub(crate) fn reqwest_roots(
+    extra_ca_pem: Option<&[u8]>,
+) -> Result<Vec<reqwest::Certificate>, String> {
     match extra_ca_pem {
         None => Ok(Vec::new()),
-        Some(pem) => reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| format!("the extra certificate file is not valid PEM: {}", describe_error(&e))),
+        Some(pem) => reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            format!(
+                "the extra certificate file is not valid PEM: {}",
+                describe_error(&e)
+            )
+        }),
     }
 }
 
@@ -250,14 +297,23 @@ fn tls_check(title: String, verdict: Verdict, started: Instant) -> Check {
     Check::new(Step::Transport, "transport.tls", title, verdict).millis(elapsed_ms(started))
 }
 
-async fn tls_handshake(stream: TcpStream, url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions) -> Check {
+async fn tls_handshake(
+    stream: TcpStream,
+    url: &reqwest::Url,
+    addr: SocketAddr,
+    opts: &TransportOptions,
+) -> Check {
     let started = Instant::now();
     let roots = match root_store(opts.extra_ca_pem.as_deref()) {
         Ok(roots) => roots,
         Err(e) => {
-            return tls_check("Could not set up a secure connection".to_string(), Verdict::Fault, started)
-                .evidence(e)
-                .fix("Check the file given with --ca-file: it must hold PEM certificates.");
+            return tls_check(
+                "Could not set up a secure connection".to_string(),
+                Verdict::Fault,
+                started,
+            )
+            .evidence(e)
+            .fix("Check the file given with --ca-file: it must hold PEM certificates.");
         }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -266,17 +322,25 @@ async fn tls_handshake(stream: TcpStream, url: &reqwest::Url, addr: SocketAddr, 
     {
         Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
         Err(e) => {
-            return tls_check("Could not set up a secure connection".to_string(), Verdict::Fault, started)
-                .evidence(format!("TLS setup: {e}"));
+            return tls_check(
+                "Could not set up a secure connection".to_string(),
+                Verdict::Fault,
+                started,
+            )
+            .evidence(format!("TLS setup: {e}"));
         }
     };
     let host = url_host(url);
     let server_name = match ServerName::try_from(host.clone()) {
         Ok(name) => name,
         Err(_) => {
-            return tls_check(format!("\"{host}\" is not a valid server name"), Verdict::Fault, started)
-                .fix("Check the server address for typos.")
-                .points_to(Cause::ServerUnreachable);
+            return tls_check(
+                format!("\"{host}\" is not a valid server name"),
+                Verdict::Fault,
+                started,
+            )
+            .fix("Check the server address for typos.")
+            .points_to(Cause::ServerUnreachable);
         }
     };
     let connector = TlsConnector::from(Arc::new(config));
@@ -308,10 +372,17 @@ async fn tls_handshake(stream: TcpStream, url: &reqwest::Url, addr: SocketAddr, 
 }
 
 fn tls_fault(addr: SocketAddr, host: &str, e: &io::Error, started: Instant) -> Check {
-    let evidence = format!("TLS handshake with {addr} for \"{host}\": {}", describe_error(e));
-    let rustls_error = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let evidence = format!(
+        "TLS handshake with {addr} for \"{host}\": {}",
+        describe_error(e)
+    );
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     let (title, fix) = match rustls_error {
-        Some(rustls::Error::InvalidCertificate(cert_error)) => certificate_problem(host, cert_error),
+        Some(rustls::Error::InvalidCertificate(cert_error)) => {
+            certificate_problem(host, cert_error)
+        }
         Some(_) => (
             format!("{addr} does not speak https properly"),
             "The secure connection failed. If your provider gave you an http:// address, use \
@@ -319,7 +390,9 @@ fn tls_fault(addr: SocketAddr, host: &str, e: &io::Error, started: Instant) -> C
                 .to_string(),
         ),
         None => match e.kind() {
-            io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => (
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionAborted => (
                 format!("The connection to {addr} was cut right after the secure greeting"),
                 "The connection was cut as soon as this device named the server it wanted, which \
                  is typical of a filter (your internet provider's or your network's) that blocks \
@@ -329,7 +402,8 @@ fn tls_fault(addr: SocketAddr, host: &str, e: &io::Error, started: Instant) -> C
             ),
             _ => (
                 format!("The secure connection to {addr} failed"),
-                "Try again from another network; if it fails everywhere, ask your provider.".to_string(),
+                "Try again from another network; if it fails everywhere, ask your provider."
+                    .to_string(),
             ),
         },
     };
@@ -377,7 +451,9 @@ fn certificate_problem(host: &str, e: &CertificateError) -> (String, String) {
 /// The URL's host without IPv6 brackets.
 pub(crate) fn url_host(url: &reqwest::Url) -> String {
     let host = url.host_str().unwrap_or("");
-    host.trim_start_matches('[').trim_end_matches(']').to_string()
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string()
 }
 
 /// The URL as shown in evidence: no user info, no query (it may carry a
@@ -418,9 +494,12 @@ async fn http_get(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions)
         }
         Err(e) => {
             return (
-                check("Could not set up the web request".to_string(), Verdict::Fault)
-                    .evidence(e)
-                    .fix("Check the file given with --ca-file: it must hold PEM certificates."),
+                check(
+                    "Could not set up the web request".to_string(),
+                    Verdict::Fault,
+                )
+                .evidence(e)
+                .fix("Check the file given with --ca-file: it must hold PEM certificates."),
                 false,
             );
         }
@@ -429,8 +508,11 @@ async fn http_get(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions)
         Ok(client) => client,
         Err(e) => {
             return (
-                check("Could not set up the web request".to_string(), Verdict::Fault)
-                    .evidence(describe_error(&e)),
+                check(
+                    "Could not set up the web request".to_string(),
+                    Verdict::Fault,
+                )
+                .evidence(describe_error(&e)),
                 false,
             );
         }
@@ -450,17 +532,20 @@ async fn http_get(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions)
         Ok(pair) => pair,
         Err(e) if e.is_timeout() => {
             return (
-                check(format!("{addr} accepts the connection but never answers"), Verdict::Fault)
-                    .evidence(format!(
-                        "GET {shown} at {addr}: no complete answer within {}",
-                        secs(opts.timeout)
-                    ))
-                    .fix(
-                        "The server takes the connection and then says nothing: it is overloaded or \
+                check(
+                    format!("{addr} accepts the connection but never answers"),
+                    Verdict::Fault,
+                )
+                .evidence(format!(
+                    "GET {shown} at {addr}: no complete answer within {}",
+                    secs(opts.timeout)
+                ))
+                .fix(
+                    "The server takes the connection and then says nothing: it is overloaded or \
                          broken, or a filter holds the connection open. Try again later and from \
                          another network; if it persists, tell your provider.",
-                    )
-                    .points_to(Cause::ServerUnreachable),
+                )
+                .points_to(Cause::ServerUnreachable),
                 false,
             );
         }
@@ -496,10 +581,15 @@ fn judge_response(
         "GET {} at {addr}: HTTP {}, {}, {} bytes read",
         redact_url(url),
         status.as_u16(),
-        if content_type.is_empty() { "no content type" } else { &content_type },
+        if content_type.is_empty() {
+            "no content type"
+        } else {
+            &content_type
+        },
         sample.len()
     )];
-    let with_facts = |c: Check, facts: &[String]| facts.iter().fold(c, |c, line| c.evidence(line.clone()));
+    let with_facts =
+        |c: Check, facts: &[String]| facts.iter().fold(c, |c, line| c.evidence(line.clone()));
 
     if status.is_redirection() {
         let location = response
@@ -526,7 +616,10 @@ fn judge_response(
                     .to_string(),
             )
         };
-        return (with_facts(check(title, Verdict::Warning), &facts).fix(fix), true);
+        return (
+            with_facts(check(title, Verdict::Warning), &facts).fix(fix),
+            true,
+        );
     }
 
     if body.is_html && body.block_page {
@@ -549,7 +642,13 @@ fn judge_response(
     if status.is_server_error() {
         return (
             with_facts(
-                check(format!("The server has an internal error (HTTP {})", status.as_u16()), Verdict::Fault),
+                check(
+                    format!(
+                        "The server has an internal error (HTTP {})",
+                        status.as_u16()
+                    ),
+                    Verdict::Fault,
+                ),
                 &facts,
             )
             .fix("The trouble is at the provider's end: wait a while and try again, or tell them.")
@@ -589,10 +688,18 @@ fn judge_response(
         }
         return (
             with_facts(
-                check(format!("The server's answer is not the data an app expects (HTTP {})", status.as_u16()), Verdict::Warning),
+                check(
+                    format!(
+                        "The server's answer is not the data an app expects (HTTP {})",
+                        status.as_u16()
+                    ),
+                    Verdict::Warning,
+                ),
                 &facts,
             )
-            .fix("Check the server address with your provider: exact host, port, and http or https."),
+            .fix(
+                "Check the server address with your provider: exact host, port, and http or https.",
+            ),
             true,
         );
     }
@@ -603,7 +710,8 @@ fn judge_response(
     }
     // A 4xx on a page that is not the app's API: the server is there and
     // answering, which is all this step asks.
-    facts.push("the server answered; what it says about the account is the next step's".to_string());
+    facts
+        .push("the server answered; what it says about the account is the next step's".to_string());
     let title = format!("The server answers (HTTP {})", status.as_u16());
     (with_facts(check(title, Verdict::Ok), &facts), true)
 }
@@ -644,7 +752,8 @@ impl Body {
             || trimmed.starts_with("<!doctype html")
             || trimmed.starts_with("<html")
             || text.contains("<html");
-        let is_json = content_type.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[');
+        let is_json =
+            content_type.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[');
         Body {
             is_html,
             is_json: is_json && !is_html,
@@ -683,7 +792,10 @@ mod tests {
         let nginx = b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>";
         let body = Body::read("text/html", nginx);
         assert!(body.is_html && body.fake_nginx_404 && !body.block_page && !body.is_json);
-        let block = Body::read("", b"<!DOCTYPE html><p>This site has been blocked by court order</p>");
+        let block = Body::read(
+            "",
+            b"<!DOCTYPE html><p>This site has been blocked by court order</p>",
+        );
         assert!(block.is_html && block.block_page);
         let json = Body::read("text/plain", b"  {\"user_info\":{\"auth\":0}}");
         assert!(json.is_json && !json.is_html);
@@ -691,7 +803,8 @@ mod tests {
 
     #[test]
     fn json_is_expected_from_the_api_paths() {
-        let api = reqwest::Url::parse("http://example.test:8080/player_api.php?username=u").unwrap();
+        let api =
+            reqwest::Url::parse("http://example.test:8080/player_api.php?username=u").unwrap();
         assert!(expects_json(&api));
         let base = reqwest::Url::parse("http://example.test:8080/").unwrap();
         assert!(!expects_json(&base));
@@ -699,9 +812,13 @@ mod tests {
 
     #[test]
     fn shown_urls_carry_no_secrets() {
-        let url = reqwest::Url::parse("http://u:p@example.test/get.php?username=u&password=secret").unwrap();
+        let url = reqwest::Url::parse("http://u:p@example.test/get.php?username=u&password=secret")
+            .unwrap();
         let shown = redact_url(&url);
-        assert!(!shown.contains("secret") && !shown.contains("u:p"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("u:p"),
+            "{shown}"
+        );
     }
 
     #[test]
