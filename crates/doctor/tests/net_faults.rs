@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::dns::{doh_handler, Behaviour, DnsServer};
-use support::http::{HttpServer, Response, SilentServer, FAKE_NGINX_404};
+use support::http::{HttpServer, ResettingServer, Response, SilentServer, FAKE_NGINX_404};
 use support::tls::TestCert;
 use tvgate_doctor::check::{Cause, Check, Verdict};
 use tvgate_doctor::dns::{resolve, DnsOptions};
@@ -293,6 +293,53 @@ async fn a_trusted_certificate_for_another_name_is_a_name_mismatch() {
     let tls = find(&report.checks, "transport.tls");
     assert_eq!(tls.verdict, Verdict::Fault);
     assert!(tls.title.contains("for another name"), "{}", tls.title);
+}
+
+#[tokio::test]
+async fn an_expired_certificate_is_named() {
+    let cert = TestCert::expired_for_names(&[HOST]);
+    let server = HttpServer::start_tls(
+        &cert,
+        Arc::new(|_| Response::new(200, "application/json", "{}")),
+    )
+    .await;
+    let url = reqwest::Url::parse(&format!("https://{HOST}:{}/", server.addr.port())).unwrap();
+    let opts = TransportOptions {
+        extra_ca_pem: Some(cert.cert_pem.clone().into_bytes()),
+        ..transport_options(Duration::from_secs(2))
+    };
+
+    let report = probe(&url, &[LOOPBACK], &opts).await;
+
+    let tls = find(&report.checks, "transport.tls");
+    assert_eq!(tls.verdict, Verdict::Fault);
+    assert!(tls.title.contains("expired"), "{}", tls.title);
+    assert!(tls.fix.contains("date and time"), "{}", tls.fix);
+}
+
+#[tokio::test]
+async fn a_reset_right_after_the_client_hello_looks_like_a_filter() {
+    let server = ResettingServer::start().await;
+    let url = reqwest::Url::parse(&format!("https://{HOST}:{}/", server.addr.port())).unwrap();
+
+    let report = probe(
+        &url,
+        &[LOOPBACK],
+        &transport_options(Duration::from_secs(2)),
+    )
+    .await;
+
+    assert!(!report.reachable);
+    let tls = find(&report.checks, "transport.tls");
+    assert_eq!(
+        (tls.verdict, tls.points_to),
+        (Verdict::Fault, Some(Cause::ServerUnreachable))
+    );
+    assert!(
+        tls.title.contains("cut right after the secure greeting"),
+        "{tls:#?}"
+    );
+    assert!(tls.fix.contains("blocks servers by name"), "{}", tls.fix);
 }
 
 #[tokio::test]

@@ -219,3 +219,36 @@ impl Drop for SilentServer {
         self.task.abort();
     }
 }
+
+/// Reads the client's first bytes (a TLS client hello) and answers with a
+/// TCP reset, as a filter that blocks servers by name does; stops when
+/// dropped.
+pub struct ResettingServer {
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl ResettingServer {
+    pub async fn start() -> ResettingServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the resetting server");
+        let addr = listener.local_addr().expect("local address");
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut hello = [0u8; 512];
+                let _ = stream.read(&mut hello).await;
+                // Linger zero: closing sends RST instead of FIN.
+                let _ = stream.set_zero_linger();
+                drop(stream);
+            }
+        });
+        ResettingServer { addr, task }
+    }
+}
+
+impl Drop for ResettingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

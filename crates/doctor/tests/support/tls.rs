@@ -28,6 +28,23 @@ impl TestCert {
         }
     }
 
+    /// A self-signed certificate for these names that expired in 2001.
+    pub fn expired_for_names(names: &[&str]) -> TestCert {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = rcgen::CertificateParams::new(names).expect("certificate names");
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let key_pair = rcgen::KeyPair::generate().expect("generate a key");
+        let cert = params
+            .self_signed(&key_pair)
+            .expect("sign the test certificate");
+        TestCert {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            key_der: key_pair.serialize_der(),
+        }
+    }
+
     /// A TLS acceptor that presents this certificate.
     pub fn acceptor(&self) -> TlsAcceptor {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
