@@ -195,6 +195,17 @@ async fn a_resolver_that_never_answers_is_a_timeout_warning_within_the_timeout()
 }
 
 #[tokio::test]
+async fn a_truncated_answer_is_asked_again_over_tcp() {
+    let isp = DnsServer::start(ISP_RESOLVER, Behaviour::Truncated(vec![LOOPBACK])).await;
+    let doh = Doh::start(Behaviour::Answer(vec![LOOPBACK])).await;
+
+    let report = resolve(HOST, &dns_options(&isp, &doh)).await;
+
+    assert_eq!(report.answers[0].outcome, Ok(vec![LOOPBACK]), "{report:#?}");
+    assert!(!report.looks_blocked);
+}
+
+#[tokio::test]
 async fn an_ip_address_needs_no_name_resolution() {
     let report = resolve(
         "127.0.0.1",

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::task::JoinHandle;
 
 use super::http::{Handler, Response};
@@ -24,12 +25,16 @@ pub enum Behaviour {
     NxDomain,
     /// Reads the question and never answers.
     Silent,
+    /// Over UDP an empty answer marked truncated; over TCP (same address
+    /// and port) these addresses.
+    Truncated(Vec<IpAddr>),
 }
 
-/// A UDP DNS server; stops when dropped.
+/// A DNS server over UDP and TCP on the same port; stops when dropped.
 pub struct DnsServer {
     pub addr: SocketAddr,
     task: JoinHandle<()>,
+    tcp_task: JoinHandle<()>,
 }
 
 impl DnsServer {
@@ -39,24 +44,75 @@ impl DnsServer {
             .await
             .expect("bind the test DNS server");
         let addr = socket.local_addr().expect("local address");
+        let listener = TcpListener::bind(addr)
+            .await
+            .expect("bind the test DNS server over TCP");
+        let udp_behaviour = match &behaviour {
+            Behaviour::Truncated(_) => None,
+            other => Some(other.clone()),
+        };
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];
             loop {
                 let Ok((n, from)) = socket.recv_from(&mut buf).await else {
                     return;
                 };
-                if let Some(reply) = answer(&buf[..n], &behaviour) {
+                let reply = match &udp_behaviour {
+                    Some(behaviour) => answer(&buf[..n], behaviour),
+                    None => truncated(&buf[..n]),
+                };
+                if let Some(reply) = reply {
                     let _ = socket.send_to(&reply, from).await;
                 }
             }
         });
-        DnsServer { addr, task }
+        let tcp_behaviour = match behaviour {
+            Behaviour::Truncated(ips) => Behaviour::Answer(ips),
+            other => other,
+        };
+        let tcp_task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve_tcp(stream, tcp_behaviour.clone()));
+            }
+        });
+        DnsServer {
+            addr,
+            task,
+            tcp_task,
+        }
     }
+}
+
+async fn serve_tcp(mut stream: TcpStream, behaviour: Behaviour) {
+    let Ok(len) = stream.read_u16().await else {
+        return;
+    };
+    let mut question = vec![0u8; usize::from(len)];
+    if stream.read_exact(&mut question).await.is_err() {
+        return;
+    }
+    let Some(reply) = answer(&question, &behaviour) else {
+        return;
+    };
+    let Ok(reply_len) = u16::try_from(reply.len()) else {
+        return;
+    };
+    let _ = stream.write_all(&reply_len.to_be_bytes()).await;
+    let _ = stream.write_all(&reply).await;
+}
+
+/// An empty answer with the truncated flag: "ask again over TCP".
+fn truncated(question: &[u8]) -> Option<Vec<u8>> {
+    let reply = answer(question, &Behaviour::Answer(Vec::new()))?;
+    let mut message = Message::from_vec(&reply).ok()?;
+    message.set_truncated(true);
+    message.to_vec().ok()
 }
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
         self.task.abort();
+        self.tcp_task.abort();
     }
 }
 
@@ -75,6 +131,7 @@ pub fn answer(question: &[u8], behaviour: &Behaviour) -> Option<Vec<u8>> {
         .add_query(query.clone());
     match behaviour {
         Behaviour::Silent => return None,
+        Behaviour::Truncated(_) => return truncated(question),
         Behaviour::NxDomain => {
             reply.set_response_code(ResponseCode::NXDomain);
         }
