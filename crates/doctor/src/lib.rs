@@ -16,3 +16,5 @@
 //! have a timeout on every step, so the doctor never hangs.
 
 pub mod check;
+pub mod dns;
+pub mod transport;
