@@ -229,11 +229,9 @@ fn inspect_field(value: &str, secret: bool) -> Field {
         }
         cleaned.push(c);
     }
+    let caps_lock = looks_caps_locked(&cleaned);
     let letters: Vec<char> = cleaned.chars().filter(|c| c.is_alphabetic()).collect();
     let upper = letters.iter().filter(|c| c.is_uppercase()).count();
-    let caps_lock = letters.len() >= 3
-        && (upper == letters.len()
-            || (upper == letters.len() - 1 && letters.first().is_some_and(|c| c.is_lowercase())));
     if caps_lock {
         evidence.push(format!(
             "{} of its {} letters are capitals, as when typed with Caps Lock on",
@@ -249,6 +247,21 @@ fn inspect_field(value: &str, secret: bool) -> Field {
         cleaned,
         caps_lock,
     }
+}
+
+/// Caps Lock turns typing inside out: every letter is a capital except
+/// those typed with Shift, which are usually the first of a word. So: at
+/// least three letters, at least two thirds of them capitals, and every
+/// small letter the first of a run of letters. A guess, so only a warning.
+pub fn looks_caps_locked(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    let letters = chars.iter().filter(|c| c.is_alphabetic()).count();
+    let upper = chars.iter().filter(|c| c.is_uppercase()).count();
+    let lower_inside_a_word = chars
+        .iter()
+        .enumerate()
+        .any(|(i, c)| c.is_lowercase() && i > 0 && chars[i - 1].is_alphabetic());
+    letters >= 3 && upper * 3 >= letters * 2 && !lower_inside_a_word
 }
 
 /// Letters with their case swapped (what Caps Lock does to typing).
@@ -374,5 +387,9 @@ mod tests {
         let c = t.checks.iter().find(|c| c.id == "typing.password").expect("check");
         assert!(c.title.contains("Caps Lock"), "{}", c.title);
         assert!(inspect("bob", "Secret-42", None).alternatives.is_empty());
+        assert!(looks_caps_locked("sECRET-cASE-4"));
+        assert!(looks_caps_locked("HUNTER2"));
+        assert!(!looks_caps_locked("ABC-Def"));
+        assert!(!looks_caps_locked("AB1"));
     }
 }
