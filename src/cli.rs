@@ -79,7 +79,12 @@ pub struct DoctorArgs {
     pub username: Option<String>,
     /// The password (also `TVGATE_DOCTOR_PASSWORD`, which keeps it out of the
     /// shell history). Never printed: every output redacts it.
-    #[arg(long, short = 'p', env = "TVGATE_DOCTOR_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        short = 'p',
+        env = "TVGATE_DOCTOR_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// An M3U link (get.php?username=...&password=...&type=..., or any playlist URL).
     #[arg(long, value_name = "URL")]

@@ -210,7 +210,8 @@ fn doctor(args: cli::DoctorArgs) -> Result<i32> {
         } else {
             report::render_text(&report)
         };
-        std::fs::write(path, text).with_context(|| format!("writing the report to {}", path.display()))?;
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
         eprintln!("Report written to {}", path.display());
     }
     Ok(report.diagnosis.exit_code)

@@ -31,7 +31,9 @@ fn options(server: &str, username: &str, password: &str) -> Options {
 
 /// Runs the doctor in-process and checks what every report must hold.
 async fn doctor(opts: Options, secrets: &[&str]) -> Report {
-    let report = tvgate_doctor::run(&opts, &mut Quiet).await.expect("doctor runs");
+    let report = tvgate_doctor::run(&opts, &mut Quiet)
+        .await
+        .expect("doctor runs");
     assert_redacted(&report, secrets);
     validate_schema(&report.to_json());
     report
@@ -99,7 +101,11 @@ fn verdict_is(r: &Report, cause: Cause, code: i32) {
     );
 }
 
-async fn tvgate_with(username: &str, password: &str, tweak: impl FnOnce(&mut tvgate_core::gate::AccountSpec)) -> TestServer {
+async fn tvgate_with(
+    username: &str,
+    password: &str,
+    tweak: impl FnOnce(&mut tvgate_core::gate::AccountSpec),
+) -> TestServer {
     let srv = TestServer::start_with(|h| h.admission_wait = Duration::from_millis(200)).await;
     srv.add_line(username, password, tweak).await;
     srv.with_catalog().await;
@@ -109,42 +115,71 @@ async fn tvgate_with(username: &str, password: &str, tweak: impl FnOnce(&mut tvg
 #[tokio::test]
 async fn a_working_line_works_and_its_channel_is_valid_ts() {
     let srv = tvgate_with("alice", "pw-Works-81", |_| {}).await;
-    let r = doctor(options(&srv.url(""), "alice", "pw-Works-81"), &["pw-Works-81"]).await;
+    let r = doctor(
+        options(&srv.url(""), "alice", "pw-Works-81"),
+        &["pw-Works-81"],
+    )
+    .await;
     verdict_is(&r, Cause::Works, 0);
     assert_eq!(check(&r, "account.login").verdict, Verdict::Ok);
     let ts = check(&r, "stream.ts");
     assert_eq!(ts.verdict, Verdict::Ok, "{ts:?}");
     assert!(ts.evidence[0].starts_with("TS sync:"), "{:?}", ts.evidence);
     assert!(check(&r, "stream.open").title.contains("News One"));
-    assert!(r.checks.iter().all(|c| c.verdict == Verdict::Ok), "{}", report::render_text(&r));
+    assert!(
+        r.checks.iter().all(|c| c.verdict == Verdict::Ok),
+        "{}",
+        report::render_text(&r)
+    );
 }
 
 #[tokio::test]
 async fn invisible_characters_tvgate_forgives_are_still_pointed_out() {
     let srv = tvgate_with("bob", "pw-Hidden-52", |_| {}).await;
     let typed = "pw-Hid\u{200B}den-52 ";
-    let r = doctor(options(&srv.url(""), "bob", typed), &["pw-Hidden-52", "pw-Hid"]).await;
+    let r = doctor(
+        options(&srv.url(""), "bob", typed),
+        &["pw-Hidden-52", "pw-Hid"],
+    )
+    .await;
     verdict_is(&r, Cause::Works, 0);
     let c = check(&r, "typing.password");
     assert_eq!(c.verdict, Verdict::Warning);
-    assert!(c.evidence.contains(&"ends with a space".to_string()), "{:?}", c.evidence);
     assert!(
-        c.evidence.contains(&"position 7: zero-width space U+200B (invisible)".to_string()),
+        c.evidence.contains(&"ends with a space".to_string()),
         "{:?}",
         c.evidence
     );
-    assert!(r.diagnosis.summary.contains("worth fixing"), "{}", r.diagnosis.summary);
+    assert!(
+        c.evidence
+            .contains(&"position 7: zero-width space U+200B (invisible)".to_string()),
+        "{:?}",
+        c.evidence
+    );
+    assert!(
+        r.diagnosis.summary.contains("worth fixing"),
+        "{}",
+        r.diagnosis.summary
+    );
 }
 
 #[tokio::test]
 async fn caps_lock_in_the_password_is_credentials_and_the_retry_says_so() {
     let srv = tvgate_with("carol", "Secret-Case-4", |_| {}).await;
-    let r = doctor(options(&srv.url(""), "carol", "sECRET-cASE-4"), &["Secret-Case-4", "sECRET-cASE-4"]).await;
+    let r = doctor(
+        options(&srv.url(""), "carol", "sECRET-cASE-4"),
+        &["Secret-Case-4", "sECRET-cASE-4"],
+    )
+    .await;
     verdict_is(&r, Cause::Credentials, 10);
     assert_eq!(check(&r, "account.login").verdict, Verdict::Fault);
     let retry = check(&r, "typing.retry");
     assert_eq!(retry.title, "The login works once the input is corrected");
-    assert!(r.diagnosis.next_step.contains("Caps Lock"), "{}", r.diagnosis.next_step);
+    assert!(
+        r.diagnosis.next_step.contains("Caps Lock"),
+        "{}",
+        r.diagnosis.next_step
+    );
     // With the corrected password the rest was checked too.
     assert_eq!(check(&r, "account.status").verdict, Verdict::Ok);
 }
@@ -152,10 +187,18 @@ async fn caps_lock_in_the_password_is_credentials_and_the_retry_says_so() {
 #[tokio::test]
 async fn a_wrong_password_is_credentials() {
     let srv = tvgate_with("dave", "pw-Right-33", |_| {}).await;
-    let r = doctor(options(&srv.url(""), "dave", "pw-wrong-33"), &["pw-Right-33", "pw-wrong-33"]).await;
+    let r = doctor(
+        options(&srv.url(""), "dave", "pw-wrong-33"),
+        &["pw-Right-33", "pw-wrong-33"],
+    )
+    .await;
     verdict_is(&r, Cause::Credentials, 10);
     let login = check(&r, "account.login");
-    assert!(login.evidence.iter().any(|e| e.contains("auth = 0")), "{:?}", login.evidence);
+    assert!(
+        login.evidence.iter().any(|e| e.contains("auth = 0")),
+        "{:?}",
+        login.evidence
+    );
     assert!(r.checks.iter().all(|c| c.id != "typing.retry"));
     assert_eq!(check(&r, "stream").verdict, Verdict::Skipped);
 }
@@ -187,7 +230,11 @@ async fn an_expired_line_is_subscription_with_tvgates_reason() {
     assert_eq!(check(&r, "account.status").verdict, Verdict::Fault);
     assert_eq!(check(&r, "account.expiry").verdict, Verdict::Fault);
     let t = check(&r, "account.tvgate");
-    assert!(t.evidence.contains(&"tvgate.reason: expired".to_string()), "{:?}", t.evidence);
+    assert!(
+        t.evidence.contains(&"tvgate.reason: expired".to_string()),
+        "{:?}",
+        t.evidence
+    );
 }
 
 #[tokio::test]
@@ -195,8 +242,13 @@ async fn a_banned_line_is_subscription() {
     let srv = tvgate_with("gil", "pw-Ban-22", |s| s.status = Status::Banned).await;
     let r = doctor(options(&srv.url(""), "gil", "pw-Ban-22"), &["pw-Ban-22"]).await;
     verdict_is(&r, Cause::Subscription, 11);
-    assert_eq!(check(&r, "account.status").title, "The subscription is banned");
-    assert!(check(&r, "account.tvgate").evidence.contains(&"tvgate.reason: banned".to_string()));
+    assert_eq!(
+        check(&r, "account.status").title,
+        "The subscription is banned"
+    );
+    assert!(check(&r, "account.tvgate")
+        .evidence
+        .contains(&"tvgate.reason: banned".to_string()));
 }
 
 #[tokio::test]
@@ -216,16 +268,26 @@ async fn a_line_at_its_limit_names_the_viewers_holding_the_slots() {
     }
     let r = doctor(options(&srv.url(""), "hal", "pw-Full-99"), &["pw-Full-99"]).await;
     verdict_is(&r, Cause::ConnectionLimit, 12);
-    assert_eq!(check(&r, "account.connections").title, "Every connection is in use: 2 of 2");
+    assert_eq!(
+        check(&r, "account.connections").title,
+        "Every connection is in use: 2 of 2"
+    );
     let refusal = check(&r, "stream.refusal");
     let all = refusal.evidence.join("\n");
     assert!(all.contains("X-Tvgate-Reason: connection_limit"), "{all}");
-    assert!(all.contains("LivingRoomTV/1.0") && all.contains("KitchenBox/2.1"), "{all}");
+    assert!(
+        all.contains("LivingRoomTV/1.0") && all.contains("KitchenBox/2.1"),
+        "{all}"
+    );
     drop(viewers);
 }
 
 /// A provider that answers every login with one fixed response.
-async fn provider(status: u16, content_type: &'static str, body: String) -> (String, tokio::task::JoinHandle<()>) {
+async fn provider(
+    status: u16,
+    content_type: &'static str,
+    body: String,
+) -> (String, tokio::task::JoinHandle<()>) {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
     let status = StatusCode::from_u16(status).expect("status");
@@ -236,7 +298,9 @@ async fn provider(status: u16, content_type: &'static str, body: String) -> (Str
             async move { (status, [(header::CONTENT_TYPE, content_type)], body).into_response() }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -252,7 +316,11 @@ async fn an_xui_fake_404_is_named_and_points_at_credentials() {
     verdict_is(&r, Cause::Credentials, 10);
     let login = check(&r, "account.login");
     assert!(login.title.contains("XUI-style"), "{}", login.title);
-    assert!(login.evidence.iter().any(|e| e.contains("404 Not Found")), "{:?}", login.evidence);
+    assert!(
+        login.evidence.iter().any(|e| e.contains("404 Not Found")),
+        "{:?}",
+        login.evidence
+    );
     task.abort();
 }
 
@@ -268,7 +336,13 @@ async fn active_with_an_expiry_in_the_past_is_expired() {
     assert_eq!(check(&r, "account.status").verdict, Verdict::Ok);
     let e = check(&r, "account.expiry");
     assert_eq!(e.verdict, Verdict::Fault);
-    assert!(e.evidence.iter().any(|l| l.contains("status still says Active")), "{:?}", e.evidence);
+    assert!(
+        e.evidence
+            .iter()
+            .any(|l| l.contains("status still says Active")),
+        "{:?}",
+        e.evidence
+    );
     task.abort();
 }
 
@@ -279,8 +353,18 @@ async fn a_block_page_in_place_of_json_is_server_unreachable() {
     let r = doctor(options(&url, "kim", "pw-Block-5"), &["pw-Block-5"]).await;
     verdict_is(&r, Cause::ServerUnreachable, 15);
     let login = check(&r, "account.login");
-    assert_eq!(login.title, "A web page answered instead of the IPTV server");
-    assert!(login.evidence.iter().any(|e| e.contains("has been blocked")), "{:?}", login.evidence);
+    assert_eq!(
+        login.title,
+        "A web page answered instead of the IPTV server"
+    );
+    assert!(
+        login
+            .evidence
+            .iter()
+            .any(|e| e.contains("has been blocked")),
+        "{:?}",
+        login.evidence
+    );
     task.abort();
 }
 
@@ -296,8 +380,24 @@ async fn the_binary_prints_json_writes_markdown_and_exits_with_the_cause() {
         let md_arg = md_arg.clone();
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
-                .args(["doctor", "--server", &server, "--username", "lou", "--json", "--timeout", "8"])
-                .args(["--device", "Firestick 4K", "--app", "IPTV Smarters Pro 4.0", "--mac", "00:1A:79:00:00:01"])
+                .args([
+                    "doctor",
+                    "--server",
+                    &server,
+                    "--username",
+                    "lou",
+                    "--json",
+                    "--timeout",
+                    "8",
+                ])
+                .args([
+                    "--device",
+                    "Firestick 4K",
+                    "--app",
+                    "IPTV Smarters Pro 4.0",
+                    "--mac",
+                    "00:1A:79:00:00:01",
+                ])
                 .arg("--report")
                 .arg(&md_arg)
                 .env("TVGATE_DOCTOR_PASSWORD", password)
@@ -306,7 +406,12 @@ async fn the_binary_prints_json_writes_markdown_and_exits_with_the_cause() {
         })
     };
     let out = run("pw-Bad-13").await.expect("join");
-    assert_eq!(out.status.code(), Some(10), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let v: serde_json::Value = serde_json::from_str(&stdout).expect("json on stdout");
     assert_eq!(v["diagnosis"]["cause"], "credentials");
@@ -322,5 +427,10 @@ async fn the_binary_prints_json_writes_markdown_and_exits_with_the_cause() {
     }
     // The right password with a MAC and nothing else wrong: device binding.
     let out = run("pw-Binary-13").await.expect("join");
-    assert_eq!(out.status.code(), Some(13), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(13),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

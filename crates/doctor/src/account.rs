@@ -71,7 +71,8 @@ pub fn api_url(base: &Url, username: &str, password: &str, action: Option<&str>)
     let mut url = base.join("player_api.php").unwrap_or_else(|_| base.clone());
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("username", username).append_pair("password", password);
+        q.append_pair("username", username)
+            .append_pair("password", password);
         if let Some(a) = action {
             q.append_pair("action", a);
         }
@@ -268,7 +269,10 @@ pub fn interpret(answer: &Result<Fetched, FetchError>, requested: &Url, now: i64
         Value::Bool(b) => *b,
         _ => false,
     };
-    let ext_reason = v["tvgate"]["reason"].as_str().map(str::to_string).or(tvgate_reason);
+    let ext_reason = v["tvgate"]["reason"]
+        .as_str()
+        .map(str::to_string)
+        .or(tvgate_reason);
     let ext_message = v["tvgate"]["message"].as_str().map(str::to_string);
     if !auth {
         let mut c = with_head(login_check(
@@ -336,15 +340,23 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
         )
         .fix("Not a standard Xtream status (Active, Expired, Banned, Disabled): some apps treat it as a refusal. Ask the provider what it means."),
     };
-    c = c.evidence(format!("status: {}", if status.is_empty() { "(none)" } else { &status }));
+    c = c.evidence(format!(
+        "status: {}",
+        if status.is_empty() { "(none)" } else { &status }
+    ));
     if !info.message.is_empty() {
         c = c.evidence(format!("message: {}", info.message));
     }
     checks.push(c);
 
     let expiry = match info.exp_date {
-        None => Check::new(Step::Account, "account.expiry", "No expiry date", Verdict::Ok)
-            .evidence("exp_date: none (unlimited)"),
+        None => Check::new(
+            Step::Account,
+            "account.expiry",
+            "No expiry date",
+            Verdict::Ok,
+        )
+        .evidence("exp_date: none (unlimited)"),
         Some(t) if t <= now => {
             let mut c = Check::new(
                 Step::Account,
@@ -380,8 +392,13 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
 
     if info.is_trial {
         checks.push(
-            Check::new(Step::Account, "account.trial", "This is a trial line", Verdict::Ok)
-                .evidence("is_trial: 1 (trials often allow one connection and end after a day or two)"),
+            Check::new(
+                Step::Account,
+                "account.trial",
+                "This is a trial line",
+                Verdict::Ok,
+            )
+            .evidence("is_trial: 1 (trials often allow one connection and end after a day or two)"),
         );
     }
 
@@ -415,9 +432,14 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
     checks.push(conns);
 
     checks.push(if info.formats.is_empty() {
-        Check::new(Step::Account, "account.formats", "No stream format is allowed", Verdict::Warning)
-            .evidence("allowed_output_formats: []")
-            .fix("Ask the provider which stream format (TS or HLS) your line may use.")
+        Check::new(
+            Step::Account,
+            "account.formats",
+            "No stream format is allowed",
+            Verdict::Warning,
+        )
+        .evidence("allowed_output_formats: []")
+        .fix("Ask the provider which stream format (TS or HLS) your line may use.")
     } else {
         Check::new(
             Step::Account,
@@ -494,8 +516,12 @@ pub async fn first_live_channel(
         .next()
         .and_then(Result::ok)
         .ok_or_else(|| fail("The channel list is not readable".into(), snippet(&f.body)))?;
-    let id = flex_str(&first["stream_id"])
-        .ok_or_else(|| fail("The channel list has no stream ids".into(), snippet(&f.body)))?;
+    let id = flex_str(&first["stream_id"]).ok_or_else(|| {
+        fail(
+            "The channel list has no stream ids".into(),
+            snippet(&f.body),
+        )
+    })?;
     Ok(Channel {
         id,
         name: first["name"].as_str().unwrap_or("").to_string(),
@@ -559,9 +585,16 @@ pub async fn playlist(http: &Http, url: &Url) -> (Check, Option<(Url, String)>) 
         return (c, None);
     }
     let text = String::from_utf8_lossy(&f.body);
-    if !text.trim_start_matches('\u{FEFF}').trim_start().starts_with("#EXTM3U") {
+    if !text
+        .trim_start_matches('\u{FEFF}')
+        .trim_start()
+        .starts_with("#EXTM3U")
+    {
         let what = if f.is_html() {
-            format!("an HTML page titled \"{}\"", html_title(&f.body).unwrap_or_default())
+            format!(
+                "an HTML page titled \"{}\"",
+                html_title(&f.body).unwrap_or_default()
+            )
         } else {
             format!("it starts: {}", snippet(&f.body))
         };
@@ -591,11 +624,25 @@ pub async fn playlist(http: &Http, url: &Url) -> (Check, Option<(Url, String)>) 
         Step::Account,
         "account.playlist",
         format!("The playlist loads: {entries} entries"),
-        if entries == 0 { Verdict::Warning } else { Verdict::Ok },
+        if entries == 0 {
+            Verdict::Warning
+        } else {
+            Verdict::Ok
+        },
     )
-    .evidence(format!("HTTP {status}, #EXTM3U present, {} bytes{}", f.body.len(), if f.truncated { " (only the start was read)" } else { "" }));
+    .evidence(format!(
+        "HTTP {status}, #EXTM3U present, {} bytes{}",
+        f.body.len(),
+        if f.truncated {
+            " (only the start was read)"
+        } else {
+            ""
+        }
+    ));
     if entries == 0 {
-        c = c.fix("The playlist is empty: ask the provider whether channels are assigned to your line.");
+        c = c.fix(
+            "The playlist is empty: ask the provider whether channels are assigned to your line.",
+        );
     }
     (c, first.map(|u| (u, name)))
 }
@@ -625,10 +672,30 @@ mod tests {
     #[test]
     fn the_families_of_no() {
         for (status, ctype, body, outcome) in [
-            (200, "application/json", r#"{"user_info":{"auth":0}}"#, Outcome::Refused),
-            (401, "application/json", r#"{"error":"Unauthorized"}"#, Outcome::Refused),
-            (404, "text/html", "<html><head><title>404 Not Found</title></head></html>", Outcome::Refused),
-            (200, "text/html", "<html><title>Blocked</title></html>", Outcome::NoAnswer),
+            (
+                200,
+                "application/json",
+                r#"{"user_info":{"auth":0}}"#,
+                Outcome::Refused,
+            ),
+            (
+                401,
+                "application/json",
+                r#"{"error":"Unauthorized"}"#,
+                Outcome::Refused,
+            ),
+            (
+                404,
+                "text/html",
+                "<html><head><title>404 Not Found</title></head></html>",
+                Outcome::Refused,
+            ),
+            (
+                200,
+                "text/html",
+                "<html><title>Blocked</title></html>",
+                Outcome::NoAnswer,
+            ),
             (502, "text/plain", "bad gateway", Outcome::NoAnswer),
         ] {
             let l = interpret(&answer(status, ctype, body), &url(), 1000);
@@ -640,11 +707,19 @@ mod tests {
     #[test]
     fn an_active_status_with_a_past_expiry_is_expired() {
         let l = interpret(
-            &answer(200, "application/json", r#"{"user_info":{"auth":1,"status":"Active","exp_date":"900","active_cons":"0","max_connections":"1","allowed_output_formats":["ts"]}}"#),
+            &answer(
+                200,
+                "application/json",
+                r#"{"user_info":{"auth":1,"status":"Active","exp_date":"900","active_cons":"0","max_connections":"1","allowed_output_formats":["ts"]}}"#,
+            ),
             &url(),
             1000,
         );
-        let e = l.checks.iter().find(|c| c.id == "account.expiry").expect("expiry");
+        let e = l
+            .checks
+            .iter()
+            .find(|c| c.id == "account.expiry")
+            .expect("expiry");
         assert_eq!(e.verdict, Verdict::Fault);
         assert_eq!(e.points_to, Some(Cause::Subscription));
         assert!(!l.playable());
@@ -653,11 +728,23 @@ mod tests {
     #[test]
     fn full_and_tvgate_reason() {
         let l = interpret(
-            &answer(200, "application/json", r#"{"user_info":{"auth":1,"status":"Banned","exp_date":null,"active_cons":2,"max_connections":"2"},"tvgate":{"reason":"banned","message":"Blocked"}}"#),
+            &answer(
+                200,
+                "application/json",
+                r#"{"user_info":{"auth":1,"status":"Banned","exp_date":null,"active_cons":2,"max_connections":"2"},"tvgate":{"reason":"banned","message":"Blocked"}}"#,
+            ),
             &url(),
             1000,
         );
-        let ids: Vec<_> = l.checks.iter().filter(|c| c.verdict == Verdict::Fault).map(|c| c.id.as_str()).collect();
-        assert_eq!(ids, ["account.status", "account.connections", "account.tvgate"]);
+        let ids: Vec<_> = l
+            .checks
+            .iter()
+            .filter(|c| c.verdict == Verdict::Fault)
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["account.status", "account.connections", "account.tvgate"]
+        );
     }
 }

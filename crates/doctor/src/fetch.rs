@@ -58,7 +58,10 @@ pub fn looks_like_html(body: &[u8]) -> bool {
         .take(15)
         .map(|b| b.to_ascii_lowercase())
         .collect();
-    head.starts_with(b"<!doctype html") || head.starts_with(b"<html") || head.starts_with(b"<head") || head.starts_with(b"<body")
+    head.starts_with(b"<!doctype html")
+        || head.starts_with(b"<html")
+        || head.starts_with(b"<head")
+        || head.starts_with(b"<body")
 }
 
 /// The text of an HTML page's `<title>` (or its first `<h1>`), for evidence.
@@ -69,7 +72,10 @@ pub fn html_title(body: &[u8]) -> Option<String> {
         if let Some(s) = lower.find(&format!("<{tag}")) {
             let open_end = lower[s..].find('>')? + s + 1;
             let close = lower[open_end..].find(&format!("</{tag}"))? + open_end;
-            let t = text[open_end..close].split_whitespace().collect::<Vec<_>>().join(" ");
+            let t = text[open_end..close]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
             if !t.is_empty() {
                 return Some(t.chars().take(120).collect());
             }

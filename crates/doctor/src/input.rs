@@ -149,7 +149,12 @@ pub fn normalise(given: &Given) -> Result<Target, InputError> {
     }
 
     if let Some(text) = &server_text {
-        let url = parse_url("the server address", text.trim(), &mut checks, "input.server")?;
+        let url = parse_url(
+            "the server address",
+            text.trim(),
+            &mut checks,
+            "input.server",
+        )?;
         let (base, found) = base_of(&url, &mut checks, true)?;
         if let Shape::Stalker = found.shape {
             method = Method::Stalker;
@@ -304,7 +309,10 @@ fn parse_url(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(InputError::BadUrl {
             what,
-            why: format!("it starts with {}:// (only http and https work)", url.scheme()),
+            why: format!(
+                "it starts with {}:// (only http and https work)",
+                url.scheme()
+            ),
         });
     }
     if url.host_str().is_none_or(str::is_empty) {
@@ -345,7 +353,11 @@ fn credentials_in_query(url: &Url) -> Option<(String, String)> {
 
 /// Strips endpoints, portal paths, queries and credentials off an address
 /// and says what was stripped.
-fn base_of(url: &Url, checks: &mut Vec<Check>, server_field: bool) -> Result<(Url, Found), InputError> {
+fn base_of(
+    url: &Url,
+    checks: &mut Vec<Check>,
+    server_field: bool,
+) -> Result<(Url, Found), InputError> {
     let mut base = url.clone();
     base.set_query(None);
     base.set_fragment(None);
@@ -366,8 +378,17 @@ fn base_of(url: &Url, checks: &mut Vec<Check>, server_field: bool) -> Result<(Ur
         found.shape = Shape::Stalker;
         new_path = path[..i].to_string();
     } else {
-        for endpoint in ["player_api.php", "get.php", "panel_api.php", "xmltv.php", "portal.php"] {
-            if lower.trim_end_matches('/').ends_with(&format!("/{endpoint}")) {
+        for endpoint in [
+            "player_api.php",
+            "get.php",
+            "panel_api.php",
+            "xmltv.php",
+            "portal.php",
+        ] {
+            if lower
+                .trim_end_matches('/')
+                .ends_with(&format!("/{endpoint}"))
+            {
                 found.shape = if endpoint == "get.php" {
                     Shape::GetPhp
                 } else if endpoint == "portal.php" {
@@ -448,7 +469,10 @@ mod tests {
         ))
         .expect("ok");
         assert_eq!(t.method, Method::M3u);
-        assert_eq!(t.server.expect("server").as_str(), "http://tv.example:8080/");
+        assert_eq!(
+            t.server.expect("server").as_str(),
+            "http://tv.example:8080/"
+        );
         assert_eq!((t.username.as_str(), t.password.as_str()), ("al", "s3c"));
     }
 
@@ -461,8 +485,16 @@ mod tests {
         ] {
             let t = normalise(&given(line)).expect(line);
             assert_eq!(t.method, Method::Xtream, "{line}");
-            assert_eq!(t.server.expect("server").as_str(), "http://tv.example:8080/", "{line}");
-            assert_eq!((t.username.as_str(), t.password.as_str()), ("al", "s3c"), "{line}");
+            assert_eq!(
+                t.server.expect("server").as_str(),
+                "http://tv.example:8080/",
+                "{line}"
+            );
+            assert_eq!(
+                (t.username.as_str(), t.password.as_str()),
+                ("al", "s3c"),
+                "{line}"
+            );
         }
     }
 
@@ -475,7 +507,10 @@ mod tests {
             ..Given::default()
         })
         .expect("ok");
-        assert_eq!(t.server.expect("server").as_str(), "http://tv.example/iptv/");
+        assert_eq!(
+            t.server.expect("server").as_str(),
+            "http://tv.example/iptv/"
+        );
         let ids: Vec<_> = t.checks.iter().map(|c| c.id.as_str()).collect();
         assert!(ids.contains(&"input.server.scheme"), "{ids:?}");
         assert!(ids.contains(&"input.server.endpoint"), "{ids:?}");
@@ -498,12 +533,18 @@ mod tests {
         let t = normalise(&given("http://portal.example:8080/c/ 00:1A:79:12:34:56")).expect("ok");
         assert_eq!(t.method, Method::Stalker);
         assert_eq!(t.mac.as_deref(), Some("00:1A:79:12:34:56"));
-        assert_eq!(t.server.expect("server").as_str(), "http://portal.example:8080/");
+        assert_eq!(
+            t.server.expect("server").as_str(),
+            "http://portal.example:8080/"
+        );
     }
 
     #[test]
     fn nothing_or_missing_parts_are_clear_errors() {
-        assert_eq!(normalise(&Given::default()).err(), Some(InputError::Nothing));
+        assert_eq!(
+            normalise(&Given::default()).err(),
+            Some(InputError::Nothing)
+        );
         assert_eq!(
             normalise(&Given {
                 server: Some("http://h".into()),

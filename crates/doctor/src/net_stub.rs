@@ -42,8 +42,7 @@ pub mod dns {
     /// The system resolver only.
     pub async fn resolve(host: &str, opts: &DnsOptions) -> DnsReport {
         let started = Instant::now();
-        let found =
-            tokio::time::timeout(opts.timeout, tokio::net::lookup_host((host, 0))).await;
+        let found = tokio::time::timeout(opts.timeout, tokio::net::lookup_host((host, 0))).await;
         let ms = started.elapsed().as_millis() as u64;
         let (check, usable) = match found {
             Ok(Ok(addrs)) => {

@@ -116,7 +116,19 @@ impl Redactor {
 
     pub fn add(&mut self, secret: &str) {
         let trimmed = secret.trim();
-        let mut forms = vec![secret.to_string(), trimmed.to_string()];
+        // Every byte but letters and digits percent-encoded, as some
+        // servers write links (`demo%2DPass`).
+        let strict: String = secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let mut forms = vec![secret.to_string(), trimmed.to_string(), strict];
         if let Ok(mut u) = Url::parse("http://x/") {
             if let Ok(mut seg) = u.path_segments_mut() {
                 seg.clear().push(secret);
@@ -133,7 +145,11 @@ impl Redactor {
             }
             // Short secrets would mangle ordinary words: only whole path
             // segments and parameters are scrubbed for them.
-            let list = if f.chars().count() >= 3 { &mut self.forms } else { &mut self.short };
+            let list = if f.chars().count() >= 3 {
+                &mut self.forms
+            } else {
+                &mut self.short
+            };
             if !list.contains(&f) {
                 list.push(f);
             }
@@ -230,7 +246,14 @@ fn subject_lines(r: &Report) -> Vec<(&'static str, String)> {
     let s = &r.subject;
     let none = || "(not given)".to_string();
     vec![
-        ("Username", visible(&s.username)),
+        (
+            "Username",
+            if s.username.is_empty() {
+                none()
+            } else {
+                visible(&s.username)
+            },
+        ),
         ("Password", s.password.clone()),
         ("Server", s.server.clone().unwrap_or_else(none)),
         (
@@ -288,7 +311,10 @@ pub fn render_text(r: &Report) -> String {
 fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#') {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#'
+        ) {
             out.push('\\');
         }
         out.push(c);
@@ -341,6 +367,7 @@ mod tests {
             "http://h/live/u/p@ss%20word/1.ts",
             "http://h/get.php?username=u&password=p%40ss+word&type=m3u",
             "typed p@ss word here",
+            "http://h/live/u/p%40ss%20word/1.ts",
         ] {
             let out = r.clean(text);
             for leak in ["p@ss", "p%40ss", "ss word", "ss+word", "ss%20word"] {
@@ -353,7 +380,10 @@ mod tests {
     #[test]
     fn short_passwords_are_scrubbed_in_urls_only() {
         let r = Redactor::new(["ab"]);
-        assert_eq!(r.clean("http://h/live/u/ab/1.ts"), "http://h/live/u/********/1.ts");
+        assert_eq!(
+            r.clean("http://h/live/u/ab/1.ts"),
+            "http://h/live/u/********/1.ts"
+        );
         assert_eq!(r.clean("a cab"), "a cab");
         assert_eq!(r.clean("?password=ab&x=1"), "?password=********&x=1");
     }

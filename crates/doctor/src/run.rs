@@ -105,7 +105,12 @@ impl Run<'_> {
     }
 
     fn skip(&mut self, step: Step, id: &str, why: &str) {
-        self.push(Check::new(step, id, format!("Not checked: {why}"), Verdict::Skipped));
+        self.push(Check::new(
+            step,
+            id,
+            format!("Not checked: {why}"),
+            Verdict::Skipped,
+        ));
     }
 }
 
@@ -150,7 +155,11 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
     let mut may_stream = false;
     let mut creds = (target.username.clone(), target.password.clone());
     if target.method == Method::Stalker {
-        run.skip(Step::Account, "account", "a Stalker portal login (a later version of the doctor)");
+        run.skip(
+            Step::Account,
+            "account",
+            "a Stalker portal login (a later version of the doctor)",
+        );
     } else if let (Some(base), true) = (&target.server, has_credentials) {
         run.progress.begin("Logging in");
         let first = account::login(&http, base, &creds.0, &creds.1, now).await;
@@ -160,10 +169,16 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
         if refused {
             let mut candidates = Vec::new();
             if typing.corrected(&target.username, &target.password) {
-                candidates.push(((typing.username.clone(), typing.password.clone()), "with the hidden or look-alike characters removed"));
+                candidates.push((
+                    (typing.username.clone(), typing.password.clone()),
+                    "with the hidden or look-alike characters removed",
+                ));
             }
             for alt in &typing.alternatives {
-                candidates.push((alt.clone(), "with Caps Lock undone (the case of each letter swapped)"));
+                candidates.push((
+                    alt.clone(),
+                    "with Caps Lock undone (the case of each letter swapped)",
+                ));
             }
             candidates.dedup_by(|a, b| a.0 == b.0);
             for (cand, how) in candidates {
@@ -181,7 +196,10 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                     );
                     run.extend(again.checks.into_iter().filter(|c| c.id != "account.login"));
                     creds = cand;
-                    accepted = account::Login { checks: Vec::new(), outcome: again.outcome };
+                    accepted = account::Login {
+                        checks: Vec::new(),
+                        outcome: again.outcome,
+                    };
                     break;
                 }
                 run.push(
@@ -203,13 +221,21 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                 run.progress.begin("Looking for a channel");
                 match account::first_live_channel(&http, base, &creds.0, &creds.1).await {
                     Ok(ch) => {
-                        let ext = if info.formats.is_empty() || info.formats.iter().any(|f| f == "ts") {
-                            "ts"
+                        let ext =
+                            if info.formats.is_empty() || info.formats.iter().any(|f| f == "ts") {
+                                "ts"
+                            } else {
+                                "m3u8"
+                            };
+                        let name = if ch.name.is_empty() {
+                            format!("#{}", ch.id)
                         } else {
-                            "m3u8"
+                            ch.name.clone()
                         };
-                        let name = if ch.name.is_empty() { format!("#{}", ch.id) } else { ch.name.clone() };
-                        stream_target = Some((account::live_url(base, &creds.0, &creds.1, &ch.id, ext), name));
+                        stream_target = Some((
+                            account::live_url(base, &creds.0, &creds.1, &ch.id, ext),
+                            name,
+                        ));
                     }
                     Err(c) => run.push(c),
                 }
@@ -255,12 +281,19 @@ async fn network_steps(
     target: &input::Target,
     url: &Url,
 ) -> Result<Option<Http>, DoctorError> {
-    let host = url.host_str().unwrap_or("").trim_matches(['[', ']']).to_string();
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_matches(['[', ']'])
+        .to_string();
     let (addrs, pin) = match host.parse::<IpAddr>() {
         Ok(ip) => {
-            run.push(
-                Check::new(Step::NameResolution, "dns.literal", format!("The server is given as an address ({ip}): no name to look up"), Verdict::Ok),
-            );
+            run.push(Check::new(
+                Step::NameResolution,
+                "dns.literal",
+                format!("The server is given as an address ({ip}): no name to look up"),
+                Verdict::Ok,
+            ));
             (vec![ip], None)
         }
         Err(_) => {
@@ -270,13 +303,20 @@ async fn network_steps(
                 &dns::DnsOptions {
                     system_resolver: opts.system_resolver,
                     resolvers: opts.resolvers.clone(),
-                    doh: if opts.doh.is_empty() { dns::DnsOptions::default_doh() } else { opts.doh.clone() },
+                    doh: if opts.doh.is_empty() {
+                        dns::DnsOptions::default_doh()
+                    } else {
+                        opts.doh.clone()
+                    },
                     extra_ca_pem: opts.extra_ca_pem.clone(),
                     timeout: opts.timeout,
                 },
             )
             .await;
-            let named_block = report.checks.iter().any(|c| c.verdict == Verdict::Fault && c.points_to == Some(Cause::DnsBlocking));
+            let named_block = report
+                .checks
+                .iter()
+                .any(|c| c.verdict == Verdict::Fault && c.points_to == Some(Cause::DnsBlocking));
             run.extend(report.checks);
             if report.looks_blocked && !named_block {
                 run.push(
@@ -287,7 +327,11 @@ async fn network_steps(
                 );
             }
             if report.usable.is_empty() {
-                run.skip(Step::Transport, "transport", "no address was found for the server");
+                run.skip(
+                    Step::Transport,
+                    "transport",
+                    "no address was found for the server",
+                );
                 return Ok(None);
             }
             let first = report.usable[0];
@@ -323,8 +367,23 @@ async fn network_steps(
 fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) -> Report {
     if let Some(mac) = &target.mac {
         let others = run.checks.iter().any(|c| c.verdict == Verdict::Fault);
+        let logged_in = run.checks.iter().any(|c| {
+            (c.id == "account.login" || c.id == "account.playlist") && c.verdict == Verdict::Ok
+        });
         let c = if others {
-            Check::new(Step::Account, "account.device", format!("Device binding not weighed (MAC {mac}): another fault comes first"), Verdict::Skipped)
+            Check::new(
+                Step::Account,
+                "account.device",
+                format!("Device binding not weighed (MAC {mac}): another fault comes first"),
+                Verdict::Skipped,
+            )
+        } else if !logged_in {
+            Check::new(
+                Step::Account,
+                "account.device",
+                format!("Device binding not weighed (MAC {mac}): the login itself was not checked"),
+                Verdict::Skipped,
+            )
         } else {
             Check::new(Step::Account, "account.device", "Everything else works: the subscription may be bound to another device", Verdict::Warning)
                 .evidence(format!("MAC / device id given: {mac}"))
@@ -335,10 +394,16 @@ fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) ->
         run.push(c);
     }
     let diagnosis = verdict::diagnose(&run.checks);
+    // The report groups checks by step (a late check such as the device's
+    // joins its step); the diagnosis above read them in the order made.
+    run.checks.sort_by_key(|c| c.step);
     let _ = now;
     let now = chrono::Utc::now().timestamp();
     let local = chrono::DateTime::from_timestamp(now, 0)
-        .map(|t| t.with_timezone(&chrono::Local).to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        })
         .unwrap_or_default();
     let utc = chrono::DateTime::from_timestamp(now, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -349,7 +414,11 @@ fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) ->
             name: "tvgate doctor".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        generated_at: Times { utc, local, unix: now },
+        generated_at: Times {
+            utc,
+            local,
+            unix: now,
+        },
         subject: Subject {
             method: target.method,
             server: target.server.as_ref().map(input::display_base),

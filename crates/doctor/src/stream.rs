@@ -32,9 +32,8 @@ pub struct TsSync {
 /// in sync is found in the first 64 KB (not MPEG-TS).
 pub fn ts_sync(data: &[u8]) -> Option<TsSync> {
     let search = data.len().min(64 * 1024);
-    let offset = (0..search.min(188)).find(|&o| {
-        (0..3).all(|k| data.get(o + k * 188) == Some(&0x47))
-    })?;
+    let offset =
+        (0..search.min(188)).find(|&o| (0..3).all(|k| data.get(o + k * 188) == Some(&0x47)))?;
     let mut packets = 0;
     let mut lost = 0;
     let mut i = offset;
@@ -82,7 +81,9 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
     };
     let reason = header("x-tvgate-reason");
     let message = header("x-tvgate-message");
-    let ctype = header("content-type").unwrap_or_default().to_ascii_lowercase();
+    let ctype = header("content-type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     if let Some(code) = reason {
         let slate = response.status().is_success();
         let mut c = stream_check(
@@ -91,7 +92,9 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
             Verdict::Fault,
         )
         .evidence(if slate {
-            format!("HTTP {status} with a denial slate (a short clip that shows the reason on screen)")
+            format!(
+                "HTTP {status} with a denial slate (a short clip that shows the reason on screen)"
+            )
         } else {
             format!("HTTP {status}")
         })
@@ -108,16 +111,24 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
     }
     if !response.status().is_success() {
         let body = read_some(response, 2048).await;
-        let text = String::from_utf8_lossy(&body).split_whitespace().take(40).collect::<Vec<_>>().join(" ");
+        let text = String::from_utf8_lossy(&body)
+            .split_whitespace()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join(" ");
         let (cause, fix) = match status {
             401 | 403 => (Cause::Subscription, "The line may not watch this channel (or the subscription ended): ask the provider."),
             429 => (Cause::Credentials, "Too many attempts: wait a few minutes."),
             _ => (Cause::ServerUnreachable, "The stream server has trouble: try another channel, and tell the provider if none plays."),
         };
-        return vec![stream_check("stream.refusal", format!("The channel {shown} is refused (HTTP {status})"), Verdict::Fault)
-            .evidence(format!("HTTP {status}: {text}"))
-            .points_to(cause)
-            .fix(fix)];
+        return vec![stream_check(
+            "stream.refusal",
+            format!("The channel {shown} is refused (HTTP {status})"),
+            Verdict::Fault,
+        )
+        .evidence(format!("HTTP {status}: {text}"))
+        .points_to(cause)
+        .fix(fix)];
     }
     let is_hls = url.path().ends_with(".m3u8") || ctype.contains("mpegurl");
     if is_hls {
@@ -131,20 +142,23 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
             .fix("Something answers in the stream server's place (a block page or a portal): try mobile data.")];
     }
     let (data, read_ms) = read_window(response, limit).await;
-    let mut checks = vec![stream_check("stream.open", format!("The channel {shown} opens"), Verdict::Ok)
-        .evidence(format!("HTTP {status}, first answer after {ttfb} ms"))
-        .millis(ttfb)];
+    let mut checks = vec![stream_check(
+        "stream.open",
+        format!("The channel {shown} opens"),
+        Verdict::Ok,
+    )
+    .evidence(format!("HTTP {status}, first answer after {ttfb} ms"))
+    .millis(ttfb)];
     checks.push(ts_check(&data, read_ms));
     checks
 }
 
 /// The verdict on bytes that should be MPEG-TS.
 fn ts_check(data: &[u8], read_ms: u64) -> Check {
-    let rate = if read_ms > 0 {
-        format!(", about {} kbit/s", data.len() as u64 * 8 / read_ms)
-    } else {
-        String::new()
-    };
+    let rate = (data.len() as u64 * 8)
+        .checked_div(read_ms)
+        .map(|kbps| format!(", about {kbps} kbit/s"))
+        .unwrap_or_default();
     let read = format!("{} KB read in {} ms{rate}", data.len() / 1024, read_ms);
     if data.is_empty() {
         return stream_check("stream.ts", "The channel sends no data", Verdict::Fault)
@@ -218,8 +232,12 @@ async fn hls(
     if text.contains("#EXT-X-STREAM-INF") {
         let variant = first_uri(&text).and_then(|u| base.join(&u).ok());
         let Some(variant) = variant else {
-            return vec![stream_check("stream.hls", "The HLS playlist lists no variant", Verdict::Fault)
-                .points_to(Cause::ServerUnreachable)];
+            return vec![stream_check(
+                "stream.hls",
+                "The HLS playlist lists no variant",
+                Verdict::Fault,
+            )
+            .points_to(Cause::ServerUnreachable)];
         };
         match http.get(&variant, PLAYLIST_LIMIT).await {
             Ok(f) if f.status.is_success() => {
@@ -227,33 +245,58 @@ async fn hls(
                 base = f.final_url;
             }
             Ok(f) => {
-                return vec![stream_check("stream.hls", "The HLS variant playlist is refused", Verdict::Fault)
-                    .evidence(format!("HTTP {}", f.status.as_u16()))
-                    .points_to(Cause::ServerUnreachable)]
+                return vec![stream_check(
+                    "stream.hls",
+                    "The HLS variant playlist is refused",
+                    Verdict::Fault,
+                )
+                .evidence(format!("HTTP {}", f.status.as_u16()))
+                .points_to(Cause::ServerUnreachable)]
             }
             Err(e) => {
-                return vec![stream_check("stream.hls", "The HLS variant playlist does not load", Verdict::Fault)
-                    .evidence(e.to_string())
-                    .points_to(Cause::ServerUnreachable)]
+                return vec![stream_check(
+                    "stream.hls",
+                    "The HLS variant playlist does not load",
+                    Verdict::Fault,
+                )
+                .evidence(e.to_string())
+                .points_to(Cause::ServerUnreachable)]
             }
         }
     }
     if !text.trim_start().starts_with("#EXTM3U") {
-        return vec![stream_check("stream.hls", format!("The channel {shown} does not give an HLS playlist"), Verdict::Fault)
-            .evidence(format!("from {}", url.path()))
-            .points_to(Cause::ServerUnreachable)];
+        return vec![stream_check(
+            "stream.hls",
+            format!("The channel {shown} does not give an HLS playlist"),
+            Verdict::Fault,
+        )
+        .evidence(format!("from {}", url.path()))
+        .points_to(Cause::ServerUnreachable)];
     }
-    let segments = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).count();
+    let segments = text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .count();
     checks.push(
-        stream_check("stream.open", format!("The channel {shown} opens (HLS)"), Verdict::Ok)
-            .evidence(format!("playlist after {ttfb} ms, {segments} segments listed"))
-            .millis(ttfb),
+        stream_check(
+            "stream.open",
+            format!("The channel {shown} opens (HLS)"),
+            Verdict::Ok,
+        )
+        .evidence(format!(
+            "playlist after {ttfb} ms, {segments} segments listed"
+        ))
+        .millis(ttfb),
     );
     let Some(segment) = first_uri(&text).and_then(|u| base.join(&u).ok()) else {
         checks.push(
-            stream_check("stream.ts", "The HLS playlist lists no segment", Verdict::Fault)
-                .points_to(Cause::ServerUnreachable)
-                .fix("The channel has nothing to play right now: try another one."),
+            stream_check(
+                "stream.ts",
+                "The HLS playlist lists no segment",
+                Verdict::Fault,
+            )
+            .points_to(Cause::ServerUnreachable)
+            .fix("The channel has nothing to play right now: try another one."),
         );
         return checks;
     };
@@ -263,14 +306,22 @@ async fn hls(
             checks.push(ts_check(&data, ms));
         }
         Ok((r, _)) => checks.push(
-            stream_check("stream.ts", "The first HLS segment is refused", Verdict::Fault)
-                .evidence(format!("HTTP {}", r.status().as_u16()))
-                .points_to(Cause::ServerUnreachable),
+            stream_check(
+                "stream.ts",
+                "The first HLS segment is refused",
+                Verdict::Fault,
+            )
+            .evidence(format!("HTTP {}", r.status().as_u16()))
+            .points_to(Cause::ServerUnreachable),
         ),
         Err(e) => checks.push(
-            stream_check("stream.ts", "The first HLS segment does not load", Verdict::Fault)
-                .evidence(e.to_string())
-                .points_to(Cause::ServerUnreachable),
+            stream_check(
+                "stream.ts",
+                "The first HLS segment does not load",
+                Verdict::Fault,
+            )
+            .evidence(e.to_string())
+            .points_to(Cause::ServerUnreachable),
         ),
     }
     checks

@@ -152,7 +152,11 @@ fn inspect_field(value: &str, secret: bool) -> Field {
     let mut fixes = Vec::new();
     let is_space = |c: char| c.is_whitespace() || c == '\u{00A0}';
     let lead = chars.iter().take_while(|c| is_space(**c)).count();
-    let trail = chars[lead..].iter().rev().take_while(|c| is_space(**c)).count();
+    let trail = chars[lead..]
+        .iter()
+        .rev()
+        .take_while(|c| is_space(**c))
+        .count();
     let describe_run = |run: &[char]| -> String {
         let first = char_name(run[0]);
         if run.len() == 1 {
@@ -238,7 +242,9 @@ fn inspect_field(value: &str, secret: bool) -> Field {
             upper,
             letters.len()
         ));
-        fixes.push("check Caps Lock: letters in passwords and usernames are case-sensitive on most panels");
+        fixes.push(
+            "check Caps Lock: letters in passwords and usernames are case-sensitive on most panels",
+        );
     }
     fixes.dedup();
     Field {
@@ -320,10 +326,9 @@ pub fn inspect(username: &str, password: &str, server: Option<&str>) -> Typing {
             checks.push(field_check("typing.server", "Server address", &f, None));
         }
     }
-    let case_note = username
-        .chars()
-        .any(|c| c.is_uppercase())
-        .then_some("has capital letters: many panels treat usernames as case-sensitive (tvgate does not)");
+    let case_note = username.chars().any(|c| c.is_uppercase()).then_some(
+        "has capital letters: many panels treat usernames as case-sensitive (tvgate does not)",
+    );
     checks.push(field_check("typing.username", "Username", &user, case_note));
     checks.push(field_check("typing.password", "Password", &pass, None));
     let mut alternatives = Vec::new();
@@ -356,7 +361,11 @@ mod tests {
     fn trailing_space_and_zero_width_are_found_and_removed_without_showing_the_password() {
         let t = inspect("alice", "hunter\u{200B}22 ", None);
         assert_eq!(t.password, "hunter22");
-        let c = t.checks.iter().find(|c| c.id == "typing.password").expect("check");
+        let c = t
+            .checks
+            .iter()
+            .find(|c| c.id == "typing.password")
+            .expect("check");
         assert_eq!(c.verdict, Verdict::Warning);
         let all = c.evidence.join("\n");
         assert!(all.contains("ends with a space"), "{all}");
@@ -369,8 +378,16 @@ mod tests {
         let t = inspect("аlice", "pa\u{2019}ss\u{00A0}w\u{2014}rd", None);
         assert_eq!(t.username, "alice");
         assert_eq!(t.password, "pa'ss w-rd");
-        let u = t.checks.iter().find(|c| c.id == "typing.username").expect("check");
-        assert!(u.evidence[0].contains("Cyrillic 'а' U+0430"), "{:?}", u.evidence);
+        let u = t
+            .checks
+            .iter()
+            .find(|c| c.id == "typing.username")
+            .expect("check");
+        assert!(
+            u.evidence[0].contains("Cyrillic 'а' U+0430"),
+            "{:?}",
+            u.evidence
+        );
     }
 
     #[test]
@@ -384,7 +401,11 @@ mod tests {
         let t = inspect("bob", "sECRET-42", None);
         assert_eq!(t.password, "sECRET-42");
         assert_eq!(t.alternatives, vec![("bob".into(), "Secret-42".into())]);
-        let c = t.checks.iter().find(|c| c.id == "typing.password").expect("check");
+        let c = t
+            .checks
+            .iter()
+            .find(|c| c.id == "typing.password")
+            .expect("check");
         assert!(c.title.contains("Caps Lock"), "{}", c.title);
         assert!(inspect("bob", "Secret-42", None).alternatives.is_empty());
         assert!(looks_caps_locked("sECRET-cASE-4"));

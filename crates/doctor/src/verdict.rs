@@ -97,8 +97,19 @@ pub fn diagnose(checks: &[Check]) -> Diagnosis {
         .find(|c| !c.fix.is_empty())
         .map(|c| c.fix.clone())
         .unwrap_or_else(|| default_step(cause).to_string());
-    let warnings = checks.iter().filter(|c| c.verdict == Verdict::Warning).count();
-    let mut summary = summary(cause).to_string();
+    let warnings = checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Warning)
+        .count();
+    let logged_in = checks
+        .iter()
+        .any(|c| c.step == crate::check::Step::Account && c.verdict == Verdict::Ok);
+    let mut summary = if cause == Cause::Works && !logged_in {
+        "The server answers from here, but the login itself could not be checked (see below)."
+            .to_string()
+    } else {
+        summary(cause).to_string()
+    };
     if cause == Cause::Works && warnings > 0 {
         summary.push_str(&format!(
             " {warnings} thing{} worth fixing {} listed below.",
@@ -121,7 +132,9 @@ mod tests {
     use crate::check::Step;
 
     fn fault(id: &str, cause: Cause, fix: &str) -> Check {
-        Check::new(Step::Account, id, id, Verdict::Fault).points_to(cause).fix(fix)
+        Check::new(Step::Account, id, id, Verdict::Fault)
+            .points_to(cause)
+            .fix(fix)
     }
 
     #[test]
@@ -130,14 +143,25 @@ mod tests {
             fault("a", Cause::Subscription, "renew"),
             fault("b", Cause::Credentials, "retype"),
         ]);
-        assert_eq!((d.cause, d.exit_code, d.next_step.as_str()), (Cause::Credentials, 10, "retype"));
+        assert_eq!(
+            (d.cause, d.exit_code, d.next_step.as_str()),
+            (Cause::Credentials, 10, "retype")
+        );
     }
 
     #[test]
     fn the_latest_fix_of_the_cause_is_the_next_step() {
         let d = diagnose(&[
-            fault("account.connections", Cause::ConnectionLimit, "close others"),
-            fault("stream.refusal", Cause::ConnectionLimit, "close LivingRoomTV"),
+            fault(
+                "account.connections",
+                Cause::ConnectionLimit,
+                "close others",
+            ),
+            fault(
+                "stream.refusal",
+                Cause::ConnectionLimit,
+                "close LivingRoomTV",
+            ),
         ]);
         assert_eq!(d.next_step, "close LivingRoomTV");
         assert_eq!(d.because, ["account.connections", "stream.refusal"]);
@@ -146,10 +170,16 @@ mod tests {
     #[test]
     fn warnings_alone_still_work_unless_they_name_a_device() {
         let w = Check::new(Step::Typing, "t", "t", Verdict::Warning).points_to(Cause::Credentials);
-        let d = diagnose(&[w.clone()]);
+        let login = Check::new(Step::Account, "account.login", "in", Verdict::Ok);
+        let d = diagnose(&[w.clone(), login]);
         assert_eq!(d.cause, Cause::Works);
-        assert!(d.summary.contains("1 thing worth fixing is listed below"), "{}", d.summary);
-        let m = Check::new(Step::Account, "device.mac", "m", Verdict::Warning).points_to(Cause::DeviceBinding);
+        assert!(
+            d.summary.contains("1 thing worth fixing is listed below"),
+            "{}",
+            d.summary
+        );
+        let m = Check::new(Step::Account, "device.mac", "m", Verdict::Warning)
+            .points_to(Cause::DeviceBinding);
         assert_eq!(diagnose(&[w, m]).cause, Cause::DeviceBinding);
     }
 }
