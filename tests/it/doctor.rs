@@ -434,3 +434,123 @@ async fn the_binary_prints_json_writes_markdown_and_exits_with_the_cause() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A provider whose lines only get HLS: a master playlist, a variant and a
+/// TS segment; also a plain playlist (no credentials in its link).
+async fn hls_provider() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::extract::{Path, Query};
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use std::collections::HashMap;
+    let login = r#"{"user_info":{"username":"max","password":"pw-Hls-88","auth":1,"status":"Active","exp_date":null,"is_trial":"0","active_cons":"0","max_connections":"1","allowed_output_formats":["m3u8"]},"server_info":{"url":"127.0.0.1"}}"#;
+    let app = axum::Router::new()
+        .route(
+            "/player_api.php",
+            axum::routing::get(move |Query(q): Query<HashMap<String, String>>| async move {
+                let body = match q.get("action").map(String::as_str) {
+                    Some("get_live_streams") => {
+                        r#"[{"num":1,"name":"Hls One","stream_type":"live","stream_id":7}]"#
+                    }
+                    _ => login,
+                };
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
+        )
+        .route(
+            "/live/{u}/{p}/{file}",
+            axum::routing::get(
+                |Path((_, _, file)): Path<(String, String, String)>| async move {
+                    let mpegurl = "application/vnd.apple.mpegurl";
+                    match file.as_str() {
+                        "7.m3u8" => (
+                            [(header::CONTENT_TYPE, mpegurl)],
+                            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\nvariant.m3u8\n"
+                                .as_bytes()
+                                .to_vec(),
+                        )
+                            .into_response(),
+                        "variant.m3u8" => (
+                            [(header::CONTENT_TYPE, mpegurl)],
+                            "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg1.ts\n"
+                                .as_bytes()
+                                .to_vec(),
+                        )
+                            .into_response(),
+                        "seg1.ts" => {
+                            let mut ts = vec![0u8; 188 * 400];
+                            for p in ts.chunks_mut(188) {
+                                p[0] = 0x47;
+                            }
+                            ([(header::CONTENT_TYPE, "video/mp2t")], ts).into_response()
+                        }
+                        _ => axum::http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/list.m3u",
+            axum::routing::get(|| async {
+                "#EXTM3U\n#EXTINF:-1 tvg-id=\"p1\",Plain One\n/live/x/y/seg1.ts\n"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
+#[tokio::test]
+async fn an_hls_only_line_is_checked_through_its_playlist_and_first_segment() {
+    let (url, task) = hls_provider().await;
+    let r = doctor(options(&url, "max", "pw-Hls-88"), &["pw-Hls-88"]).await;
+    verdict_is(&r, Cause::Works, 0);
+    let open = check(&r, "stream.open");
+    assert_eq!(open.title, "The channel Hls One opens (HLS)");
+    let ts = check(&r, "stream.ts");
+    assert_eq!(ts.verdict, Verdict::Ok, "{ts:?}");
+    assert!(ts.evidence[0].starts_with("TS sync: "), "{:?}", ts.evidence);
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_plain_playlist_link_is_loaded_and_its_first_entry_played() {
+    let (url, task) = hls_provider().await;
+    let opts = Options {
+        given: Given {
+            m3u: Some(format!("{url}/list.m3u")),
+            ..Given::default()
+        },
+        ..options("", "", "")
+    };
+    let r = doctor(opts, &[]).await;
+    verdict_is(&r, Cause::Works, 0);
+    assert_eq!(
+        check(&r, "account.playlist").title,
+        "The playlist loads: 1 entry"
+    );
+    assert_eq!(check(&r, "stream.ts").verdict, Verdict::Ok);
+    assert!(r.checks.iter().all(|c| !c.id.starts_with("typing.")));
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_closed_port_is_server_unreachable_and_stops_there() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let r = doctor(
+        options(&format!("http://{addr}"), "ned", "pw-Closed-1"),
+        &["pw-Closed-1"],
+    )
+    .await;
+    verdict_is(&r, Cause::ServerUnreachable, 15);
+    assert_eq!(check(&r, "account").verdict, Verdict::Skipped);
+    assert_eq!(check(&r, "stream").verdict, Verdict::Skipped);
+}

@@ -623,7 +623,10 @@ pub async fn playlist(http: &Http, url: &Url) -> (Check, Option<(Url, String)>) 
     let mut c = Check::new(
         Step::Account,
         "account.playlist",
-        format!("The playlist loads: {entries} entries"),
+        format!(
+            "The playlist loads: {entries} {}",
+            if entries == 1 { "entry" } else { "entries" }
+        ),
         if entries == 0 {
             Verdict::Warning
         } else {
