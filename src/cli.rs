@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `user`, `source`, `channel`.
+//! The command line: `serve`, `demo`, `user`, `source`, `channel`, `doctor`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -56,6 +56,76 @@ pub enum Command {
     /// Inspect the catalog.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Find out why a player says "Failed to Authorize": checks typing, DNS,
+    /// the connection, the account and a stream, names the cause, and writes
+    /// a support report (docs/doctor.md). Exit code: 0 works, 10 credentials,
+    /// 11 subscription, 12 connection limit, 13 device binding, 14 DNS
+    /// blocking, 15 server unreachable, 2 unusable input.
+    Doctor(DoctorArgs),
+}
+
+/// `tvgate doctor`: what a subscriber has, and how to check it.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// One pasted line from the welcome e-mail: a get.php link,
+    /// "server user pass", "server/user/pass", http://host:port/user/pass/,
+    /// or a portal URL with a MAC.
+    #[arg(value_name = "LINE")]
+    pub line: Option<String>,
+    /// The server address (http://host:port).
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// The password (also `TVGATE_DOCTOR_PASSWORD`, which keeps it out of the
+    /// shell history). Never printed: every output redacts it.
+    #[arg(
+        long,
+        short = 'p',
+        env = "TVGATE_DOCTOR_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+    /// An M3U link (get.php?username=...&password=...&type=..., or any playlist URL).
+    #[arg(long, value_name = "URL")]
+    pub m3u: Option<String>,
+    /// The MAC or device id the app shows (for the report and device binding).
+    #[arg(long)]
+    pub mac: Option<String>,
+    /// The user agent to log in with (a common player's by default).
+    #[arg(long, value_name = "UA", default_value = tvgate_doctor::run::DEFAULT_USER_AGENT)]
+    pub user_agent: String,
+    /// Also ask this DNS server (repeatable), side by side with the system's.
+    #[arg(long = "resolver", value_name = "IP[:PORT]")]
+    pub resolvers: Vec<String>,
+    /// A DNS-over-HTTPS endpoint to ask (repeatable; default: well-known public ones).
+    #[arg(long = "doh", value_name = "URL")]
+    pub doh: Vec<String>,
+    /// Use this DNS server in place of the system's resolver (what the
+    /// internet provider's resolver would be).
+    #[arg(long, value_name = "IP:PORT")]
+    pub system_resolver: Option<String>,
+    /// An extra trusted certificate (PEM), for a corporate network or a test.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Print the report as JSON (docs/doctor.schema.json) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the support report to FILE (Markdown when it ends in .md).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Deadline of each network step, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub timeout: u64,
+    /// The device, for the report (e.g. "Firestick 4K").
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The app and its version, for the report (e.g. "IPTV Smarters Pro 4.0").
+    #[arg(long)]
+    pub app: Option<String>,
+    /// The exact error the player showed.
+    #[arg(long, default_value = tvgate_doctor::run::DEFAULT_ERROR)]
+    pub error: String,
 }
 
 /// Fields of a line that `add` and `set` take.

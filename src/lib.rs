@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub fn main_entry() -> i32 {
     let cli = Cli::parse();
     let code = match run(cli) {
-        Ok(()) => 0,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             1
@@ -89,7 +89,10 @@ fn init_logging(settings: &Settings) -> tracing_appender::non_blocking::WorkerGu
     guard
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<i32> {
+    if let Command::Doctor(args) = cli.command {
+        return doctor(args);
+    }
     let settings = load_settings(&cli)?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
@@ -109,7 +112,109 @@ fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => runtime.block_on(admin_cli::user(&settings, cmd)),
         Command::Source(cmd) => runtime.block_on(admin_cli::source(&settings, cmd)),
         Command::Channel(cmd) => runtime.block_on(admin_cli::channel(&settings, cmd)),
+        Command::Doctor(_) => Ok(()),
+    }?;
+    Ok(0)
+}
+
+/// A DNS server given as `IP` or `IP:PORT` (port 53 by default).
+fn dns_server(text: &str) -> Result<std::net::SocketAddr> {
+    let text = text.trim();
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
     }
+    let ip: std::net::IpAddr = text
+        .trim_matches(['[', ']'])
+        .parse()
+        .with_context(|| format!("{text} is not an IP address or IP:PORT"))?;
+    Ok(std::net::SocketAddr::new(ip, 53))
+}
+
+/// The doctor's options from its command line.
+pub fn doctor_options(args: &cli::DoctorArgs) -> Result<tvgate_doctor::Options> {
+    let extra_ca_pem = match &args.ca_file {
+        Some(path) => Some(
+            std::fs::read(path).with_context(|| format!("reading --ca-file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    Ok(tvgate_doctor::Options {
+        given: tvgate_doctor::input::Given {
+            line: args.line.clone(),
+            server: args.server.clone(),
+            username: args.username.clone(),
+            password: args.password.clone(),
+            m3u: args.m3u.clone(),
+            mac: args.mac.clone(),
+        },
+        user_agent: args.user_agent.clone(),
+        resolvers: args
+            .resolvers
+            .iter()
+            .map(|r| dns_server(r).context("--resolver"))
+            .collect::<Result<_>>()?,
+        doh: args.doh.clone(),
+        system_resolver: args
+            .system_resolver
+            .as_deref()
+            .map(|r| dns_server(r).context("--system-resolver"))
+            .transpose()?,
+        extra_ca_pem,
+        timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        device: args.device.clone(),
+        app: args.app.clone(),
+        error: args.error.clone(),
+        ..tvgate_doctor::Options::default()
+    })
+}
+
+/// `tvgate doctor`: runs the checks (progress on standard error), prints
+/// the verdict and the report, writes `--report`, and returns the cause's
+/// exit code (2 when the input cannot be used at all).
+fn doctor(args: cli::DoctorArgs) -> Result<i32> {
+    use tvgate_doctor::report;
+    let opts = match doctor_options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut console = tvgate_doctor::console::Console::new();
+    let outcome = runtime.block_on(tvgate_doctor::run(&opts, &mut console));
+    drop(console);
+    let report = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        println!();
+        print!("{}", report::render_text(&report));
+    }
+    if let Some(path) = &args.report {
+        let markdown = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("md") || e.eq_ignore_ascii_case("markdown"));
+        let text = if markdown {
+            report::render_markdown(&report)
+        } else {
+            report::render_text(&report)
+        };
+        std::fs::write(path, text)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
+        eprintln!("Report written to {}", path.display());
+    }
+    Ok(report.diagnosis.exit_code)
 }
 
 /// What `tvgate demo` was asked for.

@@ -4,6 +4,7 @@
 mod catalog;
 mod cli;
 mod denials;
+mod doctor;
 mod harness;
 mod hls;
 mod hygiene;

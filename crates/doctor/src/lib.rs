@@ -10,11 +10,29 @@
 //! DNS-over-HTTPS), so it works against any provider; against tvgate it
 //! also reads the documented `tvgate.reason` extension and is exact.
 //!
-//! Layout: the pure parts (what was typed, what the answers mean, the
-//! verdict, the report) never touch the network; the probes (`dns`,
-//! `transport`, `account`, `stream`) each return a [`check::Check`] and
-//! have a timeout on every step, so the doctor never hangs.
+//! Layout: the pure parts (what was typed: `input`, `typing`; the verdict:
+//! `verdict`; the report: `report`) never touch the network; the probes
+//! (`dns`, `transport`, `account`, `stream`) each return [`check::Check`]s
+//! and have a timeout on every step, so the doctor never hangs. `run` ties
+//! them together; `console` shows progress.
+//!
+//! Entry point: [`run::run`] with [`run::Options`]; render the returned
+//! [`report::Report`] with [`report::render_text`],
+//! [`report::render_markdown`] or [`report::Report::to_json`]; exit with
+//! `report.diagnosis.exit_code`.
 
+pub mod account;
 pub mod check;
+pub mod console;
 pub mod dns;
+pub mod fetch;
+pub mod input;
+pub mod report;
+pub mod run;
+pub mod stream;
 pub mod transport;
+pub mod typing;
+pub mod verdict;
+
+pub use check::{Cause, Check, Step, Verdict};
+pub use run::{run, DoctorError, Options};
