@@ -56,12 +56,27 @@ pub fn router(app: App) -> Router {
 }
 
 /// Serves `router(app)` on a listener the caller bound, until `shutdown`.
+/// How long sent data may stay unacknowledged (a reader that stopped)
+/// before the kernel closes the connection.
+pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    // A viewer that stops reading (a frozen box, a paused player) leaves
+    // its socket with a zero window: no write ever completes, so nothing in
+    // user space notices. The kernel ends such a connection once sent data
+    // has gone unacknowledged this long; the stream's lease (renewed only
+    // while data flows) has expired by then anyway.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let socket = socket2::SockRef::from(&*tcp);
+        if let Err(e) = socket.set_tcp_user_timeout(Some(SEND_TIMEOUT)) {
+            tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+        }
+    });
     axum::serve(listener, service)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

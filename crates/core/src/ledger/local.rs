@@ -99,10 +99,13 @@ impl Ledger for LocalLedger {
                 }
             }
             // A reconnect from the same address and player replaces its own
-            // lease instead of taking a second slot.
-            if let Some(pos) = leases.iter().position(|l| {
+            // lease instead of taking a second slot. Unlimited lines have no
+            // slot to save: identical boxes behind one NAT must not end
+            // each other's streams.
+            let own = leases.iter().position(|l| {
                 l.ip == req.ip && l.user_agent == req.user_agent && l.kind == req.kind
-            }) {
+            });
+            if let (Some(pos), true) = (own, req.max_connections != 0) {
                 ended.push(leases.remove(pos));
             }
             let full = req.max_connections != 0 && leases.len() as u32 >= req.max_connections;
@@ -426,5 +429,19 @@ mod tests {
         // The last one ends: the slot is free.
         assert!(ledger.end(first).is_some());
         assert_eq!(ledger.active(AccountId(1), 104), 0);
+    }
+
+    #[test]
+    fn identical_players_on_an_unlimited_line_do_not_end_each_other() {
+        let ledger = LocalLedger::new();
+        let r = req("10.0.0.1", "MAG250", 0, LimitPolicy::Refuse);
+        let (a, _) = admitted(ledger.admit(&r, 100, 30));
+        let (b, ended) = admitted(ledger.admit(&r, 101, 30));
+        assert_ne!(a, b);
+        assert!(
+            ended.is_empty(),
+            "two boxes behind one NAT both keep watching"
+        );
+        assert_eq!(ledger.active(AccountId(1), 101), 2);
     }
 }
