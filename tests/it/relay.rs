@@ -64,6 +64,10 @@ async fn two_hundred_viewers_cost_one_upstream_connection() {
             let mut r = open(srv, 1, &format!("viewer-{i}")).await;
             let first = r.chunk().await.expect("chunk").expect("bytes");
             assert_eq!(first[0], 0x47, "starts on a packet");
+            // The program table first, also for the viewer that opened the
+            // channel (the hub held nothing yet).
+            let pid = (u16::from(first[1] & 0x1f) << 8) | u16::from(first[2]);
+            assert_eq!(pid, 0, "viewer {i} starts with the PAT");
             r
         }
     }))

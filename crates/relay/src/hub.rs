@@ -238,9 +238,16 @@ impl Hub {
         let mut pending = VecDeque::new();
         let (rx, last_seq) = chan.join(&mut pending, true, None);
         drop(channels);
+        // No program tables known yet (the first viewer of a cold channel):
+        // start this viewer at the upstream's next PAT instead of mid-stream.
+        let starts_with_pat = pending.front().is_some_and(|b| pat_offset(b) == Some(0));
+        if !starts_with_pat {
+            pending.clear();
+        }
         Ok(Viewer {
             pending,
             last_seq,
+            await_pat: if starts_with_pat { 0 } else { AWAIT_PAT_BYTES },
             recv: Some(Box::pin(recv(rx))),
             published: Arc::clone(&chan.published),
             chan: Arc::downgrade(&chan),
@@ -365,6 +372,23 @@ pub struct Viewer {
     inner: Arc<Inner>,
     /// When this viewer recently jumped to the live edge.
     strikes: VecDeque<Instant>,
+    /// Bytes this viewer may still skip while waiting for its first PAT
+    /// (0: not waiting). A stream without program tables is passed on
+    /// once the budget is spent.
+    await_pat: usize,
+}
+
+/// How much a cold joiner skips at most while waiting for a PAT.
+const AWAIT_PAT_BYTES: usize = 2 << 20;
+
+/// Offset of the first packet of `chunk` that starts a PAT section.
+fn pat_offset(chunk: &[u8]) -> Option<usize> {
+    chunk
+        .chunks_exact(PACKET_LEN)
+        .position(|p| {
+            p[0] == SYNC_BYTE && mpegts::pid(p) == Some(PID_PAT) && mpegts::payload_unit_start(p)
+        })
+        .map(|i| i * PACKET_LEN)
 }
 
 impl fmt::Debug for Viewer {
@@ -397,7 +421,22 @@ impl Stream for Viewer {
                     if !this.is_lagging(&item) {
                         this.last_seq = Some(item.seq);
                         this.recv = Some(Box::pin(recv(rx)));
-                        return Poll::Ready(Some(item.bytes));
+                        let mut bytes = item.bytes;
+                        if this.await_pat > 0 {
+                            match pat_offset(&bytes) {
+                                Some(at) => {
+                                    this.await_pat = 0;
+                                    bytes = bytes.slice(at..);
+                                }
+                                None => {
+                                    this.await_pat = this.await_pat.saturating_sub(bytes.len());
+                                    if this.await_pat > 0 {
+                                        continue;
+                                    }
+                                }
+                            }
+                        }
+                        return Poll::Ready(Some(bytes));
                     }
                     0
                 }

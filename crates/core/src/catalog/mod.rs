@@ -436,7 +436,7 @@ impl Catalog {
     pub fn upcoming(&self, epg_id: &str, now: UnixTime, limit: usize) -> &[Programme] {
         let all = self.programmes(epg_id);
         let first = all.partition_point(|p| p.stop <= now);
-        &all[first..all.len().min(first + limit)]
+        &all[first..all.len().min(first.saturating_add(limit))]
     }
 
     pub fn entry_count(&self) -> usize {
