@@ -339,9 +339,7 @@ impl BoundDevice {
     /// True when a pinned serial or device id differs from what `p` sent
     /// (a value not sent is not a mismatch).
     fn pins_differ(&self, p: &DevicePresented) -> bool {
-        let differs = |pinned: &Option<Box<str>>, sent: &Option<Box<str>>| {
-            matches!((pinned, sent), (Some(a), Some(b)) if a != b)
-        };
+        let differs = |pinned: &Option<Box<str>>, sent: &Option<Box<str>>| matches!((pinned, sent), (Some(a), Some(b)) if a != b);
         self.kind == DeviceKind::Mac
             && (differs(&self.serial, &p.serial)
                 || differs(&self.device_id, &p.device_id)
@@ -350,9 +348,8 @@ impl BoundDevice {
 
     /// True when `p` sent a serial or device id this device has not pinned yet.
     fn pins_missing(&self, p: &DevicePresented) -> bool {
-        let missing = |pinned: &Option<Box<str>>, sent: &Option<Box<str>>| {
-            pinned.is_none() && sent.is_some()
-        };
+        let missing =
+            |pinned: &Option<Box<str>>, sent: &Option<Box<str>>| pinned.is_none() && sent.is_some();
         self.kind == DeviceKind::Mac
             && (missing(&self.serial, &p.serial)
                 || missing(&self.device_id, &p.device_id)
@@ -485,7 +482,8 @@ pub struct DeviceHint {
 }
 
 impl DeviceHint {
-    fn new(why: NotRegisteredWhy, binding: &Binding) -> DeviceHint {
+    /// The hint for a refusal on a line with this binding.
+    pub fn for_binding(why: NotRegisteredWhy, binding: &Binding) -> DeviceHint {
         DeviceHint {
             why,
             limit: binding.policy.limit,
@@ -585,7 +583,7 @@ pub fn check(
         if let Some(p) = presented {
             if let Some(d) = binding.devices.iter().find(|d| d.is(p)) {
                 if d.pins_differ(p) {
-                    return Err(DeviceHint::new(
+                    return Err(DeviceHint::for_binding(
                         NotRegisteredWhy::IdentifiersDiffer,
                         binding,
                     ));
@@ -599,8 +597,7 @@ pub fn check(
                     DeviceStep::Nothing
                 });
             }
-            if policy.enrolment == Enrolment::Auto
-                && binding.devices.len() < policy.limit as usize
+            if policy.enrolment == Enrolment::Auto && binding.devices.len() < policy.limit as usize
             {
                 return Ok(DeviceStep::Bind);
             }
@@ -622,7 +619,7 @@ pub fn check(
     } else {
         NotRegisteredWhy::OtherDevice
     };
-    Err(DeviceHint::new(why, binding))
+    Err(DeviceHint::for_binding(why, binding))
 }
 
 /// Who changed a binding.
@@ -777,10 +774,15 @@ mod tests {
         assert!(one.contains(ip("198.51.100.7")) && !one.contains(ip("198.51.100.8")));
         let v6 = IpRange::parse("2001:db8::/32").expect("v6");
         assert!(v6.contains(ip("2001:db8:1::5")));
-        assert!(IpRange::parse("0.0.0.0/0").expect("all").contains(ip("8.8.8.8")));
+        assert!(IpRange::parse("0.0.0.0/0")
+            .expect("all")
+            .contains(ip("8.8.8.8")));
         assert!(IpRange::parse("192.0.2.0/33").is_err());
         assert!(IpRange::parse("example.com").is_err());
-        assert_eq!(IpRange::parse_list(" 10.0.0.0/8, ,192.0.2.1 ").map(|l| l.len()), Ok(2));
+        assert_eq!(
+            IpRange::parse_list(" 10.0.0.0/8, ,192.0.2.1 ").map(|l| l.len()),
+            Ok(2)
+        );
     }
 
     fn device(id: i64, kind: DeviceKind, identifier: &str, last_ip: &str) -> BoundDevice {
@@ -822,37 +824,86 @@ mod tests {
         let off = binding(0, vec![tv.clone()]);
         let why = |r: Result<DeviceStep, DeviceHint>| r.map_err(|h| h.why);
         // Binding off: anything goes, nothing is written.
-        assert_eq!(why(check(None, Some(&phone), away, NOW)), Ok(DeviceStep::Nothing));
-        assert_eq!(why(check(Some(&off), Some(&phone), away, NOW)), Ok(DeviceStep::Nothing));
+        assert_eq!(
+            why(check(None, Some(&phone), away, NOW)),
+            Ok(DeviceStep::Nothing)
+        );
+        assert_eq!(
+            why(check(Some(&off), Some(&phone), away, NOW)),
+            Ok(DeviceStep::Nothing)
+        );
         // The bound device, from anywhere.
-        assert_eq!(why(check(Some(&one), Some(&tv_p), away, NOW)), Ok(DeviceStep::Touch(DeviceId(1))));
+        assert_eq!(
+            why(check(Some(&one), Some(&tv_p), away, NOW)),
+            Ok(DeviceStep::Touch(DeviceId(1)))
+        );
         // A free place binds the first device.
-        assert_eq!(why(check(Some(&empty), Some(&phone), away, NOW)), Ok(DeviceStep::Bind));
+        assert_eq!(
+            why(check(Some(&empty), Some(&phone), away, NOW)),
+            Ok(DeviceStep::Bind)
+        );
         // ...unless only the operator registers devices.
         let mut manual = empty.clone();
         manual.policy.enrolment = Enrolment::Operator;
-        assert_eq!(why(check(Some(&manual), Some(&phone), away, NOW)), Err(NotRegisteredWhy::OtherDevice));
-        // A second device on a full line.
-        assert_eq!(why(check(Some(&one), Some(&phone), away, NOW)), Err(NotRegisteredWhy::OtherDevice));
-        // Nothing presented: the bound device's address is let in, others not.
-        assert_eq!(why(check(Some(&one), None, home, NOW)), Ok(DeviceStep::Nothing));
-        assert_eq!(why(check(Some(&one), None, away, NOW)), Err(NotRegisteredWhy::NoIdentity));
         assert_eq!(
-            why(check(Some(&one), None, home, NOW + SAME_ADDRESS_SECS + 2000)),
+            why(check(Some(&manual), Some(&phone), away, NOW)),
+            Err(NotRegisteredWhy::OtherDevice)
+        );
+        // A second device on a full line.
+        assert_eq!(
+            why(check(Some(&one), Some(&phone), away, NOW)),
+            Err(NotRegisteredWhy::OtherDevice)
+        );
+        // Nothing presented: the bound device's address is let in, others not.
+        assert_eq!(
+            why(check(Some(&one), None, home, NOW)),
+            Ok(DeviceStep::Nothing)
+        );
+        assert_eq!(
+            why(check(Some(&one), None, away, NOW)),
+            Err(NotRegisteredWhy::NoIdentity)
+        );
+        assert_eq!(
+            why(check(
+                Some(&one),
+                None,
+                home,
+                NOW + SAME_ADDRESS_SECS + 2000
+            )),
             Err(NotRegisteredWhy::NoIdentity),
             "only while recent"
         );
         // An IP lock lets in callers inside it that are not a bound device.
         let mut locked = one.clone();
         locked.policy.ip_lock = vec![IpRange::parse("203.0.113.0/24").expect("range")];
-        assert_eq!(why(check(Some(&locked), None, away, NOW)), Ok(DeviceStep::Nothing));
-        assert_eq!(why(check(Some(&locked), None, ip("198.51.100.1"), NOW)), Err(NotRegisteredWhy::OutsideIpLock));
+        assert_eq!(
+            why(check(Some(&locked), None, away, NOW)),
+            Ok(DeviceStep::Nothing)
+        );
+        assert_eq!(
+            why(check(Some(&locked), None, ip("198.51.100.1"), NOW)),
+            Err(NotRegisteredWhy::OutsideIpLock)
+        );
         let lock_only = Binding {
-            policy: DevicePolicy { limit: 0, ..locked.policy.clone() },
+            policy: DevicePolicy {
+                limit: 0,
+                ..locked.policy.clone()
+            },
             ..Binding::default()
         };
-        assert_eq!(why(check(Some(&lock_only), Some(&phone), ip("198.51.100.1"), NOW)), Err(NotRegisteredWhy::OutsideIpLock));
-        assert_eq!(why(check(Some(&lock_only), Some(&phone), away, NOW)), Ok(DeviceStep::Nothing));
+        assert_eq!(
+            why(check(
+                Some(&lock_only),
+                Some(&phone),
+                ip("198.51.100.1"),
+                NOW
+            )),
+            Err(NotRegisteredWhy::OutsideIpLock)
+        );
+        assert_eq!(
+            why(check(Some(&lock_only), Some(&phone), away, NOW)),
+            Ok(DeviceStep::Nothing)
+        );
     }
 
     #[test]
@@ -864,11 +915,25 @@ mod tests {
         let at = ip("192.0.2.1");
         let same = DevicePresented::mag("00:1A:79:AA:BB:CC", Some("SN1"), None, None).expect("mac");
         let no_sn = DevicePresented::mag("00:1A:79:AA:BB:CC", Some(""), None, None).expect("mac");
-        let other = DevicePresented::mag("00:1A:79:AA:BB:CC", Some("SN2"), None, None).expect("mac");
-        let new_id = DevicePresented::mag("00:1A:79:AA:BB:CC", Some("SN1"), Some("D1"), None).expect("mac");
-        assert_eq!(check(Some(&b), Some(&same), at, NOW), Ok(DeviceStep::Nothing), "seen just now");
-        assert_eq!(check(Some(&b), Some(&no_sn), at, NOW), Ok(DeviceStep::Nothing), "not sent is no mismatch");
-        assert_eq!(check(Some(&b), Some(&new_id), at, NOW), Ok(DeviceStep::Touch(DeviceId(1))), "pin the new id");
+        let other =
+            DevicePresented::mag("00:1A:79:AA:BB:CC", Some("SN2"), None, None).expect("mac");
+        let new_id =
+            DevicePresented::mag("00:1A:79:AA:BB:CC", Some("SN1"), Some("D1"), None).expect("mac");
+        assert_eq!(
+            check(Some(&b), Some(&same), at, NOW),
+            Ok(DeviceStep::Nothing),
+            "seen just now"
+        );
+        assert_eq!(
+            check(Some(&b), Some(&no_sn), at, NOW),
+            Ok(DeviceStep::Nothing),
+            "not sent is no mismatch"
+        );
+        assert_eq!(
+            check(Some(&b), Some(&new_id), at, NOW),
+            Ok(DeviceStep::Touch(DeviceId(1))),
+            "pin the new id"
+        );
         assert_eq!(
             check(Some(&b), Some(&other), at, NOW).map_err(|h| h.why),
             Err(NotRegisteredWhy::IdentifiersDiffer)
@@ -884,7 +949,10 @@ mod tests {
         let text = hint.message(|t| format!("T{t}"));
         assert!(text.contains("mac ending BBCC"), "{text}");
         assert!(text.contains("\"Living room\""), "{text}");
-        assert!(text.contains(&format!("last seen T{}", NOW - 1000)), "{text}");
+        assert!(
+            text.contains(&format!("last seen T{}", NOW - 1000)),
+            "{text}"
+        );
         assert!(!text.contains("AA:BB") && !text.contains("00:1A"), "{text}");
         assert!(text.starts_with("Device not registered"), "{text}");
     }

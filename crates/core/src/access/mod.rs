@@ -12,8 +12,8 @@
 pub mod account;
 pub mod credentials;
 pub mod decide;
-pub mod device;
 pub mod denial;
+pub mod device;
 pub mod directory;
 pub mod limiter;
 pub mod secrets;
@@ -21,5 +21,5 @@ pub mod token;
 
 pub use account::{Account, AccountPatch, NewAccount, OutputFormat, OutputFormats, Status};
 pub use decide::{decide, verdict, AccessRequest, Decision, DeviceAsk, Face, Proof, Verdict};
-pub use device::{Binding, DevicePresented};
 pub use denial::Denial;
+pub use device::{Binding, DevicePresented};
