@@ -1148,11 +1148,18 @@ async fn devices(store: &dyn Store) {
         ],
     };
     store
-        .set_device_policy(dev.id, policy.clone(), audit(dev.id, AuditAction::Policy, 1))
+        .set_device_policy(
+            dev.id,
+            policy.clone(),
+            audit(dev.id, AuditAction::Policy, 1),
+        )
         .await
         .unwrap();
     let s1 = stamp(store).await;
-    assert!(s1.accounts > s0.accounts, "a policy change is a line change");
+    assert!(
+        s1.accounts > s0.accounts,
+        "a policy change is a line change"
+    );
     let tv = store
         .add_device(
             dev.id,
@@ -1220,7 +1227,11 @@ async fn devices(store: &dyn Store) {
     assert_eq!(binding.devices.len(), 2);
     let got = &binding.devices[0];
     assert_eq!((got.id, got.kind), (tv.id, DeviceKind::Mac));
-    assert_eq!(got.serial.as_deref(), Some("SN1"), "the first serial stays pinned");
+    assert_eq!(
+        got.serial.as_deref(),
+        Some("SN1"),
+        "the first serial stays pinned"
+    );
     assert_eq!(got.last_seen, 600);
     assert_eq!(got.last_ip, Some("192.0.2.10".parse().unwrap()));
     assert_eq!(&*got.label, "Living room");
@@ -1228,14 +1239,24 @@ async fn devices(store: &dyn Store) {
     // Remove one, then reset by the subscriber (records when).
     assert_eq!(
         store
-            .remove_devices(dev.id, Some(phone.id), None, audit(dev.id, AuditAction::Remove, 8))
+            .remove_devices(
+                dev.id,
+                Some(phone.id),
+                None,
+                audit(dev.id, AuditAction::Remove, 8)
+            )
             .await
             .unwrap(),
         1
     );
     assert!(matches!(
         store
-            .remove_devices(dev.id, Some(phone.id), None, audit(dev.id, AuditAction::Remove, 8))
+            .remove_devices(
+                dev.id,
+                Some(phone.id),
+                None,
+                audit(dev.id, AuditAction::Remove, 8)
+            )
             .await,
         Err(StoreError::NotFound { .. })
     ));
@@ -1262,7 +1283,10 @@ async fn devices(store: &dyn Store) {
     // The audit log, newest first, per line and overall, limited.
     let log = store.device_audit(Some(dev.id), 100).await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["reset", "remove", "refuse", "bind", "add", "policy"]);
+    assert_eq!(
+        actions,
+        ["reset", "remove", "refuse", "bind", "add", "policy"]
+    );
     assert_eq!(log[0].actor, Actor::Subscriber);
     assert_eq!(log[0].ip, Some("192.0.2.7".parse().unwrap()));
     assert_eq!(log[0].new_device.as_deref(), Some("reset at 9"));
@@ -1284,7 +1308,10 @@ async fn devices(store: &dyn Store) {
         .unwrap()
         .iter()
         .all(|(id, _)| *id != dev.id));
-    assert_eq!(store.device_audit(Some(dev.id), 100).await.unwrap().len(), 7);
+    assert_eq!(
+        store.device_audit(Some(dev.id), 100).await.unwrap().len(),
+        7
+    );
 }
 
 // ----- runs -----

@@ -356,14 +356,14 @@ impl BoundDevice {
                 || missing(&self.device_id2, &p.device_id2))
     }
 
-    /// The last 4 characters of the identifier, separators left out
-    /// (`BBCC` for `00:1A:79:AA:BB:CC`): enough for a subscriber to
+    /// The last 4 characters of the identifier, a MAC's separators left
+    /// out (`BBCC` for `00:1A:79:AA:BB:CC`): enough for a subscriber to
     /// recognise their device, too little to impersonate it.
     pub fn tail(&self) -> String {
         let plain: Vec<char> = self
             .identifier
             .chars()
-            .filter(|c| !matches!(c, ':' | '-' | '.'))
+            .filter(|c| self.kind != DeviceKind::Mac || *c != ':')
             .collect();
         plain[plain.len().saturating_sub(4)..].iter().collect()
     }
