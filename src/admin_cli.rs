@@ -892,7 +892,7 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                     .is_some_and(|b| b.policy.limit == 0)
                 {
                     println!(
-                        "note: binding is off for this line; turn it on with `tvgate user set {} --device-limit N`",
+                        "note: binding is off for this line (a MAG box is still found by this MAC); enforce it with `tvgate user set {} --device-limit N`",
                         account.username
                     );
                 }

@@ -531,3 +531,26 @@ async fn unrelated_lines_stay_unchecked() {
         (403, Some("device_not_registered"))
     );
 }
+
+#[tokio::test]
+async fn concurrent_first_contacts_bind_no_more_than_the_limit() {
+    let srv = TestServer::start().await;
+    srv.add_line("jay", "pw-11", |_| {}).await;
+    bind_one(&srv, "jay").await;
+    let id = srv.gate.find_account("jay").expect("line").id;
+    let urls: Vec<String> = (0..8)
+        .map(|i| login(&srv, "jay", "pw-11", &format!("&device_id=dev-{}", i % 4)))
+        .collect();
+    let answers = futures::future::join_all(urls.iter().map(|u| get_json(u))).await;
+    let binding = srv.gate.binding(id).expect("bound");
+    assert_eq!(binding.devices.len(), 1, "{:?}", binding.devices);
+    let winner = format!("&device_id={}", binding.devices[0].identifier);
+    for (url, v) in urls.iter().zip(&answers) {
+        let active = v["user_info"]["status"] == "Active";
+        // The bound device is let in; every other one is refused (a request
+        // of the winner racing its own bind may also pass).
+        if !url.ends_with(&winner) {
+            assert!(!active, "{url}: {v}");
+        }
+    }
+}

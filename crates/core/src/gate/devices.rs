@@ -136,6 +136,19 @@ impl DeviceState {
     }
 }
 
+/// A first-contact bind in flight; dropping it (also when the request is
+/// cancelled mid-write) lets the line's next new device try.
+struct PendingBind<'a> {
+    state: &'a DeviceState,
+    account: AccountId,
+}
+
+impl Drop for PendingBind<'_> {
+    fn drop(&mut self) {
+        self.state.pending().remove(&self.account);
+    }
+}
+
 /// What [`Gate::check_device`] found, when the device may go on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceOutcome {
@@ -344,26 +357,36 @@ impl Gate {
                 .devices
                 .mac_owner(&p.id)
                 .is_some_and(|owner| owner != account.id);
-        let claimed = {
+        let claim = {
             let mut pending = self.devices.pending();
             match pending.get(&account.id) {
-                Some(other) if other == p => false,
-                Some(_) => true,
+                Some(other) if other == p => return Ok(DeviceOutcome::Unchecked),
+                Some(_) => None,
+                None if taken_elsewhere => None,
                 None => {
                     pending.insert(account.id, p.clone());
-                    false
+                    Some(PendingBind {
+                        state: &self.devices,
+                        account: account.id,
+                    })
                 }
             }
         };
-        if taken_elsewhere || claimed {
-            let binding = self.binding(account.id).unwrap_or_default();
-            let hint = DeviceHint::for_binding(NotRegisteredWhy::OtherDevice, &binding);
-            if !claimed {
-                self.devices.pending().remove(&account.id);
-            }
+        // Re-read under the claim: a bind that finished since the decision
+        // may have taken the last place, or bound this very device.
+        let current = self.binding(account.id).unwrap_or_default();
+        if let Some(d) = current.devices.iter().find(|d| d.is(p)) {
+            return Ok(DeviceOutcome::Known(d.id));
+        }
+        let full = current.devices.len() >= current.policy.limit as usize;
+        if claim.is_none() || full {
             let denial = Denial::DeviceNotRegistered {
-                hint: Box::new(hint),
+                hint: Box::new(DeviceHint::for_binding(
+                    NotRegisteredWhy::OtherDevice,
+                    &current,
+                )),
             };
+            drop(claim);
             self.audit_refusal(account, Some(p), &denial, ip, now).await;
             return Err(denial);
         }
@@ -391,7 +414,7 @@ impl Gate {
             // The decision allowed it; the next contact tries to bind again.
             Err(_) => Ok(DeviceOutcome::Unchecked),
         };
-        self.devices.pending().remove(&account.id);
+        drop(claim);
         outcome
     }
 
