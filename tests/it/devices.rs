@@ -157,6 +157,16 @@ async fn the_first_device_binds_and_a_second_is_refused_with_a_safe_hint() {
         .expect("login");
     let v: serde_json::Value = r.json().await.expect("json");
     assert_eq!(v["tvgate"]["reason"], "device_not_registered");
+    // ...and a POSTed login's form body.
+    let r = client()
+        .post(srv.url("/player_api.php"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("username=alice&password=pw-2&device_id=phone-4")
+        .send()
+        .await
+        .expect("login");
+    let v: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(v["tvgate"]["reason"], "device_not_registered");
     // A player that sends nothing, from the bound device's address: its
     // streams play (players send the id on login, not on stream URLs).
     let (status, _, _) = stream(&srv, "/live/alice/pw-2/1.ts").await;
@@ -185,7 +195,7 @@ async fn the_first_device_binds_and_a_second_is_refused_with_a_safe_hint() {
         .collect();
     assert_eq!(
         refused,
-        ["player phone-3", "player phone-2"],
+        ["player phone-4", "player phone-3", "player phone-2"],
         "throttled per device"
     );
     assert!(log.iter().all(|e| e.username == "alice"));

@@ -60,6 +60,22 @@ pub fn presented_device(
 }
 
 impl Caller {
+    /// The caller with the device id of a POSTed form (`mac`, else
+    /// `device_id`), when the query and the headers named none; `None`
+    /// when there is nothing to add.
+    pub fn with_form_device(&self, params: &crate::params::Params) -> Option<Caller> {
+        if self.device.is_some() {
+            return None;
+        }
+        let raw = ["mac", "device_id"]
+            .into_iter()
+            .find_map(|name| params.get(name).filter(|v| !v.trim().is_empty()))?;
+        Some(Caller {
+            device: Some(DevicePresented::player(raw)?),
+            ..self.clone()
+        })
+    }
+
     /// The user agent as text ("" when absent or not visible ASCII).
     pub fn user_agent(&self) -> &str {
         self.user_agent
