@@ -564,3 +564,88 @@ async fn concurrent_first_contacts_bind_no_more_than_the_limit() {
         }
     }
 }
+
+/// A running `tvgate serve` picks up device rules and devices the CLI
+/// writes (bindings are reloaded with the lines).
+#[tokio::test]
+async fn a_running_server_sees_bindings_the_cli_writes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tvgate"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(d)
+        .env("TVGATE_LOG_FORMAT", "json")
+        .env("TVGATE_KDF_MEMORY_KIB", "64")
+        .env("TVGATE_KDF_ITERATIONS", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let _guard = Kill(child);
+    let mut addr = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("log line");
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+            if let Some(a) = v["fields"]["addr"].as_str() {
+                addr = Some(a.to_string());
+                break;
+            }
+        }
+    }
+    let addr = addr.expect("the server logs its address");
+    let cli = |args: &[&str]| {
+        let (code, out, err) = tvgate(d, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
+    };
+    cli(&[
+        "user",
+        "add",
+        "kim",
+        "--password",
+        "pw-12",
+        "--device-limit",
+        "1",
+        "--device-enrolment",
+        "operator",
+    ]);
+    let url = format!("http://{addr}/player_api.php?username=kim&password=pw-12&device_id=tv");
+    let wait_for = |want: &'static str| {
+        let url = url.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while std::time::Instant::now() < deadline {
+                if let Ok(r) = client().get(&url).send().await {
+                    if r.text().await.unwrap_or_default().contains(want) {
+                        return true;
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(
+        wait_for("device_not_registered").await,
+        "the line and its rules reach the server"
+    );
+    cli(&["device", "add", "kim", "--player-id", "tv", "--label", "TV"]);
+    assert!(
+        wait_for("\"status\":\"Active\"").await,
+        "the registered device reaches the server"
+    );
+    let out = cli(&["device", "list", "kim", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        v["devices"][0]["last_seen"].is_i64(),
+        "the server recorded the sighting: {v}"
+    );
+}
