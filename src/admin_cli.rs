@@ -2,7 +2,7 @@
 //! Every command calls the same gate operation the admin API will call;
 //! this file only parses arguments and prints tables or JSON.
 
-use crate::cli::{ChannelCommand, LineFields, SourceCommand, UserCommand};
+use crate::cli::{ChannelCommand, DeviceCommand, LineFields, SourceCommand, UserCommand};
 use crate::settings::Settings;
 use crate::{import, sources, startup};
 use anyhow::{bail, Context, Result};
@@ -10,9 +10,10 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::sync::Arc;
+use tvgate_core::access::device::{Binding, DeviceAudit, DeviceKind, Enrolment, IpRange};
 use tvgate_core::access::{Account, AccountPatch, OutputFormats, Status};
 use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, StreamRef};
-use tvgate_core::gate::{AccountSpec, Gate};
+use tvgate_core::gate::{AccountSpec, DevicePolicyPatch, Gate};
 use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{NewSource, SourcePatch};
@@ -101,6 +102,32 @@ fn patch_from(gate: &Gate, f: &LineFields) -> Result<AccountPatch> {
     })
 }
 
+/// The device flags of `user add` / `user set`.
+fn device_patch_from(f: &LineFields) -> Result<DevicePolicyPatch> {
+    Ok(DevicePolicyPatch {
+        limit: f.device_limit,
+        enrolment: f
+            .device_enrolment
+            .as_deref()
+            .map(|e| {
+                Enrolment::parse(e)
+                    .with_context(|| format!("device enrolment {e:?}: use auto or operator"))
+            })
+            .transpose()?,
+        ip_lock: f
+            .ip_lock
+            .as_deref()
+            .map(|l| {
+                if l.trim().eq_ignore_ascii_case("none") {
+                    Ok(Vec::new())
+                } else {
+                    IpRange::parse_list(l).map_err(anyhow::Error::msg)
+                }
+            })
+            .transpose()?,
+    })
+}
+
 fn account_json(a: &Account, catalog: &Catalog) -> serde_json::Value {
     json!({
         "id": a.id.0,
@@ -143,6 +170,28 @@ fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// A line's device rules in one line of text.
+fn device_rules(binding: Option<&Binding>) -> String {
+    let Some(b) = binding.filter(|b| b.policy.is_on()) else {
+        return "binding off".to_string();
+    };
+    let p = &b.policy;
+    let mut parts = Vec::new();
+    if p.limit > 0 {
+        parts.push(format!(
+            "{} of {} bound, enrolment {}",
+            b.devices.len(),
+            p.limit,
+            p.enrolment
+        ));
+    }
+    if !p.ip_lock.is_empty() {
+        let ranges: Vec<String> = p.ip_lock.iter().map(ToString::to_string).collect();
+        parts.push(format!("ip lock {}", ranges.join(",")));
+    }
+    parts.join("; ")
+}
+
 /// "0" reads as "none allowed"; say what it means.
 fn cap_text(n: u32) -> String {
     if n == 0 {
@@ -159,13 +208,23 @@ fn show_account(
     catalog: &Catalog,
     password: Option<&str>,
     default_policy: &str,
+    binding: Option<&Binding>,
     as_json: bool,
 ) {
+    let policy = binding.map(|b| b.policy.clone()).unwrap_or_default();
     if as_json {
         let mut v = account_json(a, catalog);
         if let Some(p) = password {
             v["password"] = json!(p);
         }
+        v["device_limit"] = json!(policy.limit);
+        v["device_enrolment"] = json!(policy.enrolment.as_str());
+        v["ip_lock"] = json!(policy
+            .ip_lock
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>());
+        v["devices_bound"] = json!(binding.map_or(0, |b| b.devices.len()));
         println!("{v}");
         return;
     }
@@ -201,6 +260,7 @@ fn show_account(
             .join(", "),
     };
     println!("package          {package}");
+    println!("devices          {}", device_rules(binding));
     println!("created          {}", format_time(Some(a.created_at)));
     if !a.note.is_empty() {
         println!("note             {}", a.note);
@@ -228,12 +288,18 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             spec.allowed_formats = patch.allowed_formats.unwrap_or(OutputFormats::DEFAULT);
             spec.note = patch.note.unwrap_or_default();
             spec.package = patch.package.flatten();
+            let device_patch = device_patch_from(&fields)?;
             let (account, generated) = gate.create_account(spec, now()).await?;
+            if !device_patch.is_empty() {
+                gate.set_device_policy(&account.username, device_patch, now())
+                    .await?;
+            }
             show_account(
                 &account,
                 &gate.catalog(),
                 generated.as_deref(),
                 default_policy,
+                gate.binding(account.id).as_deref(),
                 json,
             );
         }
@@ -275,7 +341,14 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             let a = gate
                 .find_account(&username)
                 .with_context(|| format!("no line named {username:?}"))?;
-            show_account(&a, &gate.catalog(), None, default_policy, json);
+            show_account(
+                &a,
+                &gate.catalog(),
+                None,
+                default_policy,
+                gate.binding(a.id).as_deref(),
+                json,
+            );
         }
         UserCommand::Set {
             username,
@@ -283,8 +356,27 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             json,
         } => {
             let patch = patch_from(&gate, &fields)?;
-            let a = gate.update_account(&username, patch).await?;
-            show_account(&a, &gate.catalog(), None, default_policy, json);
+            let device_patch = device_patch_from(&fields)?;
+            let a = if patch == AccountPatch::default() && !device_patch.is_empty() {
+                gate.find_account(&username)
+                    .with_context(|| format!("no line named {username:?}"))?
+                    .as_ref()
+                    .clone()
+            } else {
+                gate.update_account(&username, patch).await?
+            };
+            if !device_patch.is_empty() {
+                gate.set_device_policy(&username, device_patch, now())
+                    .await?;
+            }
+            show_account(
+                &a,
+                &gate.catalog(),
+                None,
+                default_policy,
+                gate.binding(a.id).as_deref(),
+                json,
+            );
         }
         UserCommand::Passwd { username, password } => {
             let generated = password.is_none();
@@ -669,6 +761,197 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     println!("  {}. {}", i + 1, sources::redact(url));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+fn audit_json(e: &DeviceAudit) -> serde_json::Value {
+    json!({
+        "at": e.at, "time": format_time(Some(e.at)), "username": e.username,
+        "actor": e.actor.as_str(), "action": e.action.as_str(),
+        "ip": e.ip.map(|ip| ip.to_string()), "old_device": e.old_device,
+        "new_device": e.new_device, "detail": e.detail,
+    })
+}
+
+/// `tvgate device ...`: a line's bound devices, reset and audit log.
+pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
+    let gate = startup::open_gate(settings).await?;
+    let line = |username: &str| {
+        gate.find_account(username)
+            .with_context(|| format!("no line named {username:?}"))
+    };
+    match cmd {
+        DeviceCommand::List { username, json } => {
+            let account = line(&username)?;
+            let binding = gate.binding(account.id);
+            let devices = binding
+                .as_ref()
+                .map(|b| b.devices.clone())
+                .unwrap_or_default();
+            if json {
+                let policy = binding
+                    .as_ref()
+                    .map(|b| b.policy.clone())
+                    .unwrap_or_default();
+                let list: Vec<_> = devices
+                    .iter()
+                    .map(|d| {
+                        json!({
+                            "id": d.id.0, "kind": d.kind.as_str(), "identifier": d.identifier,
+                            "label": d.label, "serial": d.serial, "device_id": d.device_id,
+                            "device_id2": d.device_id2, "first_seen": d.first_seen,
+                            "last_seen": (d.last_seen > 0).then_some(d.last_seen),
+                            "last_ip": d.last_ip.map(|ip| ip.to_string()),
+                        })
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    json!({
+                        "username": account.username, "device_limit": policy.limit,
+                        "device_enrolment": policy.enrolment.as_str(),
+                        "ip_lock": policy.ip_lock.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "last_self_reset": binding.as_ref().and_then(|b| b.last_self_reset),
+                        "devices": list,
+                    })
+                );
+                return Ok(());
+            }
+            println!("{}: {}", account.username, device_rules(binding.as_deref()));
+            if binding.as_ref().is_some_and(|b| b.policy.limit == 0) && !devices.is_empty() {
+                println!(
+                    "(binding is off: these devices are not checked until --device-limit is set)"
+                );
+            }
+            let rows: Vec<Vec<String>> = devices
+                .iter()
+                .map(|d| {
+                    vec![
+                        d.id.to_string(),
+                        d.kind.to_string(),
+                        d.identifier.to_string(),
+                        d.label.to_string(),
+                        format_time(Some(d.first_seen)),
+                        if d.last_seen > 0 {
+                            format_time(Some(d.last_seen))
+                        } else {
+                            "not yet".to_string()
+                        },
+                        d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "ID",
+                    "KIND",
+                    "IDENTIFIER",
+                    "LABEL",
+                    "FIRST SEEN",
+                    "LAST SEEN",
+                    "IP",
+                ],
+                &rows,
+            );
+            println!("{} devices", rows.len());
+        }
+        DeviceCommand::Add {
+            username,
+            mac,
+            serial,
+            player_id,
+            label,
+            json,
+        } => {
+            let (kind, identifier) = match (mac, serial, player_id) {
+                (Some(m), None, None) => (DeviceKind::Mac, m),
+                (None, Some(s), None) => (DeviceKind::Stb, s),
+                (None, None, Some(p)) => (DeviceKind::Player, p),
+                _ => bail!("give exactly one of --mac, --serial or --player-id"),
+            };
+            let account = line(&username)?;
+            let d = gate
+                .add_device(&account.username, kind, &identifier, &label, now())
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"id": d.id.0, "kind": d.kind.as_str(), "identifier": d.identifier, "label": d.label})
+                );
+            } else {
+                println!(
+                    "added device {} to {}: {}",
+                    d.id,
+                    account.username,
+                    d.describe()
+                );
+                if gate
+                    .binding(account.id)
+                    .is_some_and(|b| b.policy.limit == 0)
+                {
+                    println!(
+                        "note: binding is off for this line (a MAG box is still found by this MAC); enforce it with `tvgate user set {} --device-limit N`",
+                        account.username
+                    );
+                }
+            }
+        }
+        DeviceCommand::Remove { username, id } => {
+            let d = gate
+                .remove_device(&username, tvgate_core::ids::DeviceId(id), now())
+                .await?;
+            println!("removed device {} from {username}: {}", d.id, d.describe());
+        }
+        DeviceCommand::Reset { username } => {
+            let account = line(&username)?;
+            let n = gate.reset_devices(&account.username, now()).await?;
+            println!(
+                "unbound {n} devices of {}; the next device binds on its next contact",
+                account.username
+            );
+        }
+        DeviceCommand::Audit {
+            username,
+            limit,
+            json,
+        } => {
+            let entries = gate.device_audit(username.as_deref(), limit).await?;
+            if json {
+                let list: Vec<_> = entries.iter().map(audit_json).collect();
+                println!("{}", serde_json::Value::Array(list));
+                return Ok(());
+            }
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    vec![
+                        format_time(Some(e.at)),
+                        e.username.clone(),
+                        e.actor.as_str().to_string(),
+                        e.action.as_str().to_string(),
+                        e.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                        e.old_device.clone().unwrap_or_default(),
+                        e.new_device.clone().unwrap_or_default(),
+                        e.detail.clone(),
+                    ]
+                })
+                .collect();
+            print_table(
+                &[
+                    "WHEN",
+                    "LINE",
+                    "WHO",
+                    "ACTION",
+                    "IP",
+                    "OLD DEVICE",
+                    "NEW DEVICE",
+                    "DETAIL",
+                ],
+                &rows,
+            );
+            println!("{} entries", rows.len());
         }
     }
     Ok(())

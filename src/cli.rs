@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `user`, `source`, `channel`, `doctor`.
+//! The command line: `serve`, `demo`, `user`, `device`, `source`, `channel`, `doctor`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -50,6 +50,9 @@ pub enum Command {
     /// Manage subscriber lines.
     #[command(subcommand)]
     User(UserCommand),
+    /// Device binding of lines: bound devices, reset, audit log (docs/devices.md).
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Manage catalog and guide sources.
     #[command(subcommand)]
     Source(SourceCommand),
@@ -156,6 +159,59 @@ pub struct LineFields {
     /// Categories (ids or names) the line may see, comma-separated; `all` for everything.
     #[arg(long, value_name = "LIST")]
     pub package: Option<String>,
+    /// How many devices may be bound to the line (0: binding off, the default).
+    #[arg(long, value_name = "N")]
+    pub device_limit: Option<u32>,
+    /// `auto`: a new device binds itself while a place is free; `operator`:
+    /// only `tvgate device add` registers devices.
+    #[arg(long, value_name = "auto|operator")]
+    pub device_enrolment: Option<String>,
+    /// Address ranges the line may be used from by players that are not a
+    /// bound device (comma-separated CIDR, e.g. 192.0.2.0/24); `none` removes the lock.
+    #[arg(long, value_name = "CIDR,...|none")]
+    pub ip_lock: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Show a line's device rules and bound devices.
+    List {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a device for a line (give exactly one identifier).
+    Add {
+        username: String,
+        /// A MAC in any format (00:1A:79:AA:BB:CC, 00-1a-79-aa-bb-cc, 001A79AABBCC).
+        #[arg(long, group = "identifier")]
+        mac: Option<String>,
+        /// A set-top box's serial number (or firmware device id).
+        #[arg(long, group = "identifier")]
+        serial: Option<String>,
+        /// The device id an Xtream player sends (`device_id=` or `X-Device-Id`).
+        #[arg(long = "player-id", group = "identifier")]
+        player_id: Option<String>,
+        /// A name the subscriber recognises ("Living room").
+        #[arg(long, default_value = "")]
+        label: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove one device (its id is in `tvgate device list USER`).
+    Remove { username: String, id: i64 },
+    /// Unbind every device of a line: the next device binds on its next contact.
+    Reset { username: String },
+    /// Show the audit log (binds, resets, refusals, changes), newest first.
+    Audit {
+        /// Only this line.
+        username: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = tvgate_core::gate::DEFAULT_AUDIT_LIMIT)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -110,6 +110,7 @@ fn run(cli: Cli) -> Result<i32> {
             runtime.block_on(serve(settings, Some(DemoOptions { json, password })))
         }
         Command::User(cmd) => runtime.block_on(admin_cli::user(&settings, cmd)),
+        Command::Device(cmd) => runtime.block_on(admin_cli::device(&settings, cmd)),
         Command::Source(cmd) => runtime.block_on(admin_cli::source(&settings, cmd)),
         Command::Channel(cmd) => runtime.block_on(admin_cli::channel(&settings, cmd)),
         Command::Doctor(_) => Ok(()),

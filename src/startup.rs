@@ -90,6 +90,7 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
                 drain_secs: s.login_failure_username_drain_secs,
             },
         },
+        device_reset_cooldown_secs: i64::from(s.device_reset_cooldown_secs),
     }
 }
 

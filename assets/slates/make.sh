@@ -71,3 +71,6 @@ slate connection_limit "Connection limit reached" \
 slate source_at_capacity "Source at capacity" \
   "The provider's connection limit is reached," \
   "try again shortly."
+slate device_not_registered "Device not registered" \
+  "This subscription is bound to another device:" \
+  "reset the binding, or ask your provider."

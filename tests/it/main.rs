@@ -4,6 +4,7 @@
 mod catalog;
 mod cli;
 mod denials;
+mod devices;
 mod doctor;
 mod harness;
 mod hls;

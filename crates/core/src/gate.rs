@@ -25,6 +25,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+mod devices;
+pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
+
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms
 /// hash never stalls other requests; tests and the CLI may run it inline.
 #[async_trait::async_trait]
@@ -57,7 +60,13 @@ pub struct GateSettings {
     /// `kdf` on their first successful login (see [`Gate::upgrade_next`]).
     pub import_kdf: KdfParams,
     pub limiter: LimiterSettings,
+    /// How often a subscriber may reset their own device binding
+    /// (`device_reset_cooldown_secs`).
+    pub device_reset_cooldown_secs: i64,
 }
+
+/// The default `device_reset_cooldown_secs`: once a day.
+pub const DEFAULT_DEVICE_RESET_COOLDOWN_SECS: i64 = 86_400;
 
 impl Default for GateSettings {
     fn default() -> Self {
@@ -66,6 +75,7 @@ impl Default for GateSettings {
             kdf: KdfParams::default(),
             import_kdf: KdfParams::default(),
             limiter: LimiterSettings::default(),
+            device_reset_cooldown_secs: DEFAULT_DEVICE_RESET_COOLDOWN_SECS,
         }
     }
 }
@@ -83,6 +93,12 @@ pub enum GateError {
     NoSuchLine(String),
     #[error("{0}")]
     Invalid(String),
+    /// A subscriber's own device reset within the cooldown.
+    #[error("the device binding was reset less than {cooldown_secs} seconds ago; try again in {retry_after_secs} seconds")]
+    ResetTooSoon {
+        retry_after_secs: i64,
+        cooldown_secs: i64,
+    },
 }
 
 /// The result of checking presented credentials.
@@ -200,6 +216,8 @@ pub struct Gate {
     // Lines proven with a weaker hash, waiting to be re-hashed (id, password).
     // Bounded; held only for a push or a pop.
     upgrades: Mutex<Vec<(AccountId, String)>>,
+    /// Device bindings beside the directory (docs/devices.md).
+    devices: devices::DeviceState,
 }
 
 /// Most lines waiting for a hash upgrade at once; more are picked up on a
@@ -236,6 +254,7 @@ impl Gate {
                 settings.kdf.memory_kib, settings.kdf.iterations, settings.kdf.parallelism
             ),
             upgrades: Mutex::new(Vec::new()),
+            devices: devices::DeviceState::default(),
         };
         gate.reload_accounts().await?;
         gate.reload_catalog().await?;
@@ -255,10 +274,13 @@ impl Gate {
         crate::access::token::TokenKey::from_verifier(&self.key)
     }
 
-    /// Re-reads every line from the store (after another process changed them).
+    /// Re-reads every line and its device binding from the store (after
+    /// another process changed them).
     pub async fn reload_accounts(&self) -> Result<(), GateError> {
         let accounts = self.store.load_accounts().await?;
+        let bindings = self.store.load_bindings().await?;
         self.directory.load(accounts);
+        self.devices.load(bindings);
         Ok(())
     }
 
@@ -423,7 +445,8 @@ impl Gate {
         Ok(true)
     }
 
-    /// Authenticates, then decides the request.
+    /// Decides the request without the device step (no binding is
+    /// written); faces use [`Gate::authorize`].
     pub fn decide(&self, authn: &Authn, req: &AccessRequest<'_>, now: UnixTime) -> Decision {
         decide(authn.proof(), req, now)
     }
@@ -538,6 +561,7 @@ impl Gate {
         let current = self.line(username)?;
         self.store.delete_account(current.id).await?;
         self.directory.remove(current.id);
+        self.devices.forget(current.id);
         Ok((*current).clone())
     }
 

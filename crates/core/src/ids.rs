@@ -36,3 +36,7 @@ id_type!(
     /// The public number of a category (`category_id`).
     CategoryId(u32)
 );
+id_type!(
+    /// A device bound to a line (see `access::device`).
+    DeviceId(i64)
+);

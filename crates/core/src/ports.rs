@@ -3,10 +3,11 @@
 //! application state; async methods go through `async-trait` so the traits
 //! stay dyn-compatible.
 
+use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use crate::access::{Account, NewAccount};
 use crate::catalog::ingest::ImportedItem;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
-use crate::ids::{AccountId, SourceId, StreamId};
+use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
 use crate::UnixTime;
 use tvgate_formats::xmltv;
 
@@ -136,6 +137,48 @@ pub trait Store: Send + Sync + 'static {
     async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
         Ok(None)
     }
+
+    // ----- devices (docs/devices.md) -----
+    // Every change below is one transaction with its audit entry and bumps
+    // the lines' change stamp (a running server reloads bindings with the
+    // lines); recording a sighting or a refusal does not.
+    /// Every line's binding (lines without one are left out).
+    async fn load_bindings(&self) -> StoreResult<Vec<(AccountId, Binding)>>;
+    /// Sets a line's limit, enrolment and IP lock.
+    async fn set_device_policy(
+        &self,
+        account: AccountId,
+        policy: DevicePolicy,
+        audit: DeviceAudit,
+    ) -> StoreResult<()>;
+    /// Binds a device; `Conflict` when the line already has it.
+    async fn add_device(
+        &self,
+        account: AccountId,
+        device: NewDevice,
+        audit: DeviceAudit,
+    ) -> StoreResult<BoundDevice>;
+    /// Removes one device (`Some`) or every device of the line (`None`, a
+    /// reset); `self_reset_at` records a reset by the subscriber. Returns how
+    /// many were removed; `NotFound` for a device the line does not have.
+    async fn remove_devices(
+        &self,
+        account: AccountId,
+        device: Option<DeviceId>,
+        self_reset_at: Option<UnixTime>,
+        audit: DeviceAudit,
+    ) -> StoreResult<u64>;
+    /// Records that a bound device was seen (time, address, and any serial
+    /// or device ids it sent for the first time). Does not bump the stamp.
+    async fn touch_device(&self, device: BoundDevice) -> StoreResult<()>;
+    /// Appends an audit entry alone (a refusal). Does not bump the stamp.
+    async fn record_device_audit(&self, audit: DeviceAudit) -> StoreResult<()>;
+    /// The newest audit entries first, of one line or of all, at most `limit`.
+    async fn device_audit(
+        &self,
+        account: Option<AccountId>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeviceAudit>>;
 
     // ----- sources -----
     async fn sources(&self) -> StoreResult<Vec<Source>>;

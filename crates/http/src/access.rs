@@ -8,20 +8,74 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use tvgate_core::access::{AccessRequest, Decision, Denial, Face, OutputFormat};
+use tvgate_core::access::{AccessRequest, Decision, Denial, DevicePresented, Face, OutputFormat};
 use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
 
-/// The caller's address, user agent and `Host` header. The header values
-/// share the request's buffer: extracting them allocates nothing.
+/// The caller's address, user agent, `Host` header and device identity.
+/// The header values share the request's buffer: extracting them
+/// allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub ip: IpAddr,
     user_agent: Option<HeaderValue>,
     pub host: Option<HeaderValue>,
+    /// The device identity an Xtream player sent ([`presented_device`]).
+    pub device: Option<DevicePresented>,
+}
+
+/// The header an Xtream player (or a proxy in front of it) may send its
+/// device id in.
+pub const DEVICE_ID_HEADER: &str = "x-device-id";
+
+/// The device identity of an Xtream request (docs/devices.md): the query
+/// parameter `mac`, else `device_id`, else the `X-Device-Id` header. A value
+/// that is a MAC in any format counts as that MAC; anything else is a
+/// player device id (trimmed, at most 128 characters). The query is only
+/// parsed when it names one of the two parameters.
+pub fn presented_device(
+    query: Option<&str>,
+    header: Option<&HeaderValue>,
+) -> Option<DevicePresented> {
+    let from_query = query
+        .filter(|q| q.contains("mac=") || q.contains("device_id="))
+        .and_then(|q| {
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            ["mac", "device_id"].into_iter().find_map(|name| {
+                pairs
+                    .iter()
+                    .find(|(k, v)| k == name && !v.trim().is_empty())
+                    .map(|(_, v)| v.clone())
+            })
+        });
+    let raw = from_query.or_else(|| {
+        header
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty())
+            .map(str::to_string)
+    })?;
+    DevicePresented::player(&raw)
 }
 
 impl Caller {
+    /// The caller with the device id of a POSTed form (`mac`, else
+    /// `device_id`), when the query and the headers named none; `None`
+    /// when there is nothing to add.
+    pub fn with_form_device(&self, params: &crate::params::Params) -> Option<Caller> {
+        if self.device.is_some() {
+            return None;
+        }
+        let raw = ["mac", "device_id"]
+            .into_iter()
+            .find_map(|name| params.get(name).filter(|v| !v.trim().is_empty()))?;
+        Some(Caller {
+            device: Some(DevicePresented::player(raw)?),
+            ..self.clone()
+        })
+    }
+
     /// The user agent as text ("" when absent or not visible ASCII).
     pub fn user_agent(&self) -> &str {
         self.user_agent
@@ -42,10 +96,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let user_agent = parts.headers.get(header::USER_AGENT).cloned();
         let host = parts.headers.get(header::HOST).cloned();
+        let device = presented_device(parts.uri.query(), parts.headers.get(DEVICE_ID_HEADER));
         Ok(Caller {
             ip,
             user_agent,
             host,
+            device,
         })
     }
 }
@@ -93,7 +149,8 @@ fn face_name(face: Face) -> &'static str {
     }
 }
 
-/// Authenticates and decides; logs and counts a denial.
+/// Authenticates and decides (with the line's device binding: a first
+/// device is bound here); logs and counts a denial.
 pub async fn check(
     app: &App,
     caller: &Caller,
@@ -107,13 +164,14 @@ pub async fn check(
         .authenticate(username, password, caller.ip, now)
         .await;
     let req = AccessRequest {
-        face: ask.face,
         output: ask.output,
         item_category: ask.item_category,
-        client_ip: caller.ip,
-        user_agent: caller.user_agent(),
+        ..AccessRequest::new(ask.face, caller.ip, caller.user_agent())
     };
-    let decision = app.gate.decide(&authn, &req, now);
+    let decision = app
+        .gate
+        .authorize(authn.proof(), &req, caller.device.as_ref(), now)
+        .await;
     if let Decision::Deny(denial) = &decision {
         log_denial(app, ask.face, denial, username, caller);
     }

@@ -78,6 +78,10 @@ const CLIPS: &[(&str, &[u8])] = &[
         "source_at_capacity",
         include_bytes!("../../../assets/slates/source_at_capacity.ts"),
     ),
+    (
+        "device_not_registered",
+        include_bytes!("../../../assets/slates/device_not_registered.ts"),
+    ),
 ];
 
 /// The slate clip for a reason code, if it has one.

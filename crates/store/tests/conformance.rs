@@ -7,6 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tvgate_core::access::device::{
+    Actor, AuditAction, DeviceAudit, DeviceKind, DevicePolicy, Enrolment, IpRange, NewDevice,
+};
 use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
@@ -31,6 +34,7 @@ async fn suite(store: &dyn Store) {
     delete_source_cascades(store, ids).await;
     source_settings(store).await;
     backups(store).await;
+    devices(store).await;
 }
 
 fn new_account(username: &str) -> NewAccount {
@@ -1056,7 +1060,11 @@ async fn a_0001_database_upgrades_in_place() {
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, tvgate_store::sqlite::migrate::latest_version());
-    assert!(version >= 2);
+    assert!(version >= 3);
+    assert!(
+        store.load_bindings().await.unwrap().is_empty(),
+        "upgraded lines have no binding: binding off"
+    );
 
     let lines = store.load_accounts().await.unwrap();
     assert_eq!(lines.len(), 1);
@@ -1089,6 +1097,221 @@ async fn a_0001_database_upgrades_in_place() {
     let reopened = open_sqlite(&path).await.unwrap();
     assert_eq!(reopened.load_accounts().await.unwrap(), vec![old]);
     assert_eq!(reopened.load_catalog().await.unwrap().backups.len(), 1);
+}
+
+fn audit(account: AccountId, action: AuditAction, at: i64) -> DeviceAudit {
+    DeviceAudit {
+        account,
+        username: "Dev".into(),
+        at,
+        actor: Actor::Operator,
+        action,
+        ip: Some("192.0.2.7".parse().unwrap()),
+        old_device: None,
+        new_device: Some(format!("{} at {at}", action.as_str())),
+        detail: String::new(),
+    }
+}
+
+fn new_device(kind: DeviceKind, identifier: &str) -> NewDevice {
+    NewDevice {
+        kind,
+        identifier: identifier.into(),
+        label: "Living room".into(),
+        serial: None,
+        device_id: None,
+        device_id2: None,
+        first_seen: 100,
+        last_seen: 0,
+        last_ip: None,
+    }
+}
+
+/// Device bindings: policy, devices, pins, reset, audit, stamps, cascade.
+async fn devices(store: &dyn Store) {
+    let dev = store
+        .insert_account(new_account("Dev"), "dev".into())
+        .await
+        .unwrap();
+    let none = store.load_bindings().await.unwrap();
+    assert!(
+        none.iter().all(|(id, _)| *id != dev.id),
+        "a new line has no binding: binding off"
+    );
+    let s0 = stamp(store).await;
+    let policy = DevicePolicy {
+        limit: 2,
+        enrolment: Enrolment::Operator,
+        ip_lock: vec![
+            IpRange::parse("192.0.2.0/24").unwrap(),
+            IpRange::parse("2001:db8::/32").unwrap(),
+        ],
+    };
+    store
+        .set_device_policy(
+            dev.id,
+            policy.clone(),
+            audit(dev.id, AuditAction::Policy, 1),
+        )
+        .await
+        .unwrap();
+    let s1 = stamp(store).await;
+    assert!(
+        s1.accounts > s0.accounts,
+        "a policy change is a line change"
+    );
+    let tv = store
+        .add_device(
+            dev.id,
+            new_device(DeviceKind::Mac, "00:1A:79:AA:BB:CC"),
+            audit(dev.id, AuditAction::Add, 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(&*tv.identifier, "00:1A:79:AA:BB:CC");
+    let phone = store
+        .add_device(
+            dev.id,
+            new_device(DeviceKind::Player, "phone-1"),
+            audit(dev.id, AuditAction::Bind, 3),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_device(
+                dev.id,
+                new_device(DeviceKind::Mac, "00:1A:79:AA:BB:CC"),
+                audit(dev.id, AuditAction::Add, 4),
+            )
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        store
+            .add_device(
+                AccountId(999_999),
+                new_device(DeviceKind::Mac, "00:1A:79:00:00:01"),
+                audit(AccountId(999_999), AuditAction::Add, 4),
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    // A sighting pins new identifiers, keeps pinned ones, and does not bump.
+    let s2 = stamp(store).await;
+    let mut seen = tv.clone();
+    seen.last_seen = 500;
+    seen.last_ip = Some("192.0.2.9".parse().unwrap());
+    seen.serial = Some("SN1".into());
+    store.touch_device(seen).await.unwrap();
+    let mut again = tv.clone();
+    again.last_seen = 600;
+    again.serial = Some("SN2".into());
+    again.last_ip = Some("192.0.2.10".parse().unwrap());
+    store.touch_device(again).await.unwrap();
+    store
+        .record_device_audit(audit(dev.id, AuditAction::Refuse, 7))
+        .await
+        .unwrap();
+    assert_eq!(stamp(store).await, s2, "sightings and refusals do not bump");
+    let binding = store
+        .load_bindings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(id, _)| *id == dev.id)
+        .map(|(_, b)| b)
+        .expect("the line's binding");
+    assert_eq!(binding.policy, policy);
+    assert_eq!(binding.last_self_reset, None);
+    assert_eq!(binding.devices.len(), 2);
+    let got = &binding.devices[0];
+    assert_eq!((got.id, got.kind), (tv.id, DeviceKind::Mac));
+    assert_eq!(
+        got.serial.as_deref(),
+        Some("SN1"),
+        "the first serial stays pinned"
+    );
+    assert_eq!(got.last_seen, 600);
+    assert_eq!(got.last_ip, Some("192.0.2.10".parse().unwrap()));
+    assert_eq!(&*got.label, "Living room");
+    assert_eq!(binding.devices[1].id, phone.id);
+    // Remove one, then reset by the subscriber (records when).
+    assert_eq!(
+        store
+            .remove_devices(
+                dev.id,
+                Some(phone.id),
+                None,
+                audit(dev.id, AuditAction::Remove, 8)
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        store
+            .remove_devices(
+                dev.id,
+                Some(phone.id),
+                None,
+                audit(dev.id, AuditAction::Remove, 8)
+            )
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let mut reset = audit(dev.id, AuditAction::Reset, 9);
+    reset.actor = Actor::Subscriber;
+    assert_eq!(
+        store
+            .remove_devices(dev.id, None, Some(900), reset)
+            .await
+            .unwrap(),
+        1
+    );
+    let binding = store
+        .load_bindings()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(id, _)| *id == dev.id)
+        .map(|(_, b)| b)
+        .expect("the policy stays");
+    assert!(binding.devices.is_empty());
+    assert_eq!(binding.last_self_reset, Some(900));
+    assert_eq!(binding.policy, policy, "a reset keeps the rules");
+    // The audit log, newest first, per line and overall, limited.
+    let log = store.device_audit(Some(dev.id), 100).await.unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["reset", "remove", "refuse", "bind", "add", "policy"]
+    );
+    assert_eq!(log[0].actor, Actor::Subscriber);
+    assert_eq!(log[0].ip, Some("192.0.2.7".parse().unwrap()));
+    assert_eq!(log[0].new_device.as_deref(), Some("reset at 9"));
+    assert_eq!(store.device_audit(Some(dev.id), 2).await.unwrap().len(), 2);
+    assert!(store.device_audit(None, 100).await.unwrap().len() >= 6);
+    // Deleting the line drops its binding and keeps its audit.
+    store
+        .add_device(
+            dev.id,
+            new_device(DeviceKind::Stb, "SN-9"),
+            audit(dev.id, AuditAction::Add, 10),
+        )
+        .await
+        .unwrap();
+    store.delete_account(dev.id).await.unwrap();
+    assert!(store
+        .load_bindings()
+        .await
+        .unwrap()
+        .iter()
+        .all(|(id, _)| *id != dev.id));
+    assert_eq!(
+        store.device_audit(Some(dev.id), 100).await.unwrap().len(),
+        7
+    );
 }
 
 // ----- runs -----

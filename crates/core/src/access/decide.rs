@@ -2,6 +2,7 @@
 //! and later the portal and the Stalker API) asks this function, so a rule
 //! is written once and a denial has one reason everywhere.
 
+use super::device::{self, Binding, DevicePresented, DeviceStep};
 use super::{Account, Denial, OutputFormat};
 use crate::ids::CategoryId;
 use crate::UnixTime;
@@ -30,6 +31,37 @@ pub struct AccessRequest<'a> {
     pub item_category: Option<Option<CategoryId>>,
     pub client_ip: IpAddr,
     pub user_agent: &'a str,
+    /// The device check (docs/devices.md).
+    pub device: DeviceAsk<'a>,
+}
+
+impl<'a> AccessRequest<'a> {
+    /// A request that names no item, no container and no device check.
+    pub fn new(face: Face, client_ip: IpAddr, user_agent: &'a str) -> Self {
+        AccessRequest {
+            face,
+            output: None,
+            item_category: None,
+            client_ip,
+            user_agent,
+            device: DeviceAsk::NotAsked,
+        }
+    }
+}
+
+/// What the decision knows about the caller's device.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum DeviceAsk<'a> {
+    /// No device check: the request carries a signed link made after an
+    /// allowed (and device-checked) request.
+    #[default]
+    NotAsked,
+    /// Check the device: what the caller presented (`None`: nothing) and
+    /// the line's binding (`None`: the line has none, binding off).
+    Ask {
+        presented: Option<&'a DevicePresented>,
+        binding: Option<&'a Binding>,
+    },
 }
 
 /// What is known about the caller's credentials.
@@ -50,17 +82,37 @@ pub enum Decision {
     Deny(Denial),
 }
 
+/// The decision and what the gate must do after an allowed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// For an `Allow`: bind the presented device, or record that a bound one
+    /// was seen ([`DeviceStep::Nothing`] for a denial).
+    pub device: DeviceStep,
+}
+
 /// Decides a request. Pure: no I/O, `now` is a parameter.
 ///
 /// Order matters and is part of the security design: the limiter and the
 /// credentials come first, so nothing about a line (expired? banned?) leaks
-/// before its password is proven; then status, expiry, format and package.
+/// before its password is proven; then status, expiry, format, package and
+/// last the device.
 pub fn decide(proof: Proof<'_>, req: &AccessRequest<'_>, now: UnixTime) -> Decision {
+    verdict(proof, req, now).decision
+}
+
+/// [`decide`], with the device step an allowed request calls for (the
+/// gate binds a new device or records a bound one; see `Gate::authorize`).
+pub fn verdict(proof: Proof<'_>, req: &AccessRequest<'_>, now: UnixTime) -> Verdict {
+    let deny = |denial| Verdict {
+        decision: Decision::Deny(denial),
+        device: DeviceStep::Nothing,
+    };
     let account = match proof {
         Proof::RateLimited { retry_after_secs } => {
-            return Decision::Deny(Denial::RateLimited { retry_after_secs })
+            return deny(Denial::RateLimited { retry_after_secs })
         }
-        Proof::NotProven => return Decision::Deny(Denial::InvalidCredentials),
+        Proof::NotProven => return deny(Denial::InvalidCredentials),
         Proof::Proven(account) => account,
     };
     let denial = if account.status == super::Status::Banned {
@@ -75,9 +127,25 @@ pub fn decide(proof: Proof<'_>, req: &AccessRequest<'_>, now: UnixTime) -> Decis
         let _ = category;
         Denial::NotInPackage
     } else {
-        return Decision::Allow;
+        let step = match req.device {
+            DeviceAsk::NotAsked => Ok(DeviceStep::Nothing),
+            DeviceAsk::Ask { presented, binding } => {
+                device::check(binding, presented, req.client_ip, now)
+            }
+        };
+        match step {
+            Ok(device) => {
+                return Verdict {
+                    decision: Decision::Allow,
+                    device,
+                }
+            }
+            Err(hint) => Denial::DeviceNotRegistered {
+                hint: Box::new(hint),
+            },
+        }
     };
-    Decision::Deny(denial)
+    deny(denial)
 }
 
 #[cfg(test)]
@@ -114,6 +182,7 @@ mod tests {
             item_category: Some(Some(CategoryId(1))),
             client_ip: "192.0.2.1".parse().expect("literal ip"),
             user_agent: "VLC",
+            device: DeviceAsk::NotAsked,
         }
     }
 
@@ -246,6 +315,83 @@ mod tests {
         assert_eq!(
             decide(Proof::NotProven, &req(), NOW),
             Decision::Deny(Denial::InvalidCredentials)
+        );
+    }
+
+    #[test]
+    fn the_device_comes_last_and_only_after_the_proof() {
+        use crate::access::device::{BoundDevice, DeviceKind, DevicePolicy, NotRegisteredWhy};
+        use crate::ids::DeviceId;
+        let binding = Binding {
+            policy: DevicePolicy {
+                limit: 1,
+                ..Default::default()
+            },
+            devices: vec![BoundDevice {
+                id: DeviceId(1),
+                kind: DeviceKind::Mac,
+                identifier: "00:1A:79:AA:BB:CC".into(),
+                label: "".into(),
+                serial: None,
+                device_id: None,
+                device_id2: None,
+                first_seen: NOW,
+                last_seen: NOW,
+                last_ip: None,
+            }],
+            last_self_reset: None,
+        };
+        let phone = DevicePresented::player("phone").expect("id");
+        let other = AccessRequest {
+            device: DeviceAsk::Ask {
+                presented: Some(&phone),
+                binding: Some(&binding),
+            },
+            ..req()
+        };
+        let ok = account();
+        let banned = Account {
+            status: Status::Banned,
+            ..account()
+        };
+        assert_eq!(
+            decide(Proof::NotProven, &other, NOW),
+            Decision::Deny(Denial::InvalidCredentials),
+            "a stranger learns nothing about the binding"
+        );
+        assert_eq!(
+            decide(Proof::Proven(&banned), &other, NOW),
+            Decision::Deny(Denial::Banned),
+            "the line's own state first"
+        );
+        match decide(Proof::Proven(&ok), &other, NOW) {
+            Decision::Deny(Denial::DeviceNotRegistered { hint }) => {
+                assert_eq!(hint.why, NotRegisteredWhy::OtherDevice)
+            }
+            d => panic!("{d:?}"),
+        }
+        let empty = Binding {
+            devices: vec![],
+            ..binding.clone()
+        };
+        let first = AccessRequest {
+            device: DeviceAsk::Ask {
+                presented: Some(&phone),
+                binding: Some(&empty),
+            },
+            ..req()
+        };
+        assert_eq!(
+            verdict(Proof::Proven(&ok), &first, NOW),
+            Verdict {
+                decision: Decision::Allow,
+                device: DeviceStep::Bind
+            }
+        );
+        assert_eq!(
+            decide(Proof::Proven(&ok), &req(), NOW),
+            Decision::Allow,
+            "not asked: signed links"
         );
     }
 }

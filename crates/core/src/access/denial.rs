@@ -2,6 +2,7 @@
 //! metrics, the `tvgate_reason` field of answers and `doctor`; renaming a code
 //! is a breaking change (see docs/denials.md).
 
+use crate::access::device::DeviceHint;
 use crate::access::OutputFormat;
 use crate::UnixTime;
 
@@ -32,6 +33,10 @@ pub enum Denial {
     /// The channel's source allows no more upstream connections (the
     /// provider's own limit, set per source). Not the subscriber's limit.
     SourceAtCapacity,
+    /// Device binding (docs/devices.md): the caller is not a device bound to
+    /// the line. The hint names the registered devices by kind, label, the
+    /// last 4 characters of their identifier and when they were last seen.
+    DeviceNotRegistered { hint: Box<DeviceHint> },
 }
 
 impl Denial {
@@ -47,6 +52,7 @@ impl Denial {
             Denial::NotInPackage => "not_in_package",
             Denial::ConnectionLimit { .. } => "connection_limit",
             Denial::SourceAtCapacity => "source_at_capacity",
+            Denial::DeviceNotRegistered { .. } => "device_not_registered",
         }
     }
 
@@ -61,6 +67,7 @@ impl Denial {
         "not_in_package",
         "connection_limit",
         "source_at_capacity",
+        "device_not_registered",
     ];
 
     /// True when the reason may be said before the credentials are proven.
@@ -127,6 +134,7 @@ impl Denial {
                 "Source at capacity: the provider's connection limit is reached; try again shortly"
                     .to_string()
             }
+            Denial::DeviceNotRegistered { hint } => hint.message(&date),
         }
     }
 }

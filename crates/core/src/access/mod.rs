@@ -5,18 +5,21 @@
 //! caller that is already over its failure budget; otherwise the presented
 //! credentials are cleaned ([`credentials::clean_presented`]), looked up and
 //! proven ([`secrets`]); then [`decide`] turns the proof and the request into
-//! `Allow` or `Deny(reason)`. Nothing about the account is revealed before
-//! its credentials are proven.
+//! `Allow` or `Deny(reason)`; the last rule is the line's device binding
+//! ([`device`]). Nothing about the account is revealed before its
+//! credentials are proven.
 
 pub mod account;
 pub mod credentials;
 pub mod decide;
 pub mod denial;
+pub mod device;
 pub mod directory;
 pub mod limiter;
 pub mod secrets;
 pub mod token;
 
 pub use account::{Account, AccountPatch, NewAccount, OutputFormat, OutputFormats, Status};
-pub use decide::{decide, AccessRequest, Decision, Face, Proof};
+pub use decide::{decide, verdict, AccessRequest, Decision, DeviceAsk, Face, Proof, Verdict};
 pub use denial::Denial;
+pub use device::{Binding, DevicePresented};

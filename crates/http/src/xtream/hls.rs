@@ -30,7 +30,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::token::{Claims, TokenKey};
-use tvgate_core::access::{decide, AccessRequest, Account, Decision, Face, OutputFormat, Proof};
+use tvgate_core::access::{
+    decide, AccessRequest, Account, Decision, DeviceAsk, Face, OutputFormat, Proof,
+};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 use tvgate_core::UnixTime;
@@ -562,6 +564,8 @@ pub async fn hls_file(
         item_category: catalog.stream(stream).map(|r| catalog.stream_category(r)),
         client_ip: caller.ip,
         user_agent: caller.user_agent(),
+        // The signed link was made after a device-checked request.
+        device: DeviceAsk::NotAsked,
     };
     if let Decision::Deny(denial) = decide(Proof::Proven(&account), &req, now) {
         access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);

@@ -99,6 +99,9 @@ fn action_name(action: &str) -> &str {
 }
 
 async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) -> Response {
+    // A login POSTed as a form may carry its device id in the body.
+    let with_device = caller.with_form_device(&params);
+    let caller = with_device.as_ref().unwrap_or(caller);
     let username = params.str("username");
     let password = params.str("password");
     let checked = access::check(app, caller, username, password, Ask::face(Face::PlayerApi)).await;

@@ -56,7 +56,9 @@ pub fn describe(app: &App, denial: &Denial) -> String {
     let catalog = app.gate.catalog();
     denial.message_with(
         |t| match denial {
-            Denial::ConnectionLimit { .. } => local_minute(app, t),
+            Denial::ConnectionLimit { .. } | Denial::DeviceNotRegistered { .. } => {
+                local_minute(app, t)
+            }
             _ => local_date(app, t),
         },
         |id| {
@@ -77,6 +79,8 @@ pub fn status_word(account: &Account, denial: Option<&Denial>, now: UnixTime) ->
         Some(Denial::Banned) => "Banned",
         Some(Denial::Disabled) => "Disabled",
         Some(Denial::Expired { .. }) => "Expired",
+        // Not a status of the line, but players only proceed on `Active`.
+        Some(Denial::DeviceNotRegistered { .. }) => "Disabled",
         _ => match account.status {
             Status::Banned => "Banned",
             Status::Disabled => "Disabled",

@@ -35,6 +35,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "relay",
         sql: include_str!("../../migrations/sqlite/0002_relay.sql"),
     },
+    Migration {
+        version: 3,
+        name: "devices",
+        sql: include_str!("../../migrations/sqlite/0003_devices.sql"),
+    },
 ];
 
 /// The schema version this build writes.

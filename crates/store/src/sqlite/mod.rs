@@ -18,17 +18,21 @@
 //! Change stamps: every write bumps a counter (`accounts` or `catalog`)
 //! inside the write's own transaction, so a server polling
 //! [`Store::change_stamp`] sees exactly the committed changes of other
-//! processes. Two writes do not bump: storing one verifier (done on a first
+//! processes. Some writes do not bump: storing one verifier (done on a first
 //! login; it is a cache of the password, and bumping would make every first
-//! login reload every line) and recording a refresh (no item changes).
+//! login reload every line), recording a refresh (no item changes), and
+//! recording a device sighting or a refusal in the device audit (nothing a
+//! decision reads changes). Device binding changes bump `accounts`: the
+//! bindings are reloaded with the lines.
 //!
 //! - [`migrate`]: the versioned schema.
-//! - `accounts`, `sources`, `catalog`, `backups`, `guide`: the SQL behind
-//!   each group of trait methods.
+//! - `accounts`, `devices`, `sources`, `catalog`, `backups`, `guide`: the
+//!   SQL behind each group of trait methods.
 
 mod accounts;
 mod backups;
 mod catalog;
+mod devices;
 mod guide;
 pub mod migrate;
 mod sources;
@@ -37,10 +41,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use tvgate_core::access::{Account, NewAccount};
 use tvgate_core::catalog::ingest::ImportedItem;
 use tvgate_core::catalog::{CatalogData, Source};
-use tvgate_core::ids::{AccountId, SourceId, StreamId};
+use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
     StoreError, StoreResult, UpsertCounts, UpsertFields,
@@ -376,6 +381,72 @@ impl Store for SqliteStore {
 
     async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
         self.read("reading the change stamp", read_stamp).await
+    }
+
+    async fn load_bindings(&self) -> StoreResult<Vec<(AccountId, Binding)>> {
+        self.read("loading device bindings", devices::load).await
+    }
+
+    async fn set_device_policy(
+        &self,
+        account: AccountId,
+        policy: DevicePolicy,
+        audit: DeviceAudit,
+    ) -> StoreResult<()> {
+        self.write("setting a line's device policy", move |c| {
+            devices::set_policy(c, account, policy, audit)
+        })
+        .await
+    }
+
+    async fn add_device(
+        &self,
+        account: AccountId,
+        device: NewDevice,
+        audit: DeviceAudit,
+    ) -> StoreResult<BoundDevice> {
+        self.write("binding a device", move |c| {
+            devices::add(c, account, device, audit)
+        })
+        .await
+    }
+
+    async fn remove_devices(
+        &self,
+        account: AccountId,
+        device: Option<DeviceId>,
+        self_reset_at: Option<UnixTime>,
+        audit: DeviceAudit,
+    ) -> StoreResult<u64> {
+        self.write("removing devices", move |c| {
+            devices::remove(c, account, device, self_reset_at, audit)
+        })
+        .await
+    }
+
+    async fn touch_device(&self, device: BoundDevice) -> StoreResult<()> {
+        self.write("recording a device sighting", move |c| {
+            devices::touch(c, device)
+        })
+        .await
+    }
+
+    async fn record_device_audit(&self, audit: DeviceAudit) -> StoreResult<()> {
+        self.write("recording a device audit entry", move |c| {
+            devices::record_audit(c, audit)
+        })
+        .await
+    }
+
+    async fn device_audit(
+        &self,
+        account: Option<AccountId>,
+        limit: u32,
+    ) -> StoreResult<Vec<DeviceAudit>> {
+        self.read("reading the device audit log", move |c| {
+            devices::audit(c, account, limit)
+        })
+        .await
     }
 
     async fn sources(&self) -> StoreResult<Vec<Source>> {
