@@ -12,5 +12,6 @@ mod limits;
 mod provider;
 mod relay;
 mod slate;
+mod stalker;
 mod vod;
 mod xtream;

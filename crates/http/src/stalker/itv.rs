@@ -248,8 +248,9 @@ fn epg_info(call: &Call<'_>) -> Value {
     for (_, c) in visible(&catalog, call) {
         let Some(epg_id) = c.epg_id() else { continue };
         let ch = c.id.0;
-        let items: Vec<Value> = catalog
-            .upcoming(epg_id, now, usize::MAX)
+        let all = catalog.programmes(epg_id);
+        let first = all.partition_point(|p| p.stop <= now);
+        let items: Vec<Value> = all[first..]
             .iter()
             .take_while(|p| p.start < until)
             .map(|p| programme(call.app, ch, p))
