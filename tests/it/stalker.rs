@@ -61,8 +61,8 @@ impl Stb {
     async fn js(&self, query: &str) -> Value {
         let (status, body) = self.get(query).await;
         assert_eq!(status, 200, "{query}: {body}");
-        let v: Value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{query}: not JSON ({e}): {body}"));
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{query}: not JSON ({e}): {body}"));
         v["js"].clone()
     }
 
@@ -100,7 +100,10 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     let (status, js) = get(&srv.url("/c/version.js")).await;
     assert_eq!(status, 200);
     assert!(js.contains("var ver = '"), "{js}");
-    assert_eq!(get(&srv.url("/stalker_portal/c/xpcom.common.js")).await.0, 200);
+    assert_eq!(
+        get(&srv.url("/stalker_portal/c/xpcom.common.js")).await.0,
+        200
+    );
 
     stb.handshake().await;
     let again = stb
@@ -112,7 +115,13 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     assert_eq!(p["mac"], MAC);
     assert!(p["watchdog_timeout"].as_u64().is_some());
     let info = stb.js("type=account_info&action=get_main_info").await;
-    assert!(info["end_date"].as_str().expect("end_date").contains("(30 days)"), "{info}");
+    assert!(
+        info["end_date"]
+            .as_str()
+            .expect("end_date")
+            .contains("(30 days)"),
+        "{info}"
+    );
 
     let genres = stb.js("type=itv&action=get_genres").await;
     let titles: Vec<&str> = genres
@@ -136,7 +145,10 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     assert_eq!(news["number"], "1", "number is a string");
     assert_eq!(news["use_http_tmp_link"], "1");
     let cmd = news["cmd"].as_str().expect("cmd");
-    assert!(!cmd.contains("mac-pw-1") && !cmd.contains(MAC_USER), "{cmd}");
+    assert!(
+        !cmd.contains("mac-pw-1") && !cmd.contains(MAC_USER),
+        "{cmd}"
+    );
 
     // One channel per page here: two pages, then an empty one.
     let mut names = vec![];
@@ -155,7 +167,9 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     assert_eq!(names, ["News One", "Sport One"]);
     let sports_id = genres[2]["id"].as_str().expect("id");
     let sports = stb
-        .js(&format!("type=itv&action=get_ordered_list&genre={sports_id}&p=1"))
+        .js(&format!(
+            "type=itv&action=get_ordered_list&genre={sports_id}&p=1"
+        ))
         .await;
     assert_eq!(sports["total_items"], 1);
 
@@ -166,24 +180,39 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     assert_eq!(epg.as_array().map(Vec::len), Some(2), "{epg}");
     assert!(epg[0]["name"].as_str().expect("name").starts_with("Show "));
     let info = stb.js("type=itv&action=get_epg_info&period=96").await;
-    assert!(info["data"][id].as_array().is_some_and(|a| !a.is_empty()), "{info}");
-    let events = stb.js("type=watchdog&action=get_events&init=0&cur_play_type=1&event_active_id=0").await;
+    assert!(
+        info["data"][id].as_array().is_some_and(|a| !a.is_empty()),
+        "{info}"
+    );
+    let events = stb
+        .js("type=watchdog&action=get_events&init=0&cur_play_type=1&event_active_id=0")
+        .await;
     assert_eq!(events["data"]["msgs"], 0);
 
     let link = stb
-        .js(&format!("type=itv&action=create_link&cmd={}&forced_storage=undefined&disable_ad=0", urlencode(cmd)))
+        .js(&format!(
+            "type=itv&action=create_link&cmd={}&forced_storage=undefined&disable_ad=0",
+            urlencode(cmd)
+        ))
         .await;
     assert_eq!(link["error"], "");
     let cmd = link["cmd"].as_str().expect("cmd");
     let url = cmd.strip_prefix("ffmpeg ").expect("ffmpeg prefix");
     assert!(url.starts_with(&srv.url("/stalker/live/")), "{url}");
-    assert!(!url.contains("mac-pw-1") && !url.contains(MAC_USER) && !url.contains(&stb.token), "{url}");
+    assert!(
+        !url.contains("mac-pw-1") && !url.contains(MAC_USER) && !url.contains(&stb.token),
+        "{url}"
+    );
 
     let mut r = client().get(url).send().await.expect("stream");
     assert_eq!(r.status(), 200);
     let first = r.chunk().await.expect("chunk").expect("bytes");
     assert_eq!(first[0], 0x47, "MPEG-TS sync byte");
-    assert_eq!(srv.ledger.active(account_id(&srv), NOW), 1, "the stream holds a slot");
+    assert_eq!(
+        srv.ledger.active(account_id(&srv), NOW),
+        1,
+        "the stream holds a slot"
+    );
     drop(r);
     let freed = tokio::time::timeout(Duration::from_secs(5), async {
         while srv.ledger.active(account_id(&srv), NOW) != 0 {
@@ -194,7 +223,10 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     assert!(freed.is_ok(), "the slot is freed when the box stops");
 
     // Other calls are harmless; POST works like GET (iptvpy POSTs forms).
-    assert_eq!(stb.js("type=vod&action=get_categories").await, serde_json::json!([]));
+    assert_eq!(
+        stb.js("type=vod&action=get_categories").await,
+        serde_json::json!([])
+    );
     assert_eq!(stb.js("type=stb&action=log&data=x").await, true);
     let r = stb
         .http
@@ -224,21 +256,37 @@ async fn bad_tokens_and_links_are_refused() {
     let srv = portal(|_| {}).await;
     let mut stb = Stb::new(&srv, MAC);
     stb.token = "0123456789ABCDEF0123456789ABCDEF".into();
-    assert_eq!(stb.get("type=stb&action=get_profile").await.1, "Authorization failed.");
+    assert_eq!(
+        stb.get("type=stb&action=get_profile").await.1,
+        "Authorization failed."
+    );
     stb.handshake().await;
     // The token belongs to this MAC only.
     let mut thief = Stb::new(&srv, "00:1A:79:00:00:99");
     thief.token = stb.token.clone();
-    assert_eq!(thief.get("type=itv&action=get_genres").await.1, "Authorization failed.");
+    assert_eq!(
+        thief.get("type=itv&action=get_genres").await.1,
+        "Authorization failed."
+    );
     // Not identified yet: no channels.
-    assert_eq!(stb.get("type=itv&action=get_genres").await.1, "Authorization failed.");
+    assert_eq!(
+        stb.get("type=itv&action=get_genres").await.1,
+        "Authorization failed."
+    );
     assert_eq!(stb.profile().await["status"], 0);
     let all = stb.js("type=itv&action=get_all_channels").await;
     let cmd = all["data"][0]["cmd"].as_str().expect("cmd").to_string();
     let link = stb
-        .js(&format!("type=itv&action=create_link&cmd={}", urlencode(&cmd)))
+        .js(&format!(
+            "type=itv&action=create_link&cmd={}",
+            urlencode(&cmd)
+        ))
         .await;
-    let url = link["cmd"].as_str().expect("cmd").trim_start_matches("ffmpeg ").to_string();
+    let url = link["cmd"]
+        .as_str()
+        .expect("cmd")
+        .trim_start_matches("ffmpeg ")
+        .to_string();
     // A tampered link, a link for another channel id, an expired link.
     let (head, file) = url.rsplit_once('/').expect("path");
     let tampered = format!("{}X/{file}", head);
@@ -248,20 +296,35 @@ async fn bad_tokens_and_links_are_refused() {
     assert_eq!(get(&url).await.0, 403);
     // An idle token lapses (24 h by default): back to the handshake.
     srv.clock.fetch_add(24 * 3600, Ordering::Relaxed);
-    assert_eq!(stb.get("type=itv&action=get_genres").await.1, "Authorization failed.");
+    assert_eq!(
+        stb.get("type=itv&action=get_genres").await.1,
+        "Authorization failed."
+    );
 }
 
 #[tokio::test]
 async fn an_expired_line_is_refused_and_a_running_box_is_cut_off() {
     let srv = portal(|_| {}).await;
-    srv.add_line("001A79000002", "x-pw-2", |s| s.expires_at = Some(NOW - 86_400))
-        .await;
+    srv.add_line("001A79000002", "x-pw-2", |s| {
+        s.expires_at = Some(NOW - 86_400)
+    })
+    .await;
     let mut old = Stb::new(&srv, "00:1A:79:00:00:02");
     old.handshake().await;
     let p = old.profile().await;
     assert_eq!(p["status"], 1, "{p}");
-    assert!(p["msg"].as_str().expect("msg").to_lowercase().contains("expired"), "{p}");
-    assert_eq!(old.get("type=itv&action=get_genres").await.1, "Authorization failed.");
+    assert!(
+        p["msg"]
+            .as_str()
+            .expect("msg")
+            .to_lowercase()
+            .contains("expired"),
+        "{p}"
+    );
+    assert_eq!(
+        old.get("type=itv&action=get_genres").await.1,
+        "Authorization failed."
+    );
 
     // A box running when its line is disabled is told by the watchdog,
     // and its other calls are refused.
@@ -272,11 +335,17 @@ async fn an_expired_line_is_refused_and_a_running_box_is_cut_off() {
         status: Some(tvgate_core::access::Status::Disabled),
         ..Default::default()
     };
-    srv.gate.update_account(MAC_USER, patch).await.expect("disable");
+    srv.gate
+        .update_account(MAC_USER, patch)
+        .await
+        .expect("disable");
     let ev = stb.js("type=watchdog&action=get_events&init=0").await;
     assert_eq!(ev["data"]["event"], "cut_off", "{ev}");
     assert_eq!(ev["data"]["msgs"], 1);
-    assert_eq!(stb.get("type=itv&action=get_all_channels").await.1, "Access denied.");
+    assert_eq!(
+        stb.get("type=itv&action=get_all_channels").await.1,
+        "Access denied."
+    );
 }
 
 #[tokio::test]
@@ -290,10 +359,22 @@ async fn a_box_whose_stream_was_taken_over_hears_it_from_the_watchdog() {
     let cmd = all["data"][0]["cmd"].as_str().expect("cmd").to_string();
     let id = all["data"][0]["id"].as_str().expect("id").to_string();
     let link = stb
-        .js(&format!("type=itv&action=create_link&cmd={}", urlencode(&cmd)))
+        .js(&format!(
+            "type=itv&action=create_link&cmd={}",
+            urlencode(&cmd)
+        ))
         .await;
-    let url = link["cmd"].as_str().expect("cmd").trim_start_matches("ffmpeg ").to_string();
-    let mut boxed = client().get(&url).header("user-agent", "MAG250").send().await.expect("stream");
+    let url = link["cmd"]
+        .as_str()
+        .expect("cmd")
+        .trim_start_matches("ffmpeg ")
+        .to_string();
+    let mut boxed = client()
+        .get(&url)
+        .header("user-agent", "MAG250")
+        .send()
+        .await
+        .expect("stream");
     assert!(boxed.chunk().await.expect("chunk").is_some());
     // The same line opens the channel elsewhere (an Xtream player).
     let mut phone = client()
@@ -312,7 +393,10 @@ async fn a_box_whose_stream_was_taken_over_hears_it_from_the_watchdog() {
     assert!(ended.is_ok(), "the box's stream ended");
     let ev = stb.js("type=watchdog&action=get_events&init=0").await;
     assert_eq!(ev["data"]["event"], "send_msg", "{ev}");
-    assert!(ev["data"]["msg"].as_str().expect("msg").contains("another device"));
+    assert!(ev["data"]["msg"]
+        .as_str()
+        .expect("msg")
+        .contains("another device"));
     let ev = stb.js("type=watchdog&action=get_events&init=0").await;
     assert_eq!(ev["data"]["msgs"], 0, "delivered once");
 }
@@ -354,9 +438,21 @@ async fn login_and_password_when_required() {
     assert_eq!(stb.profile().await["status"], 2);
     let mut stranger = Stb::new(&srv, "00:1A:79:00:30:01");
     stranger.handshake().await;
-    assert_eq!(stranger.profile().await["status"], 2, "unknown MACs look the same");
-    assert_eq!(stb.js("type=stb&action=do_auth&login=001A79000001&password=wrong").await, false);
+    assert_eq!(
+        stranger.profile().await["status"],
+        2,
+        "unknown MACs look the same"
+    );
+    assert_eq!(
+        stb.js("type=stb&action=do_auth&login=001A79000001&password=wrong")
+            .await,
+        false
+    );
     assert_eq!(stb.profile().await["status"], 2);
-    assert_eq!(stb.js("type=stb&action=do_auth&login=001A79000001&password=mac-pw-1").await, true);
+    assert_eq!(
+        stb.js("type=stb&action=do_auth&login=001A79000001&password=mac-pw-1")
+            .await,
+        true
+    );
     assert_eq!(stb.profile().await["status"], 0);
 }

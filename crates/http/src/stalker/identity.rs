@@ -110,7 +110,13 @@ mod tests {
         ] {
             assert_eq!(Mac::parse(raw), want, "{raw}");
         }
-        for bad in ["", "00:1A:79:AB:CD", "00:1A:79:AB:CD:EF:01", "zz:1A:79:AB:CD:EF", "00 1A 79 AB CD EF"] {
+        for bad in [
+            "",
+            "00:1A:79:AB:CD",
+            "00:1A:79:AB:CD:EF:01",
+            "zz:1A:79:AB:CD:EF",
+            "00 1A 79 AB CD EF",
+        ] {
             assert_eq!(Mac::parse(bad), None, "{bad}");
         }
     }
@@ -118,16 +124,30 @@ mod tests {
     #[test]
     fn cookie_bearer_and_parameter() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "stb_lang=en; mac=00%3A1A%3A79%3A00%3A00%3A01; timezone=UTC".parse().expect("header"));
+        h.insert(
+            header::COOKIE,
+            "stb_lang=en; mac=00%3A1A%3A79%3A00%3A00%3A01; timezone=UTC"
+                .parse()
+                .expect("header"),
+        );
         h.insert(header::AUTHORIZATION, "Bearer ABC".parse().expect("header"));
         let p = Params::from_query(None);
         let got = presented(&h, &p);
-        assert_eq!(got.mac().map(|m| m.to_string()).as_deref(), Some("00:1A:79:00:00:01"));
+        assert_eq!(
+            got.mac().map(|m| m.to_string()).as_deref(),
+            Some("00:1A:79:00:00:01")
+        );
         assert_eq!(got.token.as_deref(), Some("ABC"));
         let p = Params::from_query(Some("mac=00:1A:79:00:00:02"));
-        assert_eq!(presented(&h, &p).mac().map(|m| m.to_string()).as_deref(), Some("00:1A:79:00:00:02"));
+        assert_eq!(
+            presented(&h, &p).mac().map(|m| m.to_string()).as_deref(),
+            Some("00:1A:79:00:00:02")
+        );
         let mut h = HeaderMap::new();
         h.insert(header::COOKIE, "mac=x; token=T1".parse().expect("header"));
-        assert_eq!(presented(&h, &Params::from_query(None)).token.as_deref(), Some("T1"));
+        assert_eq!(
+            presented(&h, &Params::from_query(None)).token.as_deref(),
+            Some("T1")
+        );
     }
 }

@@ -28,8 +28,10 @@ pub fn answer(call: &Call<'_>, action: &str) -> Response {
             let shown = visible(&catalog, call);
             let data: Vec<Value> = shown.iter().map(|(n, c)| channel(c, *n)).collect();
             let total = data.len();
-            js(json!({"total_items": total, "max_page_items": total.max(1), "selected_item": 0,
-                      "cur_page": 0, "data": data}))
+            js(
+                json!({"total_items": total, "max_page_items": total.max(1), "selected_item": 0,
+                      "cur_page": 0, "data": data}),
+            )
         }
         "get_ordered_list" => js(ordered_list(call)),
         "create_link" => js(create_link(call)),
@@ -66,8 +68,10 @@ fn genres(call: &Call<'_>) -> Value {
         .iter()
         .filter(|c| c.kind == tvgate_core::catalog::CategoryKind::Live && used.contains(&c.id.0));
     for (n, c) in live.enumerate() {
-        out.push(json!({"id": c.id.0.to_string(), "title": &*c.name, "alias": c.name.to_lowercase(),
-                        "censored": 0, "number": n + 1}));
+        out.push(
+            json!({"id": c.id.0.to_string(), "title": &*c.name, "alias": c.name.to_lowercase(),
+                        "censored": 0, "number": n + 1}),
+        );
     }
     Value::Array(out)
 }
@@ -157,11 +161,23 @@ fn create_link(call: &Call<'_>) -> Value {
         return json!({"id": id.unwrap_or(0), "cmd": "", "error": "nothing_to_play"});
     };
     if let Err(denial) = decide_for(app, call.caller, &call.account, Face::Stream, Some(r)) {
-        access::log_denial(app, Face::Stream, &denial, &call.account.username, call.caller);
+        access::log_denial(
+            app,
+            Face::Stream,
+            &denial,
+            &call.account.username,
+            call.caller,
+        );
         return json!({"id": id, "cmd": "", "error": "access_denied"});
     }
     let base = app.public_url_for(call.caller.host.as_ref()).base();
-    let link = super::play::link(app, &base, call.account.id, StreamId(id), call.session.number);
+    let link = super::play::link(
+        app,
+        &base,
+        call.account.id,
+        StreamId(id),
+        call.session.number,
+    );
     json!({"id": id, "cmd": format!("ffmpeg {link}"), "streamer_id": 0, "link_id": 0,
            "load": 0, "error": ""})
 }
@@ -173,7 +189,11 @@ pub fn local_time(app: &App, t: UnixTime) -> String {
 
 fn local(app: &App, t: UnixTime, format: &str) -> String {
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| d.with_timezone(&app.settings.timezone).format(format).to_string())
+        .map(|d| {
+            d.with_timezone(&app.settings.timezone)
+                .format(format)
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -271,7 +291,10 @@ mod tests {
         assert_eq!(channel_of_cmd("ffrt http://localhost/ch/123_"), Some(123));
         assert_eq!(channel_of_cmd("http://localhost/ch/7"), Some(7));
         assert_eq!(channel_of_cmd("42"), Some(42));
-        assert_eq!(channel_of_cmd("ffmpeg http://h:1/stalker/live/TOK/9.ts"), Some(9));
+        assert_eq!(
+            channel_of_cmd("ffmpeg http://h:1/stalker/live/TOK/9.ts"),
+            Some(9)
+        );
         assert_eq!(channel_of_cmd("auto /media/1.mpg"), None);
         assert_eq!(channel_of_cmd(""), None);
     }

@@ -94,7 +94,10 @@ impl StalkerState {
     pub fn new(settings: &StalkerSettings, key: TokenKey) -> StalkerState {
         StalkerState {
             sessions: tokens::Sessions::new(settings.token_idle_secs),
-            scan: scan::ScanLimiter::new(settings.scan_unknown_per_minute, settings.scan_block_secs),
+            scan: scan::ScanLimiter::new(
+                settings.scan_unknown_per_minute,
+                settings.scan_block_secs,
+            ),
             key,
         }
     }
@@ -127,7 +130,14 @@ pub async fn portal(
     };
     let now = app.now();
     if (kind, action) == ("stb", "handshake") {
-        return stb::handshake(&app, &caller, raw_mac, who.mac(), &params, who.token.as_deref());
+        return stb::handshake(
+            &app,
+            &caller,
+            raw_mac,
+            who.mac(),
+            &params,
+            who.token.as_deref(),
+        );
     }
     let session = match (who.mac(), who.token.as_deref()) {
         (Some(mac), Some(token)) => app.stalker.sessions.touch(token, &mac, now),
@@ -158,7 +168,13 @@ pub async fn portal(
         return watchdog::answer(&call, action);
     }
     if let Err(denial) = allowed(&call) {
-        access::log_denial(&app, Face::PlayerApi, &denial, &call.account.username, &caller);
+        access::log_denial(
+            &app,
+            Face::PlayerApi,
+            &denial,
+            &call.account.username,
+            &caller,
+        );
         return text(ACCESS_DENIED);
     }
     match kind {
@@ -202,9 +218,10 @@ fn decide_for(
 /// logs, "nothing to play" for links. Never an error: boxes stop on errors.
 fn other(kind: &str, action: &str) -> Response {
     match action {
-        "get_ordered_list" | "get_simple_data_table" | "get_all_channels" | "get_all_fav_channels" => {
-            js(empty_page())
-        }
+        "get_ordered_list"
+        | "get_simple_data_table"
+        | "get_all_channels"
+        | "get_all_fav_channels" => js(empty_page()),
         "create_link" => js(json!({"id": 0, "cmd": "", "error": "nothing_to_play"})),
         a if a.starts_with("set_") || a == "log" || a == "confirm_event" => js(json!(true)),
         _ => {

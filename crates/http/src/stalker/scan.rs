@@ -63,11 +63,7 @@ impl ScanLimiter {
 
     /// True while `ip` is blocked. A limit of 0 turns the limiter off.
     pub fn is_blocked(&self, ip: IpAddr, now: UnixTime) -> bool {
-        self.per_minute > 0
-            && self
-                .lock()
-                .get(&ip)
-                .is_some_and(|a| a.blocked_until > now)
+        self.per_minute > 0 && self.lock().get(&ip).is_some_and(|a| a.blocked_until > now)
     }
 
     /// Records that `ip` presented the unknown MAC `mac` (its raw text when
@@ -113,7 +109,11 @@ mod tests {
         let ip: IpAddr = "192.0.2.1".parse().expect("ip");
         let other: IpAddr = "192.0.2.2".parse().expect("ip");
         for _ in 0..10 {
-            assert_eq!(l.miss(ip, "A", 0), Verdict::Counted, "a retry is not a scan");
+            assert_eq!(
+                l.miss(ip, "A", 0),
+                Verdict::Counted,
+                "a retry is not a scan"
+            );
         }
         assert_eq!(l.miss(ip, "B", 1), Verdict::Counted);
         assert_eq!(l.miss(ip, "C", 2), Verdict::Counted);

@@ -20,7 +20,8 @@ use std::sync::Arc;
 use tvgate_core::access::{Account, Face};
 
 /// What an unknown (or, from a blocked address, any) MAC is told.
-const NOT_REGISTERED: &str = "This device is not registered. Ask your provider to add its MAC address.";
+const NOT_REGISTERED: &str =
+    "This device is not registered. Ask your provider to add its MAC address.";
 
 /// `stb handshake`: a token for the box. It looks nothing up, so it tells
 /// a scanner nothing: an unparsable MAC gets a token too (one that is not

@@ -233,11 +233,16 @@ mod tests {
         let a = mac("00:1A:79:00:00:01");
         let t = s.handshake(&a, None, 1000);
         assert_eq!(t.len(), 32);
-        assert!(t.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
+        assert!(t
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_lowercase()));
         assert_eq!(s.handshake(&a, Some(&t), 1010), t, "idempotent for its box");
         assert_ne!(s.handshake(&mac("00:1A:79:00:00:02"), Some(&t), 1010), t);
         assert!(s.touch(&t, &a, 1050).is_some());
-        assert!(s.touch(&t, &mac("00:1A:79:00:00:02"), 1050).is_none(), "another MAC");
+        assert!(
+            s.touch(&t, &mac("00:1A:79:00:00:02"), 1050).is_none(),
+            "another MAC"
+        );
         assert!(s.touch(&t, &a, 1150).is_none(), "idle too long");
         assert!(s.touch(&t, &a, 1151).is_none(), "and gone");
     }
@@ -254,7 +259,10 @@ mod tests {
         s.identified(n2, Some(AccountId(7)));
         assert!(s.touch(&first, &a, 3).is_none(), "the older box was ended");
         s.notify(n2, "cut_off", "gone".into());
-        assert_eq!(s.take_event(n2).map(|(id, p)| (id, p.event)), Some((1, "cut_off")));
+        assert_eq!(
+            s.take_event(n2).map(|(id, p)| (id, p.event)),
+            Some((1, "cut_off"))
+        );
         assert_eq!(s.take_event(n2), None);
     }
 }

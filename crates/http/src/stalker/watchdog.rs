@@ -24,7 +24,13 @@ fn get_events(call: &Call<'_>) -> Response {
     let sessions = &call.app.stalker.sessions;
     let number = call.session.number;
     if let Err(denial) = super::allowed(call) {
-        access::log_denial(call.app, Face::PlayerApi, &denial, &call.account.username, call.caller);
+        access::log_denial(
+            call.app,
+            Face::PlayerApi,
+            &denial,
+            &call.account.username,
+            call.caller,
+        );
         let msg = crate::xtream::wire::describe(call.app, &denial);
         sessions.notify(number, "cut_off", msg);
     }
