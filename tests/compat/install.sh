@@ -3,7 +3,8 @@
 #   - Debian packages: ffmpeg (ffprobe), mpv, streamlink, libxml2-utils (xmllint), xmltv-util
 #     (the XMLTV DTD and tv_validate_file), jq, curl, python3 + venv, and
 #     nodejs/npm when no npm is on PATH;
-#   - a Python venv with the pinned PyPI clients of requirements.txt;
+#   - a Python venv with the pinned PyPI clients of requirements.txt, and a second one
+#     (venv-stalker) from the same file with a Python >= 3.12 for iptvpy, when one exists;
 #   - the npm clients pinned by node/package-lock.json (installed with npm ci).
 # Runs as root on Debian 12. `apt-get update` runs only when a package is
 # missing and the package lists are missing or older than a day. When
@@ -67,6 +68,32 @@ if [ "$want" != "$have" ] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$HERE/requirements.txt"
   "$VENV/bin/python" -c 'import pyxtream, xtream_api_client, ipytv'
   printf '%s' "$want" >"$VENV/.tvgate-compat-stamp"
+fi
+
+# iptvpy (the Stalker client) needs Python >= 3.12, which Debian 12 lacks:
+# take one from PATH or pyenv when there is one, else note its absence (the
+# Stalker check then reports itself skipped).
+PY_NEW=
+for c in python3.13 python3.12 /root/.pyenv/versions/3.1[2-9]*/bin/python; do
+  if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    PY_NEW=$(command -v "$c"); break
+  fi
+done
+SVENV=$PREFIX/venv-stalker
+if [ -z "$PY_NEW" ]; then
+  say "no Python >= 3.12 found: the iptvpy Stalker check will be skipped"
+  rm -rf "$SVENV"
+else
+  want=$(stamp_of "$HERE/requirements.txt"; "$PY_NEW" -c 'import sys; print(sys.version)')
+  have=$(cat "$SVENV/.tvgate-compat-stamp" 2>/dev/null || true)
+  if [ "$want" != "$have" ] || ! "$SVENV/bin/python" -c '' 2>/dev/null; then
+    say "pip: installing requirements.txt into $SVENV ($PY_NEW)"
+    rm -rf "$SVENV"
+    "$PY_NEW" -m venv "$SVENV"
+    "$SVENV/bin/python" -m pip install -q --disable-pip-version-check --no-input -r "$HERE/requirements.txt"
+    "$SVENV/bin/python" -c 'from iptvpy import MacPortal'
+    printf '%s' "$want" >"$SVENV/.tvgate-compat-stamp"
+  fi
 fi
 
 # ---------------------------------------------------------------- npm

@@ -4,7 +4,7 @@
 # Starts `tvgate demo` on 127.0.0.1 (free port, temporary data directory), drives
 # real clients against it (pyxtream, @iptv/xtream-api, xtream-api-client,
 # iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
-# ffprobe, ffmpeg, mpv, streamlink, curl; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
+# ffprobe, ffmpeg, mpv, streamlink, curl, iptvpy's MacPortal for the Stalker portal; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
 # `FAIL - NAME: REASON` (followed by `#`-prefixed log lines), and as its last
 # line `N passed, N failed`. Exit status 0 only when every check passed.
 #
@@ -43,6 +43,7 @@ setup_fail() {   # a failure before the checks can run: report it like a check
 
 # ------------------------------------------------------------------ tools
 PY=$PREFIX/venv/bin/python
+PY_STALKER=$PREFIX/venv-stalker/bin/python   # iptvpy needs Python >= 3.12; absent when none was found
 NODE_MODULES=$PREFIX/node/node_modules
 for t in curl jq ffmpeg ffprobe mpv streamlink xmllint tv_validate_file node timeout setsid python3; do
   command -v "$t" >/dev/null 2>&1 || setup_fail "$t not found; run tests/compat/install.sh"
@@ -98,6 +99,14 @@ EXP_DAY=2020-01-01
 "${CLEAN_ENV[@]}" "$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
   >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate user add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
 
+# A MAG box's line: the portal finds a line by its MAC (a username cannot
+# hold ':', so the MAC is stored without separators).
+STB_MAC=00:1A:79:00:00:01
+STB_USER=001A79000001
+STB_PASS='Mag-box-pw1'
+"${CLEAN_ENV[@]}" "$BIN" user add "$STB_USER" --password "$STB_PASS" --data-dir "$TMP/data" \
+  >"$TMP/logs/user-add-stb.log" 2>&1 || setup_fail "tvgate user add (MAC line) failed: $(tail -n 1 "$TMP/logs/user-add-stb.log")"
+
 setsid "${CLEAN_ENV[@]}" "$BIN" demo --listen 127.0.0.1:0 --data-dir "$TMP/data" --json \
   >"$TMP/logs/server.json" 2>"$TMP/logs/server.log" </dev/null &
 SERVER_PID=$!
@@ -146,7 +155,7 @@ ln -s "$NODE_MODULES" "$TMP/node/node_modules"
 cp "$HERE"/clients/*.mjs "$TMP/node/"
 
 export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
-export UPSTREAM
+export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS
 export PYTHONDONTWRITEBYTECODE=1
 
 # ------------------------------------------------------------------ helpers (exported to the checks)
@@ -368,6 +377,42 @@ check_mpv_movie_seek() {
   [ "$after" -gt "$before" ] || { echo "the movie did not come from the provider"; return 1; }
 }
 
+check_iptvpy_stalker() {
+  "$PY_STALKER" "$HERE/clients/iptvpy_check.py" "$SERVER" "$STB_MAC" "$STB_PASS" "$XP"
+}
+
+# A scanner on 127.0.0.2 walks MACs: after 5 unknown ones a minute its
+# address is blocked, and then even the known MAC gets the unknown-MAC
+# answer from there, while 127.0.0.1 is still served.
+check_stalker_scan() {
+  local i body first known other
+  stb() {   # stb SOURCE_IP MAC QUERY [TOKEN]
+    curl -sS --max-time 10 --interface "$1" -H "Cookie: mac=$2" ${4:+-H "Authorization: Bearer $4"} \
+      "$SERVER/stalker_portal/server/load.php?$3&JsHttpRequest=1-xml"
+  }
+  profile() {   # profile SOURCE_IP MAC: the js of get_profile after a handshake
+    local token
+    token=$(stb "$1" "$2" 'type=stb&action=handshake&token=' | jq -r .js.token) || return 1
+    stb "$1" "$2" 'type=stb&action=get_profile&sn=0000000000000&stb_type=MAG250' "$token" | jq -c .js
+  }
+  for i in 1 2 3 4 5 6; do
+    body=$(profile 127.0.0.2 "00:1A:79:00:10:0$i") || { echo "request failed"; return 1; }
+    echo "unknown MAC $i: $body"
+    [ "$(jq .status <<<"$body")" = 1 ] || { echo "unknown MAC $i: status is not 1"; return 1; }
+    [ -z "${first:-}" ] && first=$body
+    [ "$body" = "$first" ] || { echo "unknown MACs get different answers"; return 1; }
+  done
+  known=$(profile 127.0.0.2 "$STB_MAC")
+  echo "known MAC from the blocked address: $known"
+  [ "$known" = "$first" ] || { echo "the blocked scanner still tells known MACs apart"; return 1; }
+  other=$(profile 127.0.0.1 "$STB_MAC")
+  echo "known MAC from another address: $(head -c 120 <<<"$other")"
+  [ "$(jq .status <<<"$other")" = 0 ] || { echo "another address is not served"; return 1; }
+  grep -q 'reason="mac_scan"' "$TMP/logs/server.log" ||
+    { echo "the block was not logged"; return 1; }
+}
+
+export -f check_iptvpy_stalker check_stalker_scan
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
@@ -405,6 +450,12 @@ run "login: trailing space / zero-width space in password, username case" 60 che
 run "expired line: auth 1, status Expired, exp_date, stream 403" 60 check_expired_line
 run "xtream-api-client: wrong password raises XtreamAuthenticationError, account info" 60 check_xtream_api_client
 run "unknown user and wrong password: identical status and body" 60 check_unknown_vs_wrong
+if [ -x "$PY_STALKER" ]; then
+  run "iptvpy MacPortal: handshake, profile, channels, create_link; ffprobe reads the link" 120 check_iptvpy_stalker
+else
+  echo "ok - iptvpy MacPortal # SKIP no Python >= 3.12 here (see install.sh)"
+fi
+run "stalker: a MAC scan from one address is blocked, another address is served" 60 check_stalker_scan
 # The provider's channels join the running demo only now, so the checks
 # above see the plain demo catalogue.
 relay_setup_fail() { echo "FAIL - relay setup: $*"; FAILED=$((FAILED + 1)); summary; exit 1; }

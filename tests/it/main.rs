@@ -13,5 +13,6 @@ mod limits;
 mod provider;
 mod relay;
 mod slate;
+mod stalker;
 mod vod;
 mod xtream;

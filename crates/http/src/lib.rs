@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod params;
 pub mod slate;
 pub mod slots;
+pub mod stalker;
 pub mod state;
 pub mod xtream;
 
@@ -47,6 +48,16 @@ pub fn router(app: App) -> Router {
         )
         .route("/streaming/timeshift.php", get(streams::timeshift_php))
         .route("/hls/{token}/{file}", get(hls::hls_file))
+        .route("/portal.php", any(stalker::portal))
+        .route("/c/portal.php", any(stalker::portal))
+        .route("/server/load.php", any(stalker::portal))
+        .route("/stalker_portal/server/load.php", any(stalker::portal))
+        .route("/stalker_portal/c/portal.php", any(stalker::portal))
+        .route("/c/version.js", get(stalker::version_js))
+        .route("/stalker_portal/c/version.js", get(stalker::version_js))
+        .route("/c/xpcom.common.js", get(stalker::xpcom_js))
+        .route("/stalker_portal/c/xpcom.common.js", get(stalker::xpcom_js))
+        .route("/stalker/live/{token}/{file}", get(stalker::play::live))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/{u}/{p}/{file}", get(streams::live))

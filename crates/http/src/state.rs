@@ -133,6 +133,8 @@ pub struct HttpSettings {
     pub hls_cache_bytes: usize,
     /// Time limit of one upstream request (an HLS playlist or segment).
     pub upstream_timeout: std::time::Duration,
+    /// The Stalker/Ministra portal (MAG boxes).
+    pub stalker: crate::stalker::StalkerSettings,
 }
 
 impl Default for HttpSettings {
@@ -153,6 +155,7 @@ impl Default for HttpSettings {
             hls_token_ttl_secs: 300,
             hls_cache_bytes: 64 << 20,
             upstream_timeout: std::time::Duration::from_secs(15),
+            stalker: crate::stalker::StalkerSettings::default(),
         }
     }
 }
@@ -199,6 +202,8 @@ pub struct App {
     pub client: reqwest::Client,
     /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
     pub hls: Arc<crate::xtream::hls::HlsState>,
+    /// Stalker portal sessions, scan limiter and link key.
+    pub stalker: Arc<crate::stalker::StalkerState>,
 }
 
 impl App {
@@ -215,9 +220,14 @@ impl App {
             gate.token_key(),
             settings.hls_cache_bytes,
         ));
+        let stalker = Arc::new(crate::stalker::StalkerState::new(
+            &settings.stalker,
+            gate.token_key(),
+        ));
         App {
             client,
             hls,
+            stalker,
             gate,
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),

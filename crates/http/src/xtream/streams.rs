@@ -226,7 +226,7 @@ async fn stream(
 /// Gives the player a live channel (or a built-in file): relayed from its
 /// source on a connection slot that frees the moment the player leaves, or
 /// redirected to when the operator chose that for the source.
-async fn hand_over(
+pub(crate) async fn hand_over(
     app: &App,
     caller: &Caller,
     account: &tvgate_core::access::Account,

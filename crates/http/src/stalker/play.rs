@@ -1,0 +1,143 @@
+//! Channel links: `/stalker/live/{token}/{ID}.ts`. The token is the signed
+//! short-lived kind proxied HLS uses (`tvgate_core::access::token`), bound to
+//! the line and the channel, with the portal session in its opaque target
+//! (tagged, so an HLS token is never a channel link nor the reverse). It is
+//! not a credential: the link is decided again when it is opened, so a line
+//! stopped after `create_link` is refused here.
+//!
+//! The stream goes through exactly the path of an Xtream live stream
+//! (`xtream::streams::hand_over`: connection slot in the ledger, then the
+//! relay). When the relay ends it because its lease was ended from outside
+//! (newest-wins, the operator), the box's session gets an event for its
+//! next watchdog call.
+
+use super::decide_for;
+use crate::access::{self, Caller};
+use crate::state::App;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::StreamExt;
+use std::sync::atomic::Ordering;
+use tvgate_core::access::token::Claims;
+use tvgate_core::access::{Face, OutputFormat};
+use tvgate_core::catalog::StreamRef;
+use tvgate_core::ids::{AccountId, StreamId};
+use tvgate_core::ledger::{LeaseId, LeaseKind};
+
+/// High 16 bits of a channel link's target ("ST"); the low 48 carry the session.
+const LINK_TAG: u64 = 0x5354;
+const SESSION_BITS: u64 = (1 << 48) - 1;
+
+/// What a box is told when its stream was ended from outside.
+const ENDED: &str = "Playback stopped: another device of this line started watching, or the connection was ended by the provider.";
+
+/// A link to `stream` for the portal session `session`.
+pub fn link(app: &App, base: &str, account: AccountId, stream: StreamId, session: u64) -> String {
+    let claims = Claims {
+        account,
+        stream,
+        lease: LeaseId(0),
+        expires: app.now() + i64::from(app.settings.stalker.link_ttl_secs.max(1)),
+        target: LINK_TAG << 48 | (session & SESSION_BITS),
+    };
+    let token = app.stalker.key.sign(&claims);
+    format!("{base}/stalker/live/{token}/{}.ts", stream.0)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    let mut r = Response::new(format!("{text}\n").into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// `GET /stalker/live/{token}/{file}`.
+pub async fn live(
+    State(app): State<App>,
+    caller: Caller,
+    Path((token, file)): Path<(String, String)>,
+) -> Response {
+    // One answer for every kind of bad link: nothing to learn from it.
+    let bad = || plain(StatusCode::FORBIDDEN, "invalid or expired link");
+    let Ok(claims) = app.stalker.key.verify(&token, app.now()) else {
+        return bad();
+    };
+    let asked = crate::xtream::streams::parse_file(&file);
+    let matches = matches!(asked, Some((id, ext)) if id == claims.stream.0 && ext.is_none_or(|e| e.eq_ignore_ascii_case("ts")));
+    if claims.target >> 48 != LINK_TAG || claims.lease != LeaseId(0) || !matches {
+        return bad();
+    }
+    let Some(account) = app.gate.account(claims.account) else {
+        return bad();
+    };
+    let catalog = app.gate.catalog();
+    let Some(r @ StreamRef::Live(_)) = catalog.stream(claims.stream) else {
+        return plain(StatusCode::NOT_FOUND, "no such channel");
+    };
+    if let Err(denial) = decide_for(&app, &caller, &account, Face::Stream, Some(r)) {
+        access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);
+        return crate::slate::stream_denial(&app, &caller, &denial, true);
+    }
+    let url = catalog.stream_url(r).to_string();
+    drop(catalog);
+    app.metrics.streams_started.fetch_add(1, Ordering::Relaxed);
+    let stream = claims.stream;
+    let response = crate::xtream::streams::hand_over(
+        &app,
+        &caller,
+        &account,
+        stream,
+        &account.username,
+        &url,
+        Some(OutputFormat::Ts),
+    )
+    .await;
+    let relayed = response.status() == StatusCode::OK
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"video/mp2t");
+    if !relayed {
+        return response;
+    }
+    // The lease the relay just took: this line's newest for this channel
+    // from this address.
+    let lease = app
+        .ledger
+        .holders(account.id, app.now())
+        .into_iter()
+        .filter(|l| l.stream == stream && l.ip == caller.ip && l.kind == LeaseKind::LiveTs)
+        .map(|l| l.id)
+        .max_by_key(|id| id.0);
+    let Some(lease) = lease else {
+        return response;
+    };
+    let session = claims.target & SESSION_BITS;
+    let (parts, body) = response.into_parts();
+    let watch = app.clone();
+    let account_id = account.id;
+    // Runs only when the relay ended the body itself (not when the viewer
+    // left): if the lease is gone by then, it was ended from outside.
+    let tail = futures::stream::once(async move {
+        let held = watch
+            .ledger
+            .holders(account_id, watch.now())
+            .iter()
+            .any(|l| l.id == lease);
+        if !held {
+            watch
+                .stalker
+                .sessions
+                .notify(session, "send_msg", ENDED.to_string());
+        }
+        None::<Result<Bytes, axum::Error>>
+    })
+    .filter_map(futures::future::ready);
+    let body = axum::body::Body::from_stream(body.into_data_stream().chain(tail));
+    Response::from_parts(parts, body)
+}
