@@ -131,6 +131,13 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         hls_idle_window_secs: s.hls_idle_window_secs,
         hls_token_ttl_secs: s.hls_token_ttl_secs.max(10),
+        stalker: tvgate_http::stalker::StalkerSettings {
+            enabled: s.stalker_portal,
+            login_required: s.stalker_login_required,
+            scan_unknown_per_minute: s.stalker_unknown_macs_per_minute,
+            scan_block_secs: s.stalker_scan_block_secs,
+            ..tvgate_http::stalker::StalkerSettings::default()
+        },
         ..HttpSettings::default()
     })
 }

@@ -456,3 +456,49 @@ async fn login_and_password_when_required() {
     );
     assert_eq!(stb.profile().await["status"], 0);
 }
+
+/// With binding on, the first box binds (its MAC and serial pinned); a
+/// clone of that MAC with another serial is refused `device_not_registered`
+/// with a hint that names the bound box without revealing it.
+#[tokio::test]
+async fn a_cloned_mac_with_another_serial_is_not_registered() {
+    let srv = portal(|_| {}).await;
+    srv.gate
+        .set_device_policy(
+            MAC_USER,
+            tvgate_core::gate::DevicePolicyPatch {
+                limit: Some(1),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .await
+        .expect("binding on");
+    let mut real = Stb::new(&srv, MAC);
+    real.handshake().await;
+    let p = real
+        .js("type=stb&action=get_profile&sn=SN00000001&device_id=AAAA&stb_type=MAG250")
+        .await;
+    assert_eq!(p["status"], 0, "the first box binds: {p}");
+    let mut clone = Stb::from(&srv, MAC, "127.0.0.3");
+    clone.handshake().await;
+    let p = clone
+        .js("type=stb&action=get_profile&sn=SN99999999&device_id=BBBB&stb_type=MAG250")
+        .await;
+    assert_eq!(p["status"], 1, "{p}");
+    let msg = p["msg"].as_str().expect("msg");
+    assert!(
+        msg.contains("0001") || msg.to_lowercase().contains("device"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("00:1A:79:00:00:01"),
+        "the full MAC never shows: {msg}"
+    );
+    let audit = srv
+        .gate
+        .device_audit(Some(MAC_USER), 10)
+        .await
+        .expect("audit");
+    assert!(!audit.is_empty());
+}

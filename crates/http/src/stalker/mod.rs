@@ -206,6 +206,9 @@ fn decide_for(
         item_category: item.map(|r| catalog.stream_category(r)),
         client_ip: caller.ip,
         user_agent: caller.user_agent(),
+        // The box's device was checked when `get_profile` identified the
+        // session (`stb::profile`); later calls and signed links ride on it.
+        device: tvgate_core::access::decide::DeviceAsk::NotAsked,
     };
     match decide(Proof::Proven(account), &req, app.now()) {
         Decision::Allow => Ok(()),

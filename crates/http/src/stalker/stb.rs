@@ -10,7 +10,7 @@ use super::envelope::js;
 use super::identity::Mac;
 use super::scan::Verdict;
 use super::tokens::Session;
-use super::{decide_for, mac_lookup, Call};
+use super::{mac_lookup, Call};
 use crate::access::{self, Ask, Caller};
 use crate::params::Params;
 use crate::state::App;
@@ -78,7 +78,6 @@ fn identify(app: &App, caller: &Caller, session: &Session) -> Option<Arc<Account
 
 /// `stb get_profile`.
 pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Session) -> Response {
-    let _ = params;
     let Some(account) = identify(app, caller, session) else {
         app.stalker.sessions.identified(session.number, None);
         if app.settings.stalker.login_required {
@@ -89,7 +88,34 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
     if app.settings.stalker.login_required && session.login_proven != Some(account.id) {
         return js(login_needed());
     }
-    if let Err(denial) = decide_for(app, caller, &account, Face::PlayerApi, None) {
+    // The one decision, with the device step: the box presents its MAC and
+    // identifiers (serial, device ids), bound or checked per the line's
+    // device policy (docs/devices.md).
+    let presented = tvgate_core::access::device::DevicePresented::mag(
+        session.mac.as_str(),
+        params.get("sn"),
+        params.get("device_id"),
+        params.get("device_id2"),
+    );
+    let req = tvgate_core::access::decide::AccessRequest::new(
+        Face::PlayerApi,
+        caller.ip,
+        caller.user_agent(),
+    );
+    let decision = app
+        .gate
+        .authorize(
+            tvgate_core::access::decide::Proof::Proven(&account),
+            &req,
+            presented.as_ref(),
+            app.now(),
+        )
+        .await;
+    let checked = match decision {
+        tvgate_core::access::decide::Decision::Allow => Ok(()),
+        tvgate_core::access::decide::Decision::Deny(d) => Err(d),
+    };
+    if let Err(denial) = checked {
         access::log_denial(app, Face::PlayerApi, &denial, &account.username, caller);
         app.stalker.sessions.identified(session.number, None);
         let why = crate::xtream::wire::describe(app, &denial);
