@@ -461,3 +461,70 @@ async fn the_console_logs_in_with_a_session_and_refuses_forms_without_the_csrf_t
         .expect("body");
     assert!(!after.contains("Logged in"), "the session is gone");
 }
+
+/// `tvgate admin add|token|list|revoke` as a real process: secrets are
+/// printed once, and the token works against a server on the same data.
+#[tokio::test]
+async fn the_first_operator_and_a_token_come_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
+            .arg("admin")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("TVGATE_KDF_MEMORY_KIB", "64")
+            .env("TVGATE_KDF_ITERATIONS", "1")
+            .output()
+            .expect("run tvgate");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = run(&["list"]);
+    assert!(
+        list.contains("no operators yet"),
+        "no default operator: {list}"
+    );
+    let added = run(&["add", "olga"]);
+    let password = added
+        .lines()
+        .nth(1)
+        .expect("password line")
+        .trim()
+        .to_string();
+    assert!(password.len() >= 8, "{added}");
+    let token = run(&["token", "olga", "--label", "billing"])
+        .trim()
+        .to_string();
+    assert!(token.starts_with("tvg_"), "{token}");
+    let list = run(&["list"]);
+    assert!(
+        list.contains("olga") && list.contains("billing") && list.contains("active"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&token) && !list.contains(&password),
+        "secrets are shown once"
+    );
+
+    let srv = TestServer::start_in(dir, |_| {}, true).await;
+    let (status, _) = call(
+        &srv,
+        reqwest::Method::GET,
+        "/api/v1/lines",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let ok = srv
+        .gate
+        .admin_login("olga", &password, std::net::Ipv4Addr::LOCALHOST.into(), NOW)
+        .await
+        .expect("login");
+    assert!(matches!(ok, tvgate_core::gate::AdminAuthn::Proven(_)));
+}
