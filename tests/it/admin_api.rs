@@ -235,6 +235,15 @@ async fn lines_are_created_edited_extended_and_deleted_through_the_gate() {
     }
     let (status, _) = call(&srv, Method::GET, "/api/v1/lines/nobody", t, None).await;
     assert_eq!(status, 404);
+    let (status, _) = call(
+        &srv,
+        Method::DELETE,
+        "/api/v1/connections/99999999999999999999999",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "a number too large names no connection");
 
     let (status, _) = call(&srv, Method::DELETE, "/api/v1/lines/anna", t, None).await;
     assert_eq!(status, 204);

@@ -184,9 +184,19 @@ fn query_u32(
     }
 }
 
+/// A whole number, also when written as `5.0` (JSON Schema's `integer`
+/// accepts it, and so does the API).
+fn whole(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
 fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.is_empty() {
-        return Ok(Map::new());
+        return Err(ApiError::bad_request("a JSON object body is required"));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -225,8 +235,7 @@ impl Fields {
     fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
         match self.take(name) {
             None => Ok(None),
-            Some(v) => v
-                .as_u64()
+            Some(v) => whole(&v)
                 .and_then(|n| u32::try_from(n).ok())
                 .map(Some)
                 .ok_or_else(|| {
@@ -243,8 +252,7 @@ impl Fields {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
-            Some(v) => v
-                .as_i64()
+            Some(v) => whole(&v)
                 .filter(|t| (0..=253_402_300_799).contains(t))
                 .map(|t| Some(Some(t)))
                 .ok_or_else(|| {
@@ -293,6 +301,18 @@ impl Fields {
             None => Ok(()),
             Some(k) => Err(ApiError::bad_request(format!("unknown field {k:?}"))),
         }
+    }
+}
+
+/// A numeric id from the path: `None` for a number too large to be one
+/// (it names nothing: a 404), a 400 for anything that is not a number.
+fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
+    match raw.parse::<T>() {
+        Ok(id) => Ok(Some(id)),
+        Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(None),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "the {what} id must be a whole number"
+        ))),
     }
 }
 
@@ -467,10 +487,11 @@ async fn remove_device(
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult {
     let line = find_line(&app, &name)?;
-    let id = id
-        .parse::<i64>()
-        .map(DeviceId)
-        .map_err(|_| ApiError::bad_request("the device id must be a whole number"))?;
+    let Some(id) = parse_id::<i64>(&id, "device")?.map(DeviceId) else {
+        return Err(ApiError::not_found(format!(
+            "line {name:?} has no device {id}"
+        )));
+    };
     let bound = app
         .gate
         .binding(line.id)
@@ -517,10 +538,9 @@ async fn end_connection(
     _op: Operator,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let id = id
-        .parse::<u64>()
-        .map(LeaseId)
-        .map_err(|_| ApiError::bad_request("the connection id must be a whole number"))?;
+    let Some(id) = parse_id::<u64>(&id, "connection")?.map(LeaseId) else {
+        return Err(ApiError::not_found(format!("no connection {id}")));
+    };
     match app.ledger.end(id) {
         Some(lease) => {
             tracing::info!(
