@@ -537,3 +537,42 @@ async fn the_first_operator_and_a_token_come_from_the_command_line() {
         .expect("login");
     assert!(matches!(ok, tvgate_core::gate::AdminAuthn::Proven(_)));
 }
+
+/// Guessing an operator's password is slowed by the shared limiter, and
+/// the operator's failures never lock out a subscriber's line.
+#[tokio::test]
+async fn console_logins_are_rate_limited() {
+    let srv = TestServer::start().await;
+    srv.add_line("olga", "pw-11", |_| {}).await;
+    let (password, _) = operator(&srv).await;
+    let mut statuses = Vec::new();
+    for _ in 0..25 {
+        let r = client()
+            .post(srv.url("/admin/login"))
+            .form(&[("name", "olga"), ("password", "guess")])
+            .send()
+            .await
+            .expect("login");
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[0], 401);
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let right = client()
+        .post(srv.url("/admin/login"))
+        .form(&[("name", "olga"), ("password", password.as_str())])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(right.status(), 429, "nothing is checked while limited");
+    // The line of the same name, from another address, is not locked out.
+    let ok = srv
+        .gate
+        .authenticate(
+            "olga",
+            "pw-11",
+            std::net::Ipv4Addr::new(192, 0, 2, 7).into(),
+            NOW,
+        )
+        .await;
+    assert!(ok.account().is_some());
+}
