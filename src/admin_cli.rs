@@ -2,7 +2,9 @@
 //! Every command calls the same gate operation the admin API will call;
 //! this file only parses arguments and prints tables or JSON.
 
-use crate::cli::{ChannelCommand, DeviceCommand, LineFields, SourceCommand, UserCommand};
+use crate::cli::{
+    AdminCommand, ChannelCommand, DeviceCommand, LineFields, SourceCommand, UserCommand,
+};
 use crate::settings::Settings;
 use crate::{import, sources, startup};
 use anyhow::{bail, Context, Result};
@@ -952,6 +954,75 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                 &rows,
             );
             println!("{} entries", rows.len());
+        }
+    }
+    Ok(())
+}
+
+/// `tvgate admin ...`: operators and API tokens. Secrets are printed once,
+/// alone on their line, and never again: only hashes are stored.
+pub async fn admin(settings: &Settings, cmd: AdminCommand) -> Result<()> {
+    let gate = startup::open_gate(settings).await?;
+    match cmd {
+        AdminCommand::Add { name } => {
+            let (admin, password) = gate.create_admin(&name, now()).await?;
+            println!("created operator {}; password (shown once):", admin.name);
+            println!("{password}");
+        }
+        AdminCommand::Passwd { name } => {
+            let password = gate.reset_admin_password(&name).await?;
+            println!("new password for {name} (shown once):");
+            println!("{password}");
+        }
+        AdminCommand::Token { name, label } => {
+            let (token, secret) = gate.create_api_token(&name, &label, now()).await?;
+            eprintln!(
+                "API token {} ({}) for {}; shown once:",
+                token.id, token.name, token.admin_name
+            );
+            println!("{secret}");
+        }
+        AdminCommand::Revoke { id } => {
+            gate.revoke_api_token(id, now()).await?;
+            println!("revoked API token {id}");
+        }
+        AdminCommand::List { json } => {
+            let admins = gate.admins().await?;
+            let tokens = gate.api_tokens().await?;
+            if json {
+                let list = json!({
+                    "admins": admins.iter().map(|a| json!({
+                        "name": a.name,
+                        "created_at": a.created_at,
+                    })).collect::<Vec<_>>(),
+                    "tokens": tokens.iter().map(|t| json!({
+                        "id": t.id,
+                        "admin": t.admin_name,
+                        "name": t.name,
+                        "created_at": t.created_at,
+                        "revoked_at": t.revoked_at,
+                    })).collect::<Vec<_>>(),
+                });
+                println!("{list:#}");
+                return Ok(());
+            }
+            for a in &admins {
+                println!(
+                    "operator {:<20} created {}",
+                    a.name,
+                    format_time(Some(a.created_at))
+                );
+                for t in tokens.iter().filter(|t| t.admin == a.id) {
+                    let state = match t.revoked_at {
+                        Some(at) => format!("revoked {}", format_time(Some(at))),
+                        None => "active".to_string(),
+                    };
+                    println!("  token {:>4} {:<20} {state}", t.id, t.name);
+                }
+            }
+            if admins.is_empty() {
+                println!("no operators yet: create one with `tvgate admin add NAME`");
+            }
         }
     }
     Ok(())

@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage catalog and guide sources.
     #[command(subcommand)]
     Source(SourceCommand),
+    /// Operators of the console and their API tokens (docs/admin-api.md).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Inspect the catalog.
     #[command(subcommand)]
     Channel(ChannelCommand),
@@ -275,6 +278,29 @@ pub enum UserCommand {
         /// Write generated passwords to this CSV file instead of standard output.
         #[arg(long, value_name = "FILE")]
         passwords_out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator; the generated password is printed once.
+    Add { name: String },
+    /// Give an operator a new generated password, printed once.
+    Passwd { name: String },
+    /// Make an API token for an operator, printed once (only its hash is kept).
+    Token {
+        /// The operator who owns the token.
+        name: String,
+        /// What the token is for (shown in `tvgate admin list`).
+        #[arg(long, default_value = "api")]
+        label: String,
+    },
+    /// Revoke an API token by its id (see `tvgate admin list`).
+    Revoke { id: i64 },
+    /// List operators and their tokens.
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -113,6 +113,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Device(cmd) => runtime.block_on(admin_cli::device(&settings, cmd)),
         Command::Source(cmd) => runtime.block_on(admin_cli::source(&settings, cmd)),
         Command::Channel(cmd) => runtime.block_on(admin_cli::channel(&settings, cmd)),
+        Command::Admin(cmd) => runtime.block_on(admin_cli::admin(&settings, cmd)),
         Command::Doctor(_) => Ok(()),
     }?;
     Ok(0)

@@ -107,6 +107,13 @@ STB_PASS='Mag-box-pw1'
 "${CLEAN_ENV[@]}" "$BIN" user add "$STB_USER" --password "$STB_PASS" --data-dir "$TMP/data" \
   >"$TMP/logs/user-add-stb.log" 2>&1 || setup_fail "tvgate user add (MAC line) failed: $(tail -n 1 "$TMP/logs/user-add-stb.log")"
 
+# An operator and an API token for the admin API check, also made before the
+# server starts (the token is printed once, on standard output).
+"${CLEAN_ENV[@]}" "$BIN" admin add compat --data-dir "$TMP/data" \
+  >"$TMP/logs/admin-add.log" 2>&1 || setup_fail "tvgate admin add failed: $(tail -n 1 "$TMP/logs/admin-add.log")"
+ADMIN_TOKEN=$("${CLEAN_ENV[@]}" "$BIN" admin token compat --label schemathesis --data-dir "$TMP/data" \
+  2>"$TMP/logs/admin-token.log") || setup_fail "tvgate admin token failed: $(tail -n 1 "$TMP/logs/admin-token.log")"
+
 setsid "${CLEAN_ENV[@]}" "$BIN" demo --listen 127.0.0.1:0 --data-dir "$TMP/data" --json \
   >"$TMP/logs/server.json" 2>"$TMP/logs/server.log" </dev/null &
 SERVER_PID=$!
@@ -155,7 +162,7 @@ ln -s "$NODE_MODULES" "$TMP/node/node_modules"
 cp "$HERE"/clients/*.mjs "$TMP/node/"
 
 export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
-export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS
+export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS ADMIN_TOKEN
 export PYTHONDONTWRITEBYTECODE=1
 
 # ------------------------------------------------------------------ helpers (exported to the checks)
@@ -412,7 +419,20 @@ check_stalker_scan() {
     { echo "the block was not logged"; return 1; }
 }
 
-export -f check_iptvpy_stalker check_stalker_scan
+# schemathesis generates requests from the served OpenAPI document (valid and
+# invalid ones, then sequences that create, edit and delete lines) and fails
+# on any 5xx. It runs last: its stateful phase changes lines.
+check_admin_api_schemathesis() {
+  local st
+  st=$(dirname "$PY")/schemathesis
+  [ -x "$st" ] || { echo "$st missing; run tests/compat/install.sh"; return 1; }
+  cd "$TMP/work" || return 1
+  "$st" run "$SERVER/api/v1/openapi.json" -H "Authorization: Bearer $ADMIN_TOKEN" \
+    --checks not_a_server_error --max-examples 50 --request-timeout 10 \
+    --generation-database none --no-color
+}
+
+export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
@@ -478,6 +498,7 @@ run "mpv: plays a proxied live TS channel" 60 check_mpv_live_proxied
 run "relay: 5 viewers of a channel share one upstream connection" 60 check_one_upstream
 run "streamlink: records a proxied HLS channel; no credentials in the playlist" 90 check_streamlink_hls
 run "mpv: plays a proxied movie from 3 s in; byte ranges answer 206" 60 check_mpv_movie_seek
+run "schemathesis: the admin API from its OpenAPI document, no server errors" 240 check_admin_api_schemathesis
 
 # Server still alive after all that?
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then

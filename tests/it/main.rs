@@ -1,6 +1,7 @@
 //! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store,
 //! spoken to over HTTP. One binary, one module per topic.
 
+mod admin_api;
 mod catalog;
 mod cli;
 mod denials;

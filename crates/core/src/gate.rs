@@ -25,7 +25,9 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
+mod admin;
 mod devices;
+pub use admin::AdminAuthn;
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
 
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms

@@ -5,6 +5,7 @@
 
 use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use crate::access::{Account, NewAccount};
+use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::ingest::ImportedItem;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
@@ -208,6 +209,55 @@ pub trait Store: Send + Sync + 'static {
     /// them; they go with the channel. `NotFound` (what: `live channel`)
     /// when `stream` is not a live channel.
     async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()>;
+
+    // ----- operators (docs/admin-api.md) -----
+    // Defaults refuse, so a backend without them still builds; SQLite has them.
+    /// Creates an operator; `Conflict` when the name is taken.
+    async fn insert_admin(
+        &self,
+        name: String,
+        password_hash: String,
+        created_at: UnixTime,
+    ) -> StoreResult<Admin> {
+        let _ = (name, password_hash, created_at);
+        Err(no_admins())
+    }
+    async fn admin_by_name(&self, name: String) -> StoreResult<Option<Admin>> {
+        let _ = name;
+        Err(no_admins())
+    }
+    async fn admins(&self) -> StoreResult<Vec<Admin>> {
+        Err(no_admins())
+    }
+    /// Replaces an operator's password hash; `NotFound` for an unknown id.
+    async fn set_admin_password(&self, id: AdminId, password_hash: String) -> StoreResult<()> {
+        let _ = (id, password_hash);
+        Err(no_admins())
+    }
+    async fn insert_api_token(&self, token: NewApiToken) -> StoreResult<ApiToken> {
+        let _ = token;
+        Err(no_admins())
+    }
+    /// The token with this hash, revoked or not.
+    async fn api_token_by_hash(&self, hash: Vec<u8>) -> StoreResult<Option<ApiToken>> {
+        let _ = hash;
+        Err(no_admins())
+    }
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        Err(no_admins())
+    }
+    /// Marks a token revoked; `NotFound` for an unknown id.
+    async fn revoke_api_token(&self, id: i64, at: UnixTime) -> StoreResult<()> {
+        let _ = (id, at);
+        Err(no_admins())
+    }
+}
+
+fn no_admins() -> StoreError {
+    StoreError::Backend {
+        context: "managing operators",
+        message: "this store has no operator accounts".to_string(),
+    }
 }
 
 /// Change counters of the two halves of the store.

@@ -7,6 +7,7 @@
 //! storage (the gate holds the store port).
 
 pub mod access;
+pub mod admin;
 pub mod body;
 pub mod cors;
 pub mod metrics;
@@ -31,7 +32,14 @@ use xtream::{get_php, hls, player_api, streams, xmltv};
 
 /// Every route of the server.
 pub fn router(app: App) -> Router {
-    Router::new()
+    admin::api::mount(Router::new())
+        .route(
+            "/admin",
+            get(|| async { axum::response::Redirect::permanent("/admin/") }),
+        )
+        .route("/admin/", get(admin::session::index))
+        .route("/admin/login", axum::routing::post(admin::session::login))
+        .route("/admin/logout", axum::routing::post(admin::session::logout))
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))

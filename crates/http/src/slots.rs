@@ -208,7 +208,10 @@ pub fn leased<I: Chunk + Send + 'static>(
     Leased {
         source,
         last_renewal: (guard.clock)(),
-        renew_every: i64::from((ttl / 3).max(1)),
+        // Every second, not every third of the TTL: a lease the operator
+        // (or newest-wins) ended is noticed here, so the player's stream
+        // stops within a second. A renewal is a map update in memory.
+        renew_every: 1,
         ttl,
         guard,
         cut: false,

@@ -115,7 +115,8 @@ pub struct HttpSettings {
     pub limit_policy: tvgate_core::ledger::LimitPolicy,
     /// How long a newcomer waits for a slot that is being released.
     pub admission_wait: std::time::Duration,
-    /// Lease time-to-live; the serving task renews it every third of it.
+    /// Lease time-to-live; the serving body renews it every second (so a
+    /// lease ended by the operator stops its stream within a second).
     pub lease_ttl_secs: u32,
     /// How a refused stream is answered: a status with a text body, or a
     /// short video slate that shows the reason (`crate::slate`).
@@ -204,6 +205,8 @@ pub struct App {
     pub hls: Arc<crate::xtream::hls::HlsState>,
     /// Stalker portal sessions, scan limiter and link key.
     pub stalker: Arc<crate::stalker::StalkerState>,
+    /// The operator console's sessions (`crate::admin::session`).
+    pub admin_sessions: Arc<crate::admin::session::Sessions>,
 }
 
 impl App {
@@ -228,6 +231,7 @@ impl App {
             client,
             hls,
             stalker,
+            admin_sessions: Arc::default(),
             gate,
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),

@@ -24,6 +24,58 @@ use tvgate_store::{open_in_memory, open_sqlite};
 
 // ----- the suite -----
 
+/// Operators and API tokens: unique names, tokens found by hash with their
+/// owner's name, revocation kept (not deleted) and idempotent.
+async fn operators(store: &dyn Store) {
+    use tvgate_core::admin::NewApiToken;
+    assert!(store.admins().await.unwrap().is_empty());
+    let alice = store
+        .insert_admin("alice".into(), "$argon2id$h1".into(), 100)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.insert_admin("alice".into(), "x".into(), 101).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let found = store.admin_by_name("alice".into()).await.unwrap().unwrap();
+    assert_eq!(found, alice);
+    assert!(store.admin_by_name("bob".into()).await.unwrap().is_none());
+    store
+        .set_admin_password(alice.id, "$argon2id$h2".into())
+        .await
+        .unwrap();
+    let found = store.admin_by_name("alice".into()).await.unwrap().unwrap();
+    assert_eq!(found.password_hash, "$argon2id$h2");
+
+    let token = store
+        .insert_api_token(NewApiToken {
+            admin: alice.id,
+            name: "billing".into(),
+            hash: vec![7; 32],
+            created_at: 200,
+        })
+        .await
+        .unwrap();
+    assert_eq!(token.admin_name, "alice");
+    assert_eq!(token.revoked_at, None);
+    let by_hash = store.api_token_by_hash(vec![7; 32]).await.unwrap().unwrap();
+    assert_eq!(by_hash, token);
+    assert!(store
+        .api_token_by_hash(vec![8; 32])
+        .await
+        .unwrap()
+        .is_none());
+    store.revoke_api_token(token.id, 300).await.unwrap();
+    store.revoke_api_token(token.id, 400).await.unwrap();
+    let revoked = store.api_token_by_hash(vec![7; 32]).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(300));
+    assert_eq!(store.api_tokens().await.unwrap().len(), 1);
+    assert!(matches!(
+        store.revoke_api_token(9999, 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 async fn suite(store: &dyn Store) {
     accounts(store).await;
     upserts(store).await;
@@ -35,6 +87,7 @@ async fn suite(store: &dyn Store) {
     source_settings(store).await;
     backups(store).await;
     devices(store).await;
+    operators(store).await;
 }
 
 fn new_account(username: &str) -> NewAccount {

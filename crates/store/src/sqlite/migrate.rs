@@ -40,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "devices",
         sql: include_str!("../../migrations/sqlite/0003_devices.sql"),
     },
+    Migration {
+        version: 4,
+        name: "admin",
+        sql: include_str!("../../migrations/sqlite/0004_admin.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -30,6 +30,7 @@
 //!   SQL behind each group of trait methods.
 
 mod accounts;
+mod admins;
 mod backups;
 mod catalog;
 mod devices;
@@ -43,6 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use tvgate_core::access::{Account, NewAccount};
+use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::ingest::ImportedItem;
 use tvgate_core::catalog::{CatalogData, Source};
 use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
@@ -317,6 +319,59 @@ pub(crate) fn count_to_sql(n: u64) -> i64 {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    async fn insert_admin(
+        &self,
+        name: String,
+        password_hash: String,
+        created_at: UnixTime,
+    ) -> StoreResult<Admin> {
+        self.write("inserting an operator", move |c| {
+            admins::insert(c, &name, &password_hash, created_at)
+        })
+        .await
+    }
+
+    async fn admin_by_name(&self, name: String) -> StoreResult<Option<Admin>> {
+        self.read("reading an operator", move |c| admins::by_name(c, &name))
+            .await
+    }
+
+    async fn admins(&self) -> StoreResult<Vec<Admin>> {
+        self.read("listing operators", admins::all).await
+    }
+
+    async fn set_admin_password(&self, id: AdminId, password_hash: String) -> StoreResult<()> {
+        self.write("changing an operator's password", move |c| {
+            admins::set_password(c, id, &password_hash)
+        })
+        .await
+    }
+
+    async fn insert_api_token(&self, token: NewApiToken) -> StoreResult<ApiToken> {
+        self.write("inserting an API token", move |c| {
+            admins::insert_token(c, token)
+        })
+        .await
+    }
+
+    async fn api_token_by_hash(&self, hash: Vec<u8>) -> StoreResult<Option<ApiToken>> {
+        self.read("reading an API token", move |c| {
+            admins::token_by_hash(c, &hash)
+        })
+        .await
+    }
+
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.read("listing API tokens", admins::tokens).await
+    }
+
+    async fn revoke_api_token(&self, id: i64, at: UnixTime) -> StoreResult<()> {
+        self.write("revoking an API token", move |c| {
+            admins::revoke_token(c, id, at)
+        })
+        .await
+    }
+
     async fn load_accounts(&self) -> StoreResult<Vec<Account>> {
         self.read("loading lines", accounts::load).await
     }

@@ -1,0 +1,593 @@
+//! `/api/v1/`: the JSON admin API (docs/admin-api.md), authenticated by an
+//! API token (`Authorization: Bearer TOKEN`, made with `tvgate admin
+//! token`).
+//!
+//! Bodies and queries are parsed here by hand into the gate's own types, so
+//! every bad input gets a 400 naming the field (never an extractor's plain
+//! text rejection), and every change goes through the gate method the CLI
+//! uses. [`routes`] is the single list of what is served; the OpenAPI
+//! document is checked against it in a test.
+
+use super::ApiError;
+use crate::slots;
+use crate::state::App;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use tvgate_core::access::{Account, AccountPatch, Status};
+use tvgate_core::admin::ApiToken;
+use tvgate_core::gate::AccountSpec;
+use tvgate_core::ids::DeviceId;
+use tvgate_core::ledger::{LeaseId, LeaseKind, LimitPolicy};
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Every route of the API: (method, path, handler). The router and the
+/// OpenAPI test both read this list.
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
+    vec![
+        (Method::GET, "/api/v1/lines", get(list_lines)),
+        (Method::POST, "/api/v1/lines", post(create_line)),
+        (Method::GET, "/api/v1/lines/{name}", get(show_line)),
+        (Method::PATCH, "/api/v1/lines/{name}", patch(edit_line)),
+        (Method::DELETE, "/api/v1/lines/{name}", delete(delete_line)),
+        (
+            Method::POST,
+            "/api/v1/lines/{name}/extend",
+            post(extend_line),
+        ),
+        (
+            Method::GET,
+            "/api/v1/lines/{name}/devices",
+            get(list_devices),
+        ),
+        (
+            Method::POST,
+            "/api/v1/lines/{name}/devices/reset",
+            post(reset_devices),
+        ),
+        (
+            Method::DELETE,
+            "/api/v1/lines/{name}/devices/{id}",
+            delete(remove_device),
+        ),
+        (Method::GET, "/api/v1/connections", get(list_connections)),
+        (
+            Method::DELETE,
+            "/api/v1/connections/{id}",
+            delete(end_connection),
+        ),
+        (Method::GET, "/api/v1/sources", get(list_sources)),
+        (Method::GET, "/api/v1/openapi.json", get(openapi_json)),
+    ]
+}
+
+/// Adds the API's routes (merging methods that share a path).
+pub fn mount(mut router: axum::Router<App>) -> axum::Router<App> {
+    let mut by_path: Vec<(&'static str, MethodRouter<App>)> = Vec::new();
+    for (_, path, handler) in routes() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, existing)) => {
+                let merged = std::mem::take(existing).merge(handler);
+                *existing = merged;
+            }
+            None => by_path.push((path, handler)),
+        }
+    }
+    for (path, handler) in by_path {
+        router = router.route(path, handler);
+    }
+    router.route("/api/{*rest}", axum::routing::any(no_such_route))
+}
+
+async fn no_such_route() -> ApiError {
+    ApiError::not_found("no such API route (see /api/v1/openapi.json)")
+}
+
+/// A request that presented a live API token.
+pub struct Operator(pub ApiToken);
+
+impl FromRequestParts<App> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| token.trim().to_string())
+            })
+            .ok_or_else(ApiError::unauthorized)?;
+        match app.gate.check_api_token(&presented).await? {
+            Some(token) => Ok(Operator(token)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+// ----- rendering -----
+
+fn line_json(app: &App, a: &Account) -> Value {
+    json!({
+        "username": &*a.username,
+        "status": a.status.as_str(),
+        "expires_at": a.expires_at,
+        "is_trial": a.is_trial,
+        "max_connections": a.max_connections,
+        "limit_policy": a.limit_policy.map(LimitPolicy::as_str),
+        "note": &*a.note,
+        "created_at": a.created_at,
+        "active_connections": app.ledger.active(a.id, app.now()),
+    })
+}
+
+fn kind_str(kind: LeaseKind) -> &'static str {
+    match kind {
+        LeaseKind::LiveTs => "live_ts",
+        LeaseKind::Hls => "hls",
+        LeaseKind::Vod => "vod",
+    }
+}
+
+fn connection_json(username: &str, c: &slots::Connection) -> Value {
+    let l = &c.lease;
+    json!({
+        "id": l.id.0,
+        "line": username,
+        "stream_id": l.stream.0,
+        "watching": c.watching,
+        "kind": kind_str(l.kind),
+        "ip": l.ip.to_string(),
+        "user_agent": &*l.user_agent,
+        "started_at": l.started,
+        "last_seen": l.last_seen,
+    })
+}
+
+fn ok(value: Value) -> ApiResult {
+    Ok(Json(value).into_response())
+}
+
+// ----- input -----
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn query_u32(
+    pairs: &[(String, String)],
+    name: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    match pairs.iter().find(|(k, _)| k == name) {
+        None => Ok(default),
+        Some((_, v)) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= max)
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("{name} must be a whole number from 0 to {max}"))
+            }),
+    }
+}
+
+/// A whole number, also when written as `5.0` (JSON Schema's `integer`
+/// accepts it, and so does the API).
+fn whole(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
+fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("a JSON object body is required"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// The fields of a body, taken one by one; unknown fields are refused so a
+/// typo never passes silently.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.0.remove(name)
+    }
+
+    fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::bad_request(format!("{name} must be a string"))),
+        }
+    }
+
+    fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "{name} must be true or false"
+            ))),
+        }
+    }
+
+    fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(v) => whole(&v)
+                .and_then(|n| u32::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{name} must be a whole number from 0 to {}",
+                        u32::MAX
+                    ))
+                }),
+        }
+    }
+
+    /// `Some(None)` for an explicit `null`.
+    fn expiry(&mut self, name: &str) -> Result<Option<Option<i64>>, ApiError> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => whole(&v)
+                .filter(|t| (0..=253_402_300_799).contains(t))
+                .map(|t| Some(Some(t)))
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "{name} must be a Unix time (seconds, up to year 9999) or null"
+                    ))
+                }),
+        }
+    }
+
+    fn status(&mut self) -> Result<Option<Status>, ApiError> {
+        self.string("status")?
+            .map(|s| {
+                s.parse::<Status>()
+                    .map_err(|_| ApiError::bad_request("status must be active, disabled or banned"))
+            })
+            .transpose()
+    }
+
+    /// `Some(None)`: the server-wide policy (`null` or `"default"`).
+    fn limit_policy(&mut self) -> Result<Option<Option<LimitPolicy>>, ApiError> {
+        match self.take("limit_policy") {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => LimitPolicy::parse_for_line(&s)
+                .map(Some)
+                .map_err(ApiError::bad_request),
+            Some(_) => Err(ApiError::bad_request(
+                "limit_policy must be refuse, newest_wins, default or null",
+            )),
+        }
+    }
+
+    fn note(&mut self) -> Result<Option<String>, ApiError> {
+        let note = self.string("note")?;
+        if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
+            return Err(ApiError::bad_request(
+                "note must be at most 1000 characters",
+            ));
+        }
+        Ok(note)
+    }
+
+    fn finish(self) -> Result<(), ApiError> {
+        match self.0.keys().next() {
+            None => Ok(()),
+            Some(k) => Err(ApiError::bad_request(format!("unknown field {k:?}"))),
+        }
+    }
+}
+
+/// A numeric id from the path: `None` for a number too large to be one
+/// (it names nothing: a 404), a 400 for anything that is not a number.
+fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
+    match raw.parse::<T>() {
+        Ok(id) => Ok(Some(id)),
+        Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(None),
+        Err(_) => Err(ApiError::bad_request(format!(
+            "the {what} id must be a whole number"
+        ))),
+    }
+}
+
+fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Account>, ApiError> {
+    app.gate
+        .find_account(name)
+        .ok_or_else(|| ApiError::not_found(format!("no line named {name:?}")))
+}
+
+// ----- lines -----
+
+async fn list_lines(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery) -> ApiResult {
+    let pairs = query_pairs(q.as_deref());
+    let needle = pairs
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.to_lowercase())
+        .unwrap_or_default();
+    let offset = query_u32(&pairs, "offset", 0, u32::MAX)? as usize;
+    let limit = query_u32(&pairs, "limit", 100, 1000)? as usize;
+    let mut lines: Vec<_> = app
+        .gate
+        .accounts()
+        .into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.username.to_lowercase().contains(&needle)
+                || a.note.to_lowercase().contains(&needle)
+        })
+        .collect();
+    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let total = lines.len();
+    let items: Vec<Value> = lines
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|a| line_json(&app, a))
+        .collect();
+    ok(json!({"total": total, "offset": offset, "limit": limit, "items": items}))
+}
+
+async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiResult {
+    let mut f = Fields(object(&body)?);
+    let username = f
+        .string("username")?
+        .ok_or_else(|| ApiError::bad_request("username is required"))?;
+    let mut spec = AccountSpec::new(username);
+    spec.password = f.string("password")?;
+    if let Some(s) = f.status()? {
+        spec.status = s;
+    }
+    spec.expires_at = f.expiry("expires_at")?.flatten();
+    spec.is_trial = f.bool("is_trial")?.unwrap_or(false);
+    spec.max_connections = f.u32("max_connections")?.unwrap_or(1);
+    spec.limit_policy = f.limit_policy()?.flatten();
+    spec.note = f.note()?.unwrap_or_default();
+    f.finish()?;
+    let (account, generated) = app.gate.create_account(spec, app.now()).await?;
+    let mut out = line_json(&app, &account);
+    if let Some(password) = generated {
+        out["password"] = Value::String(password);
+    }
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn show_line(State(app): State<App>, _op: Operator, Path(name): Path<String>) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    ok(line_json(&app, &line))
+}
+
+async fn edit_line(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    find_line(&app, &name)?;
+    let mut f = Fields(object(&body)?);
+    let patch = AccountPatch {
+        status: f.status()?,
+        expires_at: f.expiry("expires_at")?,
+        is_trial: f.bool("is_trial")?,
+        max_connections: f.u32("max_connections")?,
+        limit_policy: f.limit_policy()?,
+        note: f.note()?,
+        ..Default::default()
+    };
+    f.finish()?;
+    let account = app.gate.update_account(&name, patch).await?;
+    ok(line_json(&app, &account))
+}
+
+async fn extend_line(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    let mut f = Fields(object(&body)?);
+    let days = f
+        .u32("days")?
+        .filter(|d| (1..=36_500).contains(d))
+        .ok_or_else(|| ApiError::bad_request("days must be a whole number from 1 to 36500"))?;
+    f.finish()?;
+    let now = app.now();
+    // As `tvgate user extend --days`: from the current expiry, or from now
+    // when it has passed.
+    let from = line.expires_at.filter(|t| *t > now).unwrap_or(now);
+    let patch = AccountPatch {
+        expires_at: Some(Some(from + i64::from(days) * 86_400)),
+        ..Default::default()
+    };
+    let account = app.gate.update_account(&name, patch).await?;
+    ok(line_json(&app, &account))
+}
+
+async fn delete_line(State(app): State<App>, _op: Operator, Path(name): Path<String>) -> ApiResult {
+    find_line(&app, &name)?;
+    app.gate.delete_account(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- devices -----
+
+async fn list_devices(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    let binding = app.gate.binding(line.id);
+    let devices: Vec<Value> = binding
+        .as_ref()
+        .map(|b| {
+            b.devices
+                .iter()
+                .map(|d| {
+                    json!({
+                        "id": d.id.0,
+                        "kind": d.kind.as_str(),
+                        "identifier": &*d.identifier,
+                        "label": &*d.label,
+                        "first_seen": d.first_seen,
+                        "last_seen": d.last_seen,
+                        "last_ip": d.last_ip.map(|ip| ip.to_string()),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ok(json!({
+        "line": &*line.username,
+        "limit": binding.as_ref().map_or(0, |b| b.policy.limit),
+        "devices": devices,
+    }))
+}
+
+async fn reset_devices(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+) -> ApiResult {
+    find_line(&app, &name)?;
+    let removed = app.gate.reset_devices(&name, app.now()).await?;
+    ok(json!({"removed": removed}))
+}
+
+async fn remove_device(
+    State(app): State<App>,
+    _op: Operator,
+    Path((name, id)): Path<(String, String)>,
+) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    let Some(id) = parse_id::<i64>(&id, "device")?.map(DeviceId) else {
+        return Err(ApiError::not_found(format!(
+            "line {name:?} has no device {id}"
+        )));
+    };
+    let bound = app
+        .gate
+        .binding(line.id)
+        .is_some_and(|b| b.devices.iter().any(|d| d.id == id));
+    if !bound {
+        return Err(ApiError::not_found(format!(
+            "line {name:?} has no device {}",
+            id.0
+        )));
+    }
+    app.gate.remove_device(&name, id, app.now()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ----- connections -----
+
+async fn list_connections(
+    State(app): State<App>,
+    _op: Operator,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let pairs = query_pairs(q.as_deref());
+    let lines: Vec<std::sync::Arc<Account>> = match pairs.iter().find(|(k, _)| k == "line") {
+        Some((_, name)) => vec![find_line(&app, name)?],
+        None => app.gate.accounts(),
+    };
+    let items: Vec<Value> = lines
+        .iter()
+        .flat_map(|a| {
+            slots::connections(&app, a.id)
+                .into_iter()
+                .map(|c| connection_json(&a.username, &c))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ok(json!({"items": items}))
+}
+
+/// Ends a connection now: the lease leaves the ledger (the slot is free at
+/// once) and the serving body's next renewal, within a second, fails and
+/// ends the player's stream.
+async fn end_connection(
+    State(app): State<App>,
+    _op: Operator,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let Some(id) = parse_id::<u64>(&id, "connection")?.map(LeaseId) else {
+        return Err(ApiError::not_found(format!("no connection {id}")));
+    };
+    match app.ledger.end(id) {
+        Some(lease) => {
+            tracing::info!(
+                account = lease.account.0,
+                lease = id.0,
+                "connection ended by an operator"
+            );
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        None => Err(ApiError::not_found(format!("no connection {}", id.0))),
+    }
+}
+
+// ----- sources -----
+
+async fn list_sources(State(app): State<App>, _op: Operator) -> ApiResult {
+    let sources = app
+        .gate
+        .store()
+        .sources()
+        .await
+        .map_err(tvgate_core::gate::GateError::from)?;
+    let items: Vec<Value> = sources
+        .iter()
+        .map(|s| {
+            json!({
+                "id": s.id.0,
+                "name": s.name,
+                "kind": format!("{:?}", s.kind).to_lowercase(),
+                "enabled": s.enabled,
+                "last_refresh": s.last_refresh,
+                "item_count": s.item_count,
+                "last_error": s.last_error,
+                "diagnostics": s.diagnostics,
+                "max_connections": s.max_connections,
+            })
+        })
+        .collect();
+    ok(json!({"items": items}))
+}
+
+// ----- the document -----
+
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::DOCUMENT,
+    )
+        .into_response()
+}
