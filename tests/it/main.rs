@@ -10,6 +10,7 @@ mod harness;
 mod hls;
 mod hygiene;
 mod limits;
+mod portal;
 mod provider;
 mod relay;
 mod slate;

@@ -193,6 +193,7 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
             None => return,
         }
     }
+    record_refusal(app, face, denial, username, caller);
     // A full line's refusal says what holds the slots, in the log too.
     let holders = match denial {
         Denial::ConnectionLimit { .. } => crate::xtream::wire::describe(app, denial),
@@ -209,6 +210,24 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
         suppressed,
         "denied"
     );
+}
+
+/// Keeps the refusal in the recent-refusals log (a guessing run only
+/// reaches the global ring: unknown names have no line).
+fn record_refusal(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
+    let account = match denial {
+        Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
+        _ => app.gate.find_account(username).map(|a| a.id),
+    };
+    app.refusals.record(crate::refusals::Refusal {
+        at: app.now(),
+        reason: denial.code(),
+        text: crate::xtream::wire::describe(app, denial),
+        account,
+        username: truncate(username, 64).to_string(),
+        ip: caller.ip,
+        face: face_name(face),
+    });
 }
 
 /// At most `max` characters of `s`.

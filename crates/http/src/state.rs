@@ -204,6 +204,13 @@ pub struct App {
     pub hls: Arc<crate::xtream::hls::HlsState>,
     /// Stalker portal sessions, scan limiter and link key.
     pub stalker: Arc<crate::stalker::StalkerState>,
+    /// Recent refusals (the portal and the console show them).
+    pub refusals: Arc<crate::refusals::RefusalLog>,
+    /// Subscriber portal sessions.
+    pub portal: Arc<crate::portal::Sessions>,
+    /// Bumped whenever a person ends a lease, so streaming bodies re-check
+    /// their lease at once instead of at their next renewal.
+    pub lease_ends: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl App {
@@ -237,6 +244,9 @@ impl App {
                 settings.relay_linger,
             )),
             caps: tvgate_relay::SourceCaps::new(),
+            refusals: Arc::default(),
+            portal: Arc::default(),
+            lease_ends: Arc::default(),
             settings: Arc::new(settings),
         }
     }
