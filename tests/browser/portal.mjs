@@ -27,8 +27,12 @@ async function check(name, fn) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const shot = (page, name) => page.screenshot({ path: `${artifacts}/${name}.png`, fullPage: true });
 
-// A real viewer: curl reading the endless live TS until the server cuts it.
-const viewer = spawn('curl', ['-sN', '-A', 'BrowserTestTV/1.0', '-o', '/dev/null', streamUrl], { stdio: 'ignore' });
+// A real viewer: curl reading the endless live TS until the server cuts it
+// (presenting the bound device's id when run.sh registered one).
+const deviceId = process.env.DEVICE_ID || '';
+const deviceLabel = process.env.DEVICE_LABEL || '';
+const viewerUrl = deviceId ? `${streamUrl}${streamUrl.includes('?') ? '&' : '?'}device_id=${encodeURIComponent(deviceId)}` : streamUrl;
+const viewer = spawn('curl', ['-sN', '-A', 'BrowserTestTV/1.0', '-o', '/dev/null', viewerUrl], { stdio: 'ignore' });
 let viewerExit = null;
 viewer.on('exit', (code) => { viewerExit = { code, at: Date.now() }; });
 
@@ -109,6 +113,23 @@ try {
     if ((await page.locator('.qr svg').count()) !== 1) throw new Error('no QR code');
     await shot(page, '05-details');
   });
+
+  if (deviceId) {
+    await check('the device binding is reset, then held by its cooldown', async () => {
+      await page.goto(`${server}/portal/`);
+      const before = await page.textContent('#devices');
+      if (!before.includes(deviceLabel) || !before.includes(deviceId)) throw new Error(`devices: ${before}`);
+      await shot(page, '06-devices');
+      await page.click('#devices button:has-text("Reset devices")');
+      const notice = await page.textContent('.notice');
+      if (!notice.includes('Devices reset (1 unbound)')) throw new Error(`notice: ${notice}`);
+      const after = await page.textContent('#devices');
+      if (after.includes(deviceId)) throw new Error('device still bound');
+      if (!after.includes('You can reset your devices again in 24 h')) throw new Error(`no cooldown: ${after}`);
+      if (!(await page.isDisabled('#devices button:has-text("Reset devices")'))) throw new Error('reset still enabled');
+      await shot(page, '07-devices-reset');
+    });
+  }
 } finally {
   await browser.close();
   if (!viewerExit) viewer.kill('SIGTERM');

@@ -69,6 +69,13 @@ field() { jq -r --arg k "$1" '.[$k] // empty' <<<"$LOGIN"; }
 SERVER=$(field server) XU=$(field username) XP=$(field password) STREAM_URL=$(field example_stream)
 [ -n "$SERVER" ] && [ -n "$XU" ] && [ -n "$XP" ] && [ -n "$STREAM_URL" ] || setup_fail "demo JSON incomplete: $LOGIN"
 
+# Bind the demo line to devices (the running server picks the change up),
+# with one registered: the viewer presents it, and the portal resets it.
+"${CLEAN_ENV[@]}" "$BIN" user set "$XU" --device-limit 2 --data-dir "$TMP/data" >"$TMP/cli.log" 2>&1 &&
+  "${CLEAN_ENV[@]}" "$BIN" device add "$XU" --player-id living-room-tv --label "Living room TV" \
+    --data-dir "$TMP/data" >>"$TMP/cli.log" 2>&1 || setup_fail "device setup: $(tail -n 2 "$TMP/cli.log" | tr '\n' ' ')"
+export DEVICE_ID=living-room-tv DEVICE_LABEL="Living room TV"
+
 # ES modules ignore NODE_PATH: run the script beside a link to the modules.
 mkdir -p "$TMP/js"
 cp "$HERE/portal.mjs" "$TMP/js/"

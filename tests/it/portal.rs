@@ -14,14 +14,44 @@ struct Portal {
     cookie: String,
 }
 
+/// The login form's cookie (`name=value`) and CSRF token.
+async fn login_form(srv: &TestServer) -> (String, String) {
+    let r = client()
+        .get(srv.url("/portal/"))
+        .send()
+        .await
+        .expect("login form");
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("login cookie")
+        .to_string();
+    let page = r.text().await.expect("body");
+    let token = value_after(&page, "name=\"csrf\" value=\"").expect("login token");
+    (cookie, token)
+}
+
+async fn post_login(
+    srv: &TestServer,
+    form: &(String, String),
+    user: &str,
+    pass: &str,
+) -> reqwest::Response {
+    client()
+        .post(srv.url("/portal/login"))
+        .header("cookie", &form.0)
+        .form(&[("username", user), ("password", pass), ("csrf", &form.1)])
+        .send()
+        .await
+        .expect("login")
+}
+
 impl Portal {
     async fn login(srv: &TestServer, user: &str, pass: &str) -> Portal {
-        let r = client()
-            .post(srv.url("/portal/login"))
-            .form(&[("username", user), ("password", pass)])
-            .send()
-            .await
-            .expect("login");
+        let form = login_form(srv).await;
+        let r = post_login(srv, &form, user, pass).await;
         assert_eq!(r.status(), 303, "login of {user}");
         let set = r
             .headers()
@@ -112,21 +142,18 @@ async fn server() -> TestServer {
 #[tokio::test]
 async fn a_wrong_password_gets_the_same_answer_as_an_unknown_user() {
     let srv = server().await;
-    let try_login = |user: &'static str, pass: &'static str| {
-        let url = srv.url("/portal/login");
-        async move {
-            let r = client()
-                .post(url)
-                .form(&[("username", user), ("password", pass)])
-                .send()
-                .await
-                .expect("login");
-            let cookie = r.headers().get("set-cookie").is_some();
-            (r.status().as_u16(), cookie, r.text().await.expect("body"))
-        }
-    };
-    let wrong = try_login("tina", "nope").await;
-    let unknown = try_login("nobody", "nope").await;
+    let form = login_form(&srv).await;
+    let mut answers = Vec::new();
+    for (user, pass) in [("tina", "nope"), ("nobody", "nope")] {
+        let r = post_login(&srv, &form, user, pass).await;
+        let session = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|v| v.to_str().unwrap_or("").starts_with("tvgate_portal="));
+        answers.push((r.status().as_u16(), session, r.text().await.expect("body")));
+    }
+    let (wrong, unknown) = (&answers[0], &answers[1]);
     assert_eq!(wrong.0, 401);
     assert!(!wrong.1, "no session for a failed login");
     assert_eq!(wrong, unknown);
@@ -136,12 +163,28 @@ async fn a_wrong_password_gets_the_same_answer_as_an_unknown_user() {
         wrong.2
     );
 
+    // The login form's CSRF token is required too.
     let r = client()
         .post(srv.url("/portal/login"))
+        .header("cookie", &form.0)
         .form(&[("username", "tina"), ("password", "pw-11")])
         .send()
         .await
         .expect("login");
+    assert_eq!(r.status(), 403, "login without the form's token");
+    let r = client()
+        .post(srv.url("/portal/login"))
+        .form(&[
+            ("username", "tina"),
+            ("password", "pw-11"),
+            ("csrf", &form.1),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 403, "login without the form's cookie");
+
+    let r = post_login(&srv, &form, "tina", "pw-11").await;
     assert_eq!(r.status(), 303);
     let cookie = r
         .headers()
@@ -357,4 +400,35 @@ async fn a_lines_recent_refusals_are_listed_in_plain_words() {
     let (_, page) = otto.page().await;
     assert!(page.contains("Nothing was refused lately."), "{page}");
     assert!(!page.contains("Firestick"), "{page}");
+}
+
+#[tokio::test]
+async fn an_expired_line_logs_in_to_read_why_and_the_browser_is_no_device() {
+    let srv = server().await;
+    srv.add_line("old", "pw-33", |s| s.expires_at = Some(NOW - 2 * 86_400))
+        .await;
+    let p = Portal::login(&srv, "old", "pw-33").await;
+    let (_, page) = p.page().await;
+    assert!(
+        page.contains("<span class=\"bad\">expired</span>"),
+        "{page}"
+    );
+    assert!(page.contains("Expired on 2027-01-13 08:00."), "{page}");
+
+    // A line bound to a device: logging in from a browser (no device id)
+    // is not a device refusal.
+    srv.gate
+        .set_device_policy(
+            "tina",
+            DevicePolicyPatch {
+                limit: Some(1),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .await
+        .expect("policy");
+    let p = Portal::login(&srv, "tina", "pw-11").await;
+    let (_, page) = p.page().await;
+    assert!(page.contains("Nothing was refused lately."), "{page}");
 }

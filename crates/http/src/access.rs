@@ -178,6 +178,35 @@ pub async fn check(
     Checked { authn, decision }
 }
 
+/// Proves the credentials alone, with the same hygiene, failure budget and
+/// denial log as [`check`], for a person logging in to see their line (the
+/// subscriber portal): the line's status and device rules are what the
+/// page shows, not reasons to refuse it, and a browser is not a device to
+/// bind or refuse.
+pub async fn authenticate(
+    app: &App,
+    caller: &Caller,
+    username: &str,
+    password: &str,
+    face: Face,
+) -> Authn {
+    let authn = app
+        .gate
+        .authenticate(username, password, caller.ip, app.now())
+        .await;
+    let denial = match &authn {
+        Authn::Proven { .. } => None,
+        Authn::NotProven => Some(Denial::InvalidCredentials),
+        Authn::RateLimited { retry_after_secs } => Some(Denial::RateLimited {
+            retry_after_secs: *retry_after_secs,
+        }),
+    };
+    if let Some(denial) = denial {
+        log_denial(app, face, &denial, username, caller);
+    }
+    authn
+}
+
 /// Logs and counts one denial. Never logs a password.
 ///
 /// Every denial is counted. A caller over its failure budget is logged at

@@ -2,9 +2,11 @@
 //! devices, recent refusals and login details, as server-rendered pages
 //! that work on a phone without JavaScript (docs/portal.md).
 //!
-//! The login goes through [`access::check`], so it has the API's hygiene
-//! and failure budget, and a wrong password gets the same answer as an
-//! unknown user. After that a server-side session (random id in an
+//! The login goes through [`access::authenticate`], so it has the API's
+//! hygiene, failure budget and denial log, and a wrong password gets the
+//! same answer as an unknown user. (Not the whole [`access::check`]: an
+//! expired or suspended line may log in to read why, and a browser is not
+//! a device the line's binding should bind or refuse.) After that a server-side session (random id in an
 //! HttpOnly, SameSite=Strict cookie) names the line; every action takes
 //! the line from the session and every POST must carry the session's CSRF
 //! token, so a subscriber can only ever see and act on their own line.
@@ -14,7 +16,7 @@ pub mod session;
 
 pub use session::Sessions;
 
-use crate::access::{self, Ask, Caller};
+use crate::access::{self, Caller};
 use crate::state::App;
 use crate::xtream::get_php::query_value;
 use crate::xtream::wire;
@@ -72,16 +74,46 @@ fn see_home() -> Response {
     Redirect::to("/portal/").into_response()
 }
 
-/// The session id from the `Cookie` header.
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The value of cookie `name` from the `Cookie` header.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == session::COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_string())
+}
+
+/// The session id from the `Cookie` header.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, session::COOKIE)
+}
+
+/// A `Set-Cookie` value for the portal's path.
+fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = app
+        .settings
+        .public_url
+        .as_ref()
+        .is_some_and(|p| p.scheme == "https");
+    let text = format!(
+        "{name}={value}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&text)
+        .map_err(|e| tracing::error!(error = %e, "portal cookie not set"))
+        .ok()
+}
+
+/// The login form's token: the one the browser already holds (when it
+/// looks like ours), else a new one.
+fn login_token(headers: Option<&HeaderMap>) -> String {
+    headers
+        .and_then(|h| cookie(h, session::LOGIN_COOKIE))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(session::random_token)
 }
 
 fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
@@ -124,64 +156,71 @@ fn authorised_post(
 async fn home(State(app): State<App>, caller: Caller, headers: HeaderMap) -> Response {
     match current(&app, &headers) {
         Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK),
-        None => login_page(StatusCode::OK, None),
+        None => login_page(&app, Some(&headers), StatusCode::OK, None),
     }
 }
 
-fn login_page(status: StatusCode, message: Option<&str>) -> Response {
+/// The login form, with its CSRF token in a hidden field and a cookie.
+fn login_page(
+    app: &App,
+    headers: Option<&HeaderMap>,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Response {
+    let token = login_token(headers);
     let mut body = String::from("<h1>My subscription</h1><section>");
     if let Some(m) = message {
         let _ = write!(body, "<p class=\"notice\" role=\"alert\">{}</p>", esc(m));
     }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/portal/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(&token)
+    );
     body.push_str(
-        "<form method=\"post\" action=\"/portal/login\">\
-<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required>\
+        "<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required>\
 <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
 <button type=\"submit\">Log in</button></form></section>",
     );
-    html_response(status, html::page("Log in", &body))
+    let mut r = html_response(status, html::page("Log in", &body));
+    if let Some(v) = set_cookie(app, session::LOGIN_COOKIE, &token, session::LOGIN_TTL_SECS) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
-async fn login(State(app): State<App>, caller: Caller, Form(form): FormFields) -> Response {
+async fn login(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(form): FormFields,
+) -> Response {
+    // Login CSRF: the form's token must match the cookie set with it.
+    let expected = cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
+    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    if expected.is_empty() || !session::same_token(presented, &expected) {
+        return forbidden("This form is out of date. Reload the page and try again.");
+    }
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let password = form.get("password").map(String::as_str).unwrap_or("");
-    let checked = access::check(
-        &app,
-        &caller,
-        username,
-        password,
-        Ask::face(Face::PlayerApi),
-    )
-    .await;
-    match checked.authn {
+    let authn = access::authenticate(&app, &caller, username, password, Face::PlayerApi).await;
+    match authn {
         Authn::Proven {
             account,
             username,
             password,
         } => {
             let id = app.portal.open(account.id, username, password, app.now());
-            let secure = app
-                .settings
-                .public_url
-                .as_ref()
-                .is_some_and(|p| p.scheme == "https");
-            let cookie = format!(
-                "{}={id}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={}{}",
-                session::COOKIE,
-                session::TTL_SECS,
-                if secure { "; Secure" } else { "" }
-            );
             let mut r = see_home();
-            match HeaderValue::from_str(&cookie) {
-                Ok(v) => {
-                    r.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                Err(e) => tracing::error!(error = %e, "portal cookie not set"),
+            if let Some(v) = set_cookie(&app, session::COOKIE, &id, session::TTL_SECS) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
             }
             r
         }
         Authn::RateLimited { retry_after_secs } => {
             let mut r = login_page(
+                &app,
+                Some(&headers),
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&format!(
                     "Too many failed logins. Try again in {retry_after_secs} seconds."
@@ -192,6 +231,8 @@ async fn login(State(app): State<App>, caller: Caller, Form(form): FormFields) -
             r
         }
         Authn::NotProven => login_page(
+            &app,
+            Some(&headers),
             StatusCode::UNAUTHORIZED,
             Some("Wrong username or password."),
         ),
@@ -548,6 +589,8 @@ fn dashboard(
     let now = app.now();
     let Some(account) = app.gate.account(s.account) else {
         return login_page(
+            app,
+            None,
             StatusCode::UNAUTHORIZED,
             Some("This subscription no longer exists."),
         );

@@ -11,6 +11,11 @@ use tvgate_core::UnixTime;
 
 /// The cookie's name.
 pub const COOKIE: &str = "tvgate_portal";
+/// The cookie that pairs the login form with its CSRF token (set with
+/// the form, compared with the form's `csrf` field on the POST).
+pub const LOGIN_COOKIE: &str = "tvgate_portal_login";
+/// How long a login form stays usable.
+pub const LOGIN_TTL_SECS: i64 = 3600;
 /// How long a session lives after login.
 pub const TTL_SECS: i64 = 8 * 3600;
 /// Sessions kept at most; past this the one closest to expiry goes.
@@ -35,7 +40,7 @@ pub struct Sessions {
 }
 
 /// 32 random bytes as hex.
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
