@@ -432,3 +432,27 @@ async fn an_expired_line_logs_in_to_read_why_and_the_browser_is_no_device() {
     let (_, page) = p.page().await;
     assert!(page.contains("Nothing was refused lately."), "{page}");
 }
+
+#[tokio::test]
+async fn portal_guesses_share_the_apis_failure_budget() {
+    let srv = server().await;
+    let form = login_form(&srv).await;
+    for i in 0..20 {
+        let r = post_login(&srv, &form, "tina", &format!("guess{i}")).await;
+        assert_eq!(r.status(), 401, "attempt {i} is an ordinary failure");
+    }
+    let r = post_login(&srv, &form, "tina", "pw-11").await;
+    assert_eq!(r.status(), 429, "over the budget: refused unheard");
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Too many failed logins"));
+    let api = client()
+        .get(srv.url("/player_api.php?username=tina&password=pw-11"))
+        .send()
+        .await
+        .expect("api");
+    assert_eq!(api.status(), 429, "the API shares the portal's budget");
+}
