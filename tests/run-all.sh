@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The project's test command (README): the Rust tests of every workspace crate,
-# then the third-party client suite (tests/compat/run.sh) against the tvgate
+# then the third-party client suite (tests/compat/run.sh) and the browser tests
+# (tests/browser/run.sh) against the tvgate
 # binary that this same `cargo test` build produced (dev profile; the suite
-# runs in about half a minute with it, so no separate release build). Both
-# always run; the exit status is non-zero if either failed. The output ends
-# with cargo's own test summaries, then the compat lines and their
-# `N passed, N failed`.
+# runs in about half a minute with it, so no separate release build). All
+# always run; the exit status is non-zero if any failed. The output ends
+# with cargo's own test summaries, then the compat lines and the browser lines,
+# each with their `N passed, N failed`.
 #
-# The compat suite needs the clients from tests/compat/install.sh (root).
+# Both suites need the clients from tests/compat/install.sh (root).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -29,7 +30,15 @@ else
 fi
 compat_rc=$?
 
-if [ "$cargo_rc" != 0 ] || [ "$compat_rc" != 0 ]; then
-  echo "run-all: FAILED (cargo test exit $cargo_rc, compat exit $compat_rc)" >&2
+# The web pages in headless chromium (tests/browser/run.sh).
+if [ -n "$bin" ] && [ -x "$bin" ]; then
+  bash tests/browser/run.sh --bin "$bin"
+else
+  bash tests/browser/run.sh
+fi
+browser_rc=$?
+
+if [ "$cargo_rc" != 0 ] || [ "$compat_rc" != 0 ] || [ "$browser_rc" != 0 ]; then
+  echo "run-all: FAILED (cargo test exit $cargo_rc, compat exit $compat_rc, browser exit $browser_rc)" >&2
   exit 1
 fi

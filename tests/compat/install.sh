@@ -5,7 +5,9 @@
 #     nodejs/npm when no npm is on PATH;
 #   - a Python venv with the pinned PyPI clients of requirements.txt, and a second one
 #     (venv-stalker) from the same file with a Python >= 3.12 for iptvpy, when one exists;
-#   - the npm clients pinned by node/package-lock.json (installed with npm ci).
+#   - the npm clients pinned by node/package-lock.json (installed with npm ci);
+#   - Debian's chromium and playwright-core pinned by ../browser/package-lock.json
+#     (for tests/browser/run.sh).
 # Runs as root on Debian 12. `apt-get update` runs only when a package is
 # missing and the package lists are missing or older than a day. When
 # everything is already there it only compares stamps (well under a second).
@@ -24,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- apt
-APT_PKGS=(ffmpeg mpv streamlink libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv)
+APT_PKGS=(ffmpeg mpv streamlink libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv chromium)
 # Keep an npm that is already there (e.g. NodeSource's nodejs, which bundles
 # npm and conflicts with Debian's npm package); otherwise take Debian's.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs npm)
@@ -106,6 +108,19 @@ if [ "$want" != "$have" ] || [ ! -d "$NODE_DIR/node_modules/@iptv/xtream-api" ];
   cp "$HERE/node/package.json" "$HERE/node/package-lock.json" "$NODE_DIR/"
   (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
   printf '%s' "$want" >"$NODE_DIR/.tvgate-compat-stamp"
+fi
+
+# ---------------------------------------------------------------- browser tests
+BROWSER_DIR=$PREFIX/browser
+BROWSER_SRC=$HERE/../browser
+want=$(stamp_of "$BROWSER_SRC/package.json" "$BROWSER_SRC/package-lock.json"; node --version)
+have=$(cat "$BROWSER_DIR/.tvgate-compat-stamp" 2>/dev/null || true)
+if [ "$want" != "$have" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
+  say "npm: installing browser/package-lock.json into $BROWSER_DIR"
+  mkdir -p "$BROWSER_DIR"
+  cp "$BROWSER_SRC/package.json" "$BROWSER_SRC/package-lock.json" "$BROWSER_DIR/"
+  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  printf '%s' "$want" >"$BROWSER_DIR/.tvgate-compat-stamp"
 fi
 
 say "ready ($PREFIX)"

@@ -11,6 +11,7 @@ mod harness;
 mod hls;
 mod hygiene;
 mod limits;
+mod portal;
 mod provider;
 mod relay;
 mod slate;

@@ -178,6 +178,35 @@ pub async fn check(
     Checked { authn, decision }
 }
 
+/// Proves the credentials alone, with the same hygiene, failure budget and
+/// denial log as [`check`], for a person logging in to see their line (the
+/// subscriber portal): the line's status and device rules are what the
+/// page shows, not reasons to refuse it, and a browser is not a device to
+/// bind or refuse.
+pub async fn authenticate(
+    app: &App,
+    caller: &Caller,
+    username: &str,
+    password: &str,
+    face: Face,
+) -> Authn {
+    let authn = app
+        .gate
+        .authenticate(username, password, caller.ip, app.now())
+        .await;
+    let denial = match &authn {
+        Authn::Proven { .. } => None,
+        Authn::NotProven => Some(Denial::InvalidCredentials),
+        Authn::RateLimited { retry_after_secs } => Some(Denial::RateLimited {
+            retry_after_secs: *retry_after_secs,
+        }),
+    };
+    if let Some(denial) = denial {
+        log_denial(app, face, &denial, username, caller);
+    }
+    authn
+}
+
 /// Logs and counts one denial. Never logs a password.
 ///
 /// Every denial is counted. A caller over its failure budget is logged at
@@ -193,6 +222,7 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
             None => return,
         }
     }
+    record_refusal(app, face, denial, username, caller);
     // A full line's refusal says what holds the slots, in the log too.
     let holders = match denial {
         Denial::ConnectionLimit { .. } => crate::xtream::wire::describe(app, denial),
@@ -209,6 +239,24 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
         suppressed,
         "denied"
     );
+}
+
+/// Keeps the refusal in the recent-refusals log (a guessing run only
+/// reaches the global ring: unknown names have no line).
+fn record_refusal(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
+    let account = match denial {
+        Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
+        _ => app.gate.find_account(username).map(|a| a.id),
+    };
+    app.refusals.record(crate::refusals::Refusal {
+        at: app.now(),
+        reason: denial.code(),
+        text: crate::xtream::wire::describe(app, denial),
+        account,
+        username: truncate(username, 64).to_string(),
+        ip: caller.ip,
+        face: face_name(face),
+    });
 }
 
 /// At most `max` characters of `s`.

@@ -12,6 +12,8 @@ pub mod body;
 pub mod cors;
 pub mod metrics;
 pub mod params;
+pub mod portal;
+pub mod refusals;
 pub mod slate;
 pub mod slots;
 pub mod stalker;
@@ -69,6 +71,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/{u}/{p}/{file}", get(streams::live))
+        .merge(portal::routes())
         .fallback(not_found)
         .layer(cors::CorsLayer)
         .with_state(app)

@@ -87,6 +87,19 @@ pub fn connections(app: &App, account: tvgate_core::ids::AccountId) -> Vec<Conne
         .collect()
 }
 
+/// Ends one lease now, as a person asked (the portal's or the console's
+/// "end" button): the lease is gone from the ledger at once, and every
+/// streaming body re-checks its lease at its next chunk (see [`leased`]),
+/// so the viewer is cut within a fraction of a second. The caller has
+/// checked that the lease is one it may end.
+pub fn end_connection(app: &App, id: LeaseId) -> Option<tvgate_core::ledger::Lease> {
+    let ended = app.ledger.end(id);
+    if ended.is_some() {
+        app.lease_ends.fetch_add(1, Ordering::Release);
+    }
+    ended
+}
+
 /// Takes a slot for `account`, waiting up to the configured admission wait
 /// for one that is being released.
 pub async fn admit(
@@ -208,11 +221,14 @@ pub fn leased<I: Chunk + Send + 'static>(
     Leased {
         source,
         last_renewal: (guard.clock)(),
-        // Every second, not every third of the TTL: a lease the operator
-        // (or newest-wins) ended is noticed here, so the player's stream
-        // stops within a second. A renewal is a map update in memory.
+        // Every second, not every third of the TTL: a lease newest-wins
+        // ended is noticed within a second (one ending by a person is
+        // noticed at once through `lease_ends`). A renewal is a map update
+        // in memory.
         renew_every: 1,
         ttl,
+        ends_seen: app.lease_ends.load(Ordering::Acquire),
+        ends: app.lease_ends.clone(),
         guard,
         cut: false,
     }
@@ -227,6 +243,10 @@ pin_project_lite::pin_project! {
         last_renewal: UnixTime,
         renew_every: i64,
         ttl: u32,
+        // A person ended some lease since `ends_seen`: renew at once to
+        // learn whether it was this one.
+        ends: Arc<std::sync::atomic::AtomicU64>,
+        ends_seen: u64,
         cut: bool,
     }
 }
@@ -249,7 +269,10 @@ where
             other => return other,
         };
         let now = (guard.clock)();
-        if now - *this.last_renewal >= *this.renew_every {
+        let ends = this.ends.load(Ordering::Acquire);
+        let ended_somewhere = ends != *this.ends_seen;
+        *this.ends_seen = ends;
+        if ended_somewhere || now - *this.last_renewal >= *this.renew_every {
             *this.last_renewal = now;
             if guard.ledger.renew(guard.id, now, *this.ttl) {
                 guard.expires = now + i64::from(*this.ttl);

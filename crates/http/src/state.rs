@@ -207,6 +207,13 @@ pub struct App {
     pub stalker: Arc<crate::stalker::StalkerState>,
     /// The operator console's sessions (`crate::admin::session`).
     pub admin_sessions: Arc<crate::admin::session::Sessions>,
+    /// Recent refusals (the portal and the console show them).
+    pub refusals: Arc<crate::refusals::RefusalLog>,
+    /// Subscriber portal sessions.
+    pub portal: Arc<crate::portal::Sessions>,
+    /// Bumped whenever a person ends a lease, so streaming bodies re-check
+    /// their lease at once instead of at their next renewal.
+    pub lease_ends: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl App {
@@ -241,6 +248,9 @@ impl App {
                 settings.relay_linger,
             )),
             caps: tvgate_relay::SourceCaps::new(),
+            refusals: Arc::default(),
+            portal: Arc::default(),
+            lease_ends: Arc::default(),
             settings: Arc::new(settings),
         }
     }

@@ -541,7 +541,7 @@ async fn end_connection(
     let Some(id) = parse_id::<u64>(&id, "connection")?.map(LeaseId) else {
         return Err(ApiError::not_found(format!("no connection {id}")));
     };
-    match app.ledger.end(id) {
+    match crate::slots::end_connection(&app, id) {
         Some(lease) => {
             tracing::info!(
                 account = lease.account.0,

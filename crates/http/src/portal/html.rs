@@ -1,0 +1,135 @@
+//! The portal's HTML by hand: one escape function every value goes
+//! through, one page frame with a small responsive style sheet, and the QR
+//! code as inline SVG. No template engine: the pages are few and short.
+
+use std::fmt::Write;
+
+/// Escapes text for an HTML element or a quoted attribute.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330;line-height:1.45}\
+main{max-width:44rem;margin:0 auto;padding:1rem}\
+h1{font-size:1.4rem;margin:.5rem 0 1rem}h2{font-size:1.1rem;margin:0 0 .6rem}\
+section{background:#fff;border-radius:8px;padding:1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}\
+.ok{color:#11703a;font-weight:600}.bad{color:#b3261e;font-weight:600}\
+.notice{background:#fff6d6;border-left:4px solid #d9a400;padding:.6rem .8rem;margin:0 0 1rem}\
+ul.plain{list-style:none;padding:0;margin:0}ul.plain li{padding:.5rem 0;border-top:1px solid #e4e6eb}\
+ul.plain li:first-child{border-top:0}\
+button{font:inherit;padding:.4rem .9rem;border-radius:6px;border:1px solid #888;background:#fff;cursor:pointer}\
+button.danger{border-color:#b3261e;color:#b3261e}button[disabled]{opacity:.5;cursor:default}\
+input{font:inherit;padding:.5rem;width:100%;box-sizing:border-box;margin:.2rem 0 .8rem}\
+code{word-break:break-all;background:#eef0f3;padding:.1rem .3rem;border-radius:4px}\
+.row{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}.muted{color:#5b6170;font-size:.9rem}\
+.qr svg{width:200px;height:200px}header{display:flex;justify-content:space-between;align-items:center}";
+
+/// The copy buttons: progressive, the page works without them.
+const SCRIPT: &str = "document.querySelectorAll('button[data-copy]').forEach(function(b){\
+b.hidden=false;b.addEventListener('click',function(){\
+var t=document.getElementById(b.getAttribute('data-copy')).textContent;\
+if(navigator.clipboard){navigator.clipboard.writeText(t).then(function(){b.textContent='Copied';});}});});";
+
+/// A whole page around `body`.
+pub fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>{}</title><style>{STYLE}</style></head><body><main>{body}</main>\
+<script>{SCRIPT}</script></body></html>",
+        esc(title)
+    )
+}
+
+/// A value with a copy button (hidden until the script shows it).
+pub fn copyable(out: &mut String, id: &str, label: &str, value: &str) {
+    let _ = write!(
+        out,
+        "<p><span class=\"muted\">{}</span><br><span class=\"row\"><code id=\"{id}\">{}</code>\
+<button type=\"button\" data-copy=\"{id}\" hidden>Copy</button></span></p>",
+        esc(label),
+        esc(value)
+    );
+}
+
+/// A POST form with the session's CSRF token and one button.
+pub fn post_button(
+    out: &mut String,
+    action: &str,
+    csrf: &str,
+    hidden: &[(&str, &str)],
+    label: &str,
+    class: &str,
+    disabled: bool,
+) {
+    let _ = write!(
+        out,
+        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(action),
+        esc(csrf)
+    );
+    for (name, value) in hidden {
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            esc(name),
+            esc(value)
+        );
+    }
+    let _ = write!(
+        out,
+        "<button type=\"submit\" class=\"{}\"{}>{}</button></form>",
+        esc(class),
+        if disabled { " disabled" } else { "" },
+        esc(label)
+    );
+}
+
+/// `text` as a QR code in inline SVG; empty when it does not fit one.
+pub fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build()
+            // Inline SVG needs no XML declaration.
+            .split_once("<svg")
+            .map(|(_, svg)| format!("<svg{svg}"))
+            .unwrap_or_default(),
+        Err(e) => {
+            tracing::debug!(error = %e, "no QR code for this URL");
+            String::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn qr_is_svg() {
+        let svg = qr_svg("http://127.0.0.1:8080/get.php?username=u&password=p");
+        assert!(svg.contains("<svg"), "{svg}");
+    }
+}

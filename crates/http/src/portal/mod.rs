@@ -1,0 +1,623 @@
+//! The subscriber portal (`/portal/`): a line's own status, connections,
+//! devices, recent refusals and login details, as server-rendered pages
+//! that work on a phone without JavaScript (docs/portal.md).
+//!
+//! The login goes through [`access::authenticate`], so it has the API's
+//! hygiene, failure budget and denial log, and a wrong password gets the
+//! same answer as an unknown user. (Not the whole [`access::check`]: an
+//! expired or suspended line may log in to read why, and a browser is not
+//! a device the line's binding should bind or refuse.) After that a server-side session (random id in an
+//! HttpOnly, SameSite=Strict cookie) names the line; every action takes
+//! the line from the session and every POST must carry the session's CSRF
+//! token, so a subscriber can only ever see and act on their own line.
+
+pub mod html;
+pub mod session;
+
+pub use session::Sessions;
+
+use crate::access::{self, Caller};
+use crate::state::App;
+use crate::xtream::get_php::query_value;
+use crate::xtream::wire;
+use axum::extract::{Form, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use chrono::TimeZone;
+use html::{copyable, esc, post_button};
+use session::Session;
+use std::collections::HashMap;
+use std::fmt::Write;
+use tvgate_core::access::{Account, Face};
+use tvgate_core::gate::{Authn, GateError};
+use tvgate_core::ledger::LeaseId;
+use tvgate_core::UnixTime;
+
+/// The portal's routes (merged into the server's router).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/portal", get(|| async { Redirect::permanent("/portal/") }))
+        .route("/portal/", get(home))
+        .route("/portal/login", post(login))
+        .route("/portal/logout", post(logout))
+        .route("/portal/end", post(end_connection))
+        .route("/portal/reset-devices", post(reset_devices))
+}
+
+type FormFields = Form<HashMap<String, String>>;
+
+fn html_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // The pages show credentials: never cache them, frame them or leak
+    // their URL (which may carry them) to another site.
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+fn see_home() -> Response {
+    Redirect::to("/portal/").into_response()
+}
+
+/// The value of cookie `name` from the `Cookie` header.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The session id from the `Cookie` header.
+fn session_id(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, session::COOKIE)
+}
+
+/// A `Set-Cookie` value for the portal's path.
+fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = app
+        .settings
+        .public_url
+        .as_ref()
+        .is_some_and(|p| p.scheme == "https");
+    let text = format!(
+        "{name}={value}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&text)
+        .map_err(|e| tracing::error!(error = %e, "portal cookie not set"))
+        .ok()
+}
+
+/// The login form's token: the one the browser already holds (when it
+/// looks like ours), else a new one.
+fn login_token(headers: Option<&HeaderMap>) -> String {
+    headers
+        .and_then(|h| cookie(h, session::LOGIN_COOKIE))
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(session::random_token)
+}
+
+fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
+    let id = session_id(headers)?;
+    let s = app.portal.get(&id, app.now())?;
+    Some((id, s))
+}
+
+/// The 403 page of a POST without a live session or the right CSRF token.
+fn forbidden(why: &str) -> Response {
+    html_response(
+        StatusCode::FORBIDDEN,
+        html::page(
+            "Not allowed",
+            &format!(
+                "<section><h1>Not allowed</h1><p>{}</p><p><a href=\"/portal/\">Back to the portal</a></p></section>",
+                esc(why)
+            ),
+        ),
+    )
+}
+
+/// The session of a POST whose form carries its CSRF token; else why not
+/// (for [`forbidden`]).
+fn authorised_post(
+    app: &App,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<(String, Session), &'static str> {
+    let Some((id, s)) = current(app, headers) else {
+        return Err("Your session has ended. Please log in again.");
+    };
+    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    if !session::same_token(presented, &s.csrf) {
+        return Err("This form is out of date. Reload the page and try again.");
+    }
+    Ok((id, s))
+}
+
+async fn home(State(app): State<App>, caller: Caller, headers: HeaderMap) -> Response {
+    match current(&app, &headers) {
+        Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK),
+        None => login_page(&app, Some(&headers), StatusCode::OK, None),
+    }
+}
+
+/// The login form, with its CSRF token in a hidden field and a cookie.
+fn login_page(
+    app: &App,
+    headers: Option<&HeaderMap>,
+    status: StatusCode,
+    message: Option<&str>,
+) -> Response {
+    let token = login_token(headers);
+    let mut body = String::from("<h1>My subscription</h1><section>");
+    if let Some(m) = message {
+        let _ = write!(body, "<p class=\"notice\" role=\"alert\">{}</p>", esc(m));
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/portal/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(&token)
+    );
+    body.push_str(
+        "<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required>\
+<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+<button type=\"submit\">Log in</button></form></section>",
+    );
+    let mut r = html_response(status, html::page("Log in", &body));
+    if let Some(v) = set_cookie(app, session::LOGIN_COOKIE, &token, session::LOGIN_TTL_SECS) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn login(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(form): FormFields,
+) -> Response {
+    // Login CSRF: the form's token must match the cookie set with it.
+    let expected = cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
+    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    if expected.is_empty() || !session::same_token(presented, &expected) {
+        return forbidden("This form is out of date. Reload the page and try again.");
+    }
+    let username = form.get("username").map(String::as_str).unwrap_or("");
+    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let authn = access::authenticate(&app, &caller, username, password, Face::PlayerApi).await;
+    match authn {
+        Authn::Proven {
+            account,
+            username,
+            password,
+        } => {
+            let id = app.portal.open(account.id, username, password, app.now());
+            let mut r = see_home();
+            if let Some(v) = set_cookie(&app, session::COOKIE, &id, session::TTL_SECS) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Authn::RateLimited { retry_after_secs } => {
+            let mut r = login_page(
+                &app,
+                Some(&headers),
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(&format!(
+                    "Too many failed logins. Try again in {retry_after_secs} seconds."
+                )),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            r
+        }
+        Authn::NotProven => login_page(
+            &app,
+            Some(&headers),
+            StatusCode::UNAUTHORIZED,
+            Some("Wrong username or password."),
+        ),
+    }
+}
+
+async fn logout(State(app): State<App>, headers: HeaderMap, Form(form): FormFields) -> Response {
+    let (id, _) = match authorised_post(&app, &headers, &form) {
+        Ok(s) => s,
+        Err(why) => return forbidden(why),
+    };
+    app.portal.close(&id);
+    let mut r = see_home();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "tvgate_portal=; Path=/portal; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    r
+}
+
+/// Ends one of the session's line's connections. The lease id comes from
+/// the form, but only a lease the line holds now is ended.
+async fn end_connection(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(form): FormFields,
+) -> Response {
+    let (_, s) = match authorised_post(&app, &headers, &form) {
+        Ok(s) => s,
+        Err(why) => return forbidden(why),
+    };
+    let wanted = form.get("lease").and_then(|v| v.trim().parse::<u64>().ok());
+    let mine = wanted.and_then(|id| {
+        crate::slots::connections(&app, s.account)
+            .into_iter()
+            .find(|c| c.lease.id == LeaseId(id))
+    });
+    let Some(conn) = mine else {
+        return dashboard(
+            &app,
+            &caller,
+            &s,
+            Some("That connection is not in use on your subscription any more."),
+            StatusCode::NOT_FOUND,
+        );
+    };
+    if crate::slots::end_connection(&app, conn.lease.id).is_some() {
+        tracing::info!(
+            account = s.account.0,
+            lease = conn.lease.id.0,
+            ip = %conn.lease.ip,
+            by = %caller.ip,
+            "connection ended by the subscriber"
+        );
+    }
+    see_home()
+}
+
+async fn reset_devices(
+    State(app): State<App>,
+    caller: Caller,
+    headers: HeaderMap,
+    Form(form): FormFields,
+) -> Response {
+    let (_, s) = match authorised_post(&app, &headers, &form) {
+        Ok(s) => s,
+        Err(why) => return forbidden(why),
+    };
+    let now = app.now();
+    match app
+        .gate
+        .reset_devices_by_subscriber(s.account, Some(caller.ip), now)
+        .await
+    {
+        Ok(done) => {
+            let msg = format!(
+                "Devices reset ({} unbound). Your next device is bound when it connects. You can reset again {}.",
+                done.removed,
+                wait_words(done.next_allowed_at - now)
+            );
+            dashboard(&app, &caller, &s, Some(&msg), StatusCode::OK)
+        }
+        Err(GateError::ResetTooSoon {
+            retry_after_secs, ..
+        }) => {
+            let msg = format!(
+                "You reset your devices recently. You can reset again {}.",
+                wait_words(retry_after_secs)
+            );
+            let mut r = dashboard(&app, &caller, &s, Some(&msg), StatusCode::TOO_MANY_REQUESTS);
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(0).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Err(GateError::Invalid(why)) => {
+            dashboard(&app, &caller, &s, Some(&why), StatusCode::CONFLICT)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, account = s.account.0, "portal device reset failed");
+            dashboard(
+                &app,
+                &caller,
+                &s,
+                Some("The reset did not work. Please try again later."),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            )
+        }
+    }
+}
+
+/// "in 2 h 5 min" / "now".
+fn wait_words(secs: i64) -> String {
+    if secs <= 0 {
+        return "now".into();
+    }
+    let mins = (secs + 59) / 60;
+    match (mins / 60, mins % 60) {
+        (0, m) => format!("in {m} min"),
+        (h, 0) => format!("in {h} h"),
+        (h, m) => format!("in {h} h {m} min"),
+    }
+}
+
+/// "today 21:04", "yesterday 21:04" or "2026-11-20 21:04" in the server's zone.
+fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
+    let tz = app.settings.timezone;
+    let (Some(t), Some(n)) = (
+        tz.timestamp_opt(ts, 0).single(),
+        tz.timestamp_opt(now, 0).single(),
+    ) else {
+        return ts.to_string();
+    };
+    let days = (n.date_naive() - t.date_naive()).num_days();
+    let hm = t.format("%H:%M");
+    match days {
+        0 => format!("today {hm}"),
+        1 => format!("yesterday {hm}"),
+        _ => t.format("%Y-%m-%d %H:%M").to_string(),
+    }
+}
+
+fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime) {
+    let (word, class) = match wire::status_word(account, None, now) {
+        "Active" => ("active", "ok"),
+        "Expired" => ("expired", "bad"),
+        "Banned" => ("blocked by the provider", "bad"),
+        _ => ("suspended by the provider", "bad"),
+    };
+    let _ = write!(
+        out,
+        "<section id=\"status\"><h2>Status</h2><p>Your subscription is <span class=\"{class}\">{word}</span>.</p><ul class=\"plain\">"
+    );
+    match account.expires_at {
+        None => out.push_str("<li>It never expires.</li>"),
+        Some(at) if at > now => {
+            let days = (at - now + 86_399) / 86_400;
+            let _ = write!(
+                out,
+                "<li>Expires on {} ({days} day{} left).</li>",
+                esc(&wire::local_minute(app, at)),
+                if days == 1 { "" } else { "s" }
+            );
+        }
+        Some(at) => {
+            let _ = write!(
+                out,
+                "<li>Expired on {}.</li>",
+                esc(&wire::local_minute(app, at))
+            );
+        }
+    }
+    if account.is_trial {
+        out.push_str("<li>This is a trial.</li>");
+    }
+    if account.max_connections == 0 {
+        out.push_str("<li>No limit on connections at the same time.</li>");
+    } else {
+        let _ = write!(
+            out,
+            "<li>Up to {} connection{} at the same time.</li>",
+            account.max_connections,
+            if account.max_connections == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    }
+    out.push_str("</ul></section>");
+}
+
+fn connections_section(out: &mut String, app: &App, s: &Session) {
+    let conns = crate::slots::connections(app, s.account);
+    out.push_str("<section id=\"connections\"><h2>Connections in use now</h2>");
+    if conns.is_empty() {
+        out.push_str("<p class=\"muted\">None right now.</p></section>");
+        return;
+    }
+    out.push_str("<ul class=\"plain\">");
+    for c in &conns {
+        let l = &c.lease;
+        let player = l
+            .device
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .or(Some(&*l.user_agent).filter(|u| !u.is_empty()))
+            .unwrap_or("a player");
+        let watching = c
+            .watching
+            .clone()
+            .unwrap_or_else(|| format!("stream {}", l.stream.0));
+        let _ = write!(
+            out,
+            "<li class=\"connection\"><strong>{}</strong> ({}) watching {}, since {}",
+            esc(player),
+            esc(&l.ip.to_string()),
+            esc(&watching),
+            esc(&wire::local_minute(app, l.started))
+        );
+        post_button(
+            out,
+            "/portal/end",
+            &s.csrf,
+            &[("lease", &l.id.0.to_string())],
+            "End",
+            "danger",
+            false,
+        );
+        out.push_str("</li>");
+    }
+    out.push_str("</ul></section>");
+}
+
+fn devices_section(out: &mut String, app: &App, s: &Session, now: UnixTime) {
+    out.push_str("<section id=\"devices\"><h2>Devices</h2>");
+    let binding = app.gate.binding(s.account).filter(|b| b.policy.limit > 0);
+    let Some(binding) = binding else {
+        out.push_str(
+            "<p class=\"muted\">Your subscription is not bound to a device.</p></section>",
+        );
+        return;
+    };
+    let _ = write!(
+        out,
+        "<p>Up to {} device{} may use this subscription.</p>",
+        binding.policy.limit,
+        if binding.policy.limit == 1 { "" } else { "s" }
+    );
+    if binding.devices.is_empty() {
+        out.push_str("<p class=\"muted\">No device is bound yet: the next one to connect is.</p>");
+    } else {
+        out.push_str("<ul class=\"plain\">");
+        for d in &binding.devices {
+            let name = if d.label.is_empty() {
+                d.kind.to_string()
+            } else {
+                d.label.to_string()
+            };
+            let seen = if d.last_seen == 0 {
+                "not seen yet".to_string()
+            } else {
+                format!("last seen {}", when(app, d.last_seen, now))
+            };
+            let _ = write!(
+                out,
+                "<li class=\"device\"><strong>{}</strong> <code>{}</code> <span class=\"muted\">{}{}</span></li>",
+                esc(&name),
+                esc(&d.identifier),
+                esc(&seen),
+                d.last_ip
+                    .map(|ip| format!(" from {}", esc(&ip.to_string())))
+                    .unwrap_or_default()
+            );
+        }
+        out.push_str("</ul>");
+    }
+    if binding.policy.enrolment == tvgate_core::access::device::Enrolment::Operator {
+        out.push_str("<p class=\"muted\">Your provider registers your devices: ask them to move the subscription to a new one.</p></section>");
+        return;
+    }
+    let wait = app.gate.self_reset_wait(s.account, now);
+    if wait > 0 {
+        let _ = write!(
+            out,
+            "<p class=\"muted\" id=\"reset-wait\">You can reset your devices again {}.</p>",
+            esc(&wait_words(wait))
+        );
+    } else {
+        out.push_str("<p class=\"muted\">Changed your box or phone? Reset, and the next device to connect is bound instead.</p>");
+    }
+    post_button(
+        out,
+        "/portal/reset-devices",
+        &s.csrf,
+        &[],
+        "Reset devices",
+        "danger",
+        wait > 0,
+    );
+    out.push_str("</section>");
+}
+
+fn refusals_section(out: &mut String, app: &App, s: &Session, now: UnixTime) {
+    out.push_str("<section id=\"refusals\"><h2>Recent refusals</h2>");
+    let refusals = app.refusals.of_line(s.account);
+    if refusals.is_empty() {
+        out.push_str("<p class=\"muted\">Nothing was refused lately.</p></section>");
+        return;
+    }
+    out.push_str("<ul class=\"plain\">");
+    for r in &refusals {
+        let _ = write!(
+            out,
+            "<li class=\"refusal\">{} — refused: {}</li>",
+            esc(&when(app, r.at, now)),
+            esc(&r.text)
+        );
+    }
+    out.push_str("</ul></section>");
+}
+
+fn details_section(out: &mut String, app: &App, caller: &Caller, s: &Session) {
+    let base = app.public_url_for(caller.host.as_ref()).base();
+    let (u, p) = (query_value(&s.username), query_value(&s.password));
+    let m3u = format!("{base}/get.php?username={u}&password={p}&type=m3u_plus&output=ts");
+    let xmltv = format!("{base}/xmltv.php?username={u}&password={p}");
+    out.push_str("<section id=\"details\"><h2>Login details</h2>");
+    copyable(out, "server-url", "Server URL", &base);
+    copyable(out, "username-value", "Username", &s.username);
+    out.push_str("<details><summary>Show password</summary>");
+    copyable(out, "password-value", "Password", &s.password);
+    out.push_str("</details>");
+    copyable(out, "m3u-url", "M3U playlist URL", &m3u);
+    copyable(out, "xmltv-url", "TV guide (XMLTV) URL", &xmltv);
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Scan to set up a TV or phone with the M3U URL:</p><div class=\"qr\">{}</div></section>",
+        html::qr_svg(&m3u)
+    );
+}
+
+/// The main page of a logged-in subscriber.
+fn dashboard(
+    app: &App,
+    caller: &Caller,
+    s: &Session,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let now = app.now();
+    let Some(account) = app.gate.account(s.account) else {
+        return login_page(
+            app,
+            None,
+            StatusCode::UNAUTHORIZED,
+            Some("This subscription no longer exists."),
+        );
+    };
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<header><h1>My subscription: {}</h1>",
+        esc(&s.username)
+    );
+    post_button(
+        &mut out,
+        "/portal/logout",
+        &s.csrf,
+        &[],
+        "Log out",
+        "",
+        false,
+    );
+    out.push_str("</header>");
+    if let Some(n) = notice {
+        let _ = write!(out, "<p class=\"notice\" role=\"status\">{}</p>", esc(n));
+    }
+    status_section(&mut out, app, &account, now);
+    connections_section(&mut out, app, s);
+    devices_section(&mut out, app, s, now);
+    refusals_section(&mut out, app, s, now);
+    details_section(&mut out, app, caller, s);
+    html_response(status, html::page("My subscription", &out))
+}
