@@ -4,6 +4,7 @@
 mod admin_api;
 mod catalog;
 mod cli;
+mod console;
 mod denials;
 mod devices;
 mod doctor;

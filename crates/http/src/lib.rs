@@ -42,6 +42,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/", get(admin::session::index))
         .route("/admin/login", axum::routing::post(admin::session::login))
         .route("/admin/logout", axum::routing::post(admin::session::logout))
+        .merge(admin::console::routes())
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))

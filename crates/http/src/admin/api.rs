@@ -418,6 +418,16 @@ async fn extend_line(
         .filter(|d| (1..=36_500).contains(d))
         .ok_or_else(|| ApiError::bad_request("days must be a whole number from 1 to 36500"))?;
     f.finish()?;
+    let account = extend(&app, &line, days).await?;
+    ok(line_json(&app, &account))
+}
+
+/// Extends a line by `days` (the API's and the console's one rule).
+pub(crate) async fn extend(
+    app: &App,
+    line: &Account,
+    days: u32,
+) -> Result<Account, tvgate_core::gate::GateError> {
     let now = app.now();
     // As `tvgate user extend --days`: from the current expiry, or from now
     // when it has passed.
@@ -426,8 +436,7 @@ async fn extend_line(
         expires_at: Some(Some(from + i64::from(days) * 86_400)),
         ..Default::default()
     };
-    let account = app.gate.update_account(&name, patch).await?;
-    ok(line_json(&app, &account))
+    app.gate.update_account(&line.username, patch).await
 }
 
 async fn delete_line(State(app): State<App>, _op: Operator, Path(name): Path<String>) -> ApiResult {

@@ -1,11 +1,13 @@
 //! The operator's faces: the JSON API under `/api/v1/` (token auth,
 //! [`api`]), its OpenAPI document ([`openapi`]), and the console's
-//! sessions with CSRF protection under `/admin/` ([`session`]).
+//! sessions with CSRF protection under `/admin/` ([`session`]) and its
+//! pages ([`console`]).
 //!
 //! Every operation calls the same gate method the CLI calls; this module
 //! only turns requests into those calls and answers into JSON or HTML.
 
 pub mod api;
+pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod session;

@@ -11,7 +11,8 @@
 //! another session's, is a 403.
 //!
 //! The pages are server-rendered HTML without JavaScript: a login form and
-//! a first dashboard that lists the lines. The full console builds on this.
+//! a dashboard that lists the lines and links the console's pages
+//! ([`super::console`]).
 
 use crate::access::Caller;
 use crate::state::App;
@@ -141,11 +142,11 @@ pub fn check_form(
     Ok((id, session))
 }
 
-fn parse_form(body: &Bytes) -> Vec<(String, String)> {
+pub(crate) fn parse_form(body: &Bytes) -> Vec<(String, String)> {
     form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
@@ -167,7 +168,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -188,7 +189,7 @@ fn login_page(status: StatusCode, message: &str) -> Response {
     (status, no_store(), Html(page("Log in", &body))).into_response()
 }
 
-fn no_store() -> [(header::HeaderName, &'static str); 1] {
+pub(crate) fn no_store() -> [(header::HeaderName, &'static str); 1] {
     [(header::CACHE_CONTROL, "no-store")]
 }
 
@@ -228,10 +229,11 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
         "<h1>tvgate console</h1><p>Logged in as {}.</p>\
          <form method=\"post\" action=\"/admin/logout\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Log out</button></form>\
-         <h2>Lines ({})</h2><table><thead><tr><th>Username</th><th>Status</th>\
+         {}<h2>Lines ({})</h2><table><thead><tr><th>Username</th><th>Status</th>\
          <th>In use</th><th>Limit</th></tr></thead><tbody>{rows}</tbody></table>",
         esc(&session.admin),
         esc(&session.csrf),
+        super::console::NAV,
         lines.len()
     );
     (no_store(), Html(page("Lines", &body))).into_response()

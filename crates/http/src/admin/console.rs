@@ -1,0 +1,672 @@
+//! The operator console's pages under `/admin/`: lines, the live view, the
+//! denial log and a line's devices.
+//!
+//! Server-rendered HTML without JavaScript. Every page needs a session (a
+//! request without one is sent to the login form); every change is a POST
+//! form carrying the session's CSRF token, checked by
+//! [`session::check_form`] before anything happens; every value shown is
+//! escaped. The changes call the same gate and `slots` operations as the
+//! JSON API ([`super::api`]), so the two faces cannot disagree.
+
+use super::session::{self, esc, field, no_store, page, parse_form, Session};
+use super::ApiError;
+use crate::slots;
+use crate::state::App;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::fmt::Write as _;
+use tvgate_core::access::{AccountPatch, Status};
+use tvgate_core::gate::AccountSpec;
+use tvgate_core::ledger::LeaseId;
+use tvgate_core::UnixTime;
+
+/// The console's navigation, shown on the dashboard and every page.
+pub const NAV: &str = "<nav><a href=\"/admin/\">Dashboard</a> · \
+    <a href=\"/admin/lines\">Lines</a> · <a href=\"/admin/live\">Live</a> · \
+    <a href=\"/admin/denials\">Denials</a></nav>";
+
+/// Most lines listed on the lines page (narrow with the search beyond it).
+const SHOWN_LINES: usize = 500;
+/// Most audit entries shown on a devices page.
+const AUDIT_LIMIT: u32 = 100;
+
+/// The console's routes (merged into the server's router).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/admin/lines", get(lines_page).post(create_line))
+        .route("/admin/lines/action", post(line_action))
+        .route("/admin/lines/{name}/devices", get(devices_page))
+        .route("/admin/lines/{name}/devices/reset", post(reset_devices))
+        .route("/admin/live", get(live_page))
+        .route("/admin/live/end", post(end_connection))
+        .route("/admin/denials", get(denials_page))
+}
+
+// ----- helpers -----
+
+/// The session, or the redirect to the login form.
+fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+    session::current(app, headers)
+        .map(|(_, s)| s)
+        .ok_or_else(|| {
+            Box::new(
+                (
+                    StatusCode::SEE_OTHER,
+                    [(header::LOCATION, "/admin/")],
+                    no_store(),
+                )
+                    .into_response(),
+            )
+        })
+}
+
+fn render(status: StatusCode, title: &str, body: &str) -> Response {
+    let body = format!("{NAV}<h1>{}</h1>{body}", esc(title));
+    (status, no_store(), Html(page(title, &body))).into_response()
+}
+
+/// A POST's answer: what happened, and the way back.
+fn result(status: StatusCode, message: &str, back: &str) -> Response {
+    render(
+        status,
+        if status.is_success() {
+            "Done"
+        } else {
+            "Not done"
+        },
+        &format!(
+            "<p>{}</p><p><a href=\"{}\">Back</a></p>",
+            esc(message),
+            esc(back)
+        ),
+    )
+}
+
+fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
+    let e = ApiError::from(e);
+    result(e.status, &e.message, back)
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// A path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A query value, form-encoded.
+fn qv(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn csrf_input(s: &Session) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(&s.csrf)
+    )
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn when(t: UnixTime) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+// ----- lines -----
+
+/// `GET /admin/lines?q=`: search, create, and the per-line actions.
+async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let s = match session_or_login(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let pairs = query_pairs(q.as_deref());
+    let needle = pairs
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let lower = needle.to_lowercase();
+    let mut lines: Vec<_> = app
+        .gate
+        .accounts()
+        .into_iter()
+        .filter(|a| {
+            lower.is_empty()
+                || a.username.to_lowercase().contains(&lower)
+                || a.note.to_lowercase().contains(&lower)
+        })
+        .collect();
+    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let now = app.now();
+    let csrf = csrf_input(&s);
+    let mut rows = String::new();
+    for a in lines.iter().take(SHOWN_LINES) {
+        let state = if a.status != Status::Active {
+            a.status.as_str()
+        } else if a.is_expired(now) {
+            "expired"
+        } else {
+            "active"
+        };
+        let expires = a.expires_at.map(when).unwrap_or_else(|| "never".into());
+        let name = esc(&a.username);
+        let _ = write!(
+            rows,
+            "<tr><td>{name}</td><td>{state}</td><td>{}</td><td>{}/{}</td><td>{}</td>\
+             <td><form method=\"post\" action=\"/admin/lines/action\">{csrf}\
+             <input type=\"hidden\" name=\"name\" value=\"{name}\">\
+             <input name=\"days\" type=\"number\" min=\"1\" max=\"36500\" value=\"30\" size=\"4\">\
+             <button name=\"action\" value=\"extend\">Extend</button>\
+             <button name=\"action\" value=\"disable\">Disable</button>\
+             <button name=\"action\" value=\"enable\">Enable</button>\
+             <button name=\"action\" value=\"ban\">Ban</button>\
+             <button name=\"action\" value=\"delete\">Delete</button></form>\
+             <a href=\"/admin/lines/{}/devices\">Devices</a></td></tr>",
+            esc(&expires),
+            app.ledger.active(a.id, now),
+            a.max_connections,
+            esc(&a.note),
+            seg(&a.username),
+        );
+    }
+    let body = format!(
+        "<form method=\"get\" action=\"/admin/lines\"><input name=\"q\" value=\"{}\" placeholder=\"username or note\">\
+         <button type=\"submit\">Search</button></form>\
+         <h2>New line</h2><form method=\"post\" action=\"/admin/lines\">{csrf}\
+         <label>Username <input name=\"username\" required></label> \
+         <label>Password (empty: generated) <input name=\"password\"></label> \
+         <label>Days <input name=\"days\" type=\"number\" min=\"0\" max=\"36500\" value=\"30\"></label> \
+         <label>Connections <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"1\"></label> \
+         <label>Note <input name=\"note\"></label> \
+         <button type=\"submit\">Create</button></form>\
+         <h2>Lines ({})</h2><table><thead><tr><th>Username</th><th>Status</th><th>Expires</th>\
+         <th>In use</th><th>Note</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table>{}",
+        esc(&needle),
+        lines.len(),
+        if lines.len() > SHOWN_LINES {
+            "<p>Only the first 500 are listed; narrow the search.</p>"
+        } else {
+            ""
+        }
+    );
+    render(StatusCode::OK, "Lines", &body)
+}
+
+/// A whole number form field within `range`; `None` when absent or empty.
+fn number(
+    form: &[(String, String)],
+    name: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<Option<u32>, String> {
+    match field(form, name).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                format!(
+                    "{name} must be a whole number from {} to {}",
+                    range.start(),
+                    range.end()
+                )
+            }),
+    }
+}
+
+/// `POST /admin/lines` (form: `username`, `password`, `days`,
+/// `max_connections`, `note`): the generated password is shown once.
+async fn create_line(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = "/admin/lines";
+    let username = field(&form, "username").unwrap_or_default().trim();
+    let mut spec = AccountSpec::new(username);
+    spec.password = field(&form, "password")
+        .filter(|p| !p.is_empty())
+        .map(str::to_string);
+    let now = app.now();
+    match number(&form, "days", 0..=36_500) {
+        Ok(Some(days)) if days > 0 => spec.expires_at = Some(now + i64::from(days) * 86_400),
+        Ok(_) => {}
+        Err(m) => return result(StatusCode::BAD_REQUEST, &m, back),
+    }
+    match number(&form, "max_connections", 0..=u32::MAX) {
+        Ok(n) => spec.max_connections = n.unwrap_or(1),
+        Err(m) => return result(StatusCode::BAD_REQUEST, &m, back),
+    }
+    let note = field(&form, "note").unwrap_or_default();
+    if note.chars().count() > 1000 {
+        return result(
+            StatusCode::BAD_REQUEST,
+            "note must be at most 1000 characters",
+            back,
+        );
+    }
+    spec.note = note.to_string();
+    match app.gate.create_account(spec, now).await {
+        Ok((account, generated)) => {
+            tracing::info!(admin = %s.admin, line = %account.username, "line created in the console");
+            let password = match generated {
+                Some(p) => format!(
+                    "<p>Its password (shown only now): <code class=\"password\">{}</code></p>",
+                    esc(&p)
+                ),
+                None => "<p>It has the password you gave.</p>".to_string(),
+            };
+            render(
+                StatusCode::CREATED,
+                "Line created",
+                &format!(
+                    "<p>Line <b>{}</b> was created.</p>{password}<p><a href=\"/admin/lines\">Back to the lines</a></p>",
+                    esc(&account.username)
+                ),
+            )
+        }
+        Err(e) => gate_failed(e, back),
+    }
+}
+
+/// `POST /admin/lines/action` (form: `name`, `action`, `days`).
+async fn line_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = "/admin/lines";
+    let name = field(&form, "name").unwrap_or_default();
+    let Some(line) = app.gate.find_account(name) else {
+        return result(
+            StatusCode::NOT_FOUND,
+            &format!("No line named {name:?}."),
+            back,
+        );
+    };
+    let action = field(&form, "action").unwrap_or_default();
+    let status = |status| AccountPatch {
+        status: Some(status),
+        ..Default::default()
+    };
+    let outcome = match action {
+        "extend" => match number(&form, "days", 1..=36_500) {
+            Ok(Some(days)) => super::api::extend(&app, &line, days).await.map(|a| {
+                format!(
+                    "{} now expires {}.",
+                    a.username,
+                    a.expires_at.map(when).unwrap_or_else(|| "never".into())
+                )
+            }),
+            Ok(None) => return result(StatusCode::BAD_REQUEST, "days is required", back),
+            Err(m) => return result(StatusCode::BAD_REQUEST, &m, back),
+        },
+        "disable" | "enable" | "ban" => {
+            let to = match action {
+                "disable" => Status::Disabled,
+                "ban" => Status::Banned,
+                _ => Status::Active,
+            };
+            app.gate
+                .update_account(&line.username, status(to))
+                .await
+                .map(|a| format!("{} is now {}.", a.username, a.status.as_str()))
+        }
+        "delete" => app
+            .gate
+            .delete_account(&line.username)
+            .await
+            .map(|a| format!("{} was deleted.", a.username)),
+        other => {
+            return result(
+                StatusCode::BAD_REQUEST,
+                &format!("Unknown action {other:?}."),
+                back,
+            )
+        }
+    };
+    match outcome {
+        Ok(message) => {
+            tracing::info!(admin = %s.admin, line = %line.username, action, "line changed in the console");
+            result(StatusCode::OK, &message, back)
+        }
+        Err(e) => gate_failed(e, back),
+    }
+}
+
+// ----- devices -----
+
+/// `GET /admin/lines/{name}/devices`: the bound devices and their history.
+async fn devices_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let s = match session_or_login(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let Some(line) = app.gate.find_account(&name) else {
+        return result(
+            StatusCode::NOT_FOUND,
+            &format!("No line named {name:?}."),
+            "/admin/lines",
+        );
+    };
+    let binding = app.gate.binding(line.id);
+    let mut rows = String::new();
+    for d in binding.iter().flat_map(|b| b.devices.iter()) {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            d.kind.as_str(),
+            esc(&d.identifier),
+            esc(&d.label),
+            when(d.first_seen),
+            if d.last_seen == 0 {
+                "never".to_string()
+            } else {
+                when(d.last_seen)
+            },
+            d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        );
+    }
+    let audit = match app
+        .gate
+        .device_audit(Some(&line.username), AUDIT_LIMIT)
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => return gate_failed(e, "/admin/lines"),
+    };
+    let mut history = String::new();
+    for a in &audit {
+        let _ = write!(
+            history,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            when(a.at),
+            a.actor.as_str(),
+            a.action.as_str(),
+            a.ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            esc(a.old_device.as_deref().unwrap_or("")),
+            esc(a.new_device.as_deref().unwrap_or("")),
+            esc(&a.detail),
+        );
+    }
+    let body = format!(
+        "<p>Line <b>{}</b>; device limit {}.</p>\
+         <form method=\"post\" action=\"/admin/lines/{}/devices/reset\">{}\
+         <button type=\"submit\">Reset the binding</button></form>\
+         <h2>Bound devices</h2><table><thead><tr><th>Kind</th><th>Identifier</th><th>Label</th>\
+         <th>First seen</th><th>Last seen</th><th>Last IP</th></tr></thead><tbody>{rows}</tbody></table>\
+         <h2>History</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th><th>IP</th>\
+         <th>Old device</th><th>New device</th><th>Detail</th></tr></thead><tbody>{history}</tbody></table>",
+        esc(&line.username),
+        binding.as_ref().map_or(0, |b| b.policy.limit),
+        seg(&line.username),
+        csrf_input(&s),
+    );
+    render(StatusCode::OK, "Devices", &body)
+}
+
+/// `POST /admin/lines/{name}/devices/reset` (form: `csrf`).
+async fn reset_devices(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = format!("/admin/lines/{}/devices", seg(&name));
+    match app.gate.reset_devices(&name, app.now()).await {
+        Ok(removed) => {
+            tracing::info!(admin = %s.admin, line = %name, removed, "device binding reset in the console");
+            result(
+                StatusCode::OK,
+                &format!("{removed} device(s) unbound from {name}."),
+                &back,
+            )
+        }
+        Err(e) => gate_failed(e, &back),
+    }
+}
+
+// ----- live -----
+
+/// `GET /admin/live`: connections by line and channel, upstreams by
+/// source, viewers by channel.
+async fn live_page(State(app): State<App>, headers: HeaderMap) -> Response {
+    let s = match session_or_login(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let csrf = csrf_input(&s);
+    let mut lines = app.gate.accounts();
+    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let mut sections = String::new();
+    let mut total = 0;
+    for a in &lines {
+        let mut conns = slots::connections(&app, a.id);
+        if conns.is_empty() {
+            continue;
+        }
+        total += conns.len();
+        conns.sort_by(|x, y| {
+            (x.watching.as_deref(), x.lease.stream.0)
+                .cmp(&(y.watching.as_deref(), y.lease.stream.0))
+        });
+        let mut rows = String::new();
+        for c in &conns {
+            let l = &c.lease;
+            let channel = c
+                .watching
+                .clone()
+                .unwrap_or_else(|| format!("stream {}", l.stream.0));
+            let _ = write!(
+                rows,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td><form method=\"post\" action=\"/admin/live/end\">{csrf}\
+                 <input type=\"hidden\" name=\"id\" value=\"{}\">\
+                 <button type=\"submit\">End</button></form></td></tr>",
+                esc(&channel),
+                esc(&l.user_agent),
+                esc(&l.ip.to_string()),
+                when(l.started),
+                l.id.0,
+            );
+        }
+        let _ = write!(
+            sections,
+            "<h3>{}</h3><table><thead><tr><th>Channel</th><th>Player</th><th>IP</th>\
+             <th>Since</th><th></th></tr></thead><tbody>{rows}</tbody></table>",
+            esc(&a.username)
+        );
+    }
+    if sections.is_empty() {
+        sections.push_str("<p>Nobody is watching.</p>");
+    }
+    let sources = app.gate.store().sources().await.unwrap_or_default();
+    let mut upstreams = String::new();
+    for (source, open) in app.caps.snapshot() {
+        let name = sources
+            .iter()
+            .find(|s| u64::try_from(s.id.0).ok() == Some(source))
+            .map(|s| s.name.clone())
+            .unwrap_or_else(|| format!("source {source}"));
+        let _ = write!(upstreams, "<tr><td>{}</td><td>{open}</td></tr>", esc(&name));
+    }
+    let catalog = app.gate.catalog();
+    let mut channels = String::new();
+    for c in app.hub.channels() {
+        let name = c
+            .key
+            .parse::<u32>()
+            .ok()
+            .and_then(|id| catalog.stream(tvgate_core::ids::StreamId(id)))
+            .map(|r| catalog.stream_name(r).to_string())
+            .unwrap_or_else(|| c.key.clone());
+        let _ = write!(
+            channels,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&name),
+            c.viewers,
+            c.uptime.as_secs()
+        );
+    }
+    let body = format!(
+        "<h2>Connections ({total})</h2>{sections}\
+         <h2>Upstream connections by source</h2><table><thead><tr><th>Source</th><th>Open</th></tr></thead>\
+         <tbody>{upstreams}</tbody></table>\
+         <h2>Viewers by channel</h2><table><thead><tr><th>Channel</th><th>Viewers</th><th>Up (s)</th></tr></thead>\
+         <tbody>{channels}</tbody></table>"
+    );
+    render(StatusCode::OK, "Live", &body)
+}
+
+/// `POST /admin/live/end` (form: `id`): the same `slots::end_connection`
+/// as the API's `DELETE /api/v1/connections/{id}`.
+async fn end_connection(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = "/admin/live";
+    let Some(id) = field(&form, "id").and_then(|v| v.trim().parse::<u64>().ok()) else {
+        return result(
+            StatusCode::BAD_REQUEST,
+            "id must be a connection's number",
+            back,
+        );
+    };
+    match slots::end_connection(&app, LeaseId(id)) {
+        Some(lease) => {
+            tracing::info!(admin = %s.admin, account = lease.account.0, lease = id, "connection ended in the console");
+            result(StatusCode::OK, "The connection was ended.", back)
+        }
+        None => result(
+            StatusCode::NOT_FOUND,
+            "That connection had already ended.",
+            back,
+        ),
+    }
+}
+
+// ----- denials -----
+
+/// `GET /admin/denials?reason=&line=&ip=`: the recent refusals, filtered.
+async fn denials_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if let Err(r) = session_or_login(&app, &headers) {
+        return *r;
+    }
+    let pairs = query_pairs(q.as_deref());
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let (reason, line, ip) = (get("reason"), get("line"), get("ip"));
+    let line_lower = line.to_lowercase();
+    let refusals = app.refusals.recent(|r| {
+        (reason.is_empty() || r.reason == reason)
+            && (line.is_empty() || r.username.to_lowercase() == line_lower)
+            && (ip.is_empty() || r.ip.to_string() == ip)
+    });
+    let mut rows = String::new();
+    for r in &refusals {
+        let _ = write!(
+            rows,
+            "<tr><td>{}</td><td><a href=\"/admin/denials?reason={}\">{}</a></td>\
+             <td><a href=\"/admin/denials?line={}\">{}</a></td>\
+             <td><a href=\"/admin/denials?ip={}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            when(r.at),
+            qv(r.reason),
+            esc(r.reason),
+            qv(&r.username),
+            esc(&r.username),
+            qv(&r.ip.to_string()),
+            esc(&r.ip.to_string()),
+            esc(r.face),
+            esc(&r.text),
+        );
+    }
+    let body = format!(
+        "<form method=\"get\" action=\"/admin/denials\">\
+         <label>Reason <input name=\"reason\" value=\"{}\"></label> \
+         <label>Line <input name=\"line\" value=\"{}\"></label> \
+         <label>IP <input name=\"ip\" value=\"{}\"></label> \
+         <button type=\"submit\">Filter</button> <a href=\"/admin/denials\">Clear</a></form>\
+         <p>{} refusal(s), newest first (kept in memory: the last {}).</p>\
+         <table><thead><tr><th>When</th><th>Reason</th><th>Line</th><th>IP</th><th>Face</th>\
+         <th>What the line was told</th></tr></thead><tbody>{rows}</tbody></table>",
+        esc(&reason),
+        esc(&line),
+        esc(&ip),
+        refusals.len(),
+        crate::refusals::GLOBAL,
+    );
+    render(StatusCode::OK, "Denials", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_utc_dates() {
+        assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(when(1_800_000_000), "2027-01-15 08:00:00 UTC");
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(seg("a b/c\"<"), "a%20b%2Fc%22%3C");
+        assert_eq!(seg("plain-1.x"), "plain-1.x");
+    }
+}

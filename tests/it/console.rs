@@ -1,0 +1,374 @@
+//! The operator console's pages: lines (search, create, actions), the live
+//! view with its End buttons, the denial log's filters and a line's
+//! devices; all behind the session, every change behind the CSRF token.
+
+use crate::harness::{client, TestServer, NOW};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tvgate_core::access::Status;
+
+/// A logged-in console: the session cookie and its CSRF token.
+struct Console {
+    cookie: String,
+    csrf: String,
+}
+
+async fn login(srv: &TestServer) -> Console {
+    let (_, password) = srv.gate.create_admin("olga", NOW).await.expect("admin");
+    let login = client()
+        .post(srv.url("/admin/login"))
+        .form(&[("name", "olga"), ("password", password.as_str())])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 303);
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let mut console = Console {
+        cookie,
+        csrf: String::new(),
+    };
+    let (status, dashboard) = console.get(srv, "/admin/").await;
+    assert_eq!(status, 200);
+    for link in ["/admin/lines", "/admin/live", "/admin/denials"] {
+        assert!(
+            dashboard.contains(&format!("href=\"{link}\"")),
+            "{dashboard}"
+        );
+    }
+    console.csrf = dashboard
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("csrf field")
+        .to_string();
+    console
+}
+
+impl Console {
+    async fn get(&self, srv: &TestServer, path: &str) -> (u16, String) {
+        let r = client()
+            .get(srv.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("page");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    async fn post(&self, srv: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let mut form = form.to_vec();
+        form.push(("csrf", self.csrf.as_str()));
+        let r = client()
+            .post(srv.url(path))
+            .header("cookie", &self.cookie)
+            .form(&form)
+            .send()
+            .await
+            .expect("post");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+}
+
+#[tokio::test]
+async fn console_pages_without_a_session_go_to_the_login() {
+    let srv = TestServer::start().await;
+    srv.add_line("tina", "pw-11", |_| {}).await;
+    for path in [
+        "/admin/lines",
+        "/admin/live",
+        "/admin/denials",
+        "/admin/lines/tina/devices",
+    ] {
+        let r = client().get(srv.url(path)).send().await.expect("page");
+        assert_eq!(r.status(), 303, "{path}");
+        assert_eq!(
+            r.headers().get("location").and_then(|v| v.to_str().ok()),
+            Some("/admin/"),
+            "{path}"
+        );
+    }
+    let r = client()
+        .post(srv.url("/admin/lines"))
+        .form(&[("username", "intruder")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 401);
+    assert!(srv.gate.find_account("intruder").is_none());
+}
+
+#[tokio::test]
+async fn console_lines_search_create_and_act_through_the_gate() {
+    let srv = TestServer::start().await;
+    srv.add_line("tina", "pw-11", |s| s.note = "kitchen <tv>".into())
+        .await;
+    srv.add_line("bob", "pw-22", |_| {}).await;
+    let console = login(&srv).await;
+
+    let (status, page) = console.get(&srv, "/admin/lines?q=kitchen").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<td>tina</td>"), "{page}");
+    assert!(page.contains("kitchen &lt;tv&gt;"), "escaped: {page}");
+    assert!(!page.contains("<td>bob</td>"), "{page}");
+    assert!(
+        page.contains("href=\"/admin/lines/tina/devices\""),
+        "{page}"
+    );
+
+    // Create with a generated password: shown once, and it works.
+    let (status, created) = console
+        .post(
+            &srv,
+            "/admin/lines",
+            &[
+                ("username", "newbie"),
+                ("password", ""),
+                ("days", "10"),
+                ("max_connections", "2"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let password = created
+        .split("<code class=\"password\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("password shown")
+        .to_string();
+    let line = srv.gate.find_account("newbie").expect("line exists");
+    assert_eq!(line.max_connections, 2);
+    assert_eq!(line.expires_at, Some(NOW + 10 * 86_400));
+    let api = crate::harness::get_json(&srv.url(&format!(
+        "/player_api.php?username=newbie&password={password}"
+    )))
+    .await;
+    assert_eq!(api["user_info"]["auth"], 1, "{api}");
+    let (_, list) = console.get(&srv, "/admin/lines").await;
+    assert!(list.contains("<td>newbie</td>"), "{list}");
+    assert!(!list.contains(&password), "the password is shown only once");
+
+    // Extend, disable, enable, ban, delete.
+    let (status, _) = console
+        .post(
+            &srv,
+            "/admin/lines/action",
+            &[("name", "newbie"), ("action", "extend"), ("days", "5")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        srv.gate.find_account("newbie").expect("line").expires_at,
+        Some(NOW + 15 * 86_400)
+    );
+    for (action, want) in [
+        ("disable", Status::Disabled),
+        ("enable", Status::Active),
+        ("ban", Status::Banned),
+    ] {
+        let (status, body) = console
+            .post(
+                &srv,
+                "/admin/lines/action",
+                &[("name", "newbie"), ("action", action), ("days", "30")],
+            )
+            .await;
+        assert_eq!(status, 200, "{action}: {body}");
+        assert_eq!(srv.gate.find_account("newbie").expect("line").status, want);
+    }
+    let (status, _) = console
+        .post(
+            &srv,
+            "/admin/lines/action",
+            &[("name", "newbie"), ("action", "delete")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(srv.gate.find_account("newbie").is_none());
+    let (status, _) = console
+        .post(
+            &srv,
+            "/admin/lines/action",
+            &[("name", "newbie"), ("action", "delete")],
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Bad input is a clear 400, and a duplicate name is refused.
+    let (status, body) = console
+        .post(&srv, "/admin/lines", &[("username", "tina"), ("days", "x")])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = console
+        .post(&srv, "/admin/lines", &[("username", "tina")])
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+}
+
+#[tokio::test]
+async fn console_posts_without_the_csrf_token_are_403() {
+    let srv = TestServer::start().await;
+    srv.add_line("tina", "pw-11", |_| {}).await;
+    let console = login(&srv).await;
+    for (path, form) in [
+        ("/admin/lines", vec![("username", "sneaky")]),
+        (
+            "/admin/lines/action",
+            vec![("name", "tina"), ("action", "ban")],
+        ),
+        ("/admin/live/end", vec![("id", "1")]),
+        ("/admin/lines/tina/devices/reset", vec![]),
+    ] {
+        for csrf in [None, Some("0".repeat(64))] {
+            let mut form = form.clone();
+            if let Some(c) = &csrf {
+                form.push(("csrf", c.as_str()));
+            }
+            let r = client()
+                .post(srv.url(path))
+                .header("cookie", &console.cookie)
+                .form(&form)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), 403, "{path} {csrf:?}");
+        }
+    }
+    assert!(srv.gate.find_account("sneaky").is_none());
+    assert_eq!(
+        srv.gate.find_account("tina").expect("line").status,
+        Status::Active
+    );
+}
+
+#[tokio::test]
+async fn console_live_view_lists_and_ends_a_real_connection() {
+    let srv = TestServer::start().await;
+    srv.with_catalog().await;
+    srv.add_line("tina", "pw-11", |s| s.max_connections = 1)
+        .await;
+    let console = login(&srv).await;
+    let mut stream = client()
+        .get(srv.url("/live/tina/pw-11/1.ts"))
+        .header("user-agent", "Living<Room>TV")
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(stream.status(), 200);
+    assert!(stream.chunk().await.expect("chunk").is_some());
+
+    let (status, live) = console.get(&srv, "/admin/live").await;
+    assert_eq!(status, 200);
+    assert!(live.contains("<h3>tina</h3>"), "{live}");
+    assert!(live.contains("News One"), "{live}");
+    assert!(live.contains("Living&lt;Room&gt;TV"), "escaped: {live}");
+    assert!(live.contains("127.0.0.1"), "{live}");
+    assert!(live.contains("Viewers by channel"), "{live}");
+    let id = live
+        .split("name=\"id\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("an End button")
+        .to_string();
+
+    let (status, body) = console
+        .post(&srv, "/admin/live/end", &[("id", id.as_str())])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(srv
+        .ledger
+        .holders(srv.gate.find_account("tina").expect("line").id, NOW)
+        .is_empty());
+    // The serving body renews each second of the server's clock and stops
+    // at the first renewal that fails.
+    srv.clock.fetch_add(1, Ordering::Relaxed);
+    let ended = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the reader was cut");
+    let (status, _) = console
+        .post(&srv, "/admin/live/end", &[("id", id.as_str())])
+        .await;
+    assert_eq!(status, 404);
+    let (_, live) = console.get(&srv, "/admin/live").await;
+    assert!(live.contains("Nobody is watching"), "{live}");
+}
+
+#[tokio::test]
+async fn console_denial_log_filters_by_reason_line_and_ip() {
+    let srv = TestServer::start().await;
+    srv.add_line("dora", "pw-33", |s| s.status = Status::Disabled)
+        .await;
+    let console = login(&srv).await;
+    let disabled = client()
+        .get(srv.url("/player_api.php?username=dora&password=pw-33"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(disabled.status(), 200);
+    // A guess from another loopback address.
+    let other = reqwest::Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .expect("client");
+    other
+        .get(srv.url("/player_api.php?username=guess%3Cr%3E&password=nope"))
+        .send()
+        .await
+        .expect("request");
+
+    let (status, all) = console.get(&srv, "/admin/denials").await;
+    assert_eq!(status, 200);
+    assert!(all.contains(">dora<"), "{all}");
+    assert!(all.contains("guess&lt;r&gt;"), "escaped: {all}");
+
+    let (_, by_reason) = console.get(&srv, "/admin/denials?reason=disabled").await;
+    assert!(by_reason.contains(">dora<"), "{by_reason}");
+    assert!(!by_reason.contains("guess&lt;r&gt;<"), "{by_reason}");
+
+    let (_, by_ip) = console.get(&srv, "/admin/denials?ip=127.0.0.2").await;
+    assert!(by_ip.contains("guess&lt;r&gt;<"), "{by_ip}");
+    assert!(by_ip.contains("invalid_credentials<"), "{by_ip}");
+    assert!(!by_ip.contains(">dora<"), "{by_ip}");
+
+    let (_, by_line) = console.get(&srv, "/admin/denials?line=DORA").await;
+    assert!(by_line.contains(">dora<"), "{by_line}");
+    assert!(!by_line.contains("guess&lt;r&gt;<"), "{by_line}");
+
+    let (_, none) = console.get(&srv, "/admin/denials?ip=10.9.9.9").await;
+    assert!(none.contains("0 refusal(s)"), "{none}");
+}
+
+#[tokio::test]
+async fn console_devices_page_shows_bindings_and_history_and_resets() {
+    let srv = TestServer::start().await;
+    srv.add_line("tina", "pw-11", |_| {}).await;
+    let console = login(&srv).await;
+    let (status, page) = console.get(&srv, "/admin/lines/tina/devices").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Line <b>tina</b>"), "{page}");
+    assert!(
+        page.contains("action=\"/admin/lines/tina/devices/reset\""),
+        "{page}"
+    );
+
+    let (status, body) = console
+        .post(&srv, "/admin/lines/tina/devices/reset", &[])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = console.get(&srv, "/admin/lines/tina/devices").await;
+    assert!(page.contains("<td>operator</td><td>reset</td>"), "{page}");
+
+    let (status, _) = console.get(&srv, "/admin/lines/nobody/devices").await;
+    assert_eq!(status, 404);
+}
