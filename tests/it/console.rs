@@ -6,6 +6,7 @@ use crate::harness::{client, TestServer, NOW};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+use tvgate_core::access::device::DeviceKind;
 use tvgate_core::access::Status;
 
 /// A logged-in console: the session cookie and its CSRF token.
@@ -353,10 +354,17 @@ async fn console_denial_log_filters_by_reason_line_and_ip() {
 async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let srv = TestServer::start().await;
     srv.add_line("tina", "pw-11", |_| {}).await;
+    srv.gate
+        .add_device("tina", DeviceKind::Player, "tv<1>", "Kitchen", NOW)
+        .await
+        .expect("add device");
     let console = login(&srv).await;
     let (status, page) = console.get(&srv, "/admin/lines/tina/devices").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Line <b>tina</b>"), "{page}");
+    assert!(page.contains("<td>Kitchen</td>"), "{page}");
+    assert!(!page.contains("tv<1>"), "escaped: {page}");
+    assert!(page.contains("<td>add</td>"), "the audit history: {page}");
     assert!(
         page.contains("action=\"/admin/lines/tina/devices/reset\""),
         "{page}"
@@ -368,6 +376,12 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     assert_eq!(status, 200, "{body}");
     let (_, page) = console.get(&srv, "/admin/lines/tina/devices").await;
     assert!(page.contains("<td>operator</td><td>reset</td>"), "{page}");
+    assert!(!page.contains("<td>Kitchen</td>"), "unbound: {page}");
+    let line = srv.gate.find_account("tina").expect("line");
+    assert!(srv
+        .gate
+        .binding(line.id)
+        .is_none_or(|b| b.devices.is_empty()));
 
     let (status, _) = console.get(&srv, "/admin/lines/nobody/devices").await;
     assert_eq!(status, 404);
