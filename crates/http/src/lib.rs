@@ -18,6 +18,7 @@ pub mod slate;
 pub mod slots;
 pub mod stalker;
 pub mod state;
+pub mod web;
 pub mod xtream;
 
 pub use state::{App, BuiltIns, FailedLoginStyle, HttpSettings, PublicUrl, UnlimitedExpiry};

@@ -20,11 +20,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use rand::RngCore;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use tvgate_core::gate::AdminAuthn;
-use tvgate_core::UnixTime;
 
 /// The session cookie's name.
 pub const COOKIE: &str = "tvgate_admin";
@@ -33,87 +29,23 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 /// Most sessions held at once; the oldest goes first beyond it.
 const MAX_SESSIONS: usize = 10_000;
 
-/// One logged-in operator.
+/// What the console keeps about a logged-in operator.
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct Operator {
     pub admin: String,
-    pub csrf: String,
-    pub expires: UnixTime,
 }
 
-/// The server-side session store.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    // std Mutex: held for a map operation, never across .await.
-    inner: Mutex<HashMap<String, Session>>,
-}
+/// One logged-in operator (`session.admin` through `Deref`).
+pub type Session = crate::web::Session<Operator>;
+/// The console's server-side session store.
+pub type Sessions = crate::web::Sessions<Operator>;
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Equal strings, compared without an early exit.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-impl Sessions {
-    /// Opens a session; returns its id.
-    pub fn open(&self, admin: &str, now: UnixTime) -> (String, Session) {
-        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.expires)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        let id = random_token();
-        let session = Session {
-            admin: admin.to_string(),
-            csrf: random_token(),
-            expires: now + SESSION_SECS,
-        };
-        map.insert(id.clone(), session.clone());
-        (id, session)
-    }
-
-    /// The live session with this id.
-    pub fn get(&self, id: &str, now: UnixTime) -> Option<Session> {
-        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(id).filter(|s| s.expires > now).cloned()
-    }
-
-    pub fn close(&self, id: &str) {
-        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        map.remove(id);
-    }
-}
-
-/// The session id the request's cookie names, if any.
-fn cookie_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())
-}
+pub use crate::web::esc;
+use crate::web::same_token as same;
 
 /// The request's session, with its id.
 pub fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
-    let id = cookie_id(headers)?;
+    let id = crate::web::cookie(headers, COOKIE)?;
     let session = app.admin_sessions.get(&id, app.now())?;
     Some((id, session))
 }
@@ -150,22 +82,6 @@ pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
     form.iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
-}
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 pub(crate) fn page(title: &str, body: &str) -> String {
@@ -247,7 +163,14 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
     let now = app.now();
     match app.gate.admin_login(name, password, caller.ip, now).await {
         Ok(AdminAuthn::Proven(admin)) => {
-            let (id, _) = app.admin_sessions.open(&admin.name, now);
+            let (id, _) = app.admin_sessions.open(
+                Operator {
+                    admin: admin.name.clone(),
+                },
+                now,
+                SESSION_SECS,
+                MAX_SESSIONS,
+            );
             tracing::info!(admin = %admin.name, ip = %caller.ip, "operator logged in");
             let cookie = format!(
                 "{COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"
@@ -291,38 +214,5 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
             response
         }
         Err(refused) => *refused,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sessions_expire_and_close() {
-        let sessions = Sessions::default();
-        let (id, s) = sessions.open("alice", 1000);
-        assert_eq!(s.admin, "alice");
-        assert!(sessions.get(&id, 1001).is_some());
-        assert!(sessions.get(&id, 1000 + SESSION_SECS).is_none());
-        sessions.close(&id);
-        assert!(sessions.get(&id, 1001).is_none());
-        assert!(sessions.get("made-up", 1001).is_none());
-    }
-
-    #[test]
-    fn csrf_comparison_needs_the_exact_token() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "ab"));
-        assert!(!same("", "abc"));
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

@@ -74,17 +74,7 @@ fn see_home() -> Response {
     Redirect::to("/portal/").into_response()
 }
 
-/// The value of cookie `name` from the `Cookie` header.
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_string())
-}
+use crate::web::cookie;
 
 /// The session id from the `Cookie` header.
 fn session_id(headers: &HeaderMap) -> Option<String> {
@@ -210,7 +200,16 @@ async fn login(
             username,
             password,
         } => {
-            let id = app.portal.open(account.id, username, password, app.now());
+            let (id, _) = app.portal.open(
+                session::Subscriber {
+                    account: account.id,
+                    username,
+                    password,
+                },
+                app.now(),
+                session::TTL_SECS,
+                session::MAX_SESSIONS,
+            );
             let mut r = see_home();
             if let Some(v) = set_cookie(&app, session::COOKIE, &id, session::TTL_SECS) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
