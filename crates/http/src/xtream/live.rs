@@ -18,12 +18,14 @@ use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 
 /// What the relay reads for a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Upstream {
     /// An MPEG-TS stream over HTTP (with the channel's backups).
     Ts,
     /// A live HLS playlist, turned into one continuous TS stream.
     Hls,
+    /// A built-in channel (`loop:NAME`): no provider connection to count.
+    Builtin(std::sync::Arc<dyn crate::state::LiveSource>),
 }
 
 /// True when the source URL is an HLS playlist (its path ends in `.m3u8`).
@@ -61,20 +63,25 @@ pub async fn serve(
     // Viewers of a channel share its upstream; the key is the stream id,
     // which is also the channel's label in /metrics (never the URL).
     let key = stream.0.to_string();
-    let joined = app.hub.try_subscribe(&key, || {
-        let permit = app
-            .caps
+    // Only a channel nobody watches yet needs a provider connection, so
+    // only `open` asks for the source's permit.
+    let permit = || {
+        app.caps
             .try_acquire(source.0 as u64, cap)
-            .ok_or(Denial::SourceAtCapacity)?;
-        Ok(match upstream {
+            .ok_or(Denial::SourceAtCapacity)
+    };
+    let joined = app.hub.try_subscribe(&key, || {
+        Ok(match &upstream {
+            Upstream::Builtin(source) => source.open(),
             Upstream::Ts => tvgate_relay::http_ts(
                 app.client.clone(),
                 urls,
                 app.settings.upstream,
                 app.hub.stats(),
-                Some(permit),
+                Some(permit()?),
             ),
             Upstream::Hls => {
+                let held = permit()?;
                 let segments = tvgate_relay::hls_source::hls_to_ts(
                     app.client.clone(),
                     primary,
@@ -83,7 +90,7 @@ pub async fn serve(
                 // The permit lives as long as the poller.
                 segments
                     .map(move |b| {
-                        let _held = &permit;
+                        let _held = &held;
                         b
                     })
                     .boxed()

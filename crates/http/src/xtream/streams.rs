@@ -18,7 +18,6 @@ use axum::response::Response;
 use tvgate_core::access::{Face, OutputFormat};
 use tvgate_core::catalog::{Delivery, StreamRef};
 use tvgate_core::ids::StreamId;
-use tvgate_core::ledger::LeaseKind;
 use tvgate_core::UnixTime;
 
 /// Which path a stream URL came in on.
@@ -241,35 +240,8 @@ pub(crate) async fn hand_over(
     if let Some(name) = url.strip_prefix("loop:").map(builtin) {
         return match app.builtins.loops.get(&name) {
             Some(source) => {
-                use futures::StreamExt;
-                let guard = match crate::slots::admit(
-                    app,
-                    caller,
-                    account,
-                    stream,
-                    LeaseKind::LiveTs,
-                )
-                .await
-                {
-                    Ok(g) => g,
-                    Err(denial) => {
-                        access::log_denial(app, Face::Stream, &denial, username, caller);
-                        return crate::slate::stream_denial(app, caller, &denial, true);
-                    }
-                };
-                // Every viewer of the channel shares one upstream.
-                let source = source.clone();
-                let viewer = app
-                    .hub
-                    .subscribe(&stream.0.to_string(), move || source.open());
-                let stream = crate::slots::leased(app, guard, viewer.boxed())
-                    .map(Ok::<_, std::convert::Infallible>);
-                let mut r = Response::new(axum::body::Body::from_stream(stream));
-                r.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
-                r.headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
+                let upstream = super::live::Upstream::Builtin(source.clone());
+                super::live::serve(app, caller, account, stream, username, upstream).await
             }
             None => plain(
                 StatusCode::NOT_FOUND,
