@@ -477,21 +477,12 @@ async fn the_console_logs_in_with_a_session_and_refuses_forms_without_the_csrf_t
 async fn the_first_operator_and_a_token_come_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
-            .arg("admin")
-            .args(args)
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("TVGATE_KDF_MEMORY_KIB", "64")
-            .env("TVGATE_KDF_ITERATIONS", "1")
-            .output()
-            .expect("run tvgate");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let args: Vec<&str> = std::iter::once("admin")
+            .chain(args.iter().copied())
+            .collect();
+        let (code, out, err) = crate::harness::tvgate(dir.path(), &args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        out
     };
     let list = run(&["list"]);
     assert!(

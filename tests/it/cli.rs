@@ -1,22 +1,7 @@
 //! The command line, run as a real process.
 
+use crate::harness::tvgate;
 use std::process::Command;
-
-fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tvgate"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("TVGATE_KDF_MEMORY_KIB", "64")
-        .env("TVGATE_KDF_ITERATIONS", "1")
-        .output()
-        .expect("run tvgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn user_lifecycle_from_the_command_line() {

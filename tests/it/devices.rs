@@ -4,6 +4,7 @@
 //! reset within and outside its cooldown, the audit log, and the
 //! `tvgate device` commands through the real binary.
 
+use crate::harness::tvgate;
 use crate::harness::{client, get, get_json, TestServer, NOW};
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -398,22 +399,6 @@ async fn a_mag_box_is_found_by_its_mac() {
         err.to_string().contains("already bound to line eve"),
         "{err}"
     );
-}
-
-fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tvgate"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .env("TVGATE_KDF_MEMORY_KIB", "64")
-        .env("TVGATE_KDF_ITERATIONS", "1")
-        .output()
-        .expect("run tvgate");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

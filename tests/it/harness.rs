@@ -214,3 +214,20 @@ pub async fn get_json(url: &str) -> serde_json::Value {
     assert_eq!(status, 200, "{url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {body}"))
 }
+
+/// Runs the real binary on `dir` with a cheap KDF: (exit code, stdout, stderr).
+pub fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("TVGATE_KDF_MEMORY_KIB", "64")
+        .env("TVGATE_KDF_ITERATIONS", "1")
+        .output()
+        .expect("run tvgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
