@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests of tvgate's web pages: starts `tvgate demo` on 127.0.0.1 (free
 # port, temporary data directory, like tests/compat/run.sh) and drives the
-# subscriber portal in headless chromium (tests/browser/portal.mjs). Prints
+# subscriber portal (tests/browser/portal.mjs) and the operator console
+# (tests/browser/console.mjs) in headless chromium. Prints
 # `ok - NAME` / `FAIL - NAME: REASON` lines and `N passed, N failed`.
 # Screenshots go to $BROWSER_ARTIFACTS (default tests/browser/artifacts,
 # ignored by git).
@@ -76,8 +77,20 @@ SERVER=$(field server) XU=$(field username) XP=$(field password) STREAM_URL=$(fi
     --data-dir "$TMP/data" >>"$TMP/cli.log" 2>&1 || setup_fail "device setup: $(tail -n 2 "$TMP/cli.log" | tr '\n' ' ')"
 export DEVICE_ID=living-room-tv DEVICE_LABEL="Living room TV"
 
-# ES modules ignore NODE_PATH: run the script beside a link to the modules.
+# The operator: created from the command line (there is no default one).
+"${CLEAN_ENV[@]}" "$BIN" admin add ops --data-dir "$TMP/data" >"$TMP/admin.out" 2>>"$TMP/cli.log" ||
+  setup_fail "admin add: $(tail -n 2 "$TMP/cli.log" | tr '\n' ' ')"
+OPS_PASSWORD=$(sed -n 2p "$TMP/admin.out")
+[ -n "$OPS_PASSWORD" ] || setup_fail "admin add printed no password"
+
+# ES modules ignore NODE_PATH: run the scripts beside a link to the modules.
 mkdir -p "$TMP/js"
-cp "$HERE/portal.mjs" "$TMP/js/"
+cp "$HERE/portal.mjs" "$HERE/console.mjs" "$TMP/js/"
 ln -s "$PREFIX/browser/node_modules" "$TMP/js/node_modules"
+echo "# subscriber portal"
 node "$TMP/js/portal.mjs" "$SERVER" "$XU" "$XP" "$STREAM_URL" "$ARTIFACTS"
+portal_rc=$?
+echo "# operator console"
+node "$TMP/js/console.mjs" "$SERVER" ops "$OPS_PASSWORD" "$STREAM_URL" "$XU" "$XP" "$ARTIFACTS"
+console_rc=$?
+[ "$portal_rc" = 0 ] && [ "$console_rc" = 0 ]
