@@ -89,6 +89,10 @@ pub async fn serve(
     app: App,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // The denial log's writer outlives the last request (graceful shutdown
+    // lets them finish) and then writes what is left.
+    let writer_stop = CancellationToken::new();
+    let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     // A viewer that stops reading (a frozen box, a paused player) leaves
     // its socket with a zero window: no write ever completes, so nothing in
@@ -101,9 +105,13 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
         }
     });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let stop = shutdown.clone();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    writer_stop.cancel();
+    let _ = writer.await;
+    served
 }
 
 async fn not_found() -> Response {
