@@ -89,8 +89,10 @@ pub async fn serve(
     app: App,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    // The denial log's writer outlives the last request (graceful shutdown
-    // lets them finish) and then writes what is left.
+    // The denial log is pruned before the first request can read it; its
+    // writer outlives the last request (graceful shutdown lets them finish)
+    // and then writes what is left.
+    refusals::prune(&app).await;
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();

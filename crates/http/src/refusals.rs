@@ -12,8 +12,9 @@
 //!   thinned before this (`access::log_denial` records a rate-limited
 //!   address at most once per 10 s).
 //! - The writer ([`run`]) writes a batch every [`FLUSH_EVERY`], or at once
-//!   when [`BATCH`] refusals wait, and once more at shutdown; it prunes
-//!   refusals older than `denial_log_days` at start and every hour.
+//!   when [`BATCH`] refusals wait, and once more at shutdown. Refusals older
+//!   than `denial_log_days` are pruned before the server accepts its first
+//!   connection ([`prune`]) and every hour.
 //! - Reads see every refusal recorded before them: [`page`] first writes
 //!   what is queued ([`flush`]), under the same lock as the writer, so no
 //!   batch is half-way between the queue and the store while it reads.
@@ -110,10 +111,11 @@ pub async fn of_line(app: &App, account: AccountId) -> Result<RefusalPage, GateE
     .await
 }
 
-/// The writer: prunes, then writes batches until `shutdown`, then writes
-/// what is left. `tvgate_http::serve` runs it beside the server.
+/// The writer: writes batches until `shutdown`, then writes what is left;
+/// prunes every [`PRUNE_EVERY`]. `tvgate_http::serve` prunes once before it
+/// accepts a connection and runs this beside the server.
 pub async fn run(app: App, shutdown: CancellationToken) {
-    let mut next_prune = tokio::time::Instant::now();
+    let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
     loop {
         if tokio::time::Instant::now() >= next_prune {
             prune(&app).await;
@@ -129,7 +131,8 @@ pub async fn run(app: App, shutdown: CancellationToken) {
     flush(&app).await;
 }
 
-async fn prune(app: &App) {
+/// Deletes the refusals older than `denial_log_days`.
+pub async fn prune(app: &App) {
     match app
         .gate
         .prune_refusals(app.now(), app.settings.denial_log_days)
