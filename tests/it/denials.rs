@@ -363,6 +363,11 @@ async fn the_api_filters_the_denial_log_by_reason_line_and_ip() {
     // Without a token: the API's one 401.
     let (status, _) = get(&srv.url("/api/v1/denials")).await;
     assert_eq!(status, 401);
+    let (_, metrics) = get(&srv.url("/metrics")).await;
+    assert!(
+        metrics.contains("\ntvgate_refusals_dropped_total 0\n"),
+        "nothing lost: {metrics}"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! stamp: no decision reads the log.
 
 use super::Context;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection};
 use std::net::{IpAddr, Ipv4Addr};
 use tvgate_core::access::refusal::{username_key, LoggedRefusal, Refusal, RefusalFilter};
@@ -40,50 +41,56 @@ pub(super) fn insert(conn: &mut Connection, refusals: Vec<Refusal>) -> StoreResu
 
 pub(super) fn query(conn: &mut Connection, f: RefusalFilter) -> StoreResult<Vec<LoggedRefusal>> {
     const CONTEXT: &str = "reading the denial log";
-    // Every filter is a parameter; an absent one (NULL) matches everything.
+    // Only the given filters are in the statement, so SQLite can use the
+    // index of one of them (`x IS NULL OR col = x` would scan the table).
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut add = |clause, value: Option<Value>| {
+        if let Some(v) = value {
+            clauses.push(clause);
+            values.push(v);
+        }
+    };
+    add("reason = ?", f.reason.map(Value::Text));
+    add("account_id = ?", f.account.map(|a| Value::Integer(a.0)));
+    add(
+        "username_key = ?",
+        f.username.as_deref().map(|u| Value::Text(username_key(u))),
+    );
+    add("ip = ?", f.ip.map(|ip| Value::Text(ip.to_string())));
+    add("at >= ?", f.since.map(Value::Integer));
+    add("at <= ?", f.until.map(Value::Integer));
+    add("id < ?", f.before.map(Value::Integer));
+    values.push(Value::Integer(i64::from(f.limit)));
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT id, at, reason, text, account_id, username, ip, face FROM refusals
-             WHERE (?1 IS NULL OR reason = ?1)
-               AND (?2 IS NULL OR account_id = ?2)
-               AND (?3 IS NULL OR username_key = ?3)
-               AND (?4 IS NULL OR ip = ?4)
-               AND (?5 IS NULL OR at >= ?5)
-               AND (?6 IS NULL OR at <= ?6)
-               AND (?7 IS NULL OR id < ?7)
-             ORDER BY id DESC LIMIT ?8",
-        )
+        .prepare_cached(&format!(
+            "SELECT id, at, reason, text, account_id, username, ip, face FROM refusals{filter}
+             ORDER BY id DESC LIMIT ?"
+        ))
         .ctx(CONTEXT)?;
     let rows = stmt
-        .query_map(
-            params![
-                f.reason,
-                f.account.map(|a| a.0),
-                f.username.as_deref().map(username_key),
-                f.ip.map(|ip| ip.to_string()),
-                f.since,
-                f.until,
-                f.before,
-                f.limit,
-            ],
-            |row| {
-                let ip: String = row.get(6)?;
-                Ok(LoggedRefusal {
-                    id: row.get(0)?,
-                    refusal: Refusal {
-                        at: row.get(1)?,
-                        reason: row.get(2)?,
-                        text: row.get(3)?,
-                        account: row.get::<_, Option<i64>>(4)?.map(AccountId),
-                        username: row.get(5)?,
-                        // Written from an `IpAddr`; a row edited by hand
-                        // reads as 0.0.0.0 rather than failing the page.
-                        ip: ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
-                        face: row.get(7)?,
-                    },
-                })
-            },
-        )
+        .query_map(rusqlite::params_from_iter(values), |row| {
+            let ip: String = row.get(6)?;
+            Ok(LoggedRefusal {
+                id: row.get(0)?,
+                refusal: Refusal {
+                    at: row.get(1)?,
+                    reason: row.get(2)?,
+                    text: row.get(3)?,
+                    account: row.get::<_, Option<i64>>(4)?.map(AccountId),
+                    username: row.get(5)?,
+                    // Written from an `IpAddr`; a row edited by hand
+                    // reads as 0.0.0.0 rather than failing the page.
+                    ip: ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                    face: row.get(7)?,
+                },
+            })
+        })
         .ctx(CONTEXT)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().ctx(CONTEXT)
 }
