@@ -652,13 +652,19 @@ async fn denials_page(
             esc(&r.text),
         );
     }
+    // The same query with the next page's cursor.
     let older = match page.next_before {
-        Some(before) => format!(
-            "<p><a id=\"older\" href=\"/admin/denials?reason={}&amp;line={}&amp;ip={}&amp;before={before}\">Older refusals</a></p>",
-            qv(&reason),
-            qv(&line),
-            qv(&ip),
-        ),
+        Some(before) => {
+            let mut href = String::from("/admin/denials?");
+            for (k, v) in pairs.iter().filter(|(k, _)| k != "before") {
+                let _ = write!(href, "{}={}&", qv(k), qv(v));
+            }
+            let _ = write!(href, "before={before}");
+            format!(
+                "<p><a id=\"older\" href=\"{}\">Older refusals</a></p>",
+                esc(&href)
+            )
+        }
         None => String::new(),
     };
     let kept = match app.settings.denial_log_days {
