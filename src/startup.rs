@@ -138,6 +138,7 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
             scan_block_secs: s.stalker_scan_block_secs,
             ..tvgate_http::stalker::StalkerSettings::default()
         },
+        denial_log_days: s.denial_log_days,
         ..HttpSettings::default()
     })
 }

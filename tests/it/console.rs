@@ -351,6 +351,47 @@ async fn console_denial_log_filters_by_reason_line_and_ip() {
 }
 
 #[tokio::test]
+async fn console_denial_log_pages_to_older_refusals_and_names_a_bad_filter() {
+    let srv = TestServer::start().await;
+    let console = login(&srv).await;
+    for i in 0..3 {
+        client()
+            .get(srv.url(&format!("/player_api.php?username=guess{i}&password=x")))
+            .send()
+            .await
+            .expect("request");
+    }
+    let (status, first) = console.get(&srv, "/admin/denials?limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    assert!(
+        first.contains(">guess2<") && first.contains(">guess1<"),
+        "{first}"
+    );
+    assert!(!first.contains(">guess0<"), "{first}");
+    let older = first
+        .split("id=\"older\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older refusals")
+        .replace("&amp;", "&");
+    assert!(older.contains("limit=2"), "the same query: {older}");
+    let (_, second) = console.get(&srv, &older).await;
+    assert!(second.contains(">guess0<"), "{second}");
+    assert!(!second.contains(">guess1<"), "{second}");
+    assert!(!second.contains("id=\"older\""), "the last page: {second}");
+
+    let (status, bad) = console.get(&srv, "/admin/denials?reason=nope").await;
+    assert_eq!(status, 400);
+    assert!(
+        bad.contains("device_not_registered"),
+        "lists the codes: {bad}"
+    );
+    let (status, bad) = console.get(&srv, "/admin/denials?ip=not-an-ip").await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("ip must be"), "{bad}");
+}
+
+#[tokio::test]
 async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let srv = TestServer::start().await;
     srv.add_line("tina", "pw-11", |_| {}).await;

@@ -206,3 +206,198 @@ async fn guessing_is_rate_limited_but_typos_are_not() {
     let v = get_json(&srv.url("/player_api.php?username=carol&password=pw-7")).await;
     assert_eq!(v["user_info"]["auth"], 1);
 }
+
+// ----- the denial log (docs/denials.md) -----
+
+/// An operator's API token.
+async fn api_token(srv: &TestServer) -> String {
+    srv.gate.create_admin("olga", NOW).await.expect("admin");
+    let (_, token) = srv
+        .gate
+        .create_api_token("olga", "denials", NOW)
+        .await
+        .expect("token");
+    token
+}
+
+async fn denials(srv: &TestServer, token: &str, query: &str) -> (u16, serde_json::Value) {
+    let r = client()
+        .get(srv.url(&format!("/api/v1/denials{query}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON"))
+}
+
+/// `(reason, username)` of each item, in order.
+fn reasons(v: &serde_json::Value) -> Vec<(String, String)> {
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["reason"].as_str().unwrap_or("").to_string(),
+                i["username"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A client whose requests come from another loopback address.
+fn from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(ip))
+        .build()
+        .expect("client")
+}
+
+/// Three refusals a minute apart: a disabled line (127.0.0.1), a wrong
+/// password for it and an unknown username (both from 127.0.0.2).
+async fn three_refusals(srv: &TestServer) {
+    srv.add_line("dora", "pw-33", |s| s.status = Status::Disabled)
+        .await;
+    get(&srv.url("/player_api.php?username=dora&password=pw-33")).await;
+    srv.clock
+        .fetch_add(60, std::sync::atomic::Ordering::Relaxed);
+    let other = from([127, 0, 0, 2]);
+    for q in [
+        "/player_api.php?username=DORA&password=wrong",
+        "/live/ghost/nope/1.ts",
+    ] {
+        other.get(srv.url(q)).send().await.expect("request");
+        srv.clock
+            .fetch_add(60, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[tokio::test]
+async fn the_api_filters_the_denial_log_by_reason_line_and_ip() {
+    let srv = TestServer::start().await;
+    let token = api_token(&srv).await;
+    three_refusals(&srv).await;
+
+    // Read right after the requests: no wait for the background writer.
+    let (status, all) = denials(&srv, &token, "").await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(
+        reasons(&all),
+        [
+            ("invalid_credentials".into(), "ghost".into()),
+            ("invalid_credentials".into(), "DORA".into()),
+            ("disabled".into(), "dora".into()),
+        ],
+        "newest first"
+    );
+    assert_eq!(all["next_before"], serde_json::Value::Null);
+    let disabled = &all["items"][2];
+    assert_eq!(disabled["line"], "dora");
+    assert_eq!(disabled["at"], NOW);
+    assert_eq!(disabled["ip"], "127.0.0.1");
+    assert_eq!(disabled["face"], "player_api");
+    assert_eq!(disabled["text"], "Subscription suspended by the provider");
+    // An unknown username (and a wrong password) is kept as presented,
+    // with no line.
+    let ghost = &all["items"][0];
+    assert_eq!(ghost["line"], serde_json::Value::Null);
+    assert_eq!(ghost["face"], "stream");
+    assert_eq!(all["items"][1]["line"], serde_json::Value::Null);
+
+    let (_, v) = denials(&srv, &token, "?reason=disabled").await;
+    assert_eq!(reasons(&v), [("disabled".into(), "dora".into())]);
+    let (_, v) = denials(&srv, &token, "?line=Dora").await;
+    assert_eq!(reasons(&v).len(), 2, "the line's name in any case: {v}");
+    let (_, v) = denials(&srv, &token, "?line=ghost").await;
+    assert_eq!(
+        reasons(&v),
+        [("invalid_credentials".into(), "ghost".into())]
+    );
+    let (_, v) = denials(&srv, &token, "?ip=127.0.0.2").await;
+    assert_eq!(reasons(&v).len(), 2, "{v}");
+    let (_, v) = denials(
+        &srv,
+        &token,
+        "?ip=127.0.0.2&reason=invalid_credentials&line=dora",
+    )
+    .await;
+    assert_eq!(reasons(&v), [("invalid_credentials".into(), "DORA".into())]);
+    let (_, v) = denials(
+        &srv,
+        &token,
+        &format!("?since={}&until={}", NOW + 30, NOW + 90),
+    )
+    .await;
+    assert_eq!(reasons(&v), [("invalid_credentials".into(), "DORA".into())]);
+
+    // Pages: `next_before` leads to the older refusals, the last page has none.
+    let (_, first) = denials(&srv, &token, "?limit=2").await;
+    assert_eq!(reasons(&first).len(), 2);
+    let before = first["next_before"].as_i64().expect("a next page");
+    let (_, second) = denials(&srv, &token, &format!("?limit=2&before={before}")).await;
+    assert_eq!(reasons(&second), [("disabled".into(), "dora".into())]);
+    assert_eq!(second["next_before"], serde_json::Value::Null);
+
+    // Bad filters are a 400 naming the field; an unknown reason lists the codes.
+    let (status, v) = denials(&srv, &token, "?reason=expird").await;
+    assert_eq!(status, 400, "{v}");
+    let msg = v["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        msg.contains("reason") && msg.contains("expired, output_format_not_allowed"),
+        "{msg}"
+    );
+    for (q, field) in [
+        ("?ip=1.2.3", "ip"),
+        ("?limit=5000", "limit"),
+        ("?before=x", "before"),
+        ("?since=today", "since"),
+    ] {
+        let (status, v) = denials(&srv, &token, q).await;
+        assert_eq!(status, 400, "{q}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap_or("").contains(field),
+            "{q}: {v}"
+        );
+    }
+    // Without a token: the API's one 401.
+    let (status, _) = get(&srv.url("/api/v1/denials")).await;
+    assert_eq!(status, 401);
+    let (_, metrics) = get(&srv.url("/metrics")).await;
+    assert!(
+        metrics.contains("\ntvgate_refusals_dropped_total 0\n"),
+        "nothing lost: {metrics}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_survive_a_restart_and_old_ones_are_pruned_at_start() {
+    let mut srv = TestServer::start().await;
+    let token = api_token(&srv).await;
+    // One refusal from three days ago, then today's three.
+    srv.add_line("old", "pw-1", |s| s.status = Status::Banned)
+        .await;
+    srv.clock
+        .store(NOW - 3 * 86_400, std::sync::atomic::Ordering::Relaxed);
+    get(&srv.url("/player_api.php?username=old&password=pw-1")).await;
+    srv.clock.store(NOW, std::sync::atomic::Ordering::Relaxed);
+    three_refusals(&srv).await;
+    let (_, before) = denials(&srv, &token, "").await;
+    assert_eq!(reasons(&before).len(), 4, "{before}");
+
+    // The same data directory, kept for 30 days: everything is still there.
+    let dir = std::mem::replace(&mut srv.dir, tempfile::tempdir().expect("tempdir"));
+    drop(srv);
+    let srv = TestServer::start_in(dir, |_| {}, true).await;
+    let (_, after) = denials(&srv, &token, "").await;
+    assert_eq!(after["items"], before["items"]);
+
+    // Kept for 2 days: the old refusal goes at start, today's stay.
+    let mut srv = srv;
+    let dir = std::mem::replace(&mut srv.dir, tempfile::tempdir().expect("tempdir"));
+    drop(srv);
+    let srv = TestServer::start_in(dir, |h| h.denial_log_days = 2, true).await;
+    let (_, pruned) = denials(&srv, &token, "").await;
+    assert_eq!(reasons(&pruned).len(), 3, "{pruned}");
+    assert!(!pruned.to_string().contains("banned"), "{pruned}");
+}

@@ -389,6 +389,8 @@ async fn a_lines_recent_refusals_are_listed_in_plain_words() {
     assert!(tv.chunk().await.expect("chunk").is_some());
     let phone = open_stream(&srv, "tina", "pw-11", "AndroidPhone/2").await;
     assert_eq!(phone.status(), 403);
+    // A wrong password says nothing about the line: not its refusal.
+    get(&srv.url("/player_api.php?username=tina&password=wrong")).await;
     let p = Portal::login(&srv, "tina", "pw-11").await;
     let (_, page) = p.page().await;
     assert!(
@@ -400,6 +402,8 @@ async fn a_lines_recent_refusals_are_listed_in_plain_words() {
     let (_, page) = otto.page().await;
     assert!(page.contains("Nothing was refused lately."), "{page}");
     assert!(!page.contains("Firestick"), "{page}");
+    let (_, page) = p.page().await;
+    assert!(!page.contains("Invalid username or password"), "{page}");
 }
 
 #[tokio::test]

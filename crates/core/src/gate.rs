@@ -27,8 +27,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 mod admin;
 mod devices;
+mod refusals;
 pub use admin::AdminAuthn;
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
+pub use refusals::check_reason;
 
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms
 /// hash never stalls other requests; tests and the CLI may run it inline.

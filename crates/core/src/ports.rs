@@ -4,6 +4,7 @@
 //! stay dyn-compatible.
 
 use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
+use crate::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use crate::access::{Account, NewAccount};
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::ingest::ImportedItem;
@@ -180,6 +181,16 @@ pub trait Store: Send + Sync + 'static {
         account: Option<AccountId>,
         limit: u32,
     ) -> StoreResult<Vec<DeviceAudit>>;
+
+    // ----- the denial log (docs/denials.md) -----
+    // None of these bumps the change stamp: nothing a decision reads changes.
+    /// Appends refusals, in order, in one transaction.
+    async fn insert_refusals(&self, refusals: Vec<Refusal>) -> StoreResult<()>;
+    /// The refusals `filter` matches, newest (largest id) first, at most
+    /// `filter.limit`.
+    async fn refusals(&self, filter: RefusalFilter) -> StoreResult<Vec<LoggedRefusal>>;
+    /// Deletes the refusals recorded before `before`; returns how many.
+    async fn prune_refusals(&self, before: UnixTime) -> StoreResult<u64>;
 
     // ----- sources -----
     async fn sources(&self) -> StoreResult<Vec<Source>>;

@@ -241,22 +241,28 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
     );
 }
 
-/// Keeps the refusal in the recent-refusals log (a guessing run only
-/// reaches the global ring: unknown names have no line).
+/// Queues the refusal for the denial log (`crate::refusals`). Unknown names
+/// and wrong passwords are kept without a line: they say nothing about one.
+/// Never waits: a full queue drops the refusal and counts it.
 fn record_refusal(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
     let account = match denial {
         Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
         _ => app.gate.find_account(username).map(|a| a.id),
     };
-    app.refusals.record(crate::refusals::Refusal {
+    let queued = app.refusals.record(tvgate_core::access::refusal::Refusal {
         at: app.now(),
-        reason: denial.code(),
+        reason: denial.code().to_string(),
         text: crate::xtream::wire::describe(app, denial),
         account,
-        username: truncate(username, 64).to_string(),
+        username: truncate(username, tvgate_core::access::refusal::USERNAME_MAX).to_string(),
         ip: caller.ip,
-        face: face_name(face),
+        face: face_name(face).to_string(),
     });
+    if !queued {
+        app.metrics
+            .refusals_dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// At most `max` characters of `s`.

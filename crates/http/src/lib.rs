@@ -89,6 +89,12 @@ pub async fn serve(
     app: App,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    // The denial log is pruned before the first request can read it; its
+    // writer outlives the last request (graceful shutdown lets them finish)
+    // and then writes what is left.
+    refusals::prune(&app).await;
+    let writer_stop = CancellationToken::new();
+    let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     // A viewer that stops reading (a frozen box, a paused player) leaves
     // its socket with a zero window: no write ever completes, so nothing in
@@ -101,9 +107,13 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
         }
     });
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    let stop = shutdown.clone();
+    let served = axum::serve(listener, service)
+        .with_graceful_shutdown(async move { stop.cancelled().await })
+        .await;
+    writer_stop.cancel();
+    let _ = writer.await;
+    served
 }
 
 async fn not_found() -> Response {

@@ -43,6 +43,9 @@ pub struct Metrics {
     /// From a stream's last chunk to its slot being freed: how long after
     /// the viewer went away the slot stayed taken.
     pub lease_release: Histogram,
+    /// Refusals the denial log lost: its queue was full, or the store
+    /// refused a batch (`crate::refusals`).
+    pub refusals_dropped: AtomicU64,
 }
 
 /// Upper bounds, in seconds, of the lease release latency buckets.
@@ -160,6 +163,7 @@ impl Metrics {
                 self.denials[i].load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(out, "# HELP tvgate_refusals_dropped_total Refusals counted above but missing from the denial log (its write queue was full, or the database refused a batch).\n# TYPE tvgate_refusals_dropped_total counter\ntvgate_refusals_dropped_total {}", self.refusals_dropped.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP tvgate_logins_total Successful player_api logins.\n# TYPE tvgate_logins_total counter\ntvgate_logins_total {}", self.logins_ok.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP tvgate_playlists_total Playlists served.\n# TYPE tvgate_playlists_total counter\ntvgate_playlists_total {}", self.playlists.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP tvgate_streams_started_total Stream requests allowed.\n# TYPE tvgate_streams_started_total counter\ntvgate_streams_started_total {}", self.streams_started.load(Ordering::Relaxed));

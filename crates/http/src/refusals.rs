@@ -1,132 +1,180 @@
-//! Recent refusals, in memory and bounded: the subscriber portal shows a
-//! line its own last refusals in plain words, and the operator console
-//! filters the global ring by reason, line and address. The tracing log
-//! (`tvgate::denial`) stays the durable record; this is the quick view, so
-//! it forgets on restart and never grows past its bounds.
+//! The denial log's front: refusals are recorded on the request path and
+//! written to the store in batches by one background task, so recording
+//! never waits for the database. The subscriber portal shows a line its own
+//! last refusals, the operator console and `GET /api/v1/denials` page
+//! through all of them (docs/denials.md).
+//!
+//! - Recording ([`RefusalLog::record`]) is synchronous and cheap: one push
+//!   onto a bounded queue under a mutex held for that push. When the queue
+//!   is full (the store is slower than a flood) the refusal is dropped and
+//!   counted (`tvgate_refusals_dropped_total`); the `tvgate::denial` log
+//!   line and the denial counter still have it. Guessing runs are already
+//!   thinned before this (`access::log_denial` records a rate-limited
+//!   address at most once per 10 s).
+//! - The writer ([`run`]) writes a batch every [`FLUSH_EVERY`], or at once
+//!   when [`BATCH`] refusals wait, and once more at shutdown. Refusals older
+//!   than `denial_log_days` are pruned before the server accepts its first
+//!   connection ([`prune`]) and every hour.
+//! - Reads see every refusal recorded before them: [`page`] first writes
+//!   what is queued ([`flush`]), under the same lock as the writer, so no
+//!   batch is half-way between the queue and the store while it reads.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use crate::state::App;
+use std::sync::atomic::Ordering;
 use std::sync::Mutex;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tvgate_core::access::refusal::{Refusal, RefusalFilter, RefusalPage};
+use tvgate_core::gate::GateError;
 use tvgate_core::ids::AccountId;
-use tvgate_core::UnixTime;
 
-/// Refusals kept per line.
-pub const PER_LINE: usize = 20;
-/// Refusals kept across all lines (unknown usernames included).
-pub const GLOBAL: usize = 1000;
-/// Lines with a per-line history; the line refused longest ago is dropped
-/// first past this, so a flood of many lines cannot grow memory.
-pub const MAX_LINES: usize = 10_000;
+/// Refusals waiting to be written, at most.
+pub const QUEUE: usize = 4096;
+/// Waiting refusals that wake the writer before its next tick.
+pub const BATCH: usize = 256;
+/// How often the writer writes what waits.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// How often refusals past the retention are deleted.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Refusals the portal shows a line.
+pub const PER_LINE: u32 = 20;
 
-/// One refusal as a person reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub at: UnixTime,
-    /// The stable code (`Denial::code`).
-    pub reason: &'static str,
-    /// The refusal in plain words (times in the server's zone).
-    pub text: String,
-    /// The line, when the username names one.
-    pub account: Option<AccountId>,
-    /// As presented (at most 64 characters).
-    pub username: String,
-    pub ip: IpAddr,
-    /// Which face refused (`player_api`, `stream`, ...).
-    pub face: &'static str,
-}
-
-#[derive(Default)]
-struct Inner {
-    global: VecDeque<Refusal>,
-    by_line: HashMap<AccountId, (UnixTime, VecDeque<Refusal>)>,
-}
-
-/// The bounded log.
+/// The queue between the request path and the store.
 #[derive(Default)]
 pub struct RefusalLog {
-    inner: Mutex<Inner>,
+    /// std Mutex: held for one push or one swap, never across an await.
+    queue: Mutex<Vec<Refusal>>,
+    /// Wakes the writer when a batch is full.
+    full: tokio::sync::Notify,
+    /// Held while a batch goes to the store: a reader that flushes waits
+    /// for the writer's batch to be committed.
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl RefusalLog {
-    /// Records one refusal.
-    pub fn record(&self, refusal: Refusal) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(account) = refusal.account {
-            if !inner.by_line.contains_key(&account) && inner.by_line.len() >= MAX_LINES {
-                let oldest = inner
-                    .by_line
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(id, _)| *id);
-                if let Some(oldest) = oldest {
-                    inner.by_line.remove(&oldest);
-                }
-            }
-            let entry = inner.by_line.entry(account).or_default();
-            entry.0 = refusal.at;
-            if entry.1.len() >= PER_LINE {
-                entry.1.pop_front();
-            }
-            entry.1.push_back(refusal.clone());
+    /// Queues a refusal; `false` when the queue is full and it was dropped.
+    pub fn record(&self, refusal: Refusal) -> bool {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if queue.len() >= QUEUE {
+            return false;
         }
-        if inner.global.len() >= GLOBAL {
-            inner.global.pop_front();
+        queue.push(refusal);
+        let wake = queue.len() >= BATCH;
+        drop(queue);
+        if wake {
+            self.full.notify_one();
         }
-        inner.global.push_back(refusal);
+        true
     }
 
-    /// A line's refusals, newest first.
-    pub fn of_line(&self, account: AccountId) -> Vec<Refusal> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner
-            .by_line
-            .get(&account)
-            .map(|(_, q)| q.iter().rev().cloned().collect())
-            .unwrap_or_default()
+    fn take(&self) -> Vec<Refusal> {
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
     }
+}
 
-    /// Every kept refusal, newest first, that `keep` accepts.
-    pub fn recent(&self, keep: impl Fn(&Refusal) -> bool) -> Vec<Refusal> {
-        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner
-            .global
-            .iter()
-            .rev()
-            .filter(|r| keep(r))
-            .cloned()
-            .collect()
+/// Writes every refusal queued before the call. A batch the store refuses
+/// is lost (counted as dropped, logged): the request path never retries.
+pub async fn flush(app: &App) {
+    let app = app.clone();
+    // Its own task: a reader that goes away mid-write (a closed
+    // connection) cannot leave a batch half-handled under the lock.
+    let _ = tokio::spawn(async move {
+        let _writing = app.refusals.writing.lock().await;
+        let batch = app.refusals.take();
+        let n = batch.len();
+        if let Err(e) = app.gate.record_refusals(batch).await {
+            app.metrics
+                .refusals_dropped
+                .fetch_add(n as u64, Ordering::Relaxed);
+            tracing::warn!(error = %e, lost = n, "writing refusals to the denial log failed");
+        }
+    })
+    .await;
+}
+
+/// One page of the log, with everything recorded before the call.
+pub async fn page(app: &App, filter: RefusalFilter) -> Result<RefusalPage, GateError> {
+    flush(app).await;
+    app.gate.refusals(filter).await
+}
+
+/// A line's last [`PER_LINE`] refusals, newest first.
+pub async fn of_line(app: &App, account: AccountId) -> Result<RefusalPage, GateError> {
+    page(
+        app,
+        RefusalFilter {
+            account: Some(account),
+            limit: PER_LINE,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The writer: writes batches until `shutdown`, then writes what is left;
+/// prunes every [`PRUNE_EVERY`]. `tvgate_http::serve` prunes once before it
+/// accepts a connection and runs this beside the server.
+pub async fn run(app: App, shutdown: CancellationToken) {
+    let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+    loop {
+        if tokio::time::Instant::now() >= next_prune {
+            prune(&app).await;
+            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = app.refusals.full.notified() => {}
+            _ = tokio::time::sleep(FLUSH_EVERY) => {}
+        }
+        flush(&app).await;
+    }
+    flush(&app).await;
+}
+
+/// Deletes the refusals older than `denial_log_days`.
+pub async fn prune(app: &App) {
+    match app
+        .gate
+        .prune_refusals(app.now(), app.settings.denial_log_days)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            days = app.settings.denial_log_days,
+            "pruned the denial log"
+        ),
+        Err(e) => tracing::warn!(error = %e, "pruning the denial log failed"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
-    fn refusal(at: UnixTime, account: Option<i64>) -> Refusal {
+    fn refusal(at: i64) -> Refusal {
         Refusal {
             at,
-            reason: "connection_limit",
+            reason: "connection_limit".into(),
             text: format!("refusal {at}"),
-            account: account.map(AccountId),
+            account: None,
             username: "u".into(),
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            face: "stream",
+            face: "stream".into(),
         }
     }
 
     #[test]
-    fn keeps_the_newest_per_line_and_globally() {
+    fn a_full_queue_drops_instead_of_growing() {
         let log = RefusalLog::default();
-        for at in 0..(GLOBAL as i64 + 5) {
-            log.record(refusal(at, if at % 2 == 0 { Some(1) } else { None }));
+        for at in 0..QUEUE as i64 {
+            assert!(log.record(refusal(at)));
         }
-        let mine = log.of_line(AccountId(1));
-        assert_eq!(mine.len(), PER_LINE);
-        assert_eq!(mine[0].at, GLOBAL as i64 + 4);
-        assert!(log.of_line(AccountId(2)).is_empty());
-        let all = log.recent(|_| true);
-        assert_eq!(all.len(), GLOBAL);
-        assert_eq!(all[0].at, GLOBAL as i64 + 4);
+        assert!(!log.record(refusal(-1)));
+        let batch = log.take();
+        assert_eq!(batch.len(), QUEUE);
+        assert_eq!(batch[0].at, 0, "in the order recorded");
+        assert!(log.record(refusal(0)), "room again once written");
     }
 }

@@ -136,6 +136,8 @@ pub struct HttpSettings {
     pub upstream_timeout: std::time::Duration,
     /// The Stalker/Ministra portal (MAG boxes).
     pub stalker: crate::stalker::StalkerSettings,
+    /// Days the denial log keeps a refusal (0: forever).
+    pub denial_log_days: u32,
 }
 
 impl Default for HttpSettings {
@@ -157,6 +159,7 @@ impl Default for HttpSettings {
             hls_cache_bytes: 64 << 20,
             upstream_timeout: std::time::Duration::from_secs(15),
             stalker: crate::stalker::StalkerSettings::default(),
+            denial_log_days: 30,
         }
     }
 }
@@ -207,7 +210,7 @@ pub struct App {
     pub stalker: Arc<crate::stalker::StalkerState>,
     /// The operator console's sessions (`crate::admin::session`).
     pub admin_sessions: Arc<crate::admin::session::Sessions>,
-    /// Recent refusals (the portal and the console show them).
+    /// The denial log's queue (`crate::refusals`).
     pub refusals: Arc<crate::refusals::RefusalLog>,
     /// Subscriber portal sessions.
     pub portal: Arc<crate::portal::Sessions>,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tvgate_core::access::device::{
     Actor, AuditAction, DeviceAudit, DeviceKind, DevicePolicy, Enrolment, IpRange, NewDevice,
 };
+use tvgate_core::access::refusal::{Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
@@ -76,6 +77,125 @@ async fn operators(store: &dyn Store) {
     ));
 }
 
+fn refusal(at: i64, reason: &str, account: Option<i64>, username: &str, ip: [u8; 4]) -> Refusal {
+    Refusal {
+        at,
+        reason: reason.into(),
+        text: format!("{reason} at {at}"),
+        account: account.map(AccountId),
+        username: username.into(),
+        ip: std::net::IpAddr::from(ip),
+        face: "stream".into(),
+    }
+}
+
+/// The denial log: appended in order, read newest first with each filter
+/// and the cursor, pruned by time; it bumps no change stamp.
+async fn refusal_log(store: &dyn Store) {
+    let s0 = stamp(store).await;
+    let rows = vec![
+        refusal(100, "expired", Some(7), "Dora", [10, 0, 0, 1]),
+        refusal(200, "invalid_credentials", None, "guess", [10, 0, 0, 2]),
+        refusal(300, "expired", Some(7), "dora", [10, 0, 0, 2]),
+        refusal(400, "banned", Some(8), "Ülrich", [10, 0, 0, 3]),
+    ];
+    store.insert_refusals(rows.clone()).await.unwrap();
+    store.insert_refusals(Vec::new()).await.unwrap();
+    assert_eq!(stamp(store).await, s0, "the log bumps no stamp");
+    let read = |f: RefusalFilter| async move {
+        store
+            .refusals(RefusalFilter { limit: 100, ..f })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.refusal.at)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(read(RefusalFilter::default()).await, [400, 300, 200, 100]);
+    let all = store
+        .refusals(RefusalFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all[3].refusal, rows[0], "every field comes back");
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id));
+    let f = |reason: Option<&str>| RefusalFilter {
+        reason: reason.map(str::to_string),
+        ..Default::default()
+    };
+    assert_eq!(read(f(Some("expired"))).await, [300, 100]);
+    assert_eq!(
+        read(RefusalFilter {
+            account: Some(AccountId(7)),
+            ..Default::default()
+        })
+        .await,
+        [300, 100]
+    );
+    for name in ["DORA", "dora"] {
+        assert_eq!(
+            read(RefusalFilter {
+                username: Some(name.into()),
+                ..Default::default()
+            })
+            .await,
+            [300, 100],
+            "{name}"
+        );
+    }
+    assert_eq!(
+        read(RefusalFilter {
+            username: Some("üLRICH".into()),
+            ..Default::default()
+        })
+        .await,
+        [400],
+        "case-insensitive beyond ASCII"
+    );
+    assert_eq!(
+        read(RefusalFilter {
+            ip: Some([10, 0, 0, 2].into()),
+            ..Default::default()
+        })
+        .await,
+        [300, 200]
+    );
+    assert_eq!(
+        read(RefusalFilter {
+            since: Some(200),
+            until: Some(300),
+            ..Default::default()
+        })
+        .await,
+        [300, 200]
+    );
+    // Paging: the cursor is the last id of the page before.
+    let first = store
+        .refusals(RefusalFilter {
+            limit: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(
+        read(RefusalFilter {
+            before: Some(first[1].id),
+            ..Default::default()
+        })
+        .await,
+        [200, 100]
+    );
+    // Pruning deletes what is older than the cut, and only that.
+    assert_eq!(store.prune_refusals(300).await.unwrap(), 2);
+    assert_eq!(read(RefusalFilter::default()).await, [400, 300]);
+    assert_eq!(store.prune_refusals(300).await.unwrap(), 0);
+    assert_eq!(store.prune_refusals(i64::MAX).await.unwrap(), 2);
+    assert!(read(RefusalFilter::default()).await.is_empty());
+}
+
 async fn suite(store: &dyn Store) {
     accounts(store).await;
     upserts(store).await;
@@ -88,6 +208,7 @@ async fn suite(store: &dyn Store) {
     backups(store).await;
     devices(store).await;
     operators(store).await;
+    refusal_log(store).await;
 }
 
 fn new_account(username: &str) -> NewAccount {

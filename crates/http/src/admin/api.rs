@@ -63,6 +63,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             delete(end_connection),
         ),
         (Method::GET, "/api/v1/sources", get(list_sources)),
+        (
+            Method::GET,
+            "/api/v1/denials",
+            get(super::denials::list_denials),
+        ),
         (Method::GET, "/api/v1/openapi.json", get(openapi_json)),
     ]
 }

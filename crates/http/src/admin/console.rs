@@ -594,7 +594,8 @@ async fn end_connection(State(app): State<App>, headers: HeaderMap, body: Bytes)
 
 // ----- denials -----
 
-/// `GET /admin/denials?reason=&line=&ip=`: the recent refusals, filtered.
+/// `GET /admin/denials?reason=&line=&ip=&before=`: the denial log,
+/// filtered, a page at a time (the API's filter, `super::denials`).
 async fn denials_page(
     State(app): State<App>,
     headers: HeaderMap,
@@ -612,44 +613,69 @@ async fn denials_page(
             .unwrap_or_default()
     };
     let (reason, line, ip) = (get("reason"), get("line"), get("ip"));
-    let line_lower = line.to_lowercase();
-    let refusals = app.refusals.recent(|r| {
-        (reason.is_empty() || r.reason == reason)
-            && (line.is_empty() || r.username.to_lowercase() == line_lower)
-            && (ip.is_empty() || r.ip.to_string() == ip)
-    });
+    let form = format!(
+        "<form method=\"get\" action=\"/admin/denials\">\
+         <label>Reason <input name=\"reason\" value=\"{}\"></label> \
+         <label>Line <input name=\"line\" value=\"{}\"></label> \
+         <label>IP <input name=\"ip\" value=\"{}\"></label> \
+         <button type=\"submit\">Filter</button> <a href=\"/admin/denials\">Clear</a></form>",
+        esc(&reason),
+        esc(&line),
+        esc(&ip),
+    );
+    let page = match super::denials::parse_filter(&pairs) {
+        Ok(filter) => crate::refusals::page(&app, filter).await,
+        Err(why) => {
+            let body = format!("{form}<p class=\"error\">{}</p>", esc(&why));
+            return render(StatusCode::BAD_REQUEST, "Denials", &body);
+        }
+    };
+    let page = match page {
+        Ok(page) => page,
+        Err(e) => return gate_failed(e, "/admin/denials"),
+    };
     let mut rows = String::new();
-    for r in &refusals {
+    for r in page.items.iter().map(|l| &l.refusal) {
         let _ = write!(
             rows,
             "<tr><td>{}</td><td><a href=\"/admin/denials?reason={}\">{}</a></td>\
              <td><a href=\"/admin/denials?line={}\">{}</a></td>\
              <td><a href=\"/admin/denials?ip={}\">{}</a></td><td>{}</td><td>{}</td></tr>",
             when(r.at),
-            qv(r.reason),
-            esc(r.reason),
+            qv(&r.reason),
+            esc(&r.reason),
             qv(&r.username),
             esc(&r.username),
             qv(&r.ip.to_string()),
             esc(&r.ip.to_string()),
-            esc(r.face),
+            esc(&r.face),
             esc(&r.text),
         );
     }
+    // The same query with the next page's cursor.
+    let older = match page.next_before {
+        Some(before) => {
+            let mut href = String::from("/admin/denials?");
+            for (k, v) in pairs.iter().filter(|(k, _)| k != "before") {
+                let _ = write!(href, "{}={}&", qv(k), qv(v));
+            }
+            let _ = write!(href, "before={before}");
+            format!(
+                "<p><a id=\"older\" href=\"{}\">Older refusals</a></p>",
+                esc(&href)
+            )
+        }
+        None => String::new(),
+    };
+    let kept = match app.settings.denial_log_days {
+        0 => "kept without a time limit".to_string(),
+        days => format!("kept for {days} days"),
+    };
     let body = format!(
-        "<form method=\"get\" action=\"/admin/denials\">\
-         <label>Reason <input name=\"reason\" value=\"{}\"></label> \
-         <label>Line <input name=\"line\" value=\"{}\"></label> \
-         <label>IP <input name=\"ip\" value=\"{}\"></label> \
-         <button type=\"submit\">Filter</button> <a href=\"/admin/denials\">Clear</a></form>\
-         <p>{} refusal(s), newest first (kept in memory: the last {}).</p>\
+        "{form}<p>{} refusal(s), newest first ({kept}).</p>\
          <table><thead><tr><th>When</th><th>Reason</th><th>Line</th><th>IP</th><th>Face</th>\
-         <th>What the line was told</th></tr></thead><tbody>{rows}</tbody></table>",
-        esc(&reason),
-        esc(&line),
-        esc(&ip),
-        refusals.len(),
-        crate::refusals::GLOBAL,
+         <th>What the line was told</th></tr></thead><tbody>{rows}</tbody></table>{older}",
+        page.items.len(),
     );
     render(StatusCode::OK, "Denials", &body)
 }

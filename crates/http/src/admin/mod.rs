@@ -1,13 +1,15 @@
 //! The operator's faces: the JSON API under `/api/v1/` (token auth,
 //! [`api`]), its OpenAPI document ([`openapi`]), and the console's
 //! sessions with CSRF protection under `/admin/` ([`session`]) and its
-//! pages ([`console`]).
+//! pages ([`console`]); the denial log's filter and API route, shared by
+//! both ([`denials`]).
 //!
 //! Every operation calls the same gate method the CLI calls; this module
 //! only turns requests into those calls and answers into JSON or HTML.
 
 pub mod api;
 pub mod console;
+pub mod denials;
 pub mod error;
 pub mod openapi;
 pub mod session;

@@ -30,6 +30,7 @@ use html::{copyable, esc, post_button};
 use session::Session;
 use std::collections::HashMap;
 use std::fmt::Write;
+use tvgate_core::access::refusal::RefusalPage;
 use tvgate_core::access::{Account, Face};
 use tvgate_core::gate::{Authn, GateError};
 use tvgate_core::ledger::LeaseId;
@@ -145,7 +146,7 @@ fn authorised_post(
 
 async fn home(State(app): State<App>, caller: Caller, headers: HeaderMap) -> Response {
     match current(&app, &headers) {
-        Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK),
+        Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK).await,
         None => login_page(&app, Some(&headers), StatusCode::OK, None),
     }
 }
@@ -279,7 +280,8 @@ async fn end_connection(
             &s,
             Some("That connection is not in use on your subscription any more."),
             StatusCode::NOT_FOUND,
-        );
+        )
+        .await;
     };
     if crate::slots::end_connection(&app, conn.lease.id).is_some() {
         tracing::info!(
@@ -315,7 +317,7 @@ async fn reset_devices(
                 done.removed,
                 wait_words(done.next_allowed_at - now)
             );
-            dashboard(&app, &caller, &s, Some(&msg), StatusCode::OK)
+            dashboard(&app, &caller, &s, Some(&msg), StatusCode::OK).await
         }
         Err(GateError::ResetTooSoon {
             retry_after_secs, ..
@@ -324,14 +326,15 @@ async fn reset_devices(
                 "You reset your devices recently. You can reset again {}.",
                 wait_words(retry_after_secs)
             );
-            let mut r = dashboard(&app, &caller, &s, Some(&msg), StatusCode::TOO_MANY_REQUESTS);
+            let mut r =
+                dashboard(&app, &caller, &s, Some(&msg), StatusCode::TOO_MANY_REQUESTS).await;
             if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(0).to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
             r
         }
         Err(GateError::Invalid(why)) => {
-            dashboard(&app, &caller, &s, Some(&why), StatusCode::CONFLICT)
+            dashboard(&app, &caller, &s, Some(&why), StatusCode::CONFLICT).await
         }
         Err(e) => {
             tracing::error!(error = %e, account = s.account.0, "portal device reset failed");
@@ -342,6 +345,7 @@ async fn reset_devices(
                 Some("The reset did not work. Please try again later."),
                 StatusCode::INTERNAL_SERVER_ERROR,
             )
+            .await
         }
     }
 }
@@ -538,15 +542,31 @@ fn devices_section(out: &mut String, app: &App, s: &Session, now: UnixTime) {
     out.push_str("</section>");
 }
 
-fn refusals_section(out: &mut String, app: &App, s: &Session, now: UnixTime) {
+/// The line's last refusals (`crate::refusals::of_line`), read before the
+/// page is written.
+fn refusals_section(
+    out: &mut String,
+    app: &App,
+    refusals: Result<RefusalPage, GateError>,
+    now: UnixTime,
+) {
     out.push_str("<section id=\"refusals\"><h2>Recent refusals</h2>");
-    let refusals = app.refusals.of_line(s.account);
+    let refusals = match refusals {
+        Ok(page) => page.items,
+        Err(e) => {
+            tracing::error!(error = %e, "reading a line's refusals failed");
+            out.push_str(
+                "<p class=\"muted\">Recent refusals cannot be shown right now.</p></section>",
+            );
+            return;
+        }
+    };
     if refusals.is_empty() {
         out.push_str("<p class=\"muted\">Nothing was refused lately.</p></section>");
         return;
     }
     out.push_str("<ul class=\"plain\">");
-    for r in &refusals {
+    for r in refusals.iter().map(|l| &l.refusal) {
         let _ = write!(
             out,
             "<li class=\"refusal\">{} — refused: {}</li>",
@@ -578,7 +598,7 @@ fn details_section(out: &mut String, app: &App, caller: &Caller, s: &Session) {
 }
 
 /// The main page of a logged-in subscriber.
-fn dashboard(
+async fn dashboard(
     app: &App,
     caller: &Caller,
     s: &Session,
@@ -594,6 +614,7 @@ fn dashboard(
             Some("This subscription no longer exists."),
         );
     };
+    let refusals = crate::refusals::of_line(app, s.account).await;
     let mut out = String::new();
     let _ = write!(
         out,
@@ -616,7 +637,7 @@ fn dashboard(
     status_section(&mut out, app, &account, now);
     connections_section(&mut out, app, s);
     devices_section(&mut out, app, s, now);
-    refusals_section(&mut out, app, s, now);
+    refusals_section(&mut out, app, refusals, now);
     details_section(&mut out, app, caller, s);
     html_response(status, html::page("My subscription", &out))
 }

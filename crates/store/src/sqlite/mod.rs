@@ -21,12 +21,12 @@
 //! processes. Some writes do not bump: storing one verifier (done on a first
 //! login; it is a cache of the password, and bumping would make every first
 //! login reload every line), recording a refresh (no item changes), and
-//! recording a device sighting or a refusal in the device audit (nothing a
-//! decision reads changes). Device binding changes bump `accounts`: the
+//! recording a device sighting or a refusal in the device audit, and the
+//! denial log (nothing a decision reads changes). Device binding changes bump `accounts`: the
 //! bindings are reloaded with the lines.
 //!
 //! - [`migrate`]: the versioned schema.
-//! - `accounts`, `devices`, `sources`, `catalog`, `backups`, `guide`: the
+//! - `accounts`, `devices`, `refusals`, `sources`, `catalog`, `backups`, `guide`: the
 //!   SQL behind each group of trait methods.
 
 mod accounts;
@@ -36,6 +36,7 @@ mod catalog;
 mod devices;
 mod guide;
 pub mod migrate;
+mod refusals;
 mod sources;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
+use tvgate_core::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount};
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::ingest::ImportedItem;
@@ -500,6 +502,25 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<DeviceAudit>> {
         self.read("reading the device audit log", move |c| {
             devices::audit(c, account, limit)
+        })
+        .await
+    }
+
+    async fn insert_refusals(&self, rows: Vec<Refusal>) -> StoreResult<()> {
+        self.write("recording refusals", move |c| refusals::insert(c, rows))
+            .await
+    }
+
+    async fn refusals(&self, filter: RefusalFilter) -> StoreResult<Vec<LoggedRefusal>> {
+        self.read("reading the denial log", move |c| {
+            refusals::query(c, filter)
+        })
+        .await
+    }
+
+    async fn prune_refusals(&self, before: UnixTime) -> StoreResult<u64> {
+        self.write("pruning the denial log", move |c| {
+            refusals::prune(c, before)
         })
         .await
     }
