@@ -272,12 +272,17 @@ pub enum UserCommand {
     },
     /// Delete a line.
     Delete { username: String },
-    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status,limit_policy]).
+    /// Create or update many lines from a CSV file (header: username[,password,max_connections,expires,status,limit_policy,is_trial,note]).
     Import {
         file: PathBuf,
         /// Write generated passwords to this CSV file instead of standard output.
         #[arg(long, value_name = "FILE")]
         passwords_out: Option<PathBuf>,
+    },
+    /// Write every line as CSV (no passwords), in the columns `user import` reads.
+    Export {
+        /// The file to write; standard output when omitted.
+        file: Option<PathBuf>,
     },
 }
 

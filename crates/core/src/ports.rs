@@ -275,4 +275,6 @@ pub struct UpsertFields {
     pub expires: bool,
     pub status: bool,
     pub limit_policy: bool,
+    pub is_trial: bool,
+    pub note: bool,
 }

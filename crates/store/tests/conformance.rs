@@ -232,6 +232,7 @@ async fn upserts(store: &dyn Store) {
     incoming.expires_at = None;
     incoming.limit_policy = Some(LimitPolicy::NewestWins);
     incoming.note = "ignored".into();
+    incoming.is_trial = true;
     let only_password = UpsertFields {
         password: true,
         ..UpsertFields::default()
@@ -259,6 +260,7 @@ async fn upserts(store: &dyn Store) {
     assert_eq!(after.limit_policy, None);
     assert_eq!(&*after.username, "Dave");
     assert_eq!(after.note, dave.note);
+    assert_eq!(after.is_trial, dave.is_trial);
     assert_eq!(after.revision, dave.revision + 1);
 
     // The other flags, one at a time.
@@ -290,6 +292,20 @@ async fn upserts(store: &dyn Store) {
                 ..Default::default()
             },
             |a: &Account| a.limit_policy == Some(LimitPolicy::NewestWins),
+        ),
+        (
+            UpsertFields {
+                note: true,
+                ..Default::default()
+            },
+            |a: &Account| &*a.note == "ignored",
+        ),
+        (
+            UpsertFields {
+                is_trial: true,
+                ..Default::default()
+            },
+            |a: &Account| a.is_trial,
         ),
     ] {
         let before = find(store, dave.id).await;
