@@ -7,8 +7,10 @@
 //! only turns requests into those calls and answers into JSON or HTML.
 
 pub mod api;
+mod api_lines;
 pub mod console;
 pub mod error;
+mod lines;
 pub mod openapi;
 pub mod session;
 
