@@ -84,7 +84,9 @@ pub fn export(gate: &Gate, file: Option<&Path>) -> Result<()> {
         }
         None => {
             use std::io::Write;
-            std::io::stdout().write_all(&out).context("writing to stdout")?;
+            std::io::stdout()
+                .write_all(&out)
+                .context("writing to stdout")?;
         }
     }
     Ok(())

@@ -150,7 +150,10 @@ pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowErr
                 })
                 .transpose()?;
             let note = field(note_col).map(str::to_string);
-            if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
+            if note
+                .as_ref()
+                .is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS)
+            {
                 return Err(format!("note is longer than {MAX_NOTE_CHARS} characters"));
             }
             Ok(ImportRow {
@@ -223,7 +226,10 @@ mod tests {
         assert_eq!(rows[0].username, "ann");
         assert_eq!(rows[0].is_trial, Some(true));
         assert_eq!(rows[0].note.as_deref(), Some("hotel 12"));
-        assert_eq!(rows[0].expires_at, Some(parse_expiry("2030-01-02").expect("date")));
+        assert_eq!(
+            rows[0].expires_at,
+            Some(parse_expiry("2030-01-02").expect("date"))
+        );
         assert_eq!(rows[1].expires_at, Some(None));
         assert_eq!(rows[1].status, Some(Status::Banned));
         assert_eq!(rows[1].is_trial, Some(false));

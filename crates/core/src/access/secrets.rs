@@ -88,8 +88,7 @@ pub fn hash_many(
         .min(passwords.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let out: Mutex<Vec<Option<Result<String, KdfError>>>> =
-        Mutex::new(vec![None; passwords.len()]);
+    let out: Mutex<Vec<Option<Result<String, KdfError>>>> = Mutex::new(vec![None; passwords.len()]);
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {

@@ -9,15 +9,15 @@
 //! document is checked against it in a test.
 
 use super::ApiError;
+use super::{api_lines, lines};
 use crate::slots;
 use crate::state::App;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use super::{api_lines, lines};
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -41,11 +41,7 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             "/api/v1/lines/import",
             post(api_lines::import).layer(DefaultBodyLimit::max(lines::MAX_CSV_BYTES)),
         ),
-        (
-            Method::GET,
-            "/api/v1/lines/export",
-            get(api_lines::export),
-        ),
+        (Method::GET, "/api/v1/lines/export", get(api_lines::export)),
         (Method::POST, "/api/v1/lines/bulk", post(api_lines::bulk)),
         (
             Method::PUT,

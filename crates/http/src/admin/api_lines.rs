@@ -87,9 +87,7 @@ pub(super) async fn bulk(State(app): State<App>, _op: Operator, body: Bytes) -> 
     let expires_at = f.expiry("expires_at")?;
     let expires_at = match (days, expires_at) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give days or expires_at, not both",
-            ))
+            return Err(ApiError::bad_request("give days or expires_at, not both"))
         }
         (Some(d), None) if (1..=36_500).contains(&d) => Some(app.now() + i64::from(d) * 86_400),
         (Some(_), None) => {

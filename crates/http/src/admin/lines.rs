@@ -21,8 +21,7 @@ pub(crate) async fn hash_off_thread(
     params: KdfParams,
 ) -> Vec<Result<String, KdfError>> {
     let n = passwords.len();
-    match tokio::task::spawn_blocking(move || secrets::hash_many(&passwords, params, || ())).await
-    {
+    match tokio::task::spawn_blocking(move || secrets::hash_many(&passwords, params, || ())).await {
         Ok(hashes) => hashes,
         Err(e) => (0..n)
             .map(|_| Err(KdfError(format!("the hashing thread failed: {e}"))))

@@ -9,6 +9,7 @@
 pub mod api;
 mod api_lines;
 pub mod console;
+mod console_lines;
 pub mod error;
 mod lines;
 pub mod openapi;
