@@ -117,9 +117,9 @@ async fn console_lines_search_create_and_act_through_the_gate() {
 
     let (status, page) = console.get(&srv, "/admin/lines?q=kitchen").await;
     assert_eq!(status, 200);
-    assert!(page.contains("<td>tina</td>"), "{page}");
+    assert!(page.contains("<td><a href=\"/admin/lines/tina\">tina</a></td>"), "{page}");
     assert!(page.contains("kitchen &lt;tv&gt;"), "escaped: {page}");
-    assert!(!page.contains("<td>bob</td>"), "{page}");
+    assert!(!page.contains(">bob</a>"), "{page}");
     assert!(
         page.contains("href=\"/admin/lines/tina/devices\""),
         "{page}"
@@ -155,7 +155,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
     .await;
     assert_eq!(api["user_info"]["auth"], 1, "{api}");
     let (_, list) = console.get(&srv, "/admin/lines").await;
-    assert!(list.contains("<td>newbie</td>"), "{list}");
+    assert!(list.contains(">newbie</a></td>"), "{list}");
     assert!(!list.contains(&password), "the password is shown only once");
 
     // Extend, disable, enable, ban, delete.
@@ -361,7 +361,7 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let console = login(&srv).await;
     let (status, page) = console.get(&srv, "/admin/lines/tina/devices").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Line <b>tina</b>"), "{page}");
+    assert!(page.contains("<b>tina</b></a>; device limit"), "{page}");
     assert!(page.contains("<td>Kitchen</td>"), "{page}");
     assert!(!page.contains("tv<1>"), "escaped: {page}");
     assert!(page.contains("<td>add</td>"), "the audit history: {page}");
