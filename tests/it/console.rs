@@ -64,7 +64,12 @@ impl Console {
         (status, r.text().await.expect("body"))
     }
 
-    pub(crate) async fn post(&self, srv: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut form = form.to_vec();
         form.push(("csrf", self.csrf.as_str()));
         let r = client()
@@ -117,7 +122,10 @@ async fn console_lines_search_create_and_act_through_the_gate() {
 
     let (status, page) = console.get(&srv, "/admin/lines?q=kitchen").await;
     assert_eq!(status, 200);
-    assert!(page.contains("<td><a href=\"/admin/lines/tina\">tina</a></td>"), "{page}");
+    assert!(
+        page.contains("<td><a href=\"/admin/lines/tina\">tina</a></td>"),
+        "{page}"
+    );
     assert!(page.contains("kitchen &lt;tv&gt;"), "escaped: {page}");
     assert!(!page.contains(">bob</a>"), "{page}");
     assert!(

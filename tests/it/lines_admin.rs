@@ -27,10 +27,7 @@ fn user_info(v: &Value) -> &Value {
 }
 
 async fn logs_in(srv: &TestServer, user: &str, pass: &str) -> bool {
-    let v = get_json(&srv.url(&format!(
-        "/player_api.php?username={user}&password={pass}"
-    )))
-    .await;
+    let v = get_json(&srv.url(&format!("/player_api.php?username={user}&password={pass}"))).await;
     user_info(&v)["auth"] == 1
 }
 
@@ -96,7 +93,10 @@ async fn an_api_import_reports_bad_rows_by_line_and_imports_the_rest() {
     // A file without a username column is refused whole, and not JSON.
     let (status, v) = post_csv(&srv, &token, "/api/v1/lines/import", "name\nx\n").await;
     assert_eq!(status, 400, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap_or("").contains("username"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("username"));
     let r = client()
         .post(srv.url("/api/v1/lines/import"))
         .bearer_auth(&token)
@@ -126,11 +126,18 @@ async fn an_export_has_no_secrets_and_reimports_unchanged() {
         .map(|n| srv.gate.find_account(n).expect("line"))
         .collect();
     let csv = export(&srv, &token).await;
-    assert!(csv.starts_with("username,status,expires,max_connections,limit_policy,is_trial,note\n"), "{csv}");
+    assert!(
+        csv.starts_with("username,status,expires,max_connections,limit_policy,is_trial,note\n"),
+        "{csv}"
+    );
     assert!(!csv.contains("pw-e-") && !csv.contains("argon2"), "{csv}");
     let (status, v) = post_csv(&srv, &token, "/api/v1/lines/import", &csv).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!((v["created"].clone(), v["updated"].clone()), (json!(0), json!(2)), "{v}");
+    assert_eq!(
+        (v["created"].clone(), v["updated"].clone()),
+        (json!(0), json!(2)),
+        "{v}"
+    );
     assert_eq!(v["errors"], json!([]));
     assert_eq!(v["generated"], json!([]));
     for b in &before {
@@ -163,10 +170,19 @@ async fn a_bulk_create_skips_taken_names_and_every_line_logs_in() {
     .await;
     assert_eq!(status, 201, "{v}");
     let items = v["items"].as_array().expect("items");
-    let names: Vec<&str> = items.iter().filter_map(|i| i["username"].as_str()).collect();
+    let names: Vec<&str> = items
+        .iter()
+        .filter_map(|i| i["username"].as_str())
+        .collect();
     assert_eq!(
         names,
-        ["hotel-001", "hotel-003", "hotel-004", "hotel-005", "hotel-006"]
+        [
+            "hotel-001",
+            "hotel-003",
+            "hotel-004",
+            "hotel-005",
+            "hotel-006"
+        ]
     );
     for i in items {
         let (u, p) = (
@@ -183,12 +199,25 @@ async fn a_bulk_create_skips_taken_names_and_every_line_logs_in() {
         (json!({"count": 0, "prefix": "x-"}), "count"),
         (json!({"count": 1001, "prefix": "x-"}), "count"),
         (json!({"count": 2}), "prefix"),
-        (json!({"count": 2, "prefix": "x-", "days": 3, "expires_at": NOW}), "days"),
+        (
+            json!({"count": 2, "prefix": "x-", "days": 3, "expires_at": NOW}),
+            "days",
+        ),
         (json!({"count": 2, "prefix": "x-", "colour": 1}), "colour"),
     ] {
-        let (status, v) = call(&srv, Method::POST, "/api/v1/lines/bulk", Some(&token), Some(body)).await;
+        let (status, v) = call(
+            &srv,
+            Method::POST,
+            "/api/v1/lines/bulk",
+            Some(&token),
+            Some(body),
+        )
+        .await;
         assert_eq!(status, 400, "{v}");
-        assert!(v["error"]["message"].as_str().unwrap_or("").contains(field), "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap_or("").contains(field),
+            "{v}"
+        );
     }
 }
 
@@ -210,7 +239,9 @@ async fn an_api_edit_of_formats_package_trial_and_policy_reaches_the_player() {
     srv.with_catalog().await;
     let (_, token) = operator(&srv).await;
     srv.add_line("ed", "pw-ed-1", |_| {}).await;
-    let news = category_id(&srv, "ed", "pw-ed-1", "News").await.expect("News");
+    let news = category_id(&srv, "ed", "pw-ed-1", "News")
+        .await
+        .expect("News");
     assert!(category_id(&srv, "ed", "pw-ed-1", "Sports").await.is_some());
     let news_id: u32 = news.parse().expect("id");
     let (status, v) = call(
@@ -229,9 +260,19 @@ async fn an_api_edit_of_formats_package_trial_and_policy_reaches_the_player() {
     assert_eq!(user_info(&p)["allowed_output_formats"], json!(["m3u8"]));
     assert_eq!(user_info(&p)["is_trial"], "1");
     assert!(category_id(&srv, "ed", "pw-ed-1", "News").await.is_some());
-    assert!(category_id(&srv, "ed", "pw-ed-1", "Sports").await.is_none(), "hidden by the package");
+    assert!(
+        category_id(&srv, "ed", "pw-ed-1", "Sports").await.is_none(),
+        "hidden by the package"
+    );
 
-    let (_, v) = call(&srv, Method::PATCH, "/api/v1/lines/ed", Some(&token), Some(json!({"package": null}))).await;
+    let (_, v) = call(
+        &srv,
+        Method::PATCH,
+        "/api/v1/lines/ed",
+        Some(&token),
+        Some(json!({"package": null})),
+    )
+    .await;
     assert_eq!(v["package"], Value::Null);
     assert!(category_id(&srv, "ed", "pw-ed-1", "Sports").await.is_some());
 
@@ -241,9 +282,19 @@ async fn an_api_edit_of_formats_package_trial_and_policy_reaches_the_player() {
         (json!({"package": [99999]}), "package"),
         (json!({"package": "news"}), "package"),
     ] {
-        let (status, v) = call(&srv, Method::PATCH, "/api/v1/lines/ed", Some(&token), Some(body)).await;
+        let (status, v) = call(
+            &srv,
+            Method::PATCH,
+            "/api/v1/lines/ed",
+            Some(&token),
+            Some(body),
+        )
+        .await;
         assert_eq!(status, 400, "{v}");
-        assert!(v["error"]["message"].as_str().unwrap_or("").contains(field), "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap_or("").contains(field),
+            "{v}"
+        );
     }
 
     let (status, v) = call(
@@ -255,11 +306,25 @@ async fn an_api_edit_of_formats_package_trial_and_policy_reaches_the_player() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(v, json!({"limit": 2, "enrolment": "operator", "ip_lock": ["10.0.0.0/8"]}));
+    assert_eq!(
+        v,
+        json!({"limit": 2, "enrolment": "operator", "ip_lock": ["10.0.0.0/8"]})
+    );
     let (_, line) = call(&srv, Method::GET, "/api/v1/lines/ed", Some(&token), None).await;
     assert_eq!(line["device_policy"], v);
-    for body in [json!({"enrolment": "sometimes"}), json!({"ip_lock": ["nope"]}), json!({})] {
-        let (status, v) = call(&srv, Method::PUT, "/api/v1/lines/ed/device-policy", Some(&token), Some(body)).await;
+    for body in [
+        json!({"enrolment": "sometimes"}),
+        json!({"ip_lock": ["nope"]}),
+        json!({}),
+    ] {
+        let (status, v) = call(
+            &srv,
+            Method::PUT,
+            "/api/v1/lines/ed/device-policy",
+            Some(&token),
+            Some(body),
+        )
+        .await;
         assert_eq!(status, 400, "{v}");
     }
 }
@@ -269,11 +334,16 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
     let srv = TestServer::start().await;
     srv.with_catalog().await;
     srv.add_line("cl", "pw-cl-1", |_| {}).await;
-    let news = category_id(&srv, "cl", "pw-cl-1", "News").await.expect("News");
+    let news = category_id(&srv, "cl", "pw-cl-1", "News")
+        .await
+        .expect("News");
     let console = login(&srv).await;
     let (status, page) = console.get(&srv, "/admin/lines/cl").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("name=\"format\" value=\"ts\" checked"), "{page}");
+    assert!(
+        page.contains("name=\"format\" value=\"ts\" checked"),
+        "{page}"
+    );
     let was = page
         .split("name=\"expires_was\" value=\"")
         .nth(1)
@@ -305,11 +375,17 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
         .await;
     assert_eq!(status, 200, "{body}");
     let a = srv.gate.find_account("cl").expect("line");
-    assert_eq!(a.expires_at, before, "an unchanged date keeps the exact expiry");
+    assert_eq!(
+        a.expires_at, before,
+        "an unchanged date keeps the exact expiry"
+    );
     assert_eq!(&*a.note, "edited <here>");
     assert_eq!(a.max_connections, 3);
     let p = get_json(&srv.url("/player_api.php?username=cl&password=pw-cl-1")).await;
-    assert_eq!(user_info(&p)["allowed_output_formats"], json!(["m3u8", "rtmp"]));
+    assert_eq!(
+        user_info(&p)["allowed_output_formats"],
+        json!(["m3u8", "rtmp"])
+    );
     assert_eq!(user_info(&p)["is_trial"], "1");
     assert!(category_id(&srv, "cl", "pw-cl-1", "Sports").await.is_none());
     assert_eq!(srv.gate.binding(a.id).expect("binding").policy.limit, 1);
@@ -318,7 +394,11 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
 
     // Bad input is a clear page, not a change.
     let (status, body) = console
-        .post(&srv, "/admin/lines/cl", &[("package", "all"), ("max_connections", "many")])
+        .post(
+            &srv,
+            "/admin/lines/cl",
+            &[("package", "all"), ("max_connections", "many")],
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("max_connections"), "{body}");
@@ -341,7 +421,14 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
     let console = login(&srv).await;
 
     let (status, body) = console
-        .post(&srv, "/admin/import", &[("csv", "username,password,max_connections\nci-a,,1\nci-b,,x\n")])
+        .post(
+            &srv,
+            "/admin/import",
+            &[(
+                "csv",
+                "username,password,max_connections\nci-a,,1\nci-b,,x\n",
+            )],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("1 created, 0 updated, 1 refused"), "{body}");
@@ -354,10 +441,23 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
     assert!(logs_in(&srv, "ci-a", pw).await);
 
     let (status, body) = console
-        .post(&srv, "/admin/bulk", &[("count", "3"), ("prefix", "cb-"), ("days", "30"), ("max_connections", "1")])
+        .post(
+            &srv,
+            "/admin/bulk",
+            &[
+                ("count", "3"),
+                ("prefix", "cb-"),
+                ("days", "30"),
+                ("max_connections", "1"),
+            ],
+        )
         .await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(body.matches("<code class=\"password\">").count(), 3, "{body}");
+    assert_eq!(
+        body.matches("<code class=\"password\">").count(),
+        3,
+        "{body}"
+    );
     assert!(srv.gate.find_account("cb-003").is_some());
 
     for id in ["00:1A:79:00:00:01", "00:1A:79:00:00:02"] {
@@ -367,18 +467,29 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
             .expect("device");
     }
     let account = srv.gate.find_account("dev").expect("line");
-    let first = srv.gate.binding(account.id).expect("binding").devices[0].id.0.to_string();
+    let first = srv.gate.binding(account.id).expect("binding").devices[0]
+        .id
+        .0
+        .to_string();
     let (_, page) = console.get(&srv, "/admin/lines/dev/devices").await;
     assert!(page.contains("/admin/lines/dev/devices/remove"), "{page}");
     let (status, body) = console
-        .post(&srv, "/admin/lines/dev/devices/remove", &[("id", first.as_str())])
+        .post(
+            &srv,
+            "/admin/lines/dev/devices/remove",
+            &[("id", first.as_str())],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let left = srv.gate.binding(account.id).expect("binding");
     assert_eq!(left.devices.len(), 1);
     assert_eq!(&*left.devices[0].identifier, "00:1A:79:00:00:02");
     let (status, _) = console
-        .post(&srv, "/admin/lines/dev/devices/remove", &[("id", first.as_str())])
+        .post(
+            &srv,
+            "/admin/lines/dev/devices/remove",
+            &[("id", first.as_str())],
+        )
         .await;
     assert_eq!(status, 404, "already gone");
 }
@@ -391,7 +502,10 @@ async fn every_console_form_refuses_a_missing_csrf_token() {
     for (path, form) in [
         ("/admin/import", vec![("csv", "username\ncs-new\n")]),
         ("/admin/bulk", vec![("count", "2"), ("prefix", "cs-b-")]),
-        ("/admin/lines/cs", vec![("package", "all"), ("format", "ts"), ("note", "x")]),
+        (
+            "/admin/lines/cs",
+            vec![("package", "all"), ("format", "ts"), ("note", "x")],
+        ),
         ("/admin/lines/cs/password", vec![]),
         ("/admin/lines/cs/devices/remove", vec![("id", "1")]),
     ] {
@@ -408,7 +522,11 @@ async fn every_console_form_refuses_a_missing_csrf_token() {
     assert!(srv.gate.find_account("cs-b-001").is_none());
     assert!(logs_in(&srv, "cs", "pw-cs-1").await);
     // Without a session the pages send to the login form.
-    let r = client().get(srv.url("/admin/export.csv")).send().await.expect("get");
+    let r = client()
+        .get(srv.url("/admin/export.csv"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 303);
 }
 
@@ -437,7 +555,10 @@ async fn paging_reaches_every_line() {
     assert!(next.contains("q=pg-"), "the search is kept: {next}");
     let (status, second) = console.get(&srv, &next).await;
     assert_eq!(status, 200);
-    assert!(second.contains(">pg-501<") && second.contains(">pg-520<"), "{second}");
+    assert!(
+        second.contains(">pg-501<") && second.contains(">pg-520<"),
+        "{second}"
+    );
     assert!(!second.contains(">pg-500<"));
     assert!(second.contains("offset=0"), "a Previous link");
 }

@@ -1,5 +1,7 @@
-//! The operator console's pages under `/admin/`: lines, the live view, the
-//! denial log and a line's devices.
+//! The operator console's pages under `/admin/`: lines (search, paged 500 at
+//! a time, create, per-line actions), the live view, the denial log and a
+//! line's devices. One line's page, bulk create and CSV import/export are in
+//! [`super::console_lines`].
 //!
 //! Server-rendered HTML without JavaScript. Every page needs a session (a
 //! request without one is sent to the login form); every change is a POST
