@@ -189,6 +189,9 @@ pub struct ImportRow {
     pub limit_policy: Option<Option<LimitPolicy>>,
     pub is_trial: Option<bool>,
     pub note: Option<String>,
+    /// Create only: refuse the batch if the line exists by the time it is
+    /// written (see [`UpsertFields::only_new`]).
+    pub only_new: bool,
 }
 
 /// A bulk-import row that was refused, with its line number.
@@ -664,6 +667,7 @@ impl Gate {
                 limit_policy: row.limit_policy.is_some(),
                 is_trial: row.is_trial.is_some(),
                 note: row.note.is_some(),
+                only_new: row.only_new,
             };
             let new = NewAccount {
                 username: username.clone(),

@@ -277,4 +277,8 @@ pub struct UpsertFields {
     pub limit_policy: bool,
     pub is_trial: bool,
     pub note: bool,
+    /// The row must create a line: a taken username fails the whole batch
+    /// with `Conflict` and nothing is written (bulk creation, which must
+    /// never change an existing line, even one made meanwhile).
+    pub only_new: bool,
 }

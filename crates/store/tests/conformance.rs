@@ -347,6 +347,23 @@ async fn upserts(store: &dyn Store) {
         }
     );
 
+    // A create-only row whose key is taken fails the whole batch: nothing
+    // of it is written.
+    let only_new = UpsertFields {
+        only_new: true,
+        ..Default::default()
+    };
+    let err = store
+        .upsert_accounts(vec![
+            (new_account("Gus"), "gus".into(), only_new),
+            (new_account("Frank"), "frank".into(), only_new),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let all = store.load_accounts().await.unwrap();
+    assert!(!all.iter().any(|a| &*a.username == "Gus"), "rolled back");
+
     // A batch is one transaction and fast enough to do often.
     let rows: Vec<_> = (0..10_000)
         .map(|i| {

@@ -170,6 +170,7 @@ pub fn read_rows(text: impl std::io::Read) -> Result<(Vec<ImportRow>, Vec<RowErr
                 limit_policy,
                 is_trial,
                 note,
+                only_new: false,
             })
         })();
         match parsed {

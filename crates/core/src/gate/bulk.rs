@@ -6,7 +6,9 @@
 //! every core through the caller's `hash_all`, the import cost upgraded on
 //! first login), so it shares every rule of [`Gate::import_accounts`].
 //! A name that already exists is skipped and the next number taken: a
-//! bulk create never changes an existing line.
+//! bulk create never changes an existing line (one created meanwhile, say
+//! by a second bulk create with the same prefix, fails the whole batch
+//! with a conflict instead).
 
 use super::{Gate, GateError, ImportRow};
 use crate::access::credentials;
@@ -80,6 +82,7 @@ impl Gate {
                 limit_policy: None,
                 is_trial: Some(spec.is_trial),
                 note: Some(spec.note.clone()),
+                only_new: true,
             })
             .collect();
         let report = self.import_accounts(rows, now, hash_all).await?;

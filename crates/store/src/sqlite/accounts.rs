@@ -299,6 +299,13 @@ pub(super) fn upsert(
                         .ctx(CONTEXT)?;
                     counts.created += 1;
                 }
+                Some(_) if present.only_new => {
+                    // Dropping the transaction rolls the batch back.
+                    return Err(StoreError::Conflict {
+                        what: "line",
+                        value: a.username.clone(),
+                    });
+                }
                 Some(id) => {
                     change
                         .execute(params![
