@@ -423,6 +423,24 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             passwords_out,
         } => import::run(&gate, &file, passwords_out.as_deref()).await?,
         UserCommand::Export { file } => import::export(&gate, file.as_deref())?,
+        UserCommand::Bulk {
+            count,
+            prefix,
+            days,
+            max_connections,
+            trial,
+            note,
+        } => {
+            let spec = tvgate_core::gate::BulkSpec {
+                count,
+                prefix,
+                expires_at: days.map(|d| now() + i64::from(d) * 86_400),
+                max_connections,
+                is_trial: trial,
+                note,
+            };
+            import::bulk(&gate, spec).await?
+        }
     }
     Ok(())
 }

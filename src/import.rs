@@ -71,6 +71,23 @@ pub async fn run(gate: &Gate, file: &Path, passwords_out: Option<&Path>) -> Resu
     Ok(())
 }
 
+/// `tvgate user bulk`: the lines made, as `username,password` on stdout
+/// (the passwords are not kept anywhere else).
+pub async fn bulk(gate: &Gate, spec: tvgate_core::gate::BulkSpec) -> Result<()> {
+    let made = gate
+        .create_lines_in_bulk(spec, chrono::Utc::now().timestamp(), |p, k| async move {
+            hash_all(p, k)
+        })
+        .await?;
+    let mut out = String::from("username,password\n");
+    for (u, p) in &made {
+        out.push_str(&format!("{u},{p}\n"));
+    }
+    print!("{out}");
+    eprintln!("{} lines created", made.len());
+    Ok(())
+}
+
 /// `tvgate user export [FILE]`: every line as CSV (no passwords), in the
 /// columns `user import` reads, to FILE or stdout.
 pub fn export(gate: &Gate, file: Option<&Path>) -> Result<()> {

@@ -121,6 +121,19 @@ fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("0 created, 3 updated, 0 refused"), "{out}");
     assert_eq!(tvgate(d, &["user", "export"]).1, exported);
+
+    // Bulk: the same gate operation as the console's and the API's.
+    let (code, out, err) = tvgate(
+        d,
+        &["user", "bulk", "--count", "2", "--prefix", "u", "--trial"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let made: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(made, ["u001", "u002"], "{out}");
 }
 
 #[test]
