@@ -8,7 +8,7 @@ use crate::cli::{
 use crate::settings::Settings;
 use crate::{import, sources, startup};
 use anyhow::{bail, Context, Result};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -28,18 +28,7 @@ fn now() -> UnixTime {
 /// `YYYY-MM-DD` (valid through the end of that day, UTC), an RFC 3339 time,
 /// or `never`.
 pub fn parse_expiry(s: &str) -> Result<Option<UnixTime>> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("never") || s.eq_ignore_ascii_case("unlimited") {
-        return Ok(None);
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let end = d.and_hms_opt(23, 59, 59).context("date out of range")?;
-        return Ok(Some(Utc.from_utc_datetime(&end).timestamp()));
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(Some(t.timestamp()));
-    }
-    bail!("expiry {s:?} is not a date: use YYYY-MM-DD, an RFC 3339 time, or never")
+    tvgate_core::access::lines_csv::parse_expiry(s).map_err(anyhow::Error::msg)
 }
 
 pub fn format_time(t: Option<UnixTime>) -> String {
@@ -433,6 +422,25 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             file,
             passwords_out,
         } => import::run(&gate, &file, passwords_out.as_deref()).await?,
+        UserCommand::Export { file } => import::export(&gate, file.as_deref())?,
+        UserCommand::Bulk {
+            count,
+            prefix,
+            days,
+            max_connections,
+            trial,
+            note,
+        } => {
+            let spec = tvgate_core::gate::BulkSpec {
+                count,
+                prefix,
+                expires_at: days.map(|d| now() + i64::from(d) * 86_400),
+                max_connections,
+                is_trial: trial,
+                note,
+            };
+            import::bulk(&gate, spec).await?
+        }
     }
     Ok(())
 }

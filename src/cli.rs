@@ -272,12 +272,36 @@ pub enum UserCommand {
     },
     /// Delete a line.
     Delete { username: String },
-    /// Create or update many lines from a CSV file (header: username,password[,max_connections,expires,status,limit_policy]).
+    /// Create or update many lines from a CSV file (header: username[,password,max_connections,expires,status,limit_policy,is_trial,note]).
     Import {
         file: PathBuf,
         /// Write generated passwords to this CSV file instead of standard output.
         #[arg(long, value_name = "FILE")]
         passwords_out: Option<PathBuf>,
+    },
+    /// Create COUNT lines named PREFIX001, PREFIX002, ... with generated passwords (printed once as CSV); taken names are skipped.
+    Bulk {
+        /// How many lines (1 to 1000).
+        #[arg(long)]
+        count: u32,
+        /// The username prefix, e.g. hotel-.
+        #[arg(long)]
+        prefix: String,
+        /// Valid for this many days; without it the lines never expire.
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long, default_value_t = 1)]
+        max_connections: u32,
+        /// Mark the lines as trials.
+        #[arg(long)]
+        trial: bool,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Write every line as CSV (no passwords), in the columns `user import` reads.
+    Export {
+        /// The file to write; standard output when omitted.
+        file: Option<PathBuf>,
     },
 }
 

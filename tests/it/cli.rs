@@ -101,6 +101,39 @@ fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["max_connections"], 5);
     assert_eq!(v["expires"], "2030-01-01 23:59 UTC");
+
+    // The export is the same CSV, without passwords, and re-imports as is.
+    let (code, exported, err) = tvgate(d, &["user", "export"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        exported.starts_with("username,status,expires,"),
+        "{exported}"
+    );
+    assert!(
+        exported.contains("u1,active,2030-01-01T23:59:59Z,5,default,false,"),
+        "{exported}"
+    );
+    assert!(!exported.contains("pass-1") && !exported.contains("argon2"));
+    let out_file = d.join("out.csv");
+    let (code, _, err) = tvgate(d, &["user", "export", out_file.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = tvgate(d, &["user", "import", out_file.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 created, 3 updated, 0 refused"), "{out}");
+    assert_eq!(tvgate(d, &["user", "export"]).1, exported);
+
+    // Bulk: the same gate operation as the console's and the API's.
+    let (code, out, err) = tvgate(
+        d,
+        &["user", "bulk", "--count", "2", "--prefix", "u", "--trial"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let made: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(made, ["u001", "u002"], "{out}");
 }
 
 #[test]

@@ -10,12 +10,12 @@ use tvgate_core::access::device::DeviceKind;
 use tvgate_core::access::Status;
 
 /// A logged-in console: the session cookie and its CSRF token.
-struct Console {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Console {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn login(srv: &TestServer) -> Console {
+pub(crate) async fn login(srv: &TestServer) -> Console {
     let (_, password) = srv.gate.create_admin("olga", NOW).await.expect("admin");
     let login = client()
         .post(srv.url("/admin/login"))
@@ -53,7 +53,7 @@ async fn login(srv: &TestServer) -> Console {
 }
 
 impl Console {
-    async fn get(&self, srv: &TestServer, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, srv: &TestServer, path: &str) -> (u16, String) {
         let r = client()
             .get(srv.url(path))
             .header("cookie", &self.cookie)
@@ -64,7 +64,12 @@ impl Console {
         (status, r.text().await.expect("body"))
     }
 
-    async fn post(&self, srv: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut form = form.to_vec();
         form.push(("csrf", self.csrf.as_str()));
         let r = client()
@@ -117,9 +122,12 @@ async fn console_lines_search_create_and_act_through_the_gate() {
 
     let (status, page) = console.get(&srv, "/admin/lines?q=kitchen").await;
     assert_eq!(status, 200);
-    assert!(page.contains("<td>tina</td>"), "{page}");
+    assert!(
+        page.contains("<td><a href=\"/admin/lines/tina\">tina</a></td>"),
+        "{page}"
+    );
     assert!(page.contains("kitchen &lt;tv&gt;"), "escaped: {page}");
-    assert!(!page.contains("<td>bob</td>"), "{page}");
+    assert!(!page.contains(">bob</a>"), "{page}");
     assert!(
         page.contains("href=\"/admin/lines/tina/devices\""),
         "{page}"
@@ -155,7 +163,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
     .await;
     assert_eq!(api["user_info"]["auth"], 1, "{api}");
     let (_, list) = console.get(&srv, "/admin/lines").await;
-    assert!(list.contains("<td>newbie</td>"), "{list}");
+    assert!(list.contains(">newbie</a></td>"), "{list}");
     assert!(!list.contains(&password), "the password is shown only once");
 
     // Extend, disable, enable, ban, delete.
@@ -402,7 +410,7 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let console = login(&srv).await;
     let (status, page) = console.get(&srv, "/admin/lines/tina/devices").await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("Line <b>tina</b>"), "{page}");
+    assert!(page.contains("<b>tina</b></a>; device limit"), "{page}");
     assert!(page.contains("<td>Kitchen</td>"), "{page}");
     assert!(!page.contains("tv<1>"), "escaped: {page}");
     assert!(page.contains("<td>add</td>"), "the audit history: {page}");

@@ -133,8 +133,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
         password: "pw-10".into(),
         max_connections: None,
         expires_at: None,
-        status: None,
-        limit_policy: None,
+        ..Default::default()
     }];
     let weak = tvgate_core::access::secrets::KdfParams {
         memory_kib: 32,
@@ -143,7 +142,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
     };
     let report = srv
         .gate
-        .import_accounts(rows, NOW, |pws, _| {
+        .import_accounts(rows, NOW, |pws, _| async move {
             pws.iter()
                 .map(|p| tvgate_core::access::secrets::hash_password(p, weak))
                 .collect()

@@ -12,6 +12,7 @@ mod harness;
 mod hls;
 mod hygiene;
 mod limits;
+mod lines_admin;
 mod portal;
 mod provider;
 mod relay;

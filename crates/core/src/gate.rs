@@ -26,9 +26,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, RwLock};
 
 mod admin;
+mod bulk;
 mod devices;
 mod refusals;
 pub use admin::AdminAuthn;
+pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
 pub use refusals::check_reason;
 
@@ -176,7 +178,7 @@ impl AccountSpec {
 }
 
 /// One row of a bulk import, already parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportRow {
     pub line: u64,
     pub username: String,
@@ -187,6 +189,11 @@ pub struct ImportRow {
     pub status: Option<Status>,
     /// `Some(None)`: back to the server-wide policy.
     pub limit_policy: Option<Option<LimitPolicy>>,
+    pub is_trial: Option<bool>,
+    pub note: Option<String>,
+    /// Create only: refuse the batch if the line exists by the time it is
+    /// written (see [`UpsertFields::only_new`]).
+    pub only_new: bool,
 }
 
 /// A bulk-import row that was refused, with its line number.
@@ -572,12 +579,20 @@ impl Gate {
     /// Creates or updates many lines. Passwords are hashed on every core by
     /// `hash_all` (the caller supplies the parallelism and progress display);
     /// bad rows are reported by line number and the rest go on.
-    pub async fn import_accounts(
+    ///
+    /// `hash_all` returns a future so a server can hash on a blocking
+    /// thread (`secrets::hash_many` inside `spawn_blocking`) while the CLI
+    /// hashes in place with its progress bar.
+    pub async fn import_accounts<F, Fut>(
         &self,
         rows: Vec<ImportRow>,
         now: UnixTime,
-        hash_all: impl FnOnce(Vec<String>, KdfParams) -> Vec<Result<String, KdfError>>,
-    ) -> Result<ImportReport, GateError> {
+        hash_all: F,
+    ) -> Result<ImportReport, GateError>
+    where
+        F: FnOnce(Vec<String>, KdfParams) -> Fut,
+        Fut: std::future::Future<Output = Vec<Result<String, KdfError>>>,
+    {
         let mut report = ImportReport::default();
         let mut accepted: Vec<(ImportRow, String, bool)> = Vec::with_capacity(rows.len());
         let mut seen = std::collections::HashSet::new();
@@ -622,7 +637,9 @@ impl Gate {
             .filter(|(r, _, _)| !r.password.is_empty())
             .map(|(r, _, _)| r.password.clone())
             .collect();
-        let mut hashes = hash_all(to_hash, self.settings.import_kdf).into_iter();
+        let mut hashes = hash_all(to_hash, self.settings.import_kdf)
+            .await
+            .into_iter();
         let mut batch = Vec::with_capacity(accepted.len());
         for (row, username, generated) in accepted {
             let hash = if row.password.is_empty() {
@@ -650,6 +667,9 @@ impl Gate {
                 expires: row.expires_at.is_some(),
                 status: row.status.is_some(),
                 limit_policy: row.limit_policy.is_some(),
+                is_trial: row.is_trial.is_some(),
+                note: row.note.is_some(),
+                only_new: row.only_new,
             };
             let new = NewAccount {
                 username: username.clone(),
@@ -657,12 +677,12 @@ impl Gate {
                 verifier: None,
                 status: row.status.unwrap_or(Status::Active),
                 expires_at: row.expires_at.flatten(),
-                is_trial: false,
+                is_trial: row.is_trial.unwrap_or(false),
                 max_connections: row.max_connections.unwrap_or(1),
                 limit_policy: row.limit_policy.flatten(),
                 allowed_formats: OutputFormats::DEFAULT,
                 created_at: now,
-                note: String::new(),
+                note: row.note.clone().unwrap_or_default(),
                 package: None,
             };
             if generated {

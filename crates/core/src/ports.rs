@@ -286,4 +286,10 @@ pub struct UpsertFields {
     pub expires: bool,
     pub status: bool,
     pub limit_policy: bool,
+    pub is_trial: bool,
+    pub note: bool,
+    /// The row must create a line: a taken username fails the whole batch
+    /// with `Conflict` and nothing is written (bulk creation, which must
+    /// never change an existing line, even one made meanwhile).
+    pub only_new: bool,
 }

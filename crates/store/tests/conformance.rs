@@ -353,6 +353,7 @@ async fn upserts(store: &dyn Store) {
     incoming.expires_at = None;
     incoming.limit_policy = Some(LimitPolicy::NewestWins);
     incoming.note = "ignored".into();
+    incoming.is_trial = true;
     let only_password = UpsertFields {
         password: true,
         ..UpsertFields::default()
@@ -380,6 +381,7 @@ async fn upserts(store: &dyn Store) {
     assert_eq!(after.limit_policy, None);
     assert_eq!(&*after.username, "Dave");
     assert_eq!(after.note, dave.note);
+    assert_eq!(after.is_trial, dave.is_trial);
     assert_eq!(after.revision, dave.revision + 1);
 
     // The other flags, one at a time.
@@ -411,6 +413,20 @@ async fn upserts(store: &dyn Store) {
                 ..Default::default()
             },
             |a: &Account| a.limit_policy == Some(LimitPolicy::NewestWins),
+        ),
+        (
+            UpsertFields {
+                note: true,
+                ..Default::default()
+            },
+            |a: &Account| &*a.note == "ignored",
+        ),
+        (
+            UpsertFields {
+                is_trial: true,
+                ..Default::default()
+            },
+            |a: &Account| a.is_trial,
         ),
     ] {
         let before = find(store, dave.id).await;
@@ -451,6 +467,23 @@ async fn upserts(store: &dyn Store) {
             updated: 1
         }
     );
+
+    // A create-only row whose key is taken fails the whole batch: nothing
+    // of it is written.
+    let only_new = UpsertFields {
+        only_new: true,
+        ..Default::default()
+    };
+    let err = store
+        .upsert_accounts(vec![
+            (new_account("Gus"), "gus".into(), only_new),
+            (new_account("Frank"), "frank".into(), only_new),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let all = store.load_accounts().await.unwrap();
+    assert!(!all.iter().any(|a| &*a.username == "Gus"), "rolled back");
 
     // A batch is one transaction and fast enough to do often.
     let rows: Vec<_> = (0..10_000)

@@ -16,6 +16,7 @@ pub mod denial;
 pub mod device;
 pub mod directory;
 pub mod limiter;
+pub mod lines_csv;
 pub mod refusal;
 pub mod secrets;
 pub mod token;

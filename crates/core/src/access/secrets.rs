@@ -70,6 +70,45 @@ pub fn hash_password(password: &str, params: KdfParams) -> Result<String, KdfErr
         .map_err(|e| KdfError(e.to_string()))
 }
 
+/// Hashes many passwords on every core (std threads taking the next
+/// password in turn), calling `on_each` after each one so a caller can show
+/// progress. The one parallel hashing of bulk work: the CLI's import calls
+/// it with a progress bar, the web faces on a blocking thread. Results are
+/// in the order of `passwords`.
+pub fn hash_many(
+    passwords: &[String],
+    params: KdfParams,
+    on_each: impl Fn() + Sync,
+) -> Vec<Result<String, KdfError>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(passwords.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<Result<String, KdfError>>>> = Mutex::new(vec![None; passwords.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(password) = passwords.get(i) else {
+                    break;
+                };
+                let hashed = hash_password(password, params);
+                out.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(hashed);
+                on_each();
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(KdfError("a hashing thread stopped early".into()))))
+        .collect()
+}
+
 /// Checks a password against a PHC string. The parameters come from the
 /// string itself, so lines hashed under older settings still verify.
 pub fn verify_password(password: &str, phc: &str) -> bool {
@@ -201,6 +240,20 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         }
+    }
+
+    #[test]
+    fn hash_many_keeps_the_order_and_counts_each() {
+        let passwords: Vec<String> = (0..7).map(|i| format!("pw-{i}")).collect();
+        let seen = std::sync::atomic::AtomicUsize::new(0);
+        let hashes = hash_many(&passwords, cheap(), || {
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(seen.into_inner(), 7);
+        for (p, h) in passwords.iter().zip(&hashes) {
+            assert!(verify_password(p, h.as_ref().expect("hashed")), "{p}");
+        }
+        assert!(hash_many(&[], cheap(), || ()).is_empty());
     }
 
     #[test]

@@ -9,23 +9,25 @@
 //! document is checked against it in a test.
 
 use super::ApiError;
+use super::{api_lines, lines};
 use crate::slots;
 use crate::state::App;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use tvgate_core::access::{Account, AccountPatch, Status};
+use tvgate_core::access::{Account, AccountPatch, OutputFormat, OutputFormats, Status};
 use tvgate_core::admin::ApiToken;
 use tvgate_core::gate::AccountSpec;
 use tvgate_core::ids::DeviceId;
 use tvgate_core::ledger::{LeaseId, LeaseKind, LimitPolicy};
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 /// Every route of the API: (method, path, handler). The router and the
 /// OpenAPI test both read this list.
@@ -33,6 +35,20 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
     vec![
         (Method::GET, "/api/v1/lines", get(list_lines)),
         (Method::POST, "/api/v1/lines", post(create_line)),
+        // Lines in bulk and a line's device rules (api_lines.rs).
+        (
+            Method::POST,
+            "/api/v1/lines/import",
+            post(api_lines::import).layer(DefaultBodyLimit::max(lines::MAX_CSV_BYTES)),
+        ),
+        (Method::GET, "/api/v1/lines/export", get(api_lines::export)),
+        (Method::POST, "/api/v1/lines/bulk", post(api_lines::bulk)),
+        (
+            Method::PUT,
+            "/api/v1/lines/{name}/device-policy",
+            put(api_lines::device_policy),
+        ),
+        // End of the bulk block.
         (Method::GET, "/api/v1/lines/{name}", get(show_line)),
         (Method::PATCH, "/api/v1/lines/{name}", patch(edit_line)),
         (Method::DELETE, "/api/v1/lines/{name}", delete(delete_line)),
@@ -132,6 +148,9 @@ fn line_json(app: &App, a: &Account) -> Value {
         "note": &*a.note,
         "created_at": a.created_at,
         "active_connections": app.ledger.active(a.id, app.now()),
+        "allowed_formats": a.allowed_formats.iter().map(OutputFormat::as_str).collect::<Vec<_>>(),
+        "package": a.package.as_ref().map(|p| p.iter().map(|c| c.0).collect::<Vec<_>>()),
+        "device_policy": api_lines::policy_json(app.gate.binding(a.id).as_deref()),
     })
 }
 
@@ -158,7 +177,7 @@ fn connection_json(username: &str, c: &slots::Connection) -> Value {
     })
 }
 
-fn ok(value: Value) -> ApiResult {
+pub(super) fn ok(value: Value) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
@@ -199,7 +218,7 @@ fn whole(v: &Value) -> Option<i64> {
     })
 }
 
-fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("a JSON object body is required"));
     }
@@ -212,14 +231,14 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 
 /// The fields of a body, taken one by one; unknown fields are refused so a
 /// typo never passes silently.
-struct Fields(Map<String, Value>);
+pub(super) struct Fields(pub(super) Map<String, Value>);
 
 impl Fields {
-    fn take(&mut self, name: &str) -> Option<Value> {
+    pub(super) fn take(&mut self, name: &str) -> Option<Value> {
         self.0.remove(name)
     }
 
-    fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+    pub(super) fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -227,7 +246,7 @@ impl Fields {
         }
     }
 
-    fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub(super) fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
@@ -237,7 +256,7 @@ impl Fields {
         }
     }
 
-    fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
+    pub(super) fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(v) => whole(&v)
@@ -253,7 +272,7 @@ impl Fields {
     }
 
     /// `Some(None)` for an explicit `null`.
-    fn expiry(&mut self, name: &str) -> Result<Option<Option<i64>>, ApiError> {
+    pub(super) fn expiry(&mut self, name: &str) -> Result<Option<Option<i64>>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -268,7 +287,7 @@ impl Fields {
         }
     }
 
-    fn status(&mut self) -> Result<Option<Status>, ApiError> {
+    pub(super) fn status(&mut self) -> Result<Option<Status>, ApiError> {
         self.string("status")?
             .map(|s| {
                 s.parse::<Status>()
@@ -278,7 +297,7 @@ impl Fields {
     }
 
     /// `Some(None)`: the server-wide policy (`null` or `"default"`).
-    fn limit_policy(&mut self) -> Result<Option<Option<LimitPolicy>>, ApiError> {
+    pub(super) fn limit_policy(&mut self) -> Result<Option<Option<LimitPolicy>>, ApiError> {
         match self.take("limit_policy") {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -291,7 +310,7 @@ impl Fields {
         }
     }
 
-    fn note(&mut self) -> Result<Option<String>, ApiError> {
+    pub(super) fn note(&mut self) -> Result<Option<String>, ApiError> {
         let note = self.string("note")?;
         if note.as_ref().is_some_and(|n| n.chars().count() > 1000) {
             return Err(ApiError::bad_request(
@@ -301,7 +320,51 @@ impl Fields {
         Ok(note)
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    /// A non-empty array of format names (`ts`, `m3u8`, `rtmp`).
+    pub(super) fn formats(&mut self) -> Result<Option<OutputFormats>, ApiError> {
+        const WHAT: &str = "allowed_formats must be a non-empty array of ts, m3u8, rtmp";
+        match self.take("allowed_formats") {
+            None => Ok(None),
+            Some(Value::Array(items)) if !items.is_empty() => {
+                let mut set = OutputFormats::empty();
+                for item in &items {
+                    let f = item
+                        .as_str()
+                        .and_then(OutputFormat::from_name)
+                        .ok_or_else(|| ApiError::bad_request(WHAT))?;
+                    set = set.with(f);
+                }
+                Ok(Some(set))
+            }
+            Some(_) => Err(ApiError::bad_request(WHAT)),
+        }
+    }
+
+    /// `Some(None)`: every category (`null`); otherwise category ids that
+    /// exist in the catalog.
+    pub(super) fn package(
+        &mut self,
+        app: &App,
+    ) -> Result<Option<Option<Vec<tvgate_core::ids::CategoryId>>>, ApiError> {
+        const WHAT: &str = "package must be null (everything) or an array of category ids";
+        match self.take("package") {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::Array(items)) => {
+                let ids = items
+                    .iter()
+                    .map(|v| whole(v).and_then(|n| u32::try_from(n).ok()))
+                    .collect::<Option<Vec<u32>>>()
+                    .ok_or_else(|| ApiError::bad_request(WHAT))?;
+                lines::package(app, &ids)
+                    .map(|p| Some(Some(p)))
+                    .map_err(ApiError::bad_request)
+            }
+            Some(_) => Err(ApiError::bad_request(WHAT)),
+        }
+    }
+
+    pub(super) fn finish(self) -> Result<(), ApiError> {
         match self.0.keys().next() {
             None => Ok(()),
             Some(k) => Err(ApiError::bad_request(format!("unknown field {k:?}"))),
@@ -321,7 +384,7 @@ fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, Ap
     }
 }
 
-fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Account>, ApiError> {
+pub(super) fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Account>, ApiError> {
     app.gate
         .find_account(name)
         .ok_or_else(|| ApiError::not_found(format!("no line named {name:?}")))
@@ -374,6 +437,10 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
     spec.max_connections = f.u32("max_connections")?.unwrap_or(1);
     spec.limit_policy = f.limit_policy()?.flatten();
     spec.note = f.note()?.unwrap_or_default();
+    if let Some(formats) = f.formats()? {
+        spec.allowed_formats = formats;
+    }
+    spec.package = f.package(&app)?.flatten();
     f.finish()?;
     let (account, generated) = app.gate.create_account(spec, app.now()).await?;
     let mut out = line_json(&app, &account);
@@ -403,6 +470,8 @@ async fn edit_line(
         max_connections: f.u32("max_connections")?,
         limit_policy: f.limit_policy()?,
         note: f.note()?,
+        allowed_formats: f.formats()?,
+        package: f.package(&app)?,
         ..Default::default()
     };
     f.finish()?;

@@ -1,5 +1,7 @@
-//! The operator console's pages under `/admin/`: lines, the live view, the
-//! denial log and a line's devices.
+//! The operator console's pages under `/admin/`: lines (search, paged 500 at
+//! a time, create, per-line actions), the live view, the denial log and a
+//! line's devices. One line's page, bulk create and CSV import/export are in
+//! [`super::console_lines`].
 //!
 //! Server-rendered HTML without JavaScript. Every page needs a session (a
 //! request without one is sent to the login form); every change is a POST
@@ -29,7 +31,7 @@ pub const NAV: &str = "<nav><a href=\"/admin/\">Dashboard</a> · \
     <a href=\"/admin/lines\">Lines</a> · <a href=\"/admin/live\">Live</a> · \
     <a href=\"/admin/denials\">Denials</a></nav>";
 
-/// Most lines listed on the lines page (narrow with the search beyond it).
+/// Most lines listed on one lines page (Previous/Next reach the rest).
 const SHOWN_LINES: usize = 500;
 /// Most audit entries shown on a devices page.
 const AUDIT_LIMIT: u32 = 100;
@@ -44,12 +46,13 @@ pub fn routes() -> Router<App> {
         .route("/admin/live", get(live_page))
         .route("/admin/live/end", post(end_connection))
         .route("/admin/denials", get(denials_page))
+        .merge(super::console_lines::routes())
 }
 
 // ----- helpers -----
 
 /// The session, or the redirect to the login form.
-fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+pub(super) fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
     session::current(app, headers)
         .map(|(_, s)| s)
         .ok_or_else(|| {
@@ -64,13 +67,13 @@ fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Respo
         })
 }
 
-fn render(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn render(status: StatusCode, title: &str, body: &str) -> Response {
     let body = format!("{NAV}<h1>{}</h1>{body}", esc(title));
     (status, no_store(), Html(page(title, &body))).into_response()
 }
 
 /// A POST's answer: what happened, and the way back.
-fn result(status: StatusCode, message: &str, back: &str) -> Response {
+pub(super) fn result(status: StatusCode, message: &str, back: &str) -> Response {
     render(
         status,
         if status.is_success() {
@@ -86,19 +89,19 @@ fn result(status: StatusCode, message: &str, back: &str) -> Response {
     )
 }
 
-fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
+pub(super) fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
     let e = ApiError::from(e);
     result(e.status, &e.message, back)
 }
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
 /// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
+pub(super) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -115,7 +118,7 @@ fn qv(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn csrf_input(s: &Session) -> String {
+pub(super) fn csrf_input(s: &Session) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(&s.csrf)
@@ -123,7 +126,7 @@ fn csrf_input(s: &Session) -> String {
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
-fn when(t: UnixTime) -> String {
+pub(super) fn when(t: UnixTime) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's civil-from-days.
@@ -159,6 +162,11 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_default();
     let lower = needle.to_lowercase();
+    let offset = pairs
+        .iter()
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
     let mut lines: Vec<_> = app
         .gate
         .accounts()
@@ -173,7 +181,7 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
     let now = app.now();
     let csrf = csrf_input(&s);
     let mut rows = String::new();
-    for a in lines.iter().take(SHOWN_LINES) {
+    for a in lines.iter().skip(offset).take(SHOWN_LINES) {
         let state = if a.status != Status::Active {
             a.status.as_str()
         } else if a.is_expired(now) {
@@ -185,7 +193,7 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
         let name = esc(&a.username);
         let _ = write!(
             rows,
-            "<tr><td>{name}</td><td>{state}</td><td>{}</td><td>{}/{}</td><td>{}</td>\
+            "<tr><td><a href=\"/admin/lines/{}\">{name}</a></td><td>{state}</td><td>{}</td><td>{}/{}</td><td>{}</td>\
              <td><form method=\"post\" action=\"/admin/lines/action\">{csrf}\
              <input type=\"hidden\" name=\"name\" value=\"{name}\">\
              <input name=\"days\" type=\"number\" min=\"1\" max=\"36500\" value=\"30\" size=\"4\">\
@@ -195,6 +203,7 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
              <button name=\"action\" value=\"ban\">Ban</button>\
              <button name=\"action\" value=\"delete\">Delete</button></form>\
              <a href=\"/admin/lines/{}/devices\">Devices</a></td></tr>",
+            seg(&a.username),
             esc(&expires),
             app.ledger.active(a.id, now),
             a.max_connections,
@@ -202,6 +211,7 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
             seg(&a.username),
         );
     }
+    let pager = pager(&needle, offset, lines.len());
     let body = format!(
         "<form method=\"get\" action=\"/admin/lines\"><input name=\"q\" value=\"{}\" placeholder=\"username or note\">\
          <button type=\"submit\">Search</button></form>\
@@ -212,21 +222,46 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
          <label>Connections <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"1\"></label> \
          <label>Note <input name=\"note\"></label> \
          <button type=\"submit\">Create</button></form>\
-         <h2>Lines ({})</h2><table><thead><tr><th>Username</th><th>Status</th><th>Expires</th>\
-         <th>In use</th><th>Note</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table>{}",
+         <p><a href=\"/admin/bulk\">Create many</a> · <a href=\"/admin/import\">Import CSV</a> · \
+         <a href=\"/admin/export.csv\">Export CSV</a></p>\
+         <h2>Lines ({})</h2>{pager}<table><thead><tr><th>Username</th><th>Status</th><th>Expires</th>\
+         <th>In use</th><th>Note</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table>{pager}",
         esc(&needle),
         lines.len(),
-        if lines.len() > SHOWN_LINES {
-            "<p>Only the first 500 are listed; narrow the search.</p>"
-        } else {
-            ""
-        }
     );
     render(StatusCode::OK, "Lines", &body)
 }
 
+/// "Lines a–b of n" with Previous/Next links that keep the search.
+fn pager(needle: &str, offset: usize, total: usize) -> String {
+    if total <= SHOWN_LINES && offset == 0 {
+        return String::new();
+    }
+    let link = |to: usize, label: &str| {
+        format!(
+            "<a href=\"/admin/lines?q={}&amp;offset={to}\">{label}</a>",
+            qv(needle)
+        )
+    };
+    let mut out = format!(
+        "<p class=\"pager\">Lines {}–{} of {total}",
+        (offset + 1).min(total),
+        (offset + SHOWN_LINES).min(total)
+    );
+    if offset > 0 {
+        out.push_str(" · ");
+        out.push_str(&link(offset.saturating_sub(SHOWN_LINES), "Previous"));
+    }
+    if offset + SHOWN_LINES < total {
+        out.push_str(" · ");
+        out.push_str(&link(offset + SHOWN_LINES, "Next"));
+    }
+    out.push_str("</p>");
+    out
+}
+
 /// A whole number form field within `range`; `None` when absent or empty.
-fn number(
+pub(super) fn number(
     form: &[(String, String)],
     name: &str,
     range: std::ops::RangeInclusive<u32>,
@@ -394,7 +429,10 @@ async fn devices_page(
     for d in binding.iter().flat_map(|b| b.devices.iter()) {
         let _ = write!(
             rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td><form method=\"post\" action=\"/admin/lines/{}/devices/remove\">{}\
+             <input type=\"hidden\" name=\"id\" value=\"{}\">\
+             <button type=\"submit\">Remove</button></form></td></tr>",
             d.kind.as_str(),
             esc(&d.identifier),
             esc(&d.label),
@@ -405,6 +443,9 @@ async fn devices_page(
                 when(d.last_seen)
             },
             d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            seg(&line.username),
+            csrf_input(&s),
+            d.id.0,
         );
     }
     let audit = match app
@@ -430,13 +471,14 @@ async fn devices_page(
         );
     }
     let body = format!(
-        "<p>Line <b>{}</b>; device limit {}.</p>\
+        "<p>Line <a href=\"/admin/lines/{}\"><b>{}</b></a>; device limit {}.</p>\
          <form method=\"post\" action=\"/admin/lines/{}/devices/reset\">{}\
          <button type=\"submit\">Reset the binding</button></form>\
          <h2>Bound devices</h2><table><thead><tr><th>Kind</th><th>Identifier</th><th>Label</th>\
-         <th>First seen</th><th>Last seen</th><th>Last IP</th></tr></thead><tbody>{rows}</tbody></table>\
+         <th>First seen</th><th>Last seen</th><th>Last IP</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
          <h2>History</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th><th>IP</th>\
          <th>Old device</th><th>New device</th><th>Detail</th></tr></thead><tbody>{history}</tbody></table>",
+        seg(&line.username),
         esc(&line.username),
         binding.as_ref().map_or(0, |b| b.policy.limit),
         seg(&line.username),

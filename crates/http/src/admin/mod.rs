@@ -8,9 +8,12 @@
 //! only turns requests into those calls and answers into JSON or HTML.
 
 pub mod api;
+mod api_lines;
 pub mod console;
+mod console_lines;
 pub mod denials;
 pub mod error;
+mod lines;
 pub mod openapi;
 pub mod session;
 

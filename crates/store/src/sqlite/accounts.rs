@@ -267,6 +267,8 @@ pub(super) fn upsert(
                      expires_at      = CASE WHEN ?7 THEN ?8 ELSE expires_at END,
                      status          = CASE WHEN ?9 THEN ?10 ELSE status END,
                      limit_policy    = CASE WHEN ?11 THEN ?12 ELSE limit_policy END,
+                     is_trial        = CASE WHEN ?13 THEN ?14 ELSE is_trial END,
+                     note            = CASE WHEN ?15 THEN ?16 ELSE note END,
                      revision        = revision + 1
                  WHERE id = ?1",
             )
@@ -297,6 +299,13 @@ pub(super) fn upsert(
                         .ctx(CONTEXT)?;
                     counts.created += 1;
                 }
+                Some(_) if present.only_new => {
+                    // Dropping the transaction rolls the batch back.
+                    return Err(StoreError::Conflict {
+                        what: "line",
+                        value: a.username.clone(),
+                    });
+                }
                 Some(id) => {
                     change
                         .execute(params![
@@ -312,6 +321,10 @@ pub(super) fn upsert(
                             a.status.as_str(),
                             present.limit_policy,
                             a.limit_policy.map(LimitPolicy::as_str),
+                            present.is_trial,
+                            a.is_trial,
+                            present.note,
+                            a.note,
                         ])
                         .ctx(CONTEXT)?;
                     counts.updated += 1;
