@@ -482,19 +482,12 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     .with_context(|| format!("{location}: no such file"))?;
                 abs.to_string_lossy().into_owned()
             };
-            let name = name.unwrap_or_else(|| {
-                sources::redact(&location)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("source")
-                    .to_string()
-            });
             let source = gate
-                .store()
-                .insert_source(NewSource {
+                .add_source(NewSource {
                     kind,
                     location,
-                    name,
+                    // Empty: the gate names it after the location.
+                    name: name.unwrap_or_default(),
                     created_at: now(),
                     max_connections,
                     delivery: if redirect {
@@ -599,6 +592,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     SourcePatch {
                         max_connections,
                         delivery,
+                        enabled: None,
                     },
                 )
                 .await?;
@@ -610,9 +604,18 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                 cap_text(s.max_connections)
             );
         }
+        SourceCommand::Enable { id } | SourceCommand::Disable { id } => {
+            let enabled = matches!(cmd, SourceCommand::Enable { .. });
+            let s = gate.set_source_enabled(SourceId(id), enabled).await?;
+            println!(
+                "source {} ({}) is now {}",
+                s.id,
+                s.name,
+                if s.enabled { "enabled" } else { "disabled" }
+            );
+        }
         SourceCommand::Remove { id } => {
-            gate.store().delete_source(SourceId(id)).await?;
-            gate.reload_catalog().await?;
+            gate.remove_source(SourceId(id)).await?;
             println!("removed source {id}");
         }
     }
@@ -625,7 +628,13 @@ async fn refresh_one(
     source: &Source,
     show: bool,
 ) -> Result<()> {
-    let report = sources::refresh(gate, source, &settings.data_dir, show).await?;
+    let report = sources::refresh(
+        gate,
+        source,
+        &settings.data_dir,
+        sources::TerminalProgress::new(show),
+    )
+    .await?;
     println!("source {}: {}", source.id, report.summary(source.kind));
     for d in report.diagnostics.iter().take(20) {
         println!("  {}: {d}", source.name);
@@ -648,6 +657,14 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
             .unwrap_or_default()
     };
     match cmd {
+        ChannelCommand::Enable { id } | ChannelCommand::Disable { id } => {
+            let enabled = matches!(cmd, ChannelCommand::Enable { .. });
+            gate.set_stream_enabled(StreamId(id), enabled).await?;
+            println!(
+                "stream {id} is now {}",
+                if enabled { "enabled" } else { "disabled" }
+            );
+        }
         ChannelCommand::List { json } => {
             let mut rows: Vec<(u32, &'static str, String, String, String, usize)> = Vec::new();
             for c in &catalog.live {

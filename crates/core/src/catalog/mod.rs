@@ -10,6 +10,11 @@
 //! without it pays nothing: each source's cap and delivery
 //! ([`SourceSettings`], a few per catalog) and the backup URLs of the
 //! channels that have some (a map by stream id).
+//!
+//! The snapshot is what players see: [`Catalog::build`] leaves out the
+//! items of a source the operator disabled (the store keeps them, so
+//! enabling it again needs no refresh). Single streams the operator
+//! disabled never reach the build: the store's catalog load leaves them out.
 
 pub mod backups;
 mod index;
@@ -242,6 +247,18 @@ impl Catalog {
         sources.sort_by_key(|s| s.id);
         sources.dedup_by_key(|s| s.id);
         sources.shrink_to_fit();
+        // A source without settings cannot be told apart from an enabled
+        // one (stores always load both); only an explicit "off" hides.
+        let disabled: Vec<SourceId> = sources
+            .iter()
+            .filter(|s| !s.enabled)
+            .map(|s| s.id)
+            .collect();
+        if !disabled.is_empty() {
+            live.retain(|c| !disabled.contains(&c.source));
+            movies.retain(|m| !disabled.contains(&m.source));
+            series.retain(|s| !disabled.contains(&s.source));
+        }
         let backups = backups
             .into_iter()
             .filter(|(_, urls)| !urls.is_empty())
@@ -570,12 +587,14 @@ mod tests {
                 name: "Two".into(),
                 max_connections: 5,
                 delivery: Delivery::Redirect,
+                enabled: true,
             },
             SourceSettings {
                 id: SourceId(1),
                 name: "One".into(),
                 max_connections: 0,
                 delivery: Delivery::Proxy,
+                enabled: true,
             },
         ];
         d.backups = vec![

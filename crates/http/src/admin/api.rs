@@ -25,7 +25,7 @@ use tvgate_core::gate::AccountSpec;
 use tvgate_core::ids::DeviceId;
 use tvgate_core::ledger::{LeaseId, LeaseKind, LimitPolicy};
 
-type ApiResult = Result<Response, ApiError>;
+pub(super) type ApiResult = Result<Response, ApiError>;
 
 /// Every route of the API: (method, path, handler). The router and the
 /// OpenAPI test both read this list.
@@ -62,9 +62,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             "/api/v1/connections/{id}",
             delete(end_connection),
         ),
-        (Method::GET, "/api/v1/sources", get(list_sources)),
         (Method::GET, "/api/v1/openapi.json", get(openapi_json)),
     ]
+    .into_iter()
+    .chain(super::api_sources::routes())
+    .collect()
 }
 
 /// Adds the API's routes (merging methods that share a path).
@@ -153,19 +155,19 @@ fn connection_json(username: &str, c: &slots::Connection) -> Value {
     })
 }
 
-fn ok(value: Value) -> ApiResult {
+pub(super) fn ok(value: Value) -> ApiResult {
     Ok(Json(value).into_response())
 }
 
 // ----- input -----
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
-fn query_u32(
+pub(super) fn query_u32(
     pairs: &[(String, String)],
     name: &str,
     default: u32,
@@ -194,7 +196,7 @@ fn whole(v: &Value) -> Option<i64> {
     })
 }
 
-fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
+pub(super) fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("a JSON object body is required"));
     }
@@ -207,14 +209,14 @@ fn object(body: &Bytes) -> Result<Map<String, Value>, ApiError> {
 
 /// The fields of a body, taken one by one; unknown fields are refused so a
 /// typo never passes silently.
-struct Fields(Map<String, Value>);
+pub(super) struct Fields(pub(super) Map<String, Value>);
 
 impl Fields {
     fn take(&mut self, name: &str) -> Option<Value> {
         self.0.remove(name)
     }
 
-    fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+    pub(super) fn string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -222,7 +224,7 @@ impl Fields {
         }
     }
 
-    fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+    pub(super) fn bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(b)),
@@ -232,7 +234,7 @@ impl Fields {
         }
     }
 
-    fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
+    pub(super) fn u32(&mut self, name: &str) -> Result<Option<u32>, ApiError> {
         match self.take(name) {
             None => Ok(None),
             Some(v) => whole(&v)
@@ -296,7 +298,7 @@ impl Fields {
         Ok(note)
     }
 
-    fn finish(self) -> Result<(), ApiError> {
+    pub(super) fn finish(self) -> Result<(), ApiError> {
         match self.0.keys().next() {
             None => Ok(()),
             Some(k) => Err(ApiError::bad_request(format!("unknown field {k:?}"))),
@@ -306,7 +308,7 @@ impl Fields {
 
 /// A numeric id from the path: `None` for a number too large to be one
 /// (it names nothing: a 404), a 400 for anything that is not a number.
-fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
+pub(super) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
     match raw.parse::<T>() {
         Ok(id) => Ok(Some(id)),
         Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(None),
@@ -561,34 +563,6 @@ async fn end_connection(
         }
         None => Err(ApiError::not_found(format!("no connection {}", id.0))),
     }
-}
-
-// ----- sources -----
-
-async fn list_sources(State(app): State<App>, _op: Operator) -> ApiResult {
-    let sources = app
-        .gate
-        .store()
-        .sources()
-        .await
-        .map_err(tvgate_core::gate::GateError::from)?;
-    let items: Vec<Value> = sources
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id.0,
-                "name": s.name,
-                "kind": format!("{:?}", s.kind).to_lowercase(),
-                "enabled": s.enabled,
-                "last_refresh": s.last_refresh,
-                "item_count": s.item_count,
-                "last_error": s.last_error,
-                "diagnostics": s.diagnostics,
-                "max_connections": s.max_connections,
-            })
-        })
-        .collect();
-    ok(json!({"items": items}))
 }
 
 // ----- the document -----

@@ -27,7 +27,7 @@ use tvgate_core::UnixTime;
 /// The console's navigation, shown on the dashboard and every page.
 pub const NAV: &str = "<nav><a href=\"/admin/\">Dashboard</a> · \
     <a href=\"/admin/lines\">Lines</a> · <a href=\"/admin/live\">Live</a> · \
-    <a href=\"/admin/denials\">Denials</a></nav>";
+    <a href=\"/admin/denials\">Denials</a> · <a href=\"/admin/sources\">Sources</a></nav>";
 
 /// Most lines listed on the lines page (narrow with the search beyond it).
 const SHOWN_LINES: usize = 500;
@@ -49,7 +49,7 @@ pub fn routes() -> Router<App> {
 // ----- helpers -----
 
 /// The session, or the redirect to the login form.
-fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
+pub(super) fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
     session::current(app, headers)
         .map(|(_, s)| s)
         .ok_or_else(|| {
@@ -64,13 +64,13 @@ fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Respo
         })
 }
 
-fn render(status: StatusCode, title: &str, body: &str) -> Response {
+pub(super) fn render(status: StatusCode, title: &str, body: &str) -> Response {
     let body = format!("{NAV}<h1>{}</h1>{body}", esc(title));
     (status, no_store(), Html(page(title, &body))).into_response()
 }
 
 /// A POST's answer: what happened, and the way back.
-fn result(status: StatusCode, message: &str, back: &str) -> Response {
+pub(super) fn result(status: StatusCode, message: &str, back: &str) -> Response {
     render(
         status,
         if status.is_success() {
@@ -86,19 +86,19 @@ fn result(status: StatusCode, message: &str, back: &str) -> Response {
     )
 }
 
-fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
+pub(super) fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
     let e = ApiError::from(e);
     result(e.status, &e.message, back)
 }
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
 /// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
+pub(super) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -111,11 +111,11 @@ fn seg(s: &str) -> String {
 }
 
 /// A query value, form-encoded.
-fn qv(s: &str) -> String {
+pub(super) fn qv(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn csrf_input(s: &Session) -> String {
+pub(super) fn csrf_input(s: &Session) -> String {
     format!(
         "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
         esc(&s.csrf)
@@ -123,7 +123,7 @@ fn csrf_input(s: &Session) -> String {
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
-fn when(t: UnixTime) -> String {
+pub(super) fn when(t: UnixTime) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Howard Hinnant's civil-from-days.
@@ -226,7 +226,7 @@ async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): Raw
 }
 
 /// A whole number form field within `range`; `None` when absent or empty.
-fn number(
+pub(super) fn number(
     form: &[(String, String)],
     name: &str,
     range: std::ops::RangeInclusive<u32>,

@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "admin",
         sql: include_str!("../../migrations/sqlite/0004_admin.sql"),
     },
+    Migration {
+        version: 5,
+        name: "stream_enabled",
+        sql: include_str!("../../migrations/sqlite/0005_stream_enabled.sql"),
+    },
 ];
 
 /// The schema version this build writes.
