@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// An operator with a token, made the way the CLI makes them.
-async fn operator(srv: &TestServer) -> (String, String) {
+pub(crate) async fn operator(srv: &TestServer) -> (String, String) {
     let (_, password) = srv.gate.create_admin("olga", NOW).await.expect("admin");
     let (_, token) = srv
         .gate
@@ -18,7 +18,7 @@ async fn operator(srv: &TestServer) -> (String, String) {
     (password, token)
 }
 
-async fn call(
+pub(crate) async fn call(
     srv: &TestServer,
     method: reqwest::Method,
     path: &str,

@@ -10,12 +10,12 @@ use tvgate_core::access::device::DeviceKind;
 use tvgate_core::access::Status;
 
 /// A logged-in console: the session cookie and its CSRF token.
-struct Console {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Console {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn login(srv: &TestServer) -> Console {
+pub(crate) async fn login(srv: &TestServer) -> Console {
     let (_, password) = srv.gate.create_admin("olga", NOW).await.expect("admin");
     let login = client()
         .post(srv.url("/admin/login"))
@@ -53,7 +53,7 @@ async fn login(srv: &TestServer) -> Console {
 }
 
 impl Console {
-    async fn get(&self, srv: &TestServer, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, srv: &TestServer, path: &str) -> (u16, String) {
         let r = client()
             .get(srv.url(path))
             .header("cookie", &self.cookie)
@@ -64,7 +64,12 @@ impl Console {
         (status, r.text().await.expect("body"))
     }
 
-    async fn post(&self, srv: &TestServer, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String) {
         let mut form = form.to_vec();
         form.push(("csrf", self.csrf.as_str()));
         let r = client()
