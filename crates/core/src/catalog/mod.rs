@@ -578,6 +578,24 @@ mod tests {
     }
 
     #[test]
+    fn a_disabled_sources_items_are_left_out() {
+        let mut d = data(&[1, 2, 3]);
+        d.live[1].source = SourceId(2);
+        d.sources = vec![SourceSettings {
+            id: SourceId(2),
+            name: "Off".into(),
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+            enabled: false,
+        }];
+        let c = Catalog::build(d);
+        let ids: Vec<u32> = c.live.iter().map(|l| l.id.0).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(c.stream(StreamId(2)), None, "its URL names nothing");
+        assert!(c.stream(StreamId(500)).is_some(), "other sources stay");
+    }
+
+    #[test]
     fn sources_and_backups_are_looked_up_per_stream() {
         let mut d = data(&[1, 2, 3, 7]);
         d.live[1].source = SourceId(2);
