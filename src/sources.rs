@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tvgate_core::catalog::ingest::{classify, ImportedItem};
 use tvgate_core::catalog::{Source, SourceKind};
-use tvgate_core::ids::SourceId;
 use tvgate_core::gate::Gate;
+use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 

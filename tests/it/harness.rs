@@ -134,9 +134,14 @@ impl TestServer {
             })
             .await
             .expect("insert source");
-        let report = tvgate::sources::refresh(&self.gate, &source, self.dir.path(), tvgate::sources::quiet())
-            .await
-            .expect("refresh");
+        let report = tvgate::sources::refresh(
+            &self.gate,
+            &source,
+            self.dir.path(),
+            tvgate::sources::quiet(),
+        )
+        .await
+        .expect("refresh");
         (source, report)
     }
 

@@ -39,10 +39,9 @@ async fn finished(srv: &TestServer, token: &str, id: i64) -> Value {
 }
 
 async fn live_names(srv: &TestServer) -> Vec<String> {
-    let list = get_json(&srv.url(
-        "/player_api.php?username=alice&password=pw-1&action=get_live_streams",
-    ))
-    .await;
+    let list =
+        get_json(&srv.url("/player_api.php?username=alice&password=pw-1&action=get_live_streams"))
+            .await;
     list.as_array()
         .map(|a| {
             a.iter()
@@ -310,7 +309,12 @@ async fn one_refresh_per_source_runs_at_a_time_and_shows_its_progress() {
 }
 
 /// A console POST as a browser sends it, with the session's CSRF token.
-async fn submit(srv: &TestServer, console: &Console, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+async fn submit(
+    srv: &TestServer,
+    console: &Console,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
     let mut form = form.to_vec();
     form.push(("csrf", console.csrf.as_str()));
     client()
@@ -354,7 +358,10 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
         assert!(!page.contains("failed"), "{page}");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    assert!(!page.contains("http-equiv"), "a finished job stops reloading: {page}");
+    assert!(
+        !page.contains("http-equiv"),
+        "a finished job stops reloading: {page}"
+    );
     assert!(page.contains("1 line(s) were skipped"), "{page}");
 
     let (_, list) = console.get(&srv, "/admin/sources").await;
@@ -368,7 +375,10 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
     );
     assert!(detail.contains("Sport One") && detail.contains("News One"));
     let (_, found) = console.get(&srv, &format!("{source_page}?q=sport")).await;
-    assert!(found.contains("Sport One") && !found.contains("News One"), "{found}");
+    assert!(
+        found.contains("Sport One") && !found.contains("News One"),
+        "{found}"
+    );
 
     // Disable a channel from its row.
     let sport = srv
@@ -383,7 +393,11 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
         &srv,
         &console,
         "/admin/channels/action",
-        &[("id", &sport), ("action", "disable"), ("back", &source_page)],
+        &[
+            ("id", &sport),
+            ("action", "disable"),
+            ("back", &source_page),
+        ],
     )
     .await;
     assert_eq!(r.status(), 303);
@@ -411,16 +425,28 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
 
     // The whole source off, then removed.
     let (status, body) = console
-        .post(&srv, "/admin/sources/action", &[("id", &id), ("action", "disable")])
+        .post(
+            &srv,
+            "/admin/sources/action",
+            &[("id", &id), ("action", "disable")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(live_names(&srv).await.is_empty());
     let (status, body) = console
-        .post(&srv, "/admin/sources/action", &[("id", "nope"), ("action", "enable")])
+        .post(
+            &srv,
+            "/admin/sources/action",
+            &[("id", "nope"), ("action", "enable")],
+        )
         .await;
     assert_eq!(status, 404, "{body}");
     let (status, _) = console
-        .post(&srv, "/admin/sources/action", &[("id", &id), ("action", "remove")])
+        .post(
+            &srv,
+            "/admin/sources/action",
+            &[("id", &id), ("action", "remove")],
+        )
         .await;
     assert_eq!(status, 200);
     let (_, list) = console.get(&srv, "/admin/sources").await;
@@ -439,8 +465,14 @@ async fn console_source_forms_without_the_csrf_token_are_403() {
             "/admin/sources",
             vec![("kind", "m3u"), ("location", "/tmp/sneaky.m3u")],
         ),
-        ("/admin/sources/action", vec![("id", "1"), ("action", "disable")]),
-        ("/admin/channels/action", vec![("id", "1"), ("action", "disable")]),
+        (
+            "/admin/sources/action",
+            vec![("id", "1"), ("action", "disable")],
+        ),
+        (
+            "/admin/channels/action",
+            vec![("id", "1"), ("action", "disable")],
+        ),
     ] {
         for csrf in [None, Some("0".repeat(64))] {
             let mut form = form.clone();
@@ -462,4 +494,52 @@ async fn console_source_forms_without_the_csrf_token_are_403() {
     // Pages need a session.
     let (status, _) = get(&srv.url("/admin/sources")).await;
     assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn the_cli_switches_sources_and_channels_through_the_same_gate() {
+    use crate::harness::tvgate;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let playlist = dir.path().join("cli.m3u");
+    std::fs::write(&playlist, PLAYLIST).expect("write");
+    let (code, out, err) = tvgate(
+        dir.path(),
+        &["source", "add", "m3u", playlist.to_str().expect("path")],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added source 1"), "{out}");
+    let names = |dir: &std::path::Path| {
+        let (code, out, err) = tvgate(dir, &["channel", "list", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: Value = serde_json::from_str(&out).expect("json");
+        v["streams"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s["name"].as_str().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(dir.path()), ["News One", "Sport One"]);
+    let (code, out, err) = tvgate(dir.path(), &["channel", "disable", "2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(names(dir.path()), ["News One"]);
+    let (code, _, err) = tvgate(dir.path(), &["source", "refresh", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        names(dir.path()),
+        ["News One"],
+        "a refresh keeps the switch"
+    );
+    let (code, out, err) = tvgate(dir.path(), &["source", "disable", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("disabled"), "{out}");
+    assert!(names(dir.path()).is_empty());
+    let (code, _, err) = tvgate(dir.path(), &["source", "enable", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(dir.path()), ["News One"]);
+    let (code, _, err) = tvgate(dir.path(), &["channel", "disable", "999999"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("999999"), "{err}");
 }

@@ -1094,7 +1094,12 @@ async fn switches(store: &dyn Store) {
     assert_eq!(data.programmes.len(), programmes - 1);
     let settings = data.sources.iter().find(|s| s.id == src).unwrap();
     assert!(!settings.enabled, "the catalog build hides its items");
-    assert!(store.sources().await.unwrap().iter().all(|s| s.id != src || !s.enabled));
+    assert!(store
+        .sources()
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.id != src || !s.enabled));
     store.delete_source(src).await.unwrap();
     store.delete_source(guide_src).await.unwrap();
 }

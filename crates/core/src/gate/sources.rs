@@ -87,7 +87,8 @@ impl Gate {
         if source.name.is_empty() {
             source.name = default_name(&source.location);
         }
-        if source.name.chars().count() > MAX_SOURCE_NAME || source.name.chars().any(char::is_control)
+        if source.name.chars().count() > MAX_SOURCE_NAME
+            || source.name.chars().any(char::is_control)
         {
             return Err(GateError::Invalid(format!(
                 "name must be one line of at most {MAX_SOURCE_NAME} characters"
@@ -141,7 +142,10 @@ mod tests {
 
     #[test]
     fn default_names_hide_credentials() {
-        assert_eq!(default_name("http://u:p@host/get.php?username=u&password=p"), "get.php");
+        assert_eq!(
+            default_name("http://u:p@host/get.php?username=u&password=p"),
+            "get.php"
+        );
         assert_eq!(default_name("/srv/lists/tv.m3u"), "tv.m3u");
         assert_eq!(default_name("http://u:p@host"), "host");
         assert_eq!(default_name("http://host/"), "host");

@@ -101,10 +101,7 @@ fn state_json(s: &RefreshState) -> Value {
 }
 
 fn source_json(app: &App, s: &Source) -> Value {
-    let refresh = app
-        .refreshes
-        .get(s.id)
-        .map(|p| state_json(&p.state(s.id)));
+    let refresh = app.refreshes.get(s.id).map(|p| state_json(&p.state(s.id)));
     json!({
         "id": s.id.0,
         "name": s.name,
@@ -213,7 +210,11 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
             delivery,
         })
         .await?;
-    tracing::info!(token = op.0.id, source = source.id.0, "source added through the API");
+    tracing::info!(
+        token = op.0.id,
+        source = source.id.0,
+        "source added through the API"
+    );
     // A brand-new source has no running refresh; only a missing importer
     // can refuse, and the source is kept either way.
     let _ = start(&app, source.clone());
@@ -238,11 +239,7 @@ async fn edit_source(
     ok(source_json(&app, &source))
 }
 
-async fn remove_source(
-    State(app): State<App>,
-    _op: Operator,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn remove_source(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
     let id = find_source(&app, &id).await?.id;
     app.gate.remove_source(id).await?;
     app.refreshes.forget(id);
@@ -251,11 +248,7 @@ async fn remove_source(
 
 /// `POST /api/v1/sources/{id}/refresh`: 202 with the new job, or 409 with
 /// the running one.
-async fn start_refresh(
-    State(app): State<App>,
-    _op: Operator,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn start_refresh(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
     let source = find_source(&app, &id).await?;
     let id = source.id;
     match start(&app, source) {
@@ -272,11 +265,7 @@ async fn start_refresh(
     }
 }
 
-async fn refresh_state(
-    State(app): State<App>,
-    _op: Operator,
-    Path(id): Path<String>,
-) -> ApiResult {
+async fn refresh_state(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
     let id = find_source(&app, &id).await?.id;
     match app.refreshes.get(id) {
         Some(p) => ok(state_json(&p.state(id))),

@@ -42,7 +42,12 @@ pub fn routes() -> Router<App> {
 }
 
 fn see_other(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())], no_store()).into_response()
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, to.to_string())],
+        no_store(),
+    )
+        .into_response()
 }
 
 fn progress_url(id: SourceId) -> String {
@@ -161,7 +166,10 @@ async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
         Ok(n) => n.unwrap_or(0),
         Err(m) => return result(StatusCode::BAD_REQUEST, &m, back),
     };
-    let delivery = match field(&form, "delivery").map(str::trim).filter(|d| !d.is_empty()) {
+    let delivery = match field(&form, "delivery")
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
         None => Delivery::Proxy,
         Some(d) => match Delivery::parse(d) {
             Some(d) => d,
@@ -245,7 +253,10 @@ async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) 
             }),
         "remove" => app.gate.remove_source(id).await.map(|()| {
             app.refreshes.forget(id);
-            format!("Source {} was removed with everything it brought.", source.name)
+            format!(
+                "Source {} was removed with everything it brought.",
+                source.name
+            )
         }),
         other => {
             return result(
