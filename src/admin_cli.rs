@@ -18,7 +18,7 @@ use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, 
 use tvgate_core::gate::{AccountSpec, DevicePolicyPatch, Gate};
 use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
-use tvgate_core::ports::{NewSource, SourcePatch};
+use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
 use tvgate_core::UnixTime;
 
 fn now() -> UnixTime {
@@ -528,6 +528,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                             s.id.to_string(),
                             s.kind.as_str().to_string(),
                             s.name.clone(),
+                            if s.enabled { "yes" } else { "no" }.to_string(),
                             s.item_count.to_string(),
                             cap_text(s.max_connections),
                             s.delivery.to_string(),
@@ -541,6 +542,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                         "ID",
                         "KIND",
                         "NAME",
+                        "ENABLED",
                         "ITEMS",
                         "MAX CONN",
                         "DELIVERY",
@@ -665,7 +667,51 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                 if enabled { "enabled" } else { "disabled" }
             );
         }
-        ChannelCommand::List { json } => {
+        ChannelCommand::List {
+            json,
+            disabled: true,
+        } => {
+            let mut all = Vec::new();
+            loop {
+                let page = gate
+                    .streams(StreamQuery {
+                        enabled: Some(false),
+                        offset: u32::try_from(all.len()).unwrap_or(u32::MAX),
+                        limit: tvgate_core::gate::MAX_STREAM_PAGE,
+                        ..Default::default()
+                    })
+                    .await?;
+                let done =
+                    page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
+                all.extend(page.items);
+                if done {
+                    break;
+                }
+            }
+            if json {
+                let list: Vec<_> = all
+                    .iter()
+                    .map(|r| json!({"stream_id": r.id.0, "source": r.source.0, "kind": r.kind, "name": r.name, "category": r.category}))
+                    .collect();
+                println!("{}", json!({"disabled": list}));
+            } else {
+                let table: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.kind.clone(),
+                            r.name.clone(),
+                            r.category.clone().unwrap_or_default(),
+                            r.source.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "KIND", "NAME", "CATEGORY", "SOURCE"], &table);
+                println!("{} disabled", all.len());
+            }
+        }
+        ChannelCommand::List { json, .. } => {
             let mut rows: Vec<(u32, &'static str, String, String, String, usize)> = Vec::new();
             for c in &catalog.live {
                 rows.push((

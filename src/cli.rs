@@ -352,6 +352,9 @@ pub enum ChannelCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// List the streams switched off for players instead (`tvgate channel enable ID`).
+        #[arg(long)]
+        disabled: bool,
     },
     /// Show a channel (movie, episode) to players again.
     Enable {

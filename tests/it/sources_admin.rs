@@ -107,6 +107,8 @@ async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
     let (status, page) = call(&srv, Method::GET, &path, t, None).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(page["total"], 2, "{page}");
+    let (_, none_off) = call(&srv, Method::GET, &format!("{path}&enabled=false"), t, None).await;
+    assert_eq!(none_off["total"], 0, "{none_off}");
     let sport = channel(&page, "Sport One")["id"].as_u64().expect("id");
     assert_eq!(channel(&page, "Sport One")["category"], "Sports");
     assert_eq!(live_names(&srv).await, ["News One", "Sport One"]);
@@ -127,6 +129,9 @@ async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
     assert_eq!(status, 404);
     let (_, page) = call(&srv, Method::GET, &path, t, None).await;
     assert_eq!(channel(&page, "Sport One")["enabled"], false, "{page}");
+    let (_, only_off) = call(&srv, Method::GET, &format!("{path}&enabled=false"), t, None).await;
+    assert_eq!(only_off["total"], 1, "{only_off}");
+    assert_eq!(only_off["items"][0]["id"], sport, "{only_off}");
 
     // A refresh keeps the switch (and the id).
     let refresh = format!("/api/v1/sources/{id}/refresh");
@@ -525,6 +530,11 @@ async fn the_cli_switches_sources_and_channels_through_the_same_gate() {
     let (code, out, err) = tvgate(dir.path(), &["channel", "disable", "2"]);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(names(dir.path()), ["News One"]);
+    let (code, out, err) = tvgate(dir.path(), &["channel", "list", "--disabled", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let off: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(off["disabled"][0]["stream_id"], 2, "{off}");
+    assert_eq!(off["disabled"][0]["name"], "Sport One", "{off}");
     let (code, _, err) = tvgate(dir.path(), &["source", "refresh", "1"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(

@@ -84,6 +84,8 @@ pub struct StreamQuery {
     pub source: Option<SourceId>,
     /// Case-insensitive part of the name; empty: every stream.
     pub search: String,
+    /// Only enabled (`Some(true)`) or only disabled (`Some(false)`) ones.
+    pub enabled: Option<bool>,
     pub offset: u32,
     pub limit: u32,
 }

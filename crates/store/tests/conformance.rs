@@ -1055,6 +1055,12 @@ async fn switches(store: &dyn Store) {
     let again = store.streams(by_id).await.unwrap();
     assert_eq!(again.items.len(), 1);
     assert!(!again.items[0].enabled);
+    let off = StreamQuery {
+        enabled: Some(false),
+        ..only("")
+    };
+    let off = store.streams(off).await.unwrap();
+    assert_eq!((off.total, off.items[0].id), (1, beta.id));
     store.set_stream_enabled(beta.id, true).await.unwrap();
     assert_eq!(loaded(&store.load_catalog().await.unwrap()).len(), 2);
     let missing = store.set_stream_enabled(StreamId(4_000_000), false).await;

@@ -297,8 +297,8 @@ async fn diagnostics(State(app): State<App>, _op: Operator, Path(id): Path<Strin
 
 // ----- channels -----
 
-/// `GET /api/v1/channels?source=&q=&offset=&limit=`: stored streams,
-/// disabled ones included.
+/// `GET /api/v1/channels?source=&q=&enabled=&offset=&limit=`: stored
+/// streams, disabled ones included unless `enabled` says otherwise.
 async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery) -> ApiResult {
     let pairs = query_pairs(q.as_deref());
     let source = match pairs.iter().find(|(k, _)| k == "source") {
@@ -316,6 +316,14 @@ async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQu
         .find(|(k, _)| k == "q")
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_default();
+    let enabled = match pairs.iter().find(|(k, _)| k == "enabled") {
+        None => None,
+        Some((_, v)) => match v.trim() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => return Err(ApiError::bad_request("enabled must be true or false")),
+        },
+    };
     let offset = query_u32(&pairs, "offset", 0, u32::MAX)?;
     let limit = query_u32(&pairs, "limit", 100, MAX_STREAM_PAGE)?;
     let page = app
@@ -324,6 +332,7 @@ async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQu
             stream: None,
             source,
             search,
+            enabled,
             offset,
             limit,
         })

@@ -387,6 +387,7 @@ async fn source_page(
             stream: None,
             source: Some(source.id),
             search: search.clone(),
+            enabled: None,
             offset,
             limit: CHANNELS_PER_PAGE,
         })

@@ -31,12 +31,12 @@ pub(super) fn list(conn: &mut Connection, q: StreamQuery) -> StoreResult<StreamP
     let pattern = like_pattern(q.search.trim());
     // SQLite's LIKE folds ASCII case only; good enough for a search box.
     const FILTER: &str = "(?1 IS NULL OR s.source_id = ?1) AND s.name LIKE ?2 ESCAPE '\\'
-        AND (?5 IS NULL OR s.id = ?5)";
+        AND (?5 IS NULL OR s.id = ?5) AND (?6 IS NULL OR s.enabled = ?6)";
     let stream = q.stream.map(|s| s.0);
     let total: i64 = tx
         .query_row(
             &format!("SELECT COUNT(*) FROM streams s WHERE {FILTER}"),
-            params![source, pattern, None::<i64>, None::<i64>, stream],
+            params![source, pattern, None::<i64>, None::<i64>, stream, q.enabled],
             |row| row.get(0),
         )
         .ctx(CONTEXT)?;
@@ -60,7 +60,8 @@ pub(super) fn list(conn: &mut Connection, q: StreamQuery) -> StoreResult<StreamP
                     pattern,
                     i64::from(q.limit),
                     i64::from(q.offset),
-                    stream
+                    stream,
+                    q.enabled
                 ],
                 |row| {
                     Ok(StreamRow {
