@@ -408,6 +408,18 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], source_page.as_str());
     assert_eq!(live_names(&srv).await, ["News One"]);
+    // The way back is a console page, never elsewhere or a header break.
+    for back in ["https://evil.example/", "/admin/x\r\nSet-Cookie: a=b"] {
+        let r = submit(
+            &srv,
+            &console,
+            "/admin/channels/action",
+            &[("id", &sport), ("action", "disable"), ("back", back)],
+        )
+        .await;
+        assert_eq!(r.status(), 303, "{back}");
+        assert_eq!(r.headers()["location"], "/admin/sources", "{back}");
+    }
 
     // Refresh from the list: still disabled afterwards.
     let id = source_page.rsplit('/').next().expect("id").to_string();

@@ -495,9 +495,10 @@ async fn channel_action(State(app): State<App>, headers: HeaderMap, body: Bytes)
         Ok((_, s)) => s,
         Err(r) => return *r,
     };
-    // Only a console page: never an open redirect.
+    // Only a console page (never an open redirect), and only characters a
+    // Location header can carry (the pages send it percent-encoded).
     let back = field(&form, "back")
-        .filter(|b| b.starts_with("/admin/") && !b.starts_with("//"))
+        .filter(|b| b.starts_with("/admin/") && b.bytes().all(|c| c.is_ascii_graphic()))
         .unwrap_or("/admin/sources");
     let raw = field(&form, "id").unwrap_or_default().trim();
     let Some(id) = raw.parse::<u32>().ok().map(StreamId) else {
