@@ -18,7 +18,7 @@ use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, 
 use tvgate_core::gate::{AccountSpec, DevicePolicyPatch, Gate};
 use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
-use tvgate_core::ports::{NewSource, SourcePatch};
+use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
 use tvgate_core::UnixTime;
 
 fn now() -> UnixTime {
@@ -490,19 +490,12 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     .with_context(|| format!("{location}: no such file"))?;
                 abs.to_string_lossy().into_owned()
             };
-            let name = name.unwrap_or_else(|| {
-                sources::redact(&location)
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("source")
-                    .to_string()
-            });
             let source = gate
-                .store()
-                .insert_source(NewSource {
+                .add_source(NewSource {
                     kind,
                     location,
-                    name,
+                    // Empty: the gate names it after the location.
+                    name: name.unwrap_or_default(),
                     created_at: now(),
                     max_connections,
                     delivery: if redirect {
@@ -543,6 +536,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                             s.id.to_string(),
                             s.kind.as_str().to_string(),
                             s.name.clone(),
+                            if s.enabled { "yes" } else { "no" }.to_string(),
                             s.item_count.to_string(),
                             cap_text(s.max_connections),
                             s.delivery.to_string(),
@@ -556,6 +550,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                         "ID",
                         "KIND",
                         "NAME",
+                        "ENABLED",
                         "ITEMS",
                         "MAX CONN",
                         "DELIVERY",
@@ -607,6 +602,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     SourcePatch {
                         max_connections,
                         delivery,
+                        enabled: None,
                     },
                 )
                 .await?;
@@ -618,9 +614,18 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                 cap_text(s.max_connections)
             );
         }
+        SourceCommand::Enable { id } | SourceCommand::Disable { id } => {
+            let enabled = matches!(cmd, SourceCommand::Enable { .. });
+            let s = gate.set_source_enabled(SourceId(id), enabled).await?;
+            println!(
+                "source {} ({}) is now {}",
+                s.id,
+                s.name,
+                if s.enabled { "enabled" } else { "disabled" }
+            );
+        }
         SourceCommand::Remove { id } => {
-            gate.store().delete_source(SourceId(id)).await?;
-            gate.reload_catalog().await?;
+            gate.remove_source(SourceId(id)).await?;
             println!("removed source {id}");
         }
     }
@@ -633,7 +638,13 @@ async fn refresh_one(
     source: &Source,
     show: bool,
 ) -> Result<()> {
-    let report = sources::refresh(gate, source, &settings.data_dir, show).await?;
+    let report = sources::refresh(
+        gate,
+        source,
+        &settings.data_dir,
+        sources::TerminalProgress::new(show),
+    )
+    .await?;
     println!("source {}: {}", source.id, report.summary(source.kind));
     for d in report.diagnostics.iter().take(20) {
         println!("  {}: {d}", source.name);
@@ -656,7 +667,59 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
             .unwrap_or_default()
     };
     match cmd {
-        ChannelCommand::List { json } => {
+        ChannelCommand::Enable { id } | ChannelCommand::Disable { id } => {
+            let enabled = matches!(cmd, ChannelCommand::Enable { .. });
+            gate.set_stream_enabled(StreamId(id), enabled).await?;
+            println!(
+                "stream {id} is now {}",
+                if enabled { "enabled" } else { "disabled" }
+            );
+        }
+        ChannelCommand::List {
+            json,
+            disabled: true,
+        } => {
+            let mut all = Vec::new();
+            loop {
+                let page = gate
+                    .streams(StreamQuery {
+                        enabled: Some(false),
+                        offset: u32::try_from(all.len()).unwrap_or(u32::MAX),
+                        limit: tvgate_core::gate::MAX_STREAM_PAGE,
+                        ..Default::default()
+                    })
+                    .await?;
+                let done =
+                    page.items.is_empty() || all.len() + page.items.len() >= page.total as usize;
+                all.extend(page.items);
+                if done {
+                    break;
+                }
+            }
+            if json {
+                let list: Vec<_> = all
+                    .iter()
+                    .map(|r| json!({"stream_id": r.id.0, "source": r.source.0, "kind": r.kind, "name": r.name, "category": r.category}))
+                    .collect();
+                println!("{}", json!({"disabled": list}));
+            } else {
+                let table: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.to_string(),
+                            r.kind.clone(),
+                            r.name.clone(),
+                            r.category.clone().unwrap_or_default(),
+                            r.source.to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["ID", "KIND", "NAME", "CATEGORY", "SOURCE"], &table);
+                println!("{} disabled", all.len());
+            }
+        }
+        ChannelCommand::List { json, .. } => {
             let mut rows: Vec<(u32, &'static str, String, String, String, usize)> = Vec::new();
             for c in &catalog.live {
                 rows.push((

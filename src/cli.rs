@@ -362,6 +362,10 @@ pub enum SourceCommand {
     },
     /// Re-import one source (by id) or all.
     Refresh { id: Option<i64> },
+    /// Show a source's items to players again.
+    Enable { id: i64 },
+    /// Hide a source's items from players (they stay stored; no refresh needed to enable it again).
+    Disable { id: i64 },
     /// Remove a source and everything it brought.
     Remove { id: i64 },
 }
@@ -372,6 +376,19 @@ pub enum ChannelCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// List the streams switched off for players instead (`tvgate channel enable ID`).
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Show a channel (movie, episode) to players again.
+    Enable {
+        /// The stream id (see `tvgate channel list`).
+        id: u32,
+    },
+    /// Hide a channel (movie, episode) from players; a refresh keeps it hidden.
+    Disable {
+        /// The stream id (see `tvgate channel list`).
+        id: u32,
     },
     /// Set a live channel's backup URLs, tried in order when its own fails
     /// (replaces the list); without URLs, show them.

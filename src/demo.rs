@@ -117,7 +117,7 @@ pub async fn prepare(
                     .await?
             }
         };
-        sources::refresh(gate, &source, dir, false).await?;
+        sources::refresh(gate, &source, dir, sources::quiet()).await?;
     }
     let expires = Some(now + 365 * 86_400);
     let password = match gate.find_account(DEMO_USER) {

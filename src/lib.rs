@@ -232,11 +232,12 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         Some(opts) => Some(demo::prepare(&gate, &settings, opts.password.clone()).await?),
         None => None,
     };
-    let app = tvgate_http::App::new(
+    let mut app = tvgate_http::App::new(
         gate.clone(),
         startup::http_settings(&settings)?,
         startup::builtins()?,
     );
+    app.importer = Some(startup::importer(gate.clone(), &settings));
     let listener = TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

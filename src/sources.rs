@@ -1,7 +1,12 @@
 //! Importing sources: fetch a playlist or guide (file or URL), parse it as
 //! it streams in, hand the items to the store, and record the outcome with
-//! every skipped line. Used by `tvgate source add|refresh` (and later by
-//! the admin API and the refresh schedule).
+//! every skipped line. Used by `tvgate source add|refresh` and, through
+//! the [`SourceImporter`] hook ([`Importer`]), by the console and the admin
+//! API, which run it in the background.
+//!
+//! Progress goes to a [`Progress`] sink: the CLI draws a terminal bar
+//! ([`TerminalProgress`]), the web keeps atomics it shows on a page
+//! (`tvgate_http::admin::importer::RefreshProgress`).
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,7 +16,9 @@ use std::sync::Arc;
 use tvgate_core::catalog::ingest::{classify, ImportedItem};
 use tvgate_core::catalog::{Source, SourceKind};
 use tvgate_core::gate::Gate;
+use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
+pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 
 /// What one refresh did.
 #[derive(Debug, Clone, Default)]
@@ -39,10 +46,7 @@ impl RefreshReport {
     }
 }
 
-fn progress_bar(len: Option<u64>, what: &str, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
+fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
     let pb = match len {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
@@ -57,16 +61,120 @@ fn progress_bar(len: Option<u64>, what: &str, show: bool) -> ProgressBar {
     pb
 }
 
+/// The CLI's progress: a bar on the terminal per phase (nothing when
+/// standard error is not a terminal).
+pub struct TerminalProgress {
+    show: bool,
+    bar: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl TerminalProgress {
+    pub fn new(show: bool) -> Arc<TerminalProgress> {
+        Arc::new(TerminalProgress {
+            show,
+            bar: std::sync::Mutex::new(None),
+        })
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn phase(&self, phase: Phase, total: Option<u64>) {
+        let mut bar = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = bar.take() {
+            old.finish_and_clear();
+        }
+        let what = match phase {
+            Phase::Downloading => "downloading",
+            Phase::Parsing => "importing",
+            _ => return,
+        };
+        if self.show {
+            *bar = Some(progress_bar(total, what));
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
+            bar.inc(bytes);
+        }
+    }
+}
+
+impl Drop for TerminalProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.get_mut().ok().and_then(Option::take) {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// No progress shown (tests, the demo).
+pub struct NoProgress;
+
+/// A sink that shows nothing.
+pub fn quiet() -> Arc<dyn Progress> {
+    Arc::new(NoProgress)
+}
+
+impl Progress for NoProgress {
+    fn phase(&self, _: Phase, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
+
+/// The importer the console and the API run (`App::importer`).
+pub struct Importer {
+    pub gate: Arc<Gate>,
+    pub data_dir: PathBuf,
+}
+
+impl SourceImporter for Importer {
+    fn refresh(
+        &self,
+        source: Source,
+        progress: Arc<dyn Progress>,
+    ) -> futures::future::BoxFuture<'static, Result<String, String>> {
+        let gate = self.gate.clone();
+        let dir = self.data_dir.clone();
+        Box::pin(async move {
+            refresh(&gate, &source, &dir, progress)
+                .await
+                .map(|report| report.summary(source.kind))
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+}
+
+/// Counts bytes read into the progress sink.
+struct Counted<R> {
+    inner: R,
+    progress: Arc<dyn Progress>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
 /// Downloads a URL into a file under `dir`, so parsing streams from disk.
-async fn download(url: &str, dir: &Path, show: bool) -> Result<PathBuf> {
+async fn download(
+    url: &str,
+    dir: &Path,
+    id: SourceId,
+    progress: &Arc<dyn Progress>,
+) -> Result<PathBuf> {
     let response = reqwest::get(url)
         .await
         .with_context(|| format!("fetching {}", redact(url)))?;
     if !response.status().is_success() {
         anyhow::bail!("fetching {}: HTTP {}", redact(url), response.status());
     }
-    let pb = progress_bar(response.content_length(), "downloading", show);
-    let path = dir.join(format!("download-{}.tmp", std::process::id()));
+    progress.phase(Phase::Downloading, response.content_length());
+    // One file per process and source: the server refreshes several sources
+    // at once (never one source twice).
+    let path = dir.join(format!("download-{}-{}.tmp", std::process::id(), id.0));
     let mut file = tokio::fs::File::create(&path)
         .await
         .with_context(|| format!("creating {}", path.display()))?;
@@ -79,9 +187,8 @@ async fn download(url: &str, dir: &Path, show: bool) -> Result<PathBuf> {
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
             .with_context(|| format!("writing {}", path.display()))?;
-        pb.inc(chunk.len() as u64);
+        progress.advance(chunk.len() as u64);
     }
-    pb.finish_and_clear();
     Ok(path)
 }
 
@@ -102,10 +209,11 @@ pub async fn refresh(
     gate: &Arc<Gate>,
     source: &Source,
     data_dir: &Path,
-    show_progress: bool,
+    progress: Arc<dyn Progress>,
 ) -> Result<RefreshReport> {
     let now = chrono::Utc::now().timestamp();
-    let result = import(gate, source, data_dir, show_progress, now).await;
+    let result = import(gate, source, data_dir, &progress, now).await;
+    progress.phase(Phase::Storing, None);
     let (report, error) = match result {
         Ok(r) => (r, None),
         Err(e) => (RefreshReport::default(), Some(format!("{e:#}"))),
@@ -137,13 +245,16 @@ async fn import(
     gate: &Arc<Gate>,
     source: &Source,
     data_dir: &Path,
-    show: bool,
+    progress: &Arc<dyn Progress>,
     now: i64,
 ) -> Result<RefreshReport> {
     let location = source.location.clone();
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
-        (download(&location, data_dir, show).await?, true)
+        (
+            download(&location, data_dir, source.id, progress).await?,
+            true,
+        )
     } else {
         (
             PathBuf::from(location.strip_prefix("file://").unwrap_or(&location)),
@@ -152,7 +263,8 @@ async fn import(
     };
     let kind = source.kind;
     let parse_path = path.clone();
-    let parsed = tokio::task::spawn_blocking(move || parse_file(&parse_path, kind, show))
+    let sink = progress.clone();
+    let parsed = tokio::task::spawn_blocking(move || parse_file(&parse_path, kind, sink))
         .await
         .context("parser thread failed")?;
     if temporary {
@@ -163,6 +275,7 @@ async fn import(
         diagnostics: parsed.diagnostics,
         ..Default::default()
     };
+    progress.phase(Phase::Storing, None);
     match parsed.content {
         Parsed::Items(items) => {
             report.items = gate
@@ -193,11 +306,14 @@ struct ParseOutcome {
     diagnostics: Vec<String>,
 }
 
-fn parse_file(path: &Path, kind: SourceKind, show: bool) -> Result<ParseOutcome> {
+fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Result<ParseOutcome> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().ok().map(|m| m.len());
-    let pb = progress_bar(len, "importing", show);
-    let reader: Box<dyn Read + Send> = Box::new(pb.wrap_read(file));
+    progress.phase(Phase::Parsing, len);
+    let reader: Box<dyn Read + Send> = Box::new(Counted {
+        inner: file,
+        progress,
+    });
     let input = tvgate_formats::gzip::maybe_gunzip(reader)
         .with_context(|| format!("reading {}", path.display()))?;
     let outcome = match kind {
@@ -223,6 +339,5 @@ fn parse_file(path: &Path, kind: SourceKind, show: bool) -> Result<ParseOutcome>
             }
         }
     };
-    pb.finish_and_clear();
     Ok(outcome)
 }

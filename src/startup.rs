@@ -204,6 +204,18 @@ pub async fn open_gate(settings: &Settings) -> Result<Arc<Gate>> {
     Ok(Arc::new(gate))
 }
 
+/// The importer the console and the admin API run (the CLI's
+/// `sources::refresh`, in the background): set on `App::importer`.
+pub fn importer(
+    gate: Arc<Gate>,
+    settings: &Settings,
+) -> Arc<dyn tvgate_http::admin::importer::SourceImporter> {
+    Arc::new(crate::sources::Importer {
+        gate,
+        data_dir: settings.data_dir.clone(),
+    })
+}
+
 /// A looping built-in channel.
 struct LoopChannel(Arc<tvgate_relay::loop_source::LoopClip>);
 

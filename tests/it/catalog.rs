@@ -46,7 +46,7 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
     let ids: Vec<u32> = srv.gate.catalog().live.iter().map(|c| c.id.0).collect();
     let v2 = "#EXTM3U\n#EXTINF:-1,Zero\nhttp://127.0.0.1:9/0.ts\n#EXTINF:-1,Two\nhttp://127.0.0.1:9/2.ts\n";
     std::fs::write(&source.location, v2).expect("rewrite");
-    tvgate::sources::refresh(&srv.gate, &source, srv.dir.path(), false)
+    tvgate::sources::refresh(&srv.gate, &source, srv.dir.path(), tvgate::sources::quiet())
         .await
         .expect("refresh");
     let cat = srv.gate.catalog();
@@ -80,9 +80,10 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
         })
         .await
         .expect("insert");
-    let err = tvgate::sources::refresh(&srv.gate, &source, srv.dir.path(), false)
-        .await
-        .expect_err("fails");
+    let err =
+        tvgate::sources::refresh(&srv.gate, &source, srv.dir.path(), tvgate::sources::quiet())
+            .await
+            .expect_err("fails");
     assert!(format!("{err:#}").contains("/nonexistent/x.m3u"), "{err:#}");
     let stored = srv.gate.store().sources().await.expect("sources");
     assert!(stored[0].last_error.is_some());
@@ -128,14 +129,16 @@ async fn sources_come_from_urls_plain_or_gzip() {
         }
     };
     let list = add(SourceKind::M3u, format!("http://{upstream}/list.m3u")).await;
-    let report = tvgate::sources::refresh(&srv.gate, &list, srv.dir.path(), false)
-        .await
-        .expect("m3u over http");
+    let report =
+        tvgate::sources::refresh(&srv.gate, &list, srv.dir.path(), tvgate::sources::quiet())
+            .await
+            .expect("m3u over http");
     assert_eq!(report.items.live, 1);
     let guide = add(SourceKind::Xmltv, format!("http://{upstream}/guide.xml.gz")).await;
-    let report = tvgate::sources::refresh(&srv.gate, &guide, srv.dir.path(), false)
-        .await
-        .expect("gzip guide over http");
+    let report =
+        tvgate::sources::refresh(&srv.gate, &guide, srv.dir.path(), tvgate::sources::quiet())
+            .await
+            .expect("gzip guide over http");
     assert_eq!(report.programmes, 1);
     assert_eq!(
         srv.gate.catalog().programmes("u.1")[0].title.as_ref(),
@@ -146,9 +149,14 @@ async fn sources_come_from_urls_plain_or_gzip() {
         format!("http://user:secret@{upstream}/missing?token=abc"),
     )
     .await;
-    let err = tvgate::sources::refresh(&srv.gate, &missing, srv.dir.path(), false)
-        .await
-        .expect_err("404");
+    let err = tvgate::sources::refresh(
+        &srv.gate,
+        &missing,
+        srv.dir.path(),
+        tvgate::sources::quiet(),
+    )
+    .await
+    .expect_err("404");
     let text = format!("{err:#}");
     assert!(text.contains("404"), "{text}");
     assert!(

@@ -68,6 +68,7 @@ impl TestServer {
         let mut http = tvgate::startup::http_settings(&settings).expect("http settings");
         tweak(&mut http);
         let mut app = App::new(gate.clone(), http, test_builtins());
+        app.importer = Some(tvgate::startup::importer(gate.clone(), &settings));
         let clock = Arc::new(AtomicI64::new(NOW));
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
@@ -133,9 +134,14 @@ impl TestServer {
             })
             .await
             .expect("insert source");
-        let report = tvgate::sources::refresh(&self.gate, &source, self.dir.path(), false)
-            .await
-            .expect("refresh");
+        let report = tvgate::sources::refresh(
+            &self.gate,
+            &source,
+            self.dir.path(),
+            tvgate::sources::quiet(),
+        )
+        .await
+        .expect("refresh");
         (source, report)
     }
 

@@ -17,6 +17,7 @@ mod portal;
 mod provider;
 mod relay;
 mod slate;
+mod sources_admin;
 mod stalker;
 mod vod;
 mod xtream;

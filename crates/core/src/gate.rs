@@ -29,10 +29,12 @@ mod admin;
 mod bulk;
 mod devices;
 mod refusals;
+mod sources;
 pub use admin::AdminAuthn;
 pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
 pub use refusals::check_reason;
+pub use sources::{default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE};
 
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms
 /// hash never stalls other requests; tests and the CLI may run it inline.
@@ -733,22 +735,12 @@ impl Gate {
     ) -> Result<Source, GateError> {
         if patch.is_empty() {
             return Err(GateError::Invalid(
-                "nothing to change: give a connection cap or a delivery".into(),
+                "nothing to change: give a connection cap, a delivery or enabled".into(),
             ));
         }
         self.store.update_source(id, patch).await?;
         self.reload_catalog().await?;
-        self.store
-            .sources()
-            .await?
-            .into_iter()
-            .find(|s| s.id == id)
-            .ok_or_else(|| {
-                GateError::Store(StoreError::NotFound {
-                    what: "source",
-                    id: id.to_string(),
-                })
-            })
+        self.source(id).await
     }
 
     /// Replaces a live channel's backup URLs (empty: clears them) after

@@ -66,12 +66,50 @@ pub struct NewSource {
 pub struct SourcePatch {
     pub max_connections: Option<u32>,
     pub delivery: Option<Delivery>,
+    /// A disabled source keeps its items in the store, but players see none
+    /// of them (the catalog snapshot leaves them out).
+    pub enabled: Option<bool>,
 }
 
 impl SourcePatch {
     pub fn is_empty(&self) -> bool {
-        self.max_connections.is_none() && self.delivery.is_none()
+        self.max_connections.is_none() && self.delivery.is_none() && self.enabled.is_none()
     }
+}
+
+/// Which stored streams an operator asks for (disabled ones included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamQuery {
+    /// Only this stream.
+    pub stream: Option<StreamId>,
+    pub source: Option<SourceId>,
+    /// Case-insensitive part of the name; empty: every stream.
+    pub search: String,
+    /// Only enabled (`Some(true)`) or only disabled (`Some(false)`) ones.
+    pub enabled: Option<bool>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// A stored stream as the operator sees it (not what players see: disabled
+/// streams are here too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRow {
+    pub id: StreamId,
+    pub source: SourceId,
+    /// `live`, `movie` or `episode`.
+    pub kind: String,
+    pub name: String,
+    /// The category's name, if it has one.
+    pub category: Option<String>,
+    pub enabled: bool,
+}
+
+/// One page of [`StreamRow`]s and how many match in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamPage {
+    pub total: u64,
+    pub items: Vec<StreamRow>,
 }
 
 /// The outcome of a refresh, to record on the source.
@@ -220,6 +258,12 @@ pub trait Store: Send + Sync + 'static {
     /// them; they go with the channel. `NotFound` (what: `live channel`)
     /// when `stream` is not a live channel.
     async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()>;
+    /// The stored streams matching `query`, disabled ones included, in
+    /// source and playlist order.
+    async fn streams(&self, query: StreamQuery) -> StoreResult<StreamPage>;
+    /// Switches one stream on or off for players; a refresh keeps the flag.
+    /// `NotFound` (what: `stream`) for an unknown id.
+    async fn set_stream_enabled(&self, stream: StreamId, enabled: bool) -> StoreResult<()>;
 
     // ----- operators (docs/admin-api.md) -----
     // Defaults refuse, so a backend without them still builds; SQLite has them.

@@ -44,6 +44,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/login", axum::routing::post(admin::session::login))
         .route("/admin/logout", axum::routing::post(admin::session::logout))
         .merge(admin::console::routes())
+        .merge(admin::console_sources::routes())
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))

@@ -217,6 +217,11 @@ pub struct App {
     /// Bumped whenever a person ends a lease, so streaming bodies re-check
     /// their lease at once instead of at their next renewal.
     pub lease_ends: Arc<std::sync::atomic::AtomicU64>,
+    /// The binary's source importer (`None`: refreshes cannot be started
+    /// from the web).
+    pub importer: Option<Arc<dyn crate::admin::importer::SourceImporter>>,
+    /// The last refresh job of each source started from the web.
+    pub refreshes: Arc<crate::admin::importer::Refreshes>,
 }
 
 impl App {
@@ -254,6 +259,8 @@ impl App {
             refusals: Arc::default(),
             portal: Arc::default(),
             lease_ends: Arc::default(),
+            importer: None,
+            refreshes: Arc::default(),
             settings: Arc::new(settings),
         }
     }

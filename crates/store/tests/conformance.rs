@@ -18,7 +18,7 @@ use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
     ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
-    StoreError, UpsertCounts, UpsertFields,
+    StoreError, StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_formats::xmltv;
 use tvgate_store::{open_in_memory, open_sqlite};
@@ -206,6 +206,7 @@ async fn suite(store: &dyn Store) {
     delete_source_cascades(store, ids).await;
     source_settings(store).await;
     backups(store).await;
+    switches(store).await;
     devices(store).await;
     operators(store).await;
     refusal_log(store).await;
@@ -1085,6 +1086,7 @@ async fn source_settings(store: &dyn Store) {
             SourcePatch {
                 max_connections: Some(u32::MAX),
                 delivery: None,
+                enabled: None,
             },
         )
         .await
@@ -1103,6 +1105,7 @@ async fn source_settings(store: &dyn Store) {
             SourcePatch {
                 max_connections: None,
                 delivery: Some(Delivery::Proxy),
+                enabled: None,
             },
         )
         .await
@@ -1130,6 +1133,135 @@ async fn source_settings(store: &dyn Store) {
     assert_eq!(stamp(store).await, s2, "a failed write is no change");
     store.delete_source(capped.id).await.unwrap();
     assert!(store.load_catalog().await.unwrap().sources.is_empty());
+}
+
+/// An operator's switches: a disabled stream stays stored (listed with
+/// `enabled: false`) but leaves the catalog load, and a refresh keeps the
+/// switch and the id; a disabled source's settings say so and its guide is
+/// not loaded.
+async fn switches(store: &dyn Store) {
+    let new = |name: &str, kind| NewSource {
+        kind,
+        location: format!("/srv/{name}"),
+        name: name.into(),
+        created_at: 0,
+        max_connections: 0,
+        delivery: Delivery::Proxy,
+    };
+    let src = store
+        .insert_source(new("switches.m3u", SourceKind::M3u))
+        .await
+        .unwrap()
+        .id;
+    let items = vec![
+        live("Alpha 100%", "http://up/s1.ts", "General"),
+        live("Beta", "http://up/s2.ts", "General"),
+        episode("Saga", 1, 1, Some("Shows")),
+    ];
+    store.replace_items(src, items.clone(), 0).await.unwrap();
+    let only = |search: &str| StreamQuery {
+        source: Some(src),
+        search: search.into(),
+        limit: 10,
+        ..Default::default()
+    };
+    let page = store.streams(only("")).await.unwrap();
+    assert_eq!(page.total, 3);
+    assert_eq!(page.items[2].category.as_deref(), Some("Shows"));
+    let beta = page.items[1].clone();
+    assert_eq!((beta.name.as_str(), beta.kind.as_str()), ("Beta", "live"));
+    assert!(beta.enabled);
+    // Wildcards in a search are literal; case is folded.
+    assert_eq!(store.streams(only("100%")).await.unwrap().total, 1);
+    assert_eq!(store.streams(only("BET")).await.unwrap().total, 1);
+    assert_eq!(store.streams(only("_")).await.unwrap().total, 0);
+    let paged = StreamQuery {
+        offset: 1,
+        limit: 1,
+        ..only("")
+    };
+    let paged = store.streams(paged).await.unwrap();
+    assert_eq!((paged.total, paged.items.len()), (3, 1));
+    assert_eq!(paged.items[0].id, beta.id);
+
+    let s0 = stamp(store).await;
+    store.set_stream_enabled(beta.id, false).await.unwrap();
+    assert!(stamp(store).await.catalog > s0.catalog);
+    let loaded = |data: &CatalogData| -> Vec<String> {
+        data.live
+            .iter()
+            .filter(|c| c.source == src)
+            .map(|c| c.name().to_string())
+            .collect()
+    };
+    assert_eq!(loaded(&store.load_catalog().await.unwrap()), ["Alpha 100%"]);
+    store.replace_items(src, items, 10).await.unwrap();
+    assert_eq!(
+        loaded(&store.load_catalog().await.unwrap()),
+        ["Alpha 100%"],
+        "a refresh keeps the switch"
+    );
+    let by_id = StreamQuery {
+        stream: Some(beta.id),
+        limit: 1,
+        ..Default::default()
+    };
+    let again = store.streams(by_id).await.unwrap();
+    assert_eq!(again.items.len(), 1);
+    assert!(!again.items[0].enabled);
+    let off = StreamQuery {
+        enabled: Some(false),
+        ..only("")
+    };
+    let off = store.streams(off).await.unwrap();
+    assert_eq!((off.total, off.items[0].id), (1, beta.id));
+    store.set_stream_enabled(beta.id, true).await.unwrap();
+    assert_eq!(loaded(&store.load_catalog().await.unwrap()).len(), 2);
+    let missing = store.set_stream_enabled(StreamId(4_000_000), false).await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound { what: "stream", .. })),
+        "{missing:?}"
+    );
+
+    // A disabled source: its settings say so, its guide is not loaded.
+    let guide_src = store
+        .insert_source(new("switches.xml", SourceKind::Xmltv))
+        .await
+        .unwrap()
+        .id;
+    let guide = GuideImport {
+        channels: vec![xmltv::Channel {
+            id: "sw.tv".into(),
+            display_names: vec!["Switch".into()],
+            icon: None,
+        }],
+        programmes: vec![programme("sw.tv", 100, Some(200), "On")],
+    };
+    store.replace_guide(guide_src, guide).await.unwrap();
+    let has_guide = |data: &CatalogData| data.guide_channels.iter().any(|g| &*g.id == "sw.tv");
+    let data = store.load_catalog().await.unwrap();
+    assert!(has_guide(&data));
+    let programmes = data.programmes.len();
+    for id in [src, guide_src] {
+        let off = SourcePatch {
+            enabled: Some(false),
+            ..Default::default()
+        };
+        store.update_source(id, off).await.unwrap();
+    }
+    let data = store.load_catalog().await.unwrap();
+    assert!(!has_guide(&data));
+    assert_eq!(data.programmes.len(), programmes - 1);
+    let settings = data.sources.iter().find(|s| s.id == src).unwrap();
+    assert!(!settings.enabled, "the catalog build hides its items");
+    assert!(store
+        .sources()
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| s.id != src || !s.enabled));
+    store.delete_source(src).await.unwrap();
+    store.delete_source(guide_src).await.unwrap();
 }
 
 async fn backups(store: &dyn Store) {

@@ -10,6 +10,11 @@
 //! without it pays nothing: each source's cap and delivery
 //! ([`SourceSettings`], a few per catalog) and the backup URLs of the
 //! channels that have some (a map by stream id).
+//!
+//! The snapshot is what players see: [`Catalog::build`] leaves out the
+//! items of a source the operator disabled (the store keeps them, so
+//! enabling it again needs no refresh). Single streams the operator
+//! disabled never reach the build: the store's catalog load leaves them out.
 
 pub mod backups;
 mod index;
@@ -242,6 +247,18 @@ impl Catalog {
         sources.sort_by_key(|s| s.id);
         sources.dedup_by_key(|s| s.id);
         sources.shrink_to_fit();
+        // A source without settings cannot be told apart from an enabled
+        // one (stores always load both); only an explicit "off" hides.
+        let disabled: Vec<SourceId> = sources
+            .iter()
+            .filter(|s| !s.enabled)
+            .map(|s| s.id)
+            .collect();
+        if !disabled.is_empty() {
+            live.retain(|c| !disabled.contains(&c.source));
+            movies.retain(|m| !disabled.contains(&m.source));
+            series.retain(|s| !disabled.contains(&s.source));
+        }
         let backups = backups
             .into_iter()
             .filter(|(_, urls)| !urls.is_empty())
@@ -561,6 +578,24 @@ mod tests {
     }
 
     #[test]
+    fn a_disabled_sources_items_are_left_out() {
+        let mut d = data(&[1, 2, 3]);
+        d.live[1].source = SourceId(2);
+        d.sources = vec![SourceSettings {
+            id: SourceId(2),
+            name: "Off".into(),
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+            enabled: false,
+        }];
+        let c = Catalog::build(d);
+        let ids: Vec<u32> = c.live.iter().map(|l| l.id.0).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(c.stream(StreamId(2)), None, "its URL names nothing");
+        assert!(c.stream(StreamId(500)).is_some(), "other sources stay");
+    }
+
+    #[test]
     fn sources_and_backups_are_looked_up_per_stream() {
         let mut d = data(&[1, 2, 3, 7]);
         d.live[1].source = SourceId(2);
@@ -570,12 +605,14 @@ mod tests {
                 name: "Two".into(),
                 max_connections: 5,
                 delivery: Delivery::Redirect,
+                enabled: true,
             },
             SourceSettings {
                 id: SourceId(1),
                 name: "One".into(),
                 max_connections: 0,
                 delivery: Delivery::Proxy,
+                enabled: true,
             },
         ];
         d.backups = vec![

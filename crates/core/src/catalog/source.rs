@@ -99,6 +99,7 @@ impl Source {
             name: self.name.as_str().into(),
             max_connections: self.max_connections,
             delivery: self.delivery,
+            enabled: self.enabled,
         }
     }
 }
@@ -113,6 +114,8 @@ pub struct SourceSettings {
     /// 0: unlimited.
     pub max_connections: u32,
     pub delivery: Delivery,
+    /// Off: players see none of the source's items.
+    pub enabled: bool,
 }
 
 #[cfg(test)]

@@ -78,7 +78,6 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             "/api/v1/connections/{id}",
             delete(end_connection),
         ),
-        (Method::GET, "/api/v1/sources", get(list_sources)),
         (
             Method::GET,
             "/api/v1/denials",
@@ -86,6 +85,9 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
         ),
         (Method::GET, "/api/v1/openapi.json", get(openapi_json)),
     ]
+    .into_iter()
+    .chain(super::api_sources::routes())
+    .collect()
 }
 
 /// Adds the API's routes (merging methods that share a path).
@@ -183,13 +185,13 @@ pub(super) fn ok(value: Value) -> ApiResult {
 
 // ----- input -----
 
-fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect()
 }
 
-fn query_u32(
+pub(super) fn query_u32(
     pairs: &[(String, String)],
     name: &str,
     default: u32,
@@ -374,7 +376,7 @@ impl Fields {
 
 /// A numeric id from the path: `None` for a number too large to be one
 /// (it names nothing: a 404), a 400 for anything that is not a number.
-fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
+pub(super) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Option<T>, ApiError> {
     match raw.parse::<T>() {
         Ok(id) => Ok(Some(id)),
         Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(None),
@@ -635,34 +637,6 @@ async fn end_connection(
         }
         None => Err(ApiError::not_found(format!("no connection {}", id.0))),
     }
-}
-
-// ----- sources -----
-
-async fn list_sources(State(app): State<App>, _op: Operator) -> ApiResult {
-    let sources = app
-        .gate
-        .store()
-        .sources()
-        .await
-        .map_err(tvgate_core::gate::GateError::from)?;
-    let items: Vec<Value> = sources
-        .iter()
-        .map(|s| {
-            json!({
-                "id": s.id.0,
-                "name": s.name,
-                "kind": format!("{:?}", s.kind).to_lowercase(),
-                "enabled": s.enabled,
-                "last_refresh": s.last_refresh,
-                "item_count": s.item_count,
-                "last_error": s.last_error,
-                "diagnostics": s.diagnostics,
-                "max_connections": s.max_connections,
-            })
-        })
-        .collect();
-    ok(json!({"items": items}))
 }
 
 // ----- the document -----

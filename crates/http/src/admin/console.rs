@@ -29,7 +29,7 @@ use tvgate_core::UnixTime;
 /// The console's navigation, shown on the dashboard and every page.
 pub const NAV: &str = "<nav><a href=\"/admin/\">Dashboard</a> · \
     <a href=\"/admin/lines\">Lines</a> · <a href=\"/admin/live\">Live</a> · \
-    <a href=\"/admin/denials\">Denials</a></nav>";
+    <a href=\"/admin/denials\">Denials</a> · <a href=\"/admin/sources\">Sources</a></nav>";
 
 /// Most lines listed on one lines page (Previous/Next reach the rest).
 const SHOWN_LINES: usize = 500;
@@ -114,7 +114,7 @@ pub(super) fn seg(s: &str) -> String {
 }
 
 /// A query value, form-encoded.
-fn qv(s: &str) -> String {
+pub(super) fn qv(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

@@ -2,17 +2,21 @@
 //! [`api`]), its OpenAPI document ([`openapi`]), and the console's
 //! sessions with CSRF protection under `/admin/` ([`session`]) and its
 //! pages ([`console`]); the denial log's filter and API route, shared by
-//! both ([`denials`]).
+//! both ([`denials`]); sources and channels in both ([`api_sources`],
+//! [`console_sources`]) with refreshes run in the background ([`importer`]).
 //!
 //! Every operation calls the same gate method the CLI calls; this module
 //! only turns requests into those calls and answers into JSON or HTML.
 
 pub mod api;
 mod api_lines;
+pub mod api_sources;
 pub mod console;
 mod console_lines;
+pub mod console_sources;
 pub mod denials;
 pub mod error;
+pub mod importer;
 mod lines;
 pub mod openapi;
 pub mod session;

@@ -17,6 +17,12 @@
 //! episode, episodes by season and number; categories in order of first
 //! appearance in those lists (unused ones last, by id). The same read
 //! transaction loads every source's settings and the channels' backups.
+//!
+//! The load is what players see: streams an operator disabled (`enabled`,
+//! migration 0005) are left out here; a refresh updates rows in place and
+//! never writes that column, so the switch survives it. Items of a disabled
+//! source are loaded and left out by `Catalog::build`, which knows the
+//! source's switch from its settings.
 
 use super::guide;
 use super::sources::ensure_exists;
@@ -391,7 +397,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
             .prepare(
                 "SELECT id, source_id, name, category_id, epg_id, logo, url, added, is_adult,
                         archive_days
-                 FROM streams WHERE kind = 'live' ORDER BY source_id, position, id",
+                 FROM streams WHERE kind = 'live' AND enabled = 1 ORDER BY source_id, position, id",
             )
             .ctx(CONTEXT)?;
         let rows = stmt
@@ -420,7 +426,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
             .prepare(
                 "SELECT id, source_id, name, category_id, logo, url, container, added, is_adult,
                         plot, year, rating
-                 FROM streams WHERE kind = 'movie' ORDER BY source_id, position, id",
+                 FROM streams WHERE kind = 'movie' AND enabled = 1 ORDER BY source_id, position, id",
             )
             .ctx(CONTEXT)?;
         let rows = stmt
@@ -476,7 +482,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
         let mut stmt = tx
             .prepare(
                 "SELECT series_id, id, season, episode, name, url, container, added
-                 FROM streams WHERE kind = 'episode'
+                 FROM streams WHERE kind = 'episode' AND enabled = 1
                  ORDER BY series_id, season, episode, position, id",
             )
             .ctx(CONTEXT)?;

@@ -10,6 +10,9 @@
 //! XMLTV makes `stop` optional; the catalog needs one. A programme without
 //! a stop ends when the next one on its channel starts, and the last one of
 //! a channel lasts [`LAST_PROGRAMME_SECS`].
+//!
+//! Loading leaves out the guide of a source the operator disabled: players
+//! see nothing of a disabled source.
 
 use super::sources::ensure_exists;
 use super::{bump, Context, Half, MAX_PUBLIC_ID};
@@ -157,7 +160,9 @@ pub(super) fn load(tx: &Transaction<'_>, data: &mut CatalogData) -> StoreResult<
     {
         let mut stmt = tx
             .prepare(
-                "SELECT channel_id, name, icon FROM guide_channels ORDER BY source_id, position",
+                "SELECT channel_id, name, icon FROM guide_channels
+                 WHERE source_id IN (SELECT id FROM sources WHERE enabled = 1)
+                 ORDER BY source_id, position",
             )
             .ctx(CONTEXT)?;
         let rows = stmt
@@ -174,7 +179,10 @@ pub(super) fn load(tx: &Transaction<'_>, data: &mut CatalogData) -> StoreResult<
     {
         let mut stmt = tx
             .prepare(
-                "SELECT channel_id, start, stop, title, descr, lang FROM programmes ORDER BY id",
+                // A programme's source is the high half of its id (0001).
+                "SELECT channel_id, start, stop, title, descr, lang FROM programmes
+                 WHERE (id >> 32) IN (SELECT id FROM sources WHERE enabled = 1)
+                 ORDER BY id",
             )
             .ctx(CONTEXT)?;
         let rows = stmt

@@ -49,6 +49,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/sqlite/0004_admin.sql"),
     },
     Migration {
+        version: 5,
+        name: "stream_enabled",
+        sql: include_str!("../../migrations/sqlite/0005_stream_enabled.sql"),
+    },
+    Migration {
         version: 6,
         name: "refusals",
         sql: include_str!("../../migrations/sqlite/0006_refusals.sql"),

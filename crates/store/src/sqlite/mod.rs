@@ -38,6 +38,7 @@ mod guide;
 pub mod migrate;
 mod refusals;
 mod sources;
+mod streams;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -52,7 +53,7 @@ use tvgate_core::catalog::{CatalogData, Source};
 use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
-    StoreError, StoreResult, UpsertCounts, UpsertFields,
+    StoreError, StoreResult, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_core::UnixTime;
 
@@ -554,6 +555,18 @@ impl Store for SqliteStore {
     async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()> {
         self.write("setting a channel's backups", move |c| {
             backups::set(c, stream, urls)
+        })
+        .await
+    }
+
+    async fn streams(&self, query: StreamQuery) -> StoreResult<StreamPage> {
+        self.read("listing streams", move |c| streams::list(c, query))
+            .await
+    }
+
+    async fn set_stream_enabled(&self, stream: StreamId, enabled: bool) -> StoreResult<()> {
+        self.write("switching a stream", move |c| {
+            streams::set_enabled(c, stream, enabled)
         })
         .await
     }

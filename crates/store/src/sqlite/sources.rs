@@ -6,8 +6,8 @@
 //! loading adds one line saying how many were left out.
 //!
 //! A source's relay settings (the provider's connection cap, proxy or
-//! redirect) are columns of its row; changing them bumps the catalog change
-//! stamp, since the server serves streams by them. A stored value this
+//! redirect) and its `enabled` switch are columns of its row; changing them
+//! bumps the catalog change stamp, since the server serves streams by them. A stored value this
 //! build cannot read loads as proxied (the URL stays hidden) with a cap of
 //! one connection, and a warning names the source.
 //!
@@ -145,7 +145,7 @@ fn relay_settings(id: i64, row: &rusqlite::Row<'_>, first: usize) -> StoreResult
 pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings>> {
     const CONTEXT: &str = "loading sources' settings";
     let mut stmt = conn
-        .prepare("SELECT id, name, max_connections, delivery FROM sources ORDER BY id")
+        .prepare("SELECT id, name, max_connections, delivery, enabled FROM sources ORDER BY id")
         .ctx(CONTEXT)?;
     let mut rows = stmt.query([]).ctx(CONTEXT)?;
     let mut all = Vec::new();
@@ -158,6 +158,7 @@ pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings
             name: name.into(),
             max_connections,
             delivery,
+            enabled: row.get(4).ctx(CONTEXT)?,
         });
     }
     Ok(all)
@@ -172,12 +173,14 @@ pub(super) fn update(conn: &mut Connection, id: SourceId, patch: SourcePatch) ->
         .execute(
             "UPDATE sources SET
                  max_connections = COALESCE(?2, max_connections),
-                 delivery        = COALESCE(?3, delivery)
+                 delivery        = COALESCE(?3, delivery),
+                 enabled         = COALESCE(?4, enabled)
              WHERE id = ?1",
             params![
                 id.0,
                 patch.max_connections,
-                patch.delivery.map(Delivery::as_str)
+                patch.delivery.map(Delivery::as_str),
+                patch.enabled
             ],
         )
         .ctx(CONTEXT)?;

@@ -1,0 +1,398 @@
+//! `/api/v1/sources` and `/api/v1/channels`: sources and the streams they
+//! brought, for the JSON admin API (docs/admin-api.md).
+//!
+//! Adding a source records it and starts its first refresh in the
+//! background (the answer does not wait for the import); a refresh's
+//! progress is read at `/api/v1/sources/{id}/refresh`. Switching a source
+//! or a stream off hides it from players without deleting it. Input is
+//! parsed with the API's [`Fields`](super::api) (400 naming the field,
+//! unknown fields refused), and every change is the gate method the CLI and
+//! the console call. Locations are shown redacted: credentials in a
+//! provider URL never leave the server.
+
+use super::api::{object, ok, parse_id, query_pairs, query_u32, ApiResult, Fields, Operator};
+use super::importer::{RefreshState, StartError};
+use super::ApiError;
+use crate::state::App;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post, MethodRouter};
+use axum::Json;
+use serde_json::{json, Value};
+use tvgate_core::catalog::{Delivery, Source, SourceKind};
+use tvgate_core::gate::MAX_STREAM_PAGE;
+use tvgate_core::ids::{SourceId, StreamId};
+use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
+
+/// The routes of this file, appended to [`super::api::routes`].
+pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
+    vec![
+        (Method::GET, "/api/v1/sources", get(list_sources)),
+        (Method::POST, "/api/v1/sources", post(add_source)),
+        (Method::GET, "/api/v1/sources/{id}", get(show_source)),
+        (Method::PATCH, "/api/v1/sources/{id}", patch(edit_source)),
+        (
+            Method::DELETE,
+            "/api/v1/sources/{id}",
+            axum::routing::delete(remove_source),
+        ),
+        (
+            Method::POST,
+            "/api/v1/sources/{id}/refresh",
+            post(start_refresh),
+        ),
+        (
+            Method::GET,
+            "/api/v1/sources/{id}/refresh",
+            get(refresh_state),
+        ),
+        (
+            Method::GET,
+            "/api/v1/sources/{id}/diagnostics",
+            get(diagnostics),
+        ),
+        (Method::GET, "/api/v1/channels", get(list_channels)),
+        (Method::PATCH, "/api/v1/channels/{id}", patch(edit_channel)),
+    ]
+}
+
+// ----- shared with the console -----
+
+/// A location as it may be shown: a URL without credentials (user info,
+/// query, Xtream path credentials), a file path as it is.
+pub(crate) fn shown_location(location: &str) -> String {
+    let lower = location.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        tvgate_relay::redact_url(location)
+    } else {
+        location.to_string()
+    }
+}
+
+/// A stored diagnostic (`line N: what`) split into its line number and text.
+pub(crate) fn split_diagnostic(d: &str) -> (Option<u64>, &str) {
+    d.strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+        .and_then(|(n, what)| n.parse::<u64>().ok().map(|n| (Some(n), what)))
+        .unwrap_or((None, d))
+}
+
+/// Starts a refresh of a source (the API's and the console's one rule).
+pub(crate) fn start(app: &App, source: Source) -> Result<RefreshState, StartError> {
+    let id = source.id;
+    app.refreshes.start(app, source).map(|p| p.state(id))
+}
+
+// ----- rendering -----
+
+fn state_json(s: &RefreshState) -> Value {
+    json!({
+        "source": s.source.0,
+        "phase": s.phase.as_str(),
+        "bytes": s.bytes,
+        "total": s.total,
+        "started": s.started,
+        "finished": s.finished,
+        "summary": s.summary,
+        "error": s.error,
+    })
+}
+
+fn source_json(app: &App, s: &Source) -> Value {
+    let refresh = app.refreshes.get(s.id).map(|p| state_json(&p.state(s.id)));
+    json!({
+        "id": s.id.0,
+        "name": s.name,
+        "kind": s.kind.as_str(),
+        "location": shown_location(&s.location),
+        "enabled": s.enabled,
+        "created_at": s.created_at,
+        "last_refresh": s.last_refresh,
+        "item_count": s.item_count,
+        "last_error": s.last_error,
+        "diagnostics": s.diagnostics,
+        "max_connections": s.max_connections,
+        "delivery": s.delivery.as_str(),
+        "refresh": refresh,
+    })
+}
+
+fn channel_json(r: &StreamRow) -> Value {
+    json!({
+        "id": r.id.0,
+        "source": r.source.0,
+        "kind": r.kind,
+        "name": r.name,
+        "category": r.category,
+        "enabled": r.enabled,
+    })
+}
+
+// ----- input -----
+
+fn source_id(raw: &str) -> Result<SourceId, ApiError> {
+    parse_id::<i64>(raw, "source")?
+        .map(SourceId)
+        .ok_or_else(|| ApiError::not_found(format!("no source {raw}")))
+}
+
+async fn find_source(app: &App, raw: &str) -> Result<Source, ApiError> {
+    let id = source_id(raw)?;
+    Ok(app.gate.source(id).await?)
+}
+
+fn delivery(f: &mut Fields) -> Result<Option<Delivery>, ApiError> {
+    f.string("delivery")?
+        .map(|d| {
+            Delivery::parse(&d)
+                .ok_or_else(|| ApiError::bad_request("delivery must be proxy or redirect"))
+        })
+        .transpose()
+}
+
+fn refused(e: StartError) -> ApiError {
+    match e {
+        StartError::Running(_) => ApiError::new(
+            StatusCode::CONFLICT,
+            "refresh_running",
+            "a refresh of this source is running; see its progress at GET .../refresh",
+        ),
+        StartError::NoImporter => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_importer",
+            "this server cannot import sources",
+        ),
+    }
+}
+
+// ----- sources -----
+
+async fn list_sources(State(app): State<App>, _op: Operator) -> ApiResult {
+    let sources = app.gate.sources().await?;
+    let items: Vec<Value> = sources.iter().map(|s| source_json(&app, s)).collect();
+    ok(json!({"items": items}))
+}
+
+async fn show_source(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+    let source = find_source(&app, &id).await?;
+    ok(source_json(&app, &source))
+}
+
+/// `POST /api/v1/sources`: 201 with the source and its first refresh,
+/// which runs on after the answer.
+async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiResult {
+    let mut f = Fields(object(&body)?);
+    let kind = f
+        .string("kind")?
+        .ok_or_else(|| ApiError::bad_request("kind is required (m3u or xmltv)"))?;
+    let kind = match kind.trim().to_ascii_lowercase().as_str() {
+        "m3u" => SourceKind::M3u,
+        "xmltv" => SourceKind::Xmltv,
+        _ => return Err(ApiError::bad_request("kind must be m3u or xmltv")),
+    };
+    let location = f
+        .string("location")?
+        .ok_or_else(|| ApiError::bad_request("location is required"))?;
+    let name = f.string("name")?.unwrap_or_default();
+    let max_connections = f.u32("max_connections")?.unwrap_or(0);
+    let delivery = delivery(&mut f)?.unwrap_or_default();
+    f.finish()?;
+    let source = app
+        .gate
+        .add_source(NewSource {
+            kind,
+            location,
+            name,
+            created_at: app.now(),
+            max_connections,
+            delivery,
+        })
+        .await?;
+    tracing::info!(
+        token = op.0.id,
+        source = source.id.0,
+        "source added through the API"
+    );
+    // A brand-new source has no running refresh; only a missing importer
+    // can refuse, and the source is kept either way.
+    let _ = start(&app, source.clone());
+    Ok((StatusCode::CREATED, Json(source_json(&app, &source))).into_response())
+}
+
+async fn edit_source(
+    State(app): State<App>,
+    _op: Operator,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let id = find_source(&app, &id).await?.id;
+    let mut f = Fields(object(&body)?);
+    let patch = SourcePatch {
+        enabled: f.bool("enabled")?,
+        max_connections: f.u32("max_connections")?,
+        delivery: delivery(&mut f)?,
+    };
+    f.finish()?;
+    let source = app.gate.update_source(id, patch).await?;
+    ok(source_json(&app, &source))
+}
+
+async fn remove_source(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+    let id = find_source(&app, &id).await?.id;
+    app.gate.remove_source(id).await?;
+    app.refreshes.forget(id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /api/v1/sources/{id}/refresh`: 202 with the new job, or 409 with
+/// the running one.
+async fn start_refresh(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+    let source = find_source(&app, &id).await?;
+    let id = source.id;
+    match start(&app, source) {
+        Ok(state) => Ok((StatusCode::ACCEPTED, Json(state_json(&state))).into_response()),
+        Err(StartError::Running(running)) => {
+            let e = refused(StartError::Running(running.clone()));
+            let body = json!({
+                "error": {"code": e.code, "message": e.message},
+                "refresh": state_json(&running.state(id)),
+            });
+            Ok((e.status, Json(body)).into_response())
+        }
+        Err(e) => Err(refused(e)),
+    }
+}
+
+async fn refresh_state(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+    let id = find_source(&app, &id).await?.id;
+    match app.refreshes.get(id) {
+        Some(p) => ok(state_json(&p.state(id))),
+        None => Err(ApiError::not_found(format!(
+            "no refresh of source {id} was started since the server started"
+        ))),
+    }
+}
+
+/// `GET /api/v1/sources/{id}/diagnostics`: the lines the last refresh
+/// skipped, as stored.
+async fn diagnostics(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+    let source = find_source(&app, &id).await?;
+    let items: Vec<Value> = source
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let (line, message) = split_diagnostic(d);
+            json!({"line": line, "message": message})
+        })
+        .collect();
+    ok(json!({
+        "source": source.id.0,
+        "last_refresh": source.last_refresh,
+        "last_error": source.last_error,
+        "items": items,
+    }))
+}
+
+// ----- channels -----
+
+/// `GET /api/v1/channels?source=&q=&enabled=&offset=&limit=`: stored
+/// streams, disabled ones included unless `enabled` says otherwise.
+async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery) -> ApiResult {
+    let pairs = query_pairs(q.as_deref());
+    let source = match pairs.iter().find(|(k, _)| k == "source") {
+        None => None,
+        Some((_, raw)) => {
+            let raw = raw.trim();
+            let id = parse_id::<i64>(raw, "source")?
+                .map(SourceId)
+                .ok_or_else(|| ApiError::not_found(format!("no source {raw}")))?;
+            Some(app.gate.source(id).await?.id)
+        }
+    };
+    let search = pairs
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let enabled = match pairs.iter().find(|(k, _)| k == "enabled") {
+        None => None,
+        Some((_, v)) => match v.trim() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => return Err(ApiError::bad_request("enabled must be true or false")),
+        },
+    };
+    let offset = query_u32(&pairs, "offset", 0, u32::MAX)?;
+    let limit = query_u32(&pairs, "limit", 100, MAX_STREAM_PAGE)?;
+    let page = app
+        .gate
+        .streams(StreamQuery {
+            stream: None,
+            source,
+            search,
+            enabled,
+            offset,
+            limit,
+        })
+        .await?;
+    let items: Vec<Value> = page.items.iter().map(channel_json).collect();
+    ok(json!({"total": page.total, "offset": offset, "limit": limit, "items": items}))
+}
+
+/// One stored stream by id (disabled or not).
+pub(crate) async fn find_stream(app: &App, id: StreamId) -> Result<Option<StreamRow>, ApiError> {
+    let page = app
+        .gate
+        .streams(StreamQuery {
+            stream: Some(id),
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    Ok(page.items.into_iter().next())
+}
+
+async fn edit_channel(
+    State(app): State<App>,
+    _op: Operator,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let not_found = || ApiError::not_found(format!("no channel {raw}"));
+    let id = parse_id::<u32>(&raw, "channel")?
+        .map(StreamId)
+        .ok_or_else(not_found)?;
+    find_stream(&app, id).await?.ok_or_else(not_found)?;
+    let mut f = Fields(object(&body)?);
+    let enabled = f
+        .bool("enabled")?
+        .ok_or_else(|| ApiError::bad_request("enabled is required (true or false)"))?;
+    f.finish()?;
+    app.gate.set_stream_enabled(id, enabled).await?;
+    let row = find_stream(&app, id).await?.ok_or_else(not_found)?;
+    ok(channel_json(&row))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diagnostics_split_into_line_and_text() {
+        assert_eq!(split_diagnostic("line 3: no URL"), (Some(3), "no URL"));
+        assert_eq!(
+            split_diagnostic("... and 4 more not kept"),
+            (None, "... and 4 more not kept")
+        );
+        assert_eq!(split_diagnostic("line x: y"), (None, "line x: y"));
+    }
+
+    #[test]
+    fn shown_locations_carry_no_credentials() {
+        let shown = shown_location("http://u:secret@host/get.php?username=u&password=secret");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert_eq!(shown_location("/srv/tv.m3u"), "/srv/tv.m3u");
+    }
+}

@@ -1,0 +1,540 @@
+//! The console's sources pages (`/admin/sources`): the sources with their
+//! last refresh, adding one, refresh with a progress page, switching a
+//! source or a single channel on and off, removing a source, and a source's
+//! import errors (with their line numbers) and channels.
+//!
+//! Same rules as the other console pages ([`super::console`]): no
+//! JavaScript (the progress page reloads itself with a `<meta refresh>`
+//! while the job runs), a session for every page, the CSRF token checked
+//! before any change, everything shown escaped, locations redacted. The
+//! changes are the gate methods and the refresh jobs the API uses
+//! ([`super::api_sources`]).
+
+use super::api_sources::{find_stream, shown_location, split_diagnostic, start};
+use super::console::{
+    csrf_input, gate_failed, number, query_pairs, qv, render, result, session_or_login, when,
+};
+use super::importer::{Phase, StartError};
+use super::session::{self, esc, field, no_store, page, parse_form};
+use crate::state::App;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::fmt::Write as _;
+use tvgate_core::catalog::{Delivery, Source, SourceKind};
+use tvgate_core::ids::{SourceId, StreamId};
+use tvgate_core::ports::{NewSource, StreamQuery};
+
+/// Channels shown per page of a source.
+const CHANNELS_PER_PAGE: u32 = 100;
+
+/// The sources pages' routes (merged with the console's).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/admin/sources", get(sources_page).post(add_source))
+        .route("/admin/sources/action", post(source_action))
+        .route("/admin/sources/{id}", get(source_page))
+        .route("/admin/sources/{id}/refresh", get(progress_page))
+        .route("/admin/channels/action", post(channel_action))
+}
+
+fn see_other(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, to.to_string())],
+        no_store(),
+    )
+        .into_response()
+}
+
+fn progress_url(id: SourceId) -> String {
+    format!("/admin/sources/{}/refresh", id.0)
+}
+
+/// The source an id names, or the page that says it does not exist.
+async fn find(app: &App, raw: &str, back: &str) -> Result<Source, Box<Response>> {
+    let not_found = || {
+        Box::new(result(
+            StatusCode::NOT_FOUND,
+            &format!("No source {raw:?}."),
+            back,
+        ))
+    };
+    let id = raw.trim().parse::<i64>().map_err(|_| not_found())?;
+    match app.gate.source(SourceId(id)).await {
+        Ok(s) => Ok(s),
+        Err(tvgate_core::gate::GateError::Store(tvgate_core::ports::StoreError::NotFound {
+            ..
+        })) => Err(not_found()),
+        Err(e) => Err(Box::new(gate_failed(e, back))),
+    }
+}
+
+fn refresh_cell(app: &App, s: &Source) -> String {
+    match app.refreshes.get(s.id).map(|p| p.state(s.id)) {
+        Some(job) if job.phase.is_running() => format!(
+            "<a href=\"{}\">{}…</a>",
+            progress_url(s.id),
+            job.phase.as_str()
+        ),
+        _ => s.last_refresh.map(when).unwrap_or_else(|| "never".into()),
+    }
+}
+
+// ----- the list -----
+
+/// `GET /admin/sources`: every source, the add form and the actions.
+async fn sources_page(State(app): State<App>, headers: HeaderMap) -> Response {
+    let s = match session_or_login(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let sources = match app.gate.sources().await {
+        Ok(list) => list,
+        Err(e) => return gate_failed(e, "/admin/"),
+    };
+    let csrf = csrf_input(&s);
+    let mut rows = String::new();
+    for src in &sources {
+        let state = match &src.last_error {
+            Some(e) => format!("failed: {}", esc(e)),
+            None if !src.diagnostics.is_empty() => {
+                format!("ok, {} line(s) skipped", src.diagnostics.len())
+            }
+            None if src.last_refresh.is_some() => "ok".into(),
+            None => String::new(),
+        };
+        let toggle = if src.enabled {
+            "<button name=\"action\" value=\"disable\">Disable</button>"
+        } else {
+            "<button name=\"action\" value=\"enable\">Enable</button>"
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{id}</td><td><a href=\"/admin/sources/{id}\">{name}</a></td><td>{kind}</td>\
+             <td>{location}</td><td>{enabled}</td><td>{refreshed}</td><td>{items}</td><td>{state}</td>\
+             <td><form method=\"post\" action=\"/admin/sources/action\">{csrf}\
+             <input type=\"hidden\" name=\"id\" value=\"{id}\">\
+             <button name=\"action\" value=\"refresh\">Refresh</button>{toggle}\
+             <button name=\"action\" value=\"remove\">Remove</button></form></td></tr>",
+            id = src.id.0,
+            name = esc(&src.name),
+            kind = src.kind.as_str(),
+            location = esc(&shown_location(&src.location)),
+            enabled = if src.enabled { "yes" } else { "no" },
+            refreshed = refresh_cell(&app, src),
+            items = src.item_count,
+        );
+    }
+    let body = format!(
+        "<h2>Add a source</h2><form method=\"post\" action=\"/admin/sources\">{csrf}\
+         <label>Kind <select name=\"kind\"><option value=\"m3u\">M3U playlist</option>\
+         <option value=\"xmltv\">XMLTV guide</option></select></label> \
+         <label>Location (URL or absolute file path) <input name=\"location\" required></label> \
+         <label>Name (empty: from the location) <input name=\"name\"></label> \
+         <label>Connections (0: unlimited) <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"0\"></label> \
+         <label>Delivery <select name=\"delivery\"><option value=\"proxy\">proxy</option>\
+         <option value=\"redirect\">redirect</option></select></label> \
+         <button type=\"submit\">Add and import</button></form>\
+         <h2>Sources ({})</h2><table><thead><tr><th>ID</th><th>Name</th><th>Kind</th><th>Location</th>\
+         <th>Enabled</th><th>Last refresh</th><th>Items</th><th>State</th><th>Actions</th></tr></thead>\
+         <tbody>{rows}</tbody></table>",
+        sources.len()
+    );
+    render(StatusCode::OK, "Sources", &body)
+}
+
+/// `POST /admin/sources` (form: `kind`, `location`, `name`,
+/// `max_connections`, `delivery`): records the source and goes to its
+/// first refresh's progress.
+async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = "/admin/sources";
+    let kind = match field(&form, "kind").map(str::trim) {
+        Some("m3u") => SourceKind::M3u,
+        Some("xmltv") => SourceKind::Xmltv,
+        _ => return result(StatusCode::BAD_REQUEST, "kind must be m3u or xmltv", back),
+    };
+    let max_connections = match number(&form, "max_connections", 0..=u32::MAX) {
+        Ok(n) => n.unwrap_or(0),
+        Err(m) => return result(StatusCode::BAD_REQUEST, &m, back),
+    };
+    let delivery = match field(&form, "delivery")
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => Delivery::Proxy,
+        Some(d) => match Delivery::parse(d) {
+            Some(d) => d,
+            None => {
+                return result(
+                    StatusCode::BAD_REQUEST,
+                    "delivery must be proxy or redirect",
+                    back,
+                )
+            }
+        },
+    };
+    let added = app
+        .gate
+        .add_source(NewSource {
+            kind,
+            location: field(&form, "location").unwrap_or_default().to_string(),
+            name: field(&form, "name").unwrap_or_default().to_string(),
+            created_at: app.now(),
+            max_connections,
+            delivery,
+        })
+        .await;
+    match added {
+        Ok(source) => {
+            tracing::info!(admin = %s.admin, source = source.id.0, "source added in the console");
+            let id = source.id;
+            match start(&app, source) {
+                Ok(_) | Err(StartError::Running(_)) => see_other(&progress_url(id)),
+                Err(StartError::NoImporter) => result(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The source was added, but this server cannot import sources.",
+                    back,
+                ),
+            }
+        }
+        Err(e) => gate_failed(e, back),
+    }
+}
+
+/// `POST /admin/sources/action` (form: `id`, `action`: refresh, enable,
+/// disable or remove).
+async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    let back = "/admin/sources";
+    let source = match find(&app, field(&form, "id").unwrap_or_default(), back).await {
+        Ok(source) => source,
+        Err(r) => return *r,
+    };
+    let id = source.id;
+    let action = field(&form, "action").unwrap_or_default();
+    let outcome = match action {
+        // A refresh that is already running is shown, not started twice.
+        "refresh" => {
+            return match start(&app, source) {
+                Ok(_) | Err(StartError::Running(_)) => {
+                    tracing::info!(admin = %s.admin, source = id.0, "source refresh from the console");
+                    see_other(&progress_url(id))
+                }
+                Err(StartError::NoImporter) => result(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "This server cannot import sources.",
+                    back,
+                ),
+            };
+        }
+        "enable" | "disable" => app
+            .gate
+            .set_source_enabled(id, action == "enable")
+            .await
+            .map(|src| {
+                format!(
+                    "Source {} is now {}.",
+                    src.name,
+                    if src.enabled { "enabled" } else { "disabled" }
+                )
+            }),
+        "remove" => app.gate.remove_source(id).await.map(|()| {
+            app.refreshes.forget(id);
+            format!(
+                "Source {} was removed with everything it brought.",
+                source.name
+            )
+        }),
+        other => {
+            return result(
+                StatusCode::BAD_REQUEST,
+                &format!("Unknown action {other:?}."),
+                back,
+            )
+        }
+    };
+    match outcome {
+        Ok(message) => {
+            tracing::info!(admin = %s.admin, source = id.0, action, "source changed in the console");
+            result(StatusCode::OK, &message, back)
+        }
+        Err(e) => gate_failed(e, back),
+    }
+}
+
+// ----- progress -----
+
+/// `GET /admin/sources/{id}/refresh`: the last refresh job; reloads itself
+/// every second while it runs.
+async fn progress_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+) -> Response {
+    if let Err(r) = session_or_login(&app, &headers) {
+        return *r;
+    }
+    let source = match find(&app, &raw, "/admin/sources").await {
+        Ok(source) => source,
+        Err(r) => return *r,
+    };
+    let back = format!(
+        "<p><a href=\"/admin/sources/{}\">The source</a> · <a href=\"/admin/sources\">All sources</a></p>",
+        source.id.0
+    );
+    let Some(job) = app.refreshes.get(source.id).map(|p| p.state(source.id)) else {
+        return render(
+            StatusCode::OK,
+            "Refresh",
+            &format!(
+                "<p>No refresh of {} was started since the server started.</p>{back}",
+                esc(&source.name)
+            ),
+        );
+    };
+    let amount = match (job.total, job.phase) {
+        (_, Phase::Done | Phase::Failed) => String::new(),
+        (Some(total), _) if total > 0 => format!(
+            "<p><progress max=\"{total}\" value=\"{}\"></progress> {} of {total} bytes ({}%)</p>",
+            job.bytes.min(total),
+            job.bytes,
+            job.bytes.min(total) * 100 / total
+        ),
+        _ => format!("<p>{} bytes</p>", job.bytes),
+    };
+    let outcome = match (&job.summary, &job.error) {
+        (Some(summary), _) => format!("<p>Imported: {}.</p>", esc(summary)),
+        (_, Some(error)) => format!("<p class=\"error\">Failed: {}</p>", esc(error)),
+        _ => String::new(),
+    };
+    let diagnostics = if job.phase == Phase::Done && !source.diagnostics.is_empty() {
+        format!(
+            "<p><a href=\"/admin/sources/{}\">{} line(s) were skipped</a>.</p>",
+            source.id.0,
+            source.diagnostics.len()
+        )
+    } else {
+        String::new()
+    };
+    let title = format!("Refresh of {}", source.name);
+    let body = format!(
+        "{}<h1>{}</h1><p>Phase: <b class=\"phase\">{}</b>; started {}{}.</p>{amount}{outcome}{diagnostics}{back}",
+        super::console::NAV,
+        esc(&title),
+        job.phase.as_str(),
+        when(job.started),
+        job.finished
+            .map(|f| format!(", finished {}", when(f)))
+            .unwrap_or_default(),
+    );
+    let mut html = page(&title, &body);
+    if job.phase.is_running() {
+        // Without JavaScript: the browser reloads the page every second.
+        html = html.replacen(
+            "<title>",
+            "<meta http-equiv=\"refresh\" content=\"1\"><title>",
+            1,
+        );
+    }
+    (StatusCode::OK, no_store(), Html(html)).into_response()
+}
+
+// ----- one source -----
+
+/// `GET /admin/sources/{id}?q=&offset=`: the import errors and the
+/// channels, searchable and paged, each with Enable/Disable.
+async fn source_page(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let s = match session_or_login(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    let source = match find(&app, &raw, "/admin/sources").await {
+        Ok(source) => source,
+        Err(r) => return *r,
+    };
+    let pairs = query_pairs(q.as_deref());
+    let search = pairs
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let offset = pairs
+        .iter()
+        .find(|(k, _)| k == "offset")
+        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let page = match app
+        .gate
+        .streams(StreamQuery {
+            stream: None,
+            source: Some(source.id),
+            search: search.clone(),
+            enabled: None,
+            offset,
+            limit: CHANNELS_PER_PAGE,
+        })
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return gate_failed(e, "/admin/sources"),
+    };
+    let csrf = csrf_input(&s);
+    let here = format!(
+        "/admin/sources/{}?q={}&offset={offset}",
+        source.id.0,
+        qv(&search)
+    );
+    let mut errors = String::new();
+    for d in &source.diagnostics {
+        let (line, message) = split_diagnostic(d);
+        let _ = write!(
+            errors,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            line.map(|n| n.to_string()).unwrap_or_default(),
+            esc(message)
+        );
+    }
+    let errors = if errors.is_empty() {
+        "<p>The last refresh skipped no line.</p>".to_string()
+    } else {
+        format!(
+            "<table><thead><tr><th>Line</th><th>Problem</th></tr></thead><tbody>{errors}</tbody></table>"
+        )
+    };
+    let mut rows = String::new();
+    for c in &page.items {
+        let (label, action) = if c.enabled {
+            ("Disable", "disable")
+        } else {
+            ("Enable", "enable")
+        };
+        let _ = write!(
+            rows,
+            "<tr><td>{id}</td><td>{kind}</td><td>{name}</td><td>{category}</td><td>{enabled}</td>\
+             <td><form method=\"post\" action=\"/admin/channels/action\">{csrf}\
+             <input type=\"hidden\" name=\"id\" value=\"{id}\">\
+             <input type=\"hidden\" name=\"back\" value=\"{back}\">\
+             <button name=\"action\" value=\"{action}\">{label}</button></form></td></tr>",
+            id = c.id.0,
+            kind = esc(&c.kind),
+            name = esc(&c.name),
+            category = esc(c.category.as_deref().unwrap_or("")),
+            enabled = if c.enabled { "yes" } else { "no" },
+            back = esc(&here),
+        );
+    }
+    let mut pager = String::new();
+    let link = |o: u32, text: &str| {
+        format!(
+            "<a href=\"/admin/sources/{}?q={}&amp;offset={o}\">{text}</a> ",
+            source.id.0,
+            qv(&search)
+        )
+    };
+    if offset > 0 {
+        pager.push_str(&link(offset.saturating_sub(CHANNELS_PER_PAGE), "Previous"));
+    }
+    if u64::from(offset) + u64::from(CHANNELS_PER_PAGE) < page.total {
+        pager.push_str(&link(offset + CHANNELS_PER_PAGE, "Next"));
+    }
+    let body = format!(
+        "<p>{kind} source <b>{name}</b> from {location}; {enabled}; last refresh {refreshed}; \
+         {items} item(s). <a href=\"/admin/sources/{id}/refresh\">Last refresh job</a></p>{error}\
+         <h2>Import errors ({n})</h2>{errors}\
+         <h2>Channels ({total})</h2>\
+         <form method=\"get\" action=\"/admin/sources/{id}\"><input name=\"q\" value=\"{search}\" placeholder=\"name\">\
+         <button type=\"submit\">Search</button></form>\
+         <table><thead><tr><th>ID</th><th>Kind</th><th>Name</th><th>Category</th><th>Enabled</th><th></th></tr></thead>\
+         <tbody>{rows}</tbody></table><p>{pager}</p>",
+        kind = source.kind.as_str(),
+        name = esc(&source.name),
+        location = esc(&shown_location(&source.location)),
+        enabled = if source.enabled {
+            "enabled"
+        } else {
+            "disabled (players see none of it)"
+        },
+        refreshed = source.last_refresh.map(when).unwrap_or_else(|| "never".into()),
+        items = source.item_count,
+        id = source.id.0,
+        error = source
+            .last_error
+            .as_deref()
+            .map(|e| format!("<p class=\"error\">The last refresh failed: {}</p>", esc(e)))
+            .unwrap_or_default(),
+        n = source.diagnostics.len(),
+        total = page.total,
+        search = esc(&search),
+    );
+    render(StatusCode::OK, &format!("Source {}", source.name), &body)
+}
+
+/// `POST /admin/channels/action` (form: `id`, `action`: enable or disable,
+/// `back`: the console page to return to).
+async fn channel_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let s = match session::check_form(&app, &headers, &form) {
+        Ok((_, s)) => s,
+        Err(r) => return *r,
+    };
+    // Only a console page (never an open redirect), and only characters a
+    // Location header can carry (the pages send it percent-encoded).
+    let back = field(&form, "back")
+        .filter(|b| b.starts_with("/admin/") && b.bytes().all(|c| c.is_ascii_graphic()))
+        .unwrap_or("/admin/sources");
+    let raw = field(&form, "id").unwrap_or_default().trim();
+    let Some(id) = raw.parse::<u32>().ok().map(StreamId) else {
+        return result(
+            StatusCode::BAD_REQUEST,
+            "id must be a channel's number",
+            back,
+        );
+    };
+    let enabled = match field(&form, "action") {
+        Some("enable") => true,
+        Some("disable") => false,
+        other => {
+            return result(
+                StatusCode::BAD_REQUEST,
+                &format!("Unknown action {:?}.", other.unwrap_or_default()),
+                back,
+            )
+        }
+    };
+    match find_stream(&app, id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return result(
+                StatusCode::NOT_FOUND,
+                &format!("No channel {}.", id.0),
+                back,
+            )
+        }
+        Err(e) => return result(e.status, &e.message, back),
+    }
+    match app.gate.set_stream_enabled(id, enabled).await {
+        Ok(()) => {
+            tracing::info!(admin = %s.admin, stream = id.0, enabled, "channel switched in the console");
+            see_other(back)
+        }
+        Err(e) => gate_failed(e, back),
+    }
+}
