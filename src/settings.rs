@@ -258,6 +258,12 @@ impl Settings {
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tvgate.sqlite")
     }
+
+    /// The directory whose playlist and guide files the console and the API
+    /// may add as sources: `sources/` in the data directory.
+    pub fn source_files_dir(&self) -> PathBuf {
+        self.data_dir.join("sources")
+    }
 }
 
 /// `docs/configuration.md`, generated from [`SETTINGS`].

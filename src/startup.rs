@@ -139,6 +139,7 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
             ..tvgate_http::stalker::StalkerSettings::default()
         },
         denial_log_days: s.denial_log_days,
+        source_files_dir: Some(s.source_files_dir()),
         ..HttpSettings::default()
     })
 }
@@ -182,6 +183,8 @@ pub fn load_or_create_key(path: &Path) -> Result<VerifierKey> {
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    let files = settings.source_files_dir();
+    std::fs::create_dir_all(&files).with_context(|| format!("creating {}", files.display()))?;
     let path = settings.database_path();
     let store = tvgate_store::open_sqlite(&path)
         .await

@@ -19,7 +19,9 @@ const PLAYLIST: &str = "#EXTM3U\n\
     #EXTINF:-1 group-title=\"Sports\",Sport One\nhttp://127.0.0.1:9/sport.ts\n";
 
 fn playlist_file(srv: &TestServer) -> String {
-    let path = srv.dir.path().join("admin.m3u");
+    // The one directory whose files the web may add (the data directory's
+    // `sources/`, created at start).
+    let path = srv.dir.path().join("sources").join("admin.m3u");
     std::fs::write(&path, PLAYLIST).expect("write playlist");
     path.to_string_lossy().into_owned()
 }
@@ -65,6 +67,13 @@ async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
     let (_, token) = operator(&srv).await;
     let t = Some(token.as_str());
     let location = playlist_file(&srv);
+    // A link inside `sources/` that leads out of it is refused like the
+    // file it leads to.
+    let outside = srv.dir.path().join("outside.m3u");
+    std::fs::write(&outside, "#EXTM3U\n").expect("outside file");
+    let link = srv.dir.path().join("sources").join("escape.m3u");
+    std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+    let outside_link = link.to_string_lossy().into_owned();
 
     let (status, added) = call(
         &srv,
@@ -186,6 +195,18 @@ async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
             "/api/v1/sources".to_string(),
             json!({"kind": "m3u", "location": location, "colour": 1}),
             "colour",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sources".to_string(),
+            json!({"kind": "m3u", "location": "/etc/passwd"}),
+            "must be inside",
+        ),
+        (
+            Method::POST,
+            "/api/v1/sources".to_string(),
+            json!({"kind": "m3u", "location": outside_link.clone()}),
+            "must be inside",
         ),
         (
             Method::PATCH,

@@ -34,7 +34,9 @@ pub use admin::AdminAuthn;
 pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
 pub use refusals::check_reason;
-pub use sources::{default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE};
+pub use sources::{
+    check_web_location, default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE,
+};
 
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms
 /// hash never stalls other requests; tests and the CLI may run it inline.

@@ -138,6 +138,9 @@ pub struct HttpSettings {
     pub stalker: crate::stalker::StalkerSettings,
     /// Days the denial log keeps a refusal (0: forever).
     pub denial_log_days: u32,
+    /// The only directory whose files the console and the API may add as
+    /// sources (`None`: URLs only); see `gate::check_web_location`.
+    pub source_files_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -160,6 +163,7 @@ impl Default for HttpSettings {
             upstream_timeout: std::time::Duration::from_secs(15),
             stalker: crate::stalker::StalkerSettings::default(),
             denial_log_days: 30,
+            source_files_dir: None,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::{Gate, GateError};
 use crate::catalog::Source;
 use crate::ids::{SourceId, StreamId};
 use crate::ports::{NewSource, StoreError, StreamPage, StreamQuery};
+use std::path::Path;
 
 /// Longest source name accepted.
 pub const MAX_SOURCE_NAME: usize = 200;
@@ -32,6 +33,46 @@ pub fn default_name(location: &str) -> String {
     match no_user.trim_end_matches('/').rsplit('/').next() {
         Some(last) if !last.is_empty() => last.to_string(),
         _ => "source".to_string(),
+    }
+}
+
+/// Checks a location named from the web (the console or the API): an
+/// http(s) URL, or a file inside `files_dir` (the data directory's
+/// `sources/`). The command line, run on the server by its operator, may
+/// name any file; a web session or a leaked API token must not be able to
+/// make the server read `/etc/shadow` and show its lines back as import
+/// errors. Symbolic links are resolved before the check, so a link that
+/// leads out of the directory is refused too.
+pub fn check_web_location(location: &str, files_dir: Option<&Path>) -> Result<(), GateError> {
+    let trimmed = location.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(());
+    }
+    let refuse = |why: String| Err(GateError::Invalid(why));
+    let Some(dir) = files_dir else {
+        return refuse(
+            "location must be an http(s) URL here (a file source is added with `tvgate source add` on the server)"
+                .into(),
+        );
+    };
+    let outside = || {
+        format!(
+            "location: a file added from the web must be inside {} (or add it with `tvgate source add` on the server)",
+            dir.display()
+        )
+    };
+    let path = Path::new(trimmed.strip_prefix("file://").unwrap_or(trimmed));
+    let Ok(root) = dir.canonicalize() else {
+        return refuse(outside());
+    };
+    match path.canonicalize() {
+        Ok(real) if real.starts_with(&root) && real.is_file() => Ok(()),
+        Ok(_) => refuse(outside()),
+        Err(_) if path.starts_with(dir) || path.starts_with(&root) => {
+            refuse(format!("location: no such file {}", path.display()))
+        }
+        Err(_) => refuse(outside()),
     }
 }
 

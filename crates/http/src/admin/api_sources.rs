@@ -199,6 +199,7 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
     let max_connections = f.u32("max_connections")?.unwrap_or(0);
     let delivery = delivery(&mut f)?.unwrap_or_default();
     f.finish()?;
+    tvgate_core::gate::check_web_location(&location, app.settings.source_files_dir.as_deref())?;
     let source = app
         .gate
         .add_source(NewSource {

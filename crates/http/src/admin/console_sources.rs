@@ -182,11 +182,17 @@ async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
             }
         },
     };
+    let location = field(&form, "location").unwrap_or_default().to_string();
+    if let Err(e) =
+        tvgate_core::gate::check_web_location(&location, app.settings.source_files_dir.as_deref())
+    {
+        return gate_failed(e, back);
+    }
     let added = app
         .gate
         .add_source(NewSource {
             kind,
-            location: field(&form, "location").unwrap_or_default().to_string(),
+            location,
             name: field(&form, "name").unwrap_or_default().to_string(),
             created_at: app.now(),
             max_connections,
