@@ -284,6 +284,17 @@ async fn ending_a_connection_stops_the_players_stream() {
     assert_eq!(items[0]["user_agent"], "LivingRoomTV/1.0");
     let id = items[0]["id"].as_u64().expect("lease id");
 
+    // The relay's side of the same viewer: one channel, one viewer, named.
+    let (status, relay) = call(&srv, reqwest::Method::GET, "/api/v1/relay", t, None).await;
+    assert_eq!(status, 200, "{relay}");
+    let channels = relay["channels"].as_array().expect("channels");
+    assert!(
+        channels
+            .iter()
+            .any(|c| c["name"] == "News One" && c["viewers"] == 1),
+        "{relay}"
+    );
+
     let (status, _) = call(
         &srv,
         reqwest::Method::DELETE,
@@ -345,6 +356,57 @@ async fn devices_and_sources_are_listed() {
     )
     .await;
     assert_eq!(status, 200, "{reset}");
+    // The reset is in the line's device history, as the operator's.
+    let (status, audit) = call(
+        &srv,
+        reqwest::Method::GET,
+        "/api/v1/lines/tina/devices/audit?limit=10",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["items"].as_array().expect("audit items");
+    assert!(entries.iter().any(|e| e["actor"] == "operator"), "{audit}");
+    for bad in ["limit=-1", "limit=5000", "limit=x"] {
+        let (status, body) = call(
+            &srv,
+            reqwest::Method::GET,
+            &format!("/api/v1/lines/tina/devices/audit?{bad}"),
+            t,
+            None,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    // A new generated password, once: the old one stops working.
+    let (status, fresh) = call(
+        &srv,
+        reqwest::Method::POST,
+        "/api/v1/lines/tina/password",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{fresh}");
+    let password = fresh["password"].as_str().expect("password").to_string();
+    assert!(password.len() >= 8, "{fresh}");
+    let old = get_json(&srv.url("/player_api.php?username=tina&password=pw-11")).await;
+    assert_eq!(old["user_info"]["auth"], 0, "{old}");
+    let new = get_json(&srv.url(&format!(
+        "/player_api.php?username=tina&password={password}"
+    )))
+    .await;
+    assert_eq!(new["user_info"]["auth"], 1, "{new}");
+    let (status, _) = call(
+        &srv,
+        reqwest::Method::POST,
+        "/api/v1/lines/nobody/password",
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
     let (status, _) = call(
         &srv,
         reqwest::Method::DELETE,

@@ -64,6 +64,16 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
         ),
         (
             Method::POST,
+            "/api/v1/lines/{name}/password",
+            post(reset_password),
+        ),
+        (
+            Method::GET,
+            "/api/v1/lines/{name}/devices/audit",
+            get(device_audit),
+        ),
+        (
+            Method::POST,
             "/api/v1/lines/{name}/devices/reset",
             post(reset_devices),
         ),
@@ -73,6 +83,7 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             delete(remove_device),
         ),
         (Method::GET, "/api/v1/connections", get(list_connections)),
+        (Method::GET, "/api/v1/relay", get(relay_now)),
         (
             Method::DELETE,
             "/api/v1/connections/{id}",
@@ -521,7 +532,52 @@ async fn delete_line(State(app): State<App>, _op: Operator, Path(name): Path<Str
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A new generated password, returned once (as the console's reset and
+/// `tvgate user passwd`): the old one stops working at once.
+async fn reset_password(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+) -> ApiResult {
+    find_line(&app, &name)?;
+    let (account, password) = app.gate.set_password(&name, None).await?;
+    tracing::info!(line = %account.username, "password reset through the API");
+    ok(json!({"username": &*account.username, "password": password}))
+}
+
 // ----- devices -----
+
+/// Most audit entries one request returns.
+const MAX_AUDIT: u32 = 1000;
+
+/// `GET /api/v1/lines/{name}/devices/audit?limit=`: the line's device
+/// history, newest first (as the console's devices page).
+async fn device_audit(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    let pairs = query_pairs(q.as_deref());
+    let limit = query_u32(&pairs, "limit", 100, MAX_AUDIT)?;
+    let entries = app.gate.device_audit(Some(&line.username), limit).await?;
+    let items: Vec<Value> = entries
+        .iter()
+        .map(|a| {
+            json!({
+                "at": a.at,
+                "actor": a.actor.as_str(),
+                "action": a.action.as_str(),
+                "ip": a.ip.map(|ip| ip.to_string()),
+                "old_device": a.old_device,
+                "new_device": a.new_device,
+                "detail": a.detail,
+            })
+        })
+        .collect();
+    ok(json!({"line": &*line.username, "items": items}))
+}
 
 async fn list_devices(
     State(app): State<App>,
@@ -613,6 +669,21 @@ async fn list_connections(
         })
         .collect();
     ok(json!({"items": items}))
+}
+
+/// `GET /api/v1/relay`: open upstream connections by source and viewers
+/// by relayed channel (the console's live page reads the same snapshot).
+async fn relay_now(State(app): State<App>, _op: Operator) -> ApiResult {
+    let (upstreams, channels) = super::live::snapshot(&app).await;
+    ok(json!({
+        "upstreams": upstreams.iter().map(|u| json!({
+            "source": u.source, "name": u.name, "open": u.open,
+        })).collect::<Vec<_>>(),
+        "channels": channels.iter().map(|c| json!({
+            "stream_id": c.stream_id, "name": c.name, "viewers": c.viewers,
+            "bytes_in": c.bytes_in, "up_secs": c.up_secs,
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 /// Ends a connection now: the lease leaves the ledger (the slot is free at

@@ -567,32 +567,24 @@ async fn live_page(State(app): State<App>, headers: HeaderMap) -> Response {
     if sections.is_empty() {
         sections.push_str("<p>Nobody is watching.</p>");
     }
-    let sources = app.gate.store().sources().await.unwrap_or_default();
+    let (upstream_rows, channel_rows) = super::live::snapshot(&app).await;
     let mut upstreams = String::new();
-    for (source, open) in app.caps.snapshot() {
-        let name = sources
-            .iter()
-            .find(|s| u64::try_from(s.id.0).ok() == Some(source))
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| format!("source {source}"));
-        let _ = write!(upstreams, "<tr><td>{}</td><td>{open}</td></tr>", esc(&name));
+    for u in &upstream_rows {
+        let _ = write!(
+            upstreams,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            esc(&u.name),
+            u.open
+        );
     }
-    let catalog = app.gate.catalog();
     let mut channels = String::new();
-    for c in app.hub.channels() {
-        let name = c
-            .key
-            .parse::<u32>()
-            .ok()
-            .and_then(|id| catalog.stream(tvgate_core::ids::StreamId(id)))
-            .map(|r| catalog.stream_name(r).to_string())
-            .unwrap_or_else(|| c.key.clone());
+    for c in &channel_rows {
         let _ = write!(
             channels,
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&name),
+            esc(&c.name),
             c.viewers,
-            c.uptime.as_secs()
+            c.up_secs
         );
     }
     let body = format!(

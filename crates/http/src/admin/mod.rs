@@ -18,6 +18,7 @@ pub mod denials;
 pub mod error;
 pub mod importer;
 mod lines;
+pub mod live;
 pub mod openapi;
 pub mod session;
 
