@@ -83,6 +83,18 @@ export DEVICE_ID=living-room-tv DEVICE_LABEL="Living room TV"
 OPS_PASSWORD=$(sed -n 2p "$TMP/admin.out")
 [ -n "$OPS_PASSWORD" ] || setup_fail "admin add printed no password"
 
+# A playlist the operator adds from the console: files added from the web
+# must be in the data directory's sources/. Line 4 is not M3U.
+cat >"$TMP/data/sources/browser.m3u" <<'M3U'
+#EXTM3U
+#EXTINF:-1 tvg-id="b1" group-title="Browser",Browser One
+http://127.0.0.1:9/one.ts
+this line is neither a directive nor a URL
+#EXTINF:-1 tvg-id="b2" group-title="Browser",Browser Two
+http://127.0.0.1:9/two.ts
+M3U
+export SOURCE_FILE="$TMP/data/sources/browser.m3u"
+
 # ES modules ignore NODE_PATH: run the scripts beside a link to the modules.
 mkdir -p "$TMP/js"
 cp "$HERE/portal.mjs" "$HERE/console.mjs" "$TMP/js/"

@@ -133,7 +133,7 @@ async fn sources_page(State(app): State<App>, headers: HeaderMap) -> Response {
         "<h2>Add a source</h2><form method=\"post\" action=\"/admin/sources\">{csrf}\
          <label>Kind <select name=\"kind\"><option value=\"m3u\">M3U playlist</option>\
          <option value=\"xmltv\">XMLTV guide</option></select></label> \
-         <label>Location (URL or absolute file path) <input name=\"location\" required></label> \
+         <label>Location (http(s) URL, or the absolute path of a file in the data directory's <code>sources/</code>) <input name=\"location\" required></label> \
          <label>Name (empty: from the location) <input name=\"name\"></label> \
          <label>Connections (0: unlimited) <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"0\"></label> \
          <label>Delivery <select name=\"delivery\"><option value=\"proxy\">proxy</option>\
