@@ -122,6 +122,43 @@ async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
     assert_eq!(channel(&page, "Sport One")["category"], "Sports");
     assert_eq!(live_names(&srv).await, ["News One", "Sport One"]);
 
+    // Backup URLs through the API (as `tvgate channel backup`), shown
+    // redacted; an empty array clears them.
+    let news = channel(&page, "News One")["id"].as_u64().expect("id");
+    let news_path = format!("/api/v1/channels/{news}");
+    let (status, with) = call(
+        &srv,
+        Method::PATCH,
+        &news_path,
+        t,
+        Some(json!({"backups": ["http://backup.example/news.ts?token=secret-1"]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{with}");
+    let shown = with["backups"].as_array().expect("backups");
+    assert_eq!(shown.len(), 1, "{with}");
+    assert!(!with.to_string().contains("secret-1"), "{with}");
+    for (body, needle) in [
+        (json!({"backups": "http://x/"}), "backups"),
+        (json!({"backups": [1]}), "backups"),
+        (json!({"backups": ["not-a-url"]}), "not-a-url"),
+        (json!({}), "nothing to change"),
+    ] {
+        let (status, e) = call(&srv, Method::PATCH, &news_path, t, Some(body)).await;
+        assert_eq!(status, 400, "{e}");
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+    let (status, cleared) = call(
+        &srv,
+        Method::PATCH,
+        &news_path,
+        t,
+        Some(json!({"backups": []})),
+    )
+    .await;
+    assert_eq!(status, 200, "{cleared}");
+    assert_eq!(cleared["backups"], json!([]));
+
     // Switch one channel off: gone for players, its URL refused.
     let (status, off) = call(
         &srv,

@@ -21,7 +21,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Json;
 use serde_json::{json, Value};
-use tvgate_core::catalog::{Delivery, Source, SourceKind};
+use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind};
 use tvgate_core::gate::MAX_STREAM_PAGE;
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
@@ -119,8 +119,16 @@ fn source_json(app: &App, s: &Source) -> Value {
     })
 }
 
-fn channel_json(r: &StreamRow) -> Value {
+/// A stream as the API shows it; a live channel's backup URLs are shown
+/// redacted like source locations (they may hold a provider's credentials).
+fn channel_json(catalog: &Catalog, r: &StreamRow) -> Value {
+    let backups: Vec<String> = catalog
+        .backups(r.id)
+        .iter()
+        .map(|u| shown_location(u))
+        .collect();
     json!({
+        "backups": backups,
         "id": r.id.0,
         "source": r.source.0,
         "kind": r.kind,
@@ -338,7 +346,12 @@ async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQu
             limit,
         })
         .await?;
-    let items: Vec<Value> = page.items.iter().map(channel_json).collect();
+    let catalog = app.gate.catalog();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|r| channel_json(&catalog, r))
+        .collect();
     ok(json!({"total": page.total, "offset": offset, "limit": limit, "items": items}))
 }
 
@@ -367,13 +380,44 @@ async fn edit_channel(
         .ok_or_else(not_found)?;
     find_stream(&app, id).await?.ok_or_else(not_found)?;
     let mut f = Fields(object(&body)?);
-    let enabled = f
-        .bool("enabled")?
-        .ok_or_else(|| ApiError::bad_request("enabled is required (true or false)"))?;
+    let enabled = f.bool("enabled")?;
+    let backups = match f.take("backups") {
+        None => None,
+        Some(Value::Array(items)) => Some(
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(u) => Ok(u),
+                    _ => Err(ApiError::bad_request(
+                        "backups must be an array of URLs (empty: none)",
+                    )),
+                })
+                .collect::<Result<Vec<String>, ApiError>>()?,
+        ),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "backups must be an array of URLs (empty: none)",
+            ))
+        }
+    };
     f.finish()?;
-    app.gate.set_stream_enabled(id, enabled).await?;
+    if enabled.is_none() && backups.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give enabled (true or false) or backups",
+        ));
+    }
+    // Switch on first: backups are kept for channels players can see.
+    if enabled == Some(true) {
+        app.gate.set_stream_enabled(id, true).await?;
+    }
+    if let Some(urls) = backups {
+        app.gate.set_backups(id, urls).await?;
+    }
+    if enabled == Some(false) {
+        app.gate.set_stream_enabled(id, false).await?;
+    }
     let row = find_stream(&app, id).await?.ok_or_else(not_found)?;
-    ok(channel_json(&row))
+    ok(channel_json(&app.gate.catalog(), &row))
 }
 
 #[cfg(test)]
