@@ -70,17 +70,31 @@ impl Console {
         path: &str,
         form: &[(&str, &str)],
     ) -> (u16, String) {
+        let r = self.submit(srv, path, form, Some(&self.csrf)).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// A form POST as a browser sends it, with the session cookie and
+    /// `csrf` (none: without the field).
+    pub(crate) async fn submit(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
         let mut form = form.to_vec();
-        form.push(("csrf", self.csrf.as_str()));
-        let r = client()
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        client()
             .post(srv.url(path))
             .header("cookie", &self.cookie)
             .form(&form)
             .send()
             .await
-            .expect("post");
-        let status = r.status().as_u16();
-        (status, r.text().await.expect("body"))
+            .expect("post")
     }
 
     /// Posts each form with this session's cookie but without a CSRF token,
@@ -93,17 +107,7 @@ impl Console {
         let wrong = "0".repeat(64);
         for (path, form) in forms {
             for csrf in [None, Some(wrong.as_str())] {
-                let mut form = form.to_vec();
-                if let Some(c) = csrf {
-                    form.push(("csrf", c));
-                }
-                let r = client()
-                    .post(srv.url(path))
-                    .header("cookie", &self.cookie)
-                    .form(&form)
-                    .send()
-                    .await
-                    .expect("post");
+                let r = self.submit(srv, path, form, csrf).await;
                 assert_eq!(r.status(), 403, "{path} {csrf:?}");
             }
         }
