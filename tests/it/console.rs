@@ -70,17 +70,47 @@ impl Console {
         path: &str,
         form: &[(&str, &str)],
     ) -> (u16, String) {
+        let r = self.submit(srv, path, form, Some(&self.csrf)).await;
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// A form POST as a browser sends it, with the session cookie and
+    /// `csrf` (none: without the field).
+    pub(crate) async fn submit(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
         let mut form = form.to_vec();
-        form.push(("csrf", self.csrf.as_str()));
-        let r = client()
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        client()
             .post(srv.url(path))
             .header("cookie", &self.cookie)
             .form(&form)
             .send()
             .await
-            .expect("post");
-        let status = r.status().as_u16();
-        (status, r.text().await.expect("body"))
+            .expect("post")
+    }
+
+    /// Posts each form with this session's cookie but without a CSRF token,
+    /// then with a token that is not the session's; every post must be a 403.
+    pub(crate) async fn assert_csrf_refused(
+        &self,
+        srv: &TestServer,
+        forms: &[(&str, &[(&str, &str)])],
+    ) {
+        let wrong = "0".repeat(64);
+        for (path, form) in forms {
+            for csrf in [None, Some(wrong.as_str())] {
+                let r = self.submit(srv, path, form, csrf).await;
+                assert_eq!(r.status(), 403, "{path} {csrf:?}");
+            }
+        }
     }
 }
 
@@ -228,30 +258,20 @@ async fn console_posts_without_the_csrf_token_are_403() {
     let srv = TestServer::start().await;
     srv.add_line("tina", "pw-11", |_| {}).await;
     let console = login(&srv).await;
-    for (path, form) in [
-        ("/admin/lines", vec![("username", "sneaky")]),
-        (
-            "/admin/lines/action",
-            vec![("name", "tina"), ("action", "ban")],
-        ),
-        ("/admin/live/end", vec![("id", "1")]),
-        ("/admin/lines/tina/devices/reset", vec![]),
-    ] {
-        for csrf in [None, Some("0".repeat(64))] {
-            let mut form = form.clone();
-            if let Some(c) = &csrf {
-                form.push(("csrf", c.as_str()));
-            }
-            let r = client()
-                .post(srv.url(path))
-                .header("cookie", &console.cookie)
-                .form(&form)
-                .send()
-                .await
-                .expect("post");
-            assert_eq!(r.status(), 403, "{path} {csrf:?}");
-        }
-    }
+    console
+        .assert_csrf_refused(
+            &srv,
+            &[
+                ("/admin/lines", &[("username", "sneaky")]),
+                (
+                    "/admin/lines/action",
+                    &[("name", "tina"), ("action", "ban")],
+                ),
+                ("/admin/live/end", &[("id", "1")]),
+                ("/admin/lines/tina/devices/reset", &[]),
+            ],
+        )
+        .await;
     assert!(srv.gate.find_account("sneaky").is_none());
     assert_eq!(
         srv.gate.find_account("tina").expect("line").status,

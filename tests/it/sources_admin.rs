@@ -5,8 +5,8 @@
 //! source at a time, CSRF on every console form.
 
 use crate::admin_api::{call, operator};
-use crate::console::{login, Console};
-use crate::harness::{client, get, get_json, TestServer};
+use crate::console::login;
+use crate::harness::{get, get_json, TestServer};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -371,24 +371,6 @@ async fn one_refresh_per_source_runs_at_a_time_and_shows_its_progress() {
     assert!(!sources.to_string().contains("hunter2"), "{sources}");
 }
 
-/// A console POST as a browser sends it, with the session's CSRF token.
-async fn submit(
-    srv: &TestServer,
-    console: &Console,
-    path: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut form = form.to_vec();
-    form.push(("csrf", console.csrf.as_str()));
-    client()
-        .post(srv.url(path))
-        .header("cookie", &console.cookie)
-        .form(&form)
-        .send()
-        .await
-        .expect("post")
-}
-
 #[tokio::test]
 async fn console_adds_refreshes_and_switches_sources_and_channels() {
     let srv = TestServer::start().await;
@@ -398,13 +380,14 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
     assert!(dashboard.contains("href=\"/admin/sources\""), "{dashboard}");
     let location = playlist_file(&srv);
 
-    let r = submit(
-        &srv,
-        &console,
-        "/admin/sources",
-        &[("kind", "m3u"), ("location", &location), ("name", "main")],
-    )
-    .await;
+    let r = console
+        .submit(
+            &srv,
+            "/admin/sources",
+            &[("kind", "m3u"), ("location", &location), ("name", "main")],
+            Some(&console.csrf),
+        )
+        .await;
     assert_eq!(r.status(), 303);
     let progress = r.headers()["location"]
         .to_str()
@@ -452,42 +435,45 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
         .find(|c| c.name() == "Sport One")
         .map(|c| c.id.0.to_string())
         .expect("sport");
-    let r = submit(
-        &srv,
-        &console,
-        "/admin/channels/action",
-        &[
-            ("id", &sport),
-            ("action", "disable"),
-            ("back", &source_page),
-        ],
-    )
-    .await;
+    let r = console
+        .submit(
+            &srv,
+            "/admin/channels/action",
+            &[
+                ("id", &sport),
+                ("action", "disable"),
+                ("back", &source_page),
+            ],
+            Some(&console.csrf),
+        )
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], source_page.as_str());
     assert_eq!(live_names(&srv).await, ["News One"]);
     // The way back is a console page, never elsewhere or a header break.
     for back in ["https://evil.example/", "/admin/x\r\nSet-Cookie: a=b"] {
-        let r = submit(
-            &srv,
-            &console,
-            "/admin/channels/action",
-            &[("id", &sport), ("action", "disable"), ("back", back)],
-        )
-        .await;
+        let r = console
+            .submit(
+                &srv,
+                "/admin/channels/action",
+                &[("id", &sport), ("action", "disable"), ("back", back)],
+                Some(&console.csrf),
+            )
+            .await;
         assert_eq!(r.status(), 303, "{back}");
         assert_eq!(r.headers()["location"], "/admin/sources", "{back}");
     }
 
     // Refresh from the list: still disabled afterwards.
     let id = source_page.rsplit('/').next().expect("id").to_string();
-    let r = submit(
-        &srv,
-        &console,
-        "/admin/sources/action",
-        &[("id", &id), ("action", "refresh")],
-    )
-    .await;
+    let r = console
+        .submit(
+            &srv,
+            "/admin/sources/action",
+            &[("id", &id), ("action", "refresh")],
+            Some(&console.csrf),
+        )
+        .await;
     assert_eq!(r.status(), 303);
     loop {
         let (_, page) = console.get(&srv, &progress).await;
@@ -535,35 +521,25 @@ async fn console_source_forms_without_the_csrf_token_are_403() {
     srv.with_catalog().await;
     let console = login(&srv).await;
     let before = live_names(&srv).await;
-    for (path, form) in [
-        (
-            "/admin/sources",
-            vec![("kind", "m3u"), ("location", "/tmp/sneaky.m3u")],
-        ),
-        (
-            "/admin/sources/action",
-            vec![("id", "1"), ("action", "disable")],
-        ),
-        (
-            "/admin/channels/action",
-            vec![("id", "1"), ("action", "disable")],
-        ),
-    ] {
-        for csrf in [None, Some("0".repeat(64))] {
-            let mut form = form.clone();
-            if let Some(c) = &csrf {
-                form.push(("csrf", c.as_str()));
-            }
-            let r = client()
-                .post(srv.url(path))
-                .header("cookie", &console.cookie)
-                .form(&form)
-                .send()
-                .await
-                .expect("post");
-            assert_eq!(r.status(), 403, "{path} {csrf:?}");
-        }
-    }
+    console
+        .assert_csrf_refused(
+            &srv,
+            &[
+                (
+                    "/admin/sources",
+                    &[("kind", "m3u"), ("location", "/tmp/sneaky.m3u")],
+                ),
+                (
+                    "/admin/sources/action",
+                    &[("id", "1"), ("action", "disable")],
+                ),
+                (
+                    "/admin/channels/action",
+                    &[("id", "1"), ("action", "disable")],
+                ),
+            ],
+        )
+        .await;
     assert_eq!(live_names(&srv).await, before);
     assert_eq!(srv.gate.sources().await.expect("sources").len(), 2);
     // Pages need a session.

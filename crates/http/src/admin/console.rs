@@ -3,25 +3,25 @@
 //! line's devices. One line's page, bulk create and CSV import/export are in
 //! [`super::console_lines`].
 //!
-//! Server-rendered HTML without JavaScript. Every page needs a session (a
-//! request without one is sent to the login form); every change is a POST
-//! form carrying the session's CSRF token, checked by
-//! [`session::check_form`] before anything happens; every value shown is
+//! Server-rendered HTML without JavaScript. Every page takes a
+//! [`ConsolePage`] (a request without a session is sent to the login form);
+//! every change is a POST form taking a [`ConsoleForm`], whose session and
+//! CSRF token are checked before the handler runs; every value shown is
 //! escaped. The changes call the same gate and `slots` operations as the
 //! JSON API ([`super::api`]), so the two faces cannot disagree.
 
-use super::session::{self, esc, field, no_store, page, parse_form, Session};
+use super::session::{esc, field, no_store, page, ConsoleForm, ConsolePage, Session};
 use super::ApiError;
 use crate::slots;
 use crate::state::App;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use std::fmt::Write as _;
-use tvgate_core::access::{AccountPatch, Status};
+use std::sync::Arc;
+use tvgate_core::access::{Account, AccountPatch, Status};
 use tvgate_core::gate::AccountSpec;
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
@@ -51,20 +51,16 @@ pub fn routes() -> Router<App> {
 
 // ----- helpers -----
 
-/// The session, or the redirect to the login form.
-pub(super) fn session_or_login(app: &App, headers: &HeaderMap) -> Result<Session, Box<Response>> {
-    session::current(app, headers)
-        .map(|(_, s)| s)
-        .ok_or_else(|| {
-            Box::new(
-                (
-                    StatusCode::SEE_OTHER,
-                    [(header::LOCATION, "/admin/")],
-                    no_store(),
-                )
-                    .into_response(),
-            )
-        })
+/// The line a console request names, or the 404 page that says so (with
+/// the way back to the lines).
+pub(super) fn find_line(app: &App, name: &str) -> Result<Arc<Account>, Box<Response>> {
+    app.gate.find_account(name).ok_or_else(|| {
+        Box::new(result(
+            StatusCode::NOT_FOUND,
+            &format!("No line named {name:?}."),
+            "/admin/lines",
+        ))
+    })
 }
 
 pub(super) fn render(status: StatusCode, title: &str, body: &str) -> Response {
@@ -150,11 +146,11 @@ pub(super) fn when(t: UnixTime) -> String {
 // ----- lines -----
 
 /// `GET /admin/lines?q=`: search, create, and the per-line actions.
-async fn lines_page(State(app): State<App>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn lines_page(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    ConsolePage(s): ConsolePage,
+) -> Response {
     let pairs = query_pairs(q.as_deref());
     let needle = pairs
         .iter()
@@ -285,12 +281,10 @@ pub(super) fn number(
 
 /// `POST /admin/lines` (form: `username`, `password`, `days`,
 /// `max_connections`, `note`): the generated password is shown once.
-async fn create_line(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn create_line(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/lines";
     let username = field(&form, "username").unwrap_or_default().trim();
     let mut spec = AccountSpec::new(username);
@@ -318,7 +312,7 @@ async fn create_line(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     spec.note = note.to_string();
     match app.gate.create_account(spec, now).await {
         Ok((account, generated)) => {
-            tracing::info!(admin = %s.admin, line = %account.username, "line created in the console");
+            tracing::info!(admin = %session.admin, line = %account.username, "line created in the console");
             let password = match generated {
                 Some(p) => format!(
                     "<p>Its password (shown only now): <code class=\"password\">{}</code></p>",
@@ -340,20 +334,15 @@ async fn create_line(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// `POST /admin/lines/action` (form: `name`, `action`, `days`).
-async fn line_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn line_action(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/lines";
     let name = field(&form, "name").unwrap_or_default();
-    let Some(line) = app.gate.find_account(name) else {
-        return result(
-            StatusCode::NOT_FOUND,
-            &format!("No line named {name:?}."),
-            back,
-        );
+    let line = match find_line(&app, name) {
+        Ok(line) => line,
+        Err(r) => return *r,
     };
     let action = field(&form, "action").unwrap_or_default();
     let status = |status| AccountPatch {
@@ -398,7 +387,7 @@ async fn line_action(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     };
     match outcome {
         Ok(message) => {
-            tracing::info!(admin = %s.admin, line = %line.username, action, "line changed in the console");
+            tracing::info!(admin = %session.admin, line = %line.username, action, "line changed in the console");
             result(StatusCode::OK, &message, back)
         }
         Err(e) => gate_failed(e, back),
@@ -410,19 +399,12 @@ async fn line_action(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
 /// `GET /admin/lines/{name}/devices`: the bound devices and their history.
 async fn devices_page(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
+    ConsolePage(s): ConsolePage,
 ) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
+    let line = match find_line(&app, &name) {
+        Ok(line) => line,
         Err(r) => return *r,
-    };
-    let Some(line) = app.gate.find_account(&name) else {
-        return result(
-            StatusCode::NOT_FOUND,
-            &format!("No line named {name:?}."),
-            "/admin/lines",
-        );
     };
     let binding = app.gate.binding(line.id);
     let mut rows = String::new();
@@ -490,19 +472,13 @@ async fn devices_page(
 /// `POST /admin/lines/{name}/devices/reset` (form: `csrf`).
 async fn reset_devices(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    body: Bytes,
+    ConsoleForm { session, .. }: ConsoleForm,
 ) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
     let back = format!("/admin/lines/{}/devices", seg(&name));
     match app.gate.reset_devices(&name, app.now()).await {
         Ok(removed) => {
-            tracing::info!(admin = %s.admin, line = %name, removed, "device binding reset in the console");
+            tracing::info!(admin = %session.admin, line = %name, removed, "device binding reset in the console");
             result(
                 StatusCode::OK,
                 &format!("{removed} device(s) unbound from {name}."),
@@ -517,11 +493,7 @@ async fn reset_devices(
 
 /// `GET /admin/live`: connections by line and channel, upstreams by
 /// source, viewers by channel.
-async fn live_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn live_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Response {
     let csrf = csrf_input(&s);
     let mut lines = app.gate.accounts();
     lines.sort_by(|a, b| a.username.cmp(&b.username));
@@ -599,12 +571,10 @@ async fn live_page(State(app): State<App>, headers: HeaderMap) -> Response {
 
 /// `POST /admin/live/end` (form: `id`): the same `slots::end_connection`
 /// as the API's `DELETE /api/v1/connections/{id}`.
-async fn end_connection(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn end_connection(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/live";
     let Some(id) = field(&form, "id").and_then(|v| v.trim().parse::<u64>().ok()) else {
         return result(
@@ -615,7 +585,7 @@ async fn end_connection(State(app): State<App>, headers: HeaderMap, body: Bytes)
     };
     match slots::end_connection(&app, LeaseId(id)) {
         Some(lease) => {
-            tracing::info!(admin = %s.admin, account = lease.account.0, lease = id, "connection ended in the console");
+            tracing::info!(admin = %session.admin, account = lease.account.0, lease = id, "connection ended in the console");
             result(StatusCode::OK, "The connection was ended.", back)
         }
         None => result(
@@ -630,14 +600,7 @@ async fn end_connection(State(app): State<App>, headers: HeaderMap, body: Bytes)
 
 /// `GET /admin/denials?reason=&line=&ip=&before=`: the denial log,
 /// filtered, a page at a time (the API's filter, `super::denials`).
-async fn denials_page(
-    State(app): State<App>,
-    headers: HeaderMap,
-    RawQuery(q): RawQuery,
-) -> Response {
-    if let Err(r) = session_or_login(&app, &headers) {
-        return *r;
-    }
+async fn denials_page(State(app): State<App>, RawQuery(q): RawQuery, _: ConsolePage) -> Response {
     let pairs = query_pairs(q.as_deref());
     let get = |k: &str| {
         pairs

@@ -7,15 +7,12 @@
 //! token on every change, every value escaped; the changes call the same
 //! gate operations and [`super::lines`] helpers as the API.
 
-use super::console::{
-    csrf_input, gate_failed, number, render, result, seg, session_or_login, when,
-};
+use super::console::{csrf_input, find_line, gate_failed, number, render, result, seg, when};
 use super::lines;
-use super::session::{self, esc, field, parse_form};
+use super::session::{esc, field, ConsoleForm, ConsolePage};
 use crate::state::App;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -72,19 +69,12 @@ fn date_of(t: Option<i64>) -> String {
 /// `GET /admin/lines/{name}`: every setting of a line in one form.
 async fn line_page(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
+    ConsolePage(s): ConsolePage,
 ) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
+    let a = match find_line(&app, &name) {
+        Ok(line) => line,
         Err(r) => return *r,
-    };
-    let Some(a) = app.gate.find_account(&name) else {
-        return result(
-            StatusCode::NOT_FOUND,
-            &format!("No line named {name:?}."),
-            "/admin/lines",
-        );
     };
     let csrf = csrf_input(&s);
     let path = line_back(&a.username);
@@ -274,22 +264,13 @@ fn read_edit(
 /// `POST /admin/lines/{name}`: the line page's form.
 async fn edit_line(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    body: Bytes,
+    ConsoleForm { session, form, .. }: ConsoleForm,
 ) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
     let back = line_back(&name);
-    let Some(current) = app.gate.find_account(&name) else {
-        return result(
-            StatusCode::NOT_FOUND,
-            &format!("No line named {name:?}."),
-            "/admin/lines",
-        );
+    let current = match find_line(&app, &name) {
+        Ok(line) => line,
+        Err(r) => return *r,
     };
     let (patch, device) = match read_edit(&app, &form, &current) {
         Ok(p) => p,
@@ -307,7 +288,7 @@ async fn edit_line(
             return gate_failed(e, &back);
         }
     }
-    tracing::info!(admin = %s.admin, line = %current.username, "line edited in the console");
+    tracing::info!(admin = %session.admin, line = %current.username, "line edited in the console");
     result(
         StatusCode::OK,
         &format!("{} was saved.", current.username),
@@ -318,19 +299,13 @@ async fn edit_line(
 /// `POST /admin/lines/{name}/password`: a generated password, shown once.
 async fn reset_password(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    body: Bytes,
+    ConsoleForm { session, .. }: ConsoleForm,
 ) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
     let back = line_back(&name);
     match app.gate.set_password(&name, None).await {
         Ok((a, password)) => {
-            tracing::info!(admin = %s.admin, line = %a.username, "password reset in the console");
+            tracing::info!(admin = %session.admin, line = %a.username, "password reset in the console");
             render(
                 StatusCode::OK,
                 "New password",
@@ -351,22 +326,13 @@ async fn reset_password(
 /// `Gate::remove_device` as `DELETE /api/v1/lines/{name}/devices/{id}`.
 async fn remove_device(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    body: Bytes,
+    ConsoleForm { session, form, .. }: ConsoleForm,
 ) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
     let back = format!("{}/devices", line_back(&name));
-    let Some(line) = app.gate.find_account(&name) else {
-        return result(
-            StatusCode::NOT_FOUND,
-            &format!("No line named {name:?}."),
-            "/admin/lines",
-        );
+    let line = match find_line(&app, &name) {
+        Ok(line) => line,
+        Err(r) => return *r,
     };
     let Some(id) = field(&form, "id")
         .and_then(|v| v.trim().parse::<i64>().ok())
@@ -391,7 +357,7 @@ async fn remove_device(
     }
     match app.gate.remove_device(&line.username, id, app.now()).await {
         Ok(_) => {
-            tracing::info!(admin = %s.admin, line = %line.username, device = id.0, "device removed in the console");
+            tracing::info!(admin = %session.admin, line = %line.username, device = id.0, "device removed in the console");
             result(StatusCode::OK, "The device was removed.", &back)
         }
         Err(e) => gate_failed(e, &back),
@@ -418,11 +384,7 @@ fn passwords_table(made: &[(String, String)]) -> String {
 }
 
 /// `GET /admin/bulk`: the bulk-create form.
-async fn bulk_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn bulk_page(ConsolePage(s): ConsolePage) -> Response {
     let body = format!(
         "<p>Creates lines named PREFIX001, PREFIX002, … with generated passwords; \
          a name that exists is skipped and the next number taken.</p>\
@@ -441,12 +403,10 @@ async fn bulk_page(State(app): State<App>, headers: HeaderMap) -> Response {
 
 /// `POST /admin/bulk`: the same `Gate::create_lines_in_bulk` as
 /// `POST /api/v1/lines/bulk`.
-async fn bulk_create(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn bulk_create(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/bulk";
     let read = || -> Result<BulkSpec, String> {
         let count = number(&form, "count", 1..=MAX_BULK)?.ok_or("count is required")?;
@@ -477,7 +437,7 @@ async fn bulk_create(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     };
     match lines::bulk(&app, spec).await {
         Ok(made) => {
-            tracing::info!(admin = %s.admin, count = made.len(), "lines created in bulk in the console");
+            tracing::info!(admin = %session.admin, count = made.len(), "lines created in bulk in the console");
             render(
                 StatusCode::CREATED,
                 &format!("{} lines created", made.len()),
@@ -492,11 +452,7 @@ async fn bulk_create(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// `GET /admin/import`: the import form (the CSV is pasted).
-async fn import_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn import_page(ConsolePage(s): ConsolePage) -> Response {
     let body = format!(
         "<p>Paste a CSV with a header row: <code>username</code> and any of <code>password</code>, \
          {}. Existing lines change only in the columns given; new lines without a password get \
@@ -517,12 +473,10 @@ async fn import_page(State(app): State<App>, headers: HeaderMap) -> Response {
 
 /// `POST /admin/import` (form: `csv`): the same import as
 /// `POST /api/v1/lines/import`.
-async fn import(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn import(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/import";
     let text = field(&form, "csv").unwrap_or_default();
     if text.trim().is_empty() {
@@ -532,7 +486,7 @@ async fn import(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
         Ok(r) => r,
         Err(e) => return result(e.status, &e.message, back),
     };
-    tracing::info!(admin = %s.admin, created = report.counts.created, updated = report.counts.updated, "lines imported in the console");
+    tracing::info!(admin = %session.admin, created = report.counts.created, updated = report.counts.updated, "lines imported in the console");
     let mut errors = String::new();
     for e in &report.errors {
         let _ = write!(
@@ -573,10 +527,7 @@ async fn import(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Resp
 }
 
 /// `GET /admin/export.csv`: every line, without passwords.
-async fn export(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(r) = session_or_login(&app, &headers) {
-        return *r;
-    }
+async fn export(State(app): State<App>, _: ConsolePage) -> Response {
     match lines::export_csv(&app) {
         Ok(csv) => (
             [

@@ -11,15 +11,12 @@
 //! ([`super::api_sources`]).
 
 use super::api_sources::{find_stream, shown_location, split_diagnostic, start};
-use super::console::{
-    csrf_input, gate_failed, number, query_pairs, qv, render, result, session_or_login, when,
-};
+use super::console::{csrf_input, gate_failed, number, query_pairs, qv, render, result, when};
 use super::importer::{Phase, StartError};
-use super::session::{self, esc, field, no_store, page, parse_form};
+use super::session::{esc, field, no_store, page, ConsoleForm, ConsolePage};
 use crate::state::App;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -87,11 +84,7 @@ fn refresh_cell(app: &App, s: &Source) -> String {
 // ----- the list -----
 
 /// `GET /admin/sources`: every source, the add form and the actions.
-async fn sources_page(State(app): State<App>, headers: HeaderMap) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Response {
     let sources = match app.gate.sources().await {
         Ok(list) => list,
         Err(e) => return gate_failed(e, "/admin/"),
@@ -150,12 +143,10 @@ async fn sources_page(State(app): State<App>, headers: HeaderMap) -> Response {
 /// `POST /admin/sources` (form: `kind`, `location`, `name`,
 /// `max_connections`, `delivery`): records the source and goes to its
 /// first refresh's progress.
-async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn add_source(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/sources";
     let kind = match field(&form, "kind").map(str::trim) {
         Some("m3u") => SourceKind::M3u,
@@ -201,7 +192,7 @@ async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
         .await;
     match added {
         Ok(source) => {
-            tracing::info!(admin = %s.admin, source = source.id.0, "source added in the console");
+            tracing::info!(admin = %session.admin, source = source.id.0, "source added in the console");
             let id = source.id;
             match start(&app, source) {
                 Ok(_) | Err(StartError::Running(_)) => see_other(&progress_url(id)),
@@ -218,12 +209,10 @@ async fn add_source(State(app): State<App>, headers: HeaderMap, body: Bytes) -> 
 
 /// `POST /admin/sources/action` (form: `id`, `action`: refresh, enable,
 /// disable or remove).
-async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn source_action(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     let back = "/admin/sources";
     let source = match find(&app, field(&form, "id").unwrap_or_default(), back).await {
         Ok(source) => source,
@@ -236,7 +225,7 @@ async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) 
         "refresh" => {
             return match start(&app, source) {
                 Ok(_) | Err(StartError::Running(_)) => {
-                    tracing::info!(admin = %s.admin, source = id.0, "source refresh from the console");
+                    tracing::info!(admin = %session.admin, source = id.0, "source refresh from the console");
                     see_other(&progress_url(id))
                 }
                 Err(StartError::NoImporter) => result(
@@ -274,7 +263,7 @@ async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) 
     };
     match outcome {
         Ok(message) => {
-            tracing::info!(admin = %s.admin, source = id.0, action, "source changed in the console");
+            tracing::info!(admin = %session.admin, source = id.0, action, "source changed in the console");
             result(StatusCode::OK, &message, back)
         }
         Err(e) => gate_failed(e, back),
@@ -287,12 +276,9 @@ async fn source_action(State(app): State<App>, headers: HeaderMap, body: Bytes) 
 /// every second while it runs.
 async fn progress_page(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(raw): Path<String>,
+    _: ConsolePage,
 ) -> Response {
-    if let Err(r) = session_or_login(&app, &headers) {
-        return *r;
-    }
     let source = match find(&app, &raw, "/admin/sources").await {
         Ok(source) => source,
         Err(r) => return *r,
@@ -364,14 +350,10 @@ async fn progress_page(
 /// channels, searchable and paged, each with Enable/Disable.
 async fn source_page(
     State(app): State<App>,
-    headers: HeaderMap,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
+    ConsolePage(s): ConsolePage,
 ) -> Response {
-    let s = match session_or_login(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
     let source = match find(&app, &raw, "/admin/sources").await {
         Ok(source) => source,
         Err(r) => return *r,
@@ -495,12 +477,10 @@ async fn source_page(
 
 /// `POST /admin/channels/action` (form: `id`, `action`: enable or disable,
 /// `back`: the console page to return to).
-async fn channel_action(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let s = match session::check_form(&app, &headers, &form) {
-        Ok((_, s)) => s,
-        Err(r) => return *r,
-    };
+async fn channel_action(
+    State(app): State<App>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
     // Only a console page (never an open redirect), and only characters a
     // Location header can carry (the pages send it percent-encoded).
     let back = field(&form, "back")
@@ -538,7 +518,7 @@ async fn channel_action(State(app): State<App>, headers: HeaderMap, body: Bytes)
     }
     match app.gate.set_stream_enabled(id, enabled).await {
         Ok(()) => {
-            tracing::info!(admin = %s.admin, stream = id.0, enabled, "channel switched in the console");
+            tracing::info!(admin = %session.admin, stream = id.0, enabled, "channel switched in the console");
             see_other(back)
         }
         Err(e) => gate_failed(e, back),

@@ -10,6 +10,13 @@
 //! constant time before anything changes; a POST without it, or with
 //! another session's, is a 403.
 //!
+//! Console handlers take their session from one of two extractors instead
+//! of repeating the checks: [`ConsolePage`] for a page (no session: a 303
+//! to the login form) and [`ConsoleForm`] for a POST form (reads the body
+//! within the route's `DefaultBodyLimit`, then no session: 401 with the
+//! login form; missing or wrong CSRF token: 403). A handler that has one
+//! has passed the check, so no handler can forget it.
+//!
 //! The pages are server-rendered HTML without JavaScript: a login form and
 //! a dashboard that lists the lines and links the console's pages
 //! ([`super::console`]).
@@ -17,7 +24,8 @@
 use crate::access::Caller;
 use crate::state::App;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use tvgate_core::gate::AdminAuthn;
@@ -50,9 +58,53 @@ pub fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
     Some((id, session))
 }
 
+/// A console page's session; without one the request is answered with a
+/// 303 to the login form (`/admin/`).
+pub struct ConsolePage(pub Session);
+
+impl FromRequestParts<App> for ConsolePage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        match current(app, &parts.headers) {
+            Some((_, session)) => Ok(ConsolePage(session)),
+            None => Err((
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, "/admin/")],
+                no_store(),
+            )
+                .into_response()),
+        }
+    }
+}
+
+/// A console form POST whose session and CSRF token were checked: the
+/// session (and its id, for logout) and the form's fields. Rejections are
+/// `check_form`'s 401/403, or the body extractor's own (413 beyond the
+/// route's `DefaultBodyLimit`).
+pub struct ConsoleForm {
+    pub id: String,
+    pub session: Session,
+    pub form: Vec<(String, String)>,
+}
+
+impl FromRequest<App> for ConsoleForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = parse_form(&body);
+        let (id, session) = check_form(app, &headers, &form).map_err(|r| *r)?;
+        Ok(ConsoleForm { id, session, form })
+    }
+}
+
 /// The request's session when the form carries its CSRF token; otherwise
 /// the 403 (or, without a session, the login page) to answer with.
-pub fn check_form(
+fn check_form(
     app: &App,
     headers: &HeaderMap,
     form: &[(String, String)],
@@ -199,20 +251,14 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
 }
 
 /// `POST /admin/logout` (form: `csrf`).
-pub async fn logout(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    match check_form(&app, &headers, &form) {
-        Ok((id, _)) => {
-            app.admin_sessions.close(&id);
-            let mut response = see_other("/admin/").into_response();
-            response.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_static(
-                    "tvgate_admin=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
-                ),
-            );
-            response
-        }
-        Err(refused) => *refused,
-    }
+pub async fn logout(State(app): State<App>, ConsoleForm { id, .. }: ConsoleForm) -> Response {
+    app.admin_sessions.close(&id);
+    let mut response = see_other("/admin/").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "tvgate_admin=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    response
 }
