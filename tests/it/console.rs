@@ -142,6 +142,33 @@ async fn console_pages_without_a_session_go_to_the_login() {
     assert!(srv.gate.find_account("intruder").is_none());
 }
 
+/// Console and portal pages are never framed (their buttons end streams and
+/// delete lines), cached, sniffed or named in a referrer, and load nothing
+/// from elsewhere.
+#[tokio::test]
+async fn console_and_portal_pages_carry_the_page_headers() {
+    let srv = TestServer::start().await;
+    for path in ["/admin/", "/admin/lines", "/portal/"] {
+        let r = client().get(srv.url(path)).send().await.expect("page");
+        let h = r.headers();
+        let get = |name: &str| {
+            h.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(get("x-frame-options"), "DENY", "{path}");
+        assert_eq!(get("cache-control"), "no-store", "{path}");
+        assert_eq!(get("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+        let csp = get("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+            "{path}: {csp}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn console_lines_search_create_and_act_through_the_gate() {
     let srv = TestServer::start().await;

@@ -35,7 +35,8 @@ use xtream::{get_php, hls, player_api, streams, xmltv};
 
 /// Every route of the server.
 pub fn router(app: App) -> Router {
-    admin::api::mount(Router::new())
+    // The console's pages, each with the page headers (web::protect_page).
+    let console = Router::new()
         .route(
             "/admin",
             get(|| async { axum::response::Redirect::permanent("/admin/") }),
@@ -45,6 +46,14 @@ pub fn router(app: App) -> Router {
         .route("/admin/logout", axum::routing::post(admin::session::logout))
         .merge(admin::console::routes())
         .merge(admin::console_sources::routes())
+        .layer(axum::middleware::map_response(
+            |mut r: axum::response::Response| async move {
+                web::protect_page(r.headers_mut());
+                r
+            },
+        ));
+    admin::api::mount(Router::new())
+        .merge(console)
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))

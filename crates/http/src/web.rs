@@ -1,15 +1,43 @@
 //! What the server-rendered pages share (the subscriber portal and the
-//! operator console): HTML escaping, reading a cookie, random tokens and
+//! operator console): the headers that keep them out of caches, frames and
+//! other sites' referrers, HTML escaping, reading a cookie, random tokens and
 //! their constant-time comparison, and the in-memory session store whose
 //! sessions each carry their own CSRF token. One implementation, so a fix
 //! to either face's sessions is a fix to both.
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use rand::RngCore;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::Mutex;
 use tvgate_core::UnixTime;
+
+/// What a page may load: nothing from elsewhere, its own inline style and
+/// script, inline images (the QR code); forms post only to this server and
+/// no other site may frame it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// Sets the headers every page of the portal and the console carries: they
+/// show credentials and hold buttons that end streams, so they are never
+/// cached, framed (clickjacking), sniffed, or named in a referrer.
+pub fn protect_page(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+}
 
 /// Escapes text for an HTML element or a quoted attribute.
 pub fn esc(s: &str) -> String {

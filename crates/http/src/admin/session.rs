@@ -136,11 +136,21 @@ pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a 
         .map(|(_, v)| v.as_str())
 }
 
+/// A little style, inline (no files to serve, nothing from elsewhere):
+/// readable tables and forms on a desk or a phone.
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:80rem;\
+    padding:0 1rem;color:#1d2330;line-height:1.4}nav{margin-bottom:1rem}\
+    table{border-collapse:collapse;margin:.5rem 0;display:block;overflow-x:auto}\
+    th,td{border-bottom:1px solid #d8dbe2;padding:.3rem .6rem;text-align:left;vertical-align:top}\
+    th{background:#f0f2f5}form{margin:.3rem 0}td form{display:inline;margin:0}\
+    input,select,button{font:inherit}button{cursor:pointer}label{margin-right:.6rem}\
+    .error{color:#a11}code{background:#f0f2f5;padding:0 .2rem}";
+
 pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · tvgate console</title></head><body>{body}</body></html>",
+         <title>{} · tvgate console</title><style>{STYLE}</style></head><body>{body}</body></html>",
         esc(title)
     )
 }
