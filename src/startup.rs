@@ -140,6 +140,7 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         denial_log_days: s.denial_log_days,
         source_files_dir: Some(s.source_files_dir()),
+        source_refresh_hours: s.source_refresh_hours,
         ..HttpSettings::default()
     })
 }

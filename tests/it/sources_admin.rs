@@ -599,3 +599,86 @@ async fn the_cli_switches_sources_and_channels_through_the_same_gate() {
     assert_ne!(code, 0);
     assert!(err.contains("999999"), "{err}");
 }
+
+/// The refresh schedule re-imports an enabled source once its last refresh
+/// is `source_refresh_hours` old (by the server's clock, which the test
+/// moves), through the same background job as a refresh started by hand; a
+/// disabled source waits.
+#[tokio::test]
+async fn the_schedule_refreshes_enabled_sources_when_they_are_due() {
+    let srv = TestServer::start_with(|h| {
+        h.source_refresh_hours = 1;
+        h.source_refresh_check = std::time::Duration::from_millis(20);
+    })
+    .await;
+    srv.add_line("alice", "pw-1", |_| {}).await;
+    let (_, token) = operator(&srv).await;
+    let t = Some(token.as_str());
+    let location = playlist_file(&srv);
+    let mut ids = Vec::new();
+    for name in ["kept", "switched-off"] {
+        let (status, added) = call(
+            &srv,
+            Method::POST,
+            "/api/v1/sources",
+            t,
+            Some(json!({"kind": "m3u", "location": location, "name": name})),
+        )
+        .await;
+        assert_eq!(status, 201, "{added}");
+        let id = added["id"].as_i64().expect("id");
+        assert_eq!(finished(&srv, &token, id).await["phase"], "done");
+        ids.push(id);
+    }
+    let (kept, off) = (ids[0], ids[1]);
+    let (status, _) = call(
+        &srv,
+        Method::PATCH,
+        &format!("/api/v1/sources/{off}"),
+        t,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let started = |v: &Value| v["started"].as_i64().expect("started");
+    let (_, before) = call(
+        &srv,
+        Method::GET,
+        &format!("/api/v1/sources/{kept}/refresh"),
+        t,
+        None,
+    )
+    .await;
+    let (_, off_before) = call(
+        &srv,
+        Method::GET,
+        &format!("/api/v1/sources/{off}/refresh"),
+        t,
+        None,
+    )
+    .await;
+
+    srv.clock
+        .fetch_add(3600, std::sync::atomic::Ordering::Relaxed);
+    let after = loop {
+        let state = finished(&srv, &token, kept).await;
+        if started(&state) > started(&before) {
+            break state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(after["phase"], "done", "{after}");
+    let (_, off_after) = call(
+        &srv,
+        Method::GET,
+        &format!("/api/v1/sources/{off}/refresh"),
+        t,
+        None,
+    )
+    .await;
+    assert_eq!(
+        started(&off_after),
+        started(&off_before),
+        "a disabled source is not refreshed: {off_after}"
+    );
+}

@@ -105,6 +105,7 @@ pub async fn serve(
     refusals::prune(&app).await;
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
+    let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
     // A viewer that stops reading (a frozen box, a paused player) leaves
     // its socket with a zero window: no write ever completes, so nothing in
@@ -123,6 +124,7 @@ pub async fn serve(
         .await;
     writer_stop.cancel();
     let _ = writer.await;
+    let _ = schedule.await;
     served
 }
 

@@ -138,6 +138,10 @@ pub struct HttpSettings {
     pub stalker: crate::stalker::StalkerSettings,
     /// Days the denial log keeps a refusal (0: forever).
     pub denial_log_days: u32,
+    /// Hours between scheduled refreshes of each enabled source (0: off).
+    pub source_refresh_hours: u32,
+    /// How often the schedule looks for due sources.
+    pub source_refresh_check: std::time::Duration,
     /// The only directory whose files the console and the API may add as
     /// sources (`None`: URLs only); see `gate::check_web_location`.
     pub source_files_dir: Option<std::path::PathBuf>,
@@ -164,6 +168,8 @@ impl Default for HttpSettings {
             stalker: crate::stalker::StalkerSettings::default(),
             denial_log_days: 30,
             source_files_dir: None,
+            source_refresh_hours: 24,
+            source_refresh_check: std::time::Duration::from_secs(60),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! sessions with CSRF protection under `/admin/` ([`session`]) and its
 //! pages ([`console`]); the denial log's filter and API route, shared by
 //! both ([`denials`]); sources and channels in both ([`api_sources`],
-//! [`console_sources`]) with refreshes run in the background ([`importer`]).
+//! [`console_sources`]) with refreshes run in the background ([`importer`])
+//! and on a schedule ([`schedule`]).
 //!
 //! Every operation calls the same gate method the CLI calls; this module
 //! only turns requests into those calls and answers into JSON or HTML.
@@ -20,6 +21,7 @@ pub mod importer;
 mod lines;
 pub mod live;
 pub mod openapi;
+pub mod schedule;
 pub mod session;
 
 pub use error::ApiError;
