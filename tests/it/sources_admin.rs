@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tvgate_core::ids::StreamId;
 
 /// Line 4 is broken on purpose.
 const PLAYLIST: &str = "#EXTM3U\n\
@@ -426,6 +427,47 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
         "{found}"
     );
 
+    // A live channel's backups from its page: shown redacted, replaced by
+    // the form, a bad URL refused with its reason.
+    let news = srv
+        .gate
+        .catalog()
+        .live
+        .iter()
+        .find(|c| c.name() == "News One")
+        .map(|c| c.id)
+        .expect("news");
+    let backups = format!("/admin/channels/{}/backups", news.0);
+    assert!(
+        detail.contains(&format!("href=\"{backups}\">Backups (0)")),
+        "{detail}"
+    );
+    let (status, body) = console
+        .post(
+            &srv,
+            &backups,
+            &[("urls", "http://backup.example/news.ts?token=secret-2\n\n")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(srv.gate.catalog().backups(news).len(), 1);
+    let (status, shown) = console.get(&srv, &backups).await;
+    assert_eq!(status, 200);
+    assert!(
+        shown.contains("backup.example") && !shown.contains("secret-2"),
+        "{shown}"
+    );
+    let (status, body) = console
+        .post(&srv, &backups, &[("urls", "ftp://backup.example/x")])
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(srv.gate.catalog().backups(news).len(), 1, "kept on error");
+    let (status, _) = console.post(&srv, &backups, &[("urls", "")]).await;
+    assert_eq!(status, 200);
+    assert!(srv.gate.catalog().backups(news).is_empty());
+    let (status, _) = console.get(&srv, "/admin/channels/999999/backups").await;
+    assert_eq!(status, 404);
+
     // Disable a channel from its row.
     let sport = srv
         .gate
@@ -537,10 +579,15 @@ async fn console_source_forms_without_the_csrf_token_are_403() {
                     "/admin/channels/action",
                     &[("id", "1"), ("action", "disable")],
                 ),
+                (
+                    "/admin/channels/1/backups",
+                    &[("urls", "http://backup.example/one.ts")],
+                ),
             ],
         )
         .await;
     assert_eq!(live_names(&srv).await, before);
+    assert!(srv.gate.catalog().backups(StreamId(1)).is_empty());
     assert_eq!(srv.gate.sources().await.expect("sources").len(), 2);
     // Pages need a session.
     let (status, _) = get(&srv.url("/admin/sources")).await;

@@ -36,6 +36,10 @@ pub fn routes() -> Router<App> {
         .route("/admin/sources/{id}", get(source_page))
         .route("/admin/sources/{id}/refresh", get(progress_page))
         .route("/admin/channels/action", post(channel_action))
+        .route(
+            "/admin/channels/{id}/backups",
+            get(backups_page).post(set_backups),
+        )
 }
 
 fn see_other(to: &str) -> Response {
@@ -420,13 +424,22 @@ async fn source_page(
              <td><form method=\"post\" action=\"/admin/channels/action\">{csrf}\
              <input type=\"hidden\" name=\"id\" value=\"{id}\">\
              <input type=\"hidden\" name=\"back\" value=\"{back}\">\
-             <button name=\"action\" value=\"{action}\">{label}</button></form></td></tr>",
+             <button name=\"action\" value=\"{action}\">{label}</button></form>{backups}</td></tr>",
             id = c.id.0,
             kind = esc(&c.kind),
             name = esc(&c.name),
             category = esc(c.category.as_deref().unwrap_or("")),
             enabled = if c.enabled { "yes" } else { "no" },
             back = esc(&here),
+            backups = if c.kind == "live" && c.enabled {
+                format!(
+                    " <a href=\"/admin/channels/{}/backups\">Backups ({})</a>",
+                    c.id.0,
+                    app.gate.catalog().backups(c.id).len()
+                )
+            } else {
+                String::new()
+            },
         );
     }
     let mut pager = String::new();
@@ -522,5 +535,106 @@ async fn channel_action(
             see_other(back)
         }
         Err(e) => gate_failed(e, back),
+    }
+}
+
+// ----- a channel's backups -----
+
+/// The live channel behind `raw`, or the page that says why not.
+async fn live_channel(
+    app: &App,
+    raw: &str,
+) -> Result<tvgate_core::ports::StreamRow, Box<Response>> {
+    let back = "/admin/sources";
+    let missing = || {
+        Box::new(result(
+            StatusCode::NOT_FOUND,
+            &format!("No channel {raw}."),
+            back,
+        ))
+    };
+    let id = raw.parse::<u32>().map(StreamId).map_err(|_| missing())?;
+    match find_stream(app, id).await {
+        Ok(Some(row)) if row.kind == "live" => Ok(row),
+        Ok(Some(_)) => Err(Box::new(result(
+            StatusCode::BAD_REQUEST,
+            "Backups are for live channels.",
+            back,
+        ))),
+        Ok(None) => Err(missing()),
+        Err(e) => Err(Box::new(result(e.status, &e.message, back))),
+    }
+}
+
+/// `GET /admin/channels/{id}/backups`: a live channel's backup URLs
+/// (redacted: they may hold a provider's credentials, which are never
+/// shown back) and a form that replaces them.
+async fn backups_page(
+    State(app): State<App>,
+    Path(raw): Path<String>,
+    ConsolePage(s): ConsolePage,
+) -> Response {
+    let row = match live_channel(&app, &raw).await {
+        Ok(row) => row,
+        Err(r) => return *r,
+    };
+    let catalog = app.gate.catalog();
+    let current = catalog.backups(row.id);
+    let mut list = String::new();
+    for url in current {
+        let _ = write!(list, "<li><code>{}</code></li>", esc(&shown_location(url)));
+    }
+    let list = if list.is_empty() {
+        "<p>No backups: when the source fails, viewers get the slate until it is back.</p>"
+            .to_string()
+    } else {
+        format!("<ol>{list}</ol>")
+    };
+    let body = format!(
+        "<p>Live channel <b>{}</b> (stream {}) of <a href=\"/admin/sources/{}\">its source</a>. \
+         When its source fails or stalls, the relay tries these in order.</p>{list}\
+         <form method=\"post\" action=\"/admin/channels/{}/backups\">{}\
+         <label>Replace with (one URL a line; empty: none)<br>\
+         <textarea name=\"urls\" rows=\"5\" cols=\"80\"></textarea></label><br>\
+         <button type=\"submit\">Save</button></form>",
+        esc(&row.name),
+        row.id.0,
+        row.source.0,
+        row.id.0,
+        csrf_input(&s),
+    );
+    render(StatusCode::OK, "Backups", &body)
+}
+
+/// `POST /admin/channels/{id}/backups` (form: `urls`, one a line): the same
+/// `Gate::set_backups` as `tvgate channel backup` and the API.
+async fn set_backups(
+    State(app): State<App>,
+    Path(raw): Path<String>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
+    let row = match live_channel(&app, &raw).await {
+        Ok(row) => row,
+        Err(r) => return *r,
+    };
+    let back = format!("/admin/channels/{}/backups", row.id.0);
+    let urls: Vec<String> = field(&form, "urls")
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    let count = urls.len();
+    match app.gate.set_backups(row.id, urls).await {
+        Ok(()) => {
+            tracing::info!(admin = %session.admin, stream = row.id.0, count, "backups set in the console");
+            result(
+                StatusCode::OK,
+                &format!("{} now has {count} backup URL(s).", row.name),
+                &back,
+            )
+        }
+        Err(e) => gate_failed(e, &back),
     }
 }
