@@ -251,11 +251,25 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         assert_eq!(status, 200, "{action}: {body}");
         assert_eq!(srv.gate.find_account("newbie").expect("line").status, want);
     }
-    let (status, _) = console
+    // Delete asks first (no scripts: a page with the confirming form).
+    let (status, ask) = console
         .post(
             &srv,
             "/admin/lines/action",
             &[("name", "newbie"), ("action", "delete")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        ask.contains("name=\"confirm\" value=\"yes\"") && ask.contains("cannot be undone"),
+        "{ask}"
+    );
+    assert!(srv.gate.find_account("newbie").is_some(), "not yet deleted");
+    let (status, _) = console
+        .post(
+            &srv,
+            "/admin/lines/action",
+            &[("name", "newbie"), ("action", "delete"), ("confirm", "yes")],
         )
         .await;
     assert_eq!(status, 200);
@@ -264,7 +278,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         .post(
             &srv,
             "/admin/lines/action",
-            &[("name", "newbie"), ("action", "delete")],
+            &[("name", "newbie"), ("action", "delete"), ("confirm", "yes")],
         )
         .await;
     assert_eq!(status, 404);

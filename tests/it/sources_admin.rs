@@ -552,6 +552,19 @@ async fn console_adds_refreshes_and_switches_sources_and_channels() {
         )
         .await;
     assert_eq!(status, 200);
+    assert_eq!(
+        srv.gate.sources().await.expect("sources").len(),
+        1,
+        "asked first"
+    );
+    let (status, _) = console
+        .post(
+            &srv,
+            "/admin/sources/action",
+            &[("id", &id), ("action", "remove"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(status, 200);
     let (_, list) = console.get(&srv, "/admin/sources").await;
     assert!(!list.contains(&location), "{list}");
 }

@@ -68,6 +68,39 @@ pub(super) fn render(status: StatusCode, title: &str, body: &str) -> Response {
     (status, no_store(), Html(page(title, &body))).into_response()
 }
 
+/// The step before a change that cannot be undone: what it does, and a
+/// form that posts the same fields again with `confirm=yes` (no JavaScript
+/// `confirm()`: the console works without scripts).
+pub(super) fn confirm(
+    session: &Session,
+    question: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+    button: &str,
+    back: &str,
+) -> Response {
+    let mut hidden = String::new();
+    for (name, value) in fields {
+        let _ = write!(
+            hidden,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            esc(name),
+            esc(value)
+        );
+    }
+    let body = format!(
+        "<p>{}</p><form method=\"post\" action=\"{}\">{}{hidden}\
+         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+         <button type=\"submit\">{}</button> <a href=\"{}\">Cancel</a></form>",
+        esc(question),
+        esc(action),
+        csrf_input(session),
+        esc(button),
+        esc(back),
+    );
+    render(StatusCode::OK, "Are you sure?", &body)
+}
+
 /// A POST's answer: what happened, and the way back.
 pub(super) fn result(status: StatusCode, message: &str, back: &str) -> Response {
     render(
@@ -345,6 +378,19 @@ async fn line_action(
         Err(r) => return *r,
     };
     let action = field(&form, "action").unwrap_or_default();
+    if action == "delete" && field(&form, "confirm") != Some("yes") {
+        return confirm(
+            &session,
+            &format!(
+                "Delete the line {} with its devices and history? Its players stop at once; this cannot be undone.",
+                line.username
+            ),
+            "/admin/lines/action",
+            &[("name", &line.username), ("action", "delete")],
+            &format!("Delete {}", line.username),
+            back,
+        );
+    }
     let status = |status| AccountPatch {
         status: Some(status),
         ..Default::default()

@@ -11,7 +11,9 @@
 //! ([`super::api_sources`]).
 
 use super::api_sources::{find_stream, shown_location, split_diagnostic, start};
-use super::console::{csrf_input, gate_failed, number, query_pairs, qv, render, result, when};
+use super::console::{
+    confirm, csrf_input, gate_failed, number, query_pairs, qv, render, result, when,
+};
 use super::importer::{Phase, StartError};
 use super::session::{esc, field, no_store, page, ConsoleForm, ConsolePage};
 use crate::state::App;
@@ -224,6 +226,19 @@ async fn source_action(
     };
     let id = source.id;
     let action = field(&form, "action").unwrap_or_default();
+    if action == "remove" && field(&form, "confirm") != Some("yes") {
+        return confirm(
+            &session,
+            &format!(
+                "Remove the source {} with every channel, movie, series and guide it brought? Players lose them at once; this cannot be undone.",
+                source.name
+            ),
+            "/admin/sources/action",
+            &[("id", &id.0.to_string()), ("action", "remove")],
+            &format!("Remove {}", source.name),
+            back,
+        );
+    }
     let outcome = match action {
         // A refresh that is already running is shown, not started twice.
         "refresh" => {
