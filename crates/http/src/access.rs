@@ -245,19 +245,21 @@ pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller
 /// and wrong passwords are kept without a line: they say nothing about one.
 /// Never waits: a full queue drops the refusal and counts it.
 fn record_refusal(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
-    let account = match denial {
-        Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
-        _ => app.gate.find_account(username).map(|a| a.id),
-    };
-    let queued = app.refusals.record(tvgate_core::access::refusal::Refusal {
-        at: app.now(),
-        reason: denial.code().to_string(),
-        text: crate::xtream::wire::describe(app, denial),
-        account,
-        username: truncate(username, tvgate_core::access::refusal::USERNAME_MAX).to_string(),
-        ip: caller.ip,
-        face: face_name(face).to_string(),
-    });
+    let at = app.now();
+    let queued = app
+        .refusals
+        .record_with(at, || tvgate_core::access::refusal::Refusal {
+            at,
+            reason: denial.code().to_string(),
+            text: crate::xtream::wire::describe(app, denial),
+            account: match denial {
+                Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
+                _ => app.gate.find_account(username).map(|a| a.id),
+            },
+            username: truncate(username, tvgate_core::access::refusal::USERNAME_MAX).to_string(),
+            ip: caller.ip,
+            face: face_name(face).to_string(),
+        });
     if !queued {
         app.metrics
             .refusals_dropped

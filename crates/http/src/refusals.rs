@@ -10,7 +10,9 @@
 //!   counted (`tvgate_refusals_dropped_total`); the `tvgate::denial` log
 //!   line and the denial counter still have it. Guessing runs are already
 //!   thinned before this (`access::log_denial` records a rate-limited
-//!   address at most once per 10 s).
+//!   address at most once per 10 s), and what reaches the store is held to
+//!   [`STORE_RATE`] a second with bursts of [`STORE_BURST`] (a run spread
+//!   over many addresses), dropped and counted beyond.
 //! - The writer ([`run`]) writes a batch every [`FLUSH_EVERY`], or at once
 //!   when [`BATCH`] refusals wait, and once more at shutdown. Refusals older
 //!   than `denial_log_days` are pruned before the server accepts its first
@@ -38,12 +40,64 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(250);
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Refusals the portal shows a line.
 pub const PER_LINE: u32 = 20;
+/// Refusals stored per second, sustained, across every caller.
+pub const STORE_RATE: u64 = 100;
+/// Refusals stored in a burst above [`STORE_RATE`].
+pub const STORE_BURST: u64 = 2000;
+
+/// A token bucket over the refusals' own times (seconds): a guessing run
+/// spread over many addresses, each under its failure budget, is stored at
+/// [`STORE_RATE`] a second, not at the flood's rate. Each stored refusal
+/// costs a row insert; unbounded, a botnet's run tripled the CPU of every
+/// refused login (bench/README.md, B1b raw) and grew the table by the
+/// gigabyte a day. Real refusals (expired lines, full lines, a source
+/// down for a whole audience) come in bursts the [`STORE_BURST`] covers.
+#[derive(Debug)]
+struct StoreBudget {
+    tokens: u64,
+    at: tvgate_core::UnixTime,
+}
+
+impl Default for StoreBudget {
+    fn default() -> Self {
+        StoreBudget {
+            tokens: STORE_BURST,
+            at: i64::MIN,
+        }
+    }
+}
+
+impl StoreBudget {
+    fn take(&mut self, at: tvgate_core::UnixTime) -> bool {
+        if at > self.at {
+            let elapsed = if self.at == i64::MIN {
+                u64::MAX
+            } else {
+                u64::try_from(at.saturating_sub(self.at)).unwrap_or(u64::MAX)
+            };
+            self.tokens = self
+                .tokens
+                .saturating_add(elapsed.saturating_mul(STORE_RATE))
+                .min(STORE_BURST);
+            self.at = at;
+        }
+        match self.tokens.checked_sub(1) {
+            Some(left) => {
+                self.tokens = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
 
 /// The queue between the request path and the store.
 #[derive(Default)]
 pub struct RefusalLog {
     /// std Mutex: held for one push or one swap, never across an await.
     queue: Mutex<Vec<Refusal>>,
+    /// How many more may be stored now (under the queue's lock).
+    budget: Mutex<StoreBudget>,
     /// Wakes the writer when a batch is full.
     full: tokio::sync::Notify,
     /// Held while a batch goes to the store: a reader that flushes waits
@@ -52,8 +106,32 @@ pub struct RefusalLog {
 }
 
 impl RefusalLog {
-    /// Queues a refusal; `false` when the queue is full and it was dropped.
+    /// Queues a refusal; `false` when it was dropped (the queue is full, or
+    /// the store budget of this second is spent).
     pub fn record(&self, refusal: Refusal) -> bool {
+        let at = refusal.at;
+        self.record_with(at, || refusal)
+    }
+
+    /// As [`record`](Self::record), building the refusal only when it will
+    /// be kept: under a flood most are dropped, and their text and strings
+    /// are then never made.
+    pub fn record_with(&self, at: tvgate_core::UnixTime, build: impl FnOnce() -> Refusal) -> bool {
+        {
+            let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            if queue.len() >= QUEUE {
+                return false;
+            }
+            let allowed = self
+                .budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(at);
+            if !allowed {
+                return false;
+            }
+        }
+        let refusal = build();
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if queue.len() >= QUEUE {
             return false;
@@ -166,15 +244,38 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_is_stored_at_the_budgets_rate() {
+        let log = RefusalLog::default();
+        let burst = (0..STORE_BURST + 500)
+            .filter(|_| log.record(refusal(100)))
+            .count();
+        assert_eq!(burst as u64, STORE_BURST, "the burst, then nothing");
+        log.take();
+        let next = (0..1000).filter(|_| log.record(refusal(101))).count();
+        assert_eq!(next as u64, STORE_RATE, "one second's worth a second later");
+        log.take();
+        let later = (0..5000).filter(|_| log.record(refusal(200))).count();
+        assert_eq!(later as u64, STORE_BURST, "refilled, never past the burst");
+        // A clock that steps back does not refill.
+        log.take();
+        assert!(!log.record(refusal(150)));
+    }
+
+    #[test]
     fn a_full_queue_drops_instead_of_growing() {
         let log = RefusalLog::default();
+        // Times a second apart: each refills the store budget, so only the
+        // queue's bound is at work here.
         for at in 0..QUEUE as i64 {
-            assert!(log.record(refusal(at)));
+            assert!(log.record(refusal(at * 3600)));
         }
         assert!(!log.record(refusal(-1)));
         let batch = log.take();
         assert_eq!(batch.len(), QUEUE);
         assert_eq!(batch[0].at, 0, "in the order recorded");
-        assert!(log.record(refusal(0)), "room again once written");
+        assert!(
+            log.record(refusal(QUEUE as i64 * 3600)),
+            "room again once written"
+        );
     }
 }
