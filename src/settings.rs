@@ -17,6 +17,7 @@ pub struct Settings {
     pub listen: String,
     pub data_dir: PathBuf,
     pub public_url: String,
+    pub alternate_urls: String,
     pub timezone: String,
     pub failed_login_response: String,
     pub unlimited_exp_date: String,
@@ -64,6 +65,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the one HTTP listener. Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
     SettingDoc { name: "data_dir", default: "\"tvgate-data\"", doc: "Directory of the SQLite database (`tvgate.sqlite`) and the verifier key." },
     SettingDoc { name: "public_url", default: "\"\"", doc: "How players reach this server, e.g. `http://tv.example.net:8080`: used for `server_info` and the URLs inside playlists. Empty: taken from each request's `Host` header." },
+    SettingDoc { name: "alternate_urls", default: "\"\"", doc: "Other addresses of this server, comma-separated (`http://tv2.example.net:8080, http://203.0.113.5:8080`): a second domain, a bare IP. The subscriber portal lists them under the login details for subscribers whose internet provider's DNS blocks the main address. Empty: none." },
     SettingDoc { name: "timezone", default: "\"UTC\"", doc: "IANA time zone advertised in `server_info`; EPG date strings and catch-up start times are in this zone. UTC avoids client mistakes." },
     SettingDoc { name: "failed_login_response", default: "\"xtream\"", doc: "Answer to an unknown user or a wrong password on `player_api.php`: `xtream` (HTTP 200 `{\"user_info\":{\"auth\":0}}`), `401`, `403`, or `404` (XUI's fake page). Both causes always get the same bytes." },
     SettingDoc { name: "unlimited_exp_date", default: "\"null\"", doc: "`exp_date` of lines that never expire: `null` (as Xtream Codes) or `far_future` (2100-01-01; pyxtream and Hypnotix crash on null)." },
@@ -105,6 +107,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("tvgate-data"),
             public_url: String::new(),
+            alternate_urls: String::new(),
             timezone: "UTC".into(),
             failed_login_response: "xtream".into(),
             unlimited_exp_date: "null".into(),
@@ -215,6 +218,9 @@ impl Settings {
         if !self.public_url.is_empty() {
             tvgate_http::PublicUrl::parse(&self.public_url).map_err(SettingsError::Invalid)?;
         }
+        for url in self.alternate_url_list() {
+            tvgate_http::PublicUrl::parse(url).map_err(SettingsError::Invalid)?;
+        }
         if !matches!(
             self.connection_limit_policy.as_str(),
             "refuse" | "newest_wins"
@@ -256,6 +262,14 @@ impl Settings {
         } else {
             PathBuf::from(&self.verifier_key_file)
         }
+    }
+
+    /// `alternate_urls` split at commas, blanks dropped.
+    pub fn alternate_url_list(&self) -> impl Iterator<Item = &str> {
+        self.alternate_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -349,6 +363,12 @@ mod tests {
         assert!(Settings::load(Some("lisen = \"x\""), &HashMap::new()).is_err());
         let env: HashMap<String, String> = [("TVGATE_LISEN".to_string(), "x".to_string())].into();
         assert!(Settings::load(None, &env).is_err());
+        let env: HashMap<String, String> = [(
+            "TVGATE_ALTERNATE_URLS".to_string(),
+            "http://tv2.example:8080, ftp://nope".to_string(),
+        )]
+        .into();
+        assert!(Settings::load(None, &env).is_err(), "a bad alternate URL");
         assert!(Settings::load(Some("timezone = \"Mars/Olympus\""), &HashMap::new()).is_err());
     }
 

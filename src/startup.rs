@@ -102,6 +102,11 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         } else {
             Some(PublicUrl::parse(&s.public_url).map_err(anyhow::Error::msg)?)
         },
+        alternate_urls: s
+            .alternate_url_list()
+            .map(PublicUrl::parse)
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?,
         timezone: s
             .timezone
             .parse()

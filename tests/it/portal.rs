@@ -460,3 +460,35 @@ async fn portal_guesses_share_the_apis_failure_budget() {
         .expect("api");
     assert_eq!(api.status(), 429, "the API shares the portal's budget");
 }
+
+/// The operator's other addresses (`alternate_urls`) are in the login
+/// details, ready to copy, for subscribers whose ISP blocks the main one.
+#[tokio::test]
+async fn the_login_details_offer_the_servers_other_addresses() {
+    let srv = TestServer::start_with(|h| {
+        h.alternate_urls = ["http://tv2.example.net:8080", "https://203.0.113.5/"]
+            .into_iter()
+            .map(|u| tvgate_http::PublicUrl::parse(u).expect("literal URL"))
+            .collect();
+    })
+    .await;
+    srv.add_line("tina", "pw-11", |_| {}).await;
+    let p = Portal::login(&srv, "tina", "pw-11").await;
+    let (status, page) = p.page().await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<code id=\"alternate-url-1\">http://tv2.example.net:8080</code>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code id=\"alternate-url-2\">https://203.0.113.5</code>"),
+        "{page}"
+    );
+    assert!(page.contains("data-copy=\"alternate-url-2\""), "{page}");
+    // Without any, nothing is said.
+    let (_, plain) = Portal::login(&server().await, "tina", "pw-11")
+        .await
+        .page()
+        .await;
+    assert!(!plain.contains("alternate-url"), "{plain}");
+}

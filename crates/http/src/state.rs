@@ -105,6 +105,9 @@ fn split_host_port(authority: &str, default_port: u16) -> Option<(String, u16)> 
 pub struct HttpSettings {
     /// What players are told the server is; `None`: the request's Host header.
     pub public_url: Option<PublicUrl>,
+    /// Other addresses of the server, shown in the portal's login details
+    /// (for subscribers whose ISP's DNS blocks the main one).
+    pub alternate_urls: Vec<PublicUrl>,
     /// IANA zone advertised in `server_info` and used for EPG date strings.
     pub timezone: chrono_tz::Tz,
     pub failed_login: FailedLoginStyle,
@@ -151,6 +154,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             public_url: None,
+            alternate_urls: Vec::new(),
             timezone: chrono_tz::UTC,
             failed_login: FailedLoginStyle::Xtream,
             message: String::new(),

@@ -573,6 +573,21 @@ fn details_section(out: &mut String, app: &App, caller: &Caller, s: &Session) {
     let xmltv = format!("{base}/xmltv.php?username={u}&password={p}");
     out.push_str("<section id=\"details\"><h2>Login details</h2>");
     copyable(out, "server-url", "Server URL", &base);
+    if !app.settings.alternate_urls.is_empty() {
+        out.push_str(
+            "<p class=\"muted\">If the server URL does not work where you are (some internet \
+             providers block addresses), use one of these instead, with the same username and \
+             password:</p>",
+        );
+        for (i, alt) in app.settings.alternate_urls.iter().enumerate() {
+            copyable(
+                out,
+                &format!("alternate-url-{}", i + 1),
+                &format!("Other address {}", i + 1),
+                &alt.base(),
+            );
+        }
+    }
     copyable(out, "username-value", "Username", &s.username);
     out.push_str("<details><summary>Show password</summary>");
     copyable(out, "password-value", "Password", &s.password);
