@@ -343,6 +343,16 @@ async fn console_live_view_lists_and_ends_a_real_connection() {
     assert!(live.contains("Living&lt;Room&gt;TV"), "escaped: {live}");
     assert!(live.contains("127.0.0.1"), "{live}");
     assert!(live.contains("Viewers by channel"), "{live}");
+    assert!(
+        !live.contains("http-equiv"),
+        "reloads only when asked: {live}"
+    );
+    let (_, auto) = console.get(&srv, "/admin/live?auto=1").await;
+    assert!(
+        auto.contains("<meta http-equiv=\"refresh\" content=\"5\">")
+            && auto.contains("<h3>tina</h3>"),
+        "{auto}"
+    );
     let id = live
         .split("name=\"id\" value=\"")
         .nth(1)

@@ -10,7 +10,9 @@
 //! escaped. The changes call the same gate and `slots` operations as the
 //! JSON API ([`super::api`]), so the two faces cannot disagree.
 
-use super::session::{esc, field, no_store, page, ConsoleForm, ConsolePage, Session};
+use super::session::{
+    esc, field, no_store, page, reloading_page, ConsoleForm, ConsolePage, Session,
+};
 use super::ApiError;
 use crate::slots;
 use crate::state::App;
@@ -539,7 +541,17 @@ async fn reset_devices(
 
 /// `GET /admin/live`: connections by line and channel, upstreams by
 /// source, viewers by channel.
-async fn live_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Response {
+/// How often the live view reloads itself when asked to (`?auto=1`).
+const LIVE_RELOAD_SECS: u32 = 5;
+
+async fn live_page(
+    State(app): State<App>,
+    RawQuery(q): RawQuery,
+    ConsolePage(s): ConsolePage,
+) -> Response {
+    let auto = query_pairs(q.as_deref())
+        .iter()
+        .any(|(k, v)| k == "auto" && v == "1");
     let csrf = csrf_input(&s);
     let mut lines = app.gate.accounts();
     lines.sort_by(|a, b| a.username.cmp(&b.username));
@@ -605,14 +617,23 @@ async fn live_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Respo
             c.up_secs
         );
     }
+    let toggle = if auto {
+        format!(
+            "<p>Reloads every {LIVE_RELOAD_SECS} s. <a href=\"/admin/live\">Stop reloading</a></p>"
+        )
+    } else {
+        format!("<p><a href=\"/admin/live?auto=1\">Reload every {LIVE_RELOAD_SECS} s</a></p>")
+    };
     let body = format!(
-        "<h2>Connections ({total})</h2>{sections}\
+        "{toggle}<h2>Connections ({total})</h2>{sections}\
          <h2>Upstream connections by source</h2><table><thead><tr><th>Source</th><th>Open</th></tr></thead>\
          <tbody>{upstreams}</tbody></table>\
          <h2>Viewers by channel</h2><table><thead><tr><th>Channel</th><th>Viewers</th><th>Up (s)</th></tr></thead>\
          <tbody>{channels}</tbody></table>"
     );
-    render(StatusCode::OK, "Live", &body)
+    let body = format!("{NAV}<h1>Live</h1>{body}");
+    let html = reloading_page("Live", &body, auto.then_some(LIVE_RELOAD_SECS));
+    (StatusCode::OK, no_store(), Html(html)).into_response()
 }
 
 /// `POST /admin/live/end` (form: `id`): the same `slots::end_connection`

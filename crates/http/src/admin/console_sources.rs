@@ -15,7 +15,7 @@ use super::console::{
     confirm, csrf_input, gate_failed, number, query_pairs, qv, render, result, when,
 };
 use super::importer::{Phase, StartError};
-use super::session::{esc, field, no_store, page, ConsoleForm, ConsolePage};
+use super::session::{esc, field, no_store, reloading_page, ConsoleForm, ConsolePage};
 use crate::state::App;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -351,15 +351,8 @@ async fn progress_page(
             .map(|f| format!(", finished {}", when(f)))
             .unwrap_or_default(),
     );
-    let mut html = page(&title, &body);
-    if job.phase.is_running() {
-        // Without JavaScript: the browser reloads the page every second.
-        html = html.replacen(
-            "<title>",
-            "<meta http-equiv=\"refresh\" content=\"1\"><title>",
-            1,
-        );
-    }
+    // Without JavaScript: the browser reloads the page every second.
+    let html = reloading_page(&title, &body, job.phase.is_running().then_some(1));
     (StatusCode::OK, no_store(), Html(html)).into_response()
 }
 

@@ -147,9 +147,18 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1rem auto;max-
     .error{color:#a11}code{background:#f0f2f5;padding:0 .2rem}";
 
 pub(crate) fn page(title: &str, body: &str) -> String {
+    reloading_page(title, body, None)
+}
+
+/// A console page that the browser reloads every `every` seconds (a
+/// running refresh, the live view on request), without JavaScript.
+pub(crate) fn reloading_page(title: &str, body: &str, every: Option<u32>) -> String {
+    let reload = every
+        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">"))
+        .unwrap_or_default();
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{reload}\
          <title>{} · tvgate console</title><style>{STYLE}</style></head><body>{body}</body></html>",
         esc(title)
     )
