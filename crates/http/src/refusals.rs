@@ -91,13 +91,18 @@ impl StoreBudget {
     }
 }
 
+/// What waits for the writer, and how many more may join it now.
+#[derive(Default)]
+struct Pending {
+    refusals: Vec<Refusal>,
+    budget: StoreBudget,
+}
+
 /// The queue between the request path and the store.
 #[derive(Default)]
 pub struct RefusalLog {
     /// std Mutex: held for one push or one swap, never across an await.
-    queue: Mutex<Vec<Refusal>>,
-    /// How many more may be stored now (under the queue's lock).
-    budget: Mutex<StoreBudget>,
+    queue: Mutex<Pending>,
     /// Wakes the writer when a batch is full.
     full: tokio::sync::Notify,
     /// Held while a batch goes to the store: a reader that flushes waits
@@ -118,35 +123,31 @@ impl RefusalLog {
     /// are then never made.
     pub fn record_with(&self, at: tvgate_core::UnixTime, build: impl FnOnce() -> Refusal) -> bool {
         {
-            let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-            if queue.len() >= QUEUE {
-                return false;
-            }
-            let allowed = self
-                .budget
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(at);
-            if !allowed {
+            let mut pending = self.lock();
+            if pending.refusals.len() >= QUEUE || !pending.budget.take(at) {
                 return false;
             }
         }
         let refusal = build();
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if queue.len() >= QUEUE {
+        let mut pending = self.lock();
+        if pending.refusals.len() >= QUEUE {
             return false;
         }
-        queue.push(refusal);
-        let wake = queue.len() >= BATCH;
-        drop(queue);
+        pending.refusals.push(refusal);
+        let wake = pending.refusals.len() >= BATCH;
+        drop(pending);
         if wake {
             self.full.notify_one();
         }
         true
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn take(&self) -> Vec<Refusal> {
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut self.lock().refusals)
     }
 }
 

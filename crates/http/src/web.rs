@@ -55,7 +55,8 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// The value of cookie `name` from the `Cookie` headers.
+/// The first value of cookie `name` across the `Cookie` headers, trimmed;
+/// `None` when absent or empty.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
@@ -64,7 +65,9 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
-        .map(|(_, value)| value.to_string())
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+        .map(str::to_string)
 }
 
 /// 32 random bytes as hex: session ids and CSRF tokens.

@@ -410,21 +410,11 @@ async fn list_lines(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery
     let needle = pairs
         .iter()
         .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.to_lowercase())
+        .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     let offset = query_u32(&pairs, "offset", 0, u32::MAX)? as usize;
     let limit = query_u32(&pairs, "limit", 100, 1000)? as usize;
-    let mut lines: Vec<_> = app
-        .gate
-        .accounts()
-        .into_iter()
-        .filter(|a| {
-            needle.is_empty()
-                || a.username.to_lowercase().contains(&needle)
-                || a.note.to_lowercase().contains(&needle)
-        })
-        .collect();
-    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let lines = lines::search(&app, needle);
     let total = lines.len();
     let items: Vec<Value> = lines
         .iter()

@@ -192,34 +192,17 @@ async fn lines_page(
         .find(|(k, _)| k == "q")
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_default();
-    let lower = needle.to_lowercase();
     let offset = pairs
         .iter()
         .find(|(k, _)| k == "offset")
         .and_then(|(_, v)| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    let mut lines: Vec<_> = app
-        .gate
-        .accounts()
-        .into_iter()
-        .filter(|a| {
-            lower.is_empty()
-                || a.username.to_lowercase().contains(&lower)
-                || a.note.to_lowercase().contains(&lower)
-        })
-        .collect();
-    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let lines = super::lines::search(&app, &needle);
     let now = app.now();
     let csrf = csrf_input(&s);
     let mut rows = String::new();
     for a in lines.iter().skip(offset).take(SHOWN_LINES) {
-        let state = if a.status != Status::Active {
-            a.status.as_str()
-        } else if a.is_expired(now) {
-            "expired"
-        } else {
-            "active"
-        };
+        let state = super::lines::state_word(a, now);
         let expires = a.expires_at.map(when).unwrap_or_else(|| "never".into());
         let name = esc(&a.username);
         let _ = write!(

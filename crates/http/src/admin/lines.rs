@@ -6,10 +6,44 @@
 
 use super::ApiError;
 use crate::state::App;
+use std::sync::Arc;
 use tvgate_core::access::lines_csv;
 use tvgate_core::access::secrets::{self, KdfError, KdfParams};
+use tvgate_core::access::{Account, Status};
 use tvgate_core::gate::{BulkSpec, ImportReport};
 use tvgate_core::ids::CategoryId;
+use tvgate_core::UnixTime;
+
+/// The lines whose username or note contains `needle` (any case; empty:
+/// every line), sorted by username: the API's list, the console's lines
+/// page and its dashboard read lines in this one order.
+pub(crate) fn search(app: &App, needle: &str) -> Vec<Arc<Account>> {
+    let needle = needle.to_lowercase();
+    let mut lines: Vec<_> = app
+        .gate
+        .accounts()
+        .into_iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.username.to_lowercase().contains(&needle)
+                || a.note.to_lowercase().contains(&needle)
+        })
+        .collect();
+    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    lines
+}
+
+/// A line's state in one word for the console's tables: its status, or
+/// `expired` for an active line past its expiry.
+pub(crate) fn state_word(line: &Account, now: UnixTime) -> &'static str {
+    if line.status != Status::Active {
+        line.status.as_str()
+    } else if line.is_expired(now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
 
 /// Largest CSV body the import accepts (about 300,000 lines).
 pub const MAX_CSV_BYTES: usize = 32 * 1024 * 1024;

@@ -192,18 +192,11 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
             "Log in with an operator account (made with `tvgate admin add NAME`).",
         );
     };
-    let mut lines = app.gate.accounts();
-    lines.sort_by(|a, b| a.username.cmp(&b.username));
+    let lines = super::lines::search(&app, "");
     let now = app.now();
     let mut rows = String::new();
     for a in &lines {
-        let state = if a.status != tvgate_core::access::Status::Active {
-            a.status.as_str()
-        } else if a.is_expired(now) {
-            "expired"
-        } else {
-            "active"
-        };
+        let state = super::lines::state_word(a, now);
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&a.username),

@@ -65,7 +65,7 @@ pub fn presented<'a>(headers: &'a HeaderMap, params: &'a Params) -> Presented<'a
         .get("mac")
         .filter(|m| !m.trim().is_empty())
         .map(Cow::Borrowed)
-        .or_else(|| cookie(headers, "mac"));
+        .or_else(|| crate::web::cookie(headers, "mac").map(Cow::Owned));
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -75,21 +75,8 @@ pub fn presented<'a>(headers: &'a HeaderMap, params: &'a Params) -> Presented<'a
         })
         .filter(|t| !t.is_empty())
         .map(Cow::Borrowed);
-    let token = bearer.or_else(|| cookie(headers, "token"));
+    let token = bearer.or_else(|| crate::web::cookie(headers, "token").map(Cow::Owned));
     Presented { raw_mac, token }
-}
-
-/// The first value of cookie `name` across every `Cookie` header.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<Cow<'a, str>> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| Cow::Borrowed(v.trim()))
-        .filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]
