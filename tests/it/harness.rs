@@ -33,6 +33,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         data_dir: dir.to_path_buf(),
         kdf_memory_kib: 64,
         kdf_iterations: 1,
+        // Tests move the clock by days: no scheduled refresh runs beside
+        // their own unless a test turns the schedule on.
+        source_refresh_hours: 0,
         ..Settings::default()
     }
 }

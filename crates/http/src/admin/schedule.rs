@@ -5,9 +5,9 @@
 //! imported once goes stale without anyone noticing until players fail.
 //!
 //! The schedule reads the stored `last_refresh` (written when a refresh
-//! starts, also when it fails), so a restart neither repeats a recent
-//! refresh nor forgets a due one; a failed refresh is tried again one period
-//! later, not in a loop.
+//! starts, also when it fails; for a source never refreshed, when it was
+//! added), so a restart neither repeats a recent refresh nor forgets a due
+//! one; a failed refresh is tried again one period later, not in a loop.
 
 use crate::state::App;
 use tokio_util::sync::CancellationToken;
@@ -33,13 +33,14 @@ pub async fn run(app: App, stop: CancellationToken) {
     }
 }
 
-/// True when `source` should be refreshed at `now`: enabled, and never
-/// refreshed or last refreshed at least `period` seconds ago.
+/// True when `source` should be refreshed at `now`: enabled, and last
+/// refreshed (or, never refreshed, added) at least `period` seconds ago.
+/// A new source is imported by whoever added it (`tvgate source add`, the
+/// console, the API); were it due at once, the schedule would import it a
+/// second time alongside, for example while the CLI's import runs.
 pub fn is_due(source: &Source, now: UnixTime, period: i64) -> bool {
-    source.enabled
-        && source
-            .last_refresh
-            .is_none_or(|last| now.saturating_sub(last) >= period)
+    let last = source.last_refresh.unwrap_or(source.created_at);
+    source.enabled && now.saturating_sub(last) >= period
 }
 
 async fn start_due(app: &App, period: i64) {
@@ -72,7 +73,7 @@ mod tests {
             kind: SourceKind::M3u,
             location: "http://provider.example/list.m3u".into(),
             name: "list".into(),
-            created_at: 0,
+            created_at: 5,
             last_refresh,
             item_count: 0,
             last_error: None,
@@ -86,7 +87,9 @@ mod tests {
     #[test]
     fn due_once_a_period_has_passed_and_only_when_enabled() {
         let hour = 3600;
-        assert!(is_due(&source(true, None), 10, hour));
+        // Never refreshed: counted from when it was added (at 5).
+        assert!(!is_due(&source(true, None), 10, hour));
+        assert!(is_due(&source(true, None), 5 + hour, hour));
         assert!(!is_due(&source(true, Some(1000)), 1000 + hour - 1, hour));
         assert!(is_due(&source(true, Some(1000)), 1000 + hour, hour));
         assert!(!is_due(&source(false, Some(1000)), 1000 + 10 * hour, hour));
