@@ -2,6 +2,7 @@
 //! spoken to over HTTP. One binary, one module per topic.
 
 mod admin_api;
+mod architecture;
 mod catalog;
 mod cli;
 mod console;
