@@ -13,7 +13,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tvgate_core::catalog::ingest::{classify, ImportedItem};
+use tvgate_core::catalog::ingest::classify;
+use tvgate_core::catalog::plan::{CatalogPlan, Planner};
 use tvgate_core::catalog::{Source, SourceKind};
 use tvgate_core::gate::Gate;
 use tvgate_core::ids::SourceId;
@@ -277,10 +278,10 @@ async fn import(
     };
     progress.phase(Phase::Storing, None);
     match parsed.content {
-        Parsed::Items(items) => {
+        Parsed::Items(plan) => {
             report.items = gate
                 .store()
-                .replace_items(source.id, items, now)
+                .replace_items(source.id, plan, now)
                 .await
                 .context("storing the catalog")?;
         }
@@ -297,7 +298,7 @@ async fn import(
 }
 
 enum Parsed {
-    Items(Vec<ImportedItem>),
+    Items(CatalogPlan),
     Guide(GuideImport),
 }
 
@@ -318,11 +319,13 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
         .with_context(|| format!("reading {}", path.display()))?;
     let outcome = match kind {
         SourceKind::M3u => {
-            let mut items = Vec::new();
-            let summary = tvgate_formats::m3u::read(input, |entry| items.push(classify(&entry)))
+            // Planned as it is read: the classified items are never held
+            // beside the plan.
+            let mut planner = Planner::default();
+            let summary = tvgate_formats::m3u::read(input, |entry| planner.push(classify(&entry)))
                 .with_context(|| format!("reading {}", path.display()))?;
             ParseOutcome {
-                content: Parsed::Items(items),
+                content: Parsed::Items(planner.finish()),
                 diagnostics: summary.diagnostics.iter().map(|d| d.to_string()).collect(),
             }
         }

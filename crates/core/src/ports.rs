@@ -7,7 +7,7 @@ use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, New
 use crate::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use crate::access::{Account, NewAccount};
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
-use crate::catalog::ingest::ImportedItem;
+use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
 use crate::UnixTime;
@@ -240,12 +240,20 @@ pub trait Store: Send + Sync + 'static {
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;
 
     // ----- catalog and guide -----
-    /// Replaces a source's items, keeping the stream id of every item whose
-    /// key is unchanged, creating categories and series as needed.
+    /// Replaces a source's items with the plan's, in one transaction, by
+    /// key: an item whose key the source has keeps its stream id, its
+    /// `added` time and its `enabled` switch; a new key gets a new id and
+    /// `added = now`; a key the plan lacks is deleted. Series go the same
+    /// way by name (position, category and cover written from the plan),
+    /// and categories are found or created by (kind, name) in the plan's
+    /// order and never deleted here. A series' `last_modified` is `now`
+    /// when it is created and becomes `now` when an episode joins or
+    /// leaves it. Returns the plan's counts with the number of deleted
+    /// items. `NotFound` for an unknown source.
     async fn replace_items(
         &self,
         source: SourceId,
-        items: Vec<ImportedItem>,
+        plan: CatalogPlan,
         now: UnixTime,
     ) -> StoreResult<ImportCounts>;
     /// Replaces a source's guide channels and programmes.

@@ -19,6 +19,7 @@
 pub mod backups;
 mod index;
 pub mod ingest;
+pub mod plan;
 pub mod source;
 mod text;
 
