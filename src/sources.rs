@@ -19,6 +19,7 @@ use tvgate_core::catalog::{Source, SourceKind};
 use tvgate_core::gate::Gate;
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
+use tvgate_formats::Diagnostic;
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 
 /// What one refresh did.
@@ -27,7 +28,7 @@ pub struct RefreshReport {
     pub items: ImportCounts,
     pub programmes: u64,
     pub channels: u64,
-    pub diagnostics: Vec<String>,
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl RefreshReport {
@@ -304,7 +305,7 @@ enum Parsed {
 
 struct ParseOutcome {
     content: Parsed,
-    diagnostics: Vec<String>,
+    diagnostics: Vec<Diagnostic>,
 }
 
 fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Result<ParseOutcome> {
@@ -326,7 +327,7 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
                 .with_context(|| format!("reading {}", path.display()))?;
             ParseOutcome {
                 content: Parsed::Items(planner.finish()),
-                diagnostics: summary.diagnostics.iter().map(|d| d.to_string()).collect(),
+                diagnostics: summary.diagnostics,
             }
         }
         SourceKind::Xmltv => {
@@ -338,7 +339,7 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
             .with_context(|| format!("reading {}", path.display()))?;
             ParseOutcome {
                 content: Parsed::Guide(guide),
-                diagnostics: diagnostics.iter().map(|d| d.to_string()).collect(),
+                diagnostics,
             }
         }
     };

@@ -19,14 +19,10 @@ async fn a_malformed_playlist_keeps_every_good_entry_and_names_each_bad_line() {
         http://127.0.0.1:9/d.ts\n";
     let (source, report) = srv.add_source(SourceKind::M3u, "messy.m3u", m3u).await;
     assert_eq!(report.items.live, 3, "{report:?}");
-    let lines: Vec<&str> = report
-        .diagnostics
-        .iter()
-        .map(|d| d.split(':').next().unwrap_or(""))
-        .collect();
-    assert!(lines.contains(&"line 4"), "{:?}", report.diagnostics);
-    assert!(lines.contains(&"line 7"), "{:?}", report.diagnostics);
-    assert!(lines.contains(&"line 8"), "{:?}", report.diagnostics);
+    let lines: Vec<u64> = report.diagnostics.iter().map(|d| d.line).collect();
+    assert!(lines.contains(&4), "{:?}", report.diagnostics);
+    assert!(lines.contains(&7), "{:?}", report.diagnostics);
+    assert!(lines.contains(&8), "{:?}", report.diagnostics);
     let stored = srv.gate.store().sources().await.expect("sources");
     let s = stored.iter().find(|s| s.id == source.id).expect("source");
     assert_eq!(
@@ -58,7 +54,7 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
     let (_, report) = srv.add_source(SourceKind::Xmltv, "g.xml", xml).await;
     assert_eq!(report.programmes, 1);
     assert!(
-        report.diagnostics.iter().any(|d| d.starts_with("line 4")),
+        report.diagnostics.iter().any(|d| d.line == 4),
         "{:?}",
         report.diagnostics
     );

@@ -11,7 +11,7 @@ use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
 use crate::UnixTime;
-use tvgate_formats::xmltv;
+use tvgate_formats::{xmltv, Diagnostic};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,9 @@ pub struct RefreshRecord {
     pub at: UnixTime,
     pub item_count: u64,
     pub error: Option<String>,
-    pub diagnostics: Vec<String>,
+    /// Every diagnostic of the refresh; a store may keep only the first
+    /// ones, but keeps their number ([`Source::diagnostic_count`]).
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// A parsed guide, ready to replace a source's programmes.
@@ -235,6 +237,10 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_source(&self, source: NewSource) -> StoreResult<Source>;
     /// Removes a source with its items and programmes.
     async fn delete_source(&self, id: SourceId) -> StoreResult<()>;
+    /// Records a refresh's outcome in place of the previous one's: its
+    /// time, count and error, its first diagnostics (line and message
+    /// apart; the suite expects the first 1000) and how many there were.
+    /// Does not bump the change stamp. `NotFound` for an unknown source.
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
     /// Changes a source's cap or delivery; `NotFound` for an unknown id.
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;

@@ -21,7 +21,7 @@ use tvgate_core::ports::{
     ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
     StoreError, StreamQuery, UpsertCounts, UpsertFields,
 };
-use tvgate_formats::xmltv;
+use tvgate_formats::{xmltv, Diagnostic};
 use tvgate_store::{open_in_memory, open_sqlite};
 
 // ----- the suite -----
@@ -605,8 +605,8 @@ async fn sources(store: &dyn Store) {
     assert_eq!(store.sources().await.unwrap(), vec![s.clone()]);
 
     // Diagnostics are capped, but the count is kept.
-    let diagnostics: Vec<String> = (1..=1500)
-        .map(|n| format!("line {n}: no URL after #EXTINF"))
+    let diagnostics: Vec<Diagnostic> = (1..=1500)
+        .map(|n| Diagnostic::new(n, "no URL after #EXTINF"))
         .collect();
     store
         .record_refresh(
@@ -624,14 +624,17 @@ async fn sources(store: &dyn Store) {
     assert_eq!(loaded.last_refresh, Some(200));
     assert_eq!(loaded.item_count, 42);
     assert_eq!(loaded.last_error.as_deref(), Some("partial"));
-    assert_eq!(loaded.diagnostics.len(), 1001);
-    assert_eq!(loaded.diagnostics[0], "line 1: no URL after #EXTINF");
-    assert_eq!(loaded.diagnostics[999], "line 1000: no URL after #EXTINF");
-    assert!(
-        loaded.diagnostics[1000].contains("500 more"),
-        "{}",
-        loaded.diagnostics[1000]
+    assert_eq!(loaded.diagnostics.len(), 1000);
+    assert_eq!(loaded.diagnostic_count, 1500);
+    assert_eq!(
+        loaded.diagnostics[0],
+        Diagnostic::new(1, "no URL after #EXTINF")
     );
+    let rows: Vec<String> = loaded.diagnostic_rows().map(|r| r.to_string()).collect();
+    assert_eq!(rows.len(), 1001);
+    assert_eq!(rows[0], "line 1: no URL after #EXTINF");
+    assert_eq!(rows[999], "line 1000: no URL after #EXTINF");
+    assert!(rows[1000].contains("500 more"), "{}", rows[1000]);
 
     // A clean refresh replaces them.
     store
@@ -641,13 +644,14 @@ async fn sources(store: &dyn Store) {
                 at: 300,
                 item_count: 40,
                 error: None,
-                diagnostics: vec!["line 3: bad".into()],
+                diagnostics: vec![Diagnostic::new(3, "bad")],
             },
         )
         .await
         .unwrap();
     let loaded = &store.sources().await.unwrap()[0];
-    assert_eq!(loaded.diagnostics, vec!["line 3: bad".to_string()]);
+    assert_eq!(loaded.diagnostics, vec![Diagnostic::new(3, "bad")]);
+    assert_eq!(loaded.diagnostic_count, 1);
     assert_eq!(loaded.last_error, None);
 
     let missing = store
