@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use tvgate_core::catalog::SourceKind;
+use tvgate_core::gate::GateError;
 
 #[tokio::test]
 async fn a_malformed_playlist_keeps_every_good_entry_and_names_each_bad_line() {
@@ -58,6 +59,34 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
         "{:?}",
         report.diagnostics
     );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_is_recorded_and_keeps_what_the_last_good_one_stored() {
+    let srv = TestServer::start().await;
+    let m3u = "#EXTM3U\n#EXTINF:-1,One\nhttp://127.0.0.1:9/1.ts\n";
+    let (source, _) = srv.add_source(SourceKind::M3u, "kept.m3u", m3u).await;
+    let failed = srv
+        .gate
+        .import_source(
+            source.id,
+            Err("fetching http://up/list: HTTP 500".into()),
+            NOW + 60,
+        )
+        .await
+        .expect_err("fails");
+    assert!(
+        matches!(&failed, GateError::ImportFailed(e) if e.contains("HTTP 500")),
+        "{failed}"
+    );
+    let stored = srv.gate.source(source.id).await.expect("source");
+    assert_eq!(stored.last_refresh, Some(NOW + 60));
+    assert_eq!(
+        stored.last_error.as_deref(),
+        Some("fetching http://up/list: HTTP 500")
+    );
+    assert_eq!((stored.item_count, stored.diagnostic_count), (0, 0));
+    assert_eq!(srv.gate.catalog().live.len(), 1, "the stored channel stays");
 }
 
 #[tokio::test]

@@ -28,11 +28,13 @@ use std::sync::{Arc, Mutex, RwLock};
 mod admin;
 mod bulk;
 mod devices;
+mod import;
 mod refusals;
 mod sources;
 pub use admin::AdminAuthn;
 pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
+pub use import::{ParsedSource, RefreshReport, SourceContent};
 pub use refusals::check_reason;
 pub use sources::{
     check_web_location, default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE,
@@ -103,6 +105,10 @@ pub enum GateError {
     NoSuchLine(String),
     #[error("{0}")]
     Invalid(String),
+    /// A source's refresh failed (reading or storing it); the error is
+    /// recorded on the source.
+    #[error("{0}")]
+    ImportFailed(String),
     /// A subscriber's own device reset within the cooldown.
     #[error("the device binding was reset less than {cooldown_secs} seconds ago; try again in {retry_after_secs} seconds")]
     ResetTooSoon {
