@@ -516,7 +516,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             refresh_one(&gate, settings, &source, show).await?;
         }
         SourceCommand::List { json } => {
-            let list = gate.store().sources().await?;
+            let list = gate.sources().await?;
             if json {
                 println!(
                     "{}",
@@ -563,7 +563,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             }
         }
         SourceCommand::Refresh { id } => {
-            let list = gate.store().sources().await?;
+            let list = gate.sources().await?;
             let chosen: Vec<_> = list
                 .into_iter()
                 .filter(|s| id.is_none_or(|i| s.id == SourceId(i)))

@@ -24,7 +24,7 @@ async fn a_malformed_playlist_keeps_every_good_entry_and_names_each_bad_line() {
     assert!(lines.contains(&4), "{:?}", report.diagnostics);
     assert!(lines.contains(&7), "{:?}", report.diagnostics);
     assert!(lines.contains(&8), "{:?}", report.diagnostics);
-    let stored = srv.gate.store().sources().await.expect("sources");
+    let stored = srv.gate.sources().await.expect("sources");
     let s = stored.iter().find(|s| s.id == source.id).expect("source");
     assert_eq!(
         s.diagnostics.len(),
@@ -94,8 +94,7 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
     let srv = TestServer::start().await;
     let source = srv
         .gate
-        .store()
-        .insert_source(tvgate_core::ports::NewSource {
+        .add_source(tvgate_core::ports::NewSource {
             kind: SourceKind::M3u,
             location: "/nonexistent/x.m3u".into(),
             name: "x".into(),
@@ -110,7 +109,7 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
             .await
             .expect_err("fails");
     assert!(format!("{err:#}").contains("/nonexistent/x.m3u"), "{err:#}");
-    let stored = srv.gate.store().sources().await.expect("sources");
+    let stored = srv.gate.sources().await.expect("sources");
     assert!(stored[0].last_error.is_some());
 }
 
@@ -140,17 +139,16 @@ async fn sources_come_from_urls_plain_or_gzip() {
     let add = |kind, location: String| {
         let gate = srv.gate.clone();
         async move {
-            gate.store()
-                .insert_source(tvgate_core::ports::NewSource {
-                    kind,
-                    location,
-                    name: "web".into(),
-                    created_at: NOW,
-                    max_connections: 0,
-                    delivery: Default::default(),
-                })
-                .await
-                .expect("insert")
+            gate.add_source(tvgate_core::ports::NewSource {
+                kind,
+                location,
+                name: "web".into(),
+                created_at: NOW,
+                max_connections: 0,
+                delivery: Default::default(),
+            })
+            .await
+            .expect("insert")
         }
     };
     let list = add(SourceKind::M3u, format!("http://{upstream}/list.m3u")).await;

@@ -19,7 +19,7 @@ use crate::catalog::backups::check_backup_urls;
 use crate::catalog::{Catalog, Source, StreamRef};
 use crate::ids::{AccountId, CategoryId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
-use crate::ports::{SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
+use crate::ports::{ChangeStamp, SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -282,10 +282,6 @@ impl Gate {
         Ok(gate)
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     pub fn settings(&self) -> &GateSettings {
         &self.settings
     }
@@ -303,6 +299,14 @@ impl Gate {
         self.directory.load(accounts);
         self.devices.load(bindings);
         Ok(())
+    }
+
+    /// The store's change stamp: a server polls it to notice what another
+    /// process (the CLI) wrote, then reloads the half that changed with
+    /// [`Gate::reload_accounts`] or [`Gate::reload_catalog`]. `None` when
+    /// the store cannot tell.
+    pub async fn change_stamp(&self) -> Result<Option<ChangeStamp>, GateError> {
+        Ok(self.store.change_stamp().await?)
     }
 
     /// Re-reads the catalog and swaps in a new snapshot.
