@@ -463,7 +463,8 @@ fn source_json(s: &Source) -> serde_json::Value {
     json!({
         "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": sources::redact(&s.location),
         "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
-        "last_error": s.last_error, "diagnostics": s.diagnostics, "enabled": s.enabled,
+        "last_error": s.last_error, "enabled": s.enabled,
+        "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
     })
 }
@@ -515,7 +516,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             refresh_one(&gate, settings, &source, show).await?;
         }
         SourceCommand::List { json } => {
-            let list = gate.store().sources().await?;
+            let list = gate.sources().await?;
             if json {
                 println!(
                     "{}",
@@ -528,7 +529,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                         let state = match &s.last_error {
                             Some(e) => format!("failed: {e}"),
                             None if !s.diagnostics.is_empty() => {
-                                format!("ok, {} lines skipped", s.diagnostics.len())
+                                format!("ok, {} lines skipped", s.diagnostic_rows().count())
                             }
                             None => "ok".to_string(),
                         };
@@ -562,7 +563,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             }
         }
         SourceCommand::Refresh { id } => {
-            let list = gate.store().sources().await?;
+            let list = gate.sources().await?;
             let chosen: Vec<_> = list
                 .into_iter()
                 .filter(|s| id.is_none_or(|i| s.id == SourceId(i)))

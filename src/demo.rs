@@ -96,7 +96,7 @@ pub async fn prepare(
         .with_context(|| format!("writing {}", m3u_path.display()))?;
     std::fs::write(&xml_path, guide(now))
         .with_context(|| format!("writing {}", xml_path.display()))?;
-    let existing = gate.store().sources().await?;
+    let existing = gate.sources().await?;
     for (kind, path, name) in [
         (SourceKind::M3u, &m3u_path, "demo playlist"),
         (SourceKind::Xmltv, &xml_path, "demo guide"),
@@ -105,16 +105,15 @@ pub async fn prepare(
         let source = match existing.iter().find(|s| s.location == location) {
             Some(s) => s.clone(),
             None => {
-                gate.store()
-                    .insert_source(NewSource {
-                        kind,
-                        location,
-                        name: name.to_string(),
-                        created_at: now,
-                        max_connections: 0,
-                        delivery: Default::default(),
-                    })
-                    .await?
+                gate.add_source(NewSource {
+                    kind,
+                    location,
+                    name: name.to_string(),
+                    created_at: now,
+                    max_connections: 0,
+                    delivery: Default::default(),
+                })
+                .await?
             }
         };
         sources::refresh(gate, &source, dir, sources::quiet()).await?;

@@ -336,13 +336,13 @@ pub async fn upgrade_hashes(gate: Arc<tvgate_core::gate::Gate>, shutdown: Cancel
 /// Reloads lines and the catalog when another process (the CLI) changed
 /// the store, so `tvgate user add` takes effect on a running server.
 pub async fn watch_store(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
-    let mut last = gate.store().change_stamp().await.ok().flatten();
+    let mut last = gate.change_stamp().await.ok().flatten();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
-        let Ok(Some(now)) = gate.store().change_stamp().await else {
+        let Ok(Some(now)) = gate.change_stamp().await else {
             continue;
         };
         if let Some(prev) = last {

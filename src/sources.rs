@@ -1,8 +1,11 @@
-//! Importing sources: fetch a playlist or guide (file or URL), parse it as
-//! it streams in, hand the items to the store, and record the outcome with
-//! every skipped line. Used by `tvgate source add|refresh` and, through
-//! the [`SourceImporter`] hook ([`Importer`]), by the console and the admin
-//! API, which run it in the background.
+//! Refreshing sources, the I/O half: fetch a playlist or guide (file or
+//! URL), unpack and parse it on a blocking thread as it streams in (a
+//! playlist is planned item by item, see `tvgate_core::catalog::plan`),
+//! then hand it to [`Gate::import_source`], which stores it, records the
+//! outcome with every skipped line and swaps in the new catalog. Used by
+//! `tvgate source add|refresh` and, through the [`SourceImporter`] hook
+//! ([`Importer`]), by the console and the admin API, which run it in the
+//! background.
 //!
 //! Progress goes to a [`Progress`] sink: the CLI draws a terminal bar
 //! ([`TerminalProgress`]), the web keeps atomics it shows on a page
@@ -13,38 +16,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tvgate_core::catalog::ingest::{classify, ImportedItem};
+use tvgate_core::catalog::ingest::classify;
+use tvgate_core::catalog::plan::Planner;
 use tvgate_core::catalog::{Source, SourceKind};
-use tvgate_core::gate::Gate;
+pub use tvgate_core::gate::RefreshReport;
+use tvgate_core::gate::{Gate, GateError, ParsedSource, SourceContent};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
+use tvgate_core::ports::GuideImport;
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
-
-/// What one refresh did.
-#[derive(Debug, Clone, Default)]
-pub struct RefreshReport {
-    pub items: ImportCounts,
-    pub programmes: u64,
-    pub channels: u64,
-    pub diagnostics: Vec<String>,
-}
-
-impl RefreshReport {
-    pub fn summary(&self, kind: SourceKind) -> String {
-        match kind {
-            SourceKind::M3u => format!(
-                "{} live channels, {} movies, {} episodes in {} series ({} removed), {} lines skipped",
-                self.items.live,
-                self.items.movies,
-                self.items.episodes,
-                self.items.series,
-                self.items.removed,
-                self.diagnostics.len()
-            ),
-            SourceKind::Xmltv => format!("{} guide channels, {} programmes, {} problems skipped", self.channels, self.programmes, self.diagnostics.len()),
-        }
-    }
-}
 
 fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
     let pb = match len {
@@ -204,7 +183,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// Re-imports one source into the store and swaps in the new catalog.
+/// Fetches and parses one source, then imports it through the gate
+/// (which records the outcome, also a failure, and swaps in the new
+/// catalog).
 pub async fn refresh(
     gate: &Arc<Gate>,
     source: &Source,
@@ -212,42 +193,25 @@ pub async fn refresh(
     progress: Arc<dyn Progress>,
 ) -> Result<RefreshReport> {
     let now = chrono::Utc::now().timestamp();
-    let result = import(gate, source, data_dir, &progress, now).await;
+    let parsed = fetch(source, data_dir, &progress)
+        .await
+        .map_err(|e| format!("{e:#}"));
     progress.phase(Phase::Storing, None);
-    let (report, error) = match result {
-        Ok(r) => (r, None),
-        Err(e) => (RefreshReport::default(), Some(format!("{e:#}"))),
-    };
-    let count = match source.kind {
-        SourceKind::M3u => report.items.live + report.items.movies + report.items.episodes,
-        SourceKind::Xmltv => report.programmes,
-    };
-    let record = RefreshRecord {
-        at: now,
-        item_count: count,
-        error: error.clone(),
-        diagnostics: report.diagnostics.clone(),
-    };
-    gate.store()
-        .record_refresh(source.id, record)
-        .await
-        .context("recording the refresh")?;
-    gate.reload_catalog()
-        .await
-        .context("reloading the catalog")?;
-    match error {
-        Some(e) => anyhow::bail!("source {} ({}): {e}", source.id, redact(&source.location)),
-        None => Ok(report),
+    match gate.import_source(source.id, parsed, now).await {
+        Ok(report) => Ok(report),
+        Err(GateError::ImportFailed(e)) => {
+            anyhow::bail!("source {} ({}): {e}", source.id, redact(&source.location))
+        }
+        Err(e) => Err(e).with_context(|| format!("importing source {}", source.id)),
     }
 }
 
-async fn import(
-    gate: &Arc<Gate>,
+/// Reads a source (downloading it first when it is a URL) and parses it.
+async fn fetch(
     source: &Source,
     data_dir: &Path,
     progress: &Arc<dyn Progress>,
-    now: i64,
-) -> Result<RefreshReport> {
+) -> Result<ParsedSource> {
     let location = source.location.clone();
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
@@ -270,43 +234,10 @@ async fn import(
     if temporary {
         let _ = std::fs::remove_file(&path);
     }
-    let parsed = parsed?;
-    let mut report = RefreshReport {
-        diagnostics: parsed.diagnostics,
-        ..Default::default()
-    };
-    progress.phase(Phase::Storing, None);
-    match parsed.content {
-        Parsed::Items(items) => {
-            report.items = gate
-                .store()
-                .replace_items(source.id, items, now)
-                .await
-                .context("storing the catalog")?;
-        }
-        Parsed::Guide(guide) => {
-            report.channels = guide.channels.len() as u64;
-            report.programmes = gate
-                .store()
-                .replace_guide(source.id, guide)
-                .await
-                .context("storing the guide")?;
-        }
-    }
-    Ok(report)
+    parsed
 }
 
-enum Parsed {
-    Items(Vec<ImportedItem>),
-    Guide(GuideImport),
-}
-
-struct ParseOutcome {
-    content: Parsed,
-    diagnostics: Vec<String>,
-}
-
-fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Result<ParseOutcome> {
+fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Result<ParsedSource> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().ok().map(|m| m.len());
     progress.phase(Phase::Parsing, len);
@@ -318,12 +249,14 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
         .with_context(|| format!("reading {}", path.display()))?;
     let outcome = match kind {
         SourceKind::M3u => {
-            let mut items = Vec::new();
-            let summary = tvgate_formats::m3u::read(input, |entry| items.push(classify(&entry)))
+            // Planned as it is read: the classified items are never held
+            // beside the plan.
+            let mut planner = Planner::default();
+            let summary = tvgate_formats::m3u::read(input, |entry| planner.push(classify(&entry)))
                 .with_context(|| format!("reading {}", path.display()))?;
-            ParseOutcome {
-                content: Parsed::Items(items),
-                diagnostics: summary.diagnostics.iter().map(|d| d.to_string()).collect(),
+            ParsedSource {
+                content: SourceContent::Playlist(planner.finish()),
+                diagnostics: summary.diagnostics,
             }
         }
         SourceKind::Xmltv => {
@@ -333,9 +266,9 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
                 tvgate_formats::xmltv::Item::Programme(p) => guide.programmes.push(p),
             })
             .with_context(|| format!("reading {}", path.display()))?;
-            ParseOutcome {
-                content: Parsed::Guide(guide),
-                diagnostics: diagnostics.iter().map(|d| d.to_string()).collect(),
+            ParsedSource {
+                content: SourceContent::Guide(guide),
+                diagnostics,
             }
         }
     };

@@ -3,6 +3,7 @@
 
 use crate::harness::*;
 use tvgate_core::catalog::SourceKind;
+use tvgate_core::gate::GateError;
 
 #[tokio::test]
 async fn a_malformed_playlist_keeps_every_good_entry_and_names_each_bad_line() {
@@ -19,15 +20,11 @@ async fn a_malformed_playlist_keeps_every_good_entry_and_names_each_bad_line() {
         http://127.0.0.1:9/d.ts\n";
     let (source, report) = srv.add_source(SourceKind::M3u, "messy.m3u", m3u).await;
     assert_eq!(report.items.live, 3, "{report:?}");
-    let lines: Vec<&str> = report
-        .diagnostics
-        .iter()
-        .map(|d| d.split(':').next().unwrap_or(""))
-        .collect();
-    assert!(lines.contains(&"line 4"), "{:?}", report.diagnostics);
-    assert!(lines.contains(&"line 7"), "{:?}", report.diagnostics);
-    assert!(lines.contains(&"line 8"), "{:?}", report.diagnostics);
-    let stored = srv.gate.store().sources().await.expect("sources");
+    let lines: Vec<u64> = report.diagnostics.iter().map(|d| d.line).collect();
+    assert!(lines.contains(&4), "{:?}", report.diagnostics);
+    assert!(lines.contains(&7), "{:?}", report.diagnostics);
+    assert!(lines.contains(&8), "{:?}", report.diagnostics);
+    let stored = srv.gate.sources().await.expect("sources");
     let s = stored.iter().find(|s| s.id == source.id).expect("source");
     assert_eq!(
         s.diagnostics.len(),
@@ -58,10 +55,38 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
     let (_, report) = srv.add_source(SourceKind::Xmltv, "g.xml", xml).await;
     assert_eq!(report.programmes, 1);
     assert!(
-        report.diagnostics.iter().any(|d| d.starts_with("line 4")),
+        report.diagnostics.iter().any(|d| d.line == 4),
         "{:?}",
         report.diagnostics
     );
+}
+
+#[tokio::test]
+async fn a_failed_refresh_is_recorded_and_keeps_what_the_last_good_one_stored() {
+    let srv = TestServer::start().await;
+    let m3u = "#EXTM3U\n#EXTINF:-1,One\nhttp://127.0.0.1:9/1.ts\n";
+    let (source, _) = srv.add_source(SourceKind::M3u, "kept.m3u", m3u).await;
+    let failed = srv
+        .gate
+        .import_source(
+            source.id,
+            Err("fetching http://up/list: HTTP 500".into()),
+            NOW + 60,
+        )
+        .await
+        .expect_err("fails");
+    assert!(
+        matches!(&failed, GateError::ImportFailed(e) if e.contains("HTTP 500")),
+        "{failed}"
+    );
+    let stored = srv.gate.source(source.id).await.expect("source");
+    assert_eq!(stored.last_refresh, Some(NOW + 60));
+    assert_eq!(
+        stored.last_error.as_deref(),
+        Some("fetching http://up/list: HTTP 500")
+    );
+    assert_eq!((stored.item_count, stored.diagnostic_count), (0, 0));
+    assert_eq!(srv.gate.catalog().live.len(), 1, "the stored channel stays");
 }
 
 #[tokio::test]
@@ -69,8 +94,7 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
     let srv = TestServer::start().await;
     let source = srv
         .gate
-        .store()
-        .insert_source(tvgate_core::ports::NewSource {
+        .add_source(tvgate_core::ports::NewSource {
             kind: SourceKind::M3u,
             location: "/nonexistent/x.m3u".into(),
             name: "x".into(),
@@ -85,7 +109,7 @@ async fn a_missing_source_file_is_recorded_not_fatal() {
             .await
             .expect_err("fails");
     assert!(format!("{err:#}").contains("/nonexistent/x.m3u"), "{err:#}");
-    let stored = srv.gate.store().sources().await.expect("sources");
+    let stored = srv.gate.sources().await.expect("sources");
     assert!(stored[0].last_error.is_some());
 }
 
@@ -115,17 +139,16 @@ async fn sources_come_from_urls_plain_or_gzip() {
     let add = |kind, location: String| {
         let gate = srv.gate.clone();
         async move {
-            gate.store()
-                .insert_source(tvgate_core::ports::NewSource {
-                    kind,
-                    location,
-                    name: "web".into(),
-                    created_at: NOW,
-                    max_connections: 0,
-                    delivery: Default::default(),
-                })
-                .await
-                .expect("insert")
+            gate.add_source(tvgate_core::ports::NewSource {
+                kind,
+                location,
+                name: "web".into(),
+                created_at: NOW,
+                max_connections: 0,
+                delivery: Default::default(),
+            })
+            .await
+            .expect("insert")
         }
     };
     let list = add(SourceKind::M3u, format!("http://{upstream}/list.m3u")).await;

@@ -126,8 +126,7 @@ impl TestServer {
         std::fs::write(&path, text).expect("write source");
         let source = self
             .gate
-            .store()
-            .insert_source(NewSource {
+            .add_source(NewSource {
                 kind,
                 location: path.to_string_lossy().into_owned(),
                 name: name.into(),

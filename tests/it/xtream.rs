@@ -270,7 +270,6 @@ async fn streams_are_served_or_handed_over() {
     // Sources the operator set to `redirect` get a 302 to the source.
     let source = srv
         .gate
-        .store()
         .sources()
         .await
         .expect("sources")

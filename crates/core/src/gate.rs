@@ -19,7 +19,7 @@ use crate::catalog::backups::check_backup_urls;
 use crate::catalog::{Catalog, Source, StreamRef};
 use crate::ids::{AccountId, CategoryId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
-use crate::ports::{SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
+use crate::ports::{ChangeStamp, SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -28,11 +28,13 @@ use std::sync::{Arc, Mutex, RwLock};
 mod admin;
 mod bulk;
 mod devices;
+mod import;
 mod refusals;
 mod sources;
 pub use admin::AdminAuthn;
 pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
+pub use import::{ParsedSource, RefreshReport, SourceContent};
 pub use refusals::check_reason;
 pub use sources::{
     check_web_location, default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE,
@@ -103,6 +105,10 @@ pub enum GateError {
     NoSuchLine(String),
     #[error("{0}")]
     Invalid(String),
+    /// A source's refresh failed (reading or storing it); the error is
+    /// recorded on the source.
+    #[error("{0}")]
+    ImportFailed(String),
     /// A subscriber's own device reset within the cooldown.
     #[error("the device binding was reset less than {cooldown_secs} seconds ago; try again in {retry_after_secs} seconds")]
     ResetTooSoon {
@@ -276,10 +282,6 @@ impl Gate {
         Ok(gate)
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     pub fn settings(&self) -> &GateSettings {
         &self.settings
     }
@@ -297,6 +299,14 @@ impl Gate {
         self.directory.load(accounts);
         self.devices.load(bindings);
         Ok(())
+    }
+
+    /// The store's change stamp: a server polls it to notice what another
+    /// process (the CLI) wrote, then reloads the half that changed with
+    /// [`Gate::reload_accounts`] or [`Gate::reload_catalog`]. `None` when
+    /// the store cannot tell.
+    pub async fn change_stamp(&self) -> Result<Option<ChangeStamp>, GateError> {
+        Ok(self.store.change_stamp().await?)
     }
 
     /// Re-reads the catalog and swaps in a new snapshot.

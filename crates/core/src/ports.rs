@@ -7,11 +7,11 @@ use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, New
 use crate::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use crate::access::{Account, NewAccount};
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
-use crate::catalog::ingest::ImportedItem;
+use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
 use crate::UnixTime;
-use tvgate_formats::xmltv;
+use tvgate_formats::{xmltv, Diagnostic};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,9 @@ pub struct RefreshRecord {
     pub at: UnixTime,
     pub item_count: u64,
     pub error: Option<String>,
-    pub diagnostics: Vec<String>,
+    /// Every diagnostic of the refresh; a store may keep only the first
+    /// ones, but keeps their number ([`Source::diagnostic_count`]).
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 /// A parsed guide, ready to replace a source's programmes.
@@ -235,17 +237,29 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_source(&self, source: NewSource) -> StoreResult<Source>;
     /// Removes a source with its items and programmes.
     async fn delete_source(&self, id: SourceId) -> StoreResult<()>;
+    /// Records a refresh's outcome in place of the previous one's: its
+    /// time, count and error, its first diagnostics (line and message
+    /// apart; the suite expects the first 1000) and how many there were.
+    /// Does not bump the change stamp. `NotFound` for an unknown source.
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
     /// Changes a source's cap or delivery; `NotFound` for an unknown id.
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;
 
     // ----- catalog and guide -----
-    /// Replaces a source's items, keeping the stream id of every item whose
-    /// key is unchanged, creating categories and series as needed.
+    /// Replaces a source's items with the plan's, in one transaction, by
+    /// key: an item whose key the source has keeps its stream id, its
+    /// `added` time and its `enabled` switch; a new key gets a new id and
+    /// `added = now`; a key the plan lacks is deleted. Series go the same
+    /// way by name (position, category and cover written from the plan),
+    /// and categories are found or created by (kind, name) in the plan's
+    /// order and never deleted here. A series' `last_modified` is `now`
+    /// when it is created and becomes `now` when an episode joins or
+    /// leaves it. Returns the plan's counts with the number of deleted
+    /// items. `NotFound` for an unknown source.
     async fn replace_items(
         &self,
         source: SourceId,
-        items: Vec<ImportedItem>,
+        plan: CatalogPlan,
         now: UnixTime,
     ) -> StoreResult<ImportCounts>;
     /// Replaces a source's guide channels and programmes.

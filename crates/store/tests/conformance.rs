@@ -13,6 +13,7 @@ use tvgate_core::access::device::{
 use tvgate_core::access::refusal::{Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
+use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
 use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
@@ -20,7 +21,7 @@ use tvgate_core::ports::{
     ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
     StoreError, StreamQuery, UpsertCounts, UpsertFields,
 };
-use tvgate_formats::xmltv;
+use tvgate_formats::{xmltv, Diagnostic};
 use tvgate_store::{open_in_memory, open_sqlite};
 
 // ----- the suite -----
@@ -573,7 +574,7 @@ async fn verifiers_and_stamps(store: &dyn Store) {
     let s4 = stamp(store).await;
     assert!(s4.catalog > s3.catalog);
     assert_eq!(s4.accounts, s3.accounts);
-    store.replace_items(src.id, vec![], 0).await.unwrap();
+    store.replace_items(src.id, plan(vec![]), 0).await.unwrap();
     let s5 = stamp(store).await;
     assert!(s5.catalog > s4.catalog);
     store
@@ -604,8 +605,8 @@ async fn sources(store: &dyn Store) {
     assert_eq!(store.sources().await.unwrap(), vec![s.clone()]);
 
     // Diagnostics are capped, but the count is kept.
-    let diagnostics: Vec<String> = (1..=1500)
-        .map(|n| format!("line {n}: no URL after #EXTINF"))
+    let diagnostics: Vec<Diagnostic> = (1..=1500)
+        .map(|n| Diagnostic::new(n, "no URL after #EXTINF"))
         .collect();
     store
         .record_refresh(
@@ -623,14 +624,17 @@ async fn sources(store: &dyn Store) {
     assert_eq!(loaded.last_refresh, Some(200));
     assert_eq!(loaded.item_count, 42);
     assert_eq!(loaded.last_error.as_deref(), Some("partial"));
-    assert_eq!(loaded.diagnostics.len(), 1001);
-    assert_eq!(loaded.diagnostics[0], "line 1: no URL after #EXTINF");
-    assert_eq!(loaded.diagnostics[999], "line 1000: no URL after #EXTINF");
-    assert!(
-        loaded.diagnostics[1000].contains("500 more"),
-        "{}",
-        loaded.diagnostics[1000]
+    assert_eq!(loaded.diagnostics.len(), 1000);
+    assert_eq!(loaded.diagnostic_count, 1500);
+    assert_eq!(
+        loaded.diagnostics[0],
+        Diagnostic::new(1, "no URL after #EXTINF")
     );
+    let rows: Vec<String> = loaded.diagnostic_rows().map(|r| r.to_string()).collect();
+    assert_eq!(rows.len(), 1001);
+    assert_eq!(rows[0], "line 1: no URL after #EXTINF");
+    assert_eq!(rows[999], "line 1000: no URL after #EXTINF");
+    assert!(rows[1000].contains("500 more"), "{}", rows[1000]);
 
     // A clean refresh replaces them.
     store
@@ -640,13 +644,14 @@ async fn sources(store: &dyn Store) {
                 at: 300,
                 item_count: 40,
                 error: None,
-                diagnostics: vec!["line 3: bad".into()],
+                diagnostics: vec![Diagnostic::new(3, "bad")],
             },
         )
         .await
         .unwrap();
     let loaded = &store.sources().await.unwrap()[0];
-    assert_eq!(loaded.diagnostics, vec!["line 3: bad".to_string()]);
+    assert_eq!(loaded.diagnostics, vec![Diagnostic::new(3, "bad")]);
+    assert_eq!(loaded.diagnostic_count, 1);
     assert_eq!(loaded.last_error, None);
 
     let missing = store
@@ -664,6 +669,11 @@ async fn sources(store: &dyn Store) {
     store.delete_source(s.id).await.unwrap();
     let missing = store.delete_source(s.id).await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+}
+
+/// Items as an import hands them to the store: planned by core.
+fn plan(items: Vec<ImportedItem>) -> CatalogPlan {
+    CatalogPlan::from_items(items)
 }
 
 fn live(name: &str, url: &str, group: &str) -> ImportedItem {
@@ -744,7 +754,10 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
         live("Dup B", "http://up/dup.ts", "General"),
         episode("Other", 2, 1, None),
     ];
-    let counts = store.replace_items(playlist, first, 1000).await.unwrap();
+    let counts = store
+        .replace_items(playlist, plan(first), 1000)
+        .await
+        .unwrap();
     assert_eq!(
         counts,
         ImportCounts {
@@ -814,7 +827,10 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
         episode("Show", 1, 2, Some("Shows")),
         episode("Show", 1, 3, Some("Shows")),
     ];
-    let counts = store.replace_items(playlist, second, 2000).await.unwrap();
+    let counts = store
+        .replace_items(playlist, plan(second), 2000)
+        .await
+        .unwrap();
     assert_eq!(
         counts,
         ImportCounts {
@@ -862,7 +878,7 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
     let third = store
         .replace_items(
             playlist,
-            vec![
+            plan(vec![
                 live("News HD", "http://up/1.ts", "General"),
                 live("Music", "http://up/3.ts", "General"),
                 live("Dup A", "http://up/dup.ts", "General"),
@@ -871,7 +887,7 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
                 episode("Show", 1, 1, Some("Shows")),
                 episode("Show", 1, 2, Some("Shows")),
                 episode("Show", 1, 3, Some("Shows")),
-            ],
+            ]),
             3000,
         )
         .await
@@ -898,7 +914,11 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
         .unwrap()
         .id;
     store
-        .replace_items(other, vec![live("B1", "http://b/1.ts", "General")], 4000)
+        .replace_items(
+            other,
+            plan(vec![live("B1", "http://b/1.ts", "General")]),
+            4000,
+        )
         .await
         .unwrap();
     let four = store.load_catalog().await.unwrap();
@@ -906,7 +926,9 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
     assert_eq!(four.live[4].source, other);
     assert_eq!(four.live[4].category, Some(general));
 
-    let missing = store.replace_items(SourceId(999_999), vec![], 0).await;
+    let missing = store
+        .replace_items(SourceId(999_999), plan(vec![]), 0)
+        .await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 
     CatalogIds {
@@ -1158,7 +1180,10 @@ async fn switches(store: &dyn Store) {
         live("Beta", "http://up/s2.ts", "General"),
         episode("Saga", 1, 1, Some("Shows")),
     ];
-    store.replace_items(src, items.clone(), 0).await.unwrap();
+    store
+        .replace_items(src, plan(items.clone()), 0)
+        .await
+        .unwrap();
     let only = |search: &str| StreamQuery {
         source: Some(src),
         search: search.into(),
@@ -1195,7 +1220,7 @@ async fn switches(store: &dyn Store) {
             .collect()
     };
     assert_eq!(loaded(&store.load_catalog().await.unwrap()), ["Alpha 100%"]);
-    store.replace_items(src, items, 10).await.unwrap();
+    store.replace_items(src, plan(items), 10).await.unwrap();
     assert_eq!(
         loaded(&store.load_catalog().await.unwrap()),
         ["Alpha 100%"],
@@ -1282,7 +1307,10 @@ async fn backups(store: &dyn Store) {
         live("Two", "http://up/b2.ts", "General"),
         movie("Film", "http://up/b.mkv", "Films"),
     ];
-    store.replace_items(src, items.clone(), 0).await.unwrap();
+    store
+        .replace_items(src, plan(items.clone()), 0)
+        .await
+        .unwrap();
     let data = store.load_catalog().await.unwrap();
     let (one, two, film) = (data.live[0].id, data.live[1].id, data.movies[0].id);
     assert!(data.backups.is_empty());
@@ -1311,7 +1339,7 @@ async fn backups(store: &dyn Store) {
     );
 
     // A refresh that keeps the channels keeps their backups.
-    store.replace_items(src, items, 10).await.unwrap();
+    store.replace_items(src, plan(items), 10).await.unwrap();
     assert_eq!(store.load_catalog().await.unwrap().backups, expected);
 
     // Replacing and clearing.
@@ -1345,12 +1373,20 @@ async fn backups(store: &dyn Store) {
     // A channel gone from the source takes its backups with it; a new
     // channel at the same URL later starts with none.
     store
-        .replace_items(src, vec![live("Two", "http://up/b2.ts", "General")], 20)
+        .replace_items(
+            src,
+            plan(vec![live("Two", "http://up/b2.ts", "General")]),
+            20,
+        )
         .await
         .unwrap();
     assert!(store.load_catalog().await.unwrap().backups.is_empty());
     store
-        .replace_items(src, vec![live("One", "http://up/b1.ts", "General")], 30)
+        .replace_items(
+            src,
+            plan(vec![live("One", "http://up/b1.ts", "General")]),
+            30,
+        )
         .await
         .unwrap();
     let data = store.load_catalog().await.unwrap();
@@ -1979,10 +2015,13 @@ async fn bulk(store: &dyn Store) {
         })
         .collect();
     let t = start();
-    store.replace_items(src, items.clone(), 1).await.unwrap();
+    store
+        .replace_items(src, plan(items.clone()), 1)
+        .await
+        .unwrap();
     eprintln!("replace_items 100,000 new: {}", took(t));
     let t = start();
-    store.replace_items(src, items, 2).await.unwrap();
+    store.replace_items(src, plan(items), 2).await.unwrap();
     eprintln!("replace_items 100,000 unchanged: {}", took(t));
     let t = start();
     let data = store.load_catalog().await.unwrap();

@@ -19,7 +19,7 @@ pub struct EpisodeOf {
     pub episode: u32,
 }
 
-/// One entry of a source, classified, ready for the store.
+/// One entry of a source, classified, ready for the planner ([`super::plan`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedItem {
     /// Identity within the source across refreshes (keeps `stream_id` stable).

@@ -19,6 +19,7 @@
 pub mod backups;
 mod index;
 pub mod ingest;
+pub mod plan;
 pub mod source;
 mod text;
 
@@ -27,7 +28,7 @@ use crate::UnixTime;
 use index::IdIndex;
 use std::collections::HashMap;
 
-pub use source::{Delivery, Source, SourceKind, SourceSettings};
+pub use source::{Delivery, DiagnosticRow, Source, SourceKind, SourceSettings};
 pub use text::{is_plain, LiveText};
 
 /// Which list a category belongs to (Xtream keeps three).

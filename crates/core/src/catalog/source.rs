@@ -6,6 +6,9 @@
 
 use crate::ids::SourceId;
 use crate::UnixTime;
+use std::borrow::Cow;
+use std::fmt;
+use tvgate_formats::Diagnostic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
@@ -82,8 +85,11 @@ pub struct Source {
     pub item_count: u64,
     /// Why the last refresh failed as a whole, if it did.
     pub last_error: Option<String>,
-    /// Lines the last refresh skipped, as `line N: what`.
-    pub diagnostics: Vec<String>,
+    /// What the last refresh skipped, the first ones of them (a store
+    /// keeps a bounded number).
+    pub diagnostics: Vec<Diagnostic>,
+    /// How many the last refresh found in all.
+    pub diagnostic_count: u64,
     pub enabled: bool,
     /// Most simultaneous upstream connections the provider allows for this
     /// source (0: unlimited). tvgate never opens more.
@@ -92,6 +98,18 @@ pub struct Source {
 }
 
 impl Source {
+    /// What the last refresh skipped as an operator reads it: the kept
+    /// diagnostics, then a note of how many more there were.
+    pub fn diagnostic_rows(&self) -> impl Iterator<Item = DiagnosticRow<'_>> {
+        let not_kept = self
+            .diagnostic_count
+            .saturating_sub(self.diagnostics.len() as u64);
+        self.diagnostics
+            .iter()
+            .map(DiagnosticRow::Kept)
+            .chain((not_kept > 0).then_some(DiagnosticRow::NotKept(not_kept)))
+    }
+
     /// What the catalog snapshot keeps of the source for the server.
     pub fn settings(&self) -> SourceSettings {
         SourceSettings {
@@ -100,6 +118,42 @@ impl Source {
             max_connections: self.max_connections,
             delivery: self.delivery,
             enabled: self.enabled,
+        }
+    }
+}
+
+/// One row of a source's refresh problems as the CLI, the console and the
+/// API show them: `line N: what`, or how many more were not kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosticRow<'a> {
+    Kept(&'a Diagnostic),
+    /// This many more than the store kept.
+    NotKept(u64),
+}
+
+impl<'a> DiagnosticRow<'a> {
+    /// The line it is about (none for the note).
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            DiagnosticRow::Kept(d) => Some(d.line),
+            DiagnosticRow::NotKept(_) => None,
+        }
+    }
+
+    /// What is wrong, without the line number.
+    pub fn message(&self) -> Cow<'a, str> {
+        match self {
+            DiagnosticRow::Kept(d) => Cow::Borrowed(&d.message),
+            DiagnosticRow::NotKept(n) => Cow::Owned(format!("... and {n} more not kept")),
+        }
+    }
+}
+
+impl fmt::Display for DiagnosticRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DiagnosticRow::Kept(d) => d.fmt(f),
+            DiagnosticRow::NotKept(_) => f.write_str(&self.message()),
         }
     }
 }
@@ -121,6 +175,46 @@ pub struct SourceSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostic_rows_end_with_how_many_were_not_kept() {
+        let mut source = Source {
+            id: SourceId(1),
+            kind: SourceKind::M3u,
+            location: "/a.m3u".into(),
+            name: "a".into(),
+            created_at: 0,
+            last_refresh: Some(1),
+            item_count: 0,
+            last_error: None,
+            diagnostics: vec![Diagnostic::new(3, "no URL"), Diagnostic::new(9, "junk")],
+            diagnostic_count: 2,
+            enabled: true,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        };
+        let shown = |s: &Source| {
+            s.diagnostic_rows()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(&source), ["line 3: no URL", "line 9: junk"]);
+        source.diagnostic_count = 502;
+        assert_eq!(
+            shown(&source),
+            [
+                "line 3: no URL",
+                "line 9: junk",
+                "... and 500 more not kept"
+            ]
+        );
+        let parts: Vec<_> = source
+            .diagnostic_rows()
+            .map(|r| (r.line(), r.message().into_owned()))
+            .collect();
+        assert_eq!(parts[0], (Some(3), "no URL".to_string()));
+        assert_eq!(parts[2], (None, "... and 500 more not kept".to_string()));
+    }
 
     #[test]
     fn delivery_names_round_trip() {

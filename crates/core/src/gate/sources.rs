@@ -1,8 +1,9 @@
 //! Sources and their streams as the operator manages them: add, remove,
 //! switch on and off, list the stored streams. The CLI, the console and the
 //! API call these, so every face applies the same checks. Each change
-//! reloads the catalog, so players see it at once. (The import itself,
-//! which needs the network and the disk, is the binary's `sources.rs`.)
+//! reloads the catalog, so players see it at once. (Importing a refresh's
+//! content is `import.rs`; fetching it, which needs the network and the
+//! disk, is the binary's `sources.rs`.)
 
 use super::{Gate, GateError};
 use crate::catalog::Source;

@@ -71,14 +71,6 @@ pub(crate) fn shown_location(location: &str) -> String {
     }
 }
 
-/// A stored diagnostic (`line N: what`) split into its line number and text.
-pub(crate) fn split_diagnostic(d: &str) -> (Option<u64>, &str) {
-    d.strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-        .and_then(|(n, what)| n.parse::<u64>().ok().map(|n| (Some(n), what)))
-        .unwrap_or((None, d))
-}
-
 /// Starts a refresh of a source (the API's and the console's one rule).
 pub(crate) fn start(app: &App, source: Source) -> Result<RefreshState, StartError> {
     let id = source.id;
@@ -112,7 +104,7 @@ fn source_json(app: &App, s: &Source) -> Value {
         "last_refresh": s.last_refresh,
         "item_count": s.item_count,
         "last_error": s.last_error,
-        "diagnostics": s.diagnostics,
+        "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections,
         "delivery": s.delivery.as_str(),
         "refresh": refresh,
@@ -289,12 +281,8 @@ async fn refresh_state(State(app): State<App>, _op: Operator, Path(id): Path<Str
 async fn diagnostics(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
     let source = find_source(&app, &id).await?;
     let items: Vec<Value> = source
-        .diagnostics
-        .iter()
-        .map(|d| {
-            let (line, message) = split_diagnostic(d);
-            json!({"line": line, "message": message})
-        })
+        .diagnostic_rows()
+        .map(|d| json!({"line": d.line(), "message": d.message()}))
         .collect();
     ok(json!({
         "source": source.id.0,
@@ -423,16 +411,6 @@ async fn edit_channel(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn diagnostics_split_into_line_and_text() {
-        assert_eq!(split_diagnostic("line 3: no URL"), (Some(3), "no URL"));
-        assert_eq!(
-            split_diagnostic("... and 4 more not kept"),
-            (None, "... and 4 more not kept")
-        );
-        assert_eq!(split_diagnostic("line x: y"), (None, "line x: y"));
-    }
 
     #[test]
     fn shown_locations_carry_no_credentials() {

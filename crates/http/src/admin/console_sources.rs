@@ -10,7 +10,7 @@
 //! changes are the gate methods and the refresh jobs the API uses
 //! ([`super::api_sources`]).
 
-use super::api_sources::{find_stream, shown_location, split_diagnostic, start};
+use super::api_sources::{find_stream, shown_location, start};
 use super::console::{
     confirm, csrf_input, gate_failed, number, query_pairs, qv, render, result, when,
 };
@@ -101,7 +101,7 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
         let state = match &src.last_error {
             Some(e) => format!("failed: {}", esc(e)),
             None if !src.diagnostics.is_empty() => {
-                format!("ok, {} line(s) skipped", src.diagnostics.len())
+                format!("ok, {} line(s) skipped", src.diagnostic_rows().count())
             }
             None if src.last_refresh.is_some() => "ok".into(),
             None => String::new(),
@@ -335,7 +335,7 @@ async fn progress_page(
         format!(
             "<p><a href=\"/admin/sources/{}\">{} line(s) were skipped</a>.</p>",
             source.id.0,
-            source.diagnostics.len()
+            source.diagnostic_rows().count()
         )
     } else {
         String::new()
@@ -403,13 +403,12 @@ async fn source_page(
         qv(&search)
     );
     let mut errors = String::new();
-    for d in &source.diagnostics {
-        let (line, message) = split_diagnostic(d);
+    for d in source.diagnostic_rows() {
         let _ = write!(
             errors,
             "<tr><td>{}</td><td>{}</td></tr>",
-            line.map(|n| n.to_string()).unwrap_or_default(),
-            esc(message)
+            d.line().map(|n| n.to_string()).unwrap_or_default(),
+            esc(&d.message())
         );
     }
     let errors = if errors.is_empty() {
@@ -489,7 +488,7 @@ async fn source_page(
             .as_deref()
             .map(|e| format!("<p class=\"error\">The last refresh failed: {}</p>", esc(e)))
             .unwrap_or_default(),
-        n = source.diagnostics.len(),
+        n = source.diagnostic_rows().count(),
         total = page.total,
         search = esc(&search),
     );

@@ -67,9 +67,11 @@ impl From<GateError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
             GateError::Store(StoreError::NotFound { .. }) => ApiError::not_found(e.to_string()),
-            GateError::Store(StoreError::Backend { .. }) | GateError::Kdf(_) => {
-                ApiError::internal(e)
-            }
+            // No API operation imports in the request (refreshes run as
+            // background jobs), so a failed import here is the server's.
+            GateError::Store(StoreError::Backend { .. })
+            | GateError::Kdf(_)
+            | GateError::ImportFailed(_) => ApiError::internal(e),
         }
     }
 }

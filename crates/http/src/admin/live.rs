@@ -28,7 +28,7 @@ pub struct ChannelRow {
 /// lists them).
 pub async fn snapshot(app: &App) -> (Vec<UpstreamRow>, Vec<ChannelRow>) {
     // A store error only costs the names: the figures still come from memory.
-    let sources = app.gate.store().sources().await.unwrap_or_default();
+    let sources = app.gate.sources().await.unwrap_or_default();
     let upstreams = app
         .caps
         .snapshot()

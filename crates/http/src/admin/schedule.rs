@@ -78,6 +78,7 @@ mod tests {
             item_count: 0,
             last_error: None,
             diagnostics: Vec::new(),
+            diagnostic_count: 0,
             enabled,
             max_connections: 0,
             delivery: Delivery::Proxy,

@@ -1,16 +1,16 @@
 //! The catalog: replacing a source's items, and loading everything back.
 //!
-//! Stream ids are what players bookmark, so they must survive refreshes: a
-//! stream is identified by `(source_id, key)` and an item whose key was
-//! already there keeps its id and its `added` time; only new keys get new
-//! ids. A key repeated within one import (the same URL twice in a
-//! playlist) is made unique in playlist order: `url`, `url#2`, `url#3`.
-//! The same rule on the next refresh gives the same keys, hence the same ids.
+//! Replacing writes a [`CatalogPlan`] (made by core's planner, which holds
+//! every rule about keys, series and categories) by keys and names only:
+//! stream ids are what players bookmark, so a stream row is identified by
+//! `(source_id, key)` and an item whose key was already there keeps its id
+//! and its `added` time; only new keys get new ids. Series rows likewise
+//! by `(source_id, name)`. The walk is one pass over the plan with
+//! prepared statements, in one transaction.
 //!
 //! Categories are shared by all sources, one per (kind, name), and are never
 //! removed by an import, so a package keeps its meaning while a group is
-//! briefly empty upstream. Series are one row per (source, series name),
-//! with a stable id; an episode points at its series.
+//! briefly empty upstream. An episode points at its series.
 //!
 //! Loading is deterministic: live channels and movies by source, then
 //! playlist position; series by source and the position of their first
@@ -28,9 +28,10 @@ use super::guide;
 use super::sources::ensure_exists;
 use super::{bump, check_public_id, Context, Half};
 use rusqlite::types::{FromSqlError, Type};
-use rusqlite::{params, Connection, Row, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
+use tvgate_core::catalog::ingest::ItemKind;
+use tvgate_core::catalog::plan::{CatalogPlan, PlannedCategory};
 use tvgate_core::catalog::{
     CatalogData, Category, CategoryKind, Episode, LiveChannel, LiveText, Movie, Series,
 };
@@ -48,99 +49,32 @@ fn kind_name(kind: ItemKind) -> &'static str {
     }
 }
 
-fn category_kind(kind: ItemKind) -> CategoryKind {
-    match kind {
-        ItemKind::Live => CategoryKind::Live,
-        ItemKind::Movie => CategoryKind::Movie,
-        ItemKind::Episode => CategoryKind::Series,
-    }
-}
-
-/// The keys of `items`, each made unique in order: a repeated key gets `#2`,
-/// `#3`... (skipping any suffix that is itself a key of the import).
-pub(crate) fn unique_keys(items: &[ImportedItem]) -> Vec<String> {
-    let all: HashSet<&str> = items.iter().map(|i| i.key.as_str()).collect();
-    let mut used: HashSet<String> = HashSet::with_capacity(items.len());
-    let mut next_suffix: HashMap<&str, u32> = HashMap::new();
-    let mut keys = Vec::with_capacity(items.len());
-    for item in items {
-        let key = item.key.as_str();
-        if used.insert(key.to_string()) {
-            keys.push(key.to_string());
-            continue;
-        }
-        let n = next_suffix.entry(key).or_insert(2);
-        loop {
-            let candidate = format!("{key}#{n}");
-            *n += 1;
-            // A literal `url#2` later in the playlist keeps its own key.
-            if !all.contains(candidate.as_str()) && used.insert(candidate.clone()) {
-                keys.push(candidate);
-                break;
-            }
-        }
-    }
-    keys
-}
-
-/// The series an episode belongs to (the item's name when ingest left none).
-fn episode_of(item: &ImportedItem) -> EpisodeOf {
-    item.episode_of.clone().unwrap_or_else(|| EpisodeOf {
-        series: item.name.clone(),
-        season: 1,
-        episode: 1,
-    })
-}
-
-/// Category ids by (kind, name), created on first use.
-struct Categories {
-    ids: HashMap<(CategoryKind, String), i64>,
-}
-
-impl Categories {
-    fn load(tx: &Transaction<'_>) -> StoreResult<Self> {
-        let mut stmt = tx
-            .prepare("SELECT id, kind, name FROM categories")
+/// The id of each of the plan's categories, created when missing (in the
+/// plan's order, so new ones get ids in that order).
+fn category_ids(tx: &Transaction<'_>, categories: &[PlannedCategory]) -> StoreResult<Vec<i64>> {
+    let mut find = tx
+        .prepare("SELECT id FROM categories WHERE kind = ?1 AND name = ?2")
+        .ctx(IMPORT)?;
+    let mut insert = tx
+        .prepare("INSERT INTO categories (kind, name) VALUES (?1, ?2)")
+        .ctx(IMPORT)?;
+    let mut ids = Vec::with_capacity(categories.len());
+    for c in categories {
+        let kind = c.kind.as_str();
+        let found: Option<i64> = find
+            .query_row(params![kind, c.name], |row| row.get(0))
+            .optional()
             .ctx(IMPORT)?;
-        let mut rows = stmt.query([]).ctx(IMPORT)?;
-        let mut ids = HashMap::new();
-        while let Some(row) = rows.next().ctx(IMPORT)? {
-            let kind: String = row.get(1).ctx(IMPORT)?;
-            // An unknown kind cannot be asked for, so it is simply not indexed.
-            if let Some(kind) = CategoryKind::parse(&kind) {
-                ids.insert((kind, row.get(2).ctx(IMPORT)?), row.get(0).ctx(IMPORT)?);
+        let id = match found {
+            Some(id) => id,
+            None => {
+                insert.execute(params![kind, c.name]).ctx(IMPORT)?;
+                check_public_id(tx.last_insert_rowid(), "category")?
             }
-        }
-        Ok(Categories { ids })
+        };
+        ids.push(id);
     }
-
-    fn id(
-        &mut self,
-        tx: &Transaction<'_>,
-        kind: CategoryKind,
-        name: Option<&str>,
-    ) -> StoreResult<Option<i64>> {
-        let Some(name) = name else { return Ok(None) };
-        if let Some(id) = self.ids.get(&(kind, name.to_string())) {
-            return Ok(Some(*id));
-        }
-        tx.prepare_cached("INSERT INTO categories (kind, name) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![kind.as_str(), name]))
-            .ctx(IMPORT)?;
-        let id = check_public_id(tx.last_insert_rowid(), "category")?;
-        self.ids.insert((kind, name.to_string()), id);
-        Ok(Some(id))
-    }
-}
-
-/// What the import says about one series.
-struct SeriesPlan {
-    name: String,
-    /// Index of its first episode in the import.
-    first: usize,
-    group: Option<String>,
-    cover: Option<String>,
-    id: Option<i64>,
+    Ok(ids)
 }
 
 /// A stream row already in the source.
@@ -153,14 +87,13 @@ struct Existing {
 pub(super) fn replace_items(
     conn: &mut Connection,
     source: SourceId,
-    items: Vec<ImportedItem>,
+    plan: &CatalogPlan,
     now: UnixTime,
 ) -> StoreResult<ImportCounts> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(IMPORT)?;
     ensure_exists(&tx, source)?;
-    let keys = unique_keys(&items);
 
     let mut existing: HashMap<String, Existing> = HashMap::new();
     {
@@ -189,53 +122,46 @@ pub(super) fn replace_items(
             old_series.insert(row.get(0).ctx(IMPORT)?, row.get(1).ctx(IMPORT)?);
         }
     }
-    let mut categories = Categories::load(&tx)?;
+    let category_ids = category_ids(&tx, plan.categories())?;
 
-    // Series first: each takes its category from the first of its episodes
-    // that has a group, and its cover from the first that has a logo.
-    let mut plans: Vec<SeriesPlan> = Vec::new();
-    let mut plan_of: HashMap<String, usize> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
-        if item.kind != ItemKind::Episode {
-            continue;
-        }
-        let name = episode_of(item).series;
-        let p = *plan_of.entry(name.clone()).or_insert_with(|| {
-            plans.push(SeriesPlan {
-                name,
-                first: i,
-                group: None,
-                cover: None,
-                id: None,
-            });
-            plans.len() - 1
-        });
-        let plan = &mut plans[p];
-        if plan.group.is_none() {
-            plan.group.clone_from(&item.group);
-        }
-        if plan.cover.is_none() {
-            plan.cover.clone_from(&item.logo);
-        }
-    }
-
-    let mut counts = ImportCounts {
-        series: plans.len() as u64,
-        ..ImportCounts::default()
-    };
-    // Series whose episodes changed: their last_modified becomes `now`.
-    let mut touched: HashSet<i64> = HashSet::new();
+    // Series by name; `old_series` keeps those the plan no longer has.
+    let mut series_ids: Vec<i64> = Vec::with_capacity(plan.series().len());
     {
-        let mut insert_series = tx
+        let mut insert = tx
             .prepare(
                 "INSERT INTO series (source_id, name, category_id, cover, last_modified, position)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .ctx(IMPORT)?;
-        let mut update_series = tx
+        let mut update = tx
             .prepare("UPDATE series SET category_id = ?2, cover = ?3, position = ?4 WHERE id = ?1")
             .ctx(IMPORT)?;
-        let mut insert_stream = tx
+        for s in plan.series() {
+            let category = s.category.map(|c| category_ids[c]);
+            let cover = s.cover.as_deref().unwrap_or("");
+            let position = s.first as i64;
+            let id = match old_series.remove(&s.name) {
+                Some(id) => {
+                    update
+                        .execute(params![id, category, cover, position])
+                        .ctx(IMPORT)?;
+                    id
+                }
+                None => {
+                    insert
+                        .execute(params![source.0, s.name, category, cover, now, position])
+                        .ctx(IMPORT)?;
+                    check_public_id(tx.last_insert_rowid(), "series")?
+                }
+            };
+            series_ids.push(id);
+        }
+    }
+
+    // Series an episode joined or left: their last_modified becomes `now`.
+    let mut touched: HashSet<i64> = HashSet::new();
+    {
+        let mut insert = tx
             .prepare(
                 "INSERT INTO streams (source_id, key, kind, position, name, category_id, epg_id,
                      logo, url, container, is_adult, archive_days, added, series_id, season,
@@ -243,7 +169,7 @@ pub(super) fn replace_items(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )
             .ctx(IMPORT)?;
-        let mut update_stream = tx
+        let mut update = tx
             .prepare(
                 "UPDATE streams SET kind = ?2, position = ?3, name = ?4, category_id = ?5,
                      epg_id = ?6, logo = ?7, url = ?8, container = ?9, is_adult = ?10,
@@ -251,65 +177,21 @@ pub(super) fn replace_items(
                  WHERE id = ?1",
             )
             .ctx(IMPORT)?;
-
-        for (position, (item, key)) in items.iter().zip(&keys).enumerate() {
-            let (category, series_id, season, episode) = match item.kind {
-                ItemKind::Live => {
-                    counts.live += 1;
-                    let c = categories.id(&tx, CategoryKind::Live, item.group.as_deref())?;
-                    (c, None, None, None)
-                }
-                ItemKind::Movie => {
-                    counts.movies += 1;
-                    let c = categories.id(&tx, CategoryKind::Movie, item.group.as_deref())?;
-                    (c, None, None, None)
-                }
-                ItemKind::Episode => {
-                    counts.episodes += 1;
-                    let of = episode_of(item);
-                    let plan = &mut plans[plan_of[&of.series]];
-                    if plan.first == position {
-                        // The series row is written at its first episode, so
-                        // series and categories get ids in playlist order.
-                        let category =
-                            categories.id(&tx, category_kind(item.kind), plan.group.as_deref())?;
-                        let cover = plan.cover.as_deref().unwrap_or("");
-                        plan.id = Some(match old_series.get(&plan.name) {
-                            Some(&id) => {
-                                update_series
-                                    .execute(params![id, category, cover, position as i64])
-                                    .ctx(IMPORT)?;
-                                id
-                            }
-                            None => {
-                                insert_series
-                                    .execute(params![
-                                        source.0,
-                                        plan.name,
-                                        category,
-                                        cover,
-                                        now,
-                                        position as i64
-                                    ])
-                                    .ctx(IMPORT)?;
-                                check_public_id(tx.last_insert_rowid(), "series")?
-                            }
-                        });
-                    }
-                    let series_id = plan.id;
-                    (None, series_id, Some(of.season), Some(of.episode))
-                }
-            };
+        for (position, item) in plan.items().iter().enumerate() {
+            let category = item.category.map(|c| category_ids[c]);
+            let series_id = item.episode.map(|e| series_ids[e.series]);
+            let season = item.episode.map(|e| e.season);
+            let episode = item.episode.map(|e| e.episode);
             let logo = item.logo.as_deref().unwrap_or("");
             let container = item.container.as_deref().unwrap_or("");
-            match existing.get_mut(key.as_str()) {
+            match existing.get_mut(item.key.as_str()) {
                 Some(old) => {
                     old.seen = true;
                     if old.series_id != series_id {
                         touched.extend(old.series_id);
                         touched.extend(series_id);
                     }
-                    update_stream
+                    update
                         .execute(params![
                             old.id,
                             kind_name(item.kind),
@@ -330,10 +212,10 @@ pub(super) fn replace_items(
                 }
                 None => {
                     touched.extend(series_id);
-                    insert_stream
+                    insert
                         .execute(params![
                             source.0,
-                            key,
+                            item.key,
                             kind_name(item.kind),
                             position as i64,
                             item.name,
@@ -357,6 +239,7 @@ pub(super) fn replace_items(
     }
 
     // Streams whose key is gone.
+    let mut removed = 0;
     {
         let mut delete = tx
             .prepare("DELETE FROM streams WHERE id = ?1")
@@ -364,16 +247,17 @@ pub(super) fn replace_items(
         for old in existing.values().filter(|e| !e.seen) {
             delete.execute([old.id]).ctx(IMPORT)?;
             touched.extend(old.series_id);
-            counts.removed += 1;
+            removed += 1;
         }
     }
-    // Series with no episode left (all of theirs were deleted or moved).
+    // Series the plan no longer has (their episodes were deleted or moved
+    // above, so the cascade takes nothing with them).
     {
-        let kept: HashSet<i64> = plans.iter().filter_map(|p| p.id).collect();
         let mut delete = tx.prepare("DELETE FROM series WHERE id = ?1").ctx(IMPORT)?;
-        for id in old_series.values().filter(|id| !kept.contains(id)) {
+        for id in old_series.values() {
             delete.execute([id]).ctx(IMPORT)?;
         }
+        let kept: HashSet<i64> = series_ids.iter().copied().collect();
         let mut modified = tx
             .prepare("UPDATE series SET last_modified = ?2 WHERE id = ?1")
             .ctx(IMPORT)?;
@@ -383,7 +267,10 @@ pub(super) fn replace_items(
     }
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(IMPORT)?;
-    Ok(counts)
+    Ok(ImportCounts {
+        removed,
+        ..plan.counts()
+    })
 }
 
 /// Reads the whole catalog in one read transaction (one consistent state).
@@ -580,38 +467,4 @@ fn load_categories(tx: &Transaction<'_>, data: &CatalogData) -> StoreResult<Vec<
     }
     ordered.extend(unused.into_iter().filter_map(|id| all.remove(&id)));
     Ok(ordered)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn item(key: &str) -> ImportedItem {
-        ImportedItem {
-            key: key.into(),
-            kind: ItemKind::Live,
-            name: key.into(),
-            group: None,
-            epg_id: None,
-            logo: None,
-            url: key.into(),
-            container: None,
-            is_adult: false,
-            archive_days: 0,
-            episode_of: None,
-            line: 0,
-        }
-    }
-
-    #[test]
-    fn repeated_keys_get_numbered_in_order() {
-        let items: Vec<_> = ["a", "b", "a", "a", "b"].into_iter().map(item).collect();
-        assert_eq!(unique_keys(&items), ["a", "b", "a#2", "a#3", "b#2"]);
-    }
-
-    #[test]
-    fn a_literal_suffixed_key_keeps_its_own_key() {
-        let items: Vec<_> = ["a", "a", "a#2"].into_iter().map(item).collect();
-        assert_eq!(unique_keys(&items), ["a", "a#3", "a#2"]);
-    }
 }

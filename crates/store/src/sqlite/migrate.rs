@@ -58,6 +58,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "refusals",
         sql: include_str!("../../migrations/sqlite/0006_refusals.sql"),
     },
+    Migration {
+        version: 7,
+        name: "diagnostic_lines",
+        sql: include_str!("../../migrations/sqlite/0007_diagnostic_lines.sql"),
+    },
 ];
 
 /// The schema version this build writes.
@@ -196,6 +201,47 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn diagnostics_stored_as_text_are_split_into_line_and_message() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE_VERSION_TABLE).unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version < 7) {
+            conn.execute_batch(m.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?1, ?2, 0)",
+                (m.version, m.name),
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sources (kind, location, name, created_at) VALUES ('m3u', '/a.m3u', 'a', 0);
+             INSERT INTO source_diagnostics (source_id, seq, message) VALUES
+                 (1, 0, 'line 3: URL without a preceding #EXTINF'),
+                 (1, 1, 'line 12: bad: two colons'),
+                 (1, 2, 'line x: not a number'),
+                 (1, 3, 'no line at all');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT line, message FROM source_diagnostics ORDER BY seq")
+            .unwrap();
+        let rows: Vec<(i64, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (3, "URL without a preceding #EXTINF".to_string()),
+                (12, "bad: two colons".to_string()),
+                (0, "line x: not a number".to_string()),
+                (0, "no line at all".to_string()),
+            ]
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolic
 use tvgate_core::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount};
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
-use tvgate_core::catalog::ingest::ImportedItem;
+use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, Source};
 use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
 use tvgate_core::ports::{
@@ -574,11 +574,11 @@ impl Store for SqliteStore {
     async fn replace_items(
         &self,
         source: SourceId,
-        items: Vec<ImportedItem>,
+        plan: CatalogPlan,
         now: UnixTime,
     ) -> StoreResult<ImportCounts> {
         self.write("replacing a source's items", move |c| {
-            catalog::replace_items(c, source, items, now)
+            catalog::replace_items(c, source, &plan, now)
         })
         .await
     }

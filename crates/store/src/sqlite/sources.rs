@@ -1,9 +1,9 @@
 //! Sources (playlists and guides) and the outcome of their last refresh.
 //!
-//! A refresh's diagnostics go to a child table, capped at
-//! [`MAX_DIAGNOSTICS`] lines of at most [`MAX_DIAGNOSTIC_LEN`] bytes each, so
-//! a hopeless file cannot bloat the database; the full count is kept, and
-//! loading adds one line saying how many were left out.
+//! A refresh's diagnostics go to a child table, line number and message
+//! apart (migration 0007), capped at [`MAX_DIAGNOSTICS`] rows with messages
+//! of at most [`MAX_DIAGNOSTIC_LEN`] bytes, so a hopeless file cannot bloat
+//! the database; the full count is kept on the source's row.
 //!
 //! A source's relay settings (the provider's connection cap, proxy or
 //! redirect) and its `enabled` switch are columns of its row; changing them
@@ -26,6 +26,7 @@ use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
+use tvgate_formats::Diagnostic;
 
 /// Diagnostics kept per source.
 pub const MAX_DIAGNOSTICS: usize = 1000;
@@ -50,18 +51,22 @@ pub(super) fn ensure_exists(conn: &Connection, id: SourceId) -> StoreResult<()> 
 pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
     const CONTEXT: &str = "loading sources";
     let tx = conn.transaction().ctx(CONTEXT)?;
-    let mut diagnostics: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut diagnostics: HashMap<i64, Vec<Diagnostic>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare("SELECT source_id, message FROM source_diagnostics ORDER BY source_id, seq")
+            .prepare(
+                "SELECT source_id, line, message FROM source_diagnostics
+                 ORDER BY source_id, seq",
+            )
             .ctx(CONTEXT)?;
         let mut rows = stmt.query([]).ctx(CONTEXT)?;
         while let Some(row) = rows.next().ctx(CONTEXT)? {
             let id: i64 = row.get(0).ctx(CONTEXT)?;
-            diagnostics
-                .entry(id)
-                .or_default()
-                .push(row.get(1).ctx(CONTEXT)?);
+            let line: i64 = row.get(1).ctx(CONTEXT)?;
+            diagnostics.entry(id).or_default().push(Diagnostic {
+                line: u64::try_from(line).unwrap_or(0),
+                message: row.get(2).ctx(CONTEXT)?,
+            });
         }
     }
     let mut sources = Vec::new();
@@ -80,13 +85,6 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
             let item_count: i64 = row.get(7).ctx(CONTEXT)?;
             let total: i64 = row.get(9).ctx(CONTEXT)?;
             let (max_connections, delivery) = relay_settings(id, row, 10)?;
-            let mut kept = diagnostics.remove(&id).unwrap_or_default();
-            let left_out = usize::try_from(total)
-                .unwrap_or(0)
-                .saturating_sub(kept.len());
-            if left_out > 0 {
-                kept.push(format!("... and {left_out} more not kept"));
-            }
             let mut source = Source {
                 id: SourceId(id),
                 kind: SourceKind::M3u,
@@ -96,7 +94,8 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                 last_refresh: row.get(6).ctx(CONTEXT)?,
                 item_count: u64::try_from(item_count).unwrap_or(0),
                 last_error: row.get(8).ctx(CONTEXT)?,
-                diagnostics: kept,
+                diagnostics: diagnostics.remove(&id).unwrap_or_default(),
+                diagnostic_count: u64::try_from(total).unwrap_or(0),
                 enabled: row.get(5).ctx(CONTEXT)?,
                 max_connections,
                 delivery,
@@ -223,6 +222,7 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         item_count: 0,
         last_error: None,
         diagnostics: Vec::new(),
+        diagnostic_count: 0,
         enabled: true,
         max_connections: s.max_connections,
         delivery: s.delivery,
@@ -262,13 +262,17 @@ pub(super) fn record_refresh(
     .ctx(CONTEXT)?;
     {
         let mut add = tx
-            .prepare("INSERT INTO source_diagnostics (source_id, seq, message) VALUES (?1, ?2, ?3)")
+            .prepare(
+                "INSERT INTO source_diagnostics (source_id, seq, line, message)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
             .ctx(CONTEXT)?;
-        for (seq, message) in r.diagnostics.iter().take(MAX_DIAGNOSTICS).enumerate() {
+        for (seq, d) in r.diagnostics.iter().take(MAX_DIAGNOSTICS).enumerate() {
             add.execute(params![
                 id.0,
                 seq as i64,
-                truncate(message, MAX_DIAGNOSTIC_LEN)
+                count_to_sql(d.line),
+                truncate(&d.message, MAX_DIAGNOSTIC_LEN)
             ])
             .ctx(CONTEXT)?;
         }

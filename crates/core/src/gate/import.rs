@@ -1,0 +1,144 @@
+//! Importing a source: the one operation that turns a refresh's parsed
+//! playlist or guide into stored items, records how the refresh went
+//! (count, error, diagnostics) and swaps in the new catalog snapshot.
+//!
+//! Fetching, unpacking and parsing are I/O and stay in the binary
+//! (`src/sources.rs`), which runs them for the CLI and, through the web's
+//! refresh hook, for the console and the API alike. What reaches the gate
+//! is the parsed content, a playlist already planned while it was read
+//! ([`crate::catalog::plan`]), or why there is none; either way the
+//! outcome is recorded here, so a failed refresh is as visible as a good
+//! one.
+
+use super::{Gate, GateError};
+use crate::catalog::plan::CatalogPlan;
+use crate::catalog::SourceKind;
+use crate::ids::SourceId;
+use crate::ports::{GuideImport, ImportCounts, RefreshRecord};
+use crate::UnixTime;
+use tvgate_formats::Diagnostic;
+
+/// What a refresh read from a source.
+#[derive(Debug)]
+pub enum SourceContent {
+    /// A playlist's items, planned as they were read.
+    Playlist(CatalogPlan),
+    /// A guide's channels and programmes.
+    Guide(GuideImport),
+}
+
+/// A source as its refresh parsed it: the content and every line the
+/// reader skipped.
+#[derive(Debug)]
+pub struct ParsedSource {
+    pub content: SourceContent,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// What one refresh imported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// A playlist's items.
+    pub items: ImportCounts,
+    /// A guide's programmes and channels.
+    pub programmes: u64,
+    pub channels: u64,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RefreshReport {
+    /// One line for the operator (the CLI prints it, the web shows it as
+    /// the refresh job's outcome).
+    pub fn summary(&self, kind: SourceKind) -> String {
+        match kind {
+            SourceKind::M3u => format!(
+                "{} live channels, {} movies, {} episodes in {} series ({} removed), {} lines skipped",
+                self.items.live,
+                self.items.movies,
+                self.items.episodes,
+                self.items.series,
+                self.items.removed,
+                self.diagnostics.len()
+            ),
+            SourceKind::Xmltv => format!(
+                "{} guide channels, {} programmes, {} problems skipped",
+                self.channels,
+                self.programmes,
+                self.diagnostics.len()
+            ),
+        }
+    }
+}
+
+impl Gate {
+    /// Imports one refresh of a source read at `now`: `parsed` is what the
+    /// refresh read, or why it could not (a download or a file that
+    /// failed). Stores the content (replacing the source's items or
+    /// guide), records the outcome on the source and reloads the catalog.
+    ///
+    /// A refresh that failed, in reading or in storing, is recorded with
+    /// its error and no items and comes back as
+    /// [`GateError::ImportFailed`]; the items stored before it stay.
+    pub async fn import_source(
+        &self,
+        source: SourceId,
+        parsed: Result<ParsedSource, String>,
+        now: UnixTime,
+    ) -> Result<RefreshReport, GateError> {
+        let stored = match parsed {
+            Ok(parsed) => self.store_content(source, parsed, now).await,
+            Err(error) => Err(error),
+        };
+        let (report, item_count, error) = match stored {
+            Ok((report, item_count)) => (report, item_count, None),
+            Err(error) => (RefreshReport::default(), 0, Some(error)),
+        };
+        let record = RefreshRecord {
+            at: now,
+            item_count,
+            error: error.clone(),
+            diagnostics: report.diagnostics.clone(),
+        };
+        self.store.record_refresh(source, record).await?;
+        self.reload_catalog().await?;
+        match error {
+            Some(error) => Err(GateError::ImportFailed(error)),
+            None => Ok(report),
+        }
+    }
+
+    /// Writes the content; the report and the count recorded on the source
+    /// (a playlist's items, a guide's programmes), or the failure as
+    /// recorded.
+    async fn store_content(
+        &self,
+        source: SourceId,
+        parsed: ParsedSource,
+        now: UnixTime,
+    ) -> Result<(RefreshReport, u64), String> {
+        let mut report = RefreshReport {
+            diagnostics: parsed.diagnostics,
+            ..RefreshReport::default()
+        };
+        let item_count = match parsed.content {
+            SourceContent::Playlist(plan) => {
+                report.items = self
+                    .store
+                    .replace_items(source, plan, now)
+                    .await
+                    .map_err(|e| format!("storing the catalog: {e}"))?;
+                report.items.live + report.items.movies + report.items.episodes
+            }
+            SourceContent::Guide(guide) => {
+                report.channels = guide.channels.len() as u64;
+                report.programmes = self
+                    .store
+                    .replace_guide(source, guide)
+                    .await
+                    .map_err(|e| format!("storing the guide: {e}"))?;
+                report.programmes
+            }
+        };
+        Ok((report, item_count))
+    }
+}
