@@ -40,15 +40,10 @@ pub fn presented_device(
     let from_query = query
         .filter(|q| q.contains("mac=") || q.contains("device_id="))
         .and_then(|q| {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            ["mac", "device_id"].into_iter().find_map(|name| {
-                pairs
-                    .iter()
-                    .find(|(k, v)| k == name && !v.trim().is_empty())
-                    .map(|(_, v)| v.clone())
-            })
+            let params = crate::params::Params::from_query(Some(q));
+            ["mac", "device_id"]
+                .into_iter()
+                .find_map(|name| params.first_filled(name).map(str::to_string))
         });
     let raw = from_query.or_else(|| {
         header

@@ -17,10 +17,10 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::access::{self, Caller};
+use crate::params::{query_value, Form, Params};
 use crate::state::App;
-use crate::xtream::get_php::query_value;
 use crate::xtream::wire;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,7 +28,6 @@ use axum::Router;
 use chrono::TimeZone;
 use html::{copyable, esc, post_button};
 use session::Session;
-use std::collections::HashMap;
 use std::fmt::Write;
 use tvgate_core::access::refusal::RefusalPage;
 use tvgate_core::access::{Account, Face};
@@ -47,7 +46,7 @@ pub fn routes() -> Router<App> {
         .route("/portal/reset-devices", post(reset_devices))
 }
 
-type FormFields = Form<HashMap<String, String>>;
+type FormFields = Form;
 
 fn html_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -121,12 +120,12 @@ fn forbidden(why: &str) -> Response {
 fn authorised_post(
     app: &App,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &Params,
 ) -> Result<(String, Session), &'static str> {
     let Some((id, s)) = current(app, headers) else {
         return Err("Your session has ended. Please log in again.");
     };
-    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    let presented = form.str("csrf");
     if !session::same_token(presented, &s.csrf) {
         return Err("This form is out of date. Reload the page and try again.");
     }
@@ -177,12 +176,12 @@ async fn login(
 ) -> Response {
     // Login CSRF: the form's token must match the cookie set with it.
     let expected = cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
-    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    let presented = form.str("csrf");
     if expected.is_empty() || !session::same_token(presented, &expected) {
         return forbidden("This form is out of date. Reload the page and try again.");
     }
-    let username = form.get("username").map(String::as_str).unwrap_or("");
-    let password = form.get("password").map(String::as_str).unwrap_or("");
+    let username = form.str("username");
+    let password = form.str("password");
     let authn = access::authenticate(&app, &caller, username, password, Face::PlayerApi).await;
     match authn {
         Authn::Proven {
@@ -256,7 +255,7 @@ async fn end_connection(
         Ok(s) => s,
         Err(why) => return forbidden(why),
     };
-    let wanted = form.get("lease").and_then(|v| v.trim().parse::<u64>().ok());
+    let wanted = form.number::<u64>("lease");
     let mine = wanted.and_then(|id| {
         crate::slots::connections(&app, s.account)
             .into_iter()

@@ -8,7 +8,7 @@
 
 use crate::access::{self, Ask, Caller};
 use crate::body::{chunked, CHUNK};
-use crate::params::Params;
+use crate::params::{path_segment, query_value, Params};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -79,17 +79,6 @@ pub fn text_denial(app: &App, denial: &Denial) -> Response {
             .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }
     r
-}
-
-/// Percent-encodes a credential for a URL path segment. Credentials cannot
-/// hold URL-breaking ASCII (credentials.rs), so only non-ASCII is encoded.
-pub fn path_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::CONTROLS).to_string()
-}
-
-/// Percent-encodes a query value.
-pub fn query_value(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
