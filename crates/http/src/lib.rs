@@ -8,8 +8,10 @@
 
 pub mod access;
 pub mod admin;
+pub mod answer;
 pub mod body;
 pub mod cors;
+pub mod localtime;
 pub mod metrics;
 pub mod params;
 pub mod portal;

@@ -17,9 +17,11 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::access::{self, Caller};
+use crate::answer::xtream::status_word;
+use crate::answer::Face;
+use crate::localtime::local_minute;
 use crate::params::{query_value, Form, Params};
 use crate::state::App;
-use crate::xtream::wire;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,7 +32,7 @@ use html::{copyable, esc, post_button};
 use session::Session;
 use std::fmt::Write;
 use tvgate_core::access::refusal::RefusalPage;
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::Account;
 use tvgate_core::gate::{Authn, GateError};
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
@@ -182,7 +184,7 @@ async fn login(
     }
     let username = form.str("username");
     let password = form.str("password");
-    let authn = access::authenticate(&app, &caller, username, password, Face::PlayerApi).await;
+    let authn = access::authenticate(&app, &caller, username, password, Face::Portal).await;
     match authn {
         Authn::Proven {
             account,
@@ -370,7 +372,7 @@ fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
 }
 
 fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime) {
-    let (word, class) = match wire::status_word(account, None, now) {
+    let (word, class) = match status_word(account, None, now) {
         "Active" => ("active", "ok"),
         "Expired" => ("expired", "bad"),
         "Banned" => ("blocked by the provider", "bad"),
@@ -387,16 +389,12 @@ fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime)
             let _ = write!(
                 out,
                 "<li>Expires on {} ({days} day{} left).</li>",
-                esc(&wire::local_minute(app, at)),
+                esc(&local_minute(app, at)),
                 if days == 1 { "" } else { "s" }
             );
         }
         Some(at) => {
-            let _ = write!(
-                out,
-                "<li>Expired on {}.</li>",
-                esc(&wire::local_minute(app, at))
-            );
+            let _ = write!(out, "<li>Expired on {}.</li>", esc(&local_minute(app, at)));
         }
     }
     if account.is_trial {
@@ -445,7 +443,7 @@ fn connections_section(out: &mut String, app: &App, s: &Session) {
             esc(player),
             esc(&l.ip.to_string()),
             esc(&watching),
-            esc(&wire::local_minute(app, l.started))
+            esc(&local_minute(app, l.started))
         );
         post_button(
             out,

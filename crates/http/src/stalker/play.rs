@@ -11,8 +11,9 @@
 //! (newest-wins, the operator), the box's session gets an event for its
 //! next watchdog call.
 
-use super::decide_for;
-use crate::access::{self, Caller};
+use super::allowed_channel;
+use crate::access::Caller;
+use crate::answer::Face;
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use std::sync::atomic::Ordering;
 use tvgate_core::access::token::Claims;
-use tvgate_core::access::{Face, OutputFormat};
+use tvgate_core::access::OutputFormat;
 use tvgate_core::catalog::StreamRef;
 use tvgate_core::ids::{AccountId, StreamId};
 use tvgate_core::ledger::{LeaseId, LeaseKind};
@@ -79,9 +80,9 @@ pub async fn live(
     let Some(r @ StreamRef::Live(_)) = catalog.stream(claims.stream) else {
         return plain(StatusCode::NOT_FOUND, "no such channel");
     };
-    if let Err(denial) = decide_for(&app, &caller, &account, Face::Stream, Some(r)) {
-        access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);
-        return crate::slate::stream_denial(&app, &caller, &denial, true);
+    let category = catalog.stream_category(r);
+    if let Err(refused) = allowed_channel(&app, &caller, &account, category, Face::LiveTs) {
+        return refused.answer(&app);
     }
     let url = catalog.stream_url(r).to_string();
     drop(catalog);

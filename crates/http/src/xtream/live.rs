@@ -7,13 +7,14 @@
 //! source's cap, so `source_at_capacity` only refuses a channel nobody of
 //! this server watches yet.
 
-use crate::access::{self, Caller};
+use crate::access::Caller;
+use crate::answer::{Face, Refused};
 use crate::slots;
 use crate::state::App;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::StreamExt;
-use tvgate_core::access::{Account, Denial, Face};
+use tvgate_core::access::{Account, Denial};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 
@@ -43,13 +44,10 @@ pub async fn serve(
     username: &str,
     upstream: Upstream,
 ) -> Response {
-    let refuse = |denial: Denial| {
-        access::log_denial(app, Face::Stream, &denial, username, caller);
-        crate::slate::stream_denial(app, caller, &denial, true)
-    };
+    let refuse = |denial: Denial| Refused::new(Face::LiveTs, denial, caller, username).answer(app);
     let catalog = app.gate.catalog();
     let Some(r) = catalog.stream(stream) else {
-        return crate::slate::stream_denial(app, caller, &Denial::NotInPackage, true);
+        return refuse(Denial::NotInPackage);
     };
     let guard = match slots::admit(app, caller, account, stream, LeaseKind::LiveTs).await {
         Ok(g) => g,

@@ -8,14 +8,14 @@
 //! The stream is looked up before the decision only to learn its category;
 //! the answer to unproven credentials is the same whether the id exists or not.
 
-use super::get_php::text_denial;
 use crate::access::{self, Ask, Caller};
+use crate::answer::Face;
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use tvgate_core::access::{Face, OutputFormat};
+use tvgate_core::access::OutputFormat;
 use tvgate_core::catalog::{Delivery, StreamRef};
 use tvgate_core::ids::StreamId;
 use tvgate_core::UnixTime;
@@ -177,24 +177,31 @@ async fn authorize(
         // Movies and episodes are served in their own container.
         _ => None,
     };
+    // Only a live stream asked for as MPEG-TS may be refused with the slate.
+    let face = match (kind, output) {
+        (Kind::Live, Some(OutputFormat::Ts)) => Face::LiveTs,
+        _ => Face::Stream,
+    };
     let ask = Ask {
-        face: Face::Stream,
+        face,
         output,
         item_category: found.map(|r| catalog.stream_category(r)),
     };
-    let checked = access::check(app, caller, username, password, ask).await;
-    if let Some(denial) = checked.denial() {
-        let ts = kind == Kind::Live && output == Some(OutputFormat::Ts);
-        return Outcome::Refused(crate::slate::stream_denial(app, caller, denial, ts));
-    }
-    match (found, checked.authn.account()) {
-        (Some(r), Some(account)) => Outcome::Allowed {
+    let proven = match access::check(app, caller, username, password, ask)
+        .await
+        .allowed()
+    {
+        Ok(proven) => proven,
+        Err(refused) => return Outcome::Refused(refused.answer(app)),
+    };
+    match found {
+        Some(r) => Outcome::Allowed {
             url: catalog.stream_url(r).to_string(),
-            account: account.clone(),
+            account: proven.account,
             stream: StreamId(id),
             output,
         },
-        _ => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
+        None => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
     }
 }
 
@@ -348,8 +355,8 @@ async fn catch_up(
     ) else {
         // Authenticate anyway so a malformed URL tells nothing to a stranger.
         let checked = access::check(app, caller, username, password, Ask::face(Face::Stream)).await;
-        if let Some(d) = checked.denial() {
-            return text_denial(app, d);
+        if let Err(refused) = checked.allowed() {
+            return refused.answer(app);
         }
         return plain(StatusCode::BAD_REQUEST, "catch-up URL not understood: expected /timeshift/USER/PASS/MINUTES/YYYY-MM-DD:HH-MM/ID.ts");
     };

@@ -11,7 +11,8 @@
 //! sends, never held whole. Whatever the source does wrong (unreachable,
 //! slow, an error status) the player gets a 502 with a short reason.
 
-use crate::access::{self, Caller};
+use crate::access::Caller;
+use crate::answer::{Face, Refused};
 use crate::slots::{self, LeaseGuard};
 use crate::state::App;
 use axum::body::Body;
@@ -20,7 +21,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use std::time::Duration;
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::Account;
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 
@@ -76,12 +77,9 @@ pub async fn serve(
     }
     match slots::admit(app, caller, account, stream, LeaseKind::Vod).await {
         Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
-        Err(denial) => {
-            access::log_denial(app, Face::Stream, &denial, username, caller);
-            // A film is never answered with a slate: the player would keep
-            // three seconds of it as the film's length and resume point.
-            crate::slate::stream_denial(app, caller, &denial, false)
-        }
+        // A film is never answered with a slate: the player would keep
+        // three seconds of it as the film's length and resume point.
+        Err(denial) => Refused::new(Face::Stream, denial, caller, username).answer(app),
     }
 }
 
