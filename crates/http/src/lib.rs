@@ -11,6 +11,7 @@ pub mod admin;
 pub mod answer;
 pub mod body;
 pub mod cors;
+pub mod deliver;
 pub mod localtime;
 pub mod metrics;
 pub mod params;
@@ -33,7 +34,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use xtream::{get_php, hls, player_api, streams, xmltv};
+use xtream::{get_php, player_api, streams, xmltv};
 
 /// Every route of the server.
 pub fn router(app: App) -> Router {
@@ -71,7 +72,7 @@ pub fn router(app: App) -> Router {
             get(streams::timeshift),
         )
         .route("/streaming/timeshift.php", get(streams::timeshift_php))
-        .route("/hls/{token}/{file}", get(hls::hls_file))
+        .route("/hls/{token}/{file}", get(deliver::hls::hls_file))
         .route("/portal.php", any(stalker::portal))
         .route("/c/portal.php", any(stalker::portal))
         .route("/server/load.php", any(stalker::portal))

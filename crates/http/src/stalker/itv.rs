@@ -5,9 +5,8 @@
 //! every client asks `create_link` before playing, and only `create_link`
 //! hands out a real URL: a short-lived signed link (`super::play`).
 
-use super::{allowed_channel, Call};
+use super::{allowed_link, Call};
 use crate::answer::stalker::js;
-use crate::answer::Face;
 use crate::localtime::{formatted, local_time};
 use crate::state::App;
 use axum::response::Response;
@@ -159,9 +158,7 @@ fn create_link(call: &Call<'_>) -> Response {
     let Some((id, r)) = found else {
         return js(json!({"id": id.unwrap_or(0), "cmd": "", "error": "nothing_to_play"}));
     };
-    let face = Face::StalkerLink { channel: id };
-    let category = catalog.stream_category(r);
-    if let Err(refused) = allowed_channel(app, call.caller, &call.account, category, face) {
+    if let Err(refused) = allowed_link(call, id, catalog.stream_category(r)) {
         return refused.answer(app);
     }
     let base = app.public_url_for(call.caller.host.as_ref()).base();

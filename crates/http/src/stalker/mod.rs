@@ -192,21 +192,18 @@ fn allowed(call: &Call<'_>) -> Result<(), Refused> {
 }
 
 /// The one decision for the box's line, asking for a live channel (in
-/// `category`) as MPEG-TS; a refusal is answered as `face` (a link, or the
-/// stream).
-fn allowed_channel(
-    app: &App,
-    caller: &Caller,
-    account: &Account,
+/// `category`) as MPEG-TS, to give it a link.
+fn allowed_link(
+    call: &Call<'_>,
+    channel: u32,
     category: Option<tvgate_core::ids::CategoryId>,
-    face: Face,
 ) -> Result<(), Refused> {
     let ask = Ask {
-        face,
+        face: Face::StalkerLink { channel },
         output: Some(tvgate_core::access::OutputFormat::Ts),
         item_category: Some(category),
     };
-    access::decide_proven(app, caller, account, ask)
+    access::decide_proven(call.app, call.caller, &call.account, ask)
 }
 
 /// Harmless answers for what this portal does not offer (VOD, series,

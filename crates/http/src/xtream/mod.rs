@@ -3,11 +3,8 @@
 //! extract, call the gate, and render the wire shape (see `wire`).
 
 pub mod get_php;
-pub mod hls;
 pub mod lists;
-pub mod live;
 pub mod player_api;
 pub mod streams;
-pub mod vod;
 pub mod wire;
 pub mod xmltv;

@@ -7,6 +7,11 @@
 //! appears in what the player receives: the upstream URLs stay here, in a
 //! small map keyed by an opaque number.
 //!
+//! `GET /hls/{token}/{file}` ([`hls_file`]) serves what those URIs name.
+//! The token stands in for the password, not for the decision: every
+//! request asks the one decision again, so a line stopped since its
+//! playlist was served is refused at its next segment.
+//!
 //! An HLS viewer has no socket to watch, so its slot is a lease with a short
 //! idle window (about three target durations): every playlist reload and
 //! segment request renews it, and a viewer that stops asking simply lets it
@@ -18,6 +23,7 @@
 //! first), where concurrent requests for a segment not yet cached wait on one
 //! upstream fetch.
 
+use super::plain;
 use crate::access::{self, Ask, Caller};
 use crate::answer::{Face, Refused};
 use crate::state::App;
@@ -181,16 +187,6 @@ impl Failure {
     fn response(&self) -> Response {
         plain(self.status, self.message)
     }
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(format!("{text}\n").into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }
 
 // ---------------------------------------------------------------------------
