@@ -118,16 +118,6 @@ impl Refused {
         }))
     }
 
-    /// Why.
-    pub fn denial(&self) -> &Denial {
-        &self.0.denial
-    }
-
-    /// Who answers.
-    pub fn face(&self) -> Face {
-        self.0.face
-    }
-
     /// Logs the refusal and answers it as its face does.
     pub fn answer(self, app: &App) -> Response {
         self.log(app);

@@ -11,7 +11,12 @@
 //! the MAC is the whole credential, unknown MACs are rate limited per address
 //! (`scan`). Channel links from `itv create_link` carry a short-lived signed
 //! token bound to the line and the channel, never credentials, and are served
-//! by the same relay and connection ledger as Xtream's live streams (`play`).
+//! by the same relay and connection ledger as Xtream's live streams (`play`,
+//! through `crate::deliver`).
+//!
+//! Refusals are the floor's `crate::answer::Refused` (face `Stalker*`),
+//! which also holds the portal's envelope and bare-text refusals
+//! (`crate::answer::stalker`). Nothing here is imported by another face.
 //!
 //! Only the API is served: a real MAG box also loads the portal's web
 //! application from `/c/`, which this face does not host.
