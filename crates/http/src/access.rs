@@ -1,7 +1,7 @@
 //! The shared first step of every face: who is calling ([`Caller`]: the
 //! address, the user agent, the device identity a player sent), are the
 //! credentials proven, and what does the one decision say ([`check`]; for a
-//! line proven by a signed link or a portal session, [`decide_proven`]).
+//! line proven by a signed link or a Stalker box's session, [`decide_proven`]).
 //! A refusal comes back as a [`Refused`] for the face to answer, which logs
 //! and counts it (`crate::answer`).
 

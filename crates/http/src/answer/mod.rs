@@ -15,7 +15,7 @@
 //!   Stalker watchdog's event, the portal's login page, Stalker's `do_auth`.
 //!
 //! Either way the refusal is logged, counted in `/metrics` and queued for the
-//! denial log by one function ([`Refused::log`]), once: both consume the value.
+//! denial log by one function (`Refused::log`), once: both consume the value.
 //!
 //! [`describe`] is the plain-language sentence of a refusal, the same words
 //! on every face: the text answer, the slate's header, the Stalker profile
