@@ -149,8 +149,8 @@ pub async fn prepare(
 pub fn details(base: &str, password: &str) -> serde_json::Value {
     let q = format!(
         "username={}&password={}",
-        tvgate_http::xtream::get_php::query_value(DEMO_USER),
-        tvgate_http::xtream::get_php::query_value(password)
+        tvgate_http::params::query_value(DEMO_USER),
+        tvgate_http::params::query_value(password)
     );
     serde_json::json!({
         "server": base,

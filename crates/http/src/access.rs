@@ -1,14 +1,21 @@
-//! The shared first step of every face: who is calling, are the credentials
-//! proven, and what does the one decision say. Every denial is logged here,
-//! once, with stable field names operators can point fail2ban at
-//! (docs/denials.md), and counted.
+//! The shared first step of every face: who is calling ([`Caller`]: the
+//! address, the user agent, the device identity a player sent), are the
+//! credentials proven, and what does the one decision say ([`check`]; for a
+//! line proven by a signed link or a Stalker box's session, [`decide_proven`]).
+//! A refusal comes back as a [`Refused`] for the face to answer, which logs
+//! and counts it (`crate::answer`).
 
+use crate::answer::{Face, Refused};
 use crate::state::App;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use tvgate_core::access::{AccessRequest, Decision, Denial, DevicePresented, Face, OutputFormat};
+use std::sync::Arc;
+use tvgate_core::access::{
+    decide, AccessRequest, Account, Decision, Denial, DeviceAsk, DevicePresented, OutputFormat,
+    Proof,
+};
 use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
 
@@ -40,15 +47,10 @@ pub fn presented_device(
     let from_query = query
         .filter(|q| q.contains("mac=") || q.contains("device_id="))
         .and_then(|q| {
-            let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            ["mac", "device_id"].into_iter().find_map(|name| {
-                pairs
-                    .iter()
-                    .find(|(k, v)| k == name && !v.trim().is_empty())
-                    .map(|(_, v)| v.clone())
-            })
+            let params = crate::params::Params::from_query(Some(q));
+            ["mac", "device_id"]
+                .into_iter()
+                .find_map(|name| params.first_filled(name).map(str::to_string))
         });
     let raw = from_query.or_else(|| {
         header
@@ -109,6 +111,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// What the face asks about the request besides the credentials.
 #[derive(Debug, Clone, Copy)]
 pub struct Ask {
+    /// Who answers a refusal; the decision is asked as its
+    /// [`Face::decided_as`].
     pub face: Face,
     pub output: Option<OutputFormat>,
     pub item_category: Option<Option<CategoryId>>,
@@ -122,35 +126,52 @@ impl Ask {
             item_category: None,
         }
     }
-}
 
-/// The outcome of the shared first step.
-#[derive(Debug)]
-pub struct Checked {
-    pub authn: Authn,
-    pub decision: Decision,
-}
-
-impl Checked {
-    pub fn denial(&self) -> Option<&Denial> {
-        match &self.decision {
-            Decision::Allow => None,
-            Decision::Deny(d) => Some(d),
+    fn request<'a>(&self, caller: &'a Caller) -> AccessRequest<'a> {
+        AccessRequest {
+            output: self.output,
+            item_category: self.item_category,
+            ..AccessRequest::new(self.face.decided_as(), caller.ip, caller.user_agent())
         }
     }
 }
 
-fn face_name(face: Face) -> &'static str {
-    match face {
-        Face::PlayerApi => "player_api",
-        Face::Playlist => "playlist",
-        Face::Guide => "xmltv",
-        Face::Stream => "stream",
+/// A line whose credentials were proven, with the credentials as cleaned
+/// (exactly the line's own: players build stream URLs from what they are
+/// told back).
+#[derive(Debug, Clone)]
+pub struct Proven {
+    pub account: Arc<Account>,
+    pub username: String,
+    pub password: String,
+}
+
+/// What the shared first step found.
+#[derive(Debug)]
+pub enum Checked {
+    /// The one decision allows the request.
+    Allowed(Proven),
+    /// It refuses it. `proven` is the line when its credentials were proven
+    /// (`player_api.php` shows such a line its status rather than refusing).
+    Refused {
+        proven: Option<Proven>,
+        refused: Refused,
+    },
+}
+
+impl Checked {
+    /// The proven line, or the refusal to answer.
+    pub fn allowed(self) -> Result<Proven, Refused> {
+        match self {
+            Checked::Allowed(proven) => Ok(proven),
+            Checked::Refused { refused, .. } => Err(refused),
+        }
     }
 }
 
 /// Authenticates and decides (with the line's device binding: a first
-/// device is bound here); logs and counts a denial.
+/// device is bound here). A refusal comes back to be answered by the face
+/// ([`Refused::answer`]), which logs it.
 pub async fn check(
     app: &App,
     caller: &Caller,
@@ -163,26 +184,72 @@ pub async fn check(
         .gate
         .authenticate(username, password, caller.ip, now)
         .await;
-    let req = AccessRequest {
-        output: ask.output,
-        item_category: ask.item_category,
-        ..AccessRequest::new(ask.face, caller.ip, caller.user_agent())
-    };
     let decision = app
         .gate
-        .authorize(authn.proof(), &req, caller.device.as_ref(), now)
+        .authorize(
+            authn.proof(),
+            &ask.request(caller),
+            caller.device.as_ref(),
+            now,
+        )
         .await;
-    if let Decision::Deny(denial) = &decision {
-        log_denial(app, ask.face, denial, username, caller);
+    let proven = match authn {
+        Authn::Proven {
+            account,
+            username,
+            password,
+        } => Some(Proven {
+            account,
+            username,
+            password,
+        }),
+        Authn::NotProven | Authn::RateLimited { .. } => None,
+    };
+    let denial = match (decision, &proven) {
+        (Decision::Allow, Some(_)) => None,
+        (Decision::Deny(denial), _) => Some(denial),
+        // The decision never allows what is not proven.
+        (Decision::Allow, None) => Some(Denial::InvalidCredentials),
+    };
+    match (denial, proven) {
+        (None, Some(proven)) => Checked::Allowed(proven),
+        (denial, proven) => Checked::Refused {
+            proven,
+            refused: Refused::new(
+                ask.face,
+                denial.unwrap_or(Denial::InvalidCredentials),
+                caller,
+                username,
+            ),
+        },
     }
-    Checked { authn, decision }
+}
+
+/// Asks the one decision about a line proven otherwise than by a password
+/// on this request: a signed link (proxied HLS, a Stalker channel link) or
+/// a Stalker box's session. The device was checked when the link or the
+/// session was made, so it is not asked again. A refusal names the line.
+pub fn decide_proven(
+    app: &App,
+    caller: &Caller,
+    account: &Account,
+    ask: Ask,
+) -> Result<(), Refused> {
+    let req = AccessRequest {
+        device: DeviceAsk::NotAsked,
+        ..ask.request(caller)
+    };
+    match decide(Proof::Proven(account), &req, app.now()) {
+        Decision::Allow => Ok(()),
+        Decision::Deny(denial) => Err(Refused::new(ask.face, denial, caller, &account.username)),
+    }
 }
 
 /// Proves the credentials alone, with the same hygiene, failure budget and
 /// denial log as [`check`], for a person logging in to see their line (the
 /// subscriber portal): the line's status and device rules are what the
 /// page shows, not reasons to refuse it, and a browser is not a device to
-/// bind or refuse.
+/// bind or refuse. A failure is recorded here; the page says it its own way.
 pub async fn authenticate(
     app: &App,
     caller: &Caller,
@@ -202,75 +269,7 @@ pub async fn authenticate(
         }),
     };
     if let Some(denial) = denial {
-        log_denial(app, face, &denial, username, caller);
+        let _ = Refused::new(face, denial, caller, username).record(app);
     }
     authn
-}
-
-/// Logs and counts one denial. Never logs a password.
-///
-/// Every denial is counted. A caller over its failure budget is logged at
-/// most once per [`crate::metrics::RATE_LIMITED_LOG_SECS`] per address, with the number of
-/// refusals summarised in `suppressed`, so a guessing run cannot fill the
-/// disk (unthrottled, one flood wrote 444 MB of log in 35 s).
-pub fn log_denial(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
-    app.metrics.count_denial(denial);
-    let mut suppressed = 0;
-    if matches!(denial, Denial::RateLimited { .. }) {
-        match app.metrics.throttle_rate_limited_log(caller.ip, app.now()) {
-            Some(n) => suppressed = n,
-            None => return,
-        }
-    }
-    record_refusal(app, face, denial, username, caller);
-    // A full line's refusal says what holds the slots, in the log too.
-    let holders = match denial {
-        Denial::ConnectionLimit { .. } => crate::xtream::wire::describe(app, denial),
-        _ => String::new(),
-    };
-    tracing::info!(
-        target: "tvgate::denial",
-        reason = denial.code(),
-        holders = %holders,
-        face = face_name(face),
-        username = %truncate(username, 64).escape_debug(),
-        ip = %caller.ip,
-        user_agent = %truncate(caller.user_agent(), 256).escape_debug(),
-        suppressed,
-        "denied"
-    );
-}
-
-/// Queues the refusal for the denial log (`crate::refusals`). Unknown names
-/// and wrong passwords are kept without a line: they say nothing about one.
-/// Never waits: a full queue drops the refusal and counts it.
-fn record_refusal(app: &App, face: Face, denial: &Denial, username: &str, caller: &Caller) {
-    let at = app.now();
-    let queued = app
-        .refusals
-        .record_with(at, || tvgate_core::access::refusal::Refusal {
-            at,
-            reason: denial.code().to_string(),
-            text: crate::xtream::wire::describe(app, denial),
-            account: match denial {
-                Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
-                _ => app.gate.find_account(username).map(|a| a.id),
-            },
-            username: truncate(username, tvgate_core::access::refusal::USERNAME_MAX).to_string(),
-            ip: caller.ip,
-            face: face_name(face).to_string(),
-        });
-    if !queued {
-        app.metrics
-            .refusals_dropped
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// At most `max` characters of `s`.
-fn truncate(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }

@@ -3,13 +3,32 @@
 //! shape players expect. This crate is the only one that knows HTTP status
 //! codes and the players' field names and quirks.
 //!
+//! The faces sit side by side and import nothing from each other:
+//! [`xtream`] (player_api, get.php, xmltv.php, stream URLs), [`stalker`]
+//! (the portal MAG boxes speak), [`portal`] (the subscriber's pages) and
+//! [`admin`] (the operator's console and API). What more than one of them
+//! needs is the floor beneath them:
+//! - [`access`]: who calls ([`access::Caller`]) and the shared first step
+//!   (authenticate, decide);
+//! - [`answer`]: one [`answer::Refused`] per refusal, answered in each
+//!   face's shape and logged once; the plain words of a denial;
+//! - [`deliver`]: a stream authorized once into a plan and handed over
+//!   (relay, proxied HLS, VOD, built-ins, redirect);
+//! - [`params`]: request parameters, read one way;
+//! - [`slots`], [`slate`], [`refusals`], [`localtime`], [`web`], [`body`],
+//!   [`metrics`], [`cors`]; [`state`] (the [`App`]) and this file (the
+//!   router) wire the faces together.
+//!
 //! Deliberately absent: business rules (they live in `tvgate-core`) and
 //! storage (the gate holds the store port).
 
 pub mod access;
 pub mod admin;
+pub mod answer;
 pub mod body;
 pub mod cors;
+pub mod deliver;
+pub mod localtime;
 pub mod metrics;
 pub mod params;
 pub mod portal;
@@ -31,7 +50,7 @@ use axum::Router;
 use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use xtream::{get_php, hls, player_api, streams, xmltv};
+use xtream::{get_php, player_api, streams, xmltv};
 
 /// Every route of the server.
 pub fn router(app: App) -> Router {
@@ -69,7 +88,7 @@ pub fn router(app: App) -> Router {
             get(streams::timeshift),
         )
         .route("/streaming/timeshift.php", get(streams::timeshift_php))
-        .route("/hls/{token}/{file}", get(hls::hls_file))
+        .route("/hls/{token}/{file}", get(deliver::hls::hls_file))
         .route("/portal.php", any(stalker::portal))
         .route("/c/portal.php", any(stalker::portal))
         .route("/server/load.php", any(stalker::portal))
@@ -139,4 +158,65 @@ async fn metrics(State(app): State<App>) -> Response {
         .render(app.gate.accounts().len(), catalog.entry_count());
     metrics::render_relay(&mut body, &app.hub, &app.caps, app.hls.segment_fetches());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+#[cfg(test)]
+mod layering {
+    //! The faces stand side by side on the floor: a face names no other
+    //! face, and the floor names none (only the wiring, `lib.rs` and
+    //! `state.rs`, knows them all).
+
+    const FACES: [&str; 4] = ["xtream", "stalker", "portal", "admin"];
+
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn faces_import_nothing_from_each_other_and_the_floor_nothing_from_them() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&root, &mut files);
+        assert!(files.len() > 20, "found the sources");
+        let mut wrong = Vec::new();
+        for path in files {
+            let rel = path.strip_prefix(&root).unwrap_or(&path);
+            let first = rel
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy());
+            let owner = first
+                .as_deref()
+                .map(|f| f.trim_end_matches(".rs"))
+                .unwrap_or("");
+            if owner == "lib" || owner == "state" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let code = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim_start().starts_with("//"));
+            for (n, line) in code {
+                for face in FACES.iter().filter(|f| **f != owner) {
+                    if line.contains(&format!("crate::{face}")) {
+                        wrong.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "a face or the floor names another face:\n{}",
+            wrong.join("\n")
+        );
+    }
 }

@@ -9,7 +9,7 @@
 //!   is full (the store is slower than a flood) the refusal is dropped and
 //!   counted (`tvgate_refusals_dropped_total`); the `tvgate::denial` log
 //!   line and the denial counter still have it. Guessing runs are already
-//!   thinned before this (`access::log_denial` records a rate-limited
+//!   thinned before this (`answer::Refused` records a rate-limited
 //!   address at most once per 10 s), and what reaches the store is held to
 //!   [`STORE_RATE`] a second with bursts of [`STORE_BURST`] (a run spread
 //!   over many addresses), dropped and counted beyond.

@@ -8,11 +8,9 @@
 //! embedded in the binary. Their wording is fixed per reason; the exact
 //! figures ("2 of 2 in use by ...") go in the `X-Tvgate-Message` header and
 //! the log. Which answer a request gets is [`StreamDenials`], explained in
-//! docs/denials.md ("What a player sees").
+//! docs/denials.md ("What a player sees"); the refusal that chooses between
+//! the slate and the status is `crate::answer::Refused`.
 
-use crate::access::Caller;
-use crate::state::App;
-use crate::xtream::get_php::text_denial;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
@@ -172,26 +170,11 @@ pub fn looks_like_player(user_agent: &str) -> bool {
     !ua.contains("mozilla/")
 }
 
-/// Answers a refused stream: the slate or the status answer of
-/// [`text_denial`], per the `stream_denials` setting. `ts_request` is true
-/// for a live stream asked for as MPEG-TS (the only container a slate can
-/// stand in for; an HLS playlist or a movie keeps the status, so a player
-/// never records a three-second clip as the film it resumes).
-pub fn stream_denial(app: &App, caller: &Caller, denial: &Denial, ts_request: bool) -> Response {
-    let wanted = ts_request
-        && match app.settings.stream_denials {
-            StreamDenials::Status => false,
-            StreamDenials::Slate => true,
-            StreamDenials::Auto => looks_like_player(caller.user_agent()),
-        };
-    match clip(denial.code()).filter(|_| wanted) {
-        Some(clip) => slate(app, denial, clip),
-        None => text_denial(app, denial),
-    }
-}
-
-fn slate(app: &App, denial: &Denial, clip: &'static [u8]) -> Response {
-    let message = crate::xtream::wire::describe(app, denial);
+/// The slate answer: `clip` (of [`clip`]) with the reason and `message`
+/// (the refusal in plain words) in headers. Only a live stream asked for as
+/// MPEG-TS gets one: an HLS playlist or a movie keeps the status, so a
+/// player never records a three-second clip as the film it resumes.
+pub fn answer(denial: &Denial, message: &str, clip: &'static [u8]) -> Response {
     tracing::debug!(
         target: "tvgate::denial",
         reason = denial.code(),
@@ -204,7 +187,7 @@ fn slate(app: &App, denial: &Denial, clip: &'static [u8]) -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("x-tvgate-reason", HeaderValue::from_static(denial.code()));
-    if let Ok(v) = HeaderValue::from_str(&header_text(&message)) {
+    if let Ok(v) = HeaderValue::from_str(&header_text(message)) {
         headers.insert("x-tvgate-message", v);
     }
     r

@@ -219,7 +219,7 @@ pub struct App {
     /// The HTTP client for upstreams (live TS, HLS, movies and episodes; one pool).
     pub client: reqwest::Client,
     /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
-    pub hls: Arc<crate::xtream::hls::HlsState>,
+    pub hls: Arc<crate::deliver::hls::HlsState>,
     /// Stalker portal sessions, scan limiter and link key.
     pub stalker: Arc<crate::stalker::StalkerState>,
     /// The operator console's sessions (`crate::admin::session`).
@@ -248,7 +248,7 @@ impl App {
                 tracing::error!(error = %e, "upstream HTTP client settings refused; using defaults");
                 reqwest::Client::new()
             });
-        let hls = Arc::new(crate::xtream::hls::HlsState::new(
+        let hls = Arc::new(crate::deliver::hls::HlsState::new(
             gate.token_key(),
             settings.hls_cache_bytes,
         ));

@@ -9,7 +9,9 @@
 //! What the relay needs beside the streams sits in side tables, so a channel
 //! without it pays nothing: each source's cap and delivery
 //! ([`SourceSettings`], a few per catalog) and the backup URLs of the
-//! channels that have some (a map by stream id).
+//! channels that have some (a map by stream id). Every stream's [`Feed`]
+//! (built-in, fetched over HTTP or HLS, or redirected) is read once from its
+//! URL and its source's delivery when the snapshot is built, one byte each.
 //!
 //! The snapshot is what players see: [`Catalog::build`] leaves out the
 //! items of a source the operator disabled (the store keeps them, so
@@ -17,6 +19,7 @@
 //! disabled never reach the build: the store's catalog load leaves them out.
 
 pub mod backups;
+mod feed;
 mod index;
 pub mod ingest;
 pub mod plan;
@@ -25,9 +28,11 @@ mod text;
 
 use crate::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use crate::UnixTime;
+use feed::FeedKind;
 use index::IdIndex;
 use std::collections::HashMap;
 
+pub use feed::Feed;
 pub use source::{Delivery, DiagnosticRow, Source, SourceKind, SourceSettings};
 pub use text::{is_plain, LiveText};
 
@@ -230,6 +235,11 @@ pub struct Catalog {
     sources: Vec<SourceSettings>,
     /// Only the live channels that have backups.
     backups: HashMap<StreamId, Box<[Box<str>]>>,
+    /// The [`Feed`] of each live channel, movie and (per series) episode,
+    /// by the same index as the lists.
+    live_feeds: Box<[FeedKind]>,
+    movie_feeds: Box<[FeedKind]>,
+    episode_feeds: Box<[Box<[FeedKind]>]>,
 }
 
 impl Catalog {
@@ -264,6 +274,26 @@ impl Catalog {
             .into_iter()
             .filter(|(_, urls)| !urls.is_empty())
             .map(|(id, urls)| (id, urls.into_boxed_slice()))
+            .collect();
+        let delivery = |id: SourceId| {
+            sources
+                .binary_search_by_key(&id, |s| s.id)
+                .map_or(Delivery::default(), |i| sources[i].delivery)
+        };
+        let live_feeds = live
+            .iter()
+            .map(|c| FeedKind::of(c.url(), delivery(c.source)))
+            .collect();
+        let movie_feeds = movies
+            .iter()
+            .map(|m| FeedKind::of(&m.url, delivery(m.source)))
+            .collect();
+        let episode_feeds = series
+            .iter()
+            .map(|s| {
+                let d = delivery(s.source);
+                s.episodes.iter().map(|e| FeedKind::of(&e.url, d)).collect()
+            })
             .collect();
         // The lists were collected row by row; give back the spare capacity.
         live.shrink_to_fit();
@@ -326,6 +356,9 @@ impl Catalog {
             programmes,
             sources,
             backups,
+            live_feeds,
+            movie_feeds,
+            episode_feeds,
         }
     }
 
@@ -380,6 +413,22 @@ impl Catalog {
             StreamRef::Live(i) => self.live[i].url(),
             StreamRef::Movie(i) => &self.movies[i].url,
             StreamRef::Episode(s, e) => &self.series[s].episodes[e].url,
+        }
+    }
+
+    /// How a stream reaches players: built in, fetched by tvgate (over HTTP
+    /// or as HLS) or redirected to, from its URL and its source's delivery.
+    pub fn feed(&self, r: StreamRef) -> Feed<'_> {
+        let kind = match r {
+            StreamRef::Live(i) => self.live_feeds.get(i),
+            StreamRef::Movie(i) => self.movie_feeds.get(i),
+            StreamRef::Episode(s, e) => self.episode_feeds.get(s).and_then(|f| f.get(e)),
+        };
+        let url = self.stream_url(r);
+        match kind {
+            Some(kind) => kind.with(url),
+            // Only a snapshot made without `build` lacks the table.
+            None => Feed::of(url, self.delivery(r)),
         }
     }
 
@@ -650,6 +699,35 @@ mod tests {
         let bare = Catalog::build(data(&[1]));
         assert_eq!(bare.source_of(StreamRef::Live(0)), None);
         assert_eq!(bare.delivery(StreamRef::Live(0)), Delivery::Proxy);
+    }
+
+    #[test]
+    fn each_stream_is_fed_by_its_url_and_its_sources_delivery() {
+        let mut d = data(&[1, 2, 3]);
+        d.live[1].source = SourceId(2);
+        d.live[2].text = LiveText::new("Loop", "", "loop:demo?ch=3", None);
+        d.series[0].source = SourceId(2);
+        d.movies[0].url = "http://up/m.m3u8".into();
+        d.sources = vec![SourceSettings {
+            id: SourceId(2),
+            name: "Two".into(),
+            max_connections: 0,
+            delivery: Delivery::Redirect,
+            enabled: true,
+        }];
+        let c = Catalog::build(d);
+        assert_eq!(c.feed(StreamRef::Live(0)), Feed::Http("http://up/1.ts"));
+        assert_eq!(c.feed(StreamRef::Live(1)), Feed::Redirect("http://up/2.ts"));
+        assert_eq!(c.feed(StreamRef::Live(2)), Feed::Loop("demo"));
+        assert_eq!(c.feed(StreamRef::Movie(0)), Feed::Hls("http://up/m.m3u8"));
+        assert_eq!(
+            c.feed(StreamRef::Episode(0, 1)),
+            Feed::Redirect("http://up/e601.mp4")
+        );
+        // Without the table (a snapshot not made by `build`), read on demand.
+        let mut bare = Catalog::build(data(&[1]));
+        bare.live_feeds = Box::default();
+        assert_eq!(bare.feed(StreamRef::Live(0)), Feed::Http("http://up/1.ts"));
     }
 
     #[test]

@@ -10,11 +10,12 @@
 
 use super::ApiError;
 use super::{api_lines, lines};
+use crate::params::{Params, QueryParams};
 use crate::slots;
 use crate::state::App;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -196,21 +197,17 @@ pub(super) fn ok(value: Value) -> ApiResult {
 
 // ----- input -----
 
-pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
+/// A whole number from the query, `default` when absent; a 400 naming the
+/// field when it is not one up to `max`.
 pub(super) fn query_u32(
-    pairs: &[(String, String)],
+    query: &Params,
     name: &str,
     default: u32,
     max: u32,
 ) -> Result<u32, ApiError> {
-    match pairs.iter().find(|(k, _)| k == name) {
+    match query.get(name) {
         None => Ok(default),
-        Some((_, v)) => v
+        Some(v) => v
             .trim()
             .parse::<u32>()
             .ok()
@@ -405,15 +402,14 @@ pub(super) fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Account>
 
 // ----- lines -----
 
-async fn list_lines(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery) -> ApiResult {
-    let pairs = query_pairs(q.as_deref());
-    let needle = pairs
-        .iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    let offset = query_u32(&pairs, "offset", 0, u32::MAX)? as usize;
-    let limit = query_u32(&pairs, "limit", 100, 1000)? as usize;
+async fn list_lines(
+    State(app): State<App>,
+    _op: Operator,
+    QueryParams(query): QueryParams,
+) -> ApiResult {
+    let needle = query.str("q");
+    let offset = query_u32(&query, "offset", 0, u32::MAX)? as usize;
+    let limit = query_u32(&query, "limit", 100, 1000)? as usize;
     let lines = lines::search(&app, needle);
     let total = lines.len();
     let items: Vec<Value> = lines
@@ -546,11 +542,10 @@ async fn device_audit(
     State(app): State<App>,
     _op: Operator,
     Path(name): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
 ) -> ApiResult {
     let line = find_line(&app, &name)?;
-    let pairs = query_pairs(q.as_deref());
-    let limit = query_u32(&pairs, "limit", 100, MAX_AUDIT)?;
+    let limit = query_u32(&query, "limit", 100, MAX_AUDIT)?;
     let entries = app.gate.device_audit(Some(&line.username), limit).await?;
     let items: Vec<Value> = entries
         .iter()
@@ -642,11 +637,10 @@ async fn remove_device(
 async fn list_connections(
     State(app): State<App>,
     _op: Operator,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
 ) -> ApiResult {
-    let pairs = query_pairs(q.as_deref());
-    let lines: Vec<std::sync::Arc<Account>> = match pairs.iter().find(|(k, _)| k == "line") {
-        Some((_, name)) => vec![find_line(&app, name)?],
+    let lines: Vec<std::sync::Arc<Account>> = match query.get("line") {
+        Some(name) => vec![find_line(&app, name)?],
         None => app.gate.accounts(),
     };
     let items: Vec<Value> = lines

@@ -10,12 +10,13 @@
 //! the console call. Locations are shown redacted: credentials in a
 //! provider URL never leave the server.
 
-use super::api::{object, ok, parse_id, query_pairs, query_u32, ApiResult, Fields, Operator};
+use super::api::{object, ok, parse_id, query_u32, ApiResult, Fields, Operator};
 use super::importer::{RefreshState, StartError};
 use super::ApiError;
+use crate::params::QueryParams;
 use crate::state::App;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, MethodRouter};
@@ -296,11 +297,14 @@ async fn diagnostics(State(app): State<App>, _op: Operator, Path(id): Path<Strin
 
 /// `GET /api/v1/channels?source=&q=&enabled=&offset=&limit=`: stored
 /// streams, disabled ones included unless `enabled` says otherwise.
-async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQuery) -> ApiResult {
-    let pairs = query_pairs(q.as_deref());
-    let source = match pairs.iter().find(|(k, _)| k == "source") {
+async fn list_channels(
+    State(app): State<App>,
+    _op: Operator,
+    QueryParams(query): QueryParams,
+) -> ApiResult {
+    let source = match query.get("source") {
         None => None,
-        Some((_, raw)) => {
+        Some(raw) => {
             let raw = raw.trim();
             let id = parse_id::<i64>(raw, "source")?
                 .map(SourceId)
@@ -308,21 +312,17 @@ async fn list_channels(State(app): State<App>, _op: Operator, RawQuery(q): RawQu
             Some(app.gate.source(id).await?.id)
         }
     };
-    let search = pairs
-        .iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    let enabled = match pairs.iter().find(|(k, _)| k == "enabled") {
+    let search = query.str("q").trim().to_string();
+    let enabled = match query.get("enabled") {
         None => None,
-        Some((_, v)) => match v.trim() {
+        Some(v) => match v.trim() {
             "true" => Some(true),
             "false" => Some(false),
             _ => return Err(ApiError::bad_request("enabled must be true or false")),
         },
     };
-    let offset = query_u32(&pairs, "offset", 0, u32::MAX)?;
-    let limit = query_u32(&pairs, "limit", 100, MAX_STREAM_PAGE)?;
+    let offset = query_u32(&query, "offset", 0, u32::MAX)?;
+    let limit = query_u32(&query, "limit", 100, MAX_STREAM_PAGE)?;
     let page = app
         .gate
         .streams(StreamQuery {

@@ -14,9 +14,10 @@ use super::session::{
     esc, field, no_store, page, reloading_page, ConsoleForm, ConsolePage, Session,
 };
 use super::ApiError;
+use crate::params::{Params, QueryParams};
 use crate::slots;
 use crate::state::App;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -125,12 +126,6 @@ pub(super) fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Respon
     result(e.status, &e.message, back)
 }
 
-pub(super) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
-}
-
 /// A path segment, percent-encoded.
 pub(super) fn seg(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -183,20 +178,11 @@ pub(super) fn when(t: UnixTime) -> String {
 /// `GET /admin/lines?q=`: search, create, and the per-line actions.
 async fn lines_page(
     State(app): State<App>,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
     ConsolePage(s): ConsolePage,
 ) -> Response {
-    let pairs = query_pairs(q.as_deref());
-    let needle = pairs
-        .iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    let offset = pairs
-        .iter()
-        .find(|(k, _)| k == "offset")
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
+    let needle = query.str("q").trim().to_string();
+    let offset = query.number::<usize>("offset").unwrap_or(0);
     let lines = super::lines::search(&app, &needle);
     let now = app.now();
     let csrf = csrf_input(&s);
@@ -276,7 +262,7 @@ fn pager(needle: &str, offset: usize, total: usize) -> String {
 
 /// A whole number form field within `range`; `None` when absent or empty.
 pub(super) fn number(
-    form: &[(String, String)],
+    form: &Params,
     name: &str,
     range: std::ops::RangeInclusive<u32>,
 ) -> Result<Option<u32>, String> {
@@ -529,12 +515,10 @@ const LIVE_RELOAD_SECS: u32 = 5;
 
 async fn live_page(
     State(app): State<App>,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
     ConsolePage(s): ConsolePage,
 ) -> Response {
-    let auto = query_pairs(q.as_deref())
-        .iter()
-        .any(|(k, v)| k == "auto" && v == "1");
+    let auto = query.has("auto", "1");
     let csrf = csrf_input(&s);
     let mut lines = app.gate.accounts();
     lines.sort_by(|a, b| a.username.cmp(&b.username));
@@ -650,15 +634,12 @@ async fn end_connection(
 
 /// `GET /admin/denials?reason=&line=&ip=&before=`: the denial log,
 /// filtered, a page at a time (the API's filter, `super::denials`).
-async fn denials_page(State(app): State<App>, RawQuery(q): RawQuery, _: ConsolePage) -> Response {
-    let pairs = query_pairs(q.as_deref());
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+async fn denials_page(
+    State(app): State<App>,
+    QueryParams(query): QueryParams,
+    _: ConsolePage,
+) -> Response {
+    let get = |k: &str| query.str(k).trim().to_string();
     let (reason, line, ip) = (get("reason"), get("line"), get("ip"));
     let form = format!(
         "<form method=\"get\" action=\"/admin/denials\">\
@@ -670,7 +651,7 @@ async fn denials_page(State(app): State<App>, RawQuery(q): RawQuery, _: ConsoleP
         esc(&line),
         esc(&ip),
     );
-    let page = match super::denials::parse_filter(&pairs) {
+    let page = match super::denials::parse_filter(&query) {
         Ok(filter) => crate::refusals::page(&app, filter).await,
         Err(why) => {
             let body = format!("{form}<p class=\"error\">{}</p>", esc(&why));
@@ -703,7 +684,7 @@ async fn denials_page(State(app): State<App>, RawQuery(q): RawQuery, _: ConsoleP
     let older = match page.next_before {
         Some(before) => {
             let mut href = String::from("/admin/denials?");
-            for (k, v) in pairs.iter().filter(|(k, _)| k != "before") {
+            for (k, v) in query.iter().filter(|(k, _)| *k != "before") {
                 let _ = write!(href, "{}={}&", qv(k), qv(v));
             }
             let _ = write!(href, "before={before}");

@@ -10,6 +10,7 @@
 use super::console::{csrf_input, find_line, gate_failed, number, render, result, seg, when};
 use super::lines;
 use super::session::{esc, field, ConsoleForm, ConsolePage};
+use crate::params::Params;
 use crate::state::App;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, StatusCode};
@@ -175,15 +176,10 @@ async fn line_page(
 /// The edit form into the line's patch and device patch, or what is wrong.
 fn read_edit(
     app: &App,
-    form: &[(String, String)],
+    form: &Params,
     current: &tvgate_core::access::Account,
 ) -> Result<(AccountPatch, DevicePolicyPatch), String> {
-    let all = |name: &str| -> Vec<&str> {
-        form.iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    let all = |name: &str| -> Vec<&str> { form.all(name).collect() };
     let status = field(form, "status")
         .map(|v| v.parse::<Status>())
         .transpose()?;

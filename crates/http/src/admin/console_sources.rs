@@ -11,13 +11,12 @@
 //! ([`super::api_sources`]).
 
 use super::api_sources::{find_stream, shown_location, start};
-use super::console::{
-    confirm, csrf_input, gate_failed, number, query_pairs, qv, render, result, when,
-};
+use super::console::{confirm, csrf_input, gate_failed, number, qv, render, result, when};
 use super::importer::{Phase, StartError};
 use super::session::{esc, field, no_store, reloading_page, ConsoleForm, ConsolePage};
+use crate::params::QueryParams;
 use crate::state::App;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -363,24 +362,15 @@ async fn progress_page(
 async fn source_page(
     State(app): State<App>,
     Path(raw): Path<String>,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
     ConsolePage(s): ConsolePage,
 ) -> Response {
     let source = match find(&app, &raw, "/admin/sources").await {
         Ok(source) => source,
         Err(r) => return *r,
     };
-    let pairs = query_pairs(q.as_deref());
-    let search = pairs
-        .iter()
-        .find(|(k, _)| k == "q")
-        .map(|(_, v)| v.trim().to_string())
-        .unwrap_or_default();
-    let offset = pairs
-        .iter()
-        .find(|(k, _)| k == "offset")
-        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
-        .unwrap_or(0);
+    let search = query.str("q").trim().to_string();
+    let offset = query.number::<u32>("offset").unwrap_or(0);
     let page = match app
         .gate
         .streams(StreamQuery {

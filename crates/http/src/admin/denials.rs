@@ -7,8 +7,9 @@
 
 use super::api::Operator;
 use super::ApiError;
+use crate::params::{Params, QueryParams};
 use crate::state::App;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -21,15 +22,8 @@ pub const DEFAULT_LIMIT: u32 = 100;
 /// The filter a query asks for; `Err` names the field that is wrong.
 /// Absent and empty values filter nothing (a console form sends empty
 /// fields).
-pub fn parse_filter(pairs: &[(String, String)]) -> Result<RefusalFilter, String> {
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    };
+pub fn parse_filter(query: &Params) -> Result<RefusalFilter, String> {
+    let get = |name: &str| query.last_filled(name);
     let time = |name: &str| -> Result<Option<UnixTime>, String> {
         get(name)
             .map(|v| {
@@ -103,13 +97,9 @@ fn item_json(app: &App, r: &LoggedRefusal) -> Value {
 pub async fn list_denials(
     State(app): State<App>,
     _op: Operator,
-    RawQuery(q): RawQuery,
+    QueryParams(query): QueryParams,
 ) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(q.as_deref().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let filter = parse_filter(&pairs).map_err(ApiError::bad_request)?;
+    let filter = parse_filter(&query).map_err(ApiError::bad_request)?;
     let page = crate::refusals::page(&app, filter).await?;
     let items: Vec<Value> = page.items.iter().map(|r| item_json(&app, r)).collect();
     Ok(Json(json!({"items": items, "next_before": page.next_before})).into_response())
@@ -119,8 +109,8 @@ pub async fn list_denials(
 mod tests {
     use super::*;
 
-    fn pairs(q: &str) -> Vec<(String, String)> {
-        form_urlencoded::parse(q.as_bytes()).into_owned().collect()
+    fn pairs(q: &str) -> Params {
+        Params::from_query(Some(q))
     }
 
     #[test]

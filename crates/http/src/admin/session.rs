@@ -22,6 +22,7 @@
 //! ([`super::console`]).
 
 use crate::access::Caller;
+use crate::params::Params;
 use crate::state::App;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -85,7 +86,7 @@ impl FromRequestParts<App> for ConsolePage {
 pub struct ConsoleForm {
     pub id: String,
     pub session: Session,
-    pub form: Vec<(String, String)>,
+    pub form: Params,
 }
 
 impl FromRequest<App> for ConsoleForm {
@@ -96,7 +97,7 @@ impl FromRequest<App> for ConsoleForm {
         let body = Bytes::from_request(req, app)
             .await
             .map_err(IntoResponse::into_response)?;
-        let form = parse_form(&body);
+        let form = Params::from_form(&body);
         let (id, session) = check_form(app, &headers, &form).map_err(|r| *r)?;
         Ok(ConsoleForm { id, session, form })
     }
@@ -107,7 +108,7 @@ impl FromRequest<App> for ConsoleForm {
 fn check_form(
     app: &App,
     headers: &HeaderMap,
-    form: &[(String, String)],
+    form: &Params,
 ) -> Result<(String, Session), Box<Response>> {
     let Some((id, session)) = current(app, headers) else {
         return Err(Box::new(login_page(
@@ -126,14 +127,9 @@ fn check_form(
     Ok((id, session))
 }
 
-pub(crate) fn parse_form(body: &Bytes) -> Vec<(String, String)> {
-    form_urlencoded::parse(body).into_owned().collect()
-}
-
-pub(crate) fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+/// The console's name for [`Params::get`] on a form.
+pub(crate) fn field<'a>(form: &'a Params, name: &str) -> Option<&'a str> {
+    form.get(name)
 }
 
 /// A little style, inline (no files to serve, nothing from elsewhere):
@@ -221,7 +217,7 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
 
 /// `POST /admin/login` (form: `name`, `password`).
 pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Response {
-    let form = parse_form(&body);
+    let form = Params::from_form(&body);
     let name = field(&form, "name").unwrap_or_default();
     let password = field(&form, "password").unwrap_or_default();
     let now = app.now();

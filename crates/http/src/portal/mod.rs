@@ -17,10 +17,12 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::access::{self, Caller};
+use crate::answer::xtream::status_word;
+use crate::answer::Face;
+use crate::localtime::local_minute;
+use crate::params::{query_value, Form, Params};
 use crate::state::App;
-use crate::xtream::get_php::query_value;
-use crate::xtream::wire;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,10 +30,9 @@ use axum::Router;
 use chrono::TimeZone;
 use html::{copyable, esc, post_button};
 use session::Session;
-use std::collections::HashMap;
 use std::fmt::Write;
 use tvgate_core::access::refusal::RefusalPage;
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::Account;
 use tvgate_core::gate::{Authn, GateError};
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
@@ -47,7 +48,7 @@ pub fn routes() -> Router<App> {
         .route("/portal/reset-devices", post(reset_devices))
 }
 
-type FormFields = Form<HashMap<String, String>>;
+type FormFields = Form;
 
 fn html_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -121,12 +122,12 @@ fn forbidden(why: &str) -> Response {
 fn authorised_post(
     app: &App,
     headers: &HeaderMap,
-    form: &HashMap<String, String>,
+    form: &Params,
 ) -> Result<(String, Session), &'static str> {
     let Some((id, s)) = current(app, headers) else {
         return Err("Your session has ended. Please log in again.");
     };
-    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    let presented = form.str("csrf");
     if !session::same_token(presented, &s.csrf) {
         return Err("This form is out of date. Reload the page and try again.");
     }
@@ -177,13 +178,13 @@ async fn login(
 ) -> Response {
     // Login CSRF: the form's token must match the cookie set with it.
     let expected = cookie(&headers, session::LOGIN_COOKIE).unwrap_or_default();
-    let presented = form.get("csrf").map(String::as_str).unwrap_or("");
+    let presented = form.str("csrf");
     if expected.is_empty() || !session::same_token(presented, &expected) {
         return forbidden("This form is out of date. Reload the page and try again.");
     }
-    let username = form.get("username").map(String::as_str).unwrap_or("");
-    let password = form.get("password").map(String::as_str).unwrap_or("");
-    let authn = access::authenticate(&app, &caller, username, password, Face::PlayerApi).await;
+    let username = form.str("username");
+    let password = form.str("password");
+    let authn = access::authenticate(&app, &caller, username, password, Face::Portal).await;
     match authn {
         Authn::Proven {
             account,
@@ -256,7 +257,7 @@ async fn end_connection(
         Ok(s) => s,
         Err(why) => return forbidden(why),
     };
-    let wanted = form.get("lease").and_then(|v| v.trim().parse::<u64>().ok());
+    let wanted = form.number::<u64>("lease");
     let mine = wanted.and_then(|id| {
         crate::slots::connections(&app, s.account)
             .into_iter()
@@ -371,7 +372,7 @@ fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
 }
 
 fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime) {
-    let (word, class) = match wire::status_word(account, None, now) {
+    let (word, class) = match status_word(account, None, now) {
         "Active" => ("active", "ok"),
         "Expired" => ("expired", "bad"),
         "Banned" => ("blocked by the provider", "bad"),
@@ -388,16 +389,12 @@ fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime)
             let _ = write!(
                 out,
                 "<li>Expires on {} ({days} day{} left).</li>",
-                esc(&wire::local_minute(app, at)),
+                esc(&local_minute(app, at)),
                 if days == 1 { "" } else { "s" }
             );
         }
         Some(at) => {
-            let _ = write!(
-                out,
-                "<li>Expired on {}.</li>",
-                esc(&wire::local_minute(app, at))
-            );
+            let _ = write!(out, "<li>Expired on {}.</li>", esc(&local_minute(app, at)));
         }
     }
     if account.is_trial {
@@ -446,7 +443,7 @@ fn connections_section(out: &mut String, app: &App, s: &Session) {
             esc(player),
             esc(&l.ip.to_string()),
             esc(&watching),
-            esc(&wire::local_minute(app, l.started))
+            esc(&local_minute(app, l.started))
         );
         post_button(
             out,

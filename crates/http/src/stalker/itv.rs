@@ -5,16 +5,14 @@
 //! every client asks `create_link` before playing, and only `create_link`
 //! hands out a real URL: a short-lived signed link (`super::play`).
 
-use super::envelope::js;
-use super::{decide_for, Call};
-use crate::access;
+use super::{allowed_link, Call};
+use crate::answer::stalker::js;
+use crate::localtime::{formatted, local_time};
 use crate::state::App;
 use axum::response::Response;
 use serde_json::{json, Value};
-use tvgate_core::access::Face;
 use tvgate_core::catalog::{Catalog, LiveChannel, Programme, StreamRef};
 use tvgate_core::ids::StreamId;
-use tvgate_core::UnixTime;
 
 /// Most programmes per channel in `get_short_epg`, and hours in `get_epg_info`.
 const MAX_SHORT_EPG: usize = 100;
@@ -34,7 +32,7 @@ pub fn answer(call: &Call<'_>, action: &str) -> Response {
             )
         }
         "get_ordered_list" => js(ordered_list(call)),
-        "create_link" => js(create_link(call)),
+        "create_link" => create_link(call),
         "get_short_epg" => js(short_epg(call)),
         "get_epg_info" => js(epg_info(call)),
         "get_fav_ids" => js(json!([])),
@@ -149,7 +147,7 @@ pub fn channel_of_cmd(cmd: &str) -> Option<u32> {
     last.strip_suffix(".ts").and_then(digits)
 }
 
-fn create_link(call: &Call<'_>) -> Value {
+fn create_link(call: &Call<'_>) -> Response {
     let app = call.app;
     let catalog = app.gate.catalog();
     let id = channel_of_cmd(call.params.str("cmd"));
@@ -158,17 +156,10 @@ fn create_link(call: &Call<'_>) -> Value {
         _ => None,
     });
     let Some((id, r)) = found else {
-        return json!({"id": id.unwrap_or(0), "cmd": "", "error": "nothing_to_play"});
+        return js(json!({"id": id.unwrap_or(0), "cmd": "", "error": "nothing_to_play"}));
     };
-    if let Err(denial) = decide_for(app, call.caller, &call.account, Face::Stream, Some(r)) {
-        access::log_denial(
-            app,
-            Face::Stream,
-            &denial,
-            &call.account.username,
-            call.caller,
-        );
-        return json!({"id": id, "cmd": "", "error": "access_denied"});
+    if let Err(refused) = allowed_link(call, id, catalog.stream_category(r)) {
+        return refused.answer(app);
     }
     let base = app.public_url_for(call.caller.host.as_ref()).base();
     let link = super::play::link(
@@ -178,23 +169,10 @@ fn create_link(call: &Call<'_>) -> Value {
         StreamId(id),
         call.session.number,
     );
-    json!({"id": id, "cmd": format!("ffmpeg {link}"), "streamer_id": 0, "link_id": 0,
-           "load": 0, "error": ""})
-}
-
-/// `YYYY-MM-DD HH:MM:SS` in the server's advertised zone.
-pub fn local_time(app: &App, t: UnixTime) -> String {
-    local(app, t, "%Y-%m-%d %H:%M:%S")
-}
-
-fn local(app: &App, t: UnixTime, format: &str) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| {
-            d.with_timezone(&app.settings.timezone)
-                .format(format)
-                .to_string()
-        })
-        .unwrap_or_default()
+    js(
+        json!({"id": id, "cmd": format!("ffmpeg {link}"), "streamer_id": 0, "link_id": 0,
+           "load": 0, "error": ""}),
+    )
 }
 
 fn programme(app: &App, ch: u32, p: &Programme) -> Value {
@@ -210,8 +188,8 @@ fn programme(app: &App, ch: u32, p: &Programme) -> Value {
         "category": "", "director": "", "actor": "",
         "start_timestamp": p.start,
         "stop_timestamp": p.stop,
-        "t_time": local(app, p.start, "%H:%M"),
-        "t_time_to": local(app, p.stop, "%H:%M"),
+        "t_time": formatted(app, p.start, "%H:%M"),
+        "t_time_to": formatted(app, p.stop, "%H:%M"),
         "mark_memo": 0, "mark_archive": 0,
     })
 }

@@ -11,12 +11,16 @@
 //! the MAC is the whole credential, unknown MACs are rate limited per address
 //! (`scan`). Channel links from `itv create_link` carry a short-lived signed
 //! token bound to the line and the channel, never credentials, and are served
-//! by the same relay and connection ledger as Xtream's live streams (`play`).
+//! by the same relay and connection ledger as Xtream's live streams (`play`,
+//! through `crate::deliver`).
+//!
+//! Refusals are the floor's `crate::answer::Refused` (face `Stalker*`),
+//! which also holds the portal's envelope and bare-text refusals
+//! (`crate::answer::stalker`). Nothing here is imported by another face.
 //!
 //! Only the API is served: a real MAG box also loads the portal's web
 //! application from `/c/`, which this face does not host.
 
-pub mod envelope;
 pub mod identity;
 mod itv;
 pub mod mac_lookup;
@@ -26,17 +30,18 @@ mod stb;
 pub mod tokens;
 mod watchdog;
 
-use crate::access::{self, Caller};
+use crate::access::{self, Ask, Caller};
+use crate::answer::stalker::{js, text, AUTHORIZATION_FAILED, UNAUTHORIZED_REQUEST};
+use crate::answer::{Face, Refused};
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use envelope::{js, text, ACCESS_DENIED, AUTHORIZATION_FAILED, UNAUTHORIZED_REQUEST};
 use serde_json::json;
 use std::sync::Arc;
 use tvgate_core::access::token::TokenKey;
-use tvgate_core::access::{decide, AccessRequest, Account, Decision, Denial, Face, Proof};
+use tvgate_core::access::Account;
 
 /// Settings of the portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,15 +172,8 @@ pub async fn portal(
     if kind == "watchdog" {
         return watchdog::answer(&call, action);
     }
-    if let Err(denial) = allowed(&call) {
-        access::log_denial(
-            &app,
-            Face::PlayerApi,
-            &denial,
-            &call.account.username,
-            &caller,
-        );
-        return text(ACCESS_DENIED);
+    if let Err(refused) = allowed(&call) {
+        return refused.answer(&app);
     }
     match kind {
         "stb" => stb::other(action),
@@ -185,35 +183,32 @@ pub async fn portal(
     }
 }
 
-/// The one decision for the box's line, as an API call.
-fn allowed(call: &Call<'_>) -> Result<(), Denial> {
-    decide_for(call.app, call.caller, &call.account, Face::PlayerApi, None)
+/// The one decision for the box's line, as an API call. The box proved
+/// itself by MAC (and login, when required) rather than by a password on
+/// this request, and its device was checked when `get_profile` identified
+/// the session (`stb::profile`); later calls and signed links ride on it.
+fn allowed(call: &Call<'_>) -> Result<(), Refused> {
+    access::decide_proven(
+        call.app,
+        call.caller,
+        &call.account,
+        Ask::face(Face::StalkerCall),
+    )
 }
 
-/// Asks the one decision about `account`, whose box proved itself by MAC
-/// (and login, when required) rather than by a password on this request.
-fn decide_for(
-    app: &App,
-    caller: &Caller,
-    account: &Account,
-    face: Face,
-    item: Option<tvgate_core::catalog::StreamRef>,
-) -> Result<(), Denial> {
-    let catalog = app.gate.catalog();
-    let req = AccessRequest {
-        face,
-        output: item.map(|_| tvgate_core::access::OutputFormat::Ts),
-        item_category: item.map(|r| catalog.stream_category(r)),
-        client_ip: caller.ip,
-        user_agent: caller.user_agent(),
-        // The box's device was checked when `get_profile` identified the
-        // session (`stb::profile`); later calls and signed links ride on it.
-        device: tvgate_core::access::decide::DeviceAsk::NotAsked,
+/// The one decision for the box's line, asking for a live channel (in
+/// `category`) as MPEG-TS, to give it a link.
+fn allowed_link(
+    call: &Call<'_>,
+    channel: u32,
+    category: Option<tvgate_core::ids::CategoryId>,
+) -> Result<(), Refused> {
+    let ask = Ask {
+        face: Face::StalkerLink { channel },
+        output: Some(tvgate_core::access::OutputFormat::Ts),
+        item_category: Some(category),
     };
-    match decide(Proof::Proven(account), &req, app.now()) {
-        Decision::Allow => Ok(()),
-        Decision::Deny(d) => Err(d),
-    }
+    access::decide_proven(call.app, call.caller, &call.account, ask)
 }
 
 /// Harmless answers for what this portal does not offer (VOD, series,
@@ -240,12 +235,12 @@ fn empty_page() -> serde_json::Value {
 
 /// `/c/version.js`: iptvpy reads `var ver = '...'` from it before anything else.
 pub async fn version_js() -> Response {
-    envelope::javascript("var ver = '5.6.2';\n")
+    crate::answer::stalker::javascript("var ver = '5.6.2';\n")
 }
 
 /// `/c/xpcom.common.js`: fetched first by emulators; its content is not used.
 pub async fn xpcom_js() -> Response {
-    envelope::javascript(
+    crate::answer::stalker::javascript(
         "/* tvgate: this portal serves the Stalker API only (server/load.php). */\n",
     )
 }

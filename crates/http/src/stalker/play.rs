@@ -6,23 +6,21 @@
 //! stopped after `create_link` is refused here.
 //!
 //! The stream goes through exactly the path of an Xtream live stream
-//! (`xtream::streams::hand_over`: connection slot in the ledger, then the
-//! relay). When the relay ends it because its lease was ended from outside
-//! (newest-wins, the operator), the box's session gets an event for its
-//! next watchdog call.
+//! (`crate::deliver`: authorized as a live MPEG-TS request, then a
+//! connection slot in the ledger and the relay). When the relay ends it
+//! because its lease was ended from outside (newest-wins, the operator),
+//! the box's session gets an event for its next watchdog call.
 
-use super::decide_for;
-use crate::access::{self, Caller};
+use crate::access::Caller;
+use crate::deliver::{self, parse_file, Credentials, Kind, StreamAsk};
 use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
-use std::sync::atomic::Ordering;
 use tvgate_core::access::token::Claims;
-use tvgate_core::access::{Face, OutputFormat};
-use tvgate_core::catalog::StreamRef;
+use tvgate_core::access::OutputFormat;
 use tvgate_core::ids::{AccountId, StreamId};
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 
@@ -46,28 +44,20 @@ pub fn link(app: &App, base: &str, account: AccountId, stream: StreamId, session
     format!("{base}/stalker/live/{token}/{}.ts", stream.0)
 }
 
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(format!("{text}\n").into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
 /// `GET /stalker/live/{token}/{file}`.
 pub async fn live(
     State(app): State<App>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path((token, file)): Path<(String, String)>,
 ) -> Response {
     // One answer for every kind of bad link: nothing to learn from it.
-    let bad = || plain(StatusCode::FORBIDDEN, "invalid or expired link");
+    let bad = || deliver::plain(StatusCode::FORBIDDEN, "invalid or expired link");
     let Ok(claims) = app.stalker.key.verify(&token, app.now()) else {
         return bad();
     };
-    let asked = crate::xtream::streams::parse_file(&file);
+    let asked = parse_file(&file);
     let matches = matches!(asked, Some((id, ext)) if id == claims.stream.0 && ext.is_none_or(|e| e.eq_ignore_ascii_case("ts")));
     if claims.target >> 48 != LINK_TAG || claims.lease != LeaseId(0) || !matches {
         return bad();
@@ -75,28 +65,17 @@ pub async fn live(
     let Some(account) = app.gate.account(claims.account) else {
         return bad();
     };
-    let catalog = app.gate.catalog();
-    let Some(r @ StreamRef::Live(_)) = catalog.stream(claims.stream) else {
-        return plain(StatusCode::NOT_FOUND, "no such channel");
-    };
-    if let Err(denial) = decide_for(&app, &caller, &account, Face::Stream, Some(r)) {
-        access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);
-        return crate::slate::stream_denial(&app, &caller, &denial, true);
-    }
-    let url = catalog.stream_url(r).to_string();
-    drop(catalog);
-    app.metrics.streams_started.fetch_add(1, Ordering::Relaxed);
     let stream = claims.stream;
-    let response = crate::xtream::streams::hand_over(
-        &app,
-        &caller,
-        &account,
+    let ask = StreamAsk {
+        kind: Kind::Live,
         stream,
-        &account.username,
-        &url,
-        Some(OutputFormat::Ts),
-    )
-    .await;
+        output: Some(OutputFormat::Ts),
+        credentials: Credentials::Link(account.clone()),
+    };
+    let response = match deliver::authorize(&app, &caller, ask).await {
+        Ok(grant) => deliver::hand_over(&app, &caller, grant, &method, &headers).await,
+        Err(stop) => return stop.answer(&app),
+    };
     let relayed = response.status() == StatusCode::OK
         && response
             .headers()

@@ -6,18 +6,19 @@
 //! MAC nor anything about other lines), the same for every spelling of a
 //! MAC, and the same while the address is blocked for scanning.
 
-use super::envelope::js;
 use super::identity::Mac;
 use super::scan::Verdict;
 use super::tokens::Session;
 use super::{mac_lookup, Call};
-use crate::access::{self, Ask, Caller};
+use crate::access::{self, Ask, Caller, Checked};
+use crate::answer::stalker::{js, refused_profile};
+use crate::answer::{Face, Refused};
 use crate::params::Params;
 use crate::state::App;
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::Account;
 
 /// What an unknown (or, from a blocked address, any) MAC is told.
 const NOT_REGISTERED: &str =
@@ -83,7 +84,7 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
         if app.settings.stalker.login_required {
             return js(login_needed());
         }
-        return js(refused(NOT_REGISTERED));
+        return js(refused_profile(NOT_REGISTERED));
     };
     if app.settings.stalker.login_required && session.login_proven != Some(account.id) {
         return js(login_needed());
@@ -98,7 +99,7 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
         params.get("device_id2"),
     );
     let req = tvgate_core::access::decide::AccessRequest::new(
-        Face::PlayerApi,
+        Face::StalkerProfile.decided_as(),
         caller.ip,
         caller.user_agent(),
     );
@@ -116,10 +117,8 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
         tvgate_core::access::decide::Decision::Deny(d) => Err(d),
     };
     if let Err(denial) = checked {
-        access::log_denial(app, Face::PlayerApi, &denial, &account.username, caller);
         app.stalker.sessions.identified(session.number, None);
-        let why = crate::xtream::wire::describe(app, &denial);
-        return js(refused(&why));
+        return Refused::new(Face::StalkerProfile, denial, caller, &account.username).answer(app);
     }
     app.stalker
         .sessions
@@ -136,11 +135,20 @@ pub async fn do_auth(app: &App, caller: &Caller, params: &Params, session: &Sess
         caller,
         params.str("login"),
         params.str("password"),
-        Ask::face(Face::PlayerApi),
+        Ask::face(Face::StalkerCall),
     )
     .await;
+    // The answer is only yes or no; a refusal is recorded, and a proven
+    // line still counts as proven (its state is the profile's business).
+    let proven = match checked {
+        Checked::Allowed(proven) => Some(proven.account),
+        Checked::Refused { proven, refused } => {
+            let _ = refused.record(app);
+            proven.map(|p| p.account)
+        }
+    };
     let by_mac = identify(app, caller, session);
-    let ok = match (by_mac, checked.authn.account()) {
+    let ok = match (by_mac, proven) {
         (Some(line), Some(proven)) if line.id == proven.id => {
             app.stalker
                 .sessions
@@ -156,20 +164,13 @@ fn login_needed() -> Value {
     json!({"status": 2, "msg": "Enter your login and password.", "block_msg": "", "watchdog_timeout": 120})
 }
 
-fn refused(msg: &str) -> Value {
-    json!({
-        "id": null, "name": "", "status": 1, "msg": msg, "block_msg": msg,
-        "watchdog_timeout": 120, "timeslot": 60, "store_auth_data_on_stb": false,
-    })
-}
-
 /// Expiry as `account_info` and the profile show it.
 fn end_date(app: &App, account: &Account) -> (String, String) {
     match account.expires_at {
         None => ("Unlimited".into(), "Unlimited".into()),
         Some(at) => {
             let days = (at - app.now()).div_euclid(86_400);
-            let date = super::itv::local_time(app, at);
+            let date = crate::localtime::local_time(app, at);
             (format!("{date} ({days} days)"), date)
         }
     }

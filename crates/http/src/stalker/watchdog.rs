@@ -5,12 +5,11 @@
 //! ended because another connection took its slot (newest-wins) or the
 //! operator ended it gets one `send_msg` saying so (queued by `super::play`).
 
-use super::envelope::js;
 use super::Call;
-use crate::access;
+use crate::answer::describe;
+use crate::answer::stalker::js;
 use axum::response::Response;
 use serde_json::json;
-use tvgate_core::access::Face;
 
 pub fn answer(call: &Call<'_>, action: &str) -> Response {
     match action {
@@ -23,16 +22,9 @@ pub fn answer(call: &Call<'_>, action: &str) -> Response {
 fn get_events(call: &Call<'_>) -> Response {
     let sessions = &call.app.stalker.sessions;
     let number = call.session.number;
-    if let Err(denial) = super::allowed(call) {
-        access::log_denial(
-            call.app,
-            Face::PlayerApi,
-            &denial,
-            &call.account.username,
-            call.caller,
-        );
-        let msg = crate::xtream::wire::describe(call.app, &denial);
-        sessions.notify(number, "cut_off", msg);
+    if let Err(refused) = super::allowed(call) {
+        let denial = refused.record(call.app);
+        sessions.notify(number, "cut_off", describe(call.app, &denial));
     }
     let Some((id, pending)) = sessions.take_event(number) else {
         return js(json!({"data": {"msgs": 0, "additional_services_on": "1"}}));
@@ -46,7 +38,7 @@ fn get_events(call: &Call<'_>) -> Response {
         "reboot_after_ok": 0,
         "auto_hide_timeout": 0,
         "param1": "",
-        "send_time": super::itv::local_time(call.app, call.app.now()),
+        "send_time": crate::localtime::local_time(call.app, call.app.now()),
         "additional_services_on": "1",
     }}))
 }

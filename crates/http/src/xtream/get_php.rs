@@ -6,17 +6,17 @@
 //! every attribute quoted, no raw `"` inside values, a quoted attribute
 //! before the comma, `x-tvg-url` and `url-tvg` pointing at our `xmltv.php`.
 
-use crate::access::{self, Ask, Caller};
+use crate::access::{self, Ask, Caller, Proven};
+use crate::answer::Face;
 use crate::body::{chunked, CHUNK};
-use crate::params::Params;
+use crate::params::{path_segment, query_value, Params};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
-use tvgate_core::access::{Account, Denial, Face, OutputFormat};
+use tvgate_core::access::{Account, OutputFormat};
 use tvgate_core::catalog::{Catalog, LiveChannel};
-use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
 use tvgate_formats::m3u::{self, Value};
 
@@ -42,54 +42,6 @@ pub async fn playlist_path(
 ) -> Response {
     params.set_from_path(&rest, "type");
     playlist(&app, &caller, &params).await
-}
-
-/// A plain-text refusal for faces that are not JSON (playlists, guides,
-/// streams). Unknown user and wrong password share one answer.
-pub fn text_denial(app: &App, denial: &Denial) -> Response {
-    let (status, body) = match denial {
-        Denial::InvalidCredentials => (
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials: Invalid username or password\n".to_string(),
-        ),
-        Denial::RateLimited { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
-        ),
-        // The provider's limit, not the subscriber's: a temporary condition.
-        Denial::SourceAtCapacity => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
-        ),
-        other => (
-            StatusCode::FORBIDDEN,
-            format!("{}: {}\n", other.code(), super::wire::describe(app, other)),
-        ),
-    };
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r.headers_mut()
-        .insert("x-tvgate-reason", HeaderValue::from_static(denial.code()));
-    if let Denial::RateLimited { retry_after_secs } = denial {
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-    }
-    r
-}
-
-/// Percent-encodes a credential for a URL path segment. Credentials cannot
-/// hold URL-breaking ASCII (credentials.rs), so only non-ASCII is encoded.
-pub fn path_segment(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::CONTROLS).to_string()
-}
-
-/// Percent-encodes a query value.
-pub fn query_value(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
@@ -122,16 +74,13 @@ async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
         ask,
     )
     .await;
-    if let Some(denial) = checked.denial() {
-        return text_denial(app, denial);
-    }
-    let Authn::Proven {
+    let Proven {
         account,
         username,
         password,
-    } = checked.authn
-    else {
-        return text_denial(app, &Denial::InvalidCredentials);
+    } = match checked.allowed() {
+        Ok(proven) => proven,
+        Err(refused) => return refused.answer(app),
     };
     app.metrics
         .playlists

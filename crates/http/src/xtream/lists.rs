@@ -316,13 +316,13 @@ pub fn epg(
     let listings: Vec<_> = programmes
         .iter()
         .map(|p| {
-            let end = wire::local_time(app, p.stop);
+            let end = crate::localtime::local_time(app, p.stop);
             xtream::EpgListing {
                 id: format!("{}{}", c.id.0, p.start),
                 epg_id: c.id.0.to_string(),
                 title: xtream::base64(&p.title),
                 lang: &p.lang,
-                start: wire::local_time(app, p.start),
+                start: crate::localtime::local_time(app, p.start),
                 stop: end.clone(),
                 end,
                 description: xtream::base64(&p.desc),

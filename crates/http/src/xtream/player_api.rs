@@ -6,53 +6,15 @@
 //! the login payload instead of data, as Xtream Codes v2 does.
 
 use super::{lists, wire};
-use crate::access::{self, Ask, Caller};
+use crate::access::{self, Ask, Caller, Checked, Proven};
+use crate::answer::xtream::json;
+use crate::answer::Face;
 use crate::params::Params;
-use crate::state::{App, FailedLoginStyle};
-use axum::body::Body;
+use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use tvgate_core::access::{Decision, Denial, Face};
 use tvgate_core::catalog::CategoryKind;
-use tvgate_core::gate::Authn;
-
-/// `Content-Type` of every JSON answer.
-pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
-
-pub fn json(status: StatusCode, body: impl Into<Body>) -> Response {
-    let mut r = Response::new(body.into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, JSON);
-    r
-}
-
-/// The answer to a caller whose credentials were not proven.
-pub fn failed_login(app: &App, denial: &Denial) -> Response {
-    if let Denial::RateLimited { retry_after_secs } = denial {
-        let mut r = json(
-            StatusCode::TOO_MANY_REQUESTS,
-            wire::rate_limited_body(*retry_after_secs),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-        return r;
-    }
-    match app.settings.failed_login {
-        FailedLoginStyle::Xtream => json(StatusCode::OK, wire::FAILED_LOGIN_BODY),
-        FailedLoginStyle::Unauthorized => json(StatusCode::UNAUTHORIZED, wire::FAILED_LOGIN_BODY),
-        FailedLoginStyle::Forbidden => json(StatusCode::FORBIDDEN, wire::FAILED_LOGIN_BODY),
-        FailedLoginStyle::NotFound => {
-            let mut r = Response::new(Body::from(NOT_FOUND_PAGE));
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            r
-        }
-    }
-}
-
-const NOT_FOUND_PAGE: &str = "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n</body>\r\n</html>\r\n";
 
 /// Which endpoint is answering (panel_api adds categories and channels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,19 +66,24 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
     let caller = with_device.as_ref().unwrap_or(caller);
     let username = params.str("username");
     let password = params.str("password");
-    let checked = access::check(app, caller, username, password, Ask::face(Face::PlayerApi)).await;
-    let Authn::Proven {
+    let checked = access::check(app, caller, username, password, Ask::face(Face::XtreamApi)).await;
+    // A proven line that may not be served is told why in the login payload.
+    let (proven, denial) = match checked {
+        Checked::Allowed(proven) => (proven, None),
+        Checked::Refused {
+            proven: Some(proven),
+            refused,
+        } => (proven, Some(refused.record(app))),
+        Checked::Refused {
+            proven: None,
+            refused,
+        } => return refused.answer(app),
+    };
+    let Proven {
         account,
         username,
         password,
-    } = &checked.authn
-    else {
-        let denial = checked
-            .denial()
-            .cloned()
-            .unwrap_or(Denial::InvalidCredentials);
-        return failed_login(app, &denial);
-    };
+    } = &proven;
     let now = app.now();
     let public = app.public_url_for(caller.host.as_ref());
     let ctx = wire::LoginContext {
@@ -127,10 +94,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         active_cons: app.ledger.active(account.id, now),
         now,
     };
-    let denial = match &checked.decision {
-        Decision::Allow => None,
-        Decision::Deny(d) => Some(d),
-    };
+    let denial = denial.as_ref();
     let action = action_name(params.str("action"));
     if denial.is_some() || action.is_empty() {
         if denial.is_none() {

@@ -1,58 +1,30 @@
-//! Stream URLs: `/live|movie|series/USER/PASS/ID[.EXT]`, the short live form
-//! `/USER/PASS/ID[.EXT]`, and catch-up (`/timeshift/...`,
-//! `/streaming/timeshift.php`). Each is authorized by the one decision, then
-//! the player is handed the source: live channels are relayed (`live`, HLS
-//! playlists through `hls`), movies and episodes proxied with ranges
-//! (`vod`), and sources the operator set to `redirect` get a 302.
-//!
-//! The stream is looked up before the decision only to learn its category;
-//! the answer to unproven credentials is the same whether the id exists or not.
+//! Stream URLs of the Xtream face: `/live|movie|series/USER/PASS/ID[.EXT]`,
+//! the short live form `/USER/PASS/ID[.EXT]`, and catch-up (`/timeshift/...`,
+//! `/streaming/timeshift.php`). This module reads the URL forms (the id, the
+//! container asked for, the credentials in the path); authorizing the
+//! stream and delivering it are the floor's (`crate::deliver`), shared with
+//! the Stalker portal's channel links.
 
-use super::get_php::text_denial;
 use crate::access::{self, Ask, Caller};
+use crate::answer::Face;
+use crate::deliver::{self, parse_file, Credentials, Grant, Kind, Stop, StreamAsk};
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use tvgate_core::access::{Face, OutputFormat};
-use tvgate_core::catalog::{Delivery, StreamRef};
+use tvgate_core::access::OutputFormat;
 use tvgate_core::ids::StreamId;
 use tvgate_core::UnixTime;
-
-/// Which path a stream URL came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Live,
-    Movie,
-    Series,
-}
-
-/// `123.ts` → (123, Some("ts")); `123` → (123, None).
-pub fn parse_file(file: &str) -> Option<(u32, Option<&str>)> {
-    let (id, ext) = match file.split_once('.') {
-        Some((id, ext)) => (id, Some(ext)),
-        None => (file, None),
-    };
-    Some((id.parse().ok()?, ext.filter(|e| !e.is_empty())))
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(format!("{text}\n").into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
 
 pub async fn live(
     State(app): State<App>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path((u, p, file)): Path<(String, String, String)>,
 ) -> Response {
-    stream(&app, &caller, Kind::Live, &u, &p, &file).await
+    stream(&app, &caller, Kind::Live, &method, &headers, &u, &p, &file).await
 }
 
 pub async fn movie(
@@ -62,7 +34,7 @@ pub async fn movie(
     headers: HeaderMap,
     Path((u, p, file)): Path<(String, String, String)>,
 ) -> Response {
-    vod_stream(&app, &caller, Kind::Movie, &method, &headers, &u, &p, &file).await
+    stream(&app, &caller, Kind::Movie, &method, &headers, &u, &p, &file).await
 }
 
 pub async fn series(
@@ -72,7 +44,7 @@ pub async fn series(
     headers: HeaderMap,
     Path((u, p, file)): Path<(String, String, String)>,
 ) -> Response {
-    vod_stream(
+    stream(
         &app,
         &caller,
         Kind::Series,
@@ -85,10 +57,8 @@ pub async fn series(
     .await
 }
 
-/// A movie or an episode: from an HTTP source it is proxied with HEAD and
-/// byte ranges (`super::vod`); a built-in one is handed over as any stream.
 #[allow(clippy::too_many_arguments)]
-async fn vod_stream(
+async fn stream(
     app: &App,
     caller: &Caller,
     kind: Kind,
@@ -99,48 +69,12 @@ async fn vod_stream(
     file: &str,
 ) -> Response {
     match authorize(app, caller, kind, username, password, file).await {
-        Outcome::Refused(r) => r,
-        Outcome::Allowed {
-            url,
-            account,
-            stream,
-            ..
-        } => {
-            app.metrics
-                .streams_started
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if super::vod::is_http(&url) && !redirected(app, stream) {
-                super::vod::serve(
-                    app, caller, &account, stream, username, method, headers, &url,
-                )
-                .await
-            } else {
-                hand_over(app, caller, &account, stream, username, &url, None).await
-            }
-        }
+        Ok(grant) => deliver::hand_over(app, caller, grant, method, headers).await,
+        Err(stop) => stop.answer(app),
     }
 }
 
-/// True when the operator chose redirects (302) for the stream's source.
-fn redirected(app: &App, stream: StreamId) -> bool {
-    let catalog = app.gate.catalog();
-    catalog
-        .stream(stream)
-        .is_some_and(|r| catalog.delivery(r) == Delivery::Redirect)
-}
-
-/// What authorization found: the allowed stream's source URL.
-enum Outcome {
-    Allowed {
-        url: String,
-        account: std::sync::Arc<tvgate_core::access::Account>,
-        stream: StreamId,
-        /// The container asked for (live only).
-        output: Option<OutputFormat>,
-    },
-    Refused(Response),
-}
-
+/// The URL's stream, authorized for its credentials.
 async fn authorize(
     app: &App,
     caller: &Caller,
@@ -148,141 +82,28 @@ async fn authorize(
     username: &str,
     password: &str,
     file: &str,
-) -> Outcome {
+) -> Result<Grant, Stop> {
     let Some((id, ext)) = parse_file(file) else {
-        return Outcome::Refused(plain(StatusCode::NOT_FOUND, "not found"));
+        return Err(Stop::NotFound("not found"));
     };
-    let catalog = app.gate.catalog();
-    let found = catalog.stream(StreamId(id)).filter(|r| {
-        matches!(
-            (kind, r),
-            (Kind::Live, StreamRef::Live(_))
-                | (Kind::Movie, StreamRef::Movie(_))
-                | (Kind::Series, StreamRef::Episode(..))
-        )
-    });
     let output = match kind {
         Kind::Live => match ext {
             None => Some(OutputFormat::Ts),
             Some(e) => match OutputFormat::from_name(e) {
                 Some(f) => Some(f),
-                None => {
-                    return Outcome::Refused(plain(
-                        StatusCode::NOT_FOUND,
-                        "unknown stream extension; use .ts or .m3u8",
-                    ))
-                }
+                None => return Err(Stop::NotFound("unknown stream extension; use .ts or .m3u8")),
             },
         },
         // Movies and episodes are served in their own container.
         _ => None,
     };
-    let ask = Ask {
-        face: Face::Stream,
+    let ask = StreamAsk {
+        kind,
+        stream: StreamId(id),
         output,
-        item_category: found.map(|r| catalog.stream_category(r)),
+        credentials: Credentials::Password { username, password },
     };
-    let checked = access::check(app, caller, username, password, ask).await;
-    if let Some(denial) = checked.denial() {
-        let ts = kind == Kind::Live && output == Some(OutputFormat::Ts);
-        return Outcome::Refused(crate::slate::stream_denial(app, caller, denial, ts));
-    }
-    match (found, checked.authn.account()) {
-        (Some(r), Some(account)) => Outcome::Allowed {
-            url: catalog.stream_url(r).to_string(),
-            account: account.clone(),
-            stream: StreamId(id),
-            output,
-        },
-        _ => Outcome::Refused(plain(StatusCode::NOT_FOUND, "no such stream")),
-    }
-}
-
-async fn stream(
-    app: &App,
-    caller: &Caller,
-    kind: Kind,
-    username: &str,
-    password: &str,
-    file: &str,
-) -> Response {
-    match authorize(app, caller, kind, username, password, file).await {
-        Outcome::Refused(r) => r,
-        Outcome::Allowed {
-            url,
-            account,
-            stream,
-            output,
-        } => {
-            app.metrics
-                .streams_started
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            hand_over(app, caller, &account, stream, username, &url, output).await
-        }
-    }
-}
-
-/// Gives the player a live channel (or a built-in file): relayed from its
-/// source on a connection slot that frees the moment the player leaves, or
-/// redirected to when the operator chose that for the source.
-pub(crate) async fn hand_over(
-    app: &App,
-    caller: &Caller,
-    account: &tvgate_core::access::Account,
-    stream: StreamId,
-    username: &str,
-    url: &str,
-    output: Option<OutputFormat>,
-) -> Response {
-    // Built-in names may carry a query (`loop:demo?ch=2`) to keep catalog
-    // entries distinct; it is not part of the name.
-    let builtin = |rest: &str| rest.split('?').next().unwrap_or(rest).to_string();
-    if let Some(name) = url.strip_prefix("loop:").map(builtin) {
-        return match app.builtins.loops.get(&name) {
-            Some(source) => {
-                let upstream = super::live::Upstream::Builtin(source.clone());
-                super::live::serve(app, caller, account, stream, username, upstream).await
-            }
-            None => plain(
-                StatusCode::NOT_FOUND,
-                "this built-in channel does not exist",
-            ),
-        };
-    }
-    if let Some(name) = url.strip_prefix("clip:").map(builtin) {
-        return match app.builtins.clips.get(&name) {
-            Some(bytes) => {
-                let mut r = Response::new(axum::body::Body::from(bytes.clone()));
-                r.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
-                r
-            }
-            None => plain(StatusCode::NOT_FOUND, "this built-in file does not exist"),
-        };
-    }
-    if super::vod::is_http(url) && !redirected(app, stream) {
-        use super::live::{is_hls_url, serve, Upstream};
-        return match (is_hls_url(url), output) {
-            (true, Some(OutputFormat::M3u8)) => {
-                super::hls::serve_playlist(app, caller, account, stream, url).await
-            }
-            (true, _) => serve(app, caller, account, stream, username, Upstream::Hls).await,
-            // A TS source asked for as .m3u8 is still served as TS: players
-            // that ask for HLS (VLC, ffmpeg, mpv, ExoPlayer) sniff the body.
-            (false, _) => serve(app, caller, account, stream, username, Upstream::Ts).await,
-        };
-    }
-    let mut r = plain(StatusCode::FOUND, "redirecting to the source");
-    match HeaderValue::from_str(url) {
-        Ok(v) => {
-            r.headers_mut().insert(header::LOCATION, v);
-            r
-        }
-        Err(_) => plain(
-            StatusCode::BAD_GATEWAY,
-            "the source URL of this stream is not valid",
-        ),
-    }
+    deliver::authorize(app, caller, ask).await
 }
 
 /// Parses a catch-up start as clients send it: `YYYY-MM-DD:HH-MM` (the common
@@ -348,14 +169,14 @@ async fn catch_up(
     ) else {
         // Authenticate anyway so a malformed URL tells nothing to a stranger.
         let checked = access::check(app, caller, username, password, Ask::face(Face::Stream)).await;
-        if let Some(d) = checked.denial() {
-            return text_denial(app, d);
+        if let Err(refused) = checked.allowed() {
+            return refused.answer(app);
         }
-        return plain(StatusCode::BAD_REQUEST, "catch-up URL not understood: expected /timeshift/USER/PASS/MINUTES/YYYY-MM-DD:HH-MM/ID.ts");
+        return deliver::plain(StatusCode::BAD_REQUEST, "catch-up URL not understood: expected /timeshift/USER/PASS/MINUTES/YYYY-MM-DD:HH-MM/ID.ts");
     };
     match authorize(app, caller, Kind::Live, username, password, file).await {
-        Outcome::Refused(r) => r,
-        Outcome::Allowed { .. } => plain(
+        Err(stop) => stop.answer(app),
+        Ok(_) => deliver::plain(
             StatusCode::NOT_FOUND,
             "catch-up is not recorded for this channel",
         ),
@@ -367,10 +188,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn files_and_starts() {
-        assert_eq!(parse_file("12.ts"), Some((12, Some("ts"))));
-        assert_eq!(parse_file("12"), Some((12, None)));
-        assert_eq!(parse_file("x.ts"), None);
+    fn starts() {
         let utc = chrono_tz::UTC;
         assert_eq!(parse_start("2025-01-01:18-30", utc), Some(1_735_756_200));
         assert_eq!(parse_start("20250101-18", utc), Some(1_735_754_400));

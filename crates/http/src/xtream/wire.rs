@@ -1,94 +1,18 @@
 //! Domain values rendered into the Xtream wire shapes, field by field.
+//! (The JSON of a failed login and the status word are the floor's,
+//! `crate::answer::xtream`, beside the other refusals.)
 
+use crate::answer::xtream::status_word;
+use crate::localtime::{local_date, time_now};
 use crate::state::{App, PublicUrl, UnlimitedExpiry};
-use chrono::TimeZone;
-use tvgate_core::access::{Account, Denial, Status};
+use tvgate_core::access::{Account, Denial};
 use tvgate_core::catalog::{Catalog, Category, CategoryKind};
 use tvgate_core::ids::CategoryId;
 use tvgate_core::UnixTime;
 use tvgate_formats::xtream;
 
-/// `YYYY-MM-DD HH:MM:SS` in the advertised zone.
-pub fn local_time(app: &App, ts: UnixTime) -> String {
-    match app.settings.timezone.timestamp_opt(ts, 0).single() {
-        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
-        None => String::new(),
-    }
-}
-
-thread_local! {
-    // (second, zone, text) of the last `time_now` rendered on this thread:
-    // every login in the same second reuses it instead of formatting again.
-    static NOW_TEXT: std::cell::RefCell<(UnixTime, chrono_tz::Tz, String)> =
-        const { std::cell::RefCell::new((UnixTime::MIN, chrono_tz::UTC, String::new())) };
-}
-
-/// [`local_time`] of the current second, cached per thread.
-pub fn time_now(app: &App, now: UnixTime) -> String {
-    NOW_TEXT.with(|cell| {
-        let mut c = cell.borrow_mut();
-        if c.0 != now || c.1 != app.settings.timezone {
-            *c = (now, app.settings.timezone, local_time(app, now));
-        }
-        c.2.clone()
-    })
-}
-
-/// `YYYY-MM-DD` in the advertised zone, for messages.
-pub fn local_date(app: &App, ts: UnixTime) -> String {
-    match app.settings.timezone.timestamp_opt(ts, 0).single() {
-        Some(t) => t.format("%Y-%m-%d").to_string(),
-        None => ts.to_string(),
-    }
-}
-
-/// `2026-11-28 20:12` in the server's time zone: when a connection began.
-pub fn local_minute(app: &App, ts: UnixTime) -> String {
-    match app.settings.timezone.timestamp_opt(ts, 0).single() {
-        Some(t) => t.format("%Y-%m-%d %H:%M").to_string(),
-        None => ts.to_string(),
-    }
-}
-
-/// A refusal in plain words for a person: times in the server's zone and,
-/// for a full line, the name of the channel each holder watches.
-pub fn describe(app: &App, denial: &Denial) -> String {
-    let catalog = app.gate.catalog();
-    denial.message_with(
-        |t| match denial {
-            Denial::ConnectionLimit { .. } | Denial::DeviceNotRegistered { .. } => {
-                local_minute(app, t)
-            }
-            _ => local_date(app, t),
-        },
-        |id| {
-            catalog
-                .stream(id)
-                .map(|r| catalog.stream_name(r).to_string())
-        },
-    )
-}
-
 /// 2100-01-01T00:00:00Z, the "far future" for unlimited lines.
 const FAR_FUTURE: UnixTime = 4_102_444_800;
-
-/// The status string players read, consistent with the expiry: a line
-/// whose date has passed says `Expired` even if the operator left it active.
-pub fn status_word(account: &Account, denial: Option<&Denial>, now: UnixTime) -> &'static str {
-    match denial {
-        Some(Denial::Banned) => "Banned",
-        Some(Denial::Disabled) => "Disabled",
-        Some(Denial::Expired { .. }) => "Expired",
-        // Not a status of the line, but players only proceed on `Active`.
-        Some(Denial::DeviceNotRegistered { .. }) => "Disabled",
-        _ => match account.status {
-            Status::Banned => "Banned",
-            Status::Disabled => "Disabled",
-            Status::Active if account.is_expired(now) => "Expired",
-            Status::Active => "Active",
-        },
-    }
-}
 
 /// Everything the login payload needs besides the line itself.
 pub struct LoginContext<'a> {
@@ -154,17 +78,6 @@ pub fn login(ctx: &LoginContext<'_>, account: &Account, denial: Option<&Denial>)
         }),
     };
     serde_json::to_vec(&payload).unwrap_or_default()
-}
-
-/// The answer to unknown users and wrong passwords: the same bytes for both.
-pub const FAILED_LOGIN_BODY: &[u8] = br#"{"user_info":{"auth":0}}"#;
-
-/// The answer to a caller over the failure budget.
-pub fn rate_limited_body(retry_after_secs: u32) -> Vec<u8> {
-    format!(
-        r#"{{"user_info":{{"auth":0}},"tvgate":{{"reason":"rate_limited","message":"Too many failed logins; try again in {retry_after_secs} seconds"}}}}"#
-    )
-    .into_bytes()
 }
 
 /// A category in wire form.

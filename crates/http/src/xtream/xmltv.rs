@@ -1,8 +1,8 @@
 //! `xmltv.php` (and `/epg/USER/PASS[/gz]`): the guide for the channels the
 //! line can see. Channels first, then programmes, streamed per channel.
 
-use super::get_php::text_denial;
 use crate::access::{self, Ask, Caller};
+use crate::answer::Face;
 use crate::body::{chunked, CHUNK};
 use crate::params::Params;
 use crate::state::App;
@@ -10,8 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use std::collections::HashSet;
-use tvgate_core::access::Face;
-use tvgate_core::gate::Authn;
 use tvgate_formats::xmltv as fmt;
 
 pub async fn xmltv_php(State(app): State<App>, caller: Caller, params: Params) -> Response {
@@ -38,11 +36,9 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
         Ask::face(Face::Guide),
     )
     .await;
-    if let Some(denial) = checked.denial() {
-        return text_denial(app, denial);
-    }
-    let Authn::Proven { account, .. } = checked.authn else {
-        return text_denial(app, &tvgate_core::access::Denial::InvalidCredentials);
+    let account = match checked.allowed() {
+        Ok(proven) => proven.account,
+        Err(refused) => return refused.answer(app),
     };
     let catalog = app.gate.catalog();
     // Guide channels the line can see, in playlist order, each once.

@@ -1,37 +1,45 @@
-//! Live channels from real sources, relayed through the hub: the viewer
-//! takes a connection slot first, then joins the channel's one upstream
-//! connection (opened now if nobody watches it, within the source's cap).
+//! Live channels relayed through the hub (channels over HTTP, HLS channels
+//! asked for as MPEG-TS, built-in loops): the viewer takes a connection slot
+//! first, then joins the channel's one upstream connection (opened now if
+//! nobody watches it, within the source's cap).
 //!
 //! The order matters: a viewer refused for its own limit never touches the
 //! source, and a channel already relayed is shared without asking the
 //! source's cap, so `source_at_capacity` only refuses a channel nobody of
 //! this server watches yet.
+//!
+//! A refusal here is a live stream's: the slate where it is wanted
+//! (`crate::answer::Face::LiveTs`).
 
-use crate::access::{self, Caller};
+use crate::access::Caller;
+use crate::answer::{Face, Refused};
 use crate::slots;
 use crate::state::App;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::StreamExt;
-use tvgate_core::access::{Account, Denial, Face};
-use tvgate_core::ids::StreamId;
+use tvgate_core::access::{Account, Denial};
+use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ledger::LeaseKind;
 
 /// What the relay reads for a channel.
 #[derive(Clone)]
 pub enum Upstream {
-    /// An MPEG-TS stream over HTTP (with the channel's backups).
-    Ts,
+    /// An MPEG-TS stream over HTTP: its URLs in order (its own, then its
+    /// backups), and its source's id and connection cap (0: none).
+    Ts {
+        urls: Vec<String>,
+        source: SourceId,
+        cap: u32,
+    },
     /// A live HLS playlist, turned into one continuous TS stream.
-    Hls,
+    Hls {
+        url: String,
+        source: SourceId,
+        cap: u32,
+    },
     /// A built-in channel (`loop:NAME`): no provider connection to count.
     Builtin(std::sync::Arc<dyn crate::state::LiveSource>),
-}
-
-/// True when the source URL is an HLS playlist (its path ends in `.m3u8`).
-pub fn is_hls_url(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    path.to_ascii_lowercase().ends_with(".m3u8")
 }
 
 /// Serves `stream` as a continuous MPEG-TS body to one viewer.
@@ -43,48 +51,36 @@ pub async fn serve(
     username: &str,
     upstream: Upstream,
 ) -> Response {
-    let refuse = |denial: Denial| {
-        access::log_denial(app, Face::Stream, &denial, username, caller);
-        crate::slate::stream_denial(app, caller, &denial, true)
-    };
-    let catalog = app.gate.catalog();
-    let Some(r) = catalog.stream(stream) else {
-        return crate::slate::stream_denial(app, caller, &Denial::NotInPackage, true);
-    };
+    let refuse = |denial: Denial| Refused::new(Face::LiveTs, denial, caller, username).answer(app);
     let guard = match slots::admit(app, caller, account, stream, LeaseKind::LiveTs).await {
         Ok(g) => g,
         Err(denial) => return refuse(denial),
-    };
-    let (source, cap) = catalog.source_cap(r);
-    let urls: Vec<String> = catalog.upstream_urls(r).map(str::to_owned).collect();
-    let Some(primary) = urls.first().cloned() else {
-        return refuse(Denial::NotInPackage);
     };
     // Viewers of a channel share its upstream; the key is the stream id,
     // which is also the channel's label in /metrics (never the URL).
     let key = stream.0.to_string();
     // Only a channel nobody watches yet needs a provider connection, so
     // only `open` asks for the source's permit.
-    let permit = || {
+    let permit = |source: SourceId, cap: u32| {
         app.caps
             .try_acquire(source.0 as u64, cap)
             .ok_or(Denial::SourceAtCapacity)
     };
     let joined = app.hub.try_subscribe(&key, || {
-        Ok(match &upstream {
+        Ok(match upstream {
             Upstream::Builtin(source) => source.open(),
-            Upstream::Ts => tvgate_relay::http_ts(
+            Upstream::Ts { urls, source, cap } => tvgate_relay::http_ts(
                 app.client.clone(),
                 urls,
                 app.settings.upstream,
                 app.hub.stats(),
-                Some(permit()?),
+                Some(permit(source, cap)?),
             ),
-            Upstream::Hls => {
-                let held = permit()?;
+            Upstream::Hls { url, source, cap } => {
+                let held = permit(source, cap)?;
                 let segments = tvgate_relay::hls_source::hls_to_ts(
                     app.client.clone(),
-                    primary,
+                    url,
                     super::hls::ts_config(app),
                 );
                 // The permit lives as long as the poller.
@@ -111,17 +107,4 @@ pub async fn serve(
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hls_urls() {
-        assert!(is_hls_url("http://h/live/index.m3u8"));
-        assert!(is_hls_url("https://h/a/B.M3U8?token=1"));
-        assert!(!is_hls_url("http://h/live/1.ts"));
-        assert!(!is_hls_url("http://h/get?x=.m3u8x"));
-    }
 }

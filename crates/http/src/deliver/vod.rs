@@ -11,7 +11,9 @@
 //! sends, never held whole. Whatever the source does wrong (unreachable,
 //! slow, an error status) the player gets a 502 with a short reason.
 
-use crate::access::{self, Caller};
+use super::plain;
+use crate::access::Caller;
+use crate::answer::{Face, Refused};
 use crate::slots::{self, LeaseGuard};
 use crate::state::App;
 use axum::body::Body;
@@ -20,7 +22,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use std::time::Duration;
-use tvgate_core::access::{Account, Face};
+use tvgate_core::access::Account;
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 
@@ -50,12 +52,6 @@ const ANSWER_WAIT: Duration = Duration::from_secs(15);
 /// download is abandoned (the player sees the transfer cut, not a clean end).
 const IDLE_LIMIT: Duration = Duration::from_secs(30);
 
-/// Whether a source URL is one this module proxies.
-pub fn is_http(url: &str) -> bool {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    matches!(scheme.as_deref(), Some("http" | "https"))
-}
-
 /// Serves an authorized movie or episode: a GET takes a `Vod` connection
 /// slot (refused as any stream is when the line is full) and is proxied; a
 /// HEAD moves no video, so it is proxied without a slot and can neither be
@@ -76,12 +72,9 @@ pub async fn serve(
     }
     match slots::admit(app, caller, account, stream, LeaseKind::Vod).await {
         Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
-        Err(denial) => {
-            access::log_denial(app, Face::Stream, &denial, username, caller);
-            // A film is never answered with a slate: the player would keep
-            // three seconds of it as the film's length and resume point.
-            crate::slate::stream_denial(app, caller, &denial, false)
-        }
+        // A film is never answered with a slate: the player would keep
+        // three seconds of it as the film's length and resume point.
+        Err(denial) => Refused::new(Face::Stream, denial, caller, username).answer(app),
     }
 }
 
@@ -196,29 +189,4 @@ fn relay_body(
         }
     })
     .boxed()
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(Body::from(format!("{text}\n")));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_sources_are_proxied() {
-        assert!(is_http("http://provider.example/movie/u/p/1.mkv"));
-        assert!(is_http("HTTPS://provider.example/1.mp4"));
-        assert!(!is_http("clip:demo.ts"));
-        assert!(!is_http("loop:demo"));
-        assert!(!is_http("rtmp://x/y"));
-        assert!(!is_http("/local/file.mkv"));
-    }
 }

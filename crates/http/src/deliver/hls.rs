@@ -7,6 +7,11 @@
 //! appears in what the player receives: the upstream URLs stay here, in a
 //! small map keyed by an opaque number.
 //!
+//! `GET /hls/{token}/{file}` ([`hls_file`]) serves what those URIs name.
+//! The token stands in for the password, not for the decision: every
+//! request asks the one decision again, so a line stopped since its
+//! playlist was served is refused at its next segment.
+//!
 //! An HLS viewer has no socket to watch, so its slot is a lease with a short
 //! idle window (about three target durations): every playlist reload and
 //! segment request renews it, and a viewer that stops asking simply lets it
@@ -18,8 +23,9 @@
 //! first), where concurrent requests for a segment not yet cached wait on one
 //! upstream fetch.
 
-use super::get_php::text_denial;
-use crate::access::{self, Caller};
+use super::plain;
+use crate::access::{self, Ask, Caller};
+use crate::answer::{Face, Refused};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -30,9 +36,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::token::{Claims, TokenKey};
-use tvgate_core::access::{
-    decide, AccessRequest, Account, Decision, DeviceAsk, Face, OutputFormat, Proof,
-};
+use tvgate_core::access::{Account, OutputFormat};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 use tvgate_core::UnixTime;
@@ -183,16 +187,6 @@ impl Failure {
     fn response(&self) -> Response {
         plain(self.status, self.message)
     }
-}
-
-fn plain(status: StatusCode, text: &str) -> Response {
-    let mut r = Response::new(format!("{text}\n").into());
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }
 
 // ---------------------------------------------------------------------------
@@ -491,8 +485,7 @@ pub async fn serve_playlist(
         {
             Ok(admitted) => admitted,
             Err(denial) => {
-                access::log_denial(app, Face::Stream, &denial, &account.username, caller);
-                return text_denial(app, &denial);
+                return Refused::new(Face::Stream, denial, caller, &account.username).answer(app)
             }
         };
     let base = app.public_url_for(caller.host.as_ref()).base();
@@ -558,18 +551,14 @@ pub async fn hls_file(
         return plain(StatusCode::FORBIDDEN, "invalid or expired link");
     };
     let catalog = app.gate.catalog();
-    let req = AccessRequest {
+    let ask = Ask {
         face: Face::Stream,
         output: Some(OutputFormat::M3u8),
         item_category: catalog.stream(stream).map(|r| catalog.stream_category(r)),
-        client_ip: caller.ip,
-        user_agent: caller.user_agent(),
-        // The signed link was made after a device-checked request.
-        device: DeviceAsk::NotAsked,
     };
-    if let Decision::Deny(denial) = decide(Proof::Proven(&account), &req, now) {
-        access::log_denial(&app, Face::Stream, &denial, &account.username, &caller);
-        return text_denial(&app, &denial);
+    drop(catalog);
+    if let Err(refused) = access::decide_proven(&app, &caller, &account, ask) {
+        return refused.answer(&app);
     }
     if !app.ledger.renew(claims.lease, now, idle) {
         return plain(
