@@ -20,6 +20,7 @@ use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
 use tvgate_core::UnixTime;
+use tvgate_formats::{redact_location, redact_url};
 
 fn now() -> UnixTime {
     Utc::now().timestamp()
@@ -461,7 +462,7 @@ async fn set_status(gate: &Gate, username: &str, status: Status) -> Result<()> {
 
 fn source_json(s: &Source) -> serde_json::Value {
     json!({
-        "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": sources::redact(&s.location),
+        "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": redact_location(&s.location),
         "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
         "last_error": s.last_error, "diagnostics": s.diagnostics, "enabled": s.enabled,
         "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
@@ -818,7 +819,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
             let backups = current.backups(stream);
             if json {
                 // Redacted like source locations: output ends up in logs.
-                let list: Vec<String> = backups.iter().map(|b| sources::redact(b)).collect();
+                let list: Vec<String> = backups.iter().map(|b| redact_url(b)).collect();
                 println!(
                     "{}",
                     json!({"stream_id": id, "name": name, "backups": list})
@@ -831,7 +832,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     backups.len()
                 );
                 for (i, url) in backups.iter().enumerate() {
-                    println!("  {}. {}", i + 1, sources::redact(url));
+                    println!("  {}. {}", i + 1, redact_url(url));
                 }
             }
         }

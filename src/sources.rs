@@ -18,6 +18,7 @@ use tvgate_core::catalog::{Source, SourceKind};
 use tvgate_core::gate::Gate;
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{GuideImport, ImportCounts, RefreshRecord};
+use tvgate_formats::{redact_location, redact_url};
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 
 /// What one refresh did.
@@ -165,11 +166,14 @@ async fn download(
     id: SourceId,
     progress: &Arc<dyn Progress>,
 ) -> Result<PathBuf> {
+    // reqwest's errors carry the whole URL (query and path credentials
+    // included): the message names it redacted instead.
     let response = reqwest::get(url)
         .await
-        .with_context(|| format!("fetching {}", redact(url)))?;
+        .map_err(reqwest::Error::without_url)
+        .with_context(|| format!("fetching {}", redact_url(url)))?;
     if !response.status().is_success() {
-        anyhow::bail!("fetching {}: HTTP {}", redact(url), response.status());
+        anyhow::bail!("fetching {}: HTTP {}", redact_url(url), response.status());
     }
     progress.phase(Phase::Downloading, response.content_length());
     // One file per process and source: the server refreshes several sources
@@ -182,7 +186,8 @@ async fn download(
     while let Some(chunk) = response
         .chunk()
         .await
-        .with_context(|| format!("reading {}", redact(url)))?
+        .map_err(reqwest::Error::without_url)
+        .with_context(|| format!("reading {}", redact_url(url)))?
     {
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
@@ -190,18 +195,6 @@ async fn download(
         progress.advance(chunk.len() as u64);
     }
     Ok(path)
-}
-
-/// A URL without its query string and user info (credentials live there).
-pub fn redact(url: &str) -> String {
-    let no_query = url.split('?').next().unwrap_or(url);
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) => format!("{scheme}://…@{host}"),
-            None => no_query.to_string(),
-        },
-        None => no_query.to_string(),
-    }
 }
 
 /// Re-imports one source into the store and swaps in the new catalog.
@@ -236,7 +229,11 @@ pub async fn refresh(
         .await
         .context("reloading the catalog")?;
     match error {
-        Some(e) => anyhow::bail!("source {} ({}): {e}", source.id, redact(&source.location)),
+        Some(e) => anyhow::bail!(
+            "source {} ({}): {e}",
+            source.id,
+            redact_location(&source.location)
+        ),
         None => Ok(report),
     }
 }

@@ -168,6 +168,38 @@ fn json_of(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
 }
 
+/// A provider URL's credentials (user info, Xtream path, query) never show
+/// in what the command line prints about its source, also when the fetch
+/// fails before an answer (reqwest's own error names the whole URL).
+#[test]
+fn a_failed_source_shows_its_url_without_credentials() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // A loopback port nobody listens on: the connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let url = format!("http://user:secret@127.0.0.1:{port}/live/user/secret/1.m3u?token=abc");
+    let (code, out, err) = tvgate(d, &["source", "add", "m3u", &url]);
+    assert_ne!(code, 0, "{out}");
+    let (_, list, _) = tvgate(d, &["source", "list"]);
+    let (_, json, _) = tvgate(d, &["source", "list", "--json"]);
+    assert!(list.contains("failed: fetching"), "{list}");
+    for text in [&out, &err, &list, &json] {
+        assert!(
+            !text.contains("secret") && !text.contains("token"),
+            "redacted: {text}"
+        );
+    }
+    assert!(
+        json_of(&json)[0]["location"]
+            .as_str()
+            .is_some_and(|l| l.ends_with("/live/***/***/1.m3u?redacted")),
+        "{json}"
+    );
+}
+
 #[test]
 fn source_cap_and_delivery_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -10,7 +10,7 @@
 //! changes are the gate methods and the refresh jobs the API uses
 //! ([`super::api_sources`]).
 
-use super::api_sources::{find_stream, shown_location, split_diagnostic, start};
+use super::api_sources::{find_stream, split_diagnostic, start};
 use super::console::{
     confirm, csrf_input, gate_failed, number, query_pairs, qv, render, result, when,
 };
@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use tvgate_core::catalog::{Delivery, Source, SourceKind};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, StreamQuery};
+use tvgate_formats::{redact_location, redact_url};
 
 /// Channels shown per page of a source.
 const CHANNELS_PER_PAGE: u32 = 100;
@@ -122,7 +123,7 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
             id = src.id.0,
             name = esc(&src.name),
             kind = src.kind.as_str(),
-            location = esc(&shown_location(&src.location)),
+            location = esc(&redact_location(&src.location)),
             enabled = if src.enabled { "yes" } else { "no" },
             refreshed = refresh_cell(&app, src),
             items = src.item_count,
@@ -475,7 +476,7 @@ async fn source_page(
          <tbody>{rows}</tbody></table><p>{pager}</p>",
         kind = source.kind.as_str(),
         name = esc(&source.name),
-        location = esc(&shown_location(&source.location)),
+        location = esc(&redact_location(&source.location)),
         enabled = if source.enabled {
             "enabled"
         } else {
@@ -590,7 +591,7 @@ async fn backups_page(
     let current = catalog.backups(row.id);
     let mut list = String::new();
     for url in current {
-        let _ = write!(list, "<li><code>{}</code></li>", esc(&shown_location(url)));
+        let _ = write!(list, "<li><code>{}</code></li>", esc(&redact_url(url)));
     }
     let list = if list.is_empty() {
         "<p>No backups: when the source fails, viewers get the slate until it is back.</p>"
