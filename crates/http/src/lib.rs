@@ -13,6 +13,7 @@ pub mod cors;
 pub mod metrics;
 pub mod params;
 pub mod portal;
+pub mod present;
 pub mod refusals;
 pub mod slate;
 pub mod slots;

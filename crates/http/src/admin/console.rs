@@ -202,7 +202,7 @@ async fn lines_page(
     let csrf = csrf_input(&s);
     let mut rows = String::new();
     for a in lines.iter().skip(offset).take(SHOWN_LINES) {
-        let state = super::lines::state_word(a, now);
+        let state = crate::present::line::LineState::of(a, now).as_str();
         let expires = a.expires_at.map(when).unwrap_or_else(|| "never".into());
         let name = esc(&a.username);
         let _ = write!(

@@ -196,7 +196,7 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
     let now = app.now();
     let mut rows = String::new();
     for a in &lines {
-        let state = super::lines::state_word(a, now);
+        let state = crate::present::line::LineState::of(a, now).as_str();
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&a.username),

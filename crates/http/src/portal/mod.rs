@@ -17,6 +17,7 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::access::{self, Caller};
+use crate::present::line::LineState;
 use crate::state::App;
 use crate::xtream::get_php::query_value;
 use crate::xtream::wire;
@@ -371,11 +372,11 @@ fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
 }
 
 fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime) {
-    let (word, class) = match wire::status_word(account, None, now) {
-        "Active" => ("active", "ok"),
-        "Expired" => ("expired", "bad"),
-        "Banned" => ("blocked by the provider", "bad"),
-        _ => ("suspended by the provider", "bad"),
+    let (word, class) = match LineState::of(account, now) {
+        LineState::Active => ("active", "ok"),
+        LineState::Expired => ("expired", "bad"),
+        LineState::Banned => ("blocked by the provider", "bad"),
+        LineState::Disabled => ("suspended by the provider", "bad"),
     };
     let _ = write!(
         out,
