@@ -11,7 +11,7 @@
 //! the line from the session and every POST must carry the session's CSRF
 //! token, so a subscriber can only ever see and act on their own line.
 //!
-//! The pages are maud templates (the frame and shared pieces in [`html`]):
+//! The pages are maud templates (the frame and shared pieces in [`mod@html`]):
 //! a value spliced into them is text by its type, so no helper has to
 //! remember to escape it.
 
