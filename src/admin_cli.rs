@@ -1,6 +1,8 @@
 //! `tvgate user|source|channel ...`: administration from the command line.
-//! Every command calls the same gate operation the admin API will call;
-//! this file only parses arguments and prints tables or JSON.
+//! Every command calls the same gate operation the admin API calls; this
+//! file only parses arguments and prints tables or JSON. A line is shown
+//! through `tvgate_http::present::line` (its state word, and the admin
+//! API's JSON object for `--json`), so the CLI and the API read alike.
 
 use crate::cli::{
     AdminCommand, ChannelCommand, DeviceCommand, LineFields, SourceCommand, UserCommand,
@@ -20,6 +22,8 @@ use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
 use tvgate_core::UnixTime;
+use tvgate_formats::{redact_location, redact_url};
+use tvgate_http::present::line::{self, LineState};
 
 fn now() -> UnixTime {
     Utc::now().timestamp()
@@ -119,24 +123,6 @@ fn device_patch_from(f: &LineFields) -> Result<DevicePolicyPatch> {
     })
 }
 
-fn account_json(a: &Account, catalog: &Catalog) -> serde_json::Value {
-    json!({
-        "id": a.id.0,
-        "username": a.username,
-        "status": a.status.as_str(),
-        "expired": a.is_expired(now()),
-        "expires_at": a.expires_at,
-        "expires": format_time(a.expires_at),
-        "is_trial": a.is_trial,
-        "max_connections": a.max_connections,
-        "limit_policy": a.limit_policy.map(LimitPolicy::as_str),
-        "allowed_formats": a.allowed_formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
-        "created_at": a.created_at,
-        "note": a.note,
-        "package": a.package.as_ref().map(|p| p.iter().map(|c| json!({"id": c.0, "name": catalog.category(*c).map(|c| c.name.to_string())})).collect::<Vec<_>>()),
-    })
-}
-
 fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -202,27 +188,15 @@ fn show_account(
     binding: Option<&Binding>,
     as_json: bool,
 ) {
-    let policy = binding.map(|b| b.policy.clone()).unwrap_or_default();
     if as_json {
-        let mut v = account_json(a, catalog);
-        if let Some(p) = password {
-            v["password"] = json!(p);
-        }
-        v["device_limit"] = json!(policy.limit);
-        v["device_enrolment"] = json!(policy.enrolment.as_str());
-        v["ip_lock"] = json!(policy
-            .ip_lock
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>());
-        v["devices_bound"] = json!(binding.map_or(0, |b| b.devices.len()));
-        println!("{v}");
+        // The API's `Line` (`CreatedLine` with a generated password); the
+        // connections in use are a running server's, unknown here.
+        println!("{}", line::created_line_json(a, None, binding, password));
         return;
     }
-    let status = if a.status == Status::Active && a.is_expired(now()) {
-        "active (expired)".to_string()
-    } else {
-        a.status.to_string()
+    let status = match LineState::of(a, now()) {
+        LineState::Expired => "active (expired)".to_string(),
+        _ => a.status.to_string(),
     };
     println!("username         {}", a.username);
     if let Some(p) = password {
@@ -296,22 +270,19 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::List { json } => {
             let accounts = gate.accounts();
-            let catalog = gate.catalog();
             if json {
-                let list: Vec<_> = accounts.iter().map(|a| account_json(a, &catalog)).collect();
+                let list: Vec<_> = accounts
+                    .iter()
+                    .map(|a| line::line_json(a, None, gate.binding(a.id).as_deref()))
+                    .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
                 let rows: Vec<Vec<String>> = accounts
                     .iter()
                     .map(|a| {
-                        let status = if a.status == Status::Active && a.is_expired(now()) {
-                            "expired".to_string()
-                        } else {
-                            a.status.to_string()
-                        };
                         vec![
                             a.username.to_string(),
-                            status,
+                            LineState::of(a, now()).as_str().to_string(),
                             format_time(a.expires_at),
                             a.max_connections.to_string(),
                             a.allowed_formats.to_string(),
@@ -461,7 +432,7 @@ async fn set_status(gate: &Gate, username: &str, status: Status) -> Result<()> {
 
 fn source_json(s: &Source) -> serde_json::Value {
     json!({
-        "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": sources::redact(&s.location),
+        "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": redact_location(&s.location),
         "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
         "last_error": s.last_error, "enabled": s.enabled,
         "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
@@ -819,7 +790,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
             let backups = current.backups(stream);
             if json {
                 // Redacted like source locations: output ends up in logs.
-                let list: Vec<String> = backups.iter().map(|b| sources::redact(b)).collect();
+                let list: Vec<String> = backups.iter().map(|b| redact_url(b)).collect();
                 println!(
                     "{}",
                     json!({"stream_id": id, "name": name, "backups": list})
@@ -832,7 +803,7 @@ pub async fn channel(settings: &Settings, cmd: ChannelCommand) -> Result<()> {
                     backups.len()
                 );
                 for (i, url) in backups.iter().enumerate() {
-                    println!("  {}. {}", i + 1, sources::redact(url));
+                    println!("  {}. {}", i + 1, redact_url(url));
                 }
             }
         }

@@ -23,6 +23,7 @@ pub use tvgate_core::gate::RefreshReport;
 use tvgate_core::gate::{Gate, GateError, ParsedSource, SourceContent};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::GuideImport;
+use tvgate_formats::{redact_location, redact_url};
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 
 fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
@@ -144,11 +145,14 @@ async fn download(
     id: SourceId,
     progress: &Arc<dyn Progress>,
 ) -> Result<PathBuf> {
+    // reqwest's errors carry the whole URL (query and path credentials
+    // included): the message names it redacted instead.
     let response = reqwest::get(url)
         .await
-        .with_context(|| format!("fetching {}", redact(url)))?;
+        .map_err(reqwest::Error::without_url)
+        .with_context(|| format!("fetching {}", redact_url(url)))?;
     if !response.status().is_success() {
-        anyhow::bail!("fetching {}: HTTP {}", redact(url), response.status());
+        anyhow::bail!("fetching {}: HTTP {}", redact_url(url), response.status());
     }
     progress.phase(Phase::Downloading, response.content_length());
     // One file per process and source: the server refreshes several sources
@@ -161,7 +165,8 @@ async fn download(
     while let Some(chunk) = response
         .chunk()
         .await
-        .with_context(|| format!("reading {}", redact(url)))?
+        .map_err(reqwest::Error::without_url)
+        .with_context(|| format!("reading {}", redact_url(url)))?
     {
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
@@ -169,18 +174,6 @@ async fn download(
         progress.advance(chunk.len() as u64);
     }
     Ok(path)
-}
-
-/// A URL without its query string and user info (credentials live there).
-pub fn redact(url: &str) -> String {
-    let no_query = url.split('?').next().unwrap_or(url);
-    match no_query.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((_, host)) => format!("{scheme}://…@{host}"),
-            None => no_query.to_string(),
-        },
-        None => no_query.to_string(),
-    }
 }
 
 /// Fetches and parses one source, then imports it through the gate
@@ -200,7 +193,11 @@ pub async fn refresh(
     match gate.import_source(source.id, parsed, now).await {
         Ok(report) => Ok(report),
         Err(GateError::ImportFailed(e)) => {
-            anyhow::bail!("source {} ({}): {e}", source.id, redact(&source.location))
+            anyhow::bail!(
+                "source {} ({}): {e}",
+                source.id,
+                redact_location(&source.location)
+            )
         }
         Err(e) => Err(e).with_context(|| format!("importing source {}", source.id)),
     }

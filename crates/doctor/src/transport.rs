@@ -456,16 +456,10 @@ pub(crate) fn url_host(url: &reqwest::Url) -> String {
         .to_string()
 }
 
-/// The URL as shown in evidence: no user info, no query (it may carry a
-/// password).
+/// The URL as shown in evidence: the one redactor's (no user info, no
+/// credentials in the query or an Xtream path).
 pub(crate) fn redact_url(url: &reqwest::Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    if shown.query().is_some() {
-        shown.set_query(Some("…"));
-    }
-    shown.to_string()
+    tvgate_formats::redact_url(url.as_str())
 }
 
 async fn http_get(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions) -> (Check, bool) {

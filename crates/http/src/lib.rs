@@ -32,6 +32,7 @@ pub mod localtime;
 pub mod metrics;
 pub mod params;
 pub mod portal;
+pub mod present;
 pub mod refusals;
 pub mod slate;
 pub mod slots;

@@ -1,9 +1,10 @@
 //! What the server-rendered pages share (the subscriber portal and the
 //! operator console): the headers that keep them out of caches, frames and
-//! other sites' referrers, HTML escaping, reading a cookie, random tokens and
-//! their constant-time comparison, and the in-memory session store whose
+//! other sites' referrers, reading a cookie, random tokens and their
+//! constant-time comparison, and the in-memory session store whose
 //! sessions each carry their own CSRF token. One implementation, so a fix
-//! to either face's sessions is a fix to both.
+//! to either face's sessions is a fix to both. (No HTML escaping here: the
+//! pages are maud templates, which escape every value by its type.)
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use rand::RngCore;
@@ -37,22 +38,6 @@ pub fn protect_page(h: &mut HeaderMap) {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
     );
-}
-
-/// Escapes text for an HTML element or a quoted attribute.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The first value of cookie `name` across the `Cookie` headers, trimmed;
@@ -186,13 +171,5 @@ mod tests {
         assert!(!same_token("abc", "abd"));
         assert!(!same_token("abc", "ab"));
         assert!(!same_token("", "abc"));
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
-        );
     }
 }

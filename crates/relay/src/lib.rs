@@ -21,4 +21,4 @@ pub use caps::{SourceCaps, SourcePermit};
 pub use hub::{ChannelInfo, Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
 pub use stats::{RelayStats, RelayStatsSnapshot};
-pub use upstream::{http_ts, redact_url, UpstreamConfig};
+pub use upstream::{http_ts, UpstreamConfig};

@@ -10,7 +10,7 @@
 //!   no TS sync within [`UpstreamConfig::sync_search`] bytes). URLs are tried
 //!   in a cycle, so after the last backup comes the primary again. Each
 //!   failure is logged once at warn with credentials redacted
-//!   ([`redact_url`]) and counted in [`RelayStats`].
+//!   (`tvgate_formats::redact_url`) and counted in [`RelayStats`].
 //! * **Clean seams.** Alignment is per connection ([`align`]): a partial
 //!   packet at a switch is dropped, never glued to the next upstream's bytes,
 //!   and the first packet of every PID after a switch carries the
@@ -27,7 +27,6 @@
 //!   source's connection slot is held exactly as long as the upstream runs.
 
 mod align;
-mod redact;
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,11 +36,11 @@ use bytes::{Bytes, BytesMut};
 use futures::stream::{self, BoxStream, StreamExt};
 use tokio::time::Instant;
 use tvgate_formats::mpegts::PACKET_LEN;
+use tvgate_formats::redact_url;
 
 use crate::caps::SourcePermit;
 use crate::stats::{Counter, RelayStats};
 use align::{Aligner, DiscontinuityMarks, Junk};
-pub use redact::redact_url;
 
 /// Settings of an HTTP upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 use super::ApiError;
 use super::{api_lines, lines};
 use crate::params::{Params, QueryParams};
+use crate::present::line;
 use crate::slots;
 use crate::state::App;
 use axum::body::Bytes;
@@ -151,21 +152,13 @@ impl FromRequestParts<App> for Operator {
 
 // ----- rendering -----
 
+/// A line as the API shows it (`present::line`), with its connections now.
 fn line_json(app: &App, a: &Account) -> Value {
-    json!({
-        "username": &*a.username,
-        "status": a.status.as_str(),
-        "expires_at": a.expires_at,
-        "is_trial": a.is_trial,
-        "max_connections": a.max_connections,
-        "limit_policy": a.limit_policy.map(LimitPolicy::as_str),
-        "note": &*a.note,
-        "created_at": a.created_at,
-        "active_connections": app.ledger.active(a.id, app.now()),
-        "allowed_formats": a.allowed_formats.iter().map(OutputFormat::as_str).collect::<Vec<_>>(),
-        "package": a.package.as_ref().map(|p| p.iter().map(|c| c.0).collect::<Vec<_>>()),
-        "device_policy": api_lines::policy_json(app.gate.binding(a.id).as_deref()),
-    })
+    line::line_json(
+        a,
+        Some(app.ledger.active(a.id, app.now())),
+        app.gate.binding(a.id).as_deref(),
+    )
 }
 
 fn kind_str(kind: LeaseKind) -> &'static str {
@@ -442,10 +435,12 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
     spec.package = f.package(&app)?.flatten();
     f.finish()?;
     let (account, generated) = app.gate.create_account(spec, app.now()).await?;
-    let mut out = line_json(&app, &account);
-    if let Some(password) = generated {
-        out["password"] = Value::String(password);
-    }
+    let out = line::created_line_json(
+        &account,
+        Some(app.ledger.active(account.id, app.now())),
+        app.gate.binding(account.id).as_deref(),
+        generated.as_deref(),
+    );
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 

@@ -6,6 +6,7 @@
 use super::api::{find_line, object, ok, ApiResult, Fields, Operator};
 use super::lines;
 use super::ApiError;
+use crate::present::line::device_policy_json;
 use crate::state::App;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,7 +14,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
-use tvgate_core::access::device::{Binding, Enrolment, IpRange};
+use tvgate_core::access::device::{Enrolment, IpRange};
 use tvgate_core::gate::{BulkSpec, DevicePolicyPatch, MAX_BULK};
 
 /// `POST /api/v1/lines/import` (body: the CSV, `text/csv`).
@@ -114,16 +115,6 @@ pub(super) async fn bulk(State(app): State<App>, _op: Operator, body: Bytes) -> 
     Ok((StatusCode::CREATED, Json(json!({ "items": items }))).into_response())
 }
 
-/// A line's device rules as JSON (also part of the line's JSON).
-pub(super) fn policy_json(binding: Option<&Binding>) -> Value {
-    let policy = binding.map(|b| b.policy.clone()).unwrap_or_default();
-    json!({
-        "limit": policy.limit,
-        "enrolment": policy.enrolment.as_str(),
-        "ip_lock": policy.ip_lock.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-    })
-}
-
 /// `PUT /api/v1/lines/{name}/device-policy`: `{limit?, enrolment?,
 /// ip_lock?}`; absent fields are kept (`Gate::set_device_policy`).
 pub(super) async fn device_policy(
@@ -178,5 +169,5 @@ pub(super) async fn device_policy(
         ));
     }
     let binding = app.gate.set_device_policy(&name, patch, app.now()).await?;
-    ok(policy_json(Some(&binding)))
+    ok(device_policy_json(Some(&binding)))
 }

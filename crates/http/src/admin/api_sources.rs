@@ -7,8 +7,9 @@
 //! or a stream off hides it from players without deleting it. Input is
 //! parsed with the API's [`Fields`](super::api) (400 naming the field,
 //! unknown fields refused), and every change is the gate method the CLI and
-//! the console call. Locations are shown redacted: credentials in a
-//! provider URL never leave the server.
+//! the console call. Locations and backup URLs are shown through
+//! [`redact_location`]: credentials in a provider URL never leave the
+//! server.
 
 use super::api::{object, ok, parse_id, query_u32, ApiResult, Fields, Operator};
 use super::importer::{RefreshState, StartError};
@@ -26,6 +27,7 @@ use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind};
 use tvgate_core::gate::MAX_STREAM_PAGE;
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
+use tvgate_formats::{redact_location, redact_url};
 
 /// The routes of this file, appended to [`super::api::routes`].
 pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
@@ -61,17 +63,6 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
 
 // ----- shared with the console -----
 
-/// A location as it may be shown: a URL without credentials (user info,
-/// query, Xtream path credentials), a file path as it is.
-pub(crate) fn shown_location(location: &str) -> String {
-    let lower = location.to_ascii_lowercase();
-    if lower.starts_with("http://") || lower.starts_with("https://") {
-        tvgate_relay::redact_url(location)
-    } else {
-        location.to_string()
-    }
-}
-
 /// Starts a refresh of a source (the API's and the console's one rule).
 pub(crate) fn start(app: &App, source: Source) -> Result<RefreshState, StartError> {
     let id = source.id;
@@ -99,7 +90,7 @@ fn source_json(app: &App, s: &Source) -> Value {
         "id": s.id.0,
         "name": s.name,
         "kind": s.kind.as_str(),
-        "location": shown_location(&s.location),
+        "location": redact_location(&s.location),
         "enabled": s.enabled,
         "created_at": s.created_at,
         "last_refresh": s.last_refresh,
@@ -118,7 +109,7 @@ fn channel_json(catalog: &Catalog, r: &StreamRow) -> Value {
     let backups: Vec<String> = catalog
         .backups(r.id)
         .iter()
-        .map(|u| shown_location(u))
+        .map(|u| redact_url(u))
         .collect();
     json!({
         "backups": backups,
@@ -406,16 +397,4 @@ async fn edit_channel(
     }
     let row = find_stream(&app, id).await?.ok_or_else(not_found)?;
     ok(channel_json(&app.gate.catalog(), &row))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shown_locations_carry_no_credentials() {
-        let shown = shown_location("http://u:secret@host/get.php?username=u&password=secret");
-        assert!(!shown.contains("secret"), "{shown}");
-        assert_eq!(shown_location("/srv/tv.m3u"), "/srv/tv.m3u");
-    }
 }

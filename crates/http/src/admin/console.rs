@@ -1,20 +1,20 @@
 //! The operator console's pages under `/admin/`: lines (search, paged 500 at
 //! a time, create, per-line actions), the live view, the denial log and a
 //! line's devices. One line's page, bulk create and CSV import/export are in
-//! [`super::console_lines`].
+//! `console_lines.rs`.
 //!
 //! Server-rendered HTML without JavaScript. Every page takes a
 //! [`ConsolePage`] (a request without a session is sent to the login form);
 //! every change is a POST form taking a [`ConsoleForm`], whose session and
-//! CSRF token are checked before the handler runs; every value shown is
-//! escaped. The changes call the same gate and `slots` operations as the
-//! JSON API ([`super::api`]), so the two faces cannot disagree.
+//! CSRF token are checked before the handler runs. The pages are maud
+//! templates: every value shown is text by its type, never HTML. The
+//! changes call the same gate and `slots` operations as the JSON API
+//! ([`super::api`]), so the two faces cannot disagree.
 
-use super::session::{
-    esc, field, no_store, page, reloading_page, ConsoleForm, ConsolePage, Session,
-};
+use super::session::{field, no_store, page, reloading_page, ConsoleForm, ConsolePage, Session};
 use super::ApiError;
 use crate::params::{Params, QueryParams};
+use crate::present::line::LineState;
 use crate::slots;
 use crate::state::App;
 use axum::extract::{Path, State};
@@ -22,6 +22,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use maud::{html, Markup};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use tvgate_core::access::{Account, AccountPatch, Status};
@@ -30,9 +31,17 @@ use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
 
 /// The console's navigation, shown on the dashboard and every page.
-pub const NAV: &str = "<nav><a href=\"/admin/\">Dashboard</a> · \
-    <a href=\"/admin/lines\">Lines</a> · <a href=\"/admin/live\">Live</a> · \
-    <a href=\"/admin/denials\">Denials</a> · <a href=\"/admin/sources\">Sources</a></nav>";
+pub fn nav() -> Markup {
+    html! {
+        nav {
+            a href="/admin/" { "Dashboard" } " · "
+            a href="/admin/lines" { "Lines" } " · "
+            a href="/admin/live" { "Live" } " · "
+            a href="/admin/denials" { "Denials" } " · "
+            a href="/admin/sources" { "Sources" }
+        }
+    }
+}
 
 /// Most lines listed on one lines page (Previous/Next reach the rest).
 const SHOWN_LINES: usize = 500;
@@ -66,9 +75,14 @@ pub(super) fn find_line(app: &App, name: &str) -> Result<Arc<Account>, Box<Respo
     })
 }
 
-pub(super) fn render(status: StatusCode, title: &str, body: &str) -> Response {
-    let body = format!("{NAV}<h1>{}</h1>{body}", esc(title));
-    (status, no_store(), Html(page(title, &body))).into_response()
+/// A console page: the navigation, `title` as its heading, then `body`.
+pub(super) fn render(status: StatusCode, title: &str, body: Markup) -> Response {
+    let body = html! {
+        (nav())
+        h1 { (title) }
+        (body)
+    };
+    (status, no_store(), Html(page(title, body).into_string())).into_response()
 }
 
 /// The step before a change that cannot be undone: what it does, and a
@@ -82,43 +96,34 @@ pub(super) fn confirm(
     button: &str,
     back: &str,
 ) -> Response {
-    let mut hidden = String::new();
-    for (name, value) in fields {
-        let _ = write!(
-            hidden,
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            esc(name),
-            esc(value)
-        );
-    }
-    let body = format!(
-        "<p>{}</p><form method=\"post\" action=\"{}\">{}{hidden}\
-         <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
-         <button type=\"submit\">{}</button> <a href=\"{}\">Cancel</a></form>",
-        esc(question),
-        esc(action),
-        csrf_input(session),
-        esc(button),
-        esc(back),
-    );
-    render(StatusCode::OK, "Are you sure?", &body)
+    let body = html! {
+        p { (question) }
+        form method="post" action=(action) {
+            (csrf_input(session))
+            @for (name, value) in fields {
+                input type="hidden" name=(name) value=(value);
+            }
+            input type="hidden" name="confirm" value="yes";
+            button type="submit" { (button) }
+            " "
+            a href=(back) { "Cancel" }
+        }
+    };
+    render(StatusCode::OK, "Are you sure?", body)
 }
 
 /// A POST's answer: what happened, and the way back.
 pub(super) fn result(status: StatusCode, message: &str, back: &str) -> Response {
-    render(
-        status,
-        if status.is_success() {
-            "Done"
-        } else {
-            "Not done"
-        },
-        &format!(
-            "<p>{}</p><p><a href=\"{}\">Back</a></p>",
-            esc(message),
-            esc(back)
-        ),
-    )
+    let title = if status.is_success() {
+        "Done"
+    } else {
+        "Not done"
+    };
+    let body = html! {
+        p { (message) }
+        p { a href=(back) { "Back" } }
+    };
+    render(status, title, body)
 }
 
 pub(super) fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
@@ -144,11 +149,9 @@ pub(super) fn qv(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub(super) fn csrf_input(s: &Session) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(&s.csrf)
-    )
+/// The hidden field that carries the session's CSRF token in every form.
+pub(super) fn csrf_input(s: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(s.csrf); }
 }
 
 /// A Unix time as `YYYY-MM-DD HH:MM:SS UTC`.
@@ -186,78 +189,84 @@ async fn lines_page(
     let lines = super::lines::search(&app, &needle);
     let now = app.now();
     let csrf = csrf_input(&s);
-    let mut rows = String::new();
-    for a in lines.iter().skip(offset).take(SHOWN_LINES) {
-        let state = super::lines::state_word(a, now);
-        let expires = a.expires_at.map(when).unwrap_or_else(|| "never".into());
-        let name = esc(&a.username);
-        let _ = write!(
-            rows,
-            "<tr><td><a href=\"/admin/lines/{}\">{name}</a></td><td>{state}</td><td>{}</td><td>{}/{}</td><td>{}</td>\
-             <td><form method=\"post\" action=\"/admin/lines/action\">{csrf}\
-             <input type=\"hidden\" name=\"name\" value=\"{name}\">\
-             <input name=\"days\" type=\"number\" min=\"1\" max=\"36500\" value=\"30\" size=\"4\">\
-             <button name=\"action\" value=\"extend\">Extend</button>\
-             <button name=\"action\" value=\"disable\">Disable</button>\
-             <button name=\"action\" value=\"enable\">Enable</button>\
-             <button name=\"action\" value=\"ban\">Ban</button>\
-             <button name=\"action\" value=\"delete\">Delete</button></form>\
-             <a href=\"/admin/lines/{}/devices\">Devices</a></td></tr>",
-            seg(&a.username),
-            esc(&expires),
-            app.ledger.active(a.id, now),
-            a.max_connections,
-            esc(&a.note),
-            seg(&a.username),
-        );
-    }
     let pager = pager(&needle, offset, lines.len());
-    let body = format!(
-        "<form method=\"get\" action=\"/admin/lines\"><input name=\"q\" value=\"{}\" placeholder=\"username or note\">\
-         <button type=\"submit\">Search</button></form>\
-         <h2>New line</h2><form method=\"post\" action=\"/admin/lines\">{csrf}\
-         <label>Username <input name=\"username\" required></label> \
-         <label>Password (empty: generated) <input name=\"password\"></label> \
-         <label>Days <input name=\"days\" type=\"number\" min=\"0\" max=\"36500\" value=\"30\"></label> \
-         <label>Connections <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"1\"></label> \
-         <label>Note <input name=\"note\"></label> \
-         <button type=\"submit\">Create</button></form>\
-         <p><a href=\"/admin/bulk\">Create many</a> · <a href=\"/admin/import\">Import CSV</a> · \
-         <a href=\"/admin/export.csv\">Export CSV</a></p>\
-         <h2>Lines ({})</h2>{pager}<table><thead><tr><th>Username</th><th>Status</th><th>Expires</th>\
-         <th>In use</th><th>Note</th><th>Actions</th></tr></thead><tbody>{rows}</tbody></table>{pager}",
-        esc(&needle),
-        lines.len(),
-    );
-    render(StatusCode::OK, "Lines", &body)
+    let body = html! {
+        form method="get" action="/admin/lines" {
+            input name="q" value=(needle) placeholder="username or note";
+            button type="submit" { "Search" }
+        }
+        h2 { "New line" }
+        form method="post" action="/admin/lines" {
+            (csrf)
+            label { "Username " input name="username" required; } " "
+            label { "Password (empty: generated) " input name="password"; } " "
+            label { "Days " input name="days" type="number" min="0" max="36500" value="30"; } " "
+            label { "Connections " input name="max_connections" type="number" min="0" value="1"; } " "
+            label { "Note " input name="note"; } " "
+            button type="submit" { "Create" }
+        }
+        p {
+            a href="/admin/bulk" { "Create many" } " · "
+            a href="/admin/import" { "Import CSV" } " · "
+            a href="/admin/export.csv" { "Export CSV" }
+        }
+        h2 { "Lines (" (lines.len()) ")" }
+        (pager)
+        table {
+            thead {
+                tr {
+                    th { "Username" } th { "Status" } th { "Expires" }
+                    th { "In use" } th { "Note" } th { "Actions" }
+                }
+            }
+            tbody {
+                @for a in lines.iter().skip(offset).take(SHOWN_LINES) {
+                    tr {
+                        td { a href={ "/admin/lines/" (seg(&a.username)) } { (a.username) } }
+                        td { (LineState::of(a, now).as_str()) }
+                        td { (a.expires_at.map(when).unwrap_or_else(|| "never".into())) }
+                        td { (app.ledger.active(a.id, now)) "/" (a.max_connections) }
+                        td { (a.note) }
+                        td {
+                            form method="post" action="/admin/lines/action" {
+                                (csrf)
+                                input type="hidden" name="name" value=(a.username);
+                                input name="days" type="number" min="1" max="36500" value="30" size="4";
+                                button name="action" value="extend" { "Extend" }
+                                button name="action" value="disable" { "Disable" }
+                                button name="action" value="enable" { "Enable" }
+                                button name="action" value="ban" { "Ban" }
+                                button name="action" value="delete" { "Delete" }
+                            }
+                            a href={ "/admin/lines/" (seg(&a.username)) "/devices" } { "Devices" }
+                        }
+                    }
+                }
+            }
+        }
+        (pager)
+    };
+    render(StatusCode::OK, "Lines", body)
 }
 
-/// "Lines a–b of n" with Previous/Next links that keep the search.
-fn pager(needle: &str, offset: usize, total: usize) -> String {
+/// "Lines a–b of n" with Previous/Next links that keep the search; nothing
+/// when every line fits on one page.
+fn pager(needle: &str, offset: usize, total: usize) -> Markup {
     if total <= SHOWN_LINES && offset == 0 {
-        return String::new();
+        return html! {};
     }
-    let link = |to: usize, label: &str| {
-        format!(
-            "<a href=\"/admin/lines?q={}&amp;offset={to}\">{label}</a>",
-            qv(needle)
-        )
-    };
-    let mut out = format!(
-        "<p class=\"pager\">Lines {}–{} of {total}",
-        (offset + 1).min(total),
-        (offset + SHOWN_LINES).min(total)
-    );
-    if offset > 0 {
-        out.push_str(" · ");
-        out.push_str(&link(offset.saturating_sub(SHOWN_LINES), "Previous"));
+    let href = |to: usize| format!("/admin/lines?q={}&offset={to}", qv(needle));
+    html! {
+        p class="pager" {
+            "Lines " ((offset + 1).min(total)) "–" ((offset + SHOWN_LINES).min(total)) " of " (total)
+            @if offset > 0 {
+                " · " a href=(href(offset.saturating_sub(SHOWN_LINES))) { "Previous" }
+            }
+            @if offset + SHOWN_LINES < total {
+                " · " a href=(href(offset + SHOWN_LINES)) { "Next" }
+            }
+        }
     }
-    if offset + SHOWN_LINES < total {
-        out.push_str(" · ");
-        out.push_str(&link(offset + SHOWN_LINES, "Next"));
-    }
-    out.push_str("</p>");
-    out
 }
 
 /// A whole number form field within `range`; `None` when absent or empty.
@@ -317,21 +326,15 @@ async fn create_line(
     match app.gate.create_account(spec, now).await {
         Ok((account, generated)) => {
             tracing::info!(admin = %session.admin, line = %account.username, "line created in the console");
-            let password = match generated {
-                Some(p) => format!(
-                    "<p>Its password (shown only now): <code class=\"password\">{}</code></p>",
-                    esc(&p)
-                ),
-                None => "<p>It has the password you gave.</p>".to_string(),
+            let body = html! {
+                p { "Line " b { (account.username) } " was created." }
+                @match generated {
+                    Some(password) => p { "Its password (shown only now): " code class="password" { (password) } },
+                    None => p { "It has the password you gave." },
+                }
+                p { a href="/admin/lines" { "Back to the lines" } }
             };
-            render(
-                StatusCode::CREATED,
-                "Line created",
-                &format!(
-                    "<p>Line <b>{}</b> was created.</p>{password}<p><a href=\"/admin/lines\">Back to the lines</a></p>",
-                    esc(&account.username)
-                ),
-            )
+            render(StatusCode::CREATED, "Line created", body)
         }
         Err(e) => gate_failed(e, back),
     }
@@ -424,29 +427,6 @@ async fn devices_page(
         Err(r) => return *r,
     };
     let binding = app.gate.binding(line.id);
-    let mut rows = String::new();
-    for d in binding.iter().flat_map(|b| b.devices.iter()) {
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td><form method=\"post\" action=\"/admin/lines/{}/devices/remove\">{}\
-             <input type=\"hidden\" name=\"id\" value=\"{}\">\
-             <button type=\"submit\">Remove</button></form></td></tr>",
-            d.kind.as_str(),
-            esc(&d.identifier),
-            esc(&d.label),
-            when(d.first_seen),
-            if d.last_seen == 0 {
-                "never".to_string()
-            } else {
-                when(d.last_seen)
-            },
-            d.last_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            seg(&line.username),
-            csrf_input(&s),
-            d.id.0,
-        );
-    }
     let audit = match app
         .gate
         .device_audit(Some(&line.username), AUDIT_LIMIT)
@@ -455,35 +435,69 @@ async fn devices_page(
         Ok(a) => a,
         Err(e) => return gate_failed(e, "/admin/lines"),
     };
-    let mut history = String::new();
-    for a in &audit {
-        let _ = write!(
-            history,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            when(a.at),
-            a.actor.as_str(),
-            a.action.as_str(),
-            a.ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            esc(a.old_device.as_deref().unwrap_or("")),
-            esc(a.new_device.as_deref().unwrap_or("")),
-            esc(&a.detail),
-        );
-    }
-    let body = format!(
-        "<p>Line <a href=\"/admin/lines/{}\"><b>{}</b></a>; device limit {}.</p>\
-         <form method=\"post\" action=\"/admin/lines/{}/devices/reset\">{}\
-         <button type=\"submit\">Reset the binding</button></form>\
-         <h2>Bound devices</h2><table><thead><tr><th>Kind</th><th>Identifier</th><th>Label</th>\
-         <th>First seen</th><th>Last seen</th><th>Last IP</th><th></th></tr></thead><tbody>{rows}</tbody></table>\
-         <h2>History</h2><table><thead><tr><th>When</th><th>Who</th><th>What</th><th>IP</th>\
-         <th>Old device</th><th>New device</th><th>Detail</th></tr></thead><tbody>{history}</tbody></table>",
-        seg(&line.username),
-        esc(&line.username),
-        binding.as_ref().map_or(0, |b| b.policy.limit),
-        seg(&line.username),
-        csrf_input(&s),
-    );
-    render(StatusCode::OK, "Devices", &body)
+    let path = format!("/admin/lines/{}", seg(&line.username));
+    let csrf = csrf_input(&s);
+    let body = html! {
+        p {
+            "Line " a href=(path) { b { (line.username) } }
+            "; device limit " (binding.as_ref().map_or(0, |b| b.policy.limit)) "."
+        }
+        form method="post" action={ (path) "/devices/reset" } {
+            (csrf)
+            button type="submit" { "Reset the binding" }
+        }
+        h2 { "Bound devices" }
+        table {
+            thead {
+                tr {
+                    th { "Kind" } th { "Identifier" } th { "Label" } th { "First seen" }
+                    th { "Last seen" } th { "Last IP" } th {}
+                }
+            }
+            tbody {
+                @for d in binding.iter().flat_map(|b| b.devices.iter()) {
+                    tr {
+                        td { (d.kind.as_str()) }
+                        td { (d.identifier) }
+                        td { (d.label) }
+                        td { (when(d.first_seen)) }
+                        td { @if d.last_seen == 0 { "never" } @else { (when(d.last_seen)) } }
+                        td { @if let Some(ip) = d.last_ip { (ip) } }
+                        td {
+                            form method="post" action={ (path) "/devices/remove" } {
+                                (csrf)
+                                input type="hidden" name="id" value=(d.id.0);
+                                button type="submit" { "Remove" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "History" }
+        table {
+            thead {
+                tr {
+                    th { "When" } th { "Who" } th { "What" } th { "IP" }
+                    th { "Old device" } th { "New device" } th { "Detail" }
+                }
+            }
+            tbody {
+                @for a in &audit {
+                    tr {
+                        td { (when(a.at)) }
+                        td { (a.actor.as_str()) }
+                        td { (a.action.as_str()) }
+                        td { @if let Some(ip) = a.ip { (ip) } }
+                        td { (a.old_device.as_deref().unwrap_or("")) }
+                        td { (a.new_device.as_deref().unwrap_or("")) }
+                        td { (a.detail) }
+                    }
+                }
+            }
+        }
+    };
+    render(StatusCode::OK, "Devices", body)
 }
 
 /// `POST /admin/lines/{name}/devices/reset` (form: `csrf`).
@@ -508,11 +522,11 @@ async fn reset_devices(
 
 // ----- live -----
 
-/// `GET /admin/live`: connections by line and channel, upstreams by
-/// source, viewers by channel.
 /// How often the live view reloads itself when asked to (`?auto=1`).
 const LIVE_RELOAD_SECS: u32 = 5;
 
+/// `GET /admin/live`: connections by line and channel, upstreams by
+/// source, viewers by channel.
 async fn live_page(
     State(app): State<App>,
     QueryParams(query): QueryParams,
@@ -520,87 +534,84 @@ async fn live_page(
 ) -> Response {
     let auto = query.has("auto", "1");
     let csrf = csrf_input(&s);
-    let mut lines = app.gate.accounts();
-    lines.sort_by(|a, b| a.username.cmp(&b.username));
-    let mut sections = String::new();
-    let mut total = 0;
-    for a in &lines {
-        let mut conns = slots::connections(&app, a.id);
-        if conns.is_empty() {
-            continue;
+    // Lines in the directory's order (by username), each with its
+    // connections by channel; lines without one are left out.
+    let watched: Vec<_> = app
+        .gate
+        .accounts()
+        .into_iter()
+        .filter_map(|a| {
+            let mut conns = slots::connections(&app, a.id);
+            conns.sort_by(|x, y| {
+                (x.watching.as_deref(), x.lease.stream.0)
+                    .cmp(&(y.watching.as_deref(), y.lease.stream.0))
+            });
+            (!conns.is_empty()).then_some((a, conns))
+        })
+        .collect();
+    let total: usize = watched.iter().map(|(_, conns)| conns.len()).sum();
+    let (upstreams, channels) = super::live::snapshot(&app).await;
+    let body = html! {
+        (nav())
+        h1 { "Live" }
+        @if auto {
+            p { "Reloads every " (LIVE_RELOAD_SECS) " s. " a href="/admin/live" { "Stop reloading" } }
+        } @else {
+            p { a href="/admin/live?auto=1" { "Reload every " (LIVE_RELOAD_SECS) " s" } }
         }
-        total += conns.len();
-        conns.sort_by(|x, y| {
-            (x.watching.as_deref(), x.lease.stream.0)
-                .cmp(&(y.watching.as_deref(), y.lease.stream.0))
-        });
-        let mut rows = String::new();
-        for c in &conns {
-            let l = &c.lease;
-            let channel = c
-                .watching
-                .clone()
-                .unwrap_or_else(|| format!("stream {}", l.stream.0));
-            let _ = write!(
-                rows,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-                 <td><form method=\"post\" action=\"/admin/live/end\">{csrf}\
-                 <input type=\"hidden\" name=\"id\" value=\"{}\">\
-                 <button type=\"submit\">End</button></form></td></tr>",
-                esc(&channel),
-                esc(&l.user_agent),
-                esc(&l.ip.to_string()),
-                when(l.started),
-                l.id.0,
-            );
+        h2 { "Connections (" (total) ")" }
+        @for (a, conns) in &watched {
+            h3 { (a.username) }
+            table {
+                thead { tr { th { "Channel" } th { "Player" } th { "IP" } th { "Since" } th {} } }
+                tbody {
+                    @for c in conns {
+                        tr {
+                            td {
+                                @match &c.watching {
+                                    Some(name) => (name),
+                                    None => { "stream " (c.lease.stream.0) }
+                                }
+                            }
+                            td { (c.lease.user_agent) }
+                            td { (c.lease.ip) }
+                            td { (when(c.lease.started)) }
+                            td {
+                                form method="post" action="/admin/live/end" {
+                                    (csrf)
+                                    input type="hidden" name="id" value=(c.lease.id.0);
+                                    button type="submit" { "End" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        let _ = write!(
-            sections,
-            "<h3>{}</h3><table><thead><tr><th>Channel</th><th>Player</th><th>IP</th>\
-             <th>Since</th><th></th></tr></thead><tbody>{rows}</tbody></table>",
-            esc(&a.username)
-        );
-    }
-    if sections.is_empty() {
-        sections.push_str("<p>Nobody is watching.</p>");
-    }
-    let (upstream_rows, channel_rows) = super::live::snapshot(&app).await;
-    let mut upstreams = String::new();
-    for u in &upstream_rows {
-        let _ = write!(
-            upstreams,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            esc(&u.name),
-            u.open
-        );
-    }
-    let mut channels = String::new();
-    for c in &channel_rows {
-        let _ = write!(
-            channels,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&c.name),
-            c.viewers,
-            c.up_secs
-        );
-    }
-    let toggle = if auto {
-        format!(
-            "<p>Reloads every {LIVE_RELOAD_SECS} s. <a href=\"/admin/live\">Stop reloading</a></p>"
-        )
-    } else {
-        format!("<p><a href=\"/admin/live?auto=1\">Reload every {LIVE_RELOAD_SECS} s</a></p>")
+        @if watched.is_empty() {
+            p { "Nobody is watching." }
+        }
+        h2 { "Upstream connections by source" }
+        table {
+            thead { tr { th { "Source" } th { "Open" } } }
+            tbody {
+                @for u in &upstreams {
+                    tr { td { (u.name) } td { (u.open) } }
+                }
+            }
+        }
+        h2 { "Viewers by channel" }
+        table {
+            thead { tr { th { "Channel" } th { "Viewers" } th { "Up (s)" } } }
+            tbody {
+                @for c in &channels {
+                    tr { td { (c.name) } td { (c.viewers) } td { (c.up_secs) } }
+                }
+            }
+        }
     };
-    let body = format!(
-        "{toggle}<h2>Connections ({total})</h2>{sections}\
-         <h2>Upstream connections by source</h2><table><thead><tr><th>Source</th><th>Open</th></tr></thead>\
-         <tbody>{upstreams}</tbody></table>\
-         <h2>Viewers by channel</h2><table><thead><tr><th>Channel</th><th>Viewers</th><th>Up (s)</th></tr></thead>\
-         <tbody>{channels}</tbody></table>"
-    );
-    let body = format!("{NAV}<h1>Live</h1>{body}");
-    let html = reloading_page("Live", &body, auto.then_some(LIVE_RELOAD_SECS));
-    (StatusCode::OK, no_store(), Html(html)).into_response()
+    let html = reloading_page("Live", body, auto.then_some(LIVE_RELOAD_SECS));
+    (StatusCode::OK, no_store(), Html(html.into_string())).into_response()
 }
 
 /// `POST /admin/live/end` (form: `id`): the same `slots::end_connection`
@@ -641,71 +652,71 @@ async fn denials_page(
 ) -> Response {
     let get = |k: &str| query.str(k).trim().to_string();
     let (reason, line, ip) = (get("reason"), get("line"), get("ip"));
-    let form = format!(
-        "<form method=\"get\" action=\"/admin/denials\">\
-         <label>Reason <input name=\"reason\" value=\"{}\"></label> \
-         <label>Line <input name=\"line\" value=\"{}\"></label> \
-         <label>IP <input name=\"ip\" value=\"{}\"></label> \
-         <button type=\"submit\">Filter</button> <a href=\"/admin/denials\">Clear</a></form>",
-        esc(&reason),
-        esc(&line),
-        esc(&ip),
-    );
+    let form = html! {
+        form method="get" action="/admin/denials" {
+            label { "Reason " input name="reason" value=(reason); } " "
+            label { "Line " input name="line" value=(line); } " "
+            label { "IP " input name="ip" value=(ip); } " "
+            button type="submit" { "Filter" } " "
+            a href="/admin/denials" { "Clear" }
+        }
+    };
     let page = match super::denials::parse_filter(&query) {
         Ok(filter) => crate::refusals::page(&app, filter).await,
         Err(why) => {
-            let body = format!("{form}<p class=\"error\">{}</p>", esc(&why));
-            return render(StatusCode::BAD_REQUEST, "Denials", &body);
+            let body = html! {
+                (form)
+                p class="error" { (why) }
+            };
+            return render(StatusCode::BAD_REQUEST, "Denials", body);
         }
     };
     let page = match page {
         Ok(page) => page,
         Err(e) => return gate_failed(e, "/admin/denials"),
     };
-    let mut rows = String::new();
-    for r in page.items.iter().map(|l| &l.refusal) {
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td><a href=\"/admin/denials?reason={}\">{}</a></td>\
-             <td><a href=\"/admin/denials?line={}\">{}</a></td>\
-             <td><a href=\"/admin/denials?ip={}\">{}</a></td><td>{}</td><td>{}</td></tr>",
-            when(r.at),
-            qv(&r.reason),
-            esc(&r.reason),
-            qv(&r.username),
-            esc(&r.username),
-            qv(&r.ip.to_string()),
-            esc(&r.ip.to_string()),
-            esc(&r.face),
-            esc(&r.text),
-        );
-    }
     // The same query with the next page's cursor.
-    let older = match page.next_before {
-        Some(before) => {
-            let mut href = String::from("/admin/denials?");
-            for (k, v) in query.iter().filter(|(k, _)| *k != "before") {
-                let _ = write!(href, "{}={}&", qv(k), qv(v));
-            }
-            let _ = write!(href, "before={before}");
-            format!(
-                "<p><a id=\"older\" href=\"{}\">Older refusals</a></p>",
-                esc(&href)
-            )
+    let older = page.next_before.map(|before| {
+        let mut href = String::from("/admin/denials?");
+        for (k, v) in query.iter().filter(|(k, _)| *k != "before") {
+            let _ = write!(href, "{}={}&", qv(k), qv(v));
         }
-        None => String::new(),
-    };
+        let _ = write!(href, "before={before}");
+        href
+    });
     let kept = match app.settings.denial_log_days {
         0 => "kept without a time limit".to_string(),
         days => format!("kept for {days} days"),
     };
-    let body = format!(
-        "{form}<p>{} refusal(s), newest first ({kept}).</p>\
-         <table><thead><tr><th>When</th><th>Reason</th><th>Line</th><th>IP</th><th>Face</th>\
-         <th>What the line was told</th></tr></thead><tbody>{rows}</tbody></table>{older}",
-        page.items.len(),
-    );
-    render(StatusCode::OK, "Denials", &body)
+    let body = html! {
+        (form)
+        p { (page.items.len()) " refusal(s), newest first (" (kept) ")." }
+        table {
+            thead {
+                tr {
+                    th { "When" } th { "Reason" } th { "Line" } th { "IP" } th { "Face" }
+                    th { "What the line was told" }
+                }
+            }
+            tbody {
+                @for r in page.items.iter().map(|l| &l.refusal) {
+                    @let ip = r.ip.to_string();
+                    tr {
+                        td { (when(r.at)) }
+                        td { a href={ "/admin/denials?reason=" (qv(&r.reason)) } { (r.reason) } }
+                        td { a href={ "/admin/denials?line=" (qv(&r.username)) } { (r.username) } }
+                        td { a href={ "/admin/denials?ip=" (qv(&ip)) } { (ip) } }
+                        td { (r.face) }
+                        td { (r.text) }
+                    }
+                }
+            }
+        }
+        @if let Some(href) = older {
+            p { a id="older" href=(href) { "Older refusals" } }
+        }
+    };
+    render(StatusCode::OK, "Denials", body)
 }
 
 #[cfg(test)]

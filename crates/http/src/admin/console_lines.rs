@@ -4,12 +4,13 @@
 //! works without JavaScript or multipart) and the CSV export.
 //!
 //! Same rules as [`super::console`]: a session for every page, the CSRF
-//! token on every change, every value escaped; the changes call the same
-//! gate operations and [`super::lines`] helpers as the API.
+//! token on every change, maud templates (every value is text by its
+//! type); the changes call the same gate operations and [`super::lines`]
+//! helpers as the API.
 
 use super::console::{csrf_input, find_line, gate_failed, number, render, result, seg, when};
 use super::lines;
-use super::session::{esc, field, ConsoleForm, ConsolePage};
+use super::session::{field, ConsoleForm, ConsolePage};
 use crate::params::Params;
 use crate::state::App;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -17,7 +18,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::fmt::Write as _;
+use maud::{html, Markup};
 use tvgate_core::access::device::{Enrolment, IpRange};
 use tvgate_core::access::lines_csv::{parse_expiry, EXPORT_COLUMNS, MAX_NOTE_CHARS};
 use tvgate_core::access::{AccountPatch, OutputFormat, OutputFormats, Status};
@@ -44,22 +45,6 @@ fn line_back(name: &str) -> String {
     format!("/admin/lines/{}", seg(name))
 }
 
-fn selected(on: bool) -> &'static str {
-    if on {
-        " selected"
-    } else {
-        ""
-    }
-}
-
-fn checked(on: bool) -> &'static str {
-    if on {
-        " checked"
-    } else {
-        ""
-    }
-}
-
 /// The date part of an expiry, as a date input shows it.
 fn date_of(t: Option<i64>) -> String {
     t.map(|t| when(t)[..10].to_string()).unwrap_or_default()
@@ -79,52 +64,7 @@ async fn line_page(
     };
     let csrf = csrf_input(&s);
     let path = line_back(&a.username);
-    let status: String = [Status::Active, Status::Disabled, Status::Banned]
-        .iter()
-        .map(|st| {
-            format!(
-                "<option value=\"{0}\"{1}>{0}</option>",
-                st.as_str(),
-                selected(a.status == *st)
-            )
-        })
-        .collect();
-    let policy: String = [
-        (None, "default"),
-        (Some(LimitPolicy::Refuse), "refuse"),
-        (Some(LimitPolicy::NewestWins), "newest_wins"),
-    ]
-    .iter()
-    .map(|(p, label)| {
-        format!(
-            "<option value=\"{label}\"{}>{label}</option>",
-            selected(a.limit_policy == *p)
-        )
-    })
-    .collect();
-    let formats: String = OutputFormat::ALL
-        .iter()
-        .map(|f| {
-            format!(
-                "<label><input type=\"checkbox\" name=\"format\" value=\"{0}\"{1}> {0}</label> ",
-                f.as_str(),
-                checked(a.allowed_formats.contains(*f))
-            )
-        })
-        .collect();
     let catalog = app.gate.catalog();
-    let mut categories = String::new();
-    for c in catalog.categories.iter() {
-        let on = a.package.as_ref().is_some_and(|p| p.contains(&c.id));
-        let _ = write!(
-            categories,
-            "<label><input type=\"checkbox\" name=\"category\" value=\"{}\"{}> {} ({})</label><br>",
-            c.id.0,
-            checked(on),
-            esc(&c.name),
-            c.kind.as_str()
-        );
-    }
     let binding = app.gate.binding(a.id);
     let dp = binding
         .as_ref()
@@ -132,45 +72,104 @@ async fn line_page(
         .unwrap_or_default();
     let ip_lock: Vec<String> = dp.ip_lock.iter().map(|r| r.to_string()).collect();
     let expires = date_of(a.expires_at);
-    let body = format!(
-        "<p>Created {created}; expires {exp}; {devices} device(s) bound · \
-         <a href=\"{path}/devices\">Devices</a></p>\
-         <form method=\"post\" action=\"{path}\">{csrf}\
-         <input type=\"hidden\" name=\"expires_was\" value=\"{expires}\">\
-         <p><label>Status <select name=\"status\">{status}</select></label></p>\
-         <p><label>Expires (empty: never) <input type=\"date\" name=\"expires\" value=\"{expires}\"></label></p>\
-         <p><label><input type=\"checkbox\" name=\"is_trial\" value=\"1\"{trial}> Trial</label></p>\
-         <p><label>Max connections (0: unlimited) <input type=\"number\" name=\"max_connections\" min=\"0\" value=\"{maxc}\"></label></p>\
-         <p><label>Limit policy <select name=\"limit_policy\">{policy}</select></label></p>\
-         <p>Output formats: {formats}</p>\
-         <fieldset><legend>Package</legend>\
-         <label><input type=\"radio\" name=\"package\" value=\"all\"{all}> Everything</label> \
-         <label><input type=\"radio\" name=\"package\" value=\"only\"{only}> Only these categories:</label><br>\
-         {categories}</fieldset>\
-         <fieldset><legend>Devices (docs/devices.md)</legend>\
-         <label>Device limit (0: binding off) <input type=\"number\" name=\"device_limit\" min=\"0\" value=\"{dlimit}\"></label> \
-         <label>Enrolment <select name=\"enrolment\"><option value=\"auto\"{auto}>auto</option>\
-         <option value=\"operator\"{oper}>operator</option></select></label> \
-         <label>IP lock (addresses or ranges, comma-separated; empty: anywhere) \
-         <input name=\"ip_lock\" value=\"{iplock}\"></label></fieldset>\
-         <p><label>Note <input name=\"note\" value=\"{note}\" maxlength=\"{MAX_NOTE_CHARS}\"></label></p>\
-         <button type=\"submit\">Save</button></form>\
-         <h2>Password</h2><form method=\"post\" action=\"{path}/password\">{csrf}\
-         <button type=\"submit\">Generate a new password</button></form>",
-        created = when(a.created_at),
-        exp = a.expires_at.map(when).unwrap_or_else(|| "never".into()),
-        devices = binding.as_ref().map_or(0, |b| b.devices.len()),
-        trial = checked(a.is_trial),
-        maxc = a.max_connections,
-        all = checked(a.package.is_none()),
-        only = checked(a.package.is_some()),
-        dlimit = dp.limit,
-        auto = selected(dp.enrolment == Enrolment::Auto),
-        oper = selected(dp.enrolment == Enrolment::Operator),
-        iplock = esc(&ip_lock.join(", ")),
-        note = esc(&a.note),
-    );
-    render(StatusCode::OK, &format!("Line {}", a.username), &body)
+    let policies = [
+        (None, "default"),
+        (Some(LimitPolicy::Refuse), "refuse"),
+        (Some(LimitPolicy::NewestWins), "newest_wins"),
+    ];
+    let body = html! {
+        p {
+            "Created " (when(a.created_at)) "; expires "
+            (a.expires_at.map(when).unwrap_or_else(|| "never".into())) "; "
+            (binding.as_ref().map_or(0, |b| b.devices.len())) " device(s) bound · "
+            a href={ (path) "/devices" } { "Devices" }
+        }
+        form method="post" action=(path) {
+            (csrf)
+            input type="hidden" name="expires_was" value=(expires);
+            p {
+                label {
+                    "Status "
+                    select name="status" {
+                        @for st in [Status::Active, Status::Disabled, Status::Banned] {
+                            option value=(st.as_str()) selected[a.status == st] { (st.as_str()) }
+                        }
+                    }
+                }
+            }
+            p { label { "Expires (empty: never) " input type="date" name="expires" value=(expires); } }
+            p { label { input type="checkbox" name="is_trial" value="1" checked[a.is_trial]; " Trial" } }
+            p {
+                label {
+                    "Max connections (0: unlimited) "
+                    input type="number" name="max_connections" min="0" value=(a.max_connections);
+                }
+            }
+            p {
+                label {
+                    "Limit policy "
+                    select name="limit_policy" {
+                        @for (policy, label) in policies {
+                            option value=(label) selected[a.limit_policy == policy] { (label) }
+                        }
+                    }
+                }
+            }
+            p {
+                "Output formats: "
+                @for f in OutputFormat::ALL {
+                    label {
+                        input type="checkbox" name="format" value=(f.as_str()) checked[a.allowed_formats.contains(f)];
+                        " " (f.as_str())
+                    }
+                    " "
+                }
+            }
+            fieldset {
+                legend { "Package" }
+                label { input type="radio" name="package" value="all" checked[a.package.is_none()]; " Everything" }
+                " "
+                label { input type="radio" name="package" value="only" checked[a.package.is_some()]; " Only these categories:" }
+                br;
+                @for c in catalog.categories.iter() {
+                    label {
+                        input type="checkbox" name="category" value=(c.id.0)
+                            checked[a.package.as_ref().is_some_and(|p| p.contains(&c.id))];
+                        " " (c.name) " (" (c.kind.as_str()) ")"
+                    }
+                    br;
+                }
+            }
+            fieldset {
+                legend { "Devices (docs/devices.md)" }
+                label {
+                    "Device limit (0: binding off) "
+                    input type="number" name="device_limit" min="0" value=(dp.limit);
+                }
+                " "
+                label {
+                    "Enrolment "
+                    select name="enrolment" {
+                        option value="auto" selected[dp.enrolment == Enrolment::Auto] { "auto" }
+                        option value="operator" selected[dp.enrolment == Enrolment::Operator] { "operator" }
+                    }
+                }
+                " "
+                label {
+                    "IP lock (addresses or ranges, comma-separated; empty: anywhere) "
+                    input name="ip_lock" value=(ip_lock.join(", "));
+                }
+            }
+            p { label { "Note " input name="note" value=(a.note) maxlength=(MAX_NOTE_CHARS); } }
+            button type="submit" { "Save" }
+        }
+        h2 { "Password" }
+        form method="post" action={ (path) "/password" } {
+            (csrf)
+            button type="submit" { "Generate a new password" }
+        }
+    };
+    render(StatusCode::OK, &format!("Line {}", a.username), body)
 }
 
 /// The edit form into the line's patch and device patch, or what is wrong.
@@ -302,17 +301,14 @@ async fn reset_password(
     match app.gate.set_password(&name, None).await {
         Ok((a, password)) => {
             tracing::info!(admin = %session.admin, line = %a.username, "password reset in the console");
-            render(
-                StatusCode::OK,
-                "New password",
-                &format!(
-                    "<p>The new password of <b>{}</b> (shown only now): \
-                     <code class=\"password\">{}</code></p><p><a href=\"{}\">Back</a></p>",
-                    esc(&a.username),
-                    esc(&password),
-                    esc(&back)
-                ),
-            )
+            let body = html! {
+                p {
+                    "The new password of " b { (a.username) } " (shown only now): "
+                    code class="password" { (password) }
+                }
+                p { a href=(back) { "Back" } }
+            };
+            render(StatusCode::OK, "New password", body)
         }
         Err(e) => gate_failed(e, &back),
     }
@@ -363,38 +359,39 @@ async fn remove_device(
 // ----- many lines -----
 
 /// A table of (username, password) shown once.
-fn passwords_table(made: &[(String, String)]) -> String {
-    let mut rows = String::new();
-    for (u, p) in made {
-        let _ = write!(
-            rows,
-            "<tr><td>{}</td><td><code class=\"password\">{}</code></td></tr>",
-            esc(u),
-            esc(p)
-        );
+fn passwords_table(made: &[(String, String)]) -> Markup {
+    html! {
+        p { "The passwords are shown only now; copy them." }
+        table {
+            thead { tr { th { "Username" } th { "Password" } } }
+            tbody {
+                @for (username, password) in made {
+                    tr { td { (username) } td { code class="password" { (password) } } }
+                }
+            }
+        }
     }
-    format!(
-        "<p>The passwords are shown only now; copy them.</p>\
-         <table><thead><tr><th>Username</th><th>Password</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
 }
 
 /// `GET /admin/bulk`: the bulk-create form.
 async fn bulk_page(ConsolePage(s): ConsolePage) -> Response {
-    let body = format!(
-        "<p>Creates lines named PREFIX001, PREFIX002, … with generated passwords; \
-         a name that exists is skipped and the next number taken.</p>\
-         <form method=\"post\" action=\"/admin/bulk\">{}\
-         <label>How many <input name=\"count\" type=\"number\" min=\"1\" max=\"{MAX_BULK}\" value=\"10\" required></label> \
-         <label>Username prefix <input name=\"prefix\" required placeholder=\"hotel-\"></label> \
-         <label>Days (0: never expires) <input name=\"days\" type=\"number\" min=\"0\" max=\"36500\" value=\"30\"></label> \
-         <label>Connections <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"1\"></label> \
-         <label><input name=\"is_trial\" type=\"checkbox\" value=\"1\"> Trial</label> \
-         <label>Note <input name=\"note\"></label> \
-         <button type=\"submit\">Create</button></form>",
-        csrf_input(&s)
-    );
-    render(StatusCode::OK, "Create many lines", &body)
+    let body = html! {
+        p {
+            "Creates lines named PREFIX001, PREFIX002, … with generated passwords; \
+             a name that exists is skipped and the next number taken."
+        }
+        form method="post" action="/admin/bulk" {
+            (csrf_input(&s))
+            label { "How many " input name="count" type="number" min="1" max=(MAX_BULK) value="10" required; } " "
+            label { "Username prefix " input name="prefix" required placeholder="hotel-"; } " "
+            label { "Days (0: never expires) " input name="days" type="number" min="0" max="36500" value="30"; } " "
+            label { "Connections " input name="max_connections" type="number" min="0" value="1"; } " "
+            label { input name="is_trial" type="checkbox" value="1"; " Trial" } " "
+            label { "Note " input name="note"; } " "
+            button type="submit" { "Create" }
+        }
+    };
+    render(StatusCode::OK, "Create many lines", body)
 }
 
 /// `POST /admin/bulk`: the same `Gate::create_lines_in_bulk` as
@@ -434,13 +431,14 @@ async fn bulk_create(
     match lines::bulk(&app, spec).await {
         Ok(made) => {
             tracing::info!(admin = %session.admin, count = made.len(), "lines created in bulk in the console");
+            let body = html! {
+                (passwords_table(&made))
+                p { a href="/admin/lines" { "Back to the lines" } }
+            };
             render(
                 StatusCode::CREATED,
                 &format!("{} lines created", made.len()),
-                &format!(
-                    "{}<p><a href=\"/admin/lines\">Back to the lines</a></p>",
-                    passwords_table(&made)
-                ),
+                body,
             )
         }
         Err(e) => result(e.status, &e.message, back),
@@ -449,22 +447,24 @@ async fn bulk_create(
 
 /// `GET /admin/import`: the import form (the CSV is pasted).
 async fn import_page(ConsolePage(s): ConsolePage) -> Response {
-    let body = format!(
-        "<p>Paste a CSV with a header row: <code>username</code> and any of <code>password</code>, \
-         {}. Existing lines change only in the columns given; new lines without a password get \
-         a generated one, shown once. Bad rows are reported by line number and the rest is imported. \
-         An <a href=\"/admin/export.csv\">export</a> imports back unchanged.</p>\
-         <form method=\"post\" action=\"/admin/import\">{}\
-         <textarea name=\"csv\" rows=\"20\" cols=\"100\" required></textarea><br>\
-         <button type=\"submit\">Import</button></form>",
-        EXPORT_COLUMNS[1..]
-            .iter()
-            .map(|c| format!("<code>{c}</code>"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        csrf_input(&s)
-    );
-    render(StatusCode::OK, "Import lines", &body)
+    let body = html! {
+        p {
+            "Paste a CSV with a header row: " code { "username" } " and any of " code { "password" }
+            @for column in &EXPORT_COLUMNS[1..] {
+                ", " code { (column) }
+            }
+            ". Existing lines change only in the columns given; new lines without a password get \
+             a generated one, shown once. Bad rows are reported by line number and the rest is imported. \
+             An " a href="/admin/export.csv" { "export" } " imports back unchanged."
+        }
+        form method="post" action="/admin/import" {
+            (csrf_input(&s))
+            textarea name="csv" rows="20" cols="100" required {}
+            br;
+            button type="submit" { "Import" }
+        }
+    };
+    render(StatusCode::OK, "Import lines", body)
 }
 
 /// `POST /admin/import` (form: `csv`): the same import as
@@ -483,43 +483,29 @@ async fn import(
         Err(e) => return result(e.status, &e.message, back),
     };
     tracing::info!(admin = %session.admin, created = report.counts.created, updated = report.counts.updated, "lines imported in the console");
-    let mut errors = String::new();
-    for e in &report.errors {
-        let _ = write!(
-            errors,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            e.line,
-            esc(&e.message)
-        );
-    }
-    let errors = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<h2>Refused rows ({})</h2><table><thead><tr><th>Line</th><th>Why</th></tr></thead>\
-             <tbody>{errors}</tbody></table>",
-            report.errors.len()
-        )
+    let body = html! {
+        p {
+            (report.counts.created) " created, " (report.counts.updated) " updated, "
+            (report.errors.len()) " refused."
+        }
+        @if !report.errors.is_empty() {
+            h2 { "Refused rows (" (report.errors.len()) ")" }
+            table {
+                thead { tr { th { "Line" } th { "Why" } } }
+                tbody {
+                    @for e in &report.errors {
+                        tr { td { (e.line) } td { (e.message) } }
+                    }
+                }
+            }
+        }
+        @if !report.generated.is_empty() {
+            h2 { "Generated passwords" }
+            (passwords_table(&report.generated))
+        }
+        p { a href="/admin/lines" { "Back to the lines" } }
     };
-    let generated = if report.generated.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<h2>Generated passwords</h2>{}",
-            passwords_table(&report.generated)
-        )
-    };
-    render(
-        StatusCode::OK,
-        "Import done",
-        &format!(
-            "<p>{} created, {} updated, {} refused.</p>{errors}{generated}\
-             <p><a href=\"/admin/lines\">Back to the lines</a></p>",
-            report.counts.created,
-            report.counts.updated,
-            report.errors.len()
-        ),
-    )
+    render(StatusCode::OK, "Import done", body)
 }
 
 /// `GET /admin/export.csv`: every line, without passwords.

@@ -6,14 +6,15 @@
 //! Same rules as the other console pages ([`super::console`]): no
 //! JavaScript (the progress page reloads itself with a `<meta refresh>`
 //! while the job runs), a session for every page, the CSRF token checked
-//! before any change, everything shown escaped, locations redacted. The
+//! before any change, maud templates (every value is text by its type),
+//! locations and backup URLs through the one redactor. The
 //! changes are the gate methods and the refresh jobs the API uses
 //! ([`super::api_sources`]).
 
-use super::api_sources::{find_stream, shown_location, start};
-use super::console::{confirm, csrf_input, gate_failed, number, qv, render, result, when};
+use super::api_sources::{find_stream, start};
+use super::console::{confirm, csrf_input, gate_failed, nav, number, qv, render, result, when};
 use super::importer::{Phase, StartError};
-use super::session::{esc, field, no_store, reloading_page, ConsoleForm, ConsolePage};
+use super::session::{field, no_store, reloading_page, ConsoleForm, ConsolePage};
 use crate::params::QueryParams;
 use crate::state::App;
 use axum::extract::{Path, State};
@@ -21,10 +22,11 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use std::fmt::Write as _;
+use maud::{html, Markup};
 use tvgate_core::catalog::{Delivery, Source, SourceKind};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, StreamQuery};
+use tvgate_formats::{redact_location, redact_url};
 
 /// Channels shown per page of a source.
 const CHANNELS_PER_PAGE: u32 = 100;
@@ -75,14 +77,14 @@ async fn find(app: &App, raw: &str, back: &str) -> Result<Source, Box<Response>>
     }
 }
 
-fn refresh_cell(app: &App, s: &Source) -> String {
+/// A source's last refresh: the running job's phase (a link to its
+/// progress) or when the last one ended.
+fn refresh_cell(app: &App, s: &Source) -> Markup {
     match app.refreshes.get(s.id).map(|p| p.state(s.id)) {
-        Some(job) if job.phase.is_running() => format!(
-            "<a href=\"{}\">{}…</a>",
-            progress_url(s.id),
-            job.phase.as_str()
-        ),
-        _ => s.last_refresh.map(when).unwrap_or_else(|| "never".into()),
+        Some(job) if job.phase.is_running() => html! {
+            a href=(progress_url(s.id)) { (job.phase.as_str()) "…" }
+        },
+        _ => html! { (s.last_refresh.map(when).unwrap_or_else(|| "never".into())) },
     }
 }
 
@@ -95,54 +97,82 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
         Err(e) => return gate_failed(e, "/admin/"),
     };
     let csrf = csrf_input(&s);
-    let mut rows = String::new();
-    for src in &sources {
-        let state = match &src.last_error {
-            Some(e) => format!("failed: {}", esc(e)),
-            None if !src.diagnostics.is_empty() => {
-                format!("ok, {} line(s) skipped", src.diagnostic_rows().count())
+    let body = html! {
+        h2 { "Add a source" }
+        form method="post" action="/admin/sources" {
+            (csrf)
+            label {
+                "Kind "
+                select name="kind" {
+                    option value="m3u" { "M3U playlist" }
+                    option value="xmltv" { "XMLTV guide" }
+                }
             }
-            None if src.last_refresh.is_some() => "ok".into(),
-            None => String::new(),
-        };
-        let toggle = if src.enabled {
-            "<button name=\"action\" value=\"disable\">Disable</button>"
-        } else {
-            "<button name=\"action\" value=\"enable\">Enable</button>"
-        };
-        let _ = write!(
-            rows,
-            "<tr><td>{id}</td><td><a href=\"/admin/sources/{id}\">{name}</a></td><td>{kind}</td>\
-             <td>{location}</td><td>{enabled}</td><td>{refreshed}</td><td>{items}</td><td>{state}</td>\
-             <td><form method=\"post\" action=\"/admin/sources/action\">{csrf}\
-             <input type=\"hidden\" name=\"id\" value=\"{id}\">\
-             <button name=\"action\" value=\"refresh\">Refresh</button>{toggle}\
-             <button name=\"action\" value=\"remove\">Remove</button></form></td></tr>",
-            id = src.id.0,
-            name = esc(&src.name),
-            kind = src.kind.as_str(),
-            location = esc(&shown_location(&src.location)),
-            enabled = if src.enabled { "yes" } else { "no" },
-            refreshed = refresh_cell(&app, src),
-            items = src.item_count,
-        );
-    }
-    let body = format!(
-        "<h2>Add a source</h2><form method=\"post\" action=\"/admin/sources\">{csrf}\
-         <label>Kind <select name=\"kind\"><option value=\"m3u\">M3U playlist</option>\
-         <option value=\"xmltv\">XMLTV guide</option></select></label> \
-         <label>Location (http(s) URL, or the absolute path of a file in the data directory's <code>sources/</code>) <input name=\"location\" required></label> \
-         <label>Name (empty: from the location) <input name=\"name\"></label> \
-         <label>Connections (0: unlimited) <input name=\"max_connections\" type=\"number\" min=\"0\" value=\"0\"></label> \
-         <label>Delivery <select name=\"delivery\"><option value=\"proxy\">proxy</option>\
-         <option value=\"redirect\">redirect</option></select></label> \
-         <button type=\"submit\">Add and import</button></form>\
-         <h2>Sources ({})</h2><table><thead><tr><th>ID</th><th>Name</th><th>Kind</th><th>Location</th>\
-         <th>Enabled</th><th>Last refresh</th><th>Items</th><th>State</th><th>Actions</th></tr></thead>\
-         <tbody>{rows}</tbody></table>",
-        sources.len()
-    );
-    render(StatusCode::OK, "Sources", &body)
+            " "
+            label {
+                "Location (http(s) URL, or the absolute path of a file in the data directory's "
+                code { "sources/" } ") "
+                input name="location" required;
+            }
+            " "
+            label { "Name (empty: from the location) " input name="name"; } " "
+            label { "Connections (0: unlimited) " input name="max_connections" type="number" min="0" value="0"; } " "
+            label {
+                "Delivery "
+                select name="delivery" {
+                    option value="proxy" { "proxy" }
+                    option value="redirect" { "redirect" }
+                }
+            }
+            " "
+            button type="submit" { "Add and import" }
+        }
+        h2 { "Sources (" (sources.len()) ")" }
+        table {
+            thead {
+                tr {
+                    th { "ID" } th { "Name" } th { "Kind" } th { "Location" } th { "Enabled" }
+                    th { "Last refresh" } th { "Items" } th { "State" } th { "Actions" }
+                }
+            }
+            tbody {
+                @for src in &sources {
+                    tr {
+                        td { (src.id.0) }
+                        td { a href={ "/admin/sources/" (src.id.0) } { (src.name) } }
+                        td { (src.kind.as_str()) }
+                        td { (redact_location(&src.location)) }
+                        td { @if src.enabled { "yes" } @else { "no" } }
+                        td { (refresh_cell(&app, src)) }
+                        td { (src.item_count) }
+                        td {
+                            @if let Some(e) = &src.last_error {
+                                "failed: " (e)
+                            } @else if !src.diagnostics.is_empty() {
+                                "ok, " (src.diagnostic_rows().count()) " line(s) skipped"
+                            } @else if src.last_refresh.is_some() {
+                                "ok"
+                            }
+                        }
+                        td {
+                            form method="post" action="/admin/sources/action" {
+                                (csrf)
+                                input type="hidden" name="id" value=(src.id.0);
+                                button name="action" value="refresh" { "Refresh" }
+                                @if src.enabled {
+                                    button name="action" value="disable" { "Disable" }
+                                } @else {
+                                    button name="action" value="enable" { "Enable" }
+                                }
+                                button name="action" value="remove" { "Remove" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(StatusCode::OK, "Sources", body)
 }
 
 /// `POST /admin/sources` (form: `kind`, `location`, `name`,
@@ -301,58 +331,56 @@ async fn progress_page(
         Ok(source) => source,
         Err(r) => return *r,
     };
-    let back = format!(
-        "<p><a href=\"/admin/sources/{}\">The source</a> · <a href=\"/admin/sources\">All sources</a></p>",
-        source.id.0
-    );
+    let back = html! {
+        p {
+            a href={ "/admin/sources/" (source.id.0) } { "The source" } " · "
+            a href="/admin/sources" { "All sources" }
+        }
+    };
     let Some(job) = app.refreshes.get(source.id).map(|p| p.state(source.id)) else {
-        return render(
-            StatusCode::OK,
-            "Refresh",
-            &format!(
-                "<p>No refresh of {} was started since the server started.</p>{back}",
-                esc(&source.name)
-            ),
-        );
-    };
-    let amount = match (job.total, job.phase) {
-        (_, Phase::Done | Phase::Failed) => String::new(),
-        (Some(total), _) if total > 0 => format!(
-            "<p><progress max=\"{total}\" value=\"{}\"></progress> {} of {total} bytes ({}%)</p>",
-            job.bytes.min(total),
-            job.bytes,
-            job.bytes.min(total) * 100 / total
-        ),
-        _ => format!("<p>{} bytes</p>", job.bytes),
-    };
-    let outcome = match (&job.summary, &job.error) {
-        (Some(summary), _) => format!("<p>Imported: {}.</p>", esc(summary)),
-        (_, Some(error)) => format!("<p class=\"error\">Failed: {}</p>", esc(error)),
-        _ => String::new(),
-    };
-    let diagnostics = if job.phase == Phase::Done && !source.diagnostics.is_empty() {
-        format!(
-            "<p><a href=\"/admin/sources/{}\">{} line(s) were skipped</a>.</p>",
-            source.id.0,
-            source.diagnostic_rows().count()
-        )
-    } else {
-        String::new()
+        let body = html! {
+            p { "No refresh of " (source.name) " was started since the server started." }
+            (back)
+        };
+        return render(StatusCode::OK, "Refresh", body);
     };
     let title = format!("Refresh of {}", source.name);
-    let body = format!(
-        "{}<h1>{}</h1><p>Phase: <b class=\"phase\">{}</b>; started {}{}.</p>{amount}{outcome}{diagnostics}{back}",
-        super::console::NAV,
-        esc(&title),
-        job.phase.as_str(),
-        when(job.started),
-        job.finished
-            .map(|f| format!(", finished {}", when(f)))
-            .unwrap_or_default(),
-    );
+    let body = html! {
+        (nav())
+        h1 { (title) }
+        p {
+            "Phase: " b class="phase" { (job.phase.as_str()) } "; started " (when(job.started))
+            @if let Some(finished) = job.finished {
+                ", finished " (when(finished))
+            }
+            "."
+        }
+        @match (job.total, job.phase) {
+            (_, Phase::Done | Phase::Failed) => {}
+            (Some(total), _) if total > 0 => p {
+                progress max=(total) value=(job.bytes.min(total)) {}
+                " " (job.bytes) " of " (total) " bytes (" (job.bytes.min(total) * 100 / total) "%)"
+            },
+            _ => p { (job.bytes) " bytes" },
+        }
+        @match (&job.summary, &job.error) {
+            (Some(summary), _) => p { "Imported: " (summary) "." },
+            (_, Some(error)) => p class="error" { "Failed: " (error) },
+            _ => {}
+        }
+        @if job.phase == Phase::Done && !source.diagnostics.is_empty() {
+            p {
+                a href={ "/admin/sources/" (source.id.0) } {
+                    (source.diagnostic_rows().count()) " line(s) were skipped"
+                }
+                "."
+            }
+        }
+        (back)
+    };
     // Without JavaScript: the browser reloads the page every second.
-    let html = reloading_page(&title, &body, job.phase.is_running().then_some(1));
-    (StatusCode::OK, no_store(), Html(html)).into_response()
+    let html = reloading_page(&title, body, job.phase.is_running().then_some(1));
+    (StatusCode::OK, no_store(), Html(html.into_string())).into_response()
 }
 
 // ----- one source -----
@@ -392,97 +420,89 @@ async fn source_page(
         source.id.0,
         qv(&search)
     );
-    let mut errors = String::new();
-    for d in source.diagnostic_rows() {
-        let _ = write!(
-            errors,
-            "<tr><td>{}</td><td>{}</td></tr>",
-            d.line().map(|n| n.to_string()).unwrap_or_default(),
-            esc(&d.message())
-        );
-    }
-    let errors = if errors.is_empty() {
-        "<p>The last refresh skipped no line.</p>".to_string()
-    } else {
-        format!(
-            "<table><thead><tr><th>Line</th><th>Problem</th></tr></thead><tbody>{errors}</tbody></table>"
-        )
+    let pager = |o: u32, text: &str| {
+        html! {
+            a href=(format!("/admin/sources/{}?q={}&offset={o}", source.id.0, qv(&search))) { (text) }
+            " "
+        }
     };
-    let mut rows = String::new();
-    for c in &page.items {
-        let (label, action) = if c.enabled {
-            ("Disable", "disable")
-        } else {
-            ("Enable", "enable")
-        };
-        let _ = write!(
-            rows,
-            "<tr><td>{id}</td><td>{kind}</td><td>{name}</td><td>{category}</td><td>{enabled}</td>\
-             <td><form method=\"post\" action=\"/admin/channels/action\">{csrf}\
-             <input type=\"hidden\" name=\"id\" value=\"{id}\">\
-             <input type=\"hidden\" name=\"back\" value=\"{back}\">\
-             <button name=\"action\" value=\"{action}\">{label}</button></form>{backups}</td></tr>",
-            id = c.id.0,
-            kind = esc(&c.kind),
-            name = esc(&c.name),
-            category = esc(c.category.as_deref().unwrap_or("")),
-            enabled = if c.enabled { "yes" } else { "no" },
-            back = esc(&here),
-            backups = if c.kind == "live" && c.enabled {
-                format!(
-                    " <a href=\"/admin/channels/{}/backups\">Backups ({})</a>",
-                    c.id.0,
-                    app.gate.catalog().backups(c.id).len()
-                )
-            } else {
-                String::new()
-            },
-        );
-    }
-    let mut pager = String::new();
-    let link = |o: u32, text: &str| {
-        format!(
-            "<a href=\"/admin/sources/{}?q={}&amp;offset={o}\">{text}</a> ",
-            source.id.0,
-            qv(&search)
-        )
+    let body = html! {
+        p {
+            (source.kind.as_str()) " source " b { (source.name) } " from "
+            (redact_location(&source.location)) "; "
+            @if source.enabled { "enabled" } @else { "disabled (players see none of it)" }
+            "; last refresh " (source.last_refresh.map(when).unwrap_or_else(|| "never".into()))
+            "; " (source.item_count) " item(s). "
+            a href={ "/admin/sources/" (source.id.0) "/refresh" } { "Last refresh job" }
+        }
+        @if let Some(e) = &source.last_error {
+            p class="error" { "The last refresh failed: " (e) }
+        }
+        h2 { "Import errors (" (source.diagnostic_rows().count()) ")" }
+        @if source.diagnostics.is_empty() {
+            p { "The last refresh skipped no line." }
+        } @else {
+            table {
+                thead { tr { th { "Line" } th { "Problem" } } }
+                tbody {
+                    @for d in source.diagnostic_rows() {
+                        tr {
+                            td { @if let Some(n) = d.line() { (n) } }
+                            td { (d.message()) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Channels (" (page.total) ")" }
+        form method="get" action={ "/admin/sources/" (source.id.0) } {
+            input name="q" value=(search) placeholder="name";
+            button type="submit" { "Search" }
+        }
+        table {
+            thead {
+                tr { th { "ID" } th { "Kind" } th { "Name" } th { "Category" } th { "Enabled" } th {} }
+            }
+            tbody {
+                @for c in &page.items {
+                    tr {
+                        td { (c.id.0) }
+                        td { (c.kind) }
+                        td { (c.name) }
+                        td { (c.category.as_deref().unwrap_or("")) }
+                        td { @if c.enabled { "yes" } @else { "no" } }
+                        td {
+                            form method="post" action="/admin/channels/action" {
+                                (csrf)
+                                input type="hidden" name="id" value=(c.id.0);
+                                input type="hidden" name="back" value=(here);
+                                @if c.enabled {
+                                    button name="action" value="disable" { "Disable" }
+                                } @else {
+                                    button name="action" value="enable" { "Enable" }
+                                }
+                            }
+                            @if c.kind == "live" && c.enabled {
+                                " "
+                                a href={ "/admin/channels/" (c.id.0) "/backups" } {
+                                    "Backups (" (app.gate.catalog().backups(c.id).len()) ")"
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p {
+            @if offset > 0 {
+                (pager(offset.saturating_sub(CHANNELS_PER_PAGE), "Previous"))
+            }
+            @if u64::from(offset) + u64::from(CHANNELS_PER_PAGE) < page.total {
+                (pager(offset + CHANNELS_PER_PAGE, "Next"))
+            }
+        }
     };
-    if offset > 0 {
-        pager.push_str(&link(offset.saturating_sub(CHANNELS_PER_PAGE), "Previous"));
-    }
-    if u64::from(offset) + u64::from(CHANNELS_PER_PAGE) < page.total {
-        pager.push_str(&link(offset + CHANNELS_PER_PAGE, "Next"));
-    }
-    let body = format!(
-        "<p>{kind} source <b>{name}</b> from {location}; {enabled}; last refresh {refreshed}; \
-         {items} item(s). <a href=\"/admin/sources/{id}/refresh\">Last refresh job</a></p>{error}\
-         <h2>Import errors ({n})</h2>{errors}\
-         <h2>Channels ({total})</h2>\
-         <form method=\"get\" action=\"/admin/sources/{id}\"><input name=\"q\" value=\"{search}\" placeholder=\"name\">\
-         <button type=\"submit\">Search</button></form>\
-         <table><thead><tr><th>ID</th><th>Kind</th><th>Name</th><th>Category</th><th>Enabled</th><th></th></tr></thead>\
-         <tbody>{rows}</tbody></table><p>{pager}</p>",
-        kind = source.kind.as_str(),
-        name = esc(&source.name),
-        location = esc(&shown_location(&source.location)),
-        enabled = if source.enabled {
-            "enabled"
-        } else {
-            "disabled (players see none of it)"
-        },
-        refreshed = source.last_refresh.map(when).unwrap_or_else(|| "never".into()),
-        items = source.item_count,
-        id = source.id.0,
-        error = source
-            .last_error
-            .as_deref()
-            .map(|e| format!("<p class=\"error\">The last refresh failed: {}</p>", esc(e)))
-            .unwrap_or_default(),
-        n = source.diagnostic_rows().count(),
-        total = page.total,
-        search = esc(&search),
-    );
-    render(StatusCode::OK, &format!("Source {}", source.name), &body)
+    render(StatusCode::OK, &format!("Source {}", source.name), body)
 }
 
 /// `POST /admin/channels/action` (form: `id`, `action`: enable or disable,
@@ -577,30 +597,33 @@ async fn backups_page(
     };
     let catalog = app.gate.catalog();
     let current = catalog.backups(row.id);
-    let mut list = String::new();
-    for url in current {
-        let _ = write!(list, "<li><code>{}</code></li>", esc(&shown_location(url)));
-    }
-    let list = if list.is_empty() {
-        "<p>No backups: when the source fails, viewers get the slate until it is back.</p>"
-            .to_string()
-    } else {
-        format!("<ol>{list}</ol>")
+    let body = html! {
+        p {
+            "Live channel " b { (row.name) } " (stream " (row.id.0) ") of "
+            a href={ "/admin/sources/" (row.source.0) } { "its source" } ". \
+            When its source fails or stalls, the relay tries these in order."
+        }
+        @if current.is_empty() {
+            p { "No backups: when the source fails, viewers get the slate until it is back." }
+        } @else {
+            ol {
+                @for url in current {
+                    li { code { (redact_url(url)) } }
+                }
+            }
+        }
+        form method="post" action={ "/admin/channels/" (row.id.0) "/backups" } {
+            (csrf_input(&s))
+            label {
+                "Replace with (one URL a line; empty: none)"
+                br;
+                textarea name="urls" rows="5" cols="80" {}
+            }
+            br;
+            button type="submit" { "Save" }
+        }
     };
-    let body = format!(
-        "<p>Live channel <b>{}</b> (stream {}) of <a href=\"/admin/sources/{}\">its source</a>. \
-         When its source fails or stalls, the relay tries these in order.</p>{list}\
-         <form method=\"post\" action=\"/admin/channels/{}/backups\">{}\
-         <label>Replace with (one URL a line; empty: none)<br>\
-         <textarea name=\"urls\" rows=\"5\" cols=\"80\"></textarea></label><br>\
-         <button type=\"submit\">Save</button></form>",
-        esc(&row.name),
-        row.id.0,
-        row.source.0,
-        row.id.0,
-        csrf_input(&s),
-    );
-    render(StatusCode::OK, "Backups", &body)
+    render(StatusCode::OK, "Backups", body)
 }
 
 /// `POST /admin/channels/{id}/backups` (form: `urls`, one a line): the same

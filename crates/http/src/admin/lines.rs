@@ -1,18 +1,18 @@
 //! What the API and the console both do for lines beyond a single call
-//! into the gate: CSV import and export, bulk creation (with the hashing
-//! moved off the async threads), and checking a package against the
-//! catalog. One copy, so the two faces cannot disagree; the rules
-//! themselves are the gate's and `lines_csv`'s.
+//! into the gate: the search both list lines by, CSV import and export,
+//! bulk creation (with the hashing moved off the async threads), and
+//! checking a package against the catalog. One copy, so the two faces
+//! cannot disagree; the rules themselves are the gate's and `lines_csv`'s.
+//! How a line reads (its state word, its JSON) is [`crate::present::line`].
 
 use super::ApiError;
 use crate::state::App;
 use std::sync::Arc;
 use tvgate_core::access::lines_csv;
 use tvgate_core::access::secrets::{self, KdfError, KdfParams};
-use tvgate_core::access::{Account, Status};
+use tvgate_core::access::Account;
 use tvgate_core::gate::{BulkSpec, ImportReport};
 use tvgate_core::ids::CategoryId;
-use tvgate_core::UnixTime;
 
 /// The lines whose username or note contains `needle` (any case; empty:
 /// every line), sorted by username: the API's list, the console's lines
@@ -31,18 +31,6 @@ pub(crate) fn search(app: &App, needle: &str) -> Vec<Arc<Account>> {
         .collect();
     lines.sort_by(|a, b| a.username.cmp(&b.username));
     lines
-}
-
-/// A line's state in one word for the console's tables: its status, or
-/// `expired` for an active line past its expiry.
-pub(crate) fn state_word(line: &Account, now: UnixTime) -> &'static str {
-    if line.status != Status::Active {
-        line.status.as_str()
-    } else if line.is_expired(now) {
-        "expired"
-    } else {
-        "active"
-    }
 }
 
 /// Largest CSV body the import accepts (about 300,000 lines).

@@ -50,4 +50,45 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(DOCUMENT).unwrap_or_default();
         walk(&doc, &doc);
     }
+
+    /// The JSON has exactly the fields the OpenAPI document promises, and
+    /// never the hash.
+    #[test]
+    fn the_json_is_the_documented_line() {
+        use crate::present::line::{self, tests::line as sample};
+        use serde_json::Value;
+        use tvgate_core::access::Status;
+        let doc: Value = serde_json::from_str(DOCUMENT).unwrap_or_default();
+        let keys = |schema: &str| -> Vec<String> {
+            let mut keys: Vec<String> = doc["components"]["schemas"][schema]["required"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            keys.sort();
+            keys
+        };
+        let shown = line::line_json(&sample(Status::Active, None), Some(0), None);
+        let mut fields: Vec<String> = shown
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        fields.sort();
+        assert!(!fields.is_empty());
+        assert_eq!(fields, keys("Line"));
+        let mut policy: Vec<String> = shown["device_policy"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        policy.sort();
+        assert_eq!(policy, keys("DevicePolicy"));
+        assert!(!shown.to_string().contains("argon2"));
+        let created =
+            line::created_line_json(&sample(Status::Active, None), None, None, Some("pw-1"));
+        assert_eq!(created["password"], "pw-1");
+        assert_eq!(created["active_connections"], Value::Null);
+    }
 }

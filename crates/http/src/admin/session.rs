@@ -17,8 +17,9 @@
 //! login form; missing or wrong CSRF token: 403). A handler that has one
 //! has passed the check, so no handler can forget it.
 //!
-//! The pages are server-rendered HTML without JavaScript: a login form and
-//! a dashboard that lists the lines and links the console's pages
+//! The pages are server-rendered HTML without JavaScript, written as maud
+//! templates (a value is text by its type): the page frame, a login form
+//! and a dashboard that lists the lines and links the console's pages
 //! ([`super::console`]).
 
 use crate::access::Caller;
@@ -49,8 +50,9 @@ pub type Session = crate::web::Session<Operator>;
 /// The console's server-side session store.
 pub type Sessions = crate::web::Sessions<Operator>;
 
-pub use crate::web::esc;
+use crate::present::line::LineState;
 use crate::web::same_token as same;
+use maud::{html, Markup, PreEscaped};
 
 /// The request's session, with its id.
 pub fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
@@ -118,11 +120,16 @@ fn check_form(
     };
     let presented = field(form, "csrf").unwrap_or_default();
     if !same(presented, &session.csrf) {
-        return Err(Box::new((
-            StatusCode::FORBIDDEN,
-            Html(page("Refused", "<p>This form has expired or did not come from the console. Go back, reload the page and try again.</p>")),
-        )
-            .into_response()));
+        let body = html! {
+            p { "This form has expired or did not come from the console. Go back, reload the page and try again." }
+        };
+        return Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                Html(page("Refused", body).into_string()),
+            )
+                .into_response(),
+        ));
     }
     Ok((id, session))
 }
@@ -142,34 +149,44 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1rem auto;max-
     input,select,button{font:inherit}button{cursor:pointer}label{margin-right:.6rem}\
     .error{color:#a11}code{background:#f0f2f5;padding:0 .2rem}";
 
-pub(crate) fn page(title: &str, body: &str) -> String {
+/// A console page: the frame around `body`.
+pub(crate) fn page(title: &str, body: Markup) -> Markup {
     reloading_page(title, body, None)
 }
 
 /// A console page that the browser reloads every `every` seconds (a
 /// running refresh, the live view on request), without JavaScript.
-pub(crate) fn reloading_page(title: &str, body: &str, every: Option<u32>) -> String {
-    let reload = every
-        .map(|s| format!("<meta http-equiv=\"refresh\" content=\"{s}\">"))
-        .unwrap_or_default();
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{reload}\
-         <title>{} · tvgate console</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        esc(title)
-    )
+pub(crate) fn reloading_page(title: &str, body: Markup, every: Option<u32>) -> Markup {
+    html! {
+        (PreEscaped("<!doctype html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(secs) = every {
+                    meta http-equiv="refresh" content=(secs);
+                }
+                title { (title) " · tvgate console" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
 }
 
 fn login_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<h1>tvgate console</h1><p>{}</p>\
-         <form method=\"post\" action=\"/admin/login\">\
-         <label>Operator <input name=\"name\" autocomplete=\"username\" required></label><br>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label><br>\
-         <button type=\"submit\">Log in</button></form>",
-        esc(message)
-    );
-    (status, no_store(), Html(page("Log in", &body))).into_response()
+    let body = html! {
+        h1 { "tvgate console" }
+        p { (message) }
+        form method="post" action="/admin/login" {
+            label { "Operator " input name="name" autocomplete="username" required; }
+            br;
+            label { "Password " input name="password" type="password" autocomplete="current-password" required; }
+            br;
+            button type="submit" { "Log in" }
+        }
+    };
+    (status, no_store(), Html(page("Log in", body).into_string())).into_response()
 }
 
 pub(crate) fn no_store() -> [(header::HeaderName, &'static str); 1] {
@@ -190,29 +207,30 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
     };
     let lines = super::lines::search(&app, "");
     let now = app.now();
-    let mut rows = String::new();
-    for a in &lines {
-        let state = super::lines::state_word(a, now);
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&a.username),
-            state,
-            app.ledger.active(a.id, now),
-            a.max_connections
-        ));
-    }
-    let body = format!(
-        "<h1>tvgate console</h1><p>Logged in as {}.</p>\
-         <form method=\"post\" action=\"/admin/logout\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">Log out</button></form>\
-         {}<h2>Lines ({})</h2><table><thead><tr><th>Username</th><th>Status</th>\
-         <th>In use</th><th>Limit</th></tr></thead><tbody>{rows}</tbody></table>",
-        esc(&session.admin),
-        esc(&session.csrf),
-        super::console::NAV,
-        lines.len()
-    );
-    (no_store(), Html(page("Lines", &body))).into_response()
+    let body = html! {
+        h1 { "tvgate console" }
+        p { "Logged in as " (session.admin) "." }
+        form method="post" action="/admin/logout" {
+            input type="hidden" name="csrf" value=(session.csrf);
+            button type="submit" { "Log out" }
+        }
+        (super::console::nav())
+        h2 { "Lines (" (lines.len()) ")" }
+        table {
+            thead { tr { th { "Username" } th { "Status" } th { "In use" } th { "Limit" } } }
+            tbody {
+                @for a in &lines {
+                    tr {
+                        td { (a.username) }
+                        td { (LineState::of(a, now).as_str()) }
+                        td { (app.ledger.active(a.id, now)) }
+                        td { (a.max_connections) }
+                    }
+                }
+            }
+        }
+    };
+    (no_store(), Html(page("Lines", body).into_string())).into_response()
 }
 
 /// `POST /admin/login` (form: `name`, `password`).

@@ -1,10 +1,14 @@
-//! The portal's HTML by hand: one escape function every value goes
-//! through, one page frame with a small responsive style sheet, and the QR
-//! code as inline SVG. No template engine: the pages are few and short.
+//! The portal's HTML pieces, on maud: the page frame with its small
+//! responsive style sheet and the copy buttons' script, a copyable value, a
+//! POST button carrying the CSRF token, and the QR code as inline SVG.
+//!
+//! Escaping is by type: a `&str` or `String` spliced into a template is
+//! always text, only [`Markup`] and [`PreEscaped`] are HTML. The only
+//! pre-escaped pieces are the constant style sheet and script below (the
+//! Content-Security-Policy in `web.rs` allows inline ones) and the QR code's
+//! SVG, which the qrcode crate writes from the URL's bits.
 
-use std::fmt::Write;
-
-pub use crate::web::esc;
+use maud::{html, Markup, PreEscaped};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330;line-height:1.45}\
 main{max-width:44rem;margin:0 auto;padding:1rem}\
@@ -28,75 +32,79 @@ var t=document.getElementById(b.getAttribute('data-copy')).textContent;\
 if(navigator.clipboard){navigator.clipboard.writeText(t).then(function(){b.textContent='Copied';});}});});";
 
 /// A whole page around `body`.
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{}</title><style>{STYLE}</style></head><body><main>{body}</main>\
-<script>{SCRIPT}</script></body></html>",
-        esc(title)
-    )
+pub fn page(title: &str, body: Markup) -> Markup {
+    html! {
+        (PreEscaped("<!DOCTYPE html>"))
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                main { (body) }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    }
 }
 
 /// A value with a copy button (hidden until the script shows it).
-pub fn copyable(out: &mut String, id: &str, label: &str, value: &str) {
-    let _ = write!(
-        out,
-        "<p><span class=\"muted\">{}</span><br><span class=\"row\"><code id=\"{id}\">{}</code>\
-<button type=\"button\" data-copy=\"{id}\" hidden>Copy</button></span></p>",
-        esc(label),
-        esc(value)
-    );
+pub fn copyable(id: &str, label: &str, value: &str) -> Markup {
+    html! {
+        p {
+            span class="muted" { (label) }
+            br;
+            span class="row" {
+                code id=(id) { (value) }
+                button type="button" data-copy=(id) hidden { "Copy" }
+            }
+        }
+    }
 }
 
-/// A POST form with the session's CSRF token and one button.
+/// A POST form with the session's CSRF token, `hidden` fields and one
+/// button.
 pub fn post_button(
-    out: &mut String,
     action: &str,
     csrf: &str,
     hidden: &[(&str, &str)],
     label: &str,
     class: &str,
     disabled: bool,
-) {
-    let _ = write!(
-        out,
-        "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(action),
-        esc(csrf)
-    );
-    for (name, value) in hidden {
-        let _ = write!(
-            out,
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-            esc(name),
-            esc(value)
-        );
+) -> Markup {
+    html! {
+        form method="post" action=(action) {
+            input type="hidden" name="csrf" value=(csrf);
+            @for (name, value) in hidden {
+                input type="hidden" name=(name) value=(value);
+            }
+            button type="submit" class=(class) disabled[disabled] { (label) }
+        }
     }
-    let _ = write!(
-        out,
-        "<button type=\"submit\" class=\"{}\"{}>{}</button></form>",
-        esc(class),
-        if disabled { " disabled" } else { "" },
-        esc(label)
-    );
 }
 
-/// `text` as a QR code in inline SVG; empty when it does not fit one.
-pub fn qr_svg(text: &str) -> String {
+/// `text` as a QR code in inline SVG; nothing when it does not fit one.
+pub fn qr_svg(text: &str) -> Markup {
     match qrcode::QrCode::new(text.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(200, 200)
-            .quiet_zone(true)
-            .build()
-            // Inline SVG needs no XML declaration.
-            .split_once("<svg")
-            .map(|(_, svg)| format!("<svg{svg}"))
-            .unwrap_or_default(),
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(200, 200)
+                .quiet_zone(true)
+                .build();
+            // Inline SVG needs no XML declaration. The SVG is the qrcode
+            // crate's own drawing of the code's modules: no text of ours.
+            PreEscaped(
+                svg.split_once("<svg")
+                    .map(|(_, svg)| format!("<svg{svg}"))
+                    .unwrap_or_default(),
+            )
+        }
         Err(e) => {
             tracing::debug!(error = %e, "no QR code for this URL");
-            String::new()
+            PreEscaped(String::new())
         }
     }
 }
@@ -106,16 +114,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_markup_and_quotes() {
+    fn values_are_text_whatever_they_hold() {
+        let shown = copyable("u", "Name", "<a href=\"x\">'&'</a>").into_string();
+        assert!(
+            shown.contains("<code id=\"u\">&lt;a href=&quot;x&quot;&gt;'&amp;'&lt;/a&gt;</code>"),
+            "{shown}"
+        );
+        let form = post_button(
+            "/portal/end",
+            "t\"",
+            &[("lease", "1")],
+            "End",
+            "danger",
+            true,
+        )
+        .into_string();
         assert_eq!(
-            esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            form,
+            "<form method=\"post\" action=\"/portal/end\"><input type=\"hidden\" name=\"csrf\" value=\"t&quot;\">\
+             <input type=\"hidden\" name=\"lease\" value=\"1\"><button type=\"submit\" class=\"danger\" disabled>End</button></form>"
         );
     }
 
     #[test]
     fn qr_is_svg() {
-        let svg = qr_svg("http://127.0.0.1:8080/get.php?username=u&password=p");
-        assert!(svg.contains("<svg"), "{svg}");
+        let svg = qr_svg("http://127.0.0.1:8080/get.php?username=u&password=p").into_string();
+        assert!(svg.starts_with("<svg"), "{svg}");
     }
 }

@@ -10,6 +10,10 @@
 //! HttpOnly, SameSite=Strict cookie) names the line; every action takes
 //! the line from the session and every POST must carry the session's CSRF
 //! token, so a subscriber can only ever see and act on their own line.
+//!
+//! The pages are maud templates (the frame and shared pieces in [`mod@html`]):
+//! a value spliced into them is text by its type, so no helper has to
+//! remember to escape it.
 
 pub mod html;
 pub mod session;
@@ -17,10 +21,10 @@ pub mod session;
 pub use session::Sessions;
 
 use crate::access::{self, Caller};
-use crate::answer::xtream::status_word;
 use crate::answer::Face;
 use crate::localtime::local_minute;
 use crate::params::{query_value, Form, Params};
+use crate::present::line::LineState;
 use crate::state::App;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -28,9 +32,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::TimeZone;
-use html::{copyable, esc, post_button};
+use html::{copyable, post_button};
+use maud::{html, Markup};
 use session::Session;
-use std::fmt::Write;
 use tvgate_core::access::refusal::RefusalPage;
 use tvgate_core::access::Account;
 use tvgate_core::gate::{Authn, GateError};
@@ -50,8 +54,8 @@ pub fn routes() -> Router<App> {
 
 type FormFields = Form;
 
-fn html_response(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
+fn html_response(status: StatusCode, page: Markup) -> Response {
+    let mut r = (status, page.into_string()).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -105,16 +109,14 @@ fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
 
 /// The 403 page of a POST without a live session or the right CSRF token.
 fn forbidden(why: &str) -> Response {
-    html_response(
-        StatusCode::FORBIDDEN,
-        html::page(
-            "Not allowed",
-            &format!(
-                "<section><h1>Not allowed</h1><p>{}</p><p><a href=\"/portal/\">Back to the portal</a></p></section>",
-                esc(why)
-            ),
-        ),
-    )
+    let body = html! {
+        section {
+            h1 { "Not allowed" }
+            p { (why) }
+            p { a href="/portal/" { "Back to the portal" } }
+        }
+    };
+    html_response(StatusCode::FORBIDDEN, html::page("Not allowed", body))
 }
 
 /// The session of a POST whose form carries its CSRF token; else why not
@@ -149,21 +151,23 @@ fn login_page(
     message: Option<&str>,
 ) -> Response {
     let token = login_token(headers);
-    let mut body = String::from("<h1>My subscription</h1><section>");
-    if let Some(m) = message {
-        let _ = write!(body, "<p class=\"notice\" role=\"alert\">{}</p>", esc(m));
-    }
-    let _ = write!(
-        body,
-        "<form method=\"post\" action=\"/portal/login\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(&token)
-    );
-    body.push_str(
-        "<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" required>\
-<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-<button type=\"submit\">Log in</button></form></section>",
-    );
-    let mut r = html_response(status, html::page("Log in", &body));
+    let body = html! {
+        h1 { "My subscription" }
+        section {
+            @if let Some(m) = message {
+                p class="notice" role="alert" { (m) }
+            }
+            form method="post" action="/portal/login" {
+                input type="hidden" name="csrf" value=(token);
+                label for="username" { "Username" }
+                input id="username" name="username" autocomplete="username" autocapitalize="none" required;
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Log in" }
+            }
+        }
+    };
+    let mut r = html_response(status, html::page("Log in", body));
     if let Some(v) = set_cookie(app, session::LOGIN_COOKIE, &token, session::LOGIN_TTL_SECS) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -371,231 +375,194 @@ fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
     }
 }
 
-fn status_section(out: &mut String, app: &App, account: &Account, now: UnixTime) {
-    let (word, class) = match status_word(account, None, now) {
-        "Active" => ("active", "ok"),
-        "Expired" => ("expired", "bad"),
-        "Banned" => ("blocked by the provider", "bad"),
-        _ => ("suspended by the provider", "bad"),
+fn status_section(app: &App, account: &Account, now: UnixTime) -> Markup {
+    let (word, class) = match LineState::of(account, now) {
+        LineState::Active => ("active", "ok"),
+        LineState::Expired => ("expired", "bad"),
+        LineState::Banned => ("blocked by the provider", "bad"),
+        LineState::Disabled => ("suspended by the provider", "bad"),
     };
-    let _ = write!(
-        out,
-        "<section id=\"status\"><h2>Status</h2><p>Your subscription is <span class=\"{class}\">{word}</span>.</p><ul class=\"plain\">"
-    );
-    match account.expires_at {
-        None => out.push_str("<li>It never expires.</li>"),
-        Some(at) if at > now => {
-            let days = (at - now + 86_399) / 86_400;
-            let _ = write!(
-                out,
-                "<li>Expires on {} ({days} day{} left).</li>",
-                esc(&local_minute(app, at)),
-                if days == 1 { "" } else { "s" }
-            );
-        }
-        Some(at) => {
-            let _ = write!(out, "<li>Expired on {}.</li>", esc(&local_minute(app, at)));
-        }
-    }
-    if account.is_trial {
-        out.push_str("<li>This is a trial.</li>");
-    }
-    if account.max_connections == 0 {
-        out.push_str("<li>No limit on connections at the same time.</li>");
-    } else {
-        let _ = write!(
-            out,
-            "<li>Up to {} connection{} at the same time.</li>",
-            account.max_connections,
-            if account.max_connections == 1 {
-                ""
-            } else {
-                "s"
+    let plural = |n: u32| if n == 1 { "" } else { "s" };
+    html! {
+        section id="status" {
+            h2 { "Status" }
+            p { "Your subscription is " span class=(class) { (word) } "." }
+            ul class="plain" {
+                @match account.expires_at {
+                    None => li { "It never expires." },
+                    Some(at) if at > now => {
+                        @let days = (at - now + 86_399) / 86_400;
+                        li {
+                            "Expires on " (local_minute(app, at)) " (" (days) " day"
+                            (if days == 1 { "" } else { "s" }) " left)."
+                        }
+                    }
+                    Some(at) => li { "Expired on " (local_minute(app, at)) "." },
+                }
+                @if account.is_trial {
+                    li { "This is a trial." }
+                }
+                @if account.max_connections == 0 {
+                    li { "No limit on connections at the same time." }
+                } @else {
+                    li {
+                        "Up to " (account.max_connections) " connection"
+                        (plural(account.max_connections)) " at the same time."
+                    }
+                }
             }
-        );
+        }
     }
-    out.push_str("</ul></section>");
 }
 
-fn connections_section(out: &mut String, app: &App, s: &Session) {
+fn connections_section(app: &App, s: &Session) -> Markup {
     let conns = crate::slots::connections(app, s.account);
-    out.push_str("<section id=\"connections\"><h2>Connections in use now</h2>");
-    if conns.is_empty() {
-        out.push_str("<p class=\"muted\">None right now.</p></section>");
-        return;
+    html! {
+        section id="connections" {
+            h2 { "Connections in use now" }
+            @if conns.is_empty() {
+                p class="muted" { "None right now." }
+            } @else {
+                ul class="plain" {
+                    @for c in &conns {
+                        @let l = &c.lease;
+                        @let player = l
+                            .device
+                            .as_deref()
+                            .filter(|d| !d.is_empty())
+                            .or(Some(&*l.user_agent).filter(|u| !u.is_empty()))
+                            .unwrap_or("a player");
+                        @let watching = c
+                            .watching
+                            .clone()
+                            .unwrap_or_else(|| format!("stream {}", l.stream.0));
+                        li class="connection" {
+                            strong { (player) } " (" (l.ip) ") watching " (watching) ", since "
+                            (local_minute(app, l.started))
+                            (post_button("/portal/end", &s.csrf, &[("lease", &l.id.0.to_string())], "End", "danger", false))
+                        }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("<ul class=\"plain\">");
-    for c in &conns {
-        let l = &c.lease;
-        let player = l
-            .device
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .or(Some(&*l.user_agent).filter(|u| !u.is_empty()))
-            .unwrap_or("a player");
-        let watching = c
-            .watching
-            .clone()
-            .unwrap_or_else(|| format!("stream {}", l.stream.0));
-        let _ = write!(
-            out,
-            "<li class=\"connection\"><strong>{}</strong> ({}) watching {}, since {}",
-            esc(player),
-            esc(&l.ip.to_string()),
-            esc(&watching),
-            esc(&local_minute(app, l.started))
-        );
-        post_button(
-            out,
-            "/portal/end",
-            &s.csrf,
-            &[("lease", &l.id.0.to_string())],
-            "End",
-            "danger",
-            false,
-        );
-        out.push_str("</li>");
-    }
-    out.push_str("</ul></section>");
 }
 
-fn devices_section(out: &mut String, app: &App, s: &Session, now: UnixTime) {
-    out.push_str("<section id=\"devices\"><h2>Devices</h2>");
+fn devices_section(app: &App, s: &Session, now: UnixTime) -> Markup {
     let binding = app.gate.binding(s.account).filter(|b| b.policy.limit > 0);
     let Some(binding) = binding else {
-        out.push_str(
-            "<p class=\"muted\">Your subscription is not bound to a device.</p></section>",
-        );
-        return;
+        return html! {
+            section id="devices" {
+                h2 { "Devices" }
+                p class="muted" { "Your subscription is not bound to a device." }
+            }
+        };
     };
-    let _ = write!(
-        out,
-        "<p>Up to {} device{} may use this subscription.</p>",
-        binding.policy.limit,
-        if binding.policy.limit == 1 { "" } else { "s" }
-    );
-    if binding.devices.is_empty() {
-        out.push_str("<p class=\"muted\">No device is bound yet: the next one to connect is.</p>");
+    let limit = binding.policy.limit;
+    let by_operator = binding.policy.enrolment == tvgate_core::access::device::Enrolment::Operator;
+    let wait = if by_operator {
+        0
     } else {
-        out.push_str("<ul class=\"plain\">");
-        for d in &binding.devices {
-            let name = if d.label.is_empty() {
-                d.kind.to_string()
-            } else {
-                d.label.to_string()
-            };
-            let seen = if d.last_seen == 0 {
-                "not seen yet".to_string()
-            } else {
-                format!("last seen {}", when(app, d.last_seen, now))
-            };
-            let _ = write!(
-                out,
-                "<li class=\"device\"><strong>{}</strong> <code>{}</code> <span class=\"muted\">{}{}</span></li>",
-                esc(&name),
-                esc(&d.identifier),
-                esc(&seen),
-                d.last_ip
-                    .map(|ip| format!(" from {}", esc(&ip.to_string())))
-                    .unwrap_or_default()
-            );
+        app.gate.self_reset_wait(s.account, now)
+    };
+    html! {
+        section id="devices" {
+            h2 { "Devices" }
+            p { "Up to " (limit) " device" (if limit == 1 { "" } else { "s" }) " may use this subscription." }
+            @if binding.devices.is_empty() {
+                p class="muted" { "No device is bound yet: the next one to connect is." }
+            } @else {
+                ul class="plain" {
+                    @for d in &binding.devices {
+                        li class="device" {
+                            strong {
+                                @if d.label.is_empty() { (d.kind) } @else { (d.label) }
+                            }
+                            " " code { (d.identifier) } " "
+                            span class="muted" {
+                                @if d.last_seen == 0 {
+                                    "not seen yet"
+                                } @else {
+                                    "last seen " (when(app, d.last_seen, now))
+                                }
+                                @if let Some(ip) = d.last_ip {
+                                    " from " (ip)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if by_operator {
+                p class="muted" { "Your provider registers your devices: ask them to move the subscription to a new one." }
+            } @else {
+                @if wait > 0 {
+                    p class="muted" id="reset-wait" { "You can reset your devices again " (wait_words(wait)) "." }
+                } @else {
+                    p class="muted" { "Changed your box or phone? Reset, and the next device to connect is bound instead." }
+                }
+                (post_button("/portal/reset-devices", &s.csrf, &[], "Reset devices", "danger", wait > 0))
+            }
         }
-        out.push_str("</ul>");
     }
-    if binding.policy.enrolment == tvgate_core::access::device::Enrolment::Operator {
-        out.push_str("<p class=\"muted\">Your provider registers your devices: ask them to move the subscription to a new one.</p></section>");
-        return;
-    }
-    let wait = app.gate.self_reset_wait(s.account, now);
-    if wait > 0 {
-        let _ = write!(
-            out,
-            "<p class=\"muted\" id=\"reset-wait\">You can reset your devices again {}.</p>",
-            esc(&wait_words(wait))
-        );
-    } else {
-        out.push_str("<p class=\"muted\">Changed your box or phone? Reset, and the next device to connect is bound instead.</p>");
-    }
-    post_button(
-        out,
-        "/portal/reset-devices",
-        &s.csrf,
-        &[],
-        "Reset devices",
-        "danger",
-        wait > 0,
-    );
-    out.push_str("</section>");
 }
 
 /// The line's last refusals (`crate::refusals::of_line`), read before the
 /// page is written.
-fn refusals_section(
-    out: &mut String,
-    app: &App,
-    refusals: Result<RefusalPage, GateError>,
-    now: UnixTime,
-) {
-    out.push_str("<section id=\"refusals\"><h2>Recent refusals</h2>");
-    let refusals = match refusals {
-        Ok(page) => page.items,
-        Err(e) => {
-            tracing::error!(error = %e, "reading a line's refusals failed");
-            out.push_str(
-                "<p class=\"muted\">Recent refusals cannot be shown right now.</p></section>",
-            );
-            return;
+fn refusals_section(app: &App, refusals: Result<RefusalPage, GateError>, now: UnixTime) -> Markup {
+    let refusals = refusals.map(|page| page.items).map_err(|e| {
+        tracing::error!(error = %e, "reading a line's refusals failed");
+    });
+    html! {
+        section id="refusals" {
+            h2 { "Recent refusals" }
+            @match &refusals {
+                Err(()) => p class="muted" { "Recent refusals cannot be shown right now." },
+                Ok(items) if items.is_empty() => p class="muted" { "Nothing was refused lately." },
+                Ok(items) => ul class="plain" {
+                    @for r in items.iter().map(|l| &l.refusal) {
+                        li class="refusal" { (when(app, r.at, now)) " — refused: " (r.text) }
+                    }
+                },
+            }
         }
-    };
-    if refusals.is_empty() {
-        out.push_str("<p class=\"muted\">Nothing was refused lately.</p></section>");
-        return;
     }
-    out.push_str("<ul class=\"plain\">");
-    for r in refusals.iter().map(|l| &l.refusal) {
-        let _ = write!(
-            out,
-            "<li class=\"refusal\">{} — refused: {}</li>",
-            esc(&when(app, r.at, now)),
-            esc(&r.text)
-        );
-    }
-    out.push_str("</ul></section>");
 }
 
-fn details_section(out: &mut String, app: &App, caller: &Caller, s: &Session) {
+fn details_section(app: &App, caller: &Caller, s: &Session) -> Markup {
     let base = app.public_url_for(caller.host.as_ref()).base();
     let (u, p) = (query_value(&s.username), query_value(&s.password));
     let m3u = format!("{base}/get.php?username={u}&password={p}&type=m3u_plus&output=ts");
     let xmltv = format!("{base}/xmltv.php?username={u}&password={p}");
-    out.push_str("<section id=\"details\"><h2>Login details</h2>");
-    copyable(out, "server-url", "Server URL", &base);
-    if !app.settings.alternate_urls.is_empty() {
-        out.push_str(
-            "<p class=\"muted\">If the server URL does not work where you are (some internet \
-             providers block addresses), use one of these instead, with the same username and \
-             password:</p>",
-        );
-        for (i, alt) in app.settings.alternate_urls.iter().enumerate() {
-            copyable(
-                out,
-                &format!("alternate-url-{}", i + 1),
-                &format!("Other address {}", i + 1),
-                &alt.base(),
-            );
+    html! {
+        section id="details" {
+            h2 { "Login details" }
+            (copyable("server-url", "Server URL", &base))
+            @if !app.settings.alternate_urls.is_empty() {
+                p class="muted" {
+                    "If the server URL does not work where you are (some internet \
+                     providers block addresses), use one of these instead, with the same username and \
+                     password:"
+                }
+                @for (i, alt) in app.settings.alternate_urls.iter().enumerate() {
+                    (copyable(
+                        &format!("alternate-url-{}", i + 1),
+                        &format!("Other address {}", i + 1),
+                        &alt.base(),
+                    ))
+                }
+            }
+            (copyable("username-value", "Username", &s.username))
+            details {
+                summary { "Show password" }
+                (copyable("password-value", "Password", &s.password))
+            }
+            (copyable("m3u-url", "M3U playlist URL", &m3u))
+            (copyable("xmltv-url", "TV guide (XMLTV) URL", &xmltv))
+            p class="muted" { "Scan to set up a TV or phone with the M3U URL:" }
+            div class="qr" { (html::qr_svg(&m3u)) }
         }
     }
-    copyable(out, "username-value", "Username", &s.username);
-    out.push_str("<details><summary>Show password</summary>");
-    copyable(out, "password-value", "Password", &s.password);
-    out.push_str("</details>");
-    copyable(out, "m3u-url", "M3U playlist URL", &m3u);
-    copyable(out, "xmltv-url", "TV guide (XMLTV) URL", &xmltv);
-    let _ = write!(
-        out,
-        "<p class=\"muted\">Scan to set up a TV or phone with the M3U URL:</p><div class=\"qr\">{}</div></section>",
-        html::qr_svg(&m3u)
-    );
 }
 
 /// The main page of a logged-in subscriber.
@@ -616,29 +583,19 @@ async fn dashboard(
         );
     };
     let refusals = crate::refusals::of_line(app, s.account).await;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<header><h1>My subscription: {}</h1>",
-        esc(&s.username)
-    );
-    post_button(
-        &mut out,
-        "/portal/logout",
-        &s.csrf,
-        &[],
-        "Log out",
-        "",
-        false,
-    );
-    out.push_str("</header>");
-    if let Some(n) = notice {
-        let _ = write!(out, "<p class=\"notice\" role=\"status\">{}</p>", esc(n));
-    }
-    status_section(&mut out, app, &account, now);
-    connections_section(&mut out, app, s);
-    devices_section(&mut out, app, s, now);
-    refusals_section(&mut out, app, refusals, now);
-    details_section(&mut out, app, caller, s);
-    html_response(status, html::page("My subscription", &out))
+    let body = html! {
+        header {
+            h1 { "My subscription: " (s.username) }
+            (post_button("/portal/logout", &s.csrf, &[], "Log out", "", false))
+        }
+        @if let Some(n) = notice {
+            p class="notice" role="status" { (n) }
+        }
+        (status_section(app, &account, now))
+        (connections_section(app, s))
+        (devices_section(app, s, now))
+        (refusals_section(app, refusals, now))
+        (details_section(app, caller, s))
+    };
+    html_response(status, html::page("My subscription", body))
 }
