@@ -17,6 +17,7 @@
 //! disabled never reach the build: the store's catalog load leaves them out.
 
 pub mod backups;
+pub mod guide_plan;
 mod index;
 pub mod ingest;
 pub mod plan;
