@@ -1,6 +1,8 @@
 //! Refreshing sources, the I/O half: fetch a playlist or guide (file or
 //! URL), unpack and parse it on a blocking thread as it streams in (a
-//! playlist is planned item by item, see `tvgate_core::catalog::plan`),
+//! playlist is planned item by item, see `tvgate_core::catalog::plan`, a
+//! guide channel by channel and programme by programme, see
+//! `tvgate_core::catalog::guide_plan`),
 //! then hand it to [`Gate::import_source`], which stores it, records the
 //! outcome with every skipped line and swaps in the new catalog. Used by
 //! `tvgate source add|refresh` and, through the [`SourceImporter`] hook
@@ -16,13 +18,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tvgate_core::catalog::guide_plan::GuidePlanner;
 use tvgate_core::catalog::ingest::classify;
 use tvgate_core::catalog::plan::Planner;
 use tvgate_core::catalog::{Source, SourceKind};
 pub use tvgate_core::gate::RefreshReport;
 use tvgate_core::gate::{Gate, GateError, ParsedSource, SourceContent};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::GuideImport;
 use tvgate_formats::{redact_location, redact_url};
 pub use tvgate_http::admin::importer::{Phase, Progress, SourceImporter};
 
@@ -257,14 +259,13 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
             }
         }
         SourceKind::Xmltv => {
-            let mut guide = GuideImport::default();
-            let diagnostics = tvgate_formats::xmltv::read(input, |item| match item {
-                tvgate_formats::xmltv::Item::Channel(c) => guide.channels.push(c),
-                tvgate_formats::xmltv::Item::Programme(p) => guide.programmes.push(p),
-            })
-            .with_context(|| format!("reading {}", path.display()))?;
+            // Planned as it is read, and sorted here on the parser's
+            // thread rather than while the store holds its write lock.
+            let mut planner = GuidePlanner::default();
+            let diagnostics = tvgate_formats::xmltv::read(input, |item| planner.push(item))
+                .with_context(|| format!("reading {}", path.display()))?;
             ParsedSource {
-                content: SourceContent::Guide(guide),
+                content: SourceContent::Guide(planner.finish()),
                 diagnostics,
             }
         }

@@ -62,6 +62,42 @@ async fn refresh_keeps_stream_ids_and_a_broken_guide_keeps_the_rest() {
 }
 
 #[tokio::test]
+async fn a_guide_import_applies_the_guide_plan_from_file_to_catalog() {
+    let srv = TestServer::start().await;
+    // Out of order, a repeated channel id, stops missing.
+    let xml = "<?xml version=\"1.0\"?>\n<tv>\n\
+<channel id=\"a\"><display-name>First A</display-name></channel>\n\
+<channel id=\"a\"><display-name>Second A</display-name></channel>\n\
+<programme start=\"20270115090000 +0000\" channel=\"a\"><title>Later</title></programme>\n\
+<programme start=\"20270115080000 +0000\" channel=\"a\"><title>Earlier</title></programme>\n\
+</tv>\n";
+    let (_, report) = srv.add_source(SourceKind::Xmltv, "plan.xml", xml).await;
+    assert_eq!((report.channels, report.programmes), (1, 2));
+    let cat = srv.gate.catalog();
+    assert_eq!(
+        cat.guide_channel("a").map(|c| c.name.as_ref()),
+        Some("First A")
+    );
+    let start = tvgate_formats::xmltv::parse_time("20270115080000 +0000").expect("time");
+    let rows: Vec<_> = cat
+        .programmes("a")
+        .iter()
+        .map(|p| (p.title.as_ref(), p.start - start, p.stop - start))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Earlier", 0, 3600),
+            (
+                "Later",
+                3600,
+                3600 + tvgate_core::catalog::guide_plan::LAST_PROGRAMME_SECS
+            )
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_failed_refresh_is_recorded_and_keeps_what_the_last_good_one_stored() {
     let srv = TestServer::start().await;
     let m3u = "#EXTM3U\n#EXTINF:-1,One\nhttp://127.0.0.1:9/1.ts\n";

@@ -7,11 +7,12 @@ use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, New
 use crate::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use crate::access::{Account, NewAccount};
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
+use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
 use crate::UnixTime;
-use tvgate_formats::{xmltv, Diagnostic};
+use tvgate_formats::Diagnostic;
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -121,13 +122,6 @@ pub struct RefreshRecord {
     /// Every diagnostic of the refresh; a store may keep only the first
     /// ones, but keeps their number ([`Source::diagnostic_count`]).
     pub diagnostics: Vec<Diagnostic>,
-}
-
-/// A parsed guide, ready to replace a source's programmes.
-#[derive(Debug, Clone, Default)]
-pub struct GuideImport {
-    pub channels: Vec<xmltv::Channel>,
-    pub programmes: Vec<xmltv::Programme>,
 }
 
 /// Durable state: lines, sources, the catalog and the guide.
@@ -262,8 +256,13 @@ pub trait Store: Send + Sync + 'static {
         plan: CatalogPlan,
         now: UnixTime,
     ) -> StoreResult<ImportCounts>;
-    /// Replaces a source's guide channels and programmes.
-    async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64>;
+    /// Replaces a source's guide channels and programmes with the plan's,
+    /// in one transaction: channels in the plan's order, programmes in the
+    /// plan's (channel, start) order, each written as planned. Returns how
+    /// many programmes it wrote. `NotFound` for an unknown source; a
+    /// backend may refuse a guide larger than its layout holds (SQLite:
+    /// 2^32 programmes per source), with a `Backend` error.
+    async fn replace_guide(&self, source: SourceId, plan: GuidePlan) -> StoreResult<u64>;
     /// Everything the catalog snapshot is built from: items, guide, every
     /// source's settings and the live channels' backups.
     async fn load_catalog(&self) -> StoreResult<CatalogData>;

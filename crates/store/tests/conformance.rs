@@ -12,14 +12,15 @@ use tvgate_core::access::device::{
 };
 use tvgate_core::access::refusal::{Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
+use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
 use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
-    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
-    StoreError, StreamQuery, UpsertCounts, UpsertFields,
+    ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
+    StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_formats::{xmltv, Diagnostic};
 use tvgate_store::{open_in_memory, open_sqlite};
@@ -578,7 +579,7 @@ async fn verifiers_and_stamps(store: &dyn Store) {
     let s5 = stamp(store).await;
     assert!(s5.catalog > s4.catalog);
     store
-        .replace_guide(src.id, GuideImport::default())
+        .replace_guide(src.id, GuidePlan::default())
         .await
         .unwrap();
     let s6 = stamp(store).await;
@@ -938,6 +939,10 @@ async fn catalog(store: &dyn Store) -> CatalogIds {
     }
 }
 
+fn guide_plan(channels: Vec<xmltv::Channel>, programmes: Vec<xmltv::Programme>) -> GuidePlan {
+    GuidePlan::from_guide(channels, programmes)
+}
+
 fn programme(channel: &str, start: i64, stop: Option<i64>, title: &str) -> xmltv::Programme {
     xmltv::Programme {
         line: 0,
@@ -963,8 +968,8 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
         .await
         .unwrap()
         .id;
-    let guide = GuideImport {
-        channels: vec![
+    let guide = guide_plan(
+        vec![
             xmltv::Channel {
                 id: "news.tv".into(),
                 display_names: vec!["News".into(), "News HD".into()],
@@ -976,12 +981,12 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
                 icon: None,
             },
         ],
-        programmes: vec![
+        vec![
             programme("news.tv", 200, Some(300), "Late"),
             programme("news.tv", 100, None, "Early"),
             programme("music.tv", 100, Some(400), "Hits"),
         ],
-    };
+    );
     assert_eq!(store.replace_guide(epg, guide).await.unwrap(), 3);
     let data = store.load_catalog().await.unwrap();
     assert_eq!(
@@ -1008,10 +1013,7 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
     assert_eq!(&*data.programmes[0].1.lang, "en");
 
     // Replacing keeps nothing of the old guide.
-    let smaller = GuideImport {
-        channels: vec![],
-        programmes: vec![programme("news.tv", 500, Some(600), "Night")],
-    };
+    let smaller = guide_plan(vec![], vec![programme("news.tv", 500, Some(600), "Night")]);
     assert_eq!(store.replace_guide(epg, smaller).await.unwrap(), 1);
     let data = store.load_catalog().await.unwrap();
     assert!(data.guide_channels.is_empty());
@@ -1019,17 +1021,14 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
     assert_eq!(&*data.programmes[0].1.title, "Night");
 
     let missing = store
-        .replace_guide(SourceId(999_999), GuideImport::default())
+        .replace_guide(SourceId(999_999), GuidePlan::default())
         .await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
     // The playlist source may carry a guide too; deleting it removes it.
     store
         .replace_guide(
             ids.playlist,
-            GuideImport {
-                channels: vec![],
-                programmes: vec![programme("x", 0, Some(1), "X")],
-            },
+            guide_plan(vec![], vec![programme("x", 0, Some(1), "X")]),
         )
         .await
         .unwrap();
@@ -1254,14 +1253,14 @@ async fn switches(store: &dyn Store) {
         .await
         .unwrap()
         .id;
-    let guide = GuideImport {
-        channels: vec![xmltv::Channel {
+    let guide = guide_plan(
+        vec![xmltv::Channel {
             id: "sw.tv".into(),
             display_names: vec!["Switch".into()],
             icon: None,
         }],
-        programmes: vec![programme("sw.tv", 100, Some(200), "On")],
-    };
+        vec![programme("sw.tv", 100, Some(200), "On")],
+    );
     store.replace_guide(guide_src, guide).await.unwrap();
     let has_guide = |data: &CatalogData| data.guide_channels.iter().any(|g| &*g.id == "sw.tv");
     let data = store.load_catalog().await.unwrap();
@@ -1972,15 +1971,17 @@ async fn bulk(store: &dyn Store) {
         .await
         .unwrap()
         .id;
-    let guide = || GuideImport {
-        channels: (0..1000)
+    // Planned inside the timings, as the store sorted and filled stops
+    // itself before the plan came from core.
+    let guide = || {
+        let channels: Vec<_> = (0..1000)
             .map(|c| xmltv::Channel {
                 id: format!("channel{c}.tv"),
                 display_names: vec![format!("Channel {c}")],
                 icon: None,
             })
-            .collect(),
-        programmes: (0..1_000_000i64)
+            .collect();
+        let programmes: Vec<_> = (0..1_000_000i64)
             .map(|i| {
                 let mut p = programme(
                     &format!("channel{}.tv", i % 1000),
@@ -1994,15 +1995,22 @@ async fn bulk(store: &dyn Store) {
                 );
                 p
             })
-            .collect(),
+            .collect();
+        (channels, programmes)
     };
-    let g = guide();
+    let (channels, programmes) = guide();
     let t = start();
-    let n = store.replace_guide(src, g).await.unwrap();
+    let n = store
+        .replace_guide(src, guide_plan(channels, programmes))
+        .await
+        .unwrap();
     eprintln!("replace_guide {n} programmes (empty before): {}", took(t));
-    let g = guide();
+    let (channels, programmes) = guide();
     let t = start();
-    store.replace_guide(src, g).await.unwrap();
+    store
+        .replace_guide(src, guide_plan(channels, programmes))
+        .await
+        .unwrap();
     eprintln!("replace_guide {n} programmes (replacing): {}", took(t));
 
     let items: Vec<_> = (0..100_000)

@@ -20,6 +20,7 @@
 
 pub mod backups;
 mod feed;
+pub mod guide_plan;
 mod index;
 pub mod ingest;
 pub mod plan;

@@ -5,16 +5,17 @@
 //! Fetching, unpacking and parsing are I/O and stay in the binary
 //! (`src/sources.rs`), which runs them for the CLI and, through the web's
 //! refresh hook, for the console and the API alike. What reaches the gate
-//! is the parsed content, a playlist already planned while it was read
-//! ([`crate::catalog::plan`]), or why there is none; either way the
-//! outcome is recorded here, so a failed refresh is as visible as a good
-//! one.
+//! is the parsed content, a playlist or guide already planned while it
+//! was read ([`crate::catalog::plan`], [`crate::catalog::guide_plan`]), or
+//! why there is none; either way the outcome is recorded here, so a failed
+//! refresh is as visible as a good one.
 
 use super::{Gate, GateError};
+use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
 use crate::catalog::SourceKind;
 use crate::ids::SourceId;
-use crate::ports::{GuideImport, ImportCounts, RefreshRecord};
+use crate::ports::{ImportCounts, RefreshRecord};
 use crate::UnixTime;
 use tvgate_formats::Diagnostic;
 
@@ -23,8 +24,8 @@ use tvgate_formats::Diagnostic;
 pub enum SourceContent {
     /// A playlist's items, planned as they were read.
     Playlist(CatalogPlan),
-    /// A guide's channels and programmes.
-    Guide(GuideImport),
+    /// A guide's channels and programmes, planned as they were read.
+    Guide(GuidePlan),
 }
 
 /// A source as its refresh parsed it: the content and every line the
@@ -40,7 +41,8 @@ pub struct ParsedSource {
 pub struct RefreshReport {
     /// A playlist's items.
     pub items: ImportCounts,
-    /// A guide's programmes and channels.
+    /// A guide's programmes and channels, as stored (a repeated channel id
+    /// counts once).
     pub programmes: u64,
     pub channels: u64,
     pub diagnostics: Vec<Diagnostic>,
@@ -129,11 +131,11 @@ impl Gate {
                     .map_err(|e| format!("storing the catalog: {e}"))?;
                 report.items.live + report.items.movies + report.items.episodes
             }
-            SourceContent::Guide(guide) => {
-                report.channels = guide.channels.len() as u64;
+            SourceContent::Guide(plan) => {
+                report.channels = plan.channels().len() as u64;
                 report.programmes = self
                     .store
-                    .replace_guide(source, guide)
+                    .replace_guide(source, plan)
                     .await
                     .map_err(|e| format!("storing the guide: {e}"))?;
                 report.programmes

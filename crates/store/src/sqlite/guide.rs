@@ -1,15 +1,14 @@
-//! The guide: replacing a source's XMLTV channels and programmes, and
-//! loading them back.
+//! The guide: writing a source's planned XMLTV channels and programmes,
+//! and loading them back.
 //!
-//! A guide is replaced whole, in one transaction, with prepared statements:
-//! a million programmes take a few seconds. A source's programmes occupy
-//! one rowid range (`source_id << 32` plus the programme's index once sorted
-//! by channel and start, see the migration), so replacing them is a range
-//! delete and reading them back in rowid order needs no sort.
-//!
-//! XMLTV makes `stop` optional; the catalog needs one. A programme without
-//! a stop ends when the next one on its channel starts, and the last one of
-//! a channel lasts [`LAST_PROGRAMME_SECS`].
+//! A guide arrives as core's [`GuidePlan`], every rule already applied
+//! (channels unique, programmes sorted by channel and start, every stop
+//! filled; see `tvgate_core::catalog::guide_plan`), and is written as it
+//! is: replaced whole, in one transaction, with prepared statements. A
+//! million programmes take a few seconds. A source's programmes occupy one
+//! rowid range (`source_id << 32` plus the programme's index in the plan,
+//! see the migration), so replacing them is a range delete and reading
+//! them back in rowid order needs no sort.
 //!
 //! Loading leaves out the guide of a source the operator disabled: players
 //! see nothing of a disabled source.
@@ -17,37 +16,20 @@
 use super::sources::ensure_exists;
 use super::{bump, Context, Half, MAX_PUBLIC_ID};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::{CatalogData, GuideChannel, Programme};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::{GuideImport, StoreError, StoreResult};
-use tvgate_formats::xmltv;
-
-/// How long the last programme of a channel lasts when the guide gives no stop.
-pub const LAST_PROGRAMME_SECS: i64 = 3600;
+use tvgate_core::ports::{StoreError, StoreResult};
 
 const IMPORT: &str = "replacing a source's guide";
 
 pub(super) fn replace_guide(
     conn: &mut Connection,
     source: SourceId,
-    guide: GuideImport,
+    plan: &GuidePlan,
 ) -> StoreResult<u64> {
-    let GuideImport {
-        channels,
-        mut programmes,
-    } = guide;
-    // Sorting before taking the write lock keeps other writers waiting less.
-    programmes.sort_by(|a, b| (&a.channel, a.start).cmp(&(&b.channel, b.start)));
-    let stops = fill_stops(&programmes);
-    if programmes.len() as u64 > PER_SOURCE {
-        return Err(StoreError::Backend {
-            context: IMPORT,
-            message: format!(
-                "{} programmes in one guide; at most {PER_SOURCE} fit",
-                programmes.len()
-            ),
-        });
-    }
+    let programmes = plan.programmes();
+    check_fits(programmes.len())?;
 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -60,17 +42,15 @@ pub(super) fn replace_guide(
     )
     .ctx(IMPORT)?;
     {
-        // The first of a repeated channel id wins.
         let mut add = tx
             .prepare(
-                "INSERT OR IGNORE INTO guide_channels (source_id, channel_id, name, icon, position)
+                "INSERT INTO guide_channels (source_id, channel_id, name, icon, position)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .ctx(IMPORT)?;
-        for (position, c) in channels.iter().enumerate() {
-            let name = c.display_names.first().unwrap_or(&c.id);
+        for (position, c) in plan.channels().iter().enumerate() {
             let icon = c.icon.as_deref().unwrap_or("");
-            add.execute(params![source.0, c.id, name, icon, position as i64])
+            add.execute(params![source.0, c.id, c.name, icon, position as i64])
                 .ctx(IMPORT)?;
         }
     }
@@ -85,12 +65,12 @@ pub(super) fn replace_guide(
             context: IMPORT,
             message: format!("source id {source} is out of range"),
         })?;
-        for (n, (p, stop)) in programmes.iter().zip(&stops).enumerate() {
+        for (n, p) in programmes.iter().enumerate() {
             add.execute(params![
                 first + n as i64,
                 p.channel,
                 p.start,
-                stop,
+                p.stop,
                 p.title,
                 p.desc.as_deref().unwrap_or(""),
                 p.lang.as_deref().unwrap_or(""),
@@ -105,6 +85,23 @@ pub(super) fn replace_guide(
 
 /// Programmes one source may have: its share of the rowid space.
 const PER_SOURCE: u64 = 1 << 32;
+
+/// Refuses a guide with more programmes than a source's rowid range holds.
+///
+/// This is a limit of this store, not a rule of the domain: the rowid
+/// layout gives each source 2^32 rowids (the migration), and another
+/// backend with another layout may hold more or fewer. Checked before the
+/// transaction starts, so a guide too large leaves the old one in place;
+/// the error reaches the refresh record like any failure to store.
+fn check_fits(programmes: usize) -> StoreResult<()> {
+    if programmes as u64 > PER_SOURCE {
+        return Err(StoreError::Backend {
+            context: IMPORT,
+            message: format!("{programmes} programmes in one guide; at most {PER_SOURCE} fit"),
+        });
+    }
+    Ok(())
+}
 
 /// The first and last rowid of a source's programmes; `None` for an id
 /// outside the range sources are given (1 to 2^31 - 1).
@@ -126,32 +123,6 @@ pub(super) fn delete_programmes(conn: &Connection, source: SourceId) -> StoreRes
     )
     .ctx("deleting a source's programmes")?;
     Ok(())
-}
-
-/// The stop of each programme of a list sorted by (channel, start): its own,
-/// else the next later start on its channel, else start + [`LAST_PROGRAMME_SECS`].
-fn fill_stops(sorted: &[xmltv::Programme]) -> Vec<i64> {
-    let mut stops = vec![0; sorted.len()];
-    // Walking backwards: the start of the following programme on this
-    // channel, and the nearest start strictly after the current one.
-    let mut following: Option<(&str, i64)> = None;
-    let mut next_later: Option<i64> = None;
-    for (i, p) in sorted.iter().enumerate().rev() {
-        match following {
-            Some((channel, start)) if channel == p.channel => {
-                if start > p.start {
-                    next_later = Some(start);
-                }
-            }
-            _ => next_later = None,
-        }
-        stops[i] = p
-            .stop
-            .or(next_later)
-            .unwrap_or(p.start.saturating_add(LAST_PROGRAMME_SECS));
-        following = Some((&p.channel, p.start));
-    }
-    stops
 }
 
 /// Adds every source's guide channels and programmes to `data`.
@@ -208,35 +179,24 @@ pub(super) fn load(tx: &Transaction<'_>, data: &mut CatalogData) -> StoreResult<
 mod tests {
     use super::*;
 
-    fn p(channel: &str, start: i64, stop: Option<i64>) -> xmltv::Programme {
-        xmltv::Programme {
-            channel: channel.into(),
-            start,
-            stop,
-            ..Default::default()
-        }
+    #[test]
+    fn a_guide_fits_while_its_programmes_fit_the_rowid_range() {
+        assert!(check_fits(0).is_ok());
+        assert!(check_fits(PER_SOURCE as usize).is_ok());
+        let error = check_fits(PER_SOURCE as usize + 1).map_err(|e| e.to_string());
+        assert_eq!(
+            error,
+            Err(format!(
+                "database error while {IMPORT}: {} programmes in one guide; at most {PER_SOURCE} fit",
+                PER_SOURCE + 1
+            ))
+        );
     }
 
     #[test]
-    fn missing_stops_run_to_the_next_start() {
-        let list = [
-            p("a", 0, None),
-            p("a", 100, Some(150)),
-            p("a", 200, None),
-            p("a", 200, None),
-            p("a", 300, None),
-            p("b", 0, None),
-        ];
-        assert_eq!(
-            fill_stops(&list),
-            [
-                100,
-                150,
-                300,
-                300,
-                300 + LAST_PROGRAMME_SECS,
-                LAST_PROGRAMME_SECS
-            ]
-        );
+    fn each_source_has_its_own_rowid_range() {
+        assert_eq!(range(SourceId(1)), Some((1 << 32, (2 << 32) - 1)));
+        assert_eq!(range(SourceId(0)), None);
+        assert_eq!(range(SourceId(MAX_PUBLIC_ID + 1)), None);
     }
 }

@@ -48,12 +48,13 @@ use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolic
 use tvgate_core::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
 use tvgate_core::access::{Account, NewAccount};
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
+use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, Source};
 use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
 use tvgate_core::ports::{
-    ChangeStamp, GuideImport, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store,
-    StoreError, StoreResult, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
+    ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
+    StoreResult, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_core::UnixTime;
 
@@ -583,9 +584,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn replace_guide(&self, source: SourceId, guide: GuideImport) -> StoreResult<u64> {
+    async fn replace_guide(&self, source: SourceId, plan: GuidePlan) -> StoreResult<u64> {
         self.write("replacing a source's guide", move |c| {
-            guide::replace_guide(c, source, guide)
+            guide::replace_guide(c, source, &plan)
         })
         .await
     }
