@@ -1,11 +1,11 @@
-//! `tvgate user|source|channel ...`: administration from the command line.
+//! `tvgate line|source|channel ...`: administration from the command line.
 //! Every command calls the same gate operation the admin API calls; this
 //! file only parses arguments and prints tables or JSON. A line is shown
 //! through `tvgate_http::present::line` (its state word, and the admin
 //! API's JSON object for `--json`), so the CLI and the API read alike.
 
 use crate::cli::{
-    AdminCommand, ChannelCommand, DeviceCommand, LineFields, SourceCommand, UserCommand,
+    AdminCommand, ChannelCommand, DeviceCommand, LineCommand, LineFields, SourceCommand,
 };
 use crate::settings::Settings;
 use crate::{import, sources, startup};
@@ -15,9 +15,9 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use tvgate_core::access::device::{Binding, DeviceAudit, DeviceKind, Enrolment, IpRange};
-use tvgate_core::access::{Account, AccountPatch, OutputFormats, Status};
+use tvgate_core::access::{Line, LinePatch, OutputFormats, Status};
 use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, StreamRef};
-use tvgate_core::gate::{AccountSpec, DevicePolicyPatch, Gate};
+use tvgate_core::gate::{DevicePolicyPatch, Gate, LineSpec};
 use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
@@ -64,8 +64,8 @@ fn parse_package(gate: &Gate, list: &str) -> Result<Option<Vec<CategoryId>>> {
     Ok(Some(ids))
 }
 
-fn patch_from(gate: &Gate, f: &LineFields) -> Result<AccountPatch> {
-    Ok(AccountPatch {
+fn patch_from(gate: &Gate, f: &LineFields) -> Result<LinePatch> {
+    Ok(LinePatch {
         status: f
             .status
             .as_deref()
@@ -97,7 +97,7 @@ fn patch_from(gate: &Gate, f: &LineFields) -> Result<AccountPatch> {
     })
 }
 
-/// The device flags of `user add` / `user set`.
+/// The device flags of `line add` / `line set`.
 fn device_patch_from(f: &LineFields) -> Result<DevicePolicyPatch> {
     Ok(DevicePolicyPatch {
         limit: f.device_limit,
@@ -180,8 +180,8 @@ fn cap_text(n: u32) -> String {
 
 /// Shows a line. `default_policy` names the server-wide limit policy, for
 /// a line that follows it.
-fn show_account(
-    a: &Account,
+fn show_line(
+    a: &Line,
     catalog: &Catalog,
     password: Option<&str>,
     default_policy: &str,
@@ -232,18 +232,18 @@ fn show_account(
     }
 }
 
-pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
+pub async fn line(settings: &Settings, cmd: LineCommand) -> Result<()> {
     let gate = startup::open_gate(settings).await?;
     let default_policy = settings.connection_limit_policy.as_str();
     match cmd {
-        UserCommand::Add {
+        LineCommand::Add {
             username,
             password,
             fields,
             json,
         } => {
             let patch = patch_from(&gate, &fields)?;
-            let mut spec = AccountSpec::new(username);
+            let mut spec = LineSpec::new(username);
             spec.password = password;
             spec.status = patch.status.unwrap_or(Status::Active);
             spec.expires_at = patch.expires_at.flatten();
@@ -254,30 +254,30 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
             spec.note = patch.note.unwrap_or_default();
             spec.package = patch.package.flatten();
             let device_patch = device_patch_from(&fields)?;
-            let (account, generated) = gate.create_account(spec, now()).await?;
+            let (line, generated) = gate.create_line(spec, now()).await?;
             if !device_patch.is_empty() {
-                gate.set_device_policy(&account.username, device_patch, now())
+                gate.set_device_policy(&line.username, device_patch, now())
                     .await?;
             }
-            show_account(
-                &account,
+            show_line(
+                &line,
                 &gate.catalog(),
                 generated.as_deref(),
                 default_policy,
-                gate.binding(account.id).as_deref(),
+                gate.binding(line.id).as_deref(),
                 json,
             );
         }
-        UserCommand::List { json } => {
-            let accounts = gate.accounts();
+        LineCommand::List { json } => {
+            let lines = gate.lines();
             if json {
-                let list: Vec<_> = accounts
+                let list: Vec<_> = lines
                     .iter()
                     .map(|a| line::line_json(a, None, gate.binding(a.id).as_deref()))
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else {
-                let rows: Vec<Vec<String>> = accounts
+                let rows: Vec<Vec<String>> = lines
                     .iter()
                     .map(|a| {
                         vec![
@@ -299,11 +299,11 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 println!("{} lines", rows.len());
             }
         }
-        UserCommand::Show { username, json } => {
+        LineCommand::Show { username, json } => {
             let a = gate
-                .find_account(&username)
+                .find_line(&username)
                 .with_context(|| format!("no line named {username:?}"))?;
-            show_account(
+            show_line(
                 &a,
                 &gate.catalog(),
                 None,
@@ -312,26 +312,26 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 json,
             );
         }
-        UserCommand::Set {
+        LineCommand::Set {
             username,
             fields,
             json,
         } => {
             let patch = patch_from(&gate, &fields)?;
             let device_patch = device_patch_from(&fields)?;
-            let a = if patch == AccountPatch::default() && !device_patch.is_empty() {
-                gate.find_account(&username)
+            let a = if patch == LinePatch::default() && !device_patch.is_empty() {
+                gate.find_line(&username)
                     .with_context(|| format!("no line named {username:?}"))?
                     .as_ref()
                     .clone()
             } else {
-                gate.update_account(&username, patch).await?
+                gate.update_line(&username, patch).await?
             };
             if !device_patch.is_empty() {
                 gate.set_device_policy(&username, device_patch, now())
                     .await?;
             }
-            show_account(
+            show_line(
                 &a,
                 &gate.catalog(),
                 None,
@@ -340,7 +340,7 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 json,
             );
         }
-        UserCommand::Passwd { username, password } => {
+        LineCommand::Passwd { username, password } => {
             let generated = password.is_none();
             let (a, password) = gate.set_password(&username, password).await?;
             if generated {
@@ -352,16 +352,16 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 println!("password of {} changed", a.username);
             }
         }
-        UserCommand::Disable { username } => set_status(&gate, &username, Status::Disabled).await?,
-        UserCommand::Enable { username } => set_status(&gate, &username, Status::Active).await?,
-        UserCommand::Ban { username } => set_status(&gate, &username, Status::Banned).await?,
-        UserCommand::Extend {
+        LineCommand::Disable { username } => set_status(&gate, &username, Status::Disabled).await?,
+        LineCommand::Enable { username } => set_status(&gate, &username, Status::Active).await?,
+        LineCommand::Ban { username } => set_status(&gate, &username, Status::Banned).await?,
+        LineCommand::Extend {
             username,
             days,
             until,
         } => {
             let current = gate
-                .find_account(&username)
+                .find_line(&username)
                 .with_context(|| format!("no line named {username:?}"))?;
             let expires = match (days, until) {
                 (_, Some(date)) => parse_expiry(&date)?,
@@ -375,9 +375,9 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 (None, None) => bail!("say how long: --days N or --until YYYY-MM-DD"),
             };
             let a = gate
-                .update_account(
+                .update_line(
                     &username,
-                    AccountPatch {
+                    LinePatch {
                         expires_at: Some(expires),
                         ..Default::default()
                     },
@@ -385,16 +385,16 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
                 .await?;
             println!("{} now expires {}", a.username, format_time(a.expires_at));
         }
-        UserCommand::Delete { username } => {
-            let a = gate.delete_account(&username).await?;
+        LineCommand::Delete { username } => {
+            let a = gate.delete_line(&username).await?;
             println!("deleted {}", a.username);
         }
-        UserCommand::Import {
+        LineCommand::Import {
             file,
             passwords_out,
         } => import::run(&gate, &file, passwords_out.as_deref()).await?,
-        UserCommand::Export { file } => import::export(&gate, file.as_deref())?,
-        UserCommand::Bulk {
+        LineCommand::Export { file } => import::export(&gate, file.as_deref())?,
+        LineCommand::Bulk {
             count,
             prefix,
             days,
@@ -418,9 +418,9 @@ pub async fn user(settings: &Settings, cmd: UserCommand) -> Result<()> {
 
 async fn set_status(gate: &Gate, username: &str, status: Status) -> Result<()> {
     let a = gate
-        .update_account(
+        .update_line(
             username,
-            AccountPatch {
+            LinePatch {
                 status: Some(status),
                 ..Default::default()
             },
@@ -824,13 +824,13 @@ fn audit_json(e: &DeviceAudit) -> serde_json::Value {
 pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
     let gate = startup::open_gate(settings).await?;
     let line = |username: &str| {
-        gate.find_account(username)
+        gate.find_line(username)
             .with_context(|| format!("no line named {username:?}"))
     };
     match cmd {
         DeviceCommand::List { username, json } => {
-            let account = line(&username)?;
-            let binding = gate.binding(account.id);
+            let line = line(&username)?;
+            let binding = gate.binding(line.id);
             let devices = binding
                 .as_ref()
                 .map(|b| b.devices.clone())
@@ -855,7 +855,7 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                 println!(
                     "{}",
                     json!({
-                        "username": account.username, "device_limit": policy.limit,
+                        "username": line.username, "device_limit": policy.limit,
                         "device_enrolment": policy.enrolment.as_str(),
                         "ip_lock": policy.ip_lock.iter().map(ToString::to_string).collect::<Vec<_>>(),
                         "last_self_reset": binding.as_ref().and_then(|b| b.last_self_reset),
@@ -864,7 +864,7 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                 );
                 return Ok(());
             }
-            println!("{}: {}", account.username, device_rules(binding.as_deref()));
+            println!("{}: {}", line.username, device_rules(binding.as_deref()));
             if binding.as_ref().is_some_and(|b| b.policy.limit == 0) && !devices.is_empty() {
                 println!(
                     "(binding is off: these devices are not checked until --device-limit is set)"
@@ -916,9 +916,9 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                 (None, None, Some(p)) => (DeviceKind::Player, p),
                 _ => bail!("give exactly one of --mac, --serial or --player-id"),
             };
-            let account = line(&username)?;
+            let line = line(&username)?;
             let d = gate
-                .add_device(&account.username, kind, &identifier, &label, now())
+                .add_device(&line.username, kind, &identifier, &label, now())
                 .await?;
             if json {
                 println!(
@@ -929,16 +929,13 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
                 println!(
                     "added device {} to {}: {}",
                     d.id,
-                    account.username,
+                    line.username,
                     d.describe()
                 );
-                if gate
-                    .binding(account.id)
-                    .is_some_and(|b| b.policy.limit == 0)
-                {
+                if gate.binding(line.id).is_some_and(|b| b.policy.limit == 0) {
                     println!(
-                        "note: binding is off for this line (a MAG box is still found by this MAC); enforce it with `tvgate user set {} --device-limit N`",
-                        account.username
+                        "note: binding is off for this line (a MAG box is still found by this MAC); enforce it with `tvgate line set {} --device-limit N`",
+                        line.username
                     );
                 }
             }
@@ -950,11 +947,11 @@ pub async fn device(settings: &Settings, cmd: DeviceCommand) -> Result<()> {
             println!("removed device {} from {username}: {}", d.id, d.describe());
         }
         DeviceCommand::Reset { username } => {
-            let account = line(&username)?;
-            let n = gate.reset_devices(&account.username, now()).await?;
+            let line = line(&username)?;
+            let n = gate.reset_devices(&line.username, now()).await?;
             println!(
                 "unbound {n} devices of {}; the next device binds on its next contact",
-                account.username
+                line.username
             );
         }
         DeviceCommand::Audit {

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `demo`, `user`, `device`, `source`, `channel`, `doctor`.
+//! The command line: `serve`, `demo`, `line` (also `user`, its old name), `device`, `source`, `channel`, `doctor`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -47,9 +47,9 @@ pub enum Command {
         #[arg(long)]
         password: Option<String>,
     },
-    /// Manage subscriber lines.
-    #[command(subcommand)]
-    User(UserCommand),
+    /// Manage subscriber lines (`user` is the old name of this command and still works).
+    #[command(subcommand, alias = "user")]
+    Line(LineCommand),
     /// Device binding of lines: bound devices, reset, audit log (docs/devices.md).
     #[command(subcommand)]
     Device(DeviceCommand),
@@ -63,7 +63,7 @@ pub enum Command {
     #[command(subcommand)]
     Channel(ChannelCommand),
     /// Find out why a player says "Failed to Authorize": checks typing, DNS,
-    /// the connection, the account and a stream, names the cause, and writes
+    /// the connection, the line and a stream, names the cause, and writes
     /// a support report (docs/doctor.md). Exit code: 0 works, 10 credentials,
     /// 11 subscription, 12 connection limit, 13 device binding, 14 DNS
     /// blocking, 15 server unreachable, 2 unusable input.
@@ -218,7 +218,7 @@ pub enum DeviceCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum UserCommand {
+pub enum LineCommand {
     /// Create a line (a password is generated when none is given).
     Add {
         username: String,
@@ -298,7 +298,7 @@ pub enum UserCommand {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Write every line as CSV (no passwords), in the columns `user import` reads.
+    /// Write every line as CSV (no passwords), in the columns `line import` reads.
     Export {
         /// The file to write; standard output when omitted.
         file: Option<PathBuf>,

@@ -8,9 +8,9 @@ use crate::settings::Settings;
 use crate::sources;
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use tvgate_core::access::{AccountPatch, OutputFormats, Status};
+use tvgate_core::access::{LinePatch, OutputFormats, Status};
 use tvgate_core::catalog::SourceKind;
-use tvgate_core::gate::{AccountSpec, Gate};
+use tvgate_core::gate::{Gate, LineSpec};
 use tvgate_core::ports::NewSource;
 
 pub const DEMO_USER: &str = "demo";
@@ -119,26 +119,26 @@ pub async fn prepare(
         sources::refresh(gate, &source, dir, sources::quiet()).await?;
     }
     let expires = Some(now + 365 * 86_400);
-    let password = match gate.find_account(DEMO_USER) {
+    let password = match gate.find_line(DEMO_USER) {
         Some(_) => {
             let (_, p) = gate.set_password(DEMO_USER, password).await?;
-            let patch = AccountPatch {
+            let patch = LinePatch {
                 status: Some(Status::Active),
                 expires_at: Some(expires),
                 max_connections: Some(2),
                 ..Default::default()
             };
-            gate.update_account(DEMO_USER, patch).await?;
+            gate.update_line(DEMO_USER, patch).await?;
             p
         }
         None => {
-            let mut spec = AccountSpec::new(DEMO_USER);
+            let mut spec = LineSpec::new(DEMO_USER);
             spec.password = password.clone();
             spec.expires_at = expires;
             spec.max_connections = 2;
             spec.allowed_formats = OutputFormats::DEFAULT;
             spec.note = "demo subscriber".into();
-            let (_, generated) = gate.create_account(spec, now).await?;
+            let (_, generated) = gate.create_line(spec, now).await?;
             generated.or(password).unwrap_or_default()
         }
     };

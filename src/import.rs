@@ -1,4 +1,4 @@
-//! `tvgate user import FILE.csv`: many lines at once. Passwords are hashed
+//! `tvgate line import FILE.csv`: many lines at once. Passwords are hashed
 //! on every core with a progress bar; bad rows are reported by line number
 //! and the rest go on, so 100,000 lines moved from another panel take
 //! minutes, not the hour one-by-one hashing would. The CSV reader and
@@ -40,7 +40,7 @@ pub async fn run(gate: &Gate, file: &Path, passwords_out: Option<&Path>) -> Resu
     let started = std::time::Instant::now();
     let now = chrono::Utc::now().timestamp();
     let report = gate
-        .import_accounts(rows, now, |p, k| async move { hash_all(p, k) })
+        .import_lines(rows, now, |p, k| async move { hash_all(p, k) })
         .await?;
     errors.extend(report.errors);
     errors.sort_by_key(|e| e.line);
@@ -71,7 +71,7 @@ pub async fn run(gate: &Gate, file: &Path, passwords_out: Option<&Path>) -> Resu
     Ok(())
 }
 
-/// `tvgate user bulk`: the lines made, as `username,password` on stdout
+/// `tvgate line bulk`: the lines made, as `username,password` on stdout
 /// (the passwords are not kept anywhere else).
 pub async fn bulk(gate: &Gate, spec: tvgate_core::gate::BulkSpec) -> Result<()> {
     let made = gate
@@ -88,10 +88,10 @@ pub async fn bulk(gate: &Gate, spec: tvgate_core::gate::BulkSpec) -> Result<()> 
     Ok(())
 }
 
-/// `tvgate user export [FILE]`: every line as CSV (no passwords), in the
-/// columns `user import` reads, to FILE or stdout.
+/// `tvgate line export [FILE]`: every line as CSV (no passwords), in the
+/// columns `line import` reads, to FILE or stdout.
 pub fn export(gate: &Gate, file: Option<&Path>) -> Result<()> {
-    let lines = gate.accounts();
+    let lines = gate.lines();
     let mut out = Vec::new();
     write_rows(lines.iter().map(|a| &**a), &mut out).map_err(|e| anyhow!(e))?;
     match file {

@@ -109,7 +109,7 @@ fn run(cli: Cli) -> Result<i32> {
             let _log = init_logging(&settings);
             runtime.block_on(serve(settings, Some(DemoOptions { json, password })))
         }
-        Command::User(cmd) => runtime.block_on(admin_cli::user(&settings, cmd)),
+        Command::Line(cmd) => runtime.block_on(admin_cli::line(&settings, cmd)),
         Command::Device(cmd) => runtime.block_on(admin_cli::device(&settings, cmd)),
         Command::Source(cmd) => runtime.block_on(admin_cli::source(&settings, cmd)),
         Command::Channel(cmd) => runtime.block_on(admin_cli::channel(&settings, cmd)),
@@ -245,7 +245,7 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
     let shutdown = CancellationToken::new();
     let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone()));
     tokio::spawn(upgrade_hashes(gate.clone(), shutdown.clone()));
-    tracing::info!(%addr, lines = gate.accounts().len(), entries = gate.catalog().entry_count(), "tvgate listening");
+    tracing::info!(%addr, lines = gate.lines().len(), entries = gate.catalog().entry_count(), "tvgate listening");
     if let (Some(opts), Some(password)) = (&demo, &demo_password) {
         let base = match &settings.public_url {
             p if !p.is_empty() => p.trim_end_matches('/').to_string(),
@@ -334,7 +334,7 @@ pub async fn upgrade_hashes(gate: Arc<tvgate_core::gate::Gate>, shutdown: Cancel
 }
 
 /// Reloads lines and the catalog when another process (the CLI) changed
-/// the store, so `tvgate user add` takes effect on a running server.
+/// the store, so `tvgate line add` takes effect on a running server.
 pub async fn watch_store(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
     let mut last = gate.change_stamp().await.ok().flatten();
     loop {
@@ -346,8 +346,8 @@ pub async fn watch_store(gate: Arc<tvgate_core::gate::Gate>, shutdown: Cancellat
             continue;
         };
         if let Some(prev) = last {
-            if prev.accounts != now.accounts {
-                if let Err(e) = gate.reload_accounts().await {
+            if prev.lines != now.lines {
+                if let Err(e) = gate.reload_lines().await {
                     tracing::warn!(error = %e, "reloading lines failed");
                 }
             }

@@ -97,7 +97,7 @@ EXP_USER=expired-line
 EXP_PASS='Exp1red-line'
 EXP_DAY=2020-01-01
 "${CLEAN_ENV[@]}" "$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
-  >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate user add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
+  >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate line add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
 
 # A MAG box's line: the portal finds a line by its MAC (a username cannot
 # hold ':', so the MAC is stored without separators).
@@ -105,7 +105,7 @@ STB_MAC=00:1A:79:00:00:01
 STB_USER=001A79000001
 STB_PASS='Mag-box-pw1'
 "${CLEAN_ENV[@]}" "$BIN" user add "$STB_USER" --password "$STB_PASS" --data-dir "$TMP/data" \
-  >"$TMP/logs/user-add-stb.log" 2>&1 || setup_fail "tvgate user add (MAC line) failed: $(tail -n 1 "$TMP/logs/user-add-stb.log")"
+  >"$TMP/logs/user-add-stb.log" 2>&1 || setup_fail "tvgate line add (MAC line) failed: $(tail -n 1 "$TMP/logs/user-add-stb.log")"
 
 # An operator and an API token for the admin API check, also made before the
 # server starts (the token is printed once, on standard output).
@@ -285,7 +285,7 @@ check_expired_line() {
   jq -e '.user_info.auth == 1' "$d/login.json" >/dev/null || { echo "user_info.auth is not the number 1"; return 1; }
   jq -e '.user_info.status == "Expired"' "$d/login.json" >/dev/null ||
     { echo "user_info.status is $(jq -c .user_info.status "$d/login.json"), want \"Expired\""; return 1; }
-  # "Truthful": the day given to `user add --expires`, whatever the time of day
+  # "Truthful": the day given to `line add --expires`, whatever the time of day
   # and zone the server settles on.
   lo=$(date -u -d "$EXP_DAY -1 day" +%s) hi=$(date -u -d "$EXP_DAY +2 days" +%s)
   exp=$(jq -r '.user_info.exp_date | if type == "string" then . else "not a string: \(.)" end' "$d/login.json")

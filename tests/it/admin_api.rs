@@ -171,7 +171,7 @@ async fn lines_are_created_edited_extended_and_deleted_through_the_gate() {
     .await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(
-        srv.gate.find_account("anna").expect("line").status.as_str(),
+        srv.gate.find_line("anna").expect("line").status.as_str(),
         "disabled"
     );
     assert_eq!(edited["limit_policy"], "newest_wins");
@@ -247,7 +247,7 @@ async fn lines_are_created_edited_extended_and_deleted_through_the_gate() {
 
     let (status, _) = call(&srv, Method::DELETE, "/api/v1/lines/anna", t, None).await;
     assert_eq!(status, 204);
-    assert!(srv.gate.find_account("anna").is_none());
+    assert!(srv.gate.find_line("anna").is_none());
     let (status, _) = call(&srv, Method::DELETE, "/api/v1/lines/anna", t, None).await;
     assert_eq!(status, 404);
 }
@@ -627,5 +627,5 @@ async fn console_logins_are_rate_limited() {
             NOW,
         )
         .await;
-    assert!(ok.account().is_some());
+    assert!(ok.line().is_some());
 }

@@ -3,8 +3,10 @@
 use crate::harness::tvgate;
 use std::process::Command;
 
+/// A line's life through `tvgate line ...`; the first step uses `user`, the
+/// command's old name, which stays an alias so existing scripts keep working.
 #[test]
-fn user_lifecycle_from_the_command_line() {
+fn line_lifecycle_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let (code, out, err) = tvgate(
@@ -27,13 +29,13 @@ fn user_lifecycle_from_the_command_line() {
         .expect("generated password shown");
     assert_eq!(password.len(), 12);
     assert!(!password.chars().any(|c| "0O1lI".contains(c)));
-    let (code, _, err) = tvgate(d, &["user", "add", "Erin", "--password", "x"]);
+    let (code, _, err) = tvgate(d, &["line", "add", "Erin", "--password", "x"]);
     assert_ne!(code, 0);
     assert!(err.contains("already exists"), "{err}");
-    let (code, _, err) = tvgate(d, &["user", "add", "frank", "--password", "bad pass"]);
+    let (code, _, err) = tvgate(d, &["line", "add", "frank", "--password", "bad pass"]);
     assert_ne!(code, 0);
     assert!(err.contains("white space"), "{err}");
-    let (code, out, _) = tvgate(d, &["user", "show", "ERIN", "--json"]);
+    let (code, out, _) = tvgate(d, &["line", "show", "ERIN", "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["max_connections"], 2);
@@ -44,22 +46,22 @@ fn user_lifecycle_from_the_command_line() {
     assert!(v["active_connections"].is_null(), "{out}");
     assert!(!out.contains("argon2"), "no hash in the output");
     for args in [
-        &["user", "ban", "erin"][..],
-        &["user", "enable", "erin"],
-        &["user", "extend", "erin", "--days", "10"],
-        &["user", "passwd", "erin", "--password", "new-pw"],
+        &["line", "ban", "erin"][..],
+        &["line", "enable", "erin"],
+        &["line", "extend", "erin", "--days", "10"],
+        &["line", "passwd", "erin", "--password", "new-pw"],
     ] {
         let (code, _, err) = tvgate(d, args);
         assert_eq!(code, 0, "{args:?}: {err}");
     }
-    let (_, out, _) = tvgate(d, &["user", "show", "erin", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "erin", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["expires_at"], 1_896_998_399, "2030-02-10 23:59:59 UTC");
     assert_eq!(v["status"], "active");
-    let (code, out, _) = tvgate(d, &["user", "list"]);
+    let (code, out, _) = tvgate(d, &["line", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("erin") && out.contains("1 lines"));
-    let (code, out, _) = tvgate(d, &["user", "list", "--json"]);
+    let (code, out, _) = tvgate(d, &["line", "list", "--json"]);
     assert_eq!(code, 0);
     let list: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(
@@ -67,12 +69,12 @@ fn user_lifecycle_from_the_command_line() {
         serde_json::json!([v]),
         "list and show print the same line"
     );
-    let (code, _, _) = tvgate(d, &["user", "delete", "erin"]);
+    let (code, _, _) = tvgate(d, &["line", "delete", "erin"]);
     assert_eq!(code, 0);
-    let (code, _, err) = tvgate(d, &["user", "show", "erin"]);
+    let (code, _, err) = tvgate(d, &["line", "show", "erin"]);
     assert_ne!(code, 0);
     assert!(err.contains("no line named"));
-    let (code, _, err) = tvgate(d, &["user", "add", "gina", "--expires", "next week"]);
+    let (code, _, err) = tvgate(d, &["line", "add", "gina", "--expires", "next week"]);
     assert_ne!(code, 0);
     assert!(err.contains("YYYY-MM-DD"), "{err}");
 }
@@ -94,7 +96,7 @@ fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
          U1,again,1,,\n",
     )
     .expect("csv");
-    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    let (code, out, err) = tvgate(d, &["line", "import", csv.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
     for line in ["line 4", "line 5", "line 6", "line 8"] {
         assert!(err.contains(line), "{line} reported: {err}");
@@ -106,16 +108,16 @@ fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
     );
     // Updating: only the given fields change.
     std::fs::write(&csv, "username,max_connections\nu1,5\n").expect("csv");
-    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    let (code, out, err) = tvgate(d, &["line", "import", csv.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 updated"), "{out}");
-    let (_, out, _) = tvgate(d, &["user", "show", "u1", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "u1", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["max_connections"], 5);
     assert_eq!(v["expires_at"], 1_893_542_399, "2030-01-01 23:59:59 UTC");
 
     // The export is the same CSV, without passwords, and re-imports as is.
-    let (code, exported, err) = tvgate(d, &["user", "export"]);
+    let (code, exported, err) = tvgate(d, &["line", "export"]);
     assert_eq!(code, 0, "{err}");
     assert!(
         exported.starts_with("username,status,expires,"),
@@ -127,17 +129,17 @@ fn csv_import_reports_bad_rows_by_line_and_keeps_the_rest() {
     );
     assert!(!exported.contains("pass-1") && !exported.contains("argon2"));
     let out_file = d.join("out.csv");
-    let (code, _, err) = tvgate(d, &["user", "export", out_file.to_str().expect("utf8")]);
+    let (code, _, err) = tvgate(d, &["line", "export", out_file.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = tvgate(d, &["user", "import", out_file.to_str().expect("utf8")]);
+    let (code, out, err) = tvgate(d, &["line", "import", out_file.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("0 created, 3 updated, 0 refused"), "{out}");
-    assert_eq!(tvgate(d, &["user", "export"]).1, exported);
+    assert_eq!(tvgate(d, &["line", "export"]).1, exported);
 
     // Bulk: the same gate operation as the console's and the API's.
     let (code, out, err) = tvgate(
         d,
-        &["user", "bulk", "--count", "2", "--prefix", "u", "--trial"],
+        &["line", "bulk", "--count", "2", "--prefix", "u", "--trial"],
     );
     assert_eq!(code, 0, "{err}");
     let made: Vec<&str> = out
@@ -404,19 +406,19 @@ fn line_limit_policy_from_the_command_line() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("limit policy     newest_wins"), "{out}");
-    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "hal", "--json"]);
     assert_eq!(json_of(&out)["limit_policy"], "newest_wins");
-    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "default"]);
+    let (code, _, err) = tvgate(d, &["line", "set", "hal", "--limit-policy", "default"]);
     assert_eq!(code, 0, "{err}");
-    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "hal", "--json"]);
     assert_eq!(json_of(&out)["limit_policy"], serde_json::Value::Null);
-    let (_, out, _) = tvgate(d, &["user", "show", "hal"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "hal"]);
     assert!(out.contains("server default (refuse)"), "{out}");
-    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "REFUSE"]);
+    let (code, _, err) = tvgate(d, &["line", "set", "hal", "--limit-policy", "REFUSE"]);
     assert_eq!(code, 0, "{err}");
-    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "hal", "--json"]);
     assert_eq!(json_of(&out)["limit_policy"], "refuse");
-    let (code, _, err) = tvgate(d, &["user", "set", "hal", "--limit-policy", "oldest-wins"]);
+    let (code, _, err) = tvgate(d, &["line", "set", "hal", "--limit-policy", "oldest-wins"]);
     assert_ne!(code, 0);
     assert!(err.contains("unknown limit policy"), "{err}");
 
@@ -430,16 +432,16 @@ fn line_limit_policy_from_the_command_line() {
          joe,pw-joe,sometimes\n",
     )
     .expect("csv");
-    let (code, out, err) = tvgate(d, &["user", "import", csv.to_str().expect("utf8")]);
+    let (code, out, err) = tvgate(d, &["line", "import", csv.to_str().expect("utf8")]);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("line 4") && err.contains("unknown limit policy"),
         "{err}"
     );
     assert!(out.contains("1 created, 1 updated"), "{out}");
-    let (_, out, _) = tvgate(d, &["user", "show", "hal", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "hal", "--json"]);
     assert_eq!(json_of(&out)["limit_policy"], "newest_wins");
-    let (_, out, _) = tvgate(d, &["user", "show", "ivy", "--json"]);
+    let (_, out, _) = tvgate(d, &["line", "show", "ivy", "--json"]);
     assert_eq!(json_of(&out)["limit_policy"], serde_json::Value::Null);
 }
 
@@ -477,7 +479,7 @@ fn a_running_server_sees_lines_the_cli_adds() {
         }
     }
     let addr = addr.expect("the server logs its address");
-    let (code, _, err) = tvgate(d, &["user", "add", "late", "--password", "pw-late"]);
+    let (code, _, err) = tvgate(d, &["line", "add", "late", "--password", "pw-late"]);
     assert_eq!(code, 0, "{err}");
     let url = format!("http://{addr}/player_api.php?username=late&password=pw-late");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -139,7 +139,7 @@ async fn console_pages_without_a_session_go_to_the_login() {
         .await
         .expect("post");
     assert_eq!(r.status(), 401);
-    assert!(srv.gate.find_account("intruder").is_none());
+    assert!(srv.gate.find_line("intruder").is_none());
 }
 
 /// Console and portal pages are never framed (their buttons end streams and
@@ -211,7 +211,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         .and_then(|rest| rest.split('<').next())
         .expect("password shown")
         .to_string();
-    let line = srv.gate.find_account("newbie").expect("line exists");
+    let line = srv.gate.find_line("newbie").expect("line exists");
     assert_eq!(line.max_connections, 2);
     assert_eq!(line.expires_at, Some(NOW + 10 * 86_400));
     let api = crate::harness::get_json(&srv.url(&format!(
@@ -233,7 +233,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(
-        srv.gate.find_account("newbie").expect("line").expires_at,
+        srv.gate.find_line("newbie").expect("line").expires_at,
         Some(NOW + 15 * 86_400)
     );
     for (action, want) in [
@@ -249,7 +249,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
             )
             .await;
         assert_eq!(status, 200, "{action}: {body}");
-        assert_eq!(srv.gate.find_account("newbie").expect("line").status, want);
+        assert_eq!(srv.gate.find_line("newbie").expect("line").status, want);
     }
     // Delete asks first (no scripts: a page with the confirming form).
     let (status, ask) = console
@@ -264,7 +264,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         ask.contains("name=\"confirm\" value=\"yes\"") && ask.contains("cannot be undone"),
         "{ask}"
     );
-    assert!(srv.gate.find_account("newbie").is_some(), "not yet deleted");
+    assert!(srv.gate.find_line("newbie").is_some(), "not yet deleted");
     let (status, _) = console
         .post(
             &srv,
@@ -273,7 +273,7 @@ async fn console_lines_search_create_and_act_through_the_gate() {
         )
         .await;
     assert_eq!(status, 200);
-    assert!(srv.gate.find_account("newbie").is_none());
+    assert!(srv.gate.find_line("newbie").is_none());
     let (status, _) = console
         .post(
             &srv,
@@ -313,9 +313,9 @@ async fn console_posts_without_the_csrf_token_are_403() {
             ],
         )
         .await;
-    assert!(srv.gate.find_account("sneaky").is_none());
+    assert!(srv.gate.find_line("sneaky").is_none());
     assert_eq!(
-        srv.gate.find_account("tina").expect("line").status,
+        srv.gate.find_line("tina").expect("line").status,
         Status::Active
     );
 }
@@ -366,7 +366,7 @@ async fn console_live_view_lists_and_ends_a_real_connection() {
     assert_eq!(status, 200, "{body}");
     assert!(srv
         .ledger
-        .holders(srv.gate.find_account("tina").expect("line").id, NOW)
+        .holders(srv.gate.find_line("tina").expect("line").id, NOW)
         .is_empty());
     // The serving body renews each second of the server's clock and stops
     // at the first renewal that fails.
@@ -497,7 +497,7 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let (_, page) = console.get(&srv, "/admin/lines/tina/devices").await;
     assert!(page.contains("<td>operator</td><td>reset</td>"), "{page}");
     assert!(!page.contains("<td>Kitchen</td>"), "unbound: {page}");
-    let line = srv.gate.find_account("tina").expect("line");
+    let line = srv.gate.find_line("tina").expect("line");
     assert!(srv
         .gate
         .binding(line.id)

@@ -71,7 +71,7 @@ async fn binding_is_off_by_default() {
     }
     let (status, _, _) = stream(&srv, "/live/free/pw-1/1.ts?device_id=other").await;
     assert_eq!(status, 200);
-    let id = srv.gate.find_account("free").expect("line").id;
+    let id = srv.gate.find_line("free").expect("line").id;
     assert!(srv.gate.binding(id).is_none(), "nothing is recorded");
     assert!(srv
         .gate
@@ -87,7 +87,7 @@ async fn the_first_device_binds_and_a_second_is_refused_with_a_safe_hint() {
     srv.with_catalog().await;
     srv.add_line("alice", "pw-2", |_| {}).await;
     bind_one(&srv, "alice").await;
-    let id = srv.gate.find_account("alice").expect("line").id;
+    let id = srv.gate.find_line("alice").expect("line").id;
 
     // A wrong password says nothing about the binding.
     let v = get_json(&login(&srv, "alice", "wrong", "&device_id=phone")).await;
@@ -272,7 +272,7 @@ async fn the_subscriber_resets_once_per_cooldown() {
     srv.with_catalog().await;
     srv.add_line("dana", "pw-5", |_| {}).await;
     bind_one(&srv, "dana").await;
-    let id = srv.gate.find_account("dana").expect("line").id;
+    let id = srv.gate.find_line("dana").expect("line").id;
     let ip = Some("192.0.2.44".parse().unwrap());
     let v = get_json(&login(&srv, "dana", "pw-5", "&device_id=old-phone")).await;
     assert_eq!(v["user_info"]["status"], "Active");
@@ -374,7 +374,7 @@ async fn a_mag_box_is_found_by_its_mac() {
         .add_device("eve", DeviceKind::Mac, "00-1a-79-00-00-07", "Box", NOW)
         .await
         .expect("add");
-    let found = |mac: &str| srv.gate.account_by_mac(mac).map(|a| a.username.to_string());
+    let found = |mac: &str| srv.gate.line_by_mac(mac).map(|a| a.username.to_string());
     assert_eq!(found("00:1A:79:00:00:07").as_deref(), Some("eve"));
     assert_eq!(found("001a79000007").as_deref(), Some("eve"));
     assert_eq!(
@@ -532,7 +532,7 @@ async fn concurrent_first_contacts_bind_no_more_than_the_limit() {
     let srv = TestServer::start().await;
     srv.add_line("jay", "pw-11", |_| {}).await;
     bind_one(&srv, "jay").await;
-    let id = srv.gate.find_account("jay").expect("line").id;
+    let id = srv.gate.find_line("jay").expect("line").id;
     let urls: Vec<String> = (0..8)
         .map(|i| login(&srv, "jay", "pw-11", &format!("&device_id=dev-{}", i % 4)))
         .collect();

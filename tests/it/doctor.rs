@@ -125,7 +125,7 @@ fn verdict_is(r: &Report, cause: Cause, code: i32) {
 async fn tvgate_with(
     username: &str,
     password: &str,
-    tweak: impl FnOnce(&mut tvgate_core::gate::AccountSpec),
+    tweak: impl FnOnce(&mut tvgate_core::gate::LineSpec),
 ) -> TestServer {
     let srv = TestServer::start_with(|h| h.admission_wait = Duration::from_millis(200)).await;
     srv.add_line(username, password, tweak).await;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tvgate::settings::Settings;
 use tvgate_core::access::OutputFormats;
 use tvgate_core::catalog::{Source, SourceKind};
-use tvgate_core::gate::{AccountSpec, Gate, InlineKdf};
+use tvgate_core::gate::{Gate, InlineKdf, LineSpec};
 use tvgate_core::ports::NewSource;
 use tvgate_http::{App, HttpSettings};
 
@@ -102,15 +102,15 @@ impl TestServer {
         &self,
         username: &str,
         password: &str,
-        tweak: impl FnOnce(&mut AccountSpec),
+        tweak: impl FnOnce(&mut LineSpec),
     ) {
-        let mut spec = AccountSpec::new(username);
+        let mut spec = LineSpec::new(username);
         spec.password = Some(password.to_string());
         spec.expires_at = Some(NOW + 30 * 86_400);
         spec.allowed_formats = OutputFormats::DEFAULT;
         tweak(&mut spec);
         self.gate
-            .create_account(spec, NOW - 86_400)
+            .create_line(spec, NOW - 86_400)
             .await
             .expect("create line");
     }

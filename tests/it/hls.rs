@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tvgate_core::catalog::SourceKind;
-use tvgate_core::ids::AccountId;
+use tvgate_core::ids::LineId;
 use tvgate_relay::hls_source::{hls_to_ts, HlsToTsConfig};
 
 const PROVIDER_PATH: &str = "/prov/secretuser/secretpass";
@@ -210,9 +210,9 @@ fn uris(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn holders(srv: &TestServer, account: i64) -> Vec<tvgate_core::ledger::Lease> {
+fn holders(srv: &TestServer, line: i64) -> Vec<tvgate_core::ledger::Lease> {
     srv.ledger
-        .holders(AccountId(account), srv.clock.load(Ordering::Relaxed))
+        .holders(LineId(line), srv.clock.load(Ordering::Relaxed))
 }
 
 async fn fetch(c: &reqwest::Client, url: &str) -> (u16, Bytes) {
@@ -467,9 +467,9 @@ async fn a_line_disabled_mid_session_is_stopped_at_its_next_segment() {
     let (status, _) = fetch(&c, &variant).await;
     assert_eq!(status, 200);
     srv.gate
-        .update_account(
+        .update_line(
             "hana",
-            tvgate_core::access::AccountPatch {
+            tvgate_core::access::LinePatch {
                 status: Some(tvgate_core::access::Status::Disabled),
                 ..Default::default()
             },

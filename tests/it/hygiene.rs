@@ -49,21 +49,17 @@ async fn creation_refuses_what_would_break_later() {
         ("bo b", "fine"),
         ("bob", "has:colon"),
     ] {
-        let mut spec = tvgate_core::gate::AccountSpec::new(user);
+        let mut spec = tvgate_core::gate::LineSpec::new(user);
         spec.password = Some(pass.to_string());
-        let err = srv
-            .gate
-            .create_account(spec, NOW)
-            .await
-            .expect_err("refused");
+        let err = srv.gate.create_line(spec, NOW).await.expect_err("refused");
         assert!(!err.to_string().is_empty());
     }
     srv.add_line("bob", "ok-pass", |_| {}).await;
-    let mut spec = tvgate_core::gate::AccountSpec::new("BOB");
+    let mut spec = tvgate_core::gate::LineSpec::new("BOB");
     spec.password = Some("other".into());
     let err = srv
         .gate
-        .create_account(spec, NOW)
+        .create_line(spec, NOW)
         .await
         .expect_err("case-folded duplicate");
     assert!(err.to_string().contains("already exists"), "{err}");
@@ -76,7 +72,7 @@ async fn proven_credentials_survive_a_restart_without_the_kdf() {
         srv.add_line("dave", "pw-8", |_| {}).await;
         let v = get_json(&srv.url("/player_api.php?username=dave&password=pw-8")).await;
         assert_eq!(v["user_info"]["auth"], 1);
-        let stored = srv.gate.find_account("dave").expect("line");
+        let stored = srv.gate.find_line("dave").expect("line");
         assert!(
             stored.verifier.is_some(),
             "a verifier was stored at creation"
@@ -142,7 +138,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
     };
     let report = srv
         .gate
-        .import_accounts(rows, NOW, |pws, _| async move {
+        .import_lines(rows, NOW, |pws, _| async move {
             pws.iter()
                 .map(|p| tvgate_core::access::secrets::hash_password(p, weak))
                 .collect()
@@ -152,7 +148,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
     assert_eq!(report.counts.created, 1);
     let before = srv
         .gate
-        .find_account("imported")
+        .find_line("imported")
         .expect("line")
         .password_hash
         .clone();
@@ -166,7 +162,7 @@ async fn imported_lines_are_rehashed_at_full_cost_after_their_first_login() {
     assert!(srv.gate.upgrade_next().await.expect("upgrade"));
     let after = srv
         .gate
-        .find_account("imported")
+        .find_line("imported")
         .expect("line")
         .password_hash
         .clone();

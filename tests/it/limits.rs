@@ -118,7 +118,7 @@ async fn a_killed_client_frees_its_slot_within_a_second() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while srv
         .gate
-        .find_account("tina")
+        .find_line("tina")
         .map(|a| srv_active(&srv, a.id))
         .unwrap_or(0)
         == 0
@@ -143,7 +143,7 @@ async fn a_killed_client_frees_its_slot_within_a_second() {
     );
 }
 
-fn srv_active(srv: &TestServer, id: tvgate_core::ids::AccountId) -> u32 {
+fn srv_active(srv: &TestServer, id: tvgate_core::ids::LineId) -> u32 {
     srv.ledger.active(id, NOW)
 }
 

@@ -123,7 +123,7 @@ async fn an_export_has_no_secrets_and_reimports_unchanged() {
     .await;
     let before: Vec<_> = ["ex-plain", "ex-odd"]
         .iter()
-        .map(|n| srv.gate.find_account(n).expect("line"))
+        .map(|n| srv.gate.find_line(n).expect("line"))
         .collect();
     let csv = export(&srv, &token).await;
     assert!(
@@ -141,7 +141,7 @@ async fn an_export_has_no_secrets_and_reimports_unchanged() {
     assert_eq!(v["errors"], json!([]));
     assert_eq!(v["generated"], json!([]));
     for b in &before {
-        let after = srv.gate.find_account(&b.username).expect("line");
+        let after = srv.gate.find_line(&b.username).expect("line");
         let mut same = (**b).clone();
         same.revision = after.revision;
         assert_eq!(*after, same, "{}", b.username);
@@ -350,7 +350,7 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
         .and_then(|r| r.split('"').next())
         .expect("expires_was")
         .to_string();
-    let before = srv.gate.find_account("cl").expect("line").expires_at;
+    let before = srv.gate.find_line("cl").expect("line").expires_at;
     let (status, body) = console
         .post(
             &srv,
@@ -374,7 +374,7 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let a = srv.gate.find_account("cl").expect("line");
+    let a = srv.gate.find_line("cl").expect("line");
     assert_eq!(
         a.expires_at, before,
         "an unchanged date keeps the exact expiry"
@@ -458,7 +458,7 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
         3,
         "{body}"
     );
-    assert!(srv.gate.find_account("cb-003").is_some());
+    assert!(srv.gate.find_line("cb-003").is_some());
 
     for id in ["00:1A:79:00:00:01", "00:1A:79:00:00:02"] {
         srv.gate
@@ -466,8 +466,8 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
             .await
             .expect("device");
     }
-    let account = srv.gate.find_account("dev").expect("line");
-    let first = srv.gate.binding(account.id).expect("binding").devices[0]
+    let line = srv.gate.find_line("dev").expect("line");
+    let first = srv.gate.binding(line.id).expect("binding").devices[0]
         .id
         .0
         .to_string();
@@ -481,7 +481,7 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let left = srv.gate.binding(account.id).expect("binding");
+    let left = srv.gate.binding(line.id).expect("binding");
     assert_eq!(left.devices.len(), 1);
     assert_eq!(&*left.devices[0].identifier, "00:1A:79:00:00:02");
     let (status, _) = console
@@ -509,7 +509,7 @@ async fn the_console_import_takes_forms_beyond_the_default_body_limit() {
         )
         .await;
     assert_eq!(status, 200, "{page}");
-    assert!(srv.gate.find_account("big-1").is_some());
+    assert!(srv.gate.find_line("big-1").is_some());
     // Other forms keep the default.
     let (status, _) = console
         .post(
@@ -523,7 +523,7 @@ async fn the_console_import_takes_forms_beyond_the_default_body_limit() {
         )
         .await;
     assert_eq!(status, 413);
-    assert!(srv.gate.find_account("big-b-001").is_none());
+    assert!(srv.gate.find_line("big-b-001").is_none());
 }
 
 #[tokio::test]
@@ -546,8 +546,8 @@ async fn every_console_form_refuses_a_missing_csrf_token() {
             ],
         )
         .await;
-    assert!(srv.gate.find_account("cs-new").is_none());
-    assert!(srv.gate.find_account("cs-b-001").is_none());
+    assert!(srv.gate.find_line("cs-new").is_none());
+    assert!(srv.gate.find_line("cs-b-001").is_none());
     assert!(logs_in(&srv, "cs", "pw-cs-1").await);
     // Without a session the pages send to the login form.
     let r = client()

@@ -245,7 +245,7 @@ async fn no_slot_outlives_a_panicking_upstream_task() {
         .await;
     let m3u = "#EXTM3U\n#EXTINF:-1,Panics\nloop:panic\n";
     srv.add_source(SourceKind::M3u, "panic.m3u", m3u).await;
-    let account = srv.gate.find_account("p").map(|a| a.id).expect("line");
+    let line = srv.gate.find_line("p").map(|a| a.id).expect("line");
     let mut r = client()
         .get(srv.url("/live/p/pw-panic/1.ts"))
         .send()
@@ -253,10 +253,10 @@ async fn no_slot_outlives_a_panicking_upstream_task() {
         .expect("request");
     assert_eq!(r.status(), 200);
     let _ = r.chunk().await;
-    assert_eq!(srv.ledger.active(account, NOW), 1);
+    assert_eq!(srv.ledger.active(line, NOW), 1);
     // The upstream task panics; the viewer's stream ends and its slot with it.
     let t0 = Instant::now();
-    while srv.ledger.active(account, NOW) != 0 {
+    while srv.ledger.active(line, NOW) != 0 {
         assert!(
             t0.elapsed() < Duration::from_secs(3),
             "slot still held after the panic"

@@ -86,8 +86,8 @@ async fn portal(tweak: impl FnOnce(&mut tvgate_http::HttpSettings)) -> TestServe
     srv
 }
 
-fn account_id(srv: &TestServer) -> tvgate_core::ids::AccountId {
-    srv.gate.find_account(MAC_USER).expect("line").id
+fn line_id(srv: &TestServer) -> tvgate_core::ids::LineId {
+    srv.gate.find_line(MAC_USER).expect("line").id
 }
 
 #[tokio::test]
@@ -209,13 +209,13 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     let first = r.chunk().await.expect("chunk").expect("bytes");
     assert_eq!(first[0], 0x47, "MPEG-TS sync byte");
     assert_eq!(
-        srv.ledger.active(account_id(&srv), NOW),
+        srv.ledger.active(line_id(&srv), NOW),
         1,
         "the stream holds a slot"
     );
     drop(r);
     let freed = tokio::time::timeout(Duration::from_secs(5), async {
-        while srv.ledger.active(account_id(&srv), NOW) != 0 {
+        while srv.ledger.active(line_id(&srv), NOW) != 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })
@@ -331,12 +331,12 @@ async fn an_expired_line_is_refused_and_a_running_box_is_cut_off() {
     let mut stb = Stb::new(&srv, MAC);
     stb.handshake().await;
     assert_eq!(stb.profile().await["status"], 0);
-    let patch = tvgate_core::access::AccountPatch {
+    let patch = tvgate_core::access::LinePatch {
         status: Some(tvgate_core::access::Status::Disabled),
         ..Default::default()
     };
     srv.gate
-        .update_account(MAC_USER, patch)
+        .update_line(MAC_USER, patch)
         .await
         .expect("disable");
     let ev = stb.js("type=watchdog&action=get_events&init=0").await;

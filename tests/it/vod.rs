@@ -205,8 +205,8 @@ fn movie_url(srv: &TestServer, id: u64) -> String {
 }
 
 fn holders(srv: &TestServer) -> usize {
-    let account = srv.gate.find_account("vera").expect("line").id;
-    srv.ledger.holders(account, NOW).len()
+    let line = srv.gate.find_line("vera").expect("line").id;
+    srv.ledger.holders(line, NOW).len()
 }
 
 async fn wait_until_free(srv: &TestServer) {

@@ -1,4 +1,4 @@
-//! The operator's accounts and API tokens (docs/admin-api.md).
+//! The operator's lines and API tokens (docs/admin-api.md).
 //!
 //! Kept apart from subscriber lines on purpose: a line's credentials can
 //! never prove an operator, and an operator's never open a stream. An admin

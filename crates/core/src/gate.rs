@@ -6,18 +6,17 @@
 //! and renders the answer; the CLI calls the same operations, so there is no
 //! second implementation of any rule.
 
-use crate::access::account::to_verifier;
 use crate::access::credentials::{self, CredentialError};
 use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
+use crate::access::line::to_verifier;
 use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey};
 use crate::access::{
-    decide, AccessRequest, Account, AccountPatch, Decision, NewAccount, OutputFormats, Proof,
-    Status,
+    decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
 };
 use crate::catalog::backups::check_backup_urls;
 use crate::catalog::{Catalog, Source, StreamRef};
-use crate::ids::{AccountId, CategoryId, SourceId, StreamId};
+use crate::ids::{CategoryId, LineId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
 use crate::ports::{ChangeStamp, SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
 use crate::UnixTime;
@@ -128,7 +127,7 @@ pub enum Authn {
     /// which are exactly the line's real credentials (players build stream
     /// URLs from what `user_info` echoes).
     Proven {
-        account: Arc<Account>,
+        line: Arc<Line>,
         username: String,
         password: String,
     },
@@ -141,13 +140,13 @@ impl Authn {
                 retry_after_secs: *retry_after_secs,
             },
             Authn::NotProven => Proof::NotProven,
-            Authn::Proven { account, .. } => Proof::Proven(account),
+            Authn::Proven { line, .. } => Proof::Proven(line),
         }
     }
 
-    pub fn account(&self) -> Option<&Arc<Account>> {
+    pub fn line(&self) -> Option<&Arc<Line>> {
         match self {
-            Authn::Proven { account, .. } => Some(account),
+            Authn::Proven { line, .. } => Some(line),
             _ => None,
         }
     }
@@ -155,7 +154,7 @@ impl Authn {
 
 /// What an operator gives to create a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountSpec {
+pub struct LineSpec {
     pub username: String,
     /// `None`: generate one.
     pub password: Option<String>,
@@ -170,9 +169,9 @@ pub struct AccountSpec {
     pub package: Option<Vec<CategoryId>>,
 }
 
-impl AccountSpec {
+impl LineSpec {
     pub fn new(username: impl Into<String>) -> Self {
-        AccountSpec {
+        LineSpec {
             username: username.into(),
             password: None,
             status: Status::Active,
@@ -236,7 +235,7 @@ pub struct Gate {
     current_params: String,
     // Lines proven with a weaker hash, waiting to be re-hashed (id, password).
     // Bounded; held only for a push or a pop.
-    upgrades: Mutex<Vec<(AccountId, String)>>,
+    upgrades: Mutex<Vec<(LineId, String)>>,
     /// Device bindings beside the directory (docs/devices.md).
     devices: devices::DeviceState,
 }
@@ -277,7 +276,7 @@ impl Gate {
             upgrades: Mutex::new(Vec::new()),
             devices: devices::DeviceState::default(),
         };
-        gate.reload_accounts().await?;
+        gate.reload_lines().await?;
         gate.reload_catalog().await?;
         Ok(gate)
     }
@@ -293,17 +292,17 @@ impl Gate {
 
     /// Re-reads every line and its device binding from the store (after
     /// another process changed them).
-    pub async fn reload_accounts(&self) -> Result<(), GateError> {
-        let accounts = self.store.load_accounts().await?;
+    pub async fn reload_lines(&self) -> Result<(), GateError> {
+        let lines = self.store.load_lines().await?;
         let bindings = self.store.load_bindings().await?;
-        self.directory.load(accounts);
+        self.directory.load(lines);
         self.devices.load(bindings);
         Ok(())
     }
 
     /// The store's change stamp: a server polls it to notice what another
     /// process (the CLI) wrote, then reloads the half that changed with
-    /// [`Gate::reload_accounts`] or [`Gate::reload_catalog`]. `None` when
+    /// [`Gate::reload_lines`] or [`Gate::reload_catalog`]. `None` when
     /// the store cannot tell.
     pub async fn change_stamp(&self) -> Result<Option<ChangeStamp>, GateError> {
         Ok(self.store.change_stamp().await?)
@@ -357,13 +356,13 @@ impl Gate {
                 self.key.dummy_check(&password);
                 None
             }
-            Some(account) => self.prove(account, &password).await,
+            Some(line) => self.prove(line, &password).await,
         };
         match proven {
-            Some(account) => {
+            Some(line) => {
                 self.limiter().record_success(ip, &key);
                 Authn::Proven {
-                    account,
+                    line,
                     username: username.into_owned(),
                     password: password.into_owned(),
                 }
@@ -375,42 +374,40 @@ impl Gate {
         }
     }
 
-    async fn prove(&self, account: Arc<Account>, password: &str) -> Option<Arc<Account>> {
+    async fn prove(&self, line: Arc<Line>, password: &str) -> Option<Arc<Line>> {
         match self.key.check(
-            account.verifier.as_ref().map(|v| &v[..]),
-            account.id,
-            &account.password_hash,
+            line.verifier.as_ref().map(|v| &v[..]),
+            line.id,
+            &line.password_hash,
             password,
         ) {
             VerifierCheck::Match => {
-                if !account.password_hash.contains(&self.current_params) {
-                    self.queue_upgrade(&account, password);
+                if !line.password_hash.contains(&self.current_params) {
+                    self.queue_upgrade(&line, password);
                 }
-                Some(account)
+                Some(line)
             }
             VerifierCheck::Mismatch => None,
             VerifierCheck::Unknown => {
                 // First proof under this key: pay the KDF once, then remember.
                 if !self
                     .kdf
-                    .verify(password.to_string(), account.password_hash.to_string())
+                    .verify(password.to_string(), line.password_hash.to_string())
                     .await
                 {
                     return None;
                 }
-                let verifier = self
-                    .key
-                    .verifier(account.id, &account.password_hash, password);
+                let verifier = self.key.verifier(line.id, &line.password_hash, password);
                 if let Err(e) = self
                     .store
-                    .set_verifier(account.id, Some(verifier.clone()))
+                    .set_verifier(line.id, Some(verifier.clone()))
                     .await
                 {
                     // Still a valid login; the next one pays the KDF again.
                     let _ = e;
-                    return Some(account);
+                    return Some(line);
                 }
-                let mut updated = (*account).clone();
+                let mut updated = (*line).clone();
                 updated.verifier = to_verifier(&verifier);
                 let updated = Arc::new(updated);
                 self.directory.put((*updated).clone());
@@ -419,10 +416,10 @@ impl Gate {
         }
     }
 
-    fn queue_upgrade(&self, account: &Account, password: &str) {
+    fn queue_upgrade(&self, line: &Line, password: &str) {
         let mut queue = self.upgrades.lock().unwrap_or_else(|p| p.into_inner());
-        if queue.len() < MAX_PENDING_UPGRADES && !queue.iter().any(|(id, _)| *id == account.id) {
-            queue.push((account.id, password.to_string()));
+        if queue.len() < MAX_PENDING_UPGRADES && !queue.iter().any(|(id, _)| *id == line.id) {
+            queue.push((line.id, password.to_string()));
         }
     }
 
@@ -463,10 +460,10 @@ impl Gate {
         self.store
             .upgrade_password_hash(id, hash.clone(), verifier.clone())
             .await?;
-        let mut account = (*current).clone();
-        account.password_hash = hash.into();
-        account.verifier = to_verifier(&verifier);
-        self.directory.put(account);
+        let mut line = (*current).clone();
+        line.password_hash = hash.into();
+        line.verifier = to_verifier(&verifier);
+        self.directory.put(line);
         Ok(true)
     }
 
@@ -480,29 +477,29 @@ impl Gate {
     // Lines
     // ------------------------------------------------------------------
 
-    pub fn find_account(&self, username: &str) -> Option<Arc<Account>> {
+    pub fn find_line(&self, username: &str) -> Option<Arc<Line>> {
         self.directory.find(&credentials::clean_presented(username))
     }
 
-    pub fn account(&self, id: AccountId) -> Option<Arc<Account>> {
+    pub fn line(&self, id: LineId) -> Option<Arc<Line>> {
         self.directory.get(id)
     }
 
-    pub fn accounts(&self) -> Vec<Arc<Account>> {
+    pub fn lines(&self) -> Vec<Arc<Line>> {
         self.directory.all()
     }
 
-    fn line(&self, username: &str) -> Result<Arc<Account>, GateError> {
-        self.find_account(username)
+    fn line_named(&self, username: &str) -> Result<Arc<Line>, GateError> {
+        self.find_line(username)
             .ok_or_else(|| GateError::NoSuchLine(username.to_string()))
     }
 
     /// Creates a line. Returns it and the password when one was generated.
-    pub async fn create_account(
+    pub async fn create_line(
         &self,
-        spec: AccountSpec,
+        spec: LineSpec,
         now: UnixTime,
-    ) -> Result<(Account, Option<String>), GateError> {
+    ) -> Result<(Line, Option<String>), GateError> {
         credentials::validate("username", &spec.username)?;
         let (password, generated) = match spec.password {
             Some(p) => {
@@ -515,9 +512,10 @@ impl Gate {
             ),
         };
         let hash = self.kdf.hash(password.clone(), self.settings.kdf).await?;
-        let new = NewAccount {
-            username: spec.username.clone(),
-            password_hash: hash,
+        let new = Line {
+            id: LineId::UNSAVED,
+            username: spec.username.as_str().into(),
+            password_hash: hash.into(),
             verifier: None,
             status: spec.status,
             expires_at: spec.expires_at,
@@ -526,36 +524,31 @@ impl Gate {
             limit_policy: spec.limit_policy,
             allowed_formats: spec.allowed_formats,
             created_at: now,
-            note: spec.note,
-            package: spec.package,
+            note: spec.note.into(),
+            package: spec.package.map(Vec::into_boxed_slice),
+            revision: 0,
         };
         let key = self.directory.key(&spec.username).into_owned();
-        let mut account = self.store.insert_account(new, key.clone()).await?;
+        let mut line = self.store.insert_line(new, key.clone()).await?;
         // The verifier needs the id, which the store just assigned.
-        let verifier = self
-            .key
-            .verifier(account.id, &account.password_hash, &password);
+        let verifier = self.key.verifier(line.id, &line.password_hash, &password);
         self.store
-            .set_verifier(account.id, Some(verifier.clone()))
+            .set_verifier(line.id, Some(verifier.clone()))
             .await?;
-        account.verifier = to_verifier(&verifier);
-        self.directory.put(account.clone());
-        Ok((account, generated.then_some(password)))
+        line.verifier = to_verifier(&verifier);
+        self.directory.put(line.clone());
+        Ok((line, generated.then_some(password)))
     }
 
     /// Changes fields of a line.
-    pub async fn update_account(
-        &self,
-        username: &str,
-        patch: AccountPatch,
-    ) -> Result<Account, GateError> {
-        let current = self.line(username)?;
-        let mut account = (*current).clone();
-        patch.apply(&mut account);
-        let key = self.directory.key(&account.username).into_owned();
-        self.store.update_account(&account, key).await?;
-        self.directory.put(account.clone());
-        Ok(account)
+    pub async fn update_line(&self, username: &str, patch: LinePatch) -> Result<Line, GateError> {
+        let current = self.line_named(username)?;
+        let mut line = (*current).clone();
+        patch.apply(&mut line);
+        let key = self.directory.key(&line.username).into_owned();
+        self.store.update_line(&line, key).await?;
+        self.directory.put(line.clone());
+        Ok(line)
     }
 
     /// Sets a new password (generated when `None`); returns it.
@@ -563,8 +556,8 @@ impl Gate {
         &self,
         username: &str,
         password: Option<String>,
-    ) -> Result<(Account, String), GateError> {
-        let current = self.line(username)?;
+    ) -> Result<(Line, String), GateError> {
+        let current = self.line_named(username)?;
         let password = match password {
             Some(p) => {
                 credentials::validate("password", &p)?;
@@ -574,17 +567,17 @@ impl Gate {
         };
         let hash = self.kdf.hash(password.clone(), self.settings.kdf).await?;
         let verifier = self.key.verifier(current.id, &hash, &password);
-        let patch = AccountPatch {
+        let patch = LinePatch {
             password: Some((hash, Some(verifier))),
             ..Default::default()
         };
-        let account = self.update_account(username, patch).await?;
-        Ok((account, password))
+        let line = self.update_line(username, patch).await?;
+        Ok((line, password))
     }
 
-    pub async fn delete_account(&self, username: &str) -> Result<Account, GateError> {
-        let current = self.line(username)?;
-        self.store.delete_account(current.id).await?;
+    pub async fn delete_line(&self, username: &str) -> Result<Line, GateError> {
+        let current = self.line_named(username)?;
+        self.store.delete_line(current.id).await?;
         self.directory.remove(current.id);
         self.devices.forget(current.id);
         Ok((*current).clone())
@@ -597,7 +590,7 @@ impl Gate {
     /// `hash_all` returns a future so a server can hash on a blocking
     /// thread (`secrets::hash_many` inside `spawn_blocking`) while the CLI
     /// hashes in place with its progress bar.
-    pub async fn import_accounts<F, Fut>(
+    pub async fn import_lines<F, Fut>(
         &self,
         rows: Vec<ImportRow>,
         now: UnixTime,
@@ -685,9 +678,10 @@ impl Gate {
                 note: row.note.is_some(),
                 only_new: row.only_new,
             };
-            let new = NewAccount {
-                username: username.clone(),
-                password_hash: hash.clone().unwrap_or_default(),
+            let new = Line {
+                id: LineId::UNSAVED,
+                username: username.as_str().into(),
+                password_hash: hash.clone().unwrap_or_default().into(),
                 verifier: None,
                 status: row.status.unwrap_or(Status::Active),
                 expires_at: row.expires_at.flatten(),
@@ -696,8 +690,9 @@ impl Gate {
                 limit_policy: row.limit_policy.flatten(),
                 allowed_formats: OutputFormats::DEFAULT,
                 created_at: now,
-                note: row.note.clone().unwrap_or_default(),
+                note: row.note.clone().unwrap_or_default().into(),
                 package: None,
+                revision: 0,
             };
             if generated {
                 report
@@ -711,8 +706,8 @@ impl Gate {
             .iter()
             .map(|(n, k, f, _)| (n.clone(), k.clone(), *f))
             .collect();
-        report.counts = self.store.upsert_accounts(store_rows).await?;
-        self.reload_accounts().await?;
+        report.counts = self.store.upsert_lines(store_rows).await?;
+        self.reload_lines().await?;
         // Verifiers need the ids the store assigned; compute them now that we
         // know them, while the plaintext is still in hand.
         let mut verifiers = Vec::new();
@@ -720,12 +715,10 @@ impl Gate {
             if !fields.password {
                 continue;
             }
-            if let Some(account) = self.directory.find(&new.username) {
-                let verifier = self
-                    .key
-                    .verifier(account.id, &account.password_hash, &password);
-                verifiers.push((account.id, verifier.clone()));
-                let mut updated = (*account).clone();
+            if let Some(line) = self.directory.find(&new.username) {
+                let verifier = self.key.verifier(line.id, &line.password_hash, &password);
+                verifiers.push((line.id, verifier.clone()));
+                let mut updated = (*line).clone();
                 updated.verifier = to_verifier(&verifier);
                 self.directory.put(updated);
             }

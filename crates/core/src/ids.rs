@@ -1,4 +1,4 @@
-//! Typed identifiers, so an account id can never be passed where a stream id
+//! Typed identifiers, so a line id can never be passed where a stream id
 //! is expected.
 
 macro_rules! id_type {
@@ -17,8 +17,14 @@ macro_rules! id_type {
 
 id_type!(
     /// A subscriber line.
-    AccountId(i64)
+    LineId(i64)
 );
+
+impl LineId {
+    /// The id of a line the store has not assigned one yet.
+    pub const UNSAVED: LineId = LineId(0);
+}
+
 id_type!(
     /// A source an operator added (a playlist or a guide).
     SourceId(i64)

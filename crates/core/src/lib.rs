@@ -1,6 +1,6 @@
 //! tvgate's domain: who may watch what, and what there is to watch.
 //!
-//! - [`access`]: accounts (subscriber lines), credential hygiene, password
+//! - [`access`]: lines (subscriber lines), credential hygiene, password
 //!   hashing and the keyed verifier, the failed-login limiter and the one pure
 //!   function that decides every request ([`access::decide`]).
 //! - [`catalog`]: categories, live channels, movies, series and the guide, as

@@ -5,12 +5,12 @@
 
 use crate::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use crate::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
-use crate::access::{Account, NewAccount};
+use crate::access::Line;
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
-use crate::ids::{AccountId, DeviceId, SourceId, StreamId};
+use crate::ids::{DeviceId, LineId, SourceId, StreamId};
 use crate::UnixTime;
 use tvgate_formats::Diagnostic;
 
@@ -131,37 +131,34 @@ pub struct RefreshRecord {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     // ----- lines -----
-    async fn load_accounts(&self) -> StoreResult<Vec<Account>>;
-    /// Creates a line; `Conflict` when the username key is taken.
-    async fn insert_account(
-        &self,
-        account: NewAccount,
-        username_key: String,
-    ) -> StoreResult<Account>;
+    async fn load_lines(&self) -> StoreResult<Vec<Line>>;
+    /// Creates a line (its `id` and `revision` are assigned here and
+    /// returned); `Conflict` when the username key is taken.
+    async fn insert_line(&self, line: Line, username_key: String) -> StoreResult<Line>;
     /// Writes every field of an existing line (matched by id).
-    async fn update_account(&self, account: &Account, username_key: String) -> StoreResult<()>;
+    async fn update_line(&self, line: &Line, username_key: String) -> StoreResult<()>;
     /// Creates or updates many lines by username key, in one transaction.
     /// For an existing line, only the fields in the row's `present` set change.
-    async fn upsert_accounts(
+    async fn upsert_lines(
         &self,
-        rows: Vec<(NewAccount, String, UpsertFields)>,
+        rows: Vec<(Line, String, UpsertFields)>,
     ) -> StoreResult<UpsertCounts>;
-    async fn delete_account(&self, id: AccountId) -> StoreResult<()>;
+    async fn delete_line(&self, id: LineId) -> StoreResult<()>;
     /// Stores (or clears) a line's keyed verifier.
-    async fn set_verifier(&self, id: AccountId, verifier: Option<Vec<u8>>) -> StoreResult<()>;
+    async fn set_verifier(&self, id: LineId, verifier: Option<Vec<u8>>) -> StoreResult<()>;
     /// Replaces a line's password hash and verifier for the same password
     /// (a re-hash at a higher cost). Unlike a password change it does not
     /// count as a change other processes must reload for: the password is
     /// the same, so the old hash and verifier keep proving it.
     async fn upgrade_password_hash(
         &self,
-        id: AccountId,
+        id: LineId,
         hash: String,
         verifier: Vec<u8>,
     ) -> StoreResult<()>;
     /// Stores many verifiers at once (bulk import). The default writes them
     /// one by one; backends override it with one transaction.
-    async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {
+    async fn set_verifiers(&self, rows: Vec<(LineId, Vec<u8>)>) -> StoreResult<()> {
         for (id, verifier) in rows {
             self.set_verifier(id, Some(verifier)).await?;
         }
@@ -179,18 +176,18 @@ pub trait Store: Send + Sync + 'static {
     // the lines' change stamp (a running server reloads bindings with the
     // lines); recording a sighting or a refusal does not.
     /// Every line's binding (lines without one are left out).
-    async fn load_bindings(&self) -> StoreResult<Vec<(AccountId, Binding)>>;
+    async fn load_bindings(&self) -> StoreResult<Vec<(LineId, Binding)>>;
     /// Sets a line's limit, enrolment and IP lock.
     async fn set_device_policy(
         &self,
-        account: AccountId,
+        line: LineId,
         policy: DevicePolicy,
         audit: DeviceAudit,
     ) -> StoreResult<()>;
     /// Binds a device; `Conflict` when the line already has it.
     async fn add_device(
         &self,
-        account: AccountId,
+        line: LineId,
         device: NewDevice,
         audit: DeviceAudit,
     ) -> StoreResult<BoundDevice>;
@@ -199,7 +196,7 @@ pub trait Store: Send + Sync + 'static {
     /// many were removed; `NotFound` for a device the line does not have.
     async fn remove_devices(
         &self,
-        account: AccountId,
+        line: LineId,
         device: Option<DeviceId>,
         self_reset_at: Option<UnixTime>,
         audit: DeviceAudit,
@@ -210,11 +207,8 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an audit entry alone (a refusal). Does not bump the stamp.
     async fn record_device_audit(&self, audit: DeviceAudit) -> StoreResult<()>;
     /// The newest audit entries first, of one line or of all, at most `limit`.
-    async fn device_audit(
-        &self,
-        account: Option<AccountId>,
-        limit: u32,
-    ) -> StoreResult<Vec<DeviceAudit>>;
+    async fn device_audit(&self, line: Option<LineId>, limit: u32)
+        -> StoreResult<Vec<DeviceAudit>>;
 
     // ----- the denial log (docs/denials.md) -----
     // None of these bumps the change stamp: nothing a decision reads changes.
@@ -331,7 +325,7 @@ fn no_admins() -> StoreError {
 /// Change counters of the two halves of the store.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChangeStamp {
-    pub accounts: i64,
+    pub lines: i64,
     pub catalog: i64,
 }
 

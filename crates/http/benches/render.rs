@@ -11,9 +11,9 @@ use axum::body::Body;
 use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tvgate_core::access::{Account, OutputFormat, OutputFormats, Status};
+use tvgate_core::access::{Line, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::{Catalog, CatalogData, Category, CategoryKind, LiveChannel, LiveText};
-use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
+use tvgate_core::ids::{CategoryId, LineId, SourceId, StreamId};
 use tvgate_http::xtream::get_php::{Flavour, Playlist, UrlPrefixes};
 use tvgate_http::xtream::lists;
 
@@ -58,9 +58,9 @@ fn catalog(n: usize) -> Catalog {
     Catalog::build(data)
 }
 
-fn account() -> Arc<Account> {
-    Arc::new(Account {
-        id: AccountId(1),
+fn line() -> Arc<Line> {
+    Arc::new(Line {
+        id: LineId(1),
         username: "bench".into(),
         password_hash: "".into(),
         verifier: None,
@@ -150,7 +150,7 @@ fn main() {
     let entries = env("ENTRIES", 100_000);
     let rounds = env("ROUNDS", 20).max(1);
     let catalog = Arc::new(catalog(entries));
-    let account = account();
+    let line = line();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -161,7 +161,7 @@ fn main() {
     let playlist = || {
         Playlist::new(
             catalog.clone(),
-            &account,
+            &line,
             Flavour::Plus,
             UrlPrefixes::new(base, creds, OutputFormat::Ts),
             epg.clone(),
@@ -176,14 +176,14 @@ fn main() {
     });
     measure("get_live_streams fill", rounds, entries, || {
         drain(
-            lists::live_streams_fill(catalog.clone(), account.clone(), None),
+            lists::live_streams_fill(catalog.clone(), line.clone(), None),
             &mut buf,
         )
     });
     measure("get_live_streams body", rounds, entries, || {
         drain_body(
             &rt,
-            lists::live_streams(catalog.clone(), account.clone(), None),
+            lists::live_streams(catalog.clone(), line.clone(), None),
         )
     });
 }

@@ -13,8 +13,7 @@ use axum::http::{header, HeaderValue};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tvgate_core::access::{
-    decide, AccessRequest, Account, Decision, Denial, DeviceAsk, DevicePresented, OutputFormat,
-    Proof,
+    decide, AccessRequest, Decision, Denial, DeviceAsk, DevicePresented, Line, OutputFormat, Proof,
 };
 use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
@@ -141,7 +140,7 @@ impl Ask {
 /// told back).
 #[derive(Debug, Clone)]
 pub struct Proven {
-    pub account: Arc<Account>,
+    pub line: Arc<Line>,
     pub username: String,
     pub password: String,
 }
@@ -195,11 +194,11 @@ pub async fn check(
         .await;
     let proven = match authn {
         Authn::Proven {
-            account,
+            line,
             username,
             password,
         } => Some(Proven {
-            account,
+            line,
             username,
             password,
         }),
@@ -229,19 +228,14 @@ pub async fn check(
 /// on this request: a signed link (proxied HLS, a Stalker channel link) or
 /// a Stalker box's session. The device was checked when the link or the
 /// session was made, so it is not asked again. A refusal names the line.
-pub fn decide_proven(
-    app: &App,
-    caller: &Caller,
-    account: &Account,
-    ask: Ask,
-) -> Result<(), Refused> {
+pub fn decide_proven(app: &App, caller: &Caller, line: &Line, ask: Ask) -> Result<(), Refused> {
     let req = AccessRequest {
         device: DeviceAsk::NotAsked,
         ..ask.request(caller)
     };
-    match decide(Proof::Proven(account), &req, app.now()) {
+    match decide(Proof::Proven(line), &req, app.now()) {
         Decision::Allow => Ok(()),
-        Decision::Deny(denial) => Err(Refused::new(ask.face, denial, caller, &account.username)),
+        Decision::Deny(denial) => Err(Refused::new(ask.face, denial, caller, &line.username)),
     }
 }
 

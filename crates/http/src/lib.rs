@@ -156,7 +156,7 @@ async fn metrics(State(app): State<App>) -> Response {
     let catalog = app.gate.catalog();
     let mut body = app
         .metrics
-        .render(app.gate.accounts().len(), catalog.entry_count());
+        .render(app.gate.lines().len(), catalog.entry_count());
     metrics::render_relay(&mut body, &app.hub, &app.caps, app.hls.segment_fetches());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tvgate_core::access::refusal::{Refusal, RefusalFilter, RefusalPage};
 use tvgate_core::gate::GateError;
-use tvgate_core::ids::AccountId;
+use tvgate_core::ids::LineId;
 
 /// Refusals waiting to be written, at most.
 pub const QUEUE: usize = 4096;
@@ -178,11 +178,11 @@ pub async fn page(app: &App, filter: RefusalFilter) -> Result<RefusalPage, GateE
 }
 
 /// A line's last [`PER_LINE`] refusals, newest first.
-pub async fn of_line(app: &App, account: AccountId) -> Result<RefusalPage, GateError> {
+pub async fn of_line(app: &App, line: LineId) -> Result<RefusalPage, GateError> {
     page(
         app,
         RefusalFilter {
-            account: Some(account),
+            line: Some(line),
             limit: PER_LINE,
             ..Default::default()
         },
@@ -237,7 +237,7 @@ mod tests {
             at,
             reason: "connection_limit".into(),
             text: format!("refusal {at}"),
-            account: None,
+            line: None,
             username: "u".into(),
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             face: "stream".into(),

@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tvgate_core::access::{Account, Denial};
+use tvgate_core::access::{Denial, Line};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{Admission, LeaseId, LeaseKind, LeaseRequest, Ledger};
 use tvgate_core::UnixTime;
@@ -73,10 +73,10 @@ pub struct Connection {
 
 /// The connections a line holds now, oldest first: what a refusal names,
 /// and what the portal and the admin API will list (and end).
-pub fn connections(app: &App, account: tvgate_core::ids::AccountId) -> Vec<Connection> {
+pub fn connections(app: &App, line: tvgate_core::ids::LineId) -> Vec<Connection> {
     let catalog = app.gate.catalog();
     app.ledger
-        .holders(account, app.now())
+        .holders(line, app.now())
         .into_iter()
         .map(|lease| Connection {
             watching: catalog
@@ -100,24 +100,17 @@ pub fn end_connection(app: &App, id: LeaseId) -> Option<tvgate_core::ledger::Lea
     ended
 }
 
-/// Takes a slot for `account`, waiting up to the configured admission wait
+/// Takes a slot for `line`, waiting up to the configured admission wait
 /// for one that is being released.
 pub async fn admit(
     app: &App,
     caller: &Caller,
-    account: &Account,
+    line: &Line,
     stream: StreamId,
     kind: LeaseKind,
 ) -> Result<LeaseGuard, Denial> {
-    let (id, _resumed) = admit_lease(
-        app,
-        caller,
-        account,
-        stream,
-        kind,
-        app.settings.lease_ttl_secs,
-    )
-    .await?;
+    let (id, _resumed) =
+        admit_lease(app, caller, line, stream, kind, app.settings.lease_ttl_secs).await?;
     Ok(LeaseGuard {
         ledger: app.ledger.clone(),
         metrics: app.metrics.clone(),
@@ -135,15 +128,15 @@ pub async fn admit(
 pub async fn admit_lease(
     app: &App,
     caller: &Caller,
-    account: &Account,
+    line: &Line,
     stream: StreamId,
     kind: LeaseKind,
     ttl_secs: u32,
 ) -> Result<(LeaseId, bool), Denial> {
     let req = LeaseRequest {
-        account: account.id,
-        max_connections: account.max_connections,
-        policy: account.limit_policy.unwrap_or(app.settings.limit_policy),
+        line: line.id,
+        max_connections: line.max_connections,
+        policy: line.limit_policy.unwrap_or(app.settings.limit_policy),
         stream,
         ip: caller.ip,
         user_agent: caller.user_agent().into(),
@@ -167,7 +160,7 @@ pub async fn admit_lease(
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
-                        account = account.id.0,
+                        line = line.id.0,
                         lease = gone.id.0,
                         ip = %gone.ip,
                         cause = if replaced { "replaced" } else { "evicted" },
@@ -179,7 +172,7 @@ pub async fn admit_lease(
             Admission::Full { holders } => {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(Denial::ConnectionLimit {
-                        max: account.max_connections,
+                        max: line.max_connections,
                         holders,
                     });
                 }

@@ -1,6 +1,6 @@
 //! Per-channel fan-out: one upstream per key, shared by every viewer of it.
 //!
-//! The hub knows nothing of accounts; callers decide who may watch before
+//! The hub knows nothing of lines; callers decide who may watch before
 //! they call [`Hub::subscribe`].
 //!
 //! * The first viewer of a key opens the upstream and spawns a pump task;

@@ -1,4 +1,4 @@
-//! Moves MPEG-TS bytes from sources to viewers. Knows nothing of accounts:
+//! Moves MPEG-TS bytes from sources to viewers. Knows nothing of lines:
 //! deciding who may watch what happens before a stream is asked for.
 //!
 //! * [`loop_source`]: an endless live channel made from one short clip (the

@@ -243,7 +243,7 @@ async fn fails_over_when_the_primary_serves_junk() {
     let clip = demo_clip();
     let c = clip.clone();
     let backup = FakeUpstream::start(move |_| Reply::Hang(c.clone())).await;
-    let html = Bytes::from_static(b"<!DOCTYPE html><html><body>Account expired</body></html>");
+    let html = Bytes::from_static(b"<!DOCTYPE html><html><body>Line expired</body></html>");
     let noise = Bytes::from(vec![0u8; 100 << 10]);
     for junk in [html, noise] {
         let n = junk.len() as u64;

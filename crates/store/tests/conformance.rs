@@ -11,12 +11,12 @@ use tvgate_core::access::device::{
     Actor, AuditAction, DeviceAudit, DeviceKind, DevicePolicy, Enrolment, IpRange, NewDevice,
 };
 use tvgate_core::access::refusal::{Refusal, RefusalFilter};
-use tvgate_core::access::{Account, NewAccount, OutputFormat, OutputFormats, Status};
+use tvgate_core::access::{Line, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
-use tvgate_core::ids::{AccountId, CategoryId, SourceId, StreamId};
+use tvgate_core::ids::{CategoryId, LineId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
@@ -79,12 +79,12 @@ async fn operators(store: &dyn Store) {
     ));
 }
 
-fn refusal(at: i64, reason: &str, account: Option<i64>, username: &str, ip: [u8; 4]) -> Refusal {
+fn refusal(at: i64, reason: &str, line: Option<i64>, username: &str, ip: [u8; 4]) -> Refusal {
     Refusal {
         at,
         reason: reason.into(),
         text: format!("{reason} at {at}"),
-        account: account.map(AccountId),
+        line: line.map(LineId),
         username: username.into(),
         ip: std::net::IpAddr::from(ip),
         face: "stream".into(),
@@ -130,7 +130,7 @@ async fn refusal_log(store: &dyn Store) {
     assert_eq!(read(f(Some("expired"))).await, [300, 100]);
     assert_eq!(
         read(RefusalFilter {
-            account: Some(AccountId(7)),
+            line: Some(LineId(7)),
             ..Default::default()
         })
         .await,
@@ -199,7 +199,7 @@ async fn refusal_log(store: &dyn Store) {
 }
 
 async fn suite(store: &dyn Store) {
-    accounts(store).await;
+    lines(store).await;
     upserts(store).await;
     verifiers_and_stamps(store).await;
     sources(store).await;
@@ -214,11 +214,12 @@ async fn suite(store: &dyn Store) {
     refusal_log(store).await;
 }
 
-fn new_account(username: &str) -> NewAccount {
-    NewAccount {
+fn new_line(username: &str) -> Line {
+    Line {
+        id: LineId::UNSAVED,
         username: username.into(),
-        password_hash: format!("$argon2id$hash-of-{username}"),
-        verifier: Some(vec![1; 36]),
+        password_hash: format!("$argon2id$hash-of-{username}").into(),
+        verifier: Some([1; 36]),
         status: Status::Active,
         expires_at: Some(2_000_000_000),
         is_trial: false,
@@ -226,14 +227,15 @@ fn new_account(username: &str) -> NewAccount {
         limit_policy: None,
         allowed_formats: OutputFormats::DEFAULT,
         created_at: 1_700_000_000,
-        note: format!("note of {username}"),
+        note: format!("note of {username}").into(),
         package: None,
+        revision: 0,
     }
 }
 
-async fn find(store: &dyn Store, id: AccountId) -> Account {
+async fn find(store: &dyn Store, id: LineId) -> Line {
     store
-        .load_accounts()
+        .load_lines()
         .await
         .unwrap()
         .into_iter()
@@ -241,28 +243,26 @@ async fn find(store: &dyn Store, id: AccountId) -> Account {
         .unwrap_or_else(|| panic!("line {id} is missing"))
 }
 
-async fn accounts(store: &dyn Store) {
-    assert!(store.load_accounts().await.unwrap().is_empty());
+async fn lines(store: &dyn Store) {
+    assert!(store.load_lines().await.unwrap().is_empty());
 
     let alice = store
-        .insert_account(new_account("Alice"), "alice".into())
+        .insert_line(new_line("Alice"), "alice".into())
         .await
         .unwrap();
     assert_eq!(&*alice.username, "Alice");
     assert_eq!(alice.revision, 1);
-    assert_eq!(store.load_accounts().await.unwrap(), vec![alice.clone()]);
+    assert_eq!(store.load_lines().await.unwrap(), vec![alice.clone()]);
 
     // The key is what is unique: a case-folded duplicate is a conflict.
-    let dup = store
-        .insert_account(new_account("ALICE"), "alice".into())
-        .await;
+    let dup = store.insert_line(new_line("ALICE"), "alice".into()).await;
     assert!(
         matches!(&dup, Err(StoreError::Conflict { value, .. }) if value == "alice"),
         "{dup:?}"
     );
 
     // Every field round-trips, including an empty package and no expiry.
-    let mut full = new_account("Carol");
+    let mut full = new_line("Carol");
     full.verifier = None;
     full.status = Status::Banned;
     full.expires_at = None;
@@ -270,9 +270,9 @@ async fn accounts(store: &dyn Store) {
     full.max_connections = 0;
     full.limit_policy = Some(LimitPolicy::NewestWins);
     full.allowed_formats = OutputFormats::empty().with(OutputFormat::Rtmp);
-    full.package = Some(vec![]);
+    full.package = Some(Box::default());
     let carol = store
-        .insert_account(full.clone(), "carol".into())
+        .insert_line(full.clone(), "carol".into())
         .await
         .unwrap();
     assert_ne!(carol.id, alice.id);
@@ -281,7 +281,7 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(carol.limit_policy, Some(LimitPolicy::NewestWins));
     assert_eq!(alice.limit_policy, None, "None is the server default");
 
-    // update_account writes every field, the revision as given.
+    // update_line writes every field, the revision as given.
     let mut changed = alice.clone();
     changed.username = "Alicia".into();
     changed.note = "moved".into();
@@ -289,25 +289,22 @@ async fn accounts(store: &dyn Store) {
     changed.package = Some(vec![CategoryId(7), CategoryId(3)].into_boxed_slice());
     changed.limit_policy = Some(LimitPolicy::Refuse);
     changed.revision += 1;
-    store
-        .update_account(&changed, "alicia".into())
-        .await
-        .unwrap();
+    store.update_line(&changed, "alicia".into()).await.unwrap();
     assert_eq!(find(store, alice.id).await, changed);
     // The old key is free again, the new one is taken.
     let again = store
-        .insert_account(new_account("alice"), "alice".into())
+        .insert_line(new_line("alice"), "alice".into())
         .await
         .unwrap();
-    store.delete_account(again.id).await.unwrap();
-    let taken = store.update_account(&carol, "alicia".into()).await;
+    store.delete_line(again.id).await.unwrap();
+    let taken = store.update_line(&carol, "alicia".into()).await;
     assert!(
         matches!(taken, Err(StoreError::Conflict { .. })),
         "{taken:?}"
     );
     let mut ghost = carol.clone();
-    ghost.id = AccountId(999_999);
-    let missing = store.update_account(&ghost, "ghost".into()).await;
+    ghost.id = LineId(999_999);
+    let missing = store.update_line(&ghost, "ghost".into()).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
         "{missing:?}"
@@ -323,32 +320,32 @@ async fn accounts(store: &dyn Store) {
     assert_eq!(loaded.revision, carol.revision);
     store.set_verifier(carol.id, None).await.unwrap();
     assert_eq!(find(store, carol.id).await.verifier, None);
-    let missing = store.set_verifier(AccountId(999_999), None).await;
+    let missing = store.set_verifier(LineId(999_999), None).await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 
     // Delete, then delete again.
-    store.delete_account(carol.id).await.unwrap();
-    let missing = store.delete_account(carol.id).await;
+    store.delete_line(carol.id).await.unwrap();
+    let missing = store.delete_line(carol.id).await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
     let left: Vec<_> = store
-        .load_accounts()
+        .load_lines()
         .await
         .unwrap()
         .into_iter()
         .map(|a| a.id)
         .collect();
     assert_eq!(left, vec![alice.id]);
-    store.delete_account(alice.id).await.unwrap();
+    store.delete_line(alice.id).await.unwrap();
 }
 
 async fn upserts(store: &dyn Store) {
     let dave = store
-        .insert_account(new_account("Dave"), "dave".into())
+        .insert_line(new_line("Dave"), "dave".into())
         .await
         .unwrap();
 
     // An existing line changes only in the flagged fields.
-    let mut incoming = new_account("DAVE");
+    let mut incoming = new_line("DAVE");
     incoming.password_hash = "new-hash".into();
     incoming.verifier = None;
     incoming.max_connections = 9;
@@ -362,9 +359,9 @@ async fn upserts(store: &dyn Store) {
         ..UpsertFields::default()
     };
     let counts = store
-        .upsert_accounts(vec![
+        .upsert_lines(vec![
             (incoming.clone(), "dave".into(), only_password),
-            (new_account("Erin"), "erin".into(), UpsertFields::default()),
+            (new_line("Erin"), "erin".into(), UpsertFields::default()),
         ])
         .await
         .unwrap();
@@ -394,48 +391,48 @@ async fn upserts(store: &dyn Store) {
                 max_connections: true,
                 ..Default::default()
             },
-            (|a: &Account| a.max_connections == 9) as fn(&Account) -> bool,
+            (|a: &Line| a.max_connections == 9) as fn(&Line) -> bool,
         ),
         (
             UpsertFields {
                 status: true,
                 ..Default::default()
             },
-            |a: &Account| a.status == Status::Banned,
+            |a: &Line| a.status == Status::Banned,
         ),
         (
             UpsertFields {
                 expires: true,
                 ..Default::default()
             },
-            |a: &Account| a.expires_at.is_none(),
+            |a: &Line| a.expires_at.is_none(),
         ),
         (
             UpsertFields {
                 limit_policy: true,
                 ..Default::default()
             },
-            |a: &Account| a.limit_policy == Some(LimitPolicy::NewestWins),
+            |a: &Line| a.limit_policy == Some(LimitPolicy::NewestWins),
         ),
         (
             UpsertFields {
                 note: true,
                 ..Default::default()
             },
-            |a: &Account| &*a.note == "ignored",
+            |a: &Line| &*a.note == "ignored",
         ),
         (
             UpsertFields {
                 is_trial: true,
                 ..Default::default()
             },
-            |a: &Account| a.is_trial,
+            |a: &Line| a.is_trial,
         ),
     ] {
         let before = find(store, dave.id).await;
         assert!(!check(&before), "{flags:?} already applied");
         store
-            .upsert_accounts(vec![(incoming.clone(), "dave".into(), flags)])
+            .upsert_lines(vec![(incoming.clone(), "dave".into(), flags)])
             .await
             .unwrap();
         let now = find(store, dave.id).await;
@@ -444,22 +441,14 @@ async fn upserts(store: &dyn Store) {
     }
 
     // A new line gets every field; a key twice in one batch: created, then updated.
-    let all = store.load_accounts().await.unwrap();
+    let all = store.load_lines().await.unwrap();
     let erin = all.iter().find(|a| &*a.username == "Erin").unwrap();
-    assert_eq!(&*erin.password_hash, new_account("Erin").password_hash);
+    assert_eq!(erin.password_hash, new_line("Erin").password_hash);
     assert_eq!(erin.verifier, Some([1; 36]));
     let counts = store
-        .upsert_accounts(vec![
-            (
-                new_account("Frank"),
-                "frank".into(),
-                UpsertFields::default(),
-            ),
-            (
-                new_account("Frank"),
-                "frank".into(),
-                UpsertFields::default(),
-            ),
+        .upsert_lines(vec![
+            (new_line("Frank"), "frank".into(), UpsertFields::default()),
+            (new_line("Frank"), "frank".into(), UpsertFields::default()),
         ])
         .await
         .unwrap();
@@ -478,32 +467,32 @@ async fn upserts(store: &dyn Store) {
         ..Default::default()
     };
     let err = store
-        .upsert_accounts(vec![
-            (new_account("Gus"), "gus".into(), only_new),
-            (new_account("Frank"), "frank".into(), only_new),
+        .upsert_lines(vec![
+            (new_line("Gus"), "gus".into(), only_new),
+            (new_line("Frank"), "frank".into(), only_new),
         ])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
-    let all = store.load_accounts().await.unwrap();
+    let all = store.load_lines().await.unwrap();
     assert!(!all.iter().any(|a| &*a.username == "Gus"), "rolled back");
 
     // A batch is one transaction and fast enough to do often.
     let rows: Vec<_> = (0..10_000)
         .map(|i| {
             let name = format!("bulk{i:05}");
-            (new_account(&name), name, UpsertFields::default())
+            (new_line(&name), name, UpsertFields::default())
         })
         .collect();
     let started = Instant::now();
-    let counts = store.upsert_accounts(rows).await.unwrap();
+    let counts = store.upsert_lines(rows).await.unwrap();
     assert_eq!(counts.created, 10_000);
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(store.load_accounts().await.unwrap().len(), 10_000 + 3);
+    assert_eq!(store.load_lines().await.unwrap().len(), 10_000 + 3);
 }
 
 async fn stamp(store: &dyn Store) -> ChangeStamp {
@@ -517,15 +506,15 @@ async fn stamp(store: &dyn Store) -> ChangeStamp {
 async fn verifiers_and_stamps(store: &dyn Store) {
     let s0 = stamp(store).await;
     let ivy = store
-        .insert_account(new_account("Ivy"), "ivy".into())
+        .insert_line(new_line("Ivy"), "ivy".into())
         .await
         .unwrap();
     let jon = store
-        .insert_account(new_account("Jon"), "jon".into())
+        .insert_line(new_line("Jon"), "jon".into())
         .await
         .unwrap();
     let s1 = stamp(store).await;
-    assert!(s1.accounts > s0.accounts);
+    assert!(s1.lines > s0.lines);
     assert_eq!(s1.catalog, s0.catalog);
 
     // One verifier (a first login) is not a change servers must reload for.
@@ -540,9 +529,9 @@ async fn verifiers_and_stamps(store: &dyn Store) {
     assert_eq!(find(store, ivy.id).await.verifier, Some([5; 36]));
     assert_eq!(find(store, jon.id).await.verifier, Some([6; 36]));
     let s2 = stamp(store).await;
-    assert!(s2.accounts > s1.accounts);
+    assert!(s2.lines > s1.lines);
     let missing = store
-        .set_verifiers(vec![(ivy.id, vec![7; 8]), (AccountId(999_999), vec![7; 8])])
+        .set_verifiers(vec![(ivy.id, vec![7; 8]), (LineId(999_999), vec![7; 8])])
         .await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
@@ -552,13 +541,13 @@ async fn verifiers_and_stamps(store: &dyn Store) {
     assert_eq!(stamp(store).await, s2);
 
     // Updates and deletes count; failed writes do not.
-    let taken = store.insert_account(new_account("IVY"), "ivy".into()).await;
+    let taken = store.insert_line(new_line("IVY"), "ivy".into()).await;
     assert!(matches!(taken, Err(StoreError::Conflict { .. })));
     assert_eq!(stamp(store).await, s2);
-    store.delete_account(ivy.id).await.unwrap();
-    store.delete_account(jon.id).await.unwrap();
+    store.delete_line(ivy.id).await.unwrap();
+    store.delete_line(jon.id).await.unwrap();
     let s3 = stamp(store).await;
-    assert!(s3.accounts > s2.accounts);
+    assert!(s3.lines > s2.lines);
 
     // Catalog writes bump the other half.
     let src = store
@@ -574,7 +563,7 @@ async fn verifiers_and_stamps(store: &dyn Store) {
         .unwrap();
     let s4 = stamp(store).await;
     assert!(s4.catalog > s3.catalog);
-    assert_eq!(s4.accounts, s3.accounts);
+    assert_eq!(s4.lines, s3.lines);
     store.replace_items(src.id, plan(vec![]), 0).await.unwrap();
     let s5 = stamp(store).await;
     assert!(s5.catalog > s4.catalog);
@@ -1045,9 +1034,9 @@ async fn guide(store: &dyn Store, ids: CatalogIds) {
 
 async fn delete_source_cascades(store: &dyn Store, ids: CatalogIds) {
     // A package that names Films keeps that category alive.
-    let mut packaged = new_account("Gina");
-    packaged.package = Some(vec![ids.films]);
-    let gina = store.insert_account(packaged, "gina".into()).await.unwrap();
+    let mut packaged = new_line("Gina");
+    packaged.package = Some(Box::new([ids.films]));
+    let gina = store.insert_line(packaged, "gina".into()).await.unwrap();
 
     store.delete_source(ids.playlist).await.unwrap();
     let data = store.load_catalog().await.unwrap();
@@ -1072,7 +1061,7 @@ async fn delete_source_cascades(store: &dyn Store, ids: CatalogIds) {
     );
 
     store.delete_source(ids.other).await.unwrap();
-    store.delete_account(gina.id).await.unwrap();
+    store.delete_line(gina.id).await.unwrap();
     let data = store.load_catalog().await.unwrap();
     assert!(data.live.is_empty());
     assert!(store.sources().await.unwrap().is_empty());
@@ -1114,7 +1103,7 @@ async fn source_settings(store: &dyn Store) {
         .unwrap();
     let s1 = stamp(store).await;
     assert!(s1.catalog > s0.catalog);
-    assert_eq!(s1.accounts, s0.accounts);
+    assert_eq!(s1.lines, s0.lines);
     let loaded = &store.sources().await.unwrap()[0];
     assert_eq!(
         (loaded.max_connections, loaded.delivery),
@@ -1325,7 +1314,7 @@ async fn backups(store: &dyn Store) {
         .unwrap();
     let s1 = stamp(store).await;
     assert!(s1.catalog > s0.catalog);
-    assert_eq!(s1.accounts, s0.accounts);
+    assert_eq!(s1.lines, s0.lines);
     let urls = |v: &[&str]| v.iter().map(|u| Box::<str>::from(*u)).collect::<Vec<_>>();
     let expected = vec![
         (one, urls(&["http://b/1.ts", "http://a/1.ts"])),
@@ -1440,7 +1429,7 @@ async fn a_0001_database_upgrades_in_place() {
         "upgraded lines have no binding: binding off"
     );
 
-    let lines = store.load_accounts().await.unwrap();
+    let lines = store.load_lines().await.unwrap();
     assert_eq!(lines.len(), 1);
     assert_eq!((&*lines[0].username, &*lines[0].note), ("Old", "kept"));
     assert_eq!(lines[0].max_connections, 2);
@@ -1466,16 +1455,16 @@ async fn a_0001_database_upgrades_in_place() {
         .unwrap();
     let mut old = lines[0].clone();
     old.limit_policy = Some(LimitPolicy::Refuse);
-    store.update_account(&old, "old".into()).await.unwrap();
+    store.update_line(&old, "old".into()).await.unwrap();
     drop(store);
     let reopened = open_sqlite(&path).await.unwrap();
-    assert_eq!(reopened.load_accounts().await.unwrap(), vec![old]);
+    assert_eq!(reopened.load_lines().await.unwrap(), vec![old]);
     assert_eq!(reopened.load_catalog().await.unwrap().backups.len(), 1);
 }
 
-fn audit(account: AccountId, action: AuditAction, at: i64) -> DeviceAudit {
+fn audit(line: LineId, action: AuditAction, at: i64) -> DeviceAudit {
     DeviceAudit {
-        account,
+        line,
         username: "Dev".into(),
         at,
         actor: Actor::Operator,
@@ -1504,7 +1493,7 @@ fn new_device(kind: DeviceKind, identifier: &str) -> NewDevice {
 /// Device bindings: policy, devices, pins, reset, audit, stamps, cascade.
 async fn devices(store: &dyn Store) {
     let dev = store
-        .insert_account(new_account("Dev"), "dev".into())
+        .insert_line(new_line("Dev"), "dev".into())
         .await
         .unwrap();
     let none = store.load_bindings().await.unwrap();
@@ -1530,10 +1519,7 @@ async fn devices(store: &dyn Store) {
         .await
         .unwrap();
     let s1 = stamp(store).await;
-    assert!(
-        s1.accounts > s0.accounts,
-        "a policy change is a line change"
-    );
+    assert!(s1.lines > s0.lines, "a policy change is a line change");
     let tv = store
         .add_device(
             dev.id,
@@ -1564,9 +1550,9 @@ async fn devices(store: &dyn Store) {
     assert!(matches!(
         store
             .add_device(
-                AccountId(999_999),
+                LineId(999_999),
                 new_device(DeviceKind::Mac, "00:1A:79:00:00:01"),
-                audit(AccountId(999_999), AuditAction::Add, 4),
+                audit(LineId(999_999), AuditAction::Add, 4),
             )
             .await,
         Err(StoreError::NotFound { .. })
@@ -1675,7 +1661,7 @@ async fn devices(store: &dyn Store) {
         )
         .await
         .unwrap();
-    store.delete_account(dev.id).await.unwrap();
+    store.delete_line(dev.id).await.unwrap();
     assert!(store
         .load_bindings()
         .await
@@ -1710,10 +1696,10 @@ async fn sqlite_file() {
 
     // Data outlives the value.
     let kept = store
-        .insert_account(new_account("Hank"), "hank".into())
+        .insert_line(new_line("Hank"), "hank".into())
         .await
         .unwrap();
-    let before = store.load_accounts().await.unwrap();
+    let before = store.load_lines().await.unwrap();
     assert!(before.contains(&kept));
 
     // Another process (the CLI) writes the same file: the server's reader
@@ -1721,16 +1707,16 @@ async fn sqlite_file() {
     let cli = open_sqlite(&path).await.unwrap();
     let stamp_before = stamp(&store).await;
     let added = cli
-        .insert_account(new_account("Kim"), "kim".into())
+        .insert_line(new_line("Kim"), "kim".into())
         .await
         .unwrap();
-    assert!(stamp(&store).await.accounts > stamp_before.accounts);
-    assert!(store.load_accounts().await.unwrap().contains(&added));
-    cli.delete_account(added.id).await.unwrap();
+    assert!(stamp(&store).await.lines > stamp_before.lines);
+    assert!(store.load_lines().await.unwrap().contains(&added));
+    cli.delete_line(added.id).await.unwrap();
     drop(cli);
     drop(store);
     let reopened = open_sqlite(&path).await.unwrap();
-    assert_eq!(reopened.load_accounts().await.unwrap(), before);
+    assert_eq!(reopened.load_lines().await.unwrap(), before);
 }
 
 #[tokio::test]
@@ -1787,7 +1773,7 @@ async fn crash_writer_child() {
         n += 1;
         let name = format!("crash{n}");
         let a = store
-            .insert_account(new_account(&name), name.clone())
+            .insert_line(new_line(&name), name.clone())
             .await
             .unwrap();
         // Printed only once the call has returned, i.e. committed.
@@ -1797,10 +1783,10 @@ async fn crash_writer_child() {
             let rows = (0..200)
                 .map(|i| {
                     let key = format!("batch{n}-{i}");
-                    (new_account(&key), key, UpsertFields::default())
+                    (new_line(&key), key, UpsertFields::default())
                 })
                 .collect();
-            store.upsert_accounts(rows).await.unwrap();
+            store.upsert_lines(rows).await.unwrap();
             println!("batch {n}");
         }
     }
@@ -1853,8 +1839,8 @@ async fn committed_lines_survive_sigkill() {
     }
 
     let store = open_sqlite(&path).await.unwrap();
-    let accounts = store.load_accounts().await.unwrap();
-    let present: std::collections::HashSet<i64> = accounts.iter().map(|a| a.id.0).collect();
+    let lines = store.load_lines().await.unwrap();
+    let present: std::collections::HashSet<i64> = lines.iter().map(|a| a.id.0).collect();
     let lost: Vec<_> = committed
         .iter()
         .filter(|id| !present.contains(id))
@@ -1865,7 +1851,7 @@ async fn committed_lines_survive_sigkill() {
     );
     for n in batches {
         let prefix = format!("batch{n}-");
-        let count = accounts
+        let count = lines
             .iter()
             .filter(|a| a.username.starts_with(&prefix))
             .count();
@@ -1873,7 +1859,7 @@ async fn committed_lines_survive_sigkill() {
     }
     // Nothing half-written either: every batch is whole or absent.
     let mut per_batch: std::collections::HashMap<&str, usize> = Default::default();
-    for a in &accounts {
+    for a in &lines {
         if let Some(rest) = a.username.strip_prefix("batch") {
             *per_batch
                 .entry(rest.split('-').next().unwrap())
@@ -1938,8 +1924,8 @@ async fn bulk(store: &dyn Store) {
         (0..100_000)
             .map(|i| {
                 let name = format!("user{i:06}");
-                let mut a = new_account(&name);
-                a.password_hash = format!("$argon2id$v=19$m=19456,t=2,p=1${salt}{i}");
+                let mut a = new_line(&name);
+                a.password_hash = format!("$argon2id$v=19$m=19456,t=2,p=1${salt}{i}").into();
                 let flags = UpsertFields {
                     password: true,
                     max_connections: true,
@@ -1950,13 +1936,13 @@ async fn bulk(store: &dyn Store) {
             .collect()
     };
     let t = start();
-    let c = store.upsert_accounts(rows("a")).await.unwrap();
+    let c = store.upsert_lines(rows("a")).await.unwrap();
     eprintln!("upsert 100,000 new lines: {} ({c:?})", took(t));
     let t = start();
-    let c = store.upsert_accounts(rows("b")).await.unwrap();
+    let c = store.upsert_lines(rows("b")).await.unwrap();
     eprintln!("upsert 100,000 existing lines: {} ({c:?})", took(t));
     let t = start();
-    let n = store.load_accounts().await.unwrap().len();
+    let n = store.load_lines().await.unwrap().len();
     eprintln!("load {n} lines: {}", took(t));
 
     let src = store

@@ -3,7 +3,7 @@
 //! is written once and a denial has one reason everywhere.
 
 use super::device::{self, Binding, DevicePresented, DeviceStep};
-use super::{Account, Denial, OutputFormat};
+use super::{Denial, Line, OutputFormat};
 use crate::ids::CategoryId;
 use crate::UnixTime;
 use std::net::IpAddr;
@@ -71,8 +71,8 @@ pub enum Proof<'a> {
     RateLimited { retry_after_secs: u32 },
     /// Unknown user or wrong password (never told apart).
     NotProven,
-    /// The credentials match this account.
-    Proven(&'a Account),
+    /// The credentials match this line.
+    Proven(&'a Line),
 }
 
 /// The answer to a request.
@@ -108,22 +108,22 @@ pub fn verdict(proof: Proof<'_>, req: &AccessRequest<'_>, now: UnixTime) -> Verd
         decision: Decision::Deny(denial),
         device: DeviceStep::Nothing,
     };
-    let account = match proof {
+    let line = match proof {
         Proof::RateLimited { retry_after_secs } => {
             return deny(Denial::RateLimited { retry_after_secs })
         }
         Proof::NotProven => return deny(Denial::InvalidCredentials),
-        Proof::Proven(account) => account,
+        Proof::Proven(line) => line,
     };
-    let denial = if account.status == super::Status::Banned {
+    let denial = if line.status == super::Status::Banned {
         Denial::Banned
-    } else if account.status == super::Status::Disabled {
+    } else if line.status == super::Status::Disabled {
         Denial::Disabled
-    } else if let Some(at) = account.expires_at.filter(|at| *at <= now) {
+    } else if let Some(at) = line.expires_at.filter(|at| *at <= now) {
         Denial::Expired { at }
-    } else if let Some(format) = req.output.filter(|f| !account.allowed_formats.contains(*f)) {
+    } else if let Some(format) = req.output.filter(|f| !line.allowed_formats.contains(*f)) {
         Denial::OutputFormatNotAllowed { format }
-    } else if let Some(category) = req.item_category.filter(|c| !account.may_see(*c)) {
+    } else if let Some(category) = req.item_category.filter(|c| !line.may_see(*c)) {
         let _ = category;
         Denial::NotInPackage
     } else {
@@ -152,13 +152,13 @@ pub fn verdict(proof: Proof<'_>, req: &AccessRequest<'_>, now: UnixTime) -> Verd
 mod tests {
     use super::*;
     use crate::access::{OutputFormats, Status};
-    use crate::ids::AccountId;
+    use crate::ids::LineId;
 
     const NOW: UnixTime = 1_800_000_000;
 
-    fn account() -> Account {
-        Account {
-            id: AccountId(1),
+    fn line() -> Line {
+        Line {
+            id: LineId(1),
             username: "alice".into(),
             password_hash: "".into(),
             verifier: None,
@@ -188,31 +188,31 @@ mod tests {
 
     #[test]
     fn decision_table() {
-        let expired = Account {
+        let expired = Line {
             expires_at: Some(NOW - 10),
-            ..account()
+            ..line()
         };
-        let banned = Account {
+        let banned = Line {
             status: Status::Banned,
-            ..account()
+            ..line()
         };
-        let banned_expired = Account {
+        let banned_expired = Line {
             status: Status::Banned,
             expires_at: Some(1),
-            ..account()
+            ..line()
         };
-        let disabled = Account {
+        let disabled = Line {
             status: Status::Disabled,
-            ..account()
+            ..line()
         };
-        let unlimited = Account {
+        let unlimited = Line {
             expires_at: None,
             package: None,
-            ..account()
+            ..line()
         };
-        let ends_now = Account {
+        let ends_now = Line {
             expires_at: Some(NOW),
-            ..account()
+            ..line()
         };
         let hls = AccessRequest {
             output: Some(OutputFormat::M3u8),
@@ -226,7 +226,7 @@ mod tests {
             item_category: Some(None),
             ..req()
         };
-        let ok = account();
+        let ok = line();
         let base = req();
         let cases: Vec<(&str, Proof<'_>, &AccessRequest<'_>, Decision)> = vec![
             ("ok", Proof::Proven(&ok), &base, Decision::Allow),
@@ -349,10 +349,10 @@ mod tests {
             },
             ..req()
         };
-        let ok = account();
-        let banned = Account {
+        let ok = line();
+        let banned = Line {
             status: Status::Banned,
-            ..account()
+            ..line()
         };
         assert_eq!(
             decide(Proof::NotProven, &other, NOW),

@@ -696,7 +696,7 @@ impl AuditAction {
 /// One entry of the device audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceAudit {
-    pub account: crate::ids::AccountId,
+    pub line: crate::ids::LineId,
     /// The line's username when it happened (kept if the line is deleted).
     pub username: String,
     pub at: UnixTime,

@@ -9,8 +9,8 @@
 //! kept.
 
 use super::credentials::username_key;
-use super::Account;
-use crate::ids::AccountId;
+use super::Line;
+use crate::ids::LineId;
 use hashbrown::HashTable;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -28,8 +28,8 @@ pub struct Directory {
 
 #[derive(Debug, Default)]
 struct Maps {
-    by_name: HashTable<Arc<Account>>,
-    by_id: HashMap<AccountId, Arc<Account>>,
+    by_name: HashTable<Arc<Line>>,
+    by_id: HashMap<LineId, Arc<Line>>,
 }
 
 impl Directory {
@@ -84,35 +84,35 @@ impl Directory {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn insert(&self, maps: &mut Maps, account: Arc<Account>) {
-        if let Some(old) = maps.by_id.insert(account.id, account.clone()) {
+    fn insert(&self, maps: &mut Maps, line: Arc<Line>) {
+        if let Some(old) = maps.by_id.insert(line.id, line.clone()) {
             let hash = self.hash(&old.username);
             if let Ok(entry) = maps.by_name.find_entry(hash, |a| a.id == old.id) {
                 entry.remove();
             }
         }
-        let hash = self.hash(&account.username);
+        let hash = self.hash(&line.username);
         // A different line under the same key cannot exist (the store keeps
         // keys unique); replace it anyway rather than keep two.
         if let Ok(entry) = maps
             .by_name
-            .find_entry(hash, |a| self.same(&a.username, &account.username))
+            .find_entry(hash, |a| self.same(&a.username, &line.username))
         {
             let (gone, _) = entry.remove();
             maps.by_id.remove(&gone.id);
-            maps.by_id.insert(account.id, account.clone());
+            maps.by_id.insert(line.id, line.clone());
         }
         maps.by_name
-            .insert_unique(hash, account, |a| self.hash(&a.username));
+            .insert_unique(hash, line, |a| self.hash(&a.username));
     }
 
     /// Replaces the whole index.
-    pub fn load(&self, accounts: Vec<Account>) {
+    pub fn load(&self, lines: Vec<Line>) {
         let mut maps = Maps {
-            by_name: HashTable::with_capacity(accounts.len()),
-            by_id: HashMap::with_capacity(accounts.len()),
+            by_name: HashTable::with_capacity(lines.len()),
+            by_id: HashMap::with_capacity(lines.len()),
         };
-        for a in accounts {
+        for a in lines {
             self.insert(&mut maps, Arc::new(a));
         }
         maps.by_name.shrink_to_fit(|a| self.hash(&a.username));
@@ -121,7 +121,7 @@ impl Directory {
     }
 
     /// The line a cleaned username names, if any.
-    pub fn find(&self, username: &str) -> Option<Arc<Account>> {
+    pub fn find(&self, username: &str) -> Option<Arc<Line>> {
         let hash = self.hash(username);
         self.read()
             .by_name
@@ -129,17 +129,17 @@ impl Directory {
             .cloned()
     }
 
-    pub fn get(&self, id: AccountId) -> Option<Arc<Account>> {
+    pub fn get(&self, id: LineId) -> Option<Arc<Line>> {
         self.read().by_id.get(&id).cloned()
     }
 
     /// Inserts or replaces a line.
-    pub fn put(&self, account: Account) {
+    pub fn put(&self, line: Line) {
         let mut maps = self.write();
-        self.insert(&mut maps, Arc::new(account));
+        self.insert(&mut maps, Arc::new(line));
     }
 
-    pub fn remove(&self, id: AccountId) {
+    pub fn remove(&self, id: LineId) {
         let mut maps = self.write();
         if let Some(old) = maps.by_id.remove(&id) {
             let hash = self.hash(&old.username);
@@ -150,7 +150,7 @@ impl Directory {
     }
 
     /// All lines, sorted by username.
-    pub fn all(&self) -> Vec<Arc<Account>> {
+    pub fn all(&self) -> Vec<Arc<Line>> {
         let mut v: Vec<_> = self.read().by_id.values().cloned().collect();
         v.sort_by(|a, b| a.username.cmp(&b.username));
         v
@@ -170,9 +170,9 @@ mod tests {
     use super::*;
     use crate::access::{OutputFormats, Status};
 
-    fn line(id: i64, name: &str) -> Account {
-        Account {
-            id: AccountId(id),
+    fn line(id: i64, name: &str) -> Line {
+        Line {
+            id: LineId(id),
             username: name.into(),
             password_hash: "".into(),
             verifier: None,
@@ -193,15 +193,15 @@ mod tests {
     fn finds_by_folded_name_and_id_and_follows_renames() {
         let d = Directory::new(true);
         d.load(vec![line(1, "Alice"), line(2, "bob")]);
-        assert_eq!(d.find("ALICE").map(|a| a.id), Some(AccountId(1)));
-        assert_eq!(d.find("Bob").map(|a| a.id), Some(AccountId(2)));
+        assert_eq!(d.find("ALICE").map(|a| a.id), Some(LineId(1)));
+        assert_eq!(d.find("Bob").map(|a| a.id), Some(LineId(2)));
         assert!(d.find("carol").is_none());
         d.put(line(1, "Alicia"));
         assert!(d.find("alice").is_none(), "the old name is gone");
-        assert_eq!(d.find("alicia").map(|a| a.id), Some(AccountId(1)));
+        assert_eq!(d.find("alicia").map(|a| a.id), Some(LineId(1)));
         assert_eq!(d.len(), 2);
-        d.remove(AccountId(2));
-        assert!(d.find("bob").is_none() && d.get(AccountId(2)).is_none());
+        d.remove(LineId(2));
+        assert!(d.find("bob").is_none() && d.get(LineId(2)).is_none());
         let strict = Directory::new(false);
         strict.load(vec![line(1, "Alice")]);
         assert!(strict.find("alice").is_none());

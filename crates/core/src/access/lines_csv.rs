@@ -1,6 +1,6 @@
-//! Lines as CSV: the one reader behind `tvgate user import`, the console's
+//! Lines as CSV: the one reader behind `tvgate line import`, the console's
 //! import form and `POST /api/v1/lines/import`, and the one writer behind
-//! `tvgate user export`, the console's export link and
+//! `tvgate line export`, the console's export link and
 //! `GET /api/v1/lines/export`.
 //!
 //! The writer's columns are exactly what the reader reads, so an export
@@ -9,7 +9,7 @@
 //! becomes a [`RowError`] with its line number and the rest is kept; only
 //! a file without a `username` column is refused as a whole.
 
-use crate::access::{Account, Status};
+use crate::access::{Line, Status};
 use crate::gate::{ImportRow, RowError};
 use crate::ledger::LimitPolicy;
 use crate::UnixTime;
@@ -188,10 +188,10 @@ pub const MAX_NOTE_CHARS: usize = 1000;
 /// line on the server-wide limit policy is written `default`, one that
 /// never expires `never`, so re-importing the file restores both.
 pub fn write_rows<'a>(
-    lines: impl IntoIterator<Item = &'a Account>,
+    lines: impl IntoIterator<Item = &'a Line>,
     out: impl std::io::Write,
 ) -> Result<(), String> {
-    let mut lines: Vec<&Account> = lines.into_iter().collect();
+    let mut lines: Vec<&Line> = lines.into_iter().collect();
     lines.sort_by(|a, b| a.username.cmp(&b.username));
     let mut w = csv::Writer::from_writer(out);
     let fail = |e: csv::Error| format!("writing the CSV: {e}");

@@ -3,7 +3,7 @@
 //! faces record them (`tvgate_http::refusals`), the store keeps them
 //! (`Store::insert_refusals`), the gate reads them ([`crate::gate::Gate::refusals`]).
 
-use crate::ids::AccountId;
+use crate::ids::LineId;
 use crate::UnixTime;
 use std::net::IpAddr;
 
@@ -24,7 +24,7 @@ pub struct Refusal {
     pub text: String,
     /// The line, when the username names one (never for `invalid_credentials`
     /// and `rate_limited`: those say nothing about a line).
-    pub account: Option<AccountId>,
+    pub line: Option<LineId>,
     /// As presented (at most [`USERNAME_MAX`] characters).
     pub username: String,
     pub ip: IpAddr,
@@ -62,7 +62,7 @@ pub struct RefusalFilter {
     /// A reason code.
     pub reason: Option<String>,
     /// The line the refusal was recorded under.
-    pub account: Option<AccountId>,
+    pub line: Option<LineId>,
     /// The username as presented, compared case-insensitively (Unicode
     /// lowercase), exactly otherwise.
     pub username: Option<String>,
@@ -101,7 +101,7 @@ mod tests {
             at: 0,
             reason: "expired".into(),
             text: "é".repeat(TEXT_MAX + 5),
-            account: None,
+            line: None,
             username: "ü".repeat(USERNAME_MAX + 1),
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             face: "stream".into(),

@@ -18,7 +18,7 @@
 //!
 //! docs/security.md states the argument and its limits in full.
 
-use crate::ids::AccountId;
+use crate::ids::LineId;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
@@ -176,12 +176,12 @@ impl VerifierKey {
         mac.finalize().into_bytes().into()
     }
 
-    fn mac(&self, account: AccountId, phc: &str, password: &str) -> [u8; 32] {
+    fn mac(&self, line: LineId, phc: &str, password: &str) -> [u8; 32] {
         // Infallible: HMAC takes keys of any length.
         let mut mac =
             <HmacSha256 as Mac>::new_from_slice(&self.key).expect("hmac accepts any key length");
         mac.update(b"tvgate-verifier-v1\0");
-        mac.update(&account.0.to_le_bytes());
+        mac.update(&line.0.to_le_bytes());
         mac.update(phc.as_bytes());
         mac.update(b"\0");
         mac.update(password.as_bytes());
@@ -189,10 +189,10 @@ impl VerifierKey {
     }
 
     /// The verifier to store for a line whose password is `password`.
-    pub fn verifier(&self, account: AccountId, phc: &str, password: &str) -> Vec<u8> {
+    pub fn verifier(&self, line: LineId, phc: &str, password: &str) -> Vec<u8> {
         let mut out = Vec::with_capacity(VERIFIER_LEN);
         out.extend_from_slice(&self.id);
-        out.extend_from_slice(&self.mac(account, phc, password));
+        out.extend_from_slice(&self.mac(line, phc, password));
         out
     }
 
@@ -200,14 +200,14 @@ impl VerifierKey {
     pub fn check(
         &self,
         stored: Option<&[u8]>,
-        account: AccountId,
+        line: LineId,
         phc: &str,
         password: &str,
     ) -> VerifierCheck {
         let Some(stored) = stored.filter(|s| s.len() == VERIFIER_LEN && s[..4] == self.id) else {
             return VerifierCheck::Unknown;
         };
-        let mac = self.mac(account, phc, password);
+        let mac = self.mac(line, phc, password);
         if bool::from(mac.ct_eq(&stored[4..])) {
             VerifierCheck::Match
         } else {
@@ -218,7 +218,7 @@ impl VerifierKey {
     /// Spends the same work as [`check`](Self::check) on a line that does not
     /// exist, so an unknown username costs what a wrong password costs.
     pub fn dummy_check(&self, password: &str) -> VerifierCheck {
-        let mac = self.mac(AccountId(-1), DUMMY_PHC, password);
+        let mac = self.mac(LineId(-1), DUMMY_PHC, password);
         // Compare against itself shifted, so the work is not optimised away.
         let _ = std::hint::black_box(mac.ct_eq(&[0u8; 32]));
         VerifierCheck::Mismatch
@@ -270,31 +270,31 @@ mod tests {
     fn verifier_matches_only_the_password_the_key_and_the_hash() {
         let key = VerifierKey::generate();
         let phc = hash_password("pw", cheap()).expect("hash");
-        let v = key.verifier(AccountId(7), &phc, "pw");
+        let v = key.verifier(LineId(7), &phc, "pw");
         assert_eq!(v.len(), VERIFIER_LEN);
         assert_eq!(
-            key.check(Some(&v), AccountId(7), &phc, "pw"),
+            key.check(Some(&v), LineId(7), &phc, "pw"),
             VerifierCheck::Match
         );
         assert_eq!(
-            key.check(Some(&v), AccountId(7), &phc, "PW"),
+            key.check(Some(&v), LineId(7), &phc, "PW"),
             VerifierCheck::Mismatch
         );
         assert_eq!(
-            key.check(Some(&v), AccountId(8), &phc, "pw"),
+            key.check(Some(&v), LineId(8), &phc, "pw"),
             VerifierCheck::Mismatch
         );
         let rehashed = hash_password("pw", cheap()).expect("hash");
         assert_eq!(
-            key.check(Some(&v), AccountId(7), &rehashed, "pw"),
+            key.check(Some(&v), LineId(7), &rehashed, "pw"),
             VerifierCheck::Mismatch
         );
         assert_eq!(
-            VerifierKey::generate().check(Some(&v), AccountId(7), &phc, "pw"),
+            VerifierKey::generate().check(Some(&v), LineId(7), &phc, "pw"),
             VerifierCheck::Unknown
         );
         assert_eq!(
-            key.check(None, AccountId(7), &phc, "pw"),
+            key.check(None, LineId(7), &phc, "pw"),
             VerifierCheck::Unknown
         );
     }

@@ -15,7 +15,7 @@
 //! kind at the face. No clock: `now` is a parameter.
 
 use crate::access::secrets::VerifierKey;
-use crate::ids::{AccountId, StreamId};
+use crate::ids::{LineId, StreamId};
 use crate::ledger::LeaseId;
 use crate::UnixTime;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,7 +27,7 @@ use subtle::ConstantTimeEq;
 /// What a token grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Claims {
-    pub account: AccountId,
+    pub line: LineId,
     pub stream: StreamId,
     pub lease: LeaseId,
     /// Unix seconds after which the token is refused.
@@ -86,7 +86,7 @@ impl TokenKey {
     pub fn sign(&self, claims: &Claims) -> String {
         let mut raw = [0u8; TOKEN_LEN];
         raw[0] = VERSION;
-        raw[1..9].copy_from_slice(&claims.account.0.to_be_bytes());
+        raw[1..9].copy_from_slice(&claims.line.0.to_be_bytes());
         raw[9..13].copy_from_slice(&claims.stream.0.to_be_bytes());
         raw[13..21].copy_from_slice(&claims.lease.0.to_be_bytes());
         raw[21..29].copy_from_slice(&claims.expires.to_be_bytes());
@@ -120,7 +120,7 @@ impl TokenKey {
         let mut stream = [0u8; 4];
         stream.copy_from_slice(&raw[9..13]);
         let claims = Claims {
-            account: AccountId(i64::from_be_bytes(be8(1))),
+            line: LineId(i64::from_be_bytes(be8(1))),
             stream: StreamId(u32::from_be_bytes(stream)),
             lease: LeaseId(u64::from_be_bytes(be8(13))),
             expires: i64::from_be_bytes(be8(21)),
@@ -139,7 +139,7 @@ mod tests {
 
     fn claims() -> Claims {
         Claims {
-            account: AccountId(-3),
+            line: LineId(-3),
             stream: StreamId(4_000_000_000),
             lease: LeaseId(u64::MAX),
             expires: 1_000,

@@ -1,10 +1,10 @@
 //! Bulk creation: N new lines named `PREFIX001`, `PREFIX002`, … with
 //! generated passwords and the same terms, for the console's and the API's
-//! "bulk create" (and `tvgate user bulk`).
+//! "bulk create" (and `tvgate line bulk`).
 //!
 //! It is an import of N rows without passwords (one transaction, hashing on
 //! every core through the caller's `hash_all`, the import cost upgraded on
-//! first login), so it shares every rule of [`Gate::import_accounts`].
+//! first login), so it shares every rule of [`Gate::import_lines`].
 //! A name that already exists is skipped and the next number taken: a
 //! bulk create never changes an existing line (one created meanwhile, say
 //! by a second bulk create with the same prefix, fails the whole batch
@@ -85,7 +85,7 @@ impl Gate {
                 only_new: true,
             })
             .collect();
-        let report = self.import_accounts(rows, now, hash_all).await?;
+        let report = self.import_lines(rows, now, hash_all).await?;
         if let Some(e) = report.errors.first() {
             return Err(GateError::Invalid(format!(
                 "line {} of the batch: {}",

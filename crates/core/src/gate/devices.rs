@@ -14,8 +14,8 @@ use crate::access::device::{
     self, Actor, AuditAction, Binding, BoundDevice, DeviceAudit, DeviceHint, DeviceKind,
     DevicePolicy, DevicePresented, DeviceStep, Enrolment, IpRange, NewDevice, NotRegisteredWhy,
 };
-use crate::access::{verdict, AccessRequest, Account, Decision, Denial, DeviceAsk, Proof};
-use crate::ids::{AccountId, DeviceId};
+use crate::access::{verdict, AccessRequest, Decision, Denial, DeviceAsk, Line, Proof};
+use crate::ids::{DeviceId, LineId};
 use crate::ports::StoreError;
 use crate::UnixTime;
 use std::collections::HashMap;
@@ -34,28 +34,28 @@ pub const DEFAULT_AUDIT_LIMIT: u32 = 200;
 
 #[derive(Debug, Default)]
 struct Index {
-    by_account: HashMap<AccountId, Arc<Binding>>,
+    by_line: HashMap<LineId, Arc<Binding>>,
     /// Lines by bound MAC (the MAG portal's lookup).
-    by_mac: HashMap<Box<str>, AccountId>,
+    by_mac: HashMap<Box<str>, LineId>,
 }
 
 impl Index {
-    fn put(&mut self, account: AccountId, binding: Binding) {
-        self.forget(account);
+    fn put(&mut self, line: LineId, binding: Binding) {
+        self.forget(line);
         for d in binding.devices.iter().filter(|d| d.kind == DeviceKind::Mac) {
             // Lowest line id wins if an operator bound one MAC twice.
-            let entry = self.by_mac.entry(d.identifier.clone()).or_insert(account);
-            if account < *entry {
-                *entry = account;
+            let entry = self.by_mac.entry(d.identifier.clone()).or_insert(line);
+            if line < *entry {
+                *entry = line;
             }
         }
-        self.by_account.insert(account, Arc::new(binding));
+        self.by_line.insert(line, Arc::new(binding));
     }
 
-    fn forget(&mut self, account: AccountId) {
-        if let Some(old) = self.by_account.remove(&account) {
+    fn forget(&mut self, line: LineId) {
+        if let Some(old) = self.by_line.remove(&line) {
             for d in old.devices.iter().filter(|d| d.kind == DeviceKind::Mac) {
-                if self.by_mac.get(&d.identifier) == Some(&account) {
+                if self.by_mac.get(&d.identifier) == Some(&line) {
                     self.by_mac.remove(&d.identifier);
                 }
             }
@@ -69,9 +69,9 @@ pub(super) struct DeviceState {
     index: RwLock<Index>,
     /// Lines with a first-contact bind in flight, and the device being bound:
     /// a second new device meanwhile is refused, the same one let through.
-    binding_now: Mutex<HashMap<AccountId, DevicePresented>>,
+    binding_now: Mutex<HashMap<LineId, DevicePresented>>,
     /// (line, device) → when its last refusal was audited.
-    refusals: Mutex<HashMap<(AccountId, Box<str>), UnixTime>>,
+    refusals: Mutex<HashMap<(LineId, Box<str>), UnixTime>>,
 }
 
 impl DeviceState {
@@ -83,49 +83,49 @@ impl DeviceState {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) fn load(&self, bindings: Vec<(AccountId, Binding)>) {
+    pub(super) fn load(&self, bindings: Vec<(LineId, Binding)>) {
         let mut index = Index::default();
-        for (account, binding) in bindings {
-            index.put(account, binding);
+        for (line, binding) in bindings {
+            index.put(line, binding);
         }
         *self.write() = index;
     }
 
-    pub(super) fn forget(&self, account: AccountId) {
-        self.write().forget(account);
+    pub(super) fn forget(&self, line: LineId) {
+        self.write().forget(line);
     }
 
-    fn get(&self, account: AccountId) -> Option<Arc<Binding>> {
-        self.read().by_account.get(&account).cloned()
+    fn get(&self, line: LineId) -> Option<Arc<Binding>> {
+        self.read().by_line.get(&line).cloned()
     }
 
     /// Applies `f` to a copy of the line's binding and swaps it in.
-    fn update(&self, account: AccountId, f: impl FnOnce(&mut Binding)) {
+    fn update(&self, line: LineId, f: impl FnOnce(&mut Binding)) {
         let mut index = self.write();
         let mut binding = index
-            .by_account
-            .get(&account)
+            .by_line
+            .get(&line)
             .map(|b| (**b).clone())
             .unwrap_or_default();
         f(&mut binding);
-        index.put(account, binding);
+        index.put(line, binding);
     }
 
-    fn mac_owner(&self, mac: &str) -> Option<AccountId> {
+    fn mac_owner(&self, mac: &str) -> Option<LineId> {
         self.read().by_mac.get(mac).copied()
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, DevicePresented>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<LineId, DevicePresented>> {
         self.binding_now.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// True when this refusal should be audited now (throttled per device).
-    fn refusal_due(&self, account: AccountId, device: &str, now: UnixTime) -> bool {
+    fn refusal_due(&self, line: LineId, device: &str, now: UnixTime) -> bool {
         let mut seen = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
         if seen.len() >= MAX_REMEMBERED_REFUSALS {
             seen.clear();
         }
-        let key = (account, Box::<str>::from(device));
+        let key = (line, Box::<str>::from(device));
         match seen.get(&key) {
             Some(at) if now - at < REFUSAL_AUDIT_EVERY_SECS => false,
             _ => {
@@ -140,12 +140,12 @@ impl DeviceState {
 /// cancelled mid-write) lets the line's next new device try.
 struct PendingBind<'a> {
     state: &'a DeviceState,
-    account: AccountId,
+    line: LineId,
 }
 
 impl Drop for PendingBind<'_> {
     fn drop(&mut self) {
-        self.state.pending().remove(&self.account);
+        self.state.pending().remove(&self.line);
     }
 }
 
@@ -203,19 +203,19 @@ fn policy_text(p: &DevicePolicy) -> String {
 
 impl Gate {
     /// A line's device binding (`None`: the line has none; binding off).
-    pub fn binding(&self, account: AccountId) -> Option<Arc<Binding>> {
-        self.devices.get(account)
+    pub fn binding(&self, line: LineId) -> Option<Arc<Binding>> {
+        self.devices.get(line)
     }
 
     /// The line of a MAG box: the line a MAC (in any format) is bound to,
     /// or else a line whose username is that MAC (`001A79AABBCC` or
     /// `00-1A-79-AA-BB-CC`; usernames cannot hold `:`). `None` for an
     /// unknown MAC or one that is not a MAC. Answers from memory.
-    pub fn account_by_mac(&self, mac: &str) -> Option<Arc<Account>> {
+    pub fn line_by_mac(&self, mac: &str) -> Option<Arc<Line>> {
         let mac = device::normalize_mac(mac)?;
         if let Some(id) = self.devices.mac_owner(&mac) {
-            if let Some(account) = self.directory.get(id) {
-                return Some(account);
+            if let Some(line) = self.directory.get(id) {
+                return Some(line);
             }
         }
         let compact: String = mac.chars().filter(|c| *c != ':').collect();
@@ -236,11 +236,11 @@ impl Gate {
         presented: Option<&DevicePresented>,
         now: UnixTime,
     ) -> Decision {
-        let account = match proof {
-            Proof::Proven(account) => account,
+        let line = match proof {
+            Proof::Proven(line) => line,
             _ => return verdict(proof, req, now).decision,
         };
-        let binding = self.devices.get(account.id);
+        let binding = self.devices.get(line.id);
         let req = AccessRequest {
             device: DeviceAsk::Ask {
                 presented,
@@ -252,14 +252,14 @@ impl Gate {
         match (&v.decision, v.device) {
             (Decision::Allow, step) => {
                 if let Err(denial) = self
-                    .device_step(account, step, presented, req.client_ip, now)
+                    .device_step(line, step, presented, req.client_ip, now)
                     .await
                 {
                     return Decision::Deny(denial);
                 }
             }
             (Decision::Deny(denial @ Denial::DeviceNotRegistered { .. }), _) => {
-                self.audit_refusal(account, presented, denial, req.client_ip, now)
+                self.audit_refusal(line, presented, denial, req.client_ip, now)
                     .await;
             }
             (Decision::Deny(_), _) => {}
@@ -274,20 +274,19 @@ impl Gate {
     /// [`Gate::authorize`] for the whole decision.
     pub async fn check_device(
         &self,
-        account: &Account,
+        line: &Line,
         presented: Option<&DevicePresented>,
         ip: IpAddr,
         now: UnixTime,
     ) -> Result<DeviceOutcome, Denial> {
-        let binding = self.devices.get(account.id);
+        let binding = self.devices.get(line.id);
         match device::check(binding.as_deref(), presented, ip, now) {
-            Ok(step) => self.device_step(account, step, presented, ip, now).await,
+            Ok(step) => self.device_step(line, step, presented, ip, now).await,
             Err(hint) => {
                 let denial = Denial::DeviceNotRegistered {
                     hint: Box::new(hint),
                 };
-                self.audit_refusal(account, presented, &denial, ip, now)
-                    .await;
+                self.audit_refusal(line, presented, &denial, ip, now).await;
                 Err(denial)
             }
         }
@@ -295,7 +294,7 @@ impl Gate {
 
     async fn device_step(
         &self,
-        account: &Account,
+        line: &Line,
         step: DeviceStep,
         presented: Option<&DevicePresented>,
         ip: IpAddr,
@@ -303,12 +302,12 @@ impl Gate {
     ) -> Result<DeviceOutcome, Denial> {
         match (step, presented) {
             (DeviceStep::Touch(id), Some(p)) => {
-                self.touch(account.id, id, p, ip, now).await;
+                self.touch(line.id, id, p, ip, now).await;
                 Ok(DeviceOutcome::Known(id))
             }
-            (DeviceStep::Bind, Some(p)) => self.bind(account, p, ip, now).await,
+            (DeviceStep::Bind, Some(p)) => self.bind(line, p, ip, now).await,
             (DeviceStep::Nothing, Some(p)) => Ok(self
-                .binding(account.id)
+                .binding(line.id)
                 .and_then(|b| b.devices.iter().find(|d| d.is(p)).map(|d| d.id))
                 .map_or(DeviceOutcome::Unchecked, DeviceOutcome::Known)),
             _ => Ok(DeviceOutcome::Unchecked),
@@ -319,14 +318,14 @@ impl Gate {
     /// a failed write only loses a last-seen time).
     async fn touch(
         &self,
-        account: AccountId,
+        line: LineId,
         id: DeviceId,
         p: &DevicePresented,
         ip: IpAddr,
         now: UnixTime,
     ) {
         let mut seen = None;
-        self.devices.update(account, |b| {
+        self.devices.update(line, |b| {
             if let Some(d) = b.devices.iter_mut().find(|d| d.id == id) {
                 d.last_seen = now;
                 d.last_ip = Some(ip);
@@ -347,7 +346,7 @@ impl Gate {
     /// while one is being bound, or a MAC bound to another line, is refused.
     async fn bind(
         &self,
-        account: &Account,
+        line: &Line,
         p: &DevicePresented,
         ip: IpAddr,
         now: UnixTime,
@@ -356,25 +355,25 @@ impl Gate {
             && self
                 .devices
                 .mac_owner(&p.id)
-                .is_some_and(|owner| owner != account.id);
+                .is_some_and(|owner| owner != line.id);
         let claim = {
             let mut pending = self.devices.pending();
-            match pending.get(&account.id) {
+            match pending.get(&line.id) {
                 Some(other) if other == p => return Ok(DeviceOutcome::Unchecked),
                 Some(_) => None,
                 None if taken_elsewhere => None,
                 None => {
-                    pending.insert(account.id, p.clone());
+                    pending.insert(line.id, p.clone());
                     Some(PendingBind {
                         state: &self.devices,
-                        account: account.id,
+                        line: line.id,
                     })
                 }
             }
         };
         // Re-read under the claim: a bind that finished since the decision
         // may have taken the last place, or bound this very device.
-        let current = self.binding(account.id).unwrap_or_default();
+        let current = self.binding(line.id).unwrap_or_default();
         if let Some(d) = current.devices.iter().find(|d| d.is(p)) {
             return Ok(DeviceOutcome::Known(d.id));
         }
@@ -387,13 +386,13 @@ impl Gate {
                 )),
             };
             drop(claim);
-            self.audit_refusal(account, Some(p), &denial, ip, now).await;
+            self.audit_refusal(line, Some(p), &denial, ip, now).await;
             return Err(denial);
         }
         let new = NewDevice::seen(p, ip, now);
         let audit = DeviceAudit {
-            account: account.id,
-            username: account.username.to_string(),
+            line: line.id,
+            username: line.username.to_string(),
             at: now,
             actor: Actor::System,
             action: AuditAction::Bind,
@@ -402,11 +401,11 @@ impl Gate {
             new_device: Some(new.describe()),
             detail: "bound on first contact".into(),
         };
-        let result = self.store.add_device(account.id, new, audit).await;
+        let result = self.store.add_device(line.id, new, audit).await;
         let outcome = match result {
             Ok(device) => {
                 let id = device.id;
-                self.devices.update(account.id, |b| b.devices.push(device));
+                self.devices.update(line.id, |b| b.devices.push(device));
                 Ok(DeviceOutcome::Bound(id))
             }
             // Bound meanwhile by another process: it is this line's device.
@@ -420,7 +419,7 @@ impl Gate {
 
     async fn audit_refusal(
         &self,
-        account: &Account,
+        line: &Line,
         presented: Option<&DevicePresented>,
         denial: &Denial,
         ip: IpAddr,
@@ -428,7 +427,7 @@ impl Gate {
     ) {
         let shown = presented.map(DevicePresented::describe);
         let key = shown.clone().unwrap_or_else(|| format!("ip {ip}"));
-        if !self.devices.refusal_due(account.id, &key, now) {
+        if !self.devices.refusal_due(line.id, &key, now) {
             return;
         }
         let why = match denial {
@@ -440,15 +439,15 @@ impl Gate {
             },
             _ => "refused",
         };
-        let old = self.binding(account.id).and_then(|b| {
+        let old = self.binding(line.id).and_then(|b| {
             let list: Vec<String> = b.devices.iter().map(BoundDevice::describe).collect();
             (!list.is_empty()).then(|| list.join(", "))
         });
         let _ = self
             .store
             .record_device_audit(DeviceAudit {
-                account: account.id,
-                username: account.username.to_string(),
+                line: line.id,
+                username: line.username.to_string(),
                 at: now,
                 actor: Actor::System,
                 action: AuditAction::Refuse,
@@ -471,9 +470,9 @@ impl Gate {
         patch: DevicePolicyPatch,
         now: UnixTime,
     ) -> Result<Binding, GateError> {
-        let account = self.line(username)?;
+        let line = self.line_named(username)?;
         let mut policy = self
-            .binding(account.id)
+            .binding(line.id)
             .map(|b| b.policy.clone())
             .unwrap_or_default();
         let before = policy_text(&policy);
@@ -487,8 +486,8 @@ impl Gate {
             policy.ip_lock = lock;
         }
         let audit = DeviceAudit {
-            account: account.id,
-            username: account.username.to_string(),
+            line: line.id,
+            username: line.username.to_string(),
             at: now,
             actor: Actor::Operator,
             action: AuditAction::Policy,
@@ -498,10 +497,10 @@ impl Gate {
             detail: format!("{before} -> {}", policy_text(&policy)),
         };
         self.store
-            .set_device_policy(account.id, policy.clone(), audit)
+            .set_device_policy(line.id, policy.clone(), audit)
             .await?;
-        self.devices.update(account.id, |b| b.policy = policy);
-        Ok((*self.binding(account.id).unwrap_or_default()).clone())
+        self.devices.update(line.id, |b| b.policy = policy);
+        Ok((*self.binding(line.id).unwrap_or_default()).clone())
     }
 
     /// Registers a device for a line (the operator's `device add`). The
@@ -515,7 +514,7 @@ impl Gate {
         label: &str,
         now: UnixTime,
     ) -> Result<BoundDevice, GateError> {
-        let account = self.line(username)?;
+        let line = self.line_named(username)?;
         let identifier: Box<str> = match kind {
             DeviceKind::Mac => device::normalize_mac(identifier)
                 .ok_or_else(|| {
@@ -535,7 +534,7 @@ impl Gate {
             if let Some(owner) = self
                 .devices
                 .mac_owner(&identifier)
-                .filter(|o| *o != account.id)
+                .filter(|o| *o != line.id)
             {
                 let name = self
                     .directory
@@ -558,8 +557,8 @@ impl Gate {
             last_ip: None,
         };
         let audit = DeviceAudit {
-            account: account.id,
-            username: account.username.to_string(),
+            line: line.id,
+            username: line.username.to_string(),
             at: now,
             actor: Actor::Operator,
             action: AuditAction::Add,
@@ -568,9 +567,9 @@ impl Gate {
             new_device: Some(new.describe()),
             detail: String::new(),
         };
-        let device = self.store.add_device(account.id, new, audit).await?;
+        let device = self.store.add_device(line.id, new, audit).await?;
         let added = device.clone();
-        self.devices.update(account.id, |b| b.devices.push(added));
+        self.devices.update(line.id, |b| b.devices.push(added));
         Ok(device)
     }
 
@@ -581,19 +580,19 @@ impl Gate {
         id: DeviceId,
         now: UnixTime,
     ) -> Result<BoundDevice, GateError> {
-        let account = self.line(username)?;
+        let line = self.line_named(username)?;
         let device = self
-            .binding(account.id)
+            .binding(line.id)
             .and_then(|b| b.devices.iter().find(|d| d.id == id).cloned())
             .ok_or_else(|| {
                 GateError::Invalid(format!(
                     "line {} has no device {id} (see `tvgate device list {}`)",
-                    account.username, account.username
+                    line.username, line.username
                 ))
             })?;
         let audit = DeviceAudit {
-            account: account.id,
-            username: account.username.to_string(),
+            line: line.id,
+            username: line.username.to_string(),
             at: now,
             actor: Actor::Operator,
             action: AuditAction::Remove,
@@ -603,35 +602,35 @@ impl Gate {
             detail: String::new(),
         };
         self.store
-            .remove_devices(account.id, Some(id), None, audit)
+            .remove_devices(line.id, Some(id), None, audit)
             .await?;
         self.devices
-            .update(account.id, |b| b.devices.retain(|d| d.id != id));
+            .update(line.id, |b| b.devices.retain(|d| d.id != id));
         Ok(device)
     }
 
     /// Unbinds every device of a line, as the operator: the next device
     /// binds on its next contact (with automatic enrolment). No cooldown.
     pub async fn reset_devices(&self, username: &str, now: UnixTime) -> Result<u64, GateError> {
-        let account = self.line(username)?;
-        self.reset(&account, Actor::Operator, None, now).await
+        let line = self.line_named(username)?;
+        self.reset(&line, Actor::Operator, None, now).await
     }
 
     async fn reset(
         &self,
-        account: &Account,
+        line: &Line,
         actor: Actor,
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<u64, GateError> {
-        let old = self.binding(account.id).and_then(|b| {
+        let old = self.binding(line.id).and_then(|b| {
             let list: Vec<String> = b.devices.iter().map(BoundDevice::describe).collect();
             (!list.is_empty()).then(|| list.join(", "))
         });
         let self_reset = (actor == Actor::Subscriber).then_some(now);
         let audit = DeviceAudit {
-            account: account.id,
-            username: account.username.to_string(),
+            line: line.id,
+            username: line.username.to_string(),
             at: now,
             actor,
             action: AuditAction::Reset,
@@ -642,9 +641,9 @@ impl Gate {
         };
         let removed = self
             .store
-            .remove_devices(account.id, None, self_reset, audit)
+            .remove_devices(line.id, None, self_reset, audit)
             .await?;
-        self.devices.update(account.id, |b| {
+        self.devices.update(line.id, |b| {
             b.devices.clear();
             if self_reset.is_some() {
                 b.last_self_reset = self_reset;
@@ -662,16 +661,16 @@ impl Gate {
     /// reset this way.
     pub async fn reset_devices_by_subscriber(
         &self,
-        account: AccountId,
+        line: LineId,
         ip: Option<IpAddr>,
         now: UnixTime,
     ) -> Result<SelfReset, GateError> {
-        let account = self
+        let line = self
             .directory
-            .get(account)
-            .ok_or_else(|| GateError::NoSuchLine(account.to_string()))?;
+            .get(line)
+            .ok_or_else(|| GateError::NoSuchLine(line.to_string()))?;
         let cooldown = self.settings.device_reset_cooldown_secs.max(0);
-        let binding = self.binding(account.id).unwrap_or_default();
+        let binding = self.binding(line.id).unwrap_or_default();
         if binding.policy.limit == 0 {
             return Err(GateError::Invalid(
                 "this subscription is not bound to a device".into(),
@@ -688,8 +687,8 @@ impl Gate {
                 let _ = self
                     .store
                     .record_device_audit(DeviceAudit {
-                        account: account.id,
-                        username: account.username.to_string(),
+                        line: line.id,
+                        username: line.username.to_string(),
                         at: now,
                         actor: Actor::Subscriber,
                         action: AuditAction::Refuse,
@@ -705,7 +704,7 @@ impl Gate {
                 });
             }
         }
-        let removed = self.reset(&account, Actor::Subscriber, ip, now).await?;
+        let removed = self.reset(&line, Actor::Subscriber, ip, now).await?;
         Ok(SelfReset {
             removed,
             next_allowed_at: now.saturating_add(cooldown),
@@ -718,17 +717,17 @@ impl Gate {
         username: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DeviceAudit>, GateError> {
-        let account = match username {
-            Some(u) => Some(self.line(u)?.id),
+        let line = match username {
+            Some(u) => Some(self.line_named(u)?.id),
             None => None,
         };
-        Ok(self.store.device_audit(account, limit).await?)
+        Ok(self.store.device_audit(line, limit).await?)
     }
 
     /// How long until the subscriber may reset again (0: now).
-    pub fn self_reset_wait(&self, account: AccountId, now: UnixTime) -> i64 {
+    pub fn self_reset_wait(&self, line: LineId, now: UnixTime) -> i64 {
         let cooldown = self.settings.device_reset_cooldown_secs.max(0);
-        self.binding(account)
+        self.binding(line)
             .and_then(|b| b.last_self_reset)
             .map_or(0, |last| (last.saturating_add(cooldown) - now).max(0))
     }

@@ -4,7 +4,7 @@
 use super::{
     eviction_victim, Admission, Lease, LeaseId, LeaseKind, LeaseRequest, Ledger, LimitPolicy,
 };
-use crate::ids::AccountId;
+use crate::ids::LineId;
 use crate::UnixTime;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,8 +12,8 @@ use std::sync::Mutex;
 #[derive(Debug, Default)]
 struct State {
     next_id: u64,
-    by_account: HashMap<AccountId, Vec<Lease>>,
-    account_of: HashMap<LeaseId, AccountId>,
+    by_line: HashMap<LineId, Vec<Lease>>,
+    line_of: HashMap<LeaseId, LineId>,
     /// Extra holders of a movie lease: a player that seeks keeps several
     /// range requests of one file open at once, and they are one viewer.
     /// The lease ends when its last request does.
@@ -21,15 +21,15 @@ struct State {
 }
 
 impl State {
-    /// Drops the account's expired leases; returns its live ones.
-    fn live(&mut self, account: AccountId, now: UnixTime) -> &mut Vec<Lease> {
-        let leases = self.by_account.entry(account).or_default();
-        let account_of = &mut self.account_of;
+    /// Drops the line's expired leases; returns its live ones.
+    fn live(&mut self, line: LineId, now: UnixTime) -> &mut Vec<Lease> {
+        let leases = self.by_line.entry(line).or_default();
+        let line_of = &mut self.line_of;
         let shared = &mut self.shared;
         leases.retain(|l| {
             let keep = l.expires > now;
             if !keep {
-                account_of.remove(&l.id);
+                line_of.remove(&l.id);
                 shared.remove(&l.id);
             }
             keep
@@ -59,7 +59,7 @@ impl Ledger for LocalLedger {
         let mut state = self.lock();
         let mut ended = Vec::new();
         {
-            let leases = state.live(req.account, now);
+            let leases = state.live(req.line, now);
             // HLS has no connection to replace: a player reloading its
             // playlist is the same viewer, so its lease is renewed.
             if req.kind == LeaseKind::Hls {
@@ -136,12 +136,12 @@ impl Ledger for LocalLedger {
         state.next_id += 1;
         let id = LeaseId(state.next_id);
         for gone in &ended {
-            state.account_of.remove(&gone.id);
+            state.line_of.remove(&gone.id);
             state.shared.remove(&gone.id);
         }
         let lease = Lease {
             id,
-            account: req.account,
+            line: req.line,
             stream: req.stream,
             ip: req.ip,
             user_agent: req.user_agent.clone(),
@@ -151,8 +151,8 @@ impl Ledger for LocalLedger {
             last_seen: now,
             expires: now + i64::from(ttl_secs),
         };
-        state.account_of.insert(id, req.account);
-        state.by_account.entry(req.account).or_default().push(lease);
+        state.line_of.insert(id, req.line);
+        state.by_line.entry(req.line).or_default().push(lease);
         Admission::Admitted {
             id,
             ended,
@@ -162,10 +162,10 @@ impl Ledger for LocalLedger {
 
     fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool {
         let mut state = self.lock();
-        let Some(account) = state.account_of.get(&id).copied() else {
+        let Some(line) = state.line_of.get(&id).copied() else {
             return false;
         };
-        let leases = state.live(account, now);
+        let leases = state.live(line, now);
         match leases.iter_mut().find(|l| l.id == id) {
             Some(l) => {
                 l.last_seen = now;
@@ -186,21 +186,21 @@ impl Ledger for LocalLedger {
             }
             return None;
         }
-        let account = state.account_of.remove(&id)?;
-        let leases = state.by_account.get_mut(&account)?;
+        let line = state.line_of.remove(&id)?;
+        let leases = state.by_line.get_mut(&line)?;
         let pos = leases.iter().position(|l| l.id == id)?;
         let lease = leases.remove(pos);
         if leases.is_empty() {
-            state.by_account.remove(&account);
+            state.by_line.remove(&line);
         }
         Some(lease)
     }
 
-    fn holders(&self, account: AccountId, now: UnixTime) -> Vec<Lease> {
+    fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease> {
         let mut state = self.lock();
-        let mut list = state.live(account, now).clone();
+        let mut list = state.live(line, now).clone();
         if list.is_empty() {
-            state.by_account.remove(&account);
+            state.by_line.remove(&line);
         }
         list.sort_by_key(|l| (l.started, l.id));
         list
@@ -214,7 +214,7 @@ mod tests {
 
     fn req(ip: &str, ua: &str, max: u32, policy: LimitPolicy) -> LeaseRequest {
         LeaseRequest {
-            account: AccountId(1),
+            line: LineId(1),
             max_connections: max,
             policy,
             stream: StreamId(7),
@@ -249,10 +249,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(l.active(AccountId(1), 101), 1);
+        assert_eq!(l.active(LineId(1), 101), 1);
         l.end(first);
         assert_eq!(
-            l.active(AccountId(1), 101),
+            l.active(LineId(1), 101),
             0,
             "a slot frees the moment its lease ends"
         );
@@ -272,7 +272,7 @@ mod tests {
             "the replaced connection learns it must stop"
         );
         assert!(l.renew(new, 106, 30));
-        assert_eq!(l.active(AccountId(1), 106), 1);
+        assert_eq!(l.active(LineId(1), 106), 1);
     }
 
     #[test]
@@ -299,7 +299,7 @@ mod tests {
             30,
         ));
         assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
-        assert_eq!(l.active(AccountId(1), 103), 2);
+        assert_eq!(l.active(LineId(1), 103), 2);
     }
 
     #[test]
@@ -307,9 +307,9 @@ mod tests {
         let l = LocalLedger::new();
         let (id, _) = admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
         assert!(l.renew(id, 120, 30));
-        assert_eq!(l.active(AccountId(1), 149), 1);
+        assert_eq!(l.active(LineId(1), 149), 1);
         assert_eq!(
-            l.active(AccountId(1), 150),
+            l.active(LineId(1), 150),
             0,
             "a crashed server task stops renewing"
         );
@@ -327,14 +327,14 @@ mod tests {
                 30,
             ));
         }
-        assert_eq!(l.active(AccountId(1), 100), 50);
+        assert_eq!(l.active(LineId(1), 100), 50);
         let l = LocalLedger::new();
         admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
         // A second stream from the same TV on a 1-slot line replaces, not refuses.
         let (_, ended) =
             admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 101, 30));
         assert_eq!(ended.len(), 1);
-        assert_eq!(l.active(AccountId(1), 101), 1);
+        assert_eq!(l.active(LineId(1), 101), 1);
     }
 
     #[test]
@@ -385,7 +385,7 @@ mod tests {
             match expect {
                 Expect::Resume => {
                     assert_eq!(resumed(got), first, "row {i}");
-                    assert_eq!(l.active(AccountId(1), at), 1, "row {i}");
+                    assert_eq!(l.active(LineId(1), at), 1, "row {i}");
                     assert!(
                         l.renew(first, at + 11, 12),
                         "row {i}: renewed by the resume"
@@ -421,14 +421,14 @@ mod tests {
             }
             full @ Admission::Full { .. } => panic!("{full:?}"),
         }
-        assert_eq!(ledger.active(AccountId(1), 101), 1);
+        assert_eq!(ledger.active(LineId(1), 101), 1);
         // The first request ends: the slot stays while the second runs.
         assert!(ledger.end(first).is_none());
-        assert_eq!(ledger.active(AccountId(1), 102), 1);
+        assert_eq!(ledger.active(LineId(1), 102), 1);
         assert!(ledger.renew(first, 103, 30));
         // The last one ends: the slot is free.
         assert!(ledger.end(first).is_some());
-        assert_eq!(ledger.active(AccountId(1), 104), 0);
+        assert_eq!(ledger.active(LineId(1), 104), 0);
     }
 
     #[test]
@@ -442,6 +442,6 @@ mod tests {
             ended.is_empty(),
             "two boxes behind one NAT both keep watching"
         );
-        assert_eq!(ledger.active(AccountId(1), 101), 2);
+        assert_eq!(ledger.active(LineId(1), 101), 2);
     }
 }

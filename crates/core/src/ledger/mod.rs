@@ -12,7 +12,7 @@
 
 pub mod local;
 
-use crate::ids::{AccountId, StreamId};
+use crate::ids::{LineId, StreamId};
 use crate::UnixTime;
 use std::net::IpAddr;
 
@@ -45,7 +45,7 @@ pub enum LimitPolicy {
 /// What a newcomer asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseRequest {
-    pub account: AccountId,
+    pub line: LineId,
     /// 0 means unlimited.
     pub max_connections: u32,
     pub policy: LimitPolicy,
@@ -60,7 +60,7 @@ pub struct LeaseRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub id: LeaseId,
-    pub account: AccountId,
+    pub line: LineId,
     pub stream: StreamId,
     pub ip: IpAddr,
     pub user_agent: Box<str>,
@@ -107,10 +107,10 @@ pub trait Ledger: Send + Sync + 'static {
     /// the earlier ends return `None`.
     fn end(&self, id: LeaseId) -> Option<Lease>;
     /// The live leases of a line, oldest first.
-    fn holders(&self, account: AccountId, now: UnixTime) -> Vec<Lease>;
+    fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease>;
     /// How many leases a line holds now (`active_cons`).
-    fn active(&self, account: AccountId, now: UnixTime) -> u32 {
-        self.holders(account, now).len() as u32
+    fn active(&self, line: LineId, now: UnixTime) -> u32 {
+        self.holders(line, now).len() as u32
     }
 }
 

@@ -23,9 +23,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use tvgate_core::access::{Account, AccountPatch, OutputFormat, OutputFormats, Status};
+use tvgate_core::access::{Line, LinePatch, OutputFormat, OutputFormats, Status};
 use tvgate_core::admin::ApiToken;
-use tvgate_core::gate::AccountSpec;
+use tvgate_core::gate::LineSpec;
 use tvgate_core::ids::DeviceId;
 use tvgate_core::ledger::{LeaseId, LeaseKind, LimitPolicy};
 
@@ -153,7 +153,7 @@ impl FromRequestParts<App> for Operator {
 // ----- rendering -----
 
 /// A line as the API shows it (`present::line`), with its connections now.
-fn line_json(app: &App, a: &Account) -> Value {
+fn line_json(app: &App, a: &Line) -> Value {
     line::line_json(
         a,
         Some(app.ledger.active(a.id, app.now())),
@@ -387,9 +387,9 @@ pub(super) fn parse_id<T: std::str::FromStr>(raw: &str, what: &str) -> Result<Op
     }
 }
 
-pub(super) fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Account>, ApiError> {
+pub(super) fn find_line(app: &App, name: &str) -> Result<std::sync::Arc<Line>, ApiError> {
     app.gate
-        .find_account(name)
+        .find_line(name)
         .ok_or_else(|| ApiError::not_found(format!("no line named {name:?}")))
 }
 
@@ -419,7 +419,7 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
     let username = f
         .string("username")?
         .ok_or_else(|| ApiError::bad_request("username is required"))?;
-    let mut spec = AccountSpec::new(username);
+    let mut spec = LineSpec::new(username);
     spec.password = f.string("password")?;
     if let Some(s) = f.status()? {
         spec.status = s;
@@ -434,11 +434,11 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
     }
     spec.package = f.package(&app)?.flatten();
     f.finish()?;
-    let (account, generated) = app.gate.create_account(spec, app.now()).await?;
+    let (line, generated) = app.gate.create_line(spec, app.now()).await?;
     let out = line::created_line_json(
-        &account,
-        Some(app.ledger.active(account.id, app.now())),
-        app.gate.binding(account.id).as_deref(),
+        &line,
+        Some(app.ledger.active(line.id, app.now())),
+        app.gate.binding(line.id).as_deref(),
         generated.as_deref(),
     );
     Ok((StatusCode::CREATED, Json(out)).into_response())
@@ -457,7 +457,7 @@ async fn edit_line(
 ) -> ApiResult {
     find_line(&app, &name)?;
     let mut f = Fields(object(&body)?);
-    let patch = AccountPatch {
+    let patch = LinePatch {
         status: f.status()?,
         expires_at: f.expiry("expires_at")?,
         is_trial: f.bool("is_trial")?,
@@ -469,8 +469,8 @@ async fn edit_line(
         ..Default::default()
     };
     f.finish()?;
-    let account = app.gate.update_account(&name, patch).await?;
-    ok(line_json(&app, &account))
+    let line = app.gate.update_line(&name, patch).await?;
+    ok(line_json(&app, &line))
 }
 
 async fn extend_line(
@@ -486,44 +486,44 @@ async fn extend_line(
         .filter(|d| (1..=36_500).contains(d))
         .ok_or_else(|| ApiError::bad_request("days must be a whole number from 1 to 36500"))?;
     f.finish()?;
-    let account = extend(&app, &line, days).await?;
-    ok(line_json(&app, &account))
+    let line = extend(&app, &line, days).await?;
+    ok(line_json(&app, &line))
 }
 
 /// Extends a line by `days` (the API's and the console's one rule).
 pub(crate) async fn extend(
     app: &App,
-    line: &Account,
+    line: &Line,
     days: u32,
-) -> Result<Account, tvgate_core::gate::GateError> {
+) -> Result<Line, tvgate_core::gate::GateError> {
     let now = app.now();
-    // As `tvgate user extend --days`: from the current expiry, or from now
+    // As `tvgate line extend --days`: from the current expiry, or from now
     // when it has passed.
     let from = line.expires_at.filter(|t| *t > now).unwrap_or(now);
-    let patch = AccountPatch {
+    let patch = LinePatch {
         expires_at: Some(Some(from + i64::from(days) * 86_400)),
         ..Default::default()
     };
-    app.gate.update_account(&line.username, patch).await
+    app.gate.update_line(&line.username, patch).await
 }
 
 async fn delete_line(State(app): State<App>, _op: Operator, Path(name): Path<String>) -> ApiResult {
     find_line(&app, &name)?;
-    app.gate.delete_account(&name).await?;
+    app.gate.delete_line(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A new generated password, returned once (as the console's reset and
-/// `tvgate user passwd`): the old one stops working at once.
+/// `tvgate line passwd`): the old one stops working at once.
 async fn reset_password(
     State(app): State<App>,
     _op: Operator,
     Path(name): Path<String>,
 ) -> ApiResult {
     find_line(&app, &name)?;
-    let (account, password) = app.gate.set_password(&name, None).await?;
-    tracing::info!(line = %account.username, "password reset through the API");
-    ok(json!({"username": &*account.username, "password": password}))
+    let (line, password) = app.gate.set_password(&name, None).await?;
+    tracing::info!(line = %line.username, "password reset through the API");
+    ok(json!({"username": &*line.username, "password": password}))
 }
 
 // ----- devices -----
@@ -634,9 +634,9 @@ async fn list_connections(
     _op: Operator,
     QueryParams(query): QueryParams,
 ) -> ApiResult {
-    let lines: Vec<std::sync::Arc<Account>> = match query.get("line") {
+    let lines: Vec<std::sync::Arc<Line>> = match query.get("line") {
         Some(name) => vec![find_line(&app, name)?],
-        None => app.gate.accounts(),
+        None => app.gate.lines(),
     };
     let items: Vec<Value> = lines
         .iter()
@@ -679,7 +679,7 @@ async fn end_connection(
     match crate::slots::end_connection(&app, id) {
         Some(lease) => {
             tracing::info!(
-                account = lease.account.0,
+                line = lease.line.0,
                 lease = id.0,
                 "connection ended by an operator"
             );

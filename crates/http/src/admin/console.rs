@@ -25,8 +25,8 @@ use axum::Router;
 use maud::{html, Markup};
 use std::fmt::Write as _;
 use std::sync::Arc;
-use tvgate_core::access::{Account, AccountPatch, Status};
-use tvgate_core::gate::AccountSpec;
+use tvgate_core::access::{Line, LinePatch, Status};
+use tvgate_core::gate::LineSpec;
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
 
@@ -65,8 +65,8 @@ pub fn routes() -> Router<App> {
 
 /// The line a console request names, or the 404 page that says so (with
 /// the way back to the lines).
-pub(super) fn find_line(app: &App, name: &str) -> Result<Arc<Account>, Box<Response>> {
-    app.gate.find_account(name).ok_or_else(|| {
+pub(super) fn find_line(app: &App, name: &str) -> Result<Arc<Line>, Box<Response>> {
+    app.gate.find_line(name).ok_or_else(|| {
         Box::new(result(
             StatusCode::NOT_FOUND,
             &format!("No line named {name:?}."),
@@ -300,7 +300,7 @@ async fn create_line(
 ) -> Response {
     let back = "/admin/lines";
     let username = field(&form, "username").unwrap_or_default().trim();
-    let mut spec = AccountSpec::new(username);
+    let mut spec = LineSpec::new(username);
     spec.password = field(&form, "password")
         .filter(|p| !p.is_empty())
         .map(str::to_string);
@@ -323,11 +323,11 @@ async fn create_line(
         );
     }
     spec.note = note.to_string();
-    match app.gate.create_account(spec, now).await {
-        Ok((account, generated)) => {
-            tracing::info!(admin = %session.admin, line = %account.username, "line created in the console");
+    match app.gate.create_line(spec, now).await {
+        Ok((line, generated)) => {
+            tracing::info!(admin = %session.admin, line = %line.username, "line created in the console");
             let body = html! {
-                p { "Line " b { (account.username) } " was created." }
+                p { "Line " b { (line.username) } " was created." }
                 @match generated {
                     Some(password) => p { "Its password (shown only now): " code class="password" { (password) } },
                     None => p { "It has the password you gave." },
@@ -365,7 +365,7 @@ async fn line_action(
             back,
         );
     }
-    let status = |status| AccountPatch {
+    let status = |status| LinePatch {
         status: Some(status),
         ..Default::default()
     };
@@ -388,13 +388,13 @@ async fn line_action(
                 _ => Status::Active,
             };
             app.gate
-                .update_account(&line.username, status(to))
+                .update_line(&line.username, status(to))
                 .await
                 .map(|a| format!("{} is now {}.", a.username, a.status.as_str()))
         }
         "delete" => app
             .gate
-            .delete_account(&line.username)
+            .delete_line(&line.username)
             .await
             .map(|a| format!("{} was deleted.", a.username)),
         other => {
@@ -538,7 +538,7 @@ async fn live_page(
     // connections by channel; lines without one are left out.
     let watched: Vec<_> = app
         .gate
-        .accounts()
+        .lines()
         .into_iter()
         .filter_map(|a| {
             let mut conns = slots::connections(&app, a.id);
@@ -630,7 +630,7 @@ async fn end_connection(
     };
     match slots::end_connection(&app, LeaseId(id)) {
         Some(lease) => {
-            tracing::info!(admin = %session.admin, account = lease.account.0, lease = id, "connection ended in the console");
+            tracing::info!(admin = %session.admin, line = lease.line.0, lease = id, "connection ended in the console");
             result(StatusCode::OK, "The connection was ended.", back)
         }
         None => result(

@@ -21,7 +21,7 @@ use axum::Router;
 use maud::{html, Markup};
 use tvgate_core::access::device::{Enrolment, IpRange};
 use tvgate_core::access::lines_csv::{parse_expiry, EXPORT_COLUMNS, MAX_NOTE_CHARS};
-use tvgate_core::access::{AccountPatch, OutputFormat, OutputFormats, Status};
+use tvgate_core::access::{LinePatch, OutputFormat, OutputFormats, Status};
 use tvgate_core::gate::{BulkSpec, DevicePolicyPatch, MAX_BULK};
 use tvgate_core::ids::DeviceId;
 use tvgate_core::ledger::LimitPolicy;
@@ -176,8 +176,8 @@ async fn line_page(
 fn read_edit(
     app: &App,
     form: &Params,
-    current: &tvgate_core::access::Account,
-) -> Result<(AccountPatch, DevicePolicyPatch), String> {
+    current: &tvgate_core::access::Line,
+) -> Result<(LinePatch, DevicePolicyPatch), String> {
     let all = |name: &str| -> Vec<&str> { form.all(name).collect() };
     let status = field(form, "status")
         .map(|v| v.parse::<Status>())
@@ -223,7 +223,7 @@ fn read_edit(
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(format!("note must be at most {MAX_NOTE_CHARS} characters"));
     }
-    let patch = AccountPatch {
+    let patch = LinePatch {
         status,
         expires_at,
         is_trial: Some(field(form, "is_trial").is_some()),
@@ -271,7 +271,7 @@ async fn edit_line(
         Ok(p) => p,
         Err(m) => return result(StatusCode::BAD_REQUEST, &m, &back),
     };
-    if let Err(e) = app.gate.update_account(&current.username, patch).await {
+    if let Err(e) = app.gate.update_line(&current.username, patch).await {
         return gate_failed(e, &back);
     }
     if !device.is_empty() {

@@ -62,7 +62,7 @@ pub fn parse_filter(query: &Params) -> Result<RefusalFilter, String> {
     };
     Ok(RefusalFilter {
         reason,
-        account: None,
+        line: None,
         username: get("line").map(str::to_string),
         ip,
         since: time("since")?,
@@ -78,8 +78,8 @@ pub fn parse_filter(query: &Params) -> Result<RefusalFilter, String> {
 fn item_json(app: &App, r: &LoggedRefusal) -> Value {
     let line = r
         .refusal
-        .account
-        .and_then(|id| app.gate.account(id))
+        .line
+        .and_then(|id| app.gate.line(id))
         .map(|a| a.username.to_string());
     json!({
         "id": r.id,

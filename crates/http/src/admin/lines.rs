@@ -10,18 +10,18 @@ use crate::state::App;
 use std::sync::Arc;
 use tvgate_core::access::lines_csv;
 use tvgate_core::access::secrets::{self, KdfError, KdfParams};
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 use tvgate_core::gate::{BulkSpec, ImportReport};
 use tvgate_core::ids::CategoryId;
 
 /// The lines whose username or note contains `needle` (any case; empty:
 /// every line), sorted by username: the API's list, the console's lines
 /// page and its dashboard read lines in this one order.
-pub(crate) fn search(app: &App, needle: &str) -> Vec<Arc<Account>> {
+pub(crate) fn search(app: &App, needle: &str) -> Vec<Arc<Line>> {
     let needle = needle.to_lowercase();
     let mut lines: Vec<_> = app
         .gate
-        .accounts()
+        .lines()
         .into_iter()
         .filter(|a| {
             needle.is_empty()
@@ -58,7 +58,7 @@ pub(crate) async fn import_csv(app: &App, text: &[u8]) -> Result<ImportReport, A
     let (rows, errors) = lines_csv::read_rows(text).map_err(ApiError::bad_request)?;
     let mut report = app
         .gate
-        .import_accounts(rows, app.now(), hash_off_thread)
+        .import_lines(rows, app.now(), hash_off_thread)
         .await?;
     report.errors.extend(errors);
     report.errors.sort_by_key(|e| e.line);
@@ -73,7 +73,7 @@ pub(crate) async fn import_csv(app: &App, text: &[u8]) -> Result<ImportReport, A
 
 /// Every line as CSV, without passwords.
 pub(crate) fn export_csv(app: &App) -> Result<Vec<u8>, ApiError> {
-    let lines = app.gate.accounts();
+    let lines = app.gate.lines();
     let mut out = Vec::new();
     lines_csv::write_rows(lines.iter().map(|a| &**a), &mut out)
         .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;

@@ -205,9 +205,9 @@ impl Refused {
                 at,
                 reason: denial.code().to_string(),
                 text: describe(app, denial),
-                account: match denial {
+                line: match denial {
                     Denial::InvalidCredentials | Denial::RateLimited { .. } => None,
-                    _ => app.gate.find_account(&self.0.username).map(|a| a.id),
+                    _ => app.gate.find_line(&self.0.username).map(|a| a.id),
                 },
                 username: truncate(&self.0.username, tvgate_core::access::refusal::USERNAME_MAX)
                     .to_string(),

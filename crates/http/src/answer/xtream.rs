@@ -7,7 +7,7 @@ use crate::state::{FailedLoginStyle, HttpSettings};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use tvgate_core::access::{Account, Denial, Status};
+use tvgate_core::access::{Denial, Line, Status};
 use tvgate_core::UnixTime;
 
 /// `Content-Type` of every JSON answer.
@@ -65,17 +65,17 @@ pub fn failed_login(settings: &HttpSettings, denial: &Denial) -> Response {
 /// shows), consistent with the expiry: a line whose date has passed says
 /// `Expired` even if the operator left it active. `denial` is the reason a
 /// proven line is refused, if it is.
-pub fn status_word(account: &Account, denial: Option<&Denial>, now: UnixTime) -> &'static str {
+pub fn status_word(line: &Line, denial: Option<&Denial>, now: UnixTime) -> &'static str {
     match denial {
         Some(Denial::Banned) => "Banned",
         Some(Denial::Disabled) => "Disabled",
         Some(Denial::Expired { .. }) => "Expired",
         // Not a status of the line, but players only proceed on `Active`.
         Some(Denial::DeviceNotRegistered { .. }) => "Disabled",
-        _ => match account.status {
+        _ => match line.status {
             Status::Banned => "Banned",
             Status::Disabled => "Disabled",
-            Status::Active if account.is_expired(now) => "Expired",
+            Status::Active if line.is_expired(now) => "Expired",
             Status::Active => "Active",
         },
     }

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::token::{Claims, TokenKey};
-use tvgate_core::access::{Account, OutputFormat};
+use tvgate_core::access::{Line, OutputFormat};
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 use tvgate_core::UnixTime;
@@ -385,7 +385,7 @@ fn content_type_for(ext: &str) -> &'static str {
 /// Who the rewritten URIs are for.
 struct Viewer<'a> {
     base: &'a str,
-    account: tvgate_core::ids::AccountId,
+    line: tvgate_core::ids::LineId,
     stream: StreamId,
     lease: LeaseId,
 }
@@ -439,7 +439,7 @@ async fn fetch_rewritten(
             _ => token_ttl,
         };
         let token = app.hls.key.sign(&Claims {
-            account: viewer.account,
+            line: viewer.line,
             stream: viewer.stream,
             lease: viewer.lease,
             expires: now + ttl,
@@ -472,7 +472,7 @@ fn playlist_response(text: String) -> Response {
 pub async fn serve_playlist(
     app: &App,
     caller: &Caller,
-    account: &Account,
+    line: &Line,
     stream: StreamId,
     upstream_url: &str,
 ) -> Response {
@@ -480,18 +480,18 @@ pub async fn serve_playlist(
     // gets the longest one, so it cannot lapse during the fetch.
     let provisional = idle_window(app, None);
     let (lease, resumed) =
-        match crate::slots::admit_lease(app, caller, account, stream, LeaseKind::Hls, provisional)
+        match crate::slots::admit_lease(app, caller, line, stream, LeaseKind::Hls, provisional)
             .await
         {
             Ok(admitted) => admitted,
             Err(denial) => {
-                return Refused::new(Face::Stream, denial, caller, &account.username).answer(app)
+                return Refused::new(Face::Stream, denial, caller, &line.username).answer(app)
             }
         };
     let base = app.public_url_for(caller.host.as_ref()).base();
     let viewer = Viewer {
         base: &base,
-        account: account.id,
+        line: line.id,
         stream,
         lease,
     };
@@ -547,7 +547,7 @@ pub async fn hls_file(
     // The token stands in for the password, not for the decision: a line
     // disabled, expired or restricted since its playlist was served stops
     // here, on its next segment.
-    let Some(account) = app.gate.account(claims.account) else {
+    let Some(line) = app.gate.line(claims.line) else {
         return plain(StatusCode::FORBIDDEN, "invalid or expired link");
     };
     let catalog = app.gate.catalog();
@@ -557,7 +557,7 @@ pub async fn hls_file(
         item_category: catalog.stream(stream).map(|r| catalog.stream_category(r)),
     };
     drop(catalog);
-    if let Err(refused) = access::decide_proven(&app, &caller, &account, ask) {
+    if let Err(refused) = access::decide_proven(&app, &caller, &line, ask) {
         return refused.answer(&app);
     }
     if !app.ledger.renew(claims.lease, now, idle) {
@@ -571,7 +571,7 @@ pub async fn hls_file(
             let base = app.public_url_for(caller.host.as_ref()).base();
             let viewer = Viewer {
                 base: &base,
-                account: claims.account,
+                line: claims.line,
                 stream,
                 lease: claims.lease,
             };

@@ -18,7 +18,7 @@ use crate::state::App;
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use futures::StreamExt;
-use tvgate_core::access::{Account, Denial};
+use tvgate_core::access::{Denial, Line};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ledger::LeaseKind;
 
@@ -46,13 +46,13 @@ pub enum Upstream {
 pub async fn serve(
     app: &App,
     caller: &Caller,
-    account: &Account,
+    line: &Line,
     stream: StreamId,
     username: &str,
     upstream: Upstream,
 ) -> Response {
     let refuse = |denial: Denial| Refused::new(Face::LiveTs, denial, caller, username).answer(app);
-    let guard = match slots::admit(app, caller, account, stream, LeaseKind::LiveTs).await {
+    let guard = match slots::admit(app, caller, line, stream, LeaseKind::LiveTs).await {
         Ok(g) => g,
         Err(denial) => return refuse(denial),
     };

@@ -30,7 +30,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tvgate_core::access::{Account, OutputFormat};
+use tvgate_core::access::{Line, OutputFormat};
 use tvgate_core::catalog::{Catalog, Feed, StreamRef};
 use tvgate_core::ids::{SourceId, StreamId};
 
@@ -61,7 +61,7 @@ pub enum Credentials<'a> {
     },
     /// A signed link already verified (a Stalker channel link): the line
     /// is proven, only the decision is asked.
-    Link(Arc<Account>),
+    Link(Arc<Line>),
 }
 
 /// A stream request, as far as authorizing it goes.
@@ -136,7 +136,7 @@ impl Plan {
 /// An authorized stream request: whose, which, and how it is delivered.
 #[derive(Debug, Clone)]
 pub struct Grant {
-    pub account: Arc<Account>,
+    pub line: Arc<Line>,
     pub stream: StreamId,
     /// The name refusals on the way are recorded under: as presented with
     /// a password, the line's own with a link.
@@ -189,26 +189,26 @@ pub async fn authorize(app: &App, caller: &Caller, ask: StreamAsk<'_>) -> Result
         output: ask.output,
         item_category: found.map(|r| catalog.stream_category(r)),
     };
-    let (account, username) = match ask.credentials {
+    let (line, username) = match ask.credentials {
         Credentials::Password { username, password } => {
             let checked = access::check(app, caller, username, password, decision).await;
             let proven = checked.allowed().map_err(Stop::Refused)?;
-            (proven.account, username.to_string())
+            (proven.line, username.to_string())
         }
-        Credentials::Link(account) => {
+        Credentials::Link(line) => {
             if found.is_none() {
                 return Err(Stop::NotFound("no such channel"));
             }
-            access::decide_proven(app, caller, &account, decision).map_err(Stop::Refused)?;
-            let username = account.username.to_string();
-            (account, username)
+            access::decide_proven(app, caller, &line, decision).map_err(Stop::Refused)?;
+            let username = line.username.to_string();
+            (line, username)
         }
     };
     let Some(r) = found else {
         return Err(Stop::NotFound("no such stream"));
     };
     Ok(Grant {
-        account,
+        line,
         stream: ask.stream,
         username,
         plan: Plan::resolve(&catalog, r, ask.output),
@@ -226,12 +226,12 @@ pub async fn hand_over(
 ) -> Response {
     app.metrics.streams_started.fetch_add(1, Ordering::Relaxed);
     let Grant {
-        account,
+        line,
         stream,
         username,
         plan,
     } = grant;
-    let relay = |upstream| live::serve(app, caller, &account, stream, &username, upstream);
+    let relay = |upstream| live::serve(app, caller, &line, stream, &username, upstream);
     match plan {
         Plan::Relay { urls, source, cap } => relay(live::Upstream::Ts { urls, source, cap }).await,
         Plan::HlsAsTs { url, source, cap } => relay(live::Upstream::Hls { url, source, cap }).await,
@@ -251,12 +251,9 @@ pub async fn hand_over(
             }
             None => plain(StatusCode::NOT_FOUND, "this built-in file does not exist"),
         },
-        Plan::HlsProxy { url } => hls::serve_playlist(app, caller, &account, stream, &url).await,
+        Plan::HlsProxy { url } => hls::serve_playlist(app, caller, &line, stream, &url).await,
         Plan::Vod { url } => {
-            vod::serve(
-                app, caller, &account, stream, &username, method, headers, &url,
-            )
-            .await
+            vod::serve(app, caller, &line, stream, &username, method, headers, &url).await
         }
         Plan::Redirect { url } => redirect(&url),
     }

@@ -22,7 +22,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 use std::time::Duration;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
 
@@ -60,7 +60,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(30);
 pub async fn serve(
     app: &App,
     caller: &Caller,
-    account: &Account,
+    line: &Line,
     stream: StreamId,
     username: &str,
     method: &Method,
@@ -70,7 +70,7 @@ pub async fn serve(
     if method == Method::HEAD {
         return forward(app, method, headers, None, upstream_url).await;
     }
-    match slots::admit(app, caller, account, stream, LeaseKind::Vod).await {
+    match slots::admit(app, caller, line, stream, LeaseKind::Vod).await {
         Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
         // A film is never answered with a slate: the player would keep
         // three seconds of it as the film's length and resume point.

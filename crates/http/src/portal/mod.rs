@@ -36,7 +36,7 @@ use html::{copyable, post_button};
 use maud::{html, Markup};
 use session::Session;
 use tvgate_core::access::refusal::RefusalPage;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 use tvgate_core::gate::{Authn, GateError};
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
@@ -191,13 +191,13 @@ async fn login(
     let authn = access::authenticate(&app, &caller, username, password, Face::Portal).await;
     match authn {
         Authn::Proven {
-            account,
+            line,
             username,
             password,
         } => {
             let (id, _) = app.portal.open(
                 session::Subscriber {
-                    account: account.id,
+                    line: line.id,
                     username,
                     password,
                 },
@@ -263,7 +263,7 @@ async fn end_connection(
     };
     let wanted = form.number::<u64>("lease");
     let mine = wanted.and_then(|id| {
-        crate::slots::connections(&app, s.account)
+        crate::slots::connections(&app, s.line)
             .into_iter()
             .find(|c| c.lease.id == LeaseId(id))
     });
@@ -279,7 +279,7 @@ async fn end_connection(
     };
     if crate::slots::end_connection(&app, conn.lease.id).is_some() {
         tracing::info!(
-            account = s.account.0,
+            line = s.line.0,
             lease = conn.lease.id.0,
             ip = %conn.lease.ip,
             by = %caller.ip,
@@ -302,7 +302,7 @@ async fn reset_devices(
     let now = app.now();
     match app
         .gate
-        .reset_devices_by_subscriber(s.account, Some(caller.ip), now)
+        .reset_devices_by_subscriber(s.line, Some(caller.ip), now)
         .await
     {
         Ok(done) => {
@@ -331,7 +331,7 @@ async fn reset_devices(
             dashboard(&app, &caller, &s, Some(&why), StatusCode::CONFLICT).await
         }
         Err(e) => {
-            tracing::error!(error = %e, account = s.account.0, "portal device reset failed");
+            tracing::error!(error = %e, line = s.line.0, "portal device reset failed");
             dashboard(
                 &app,
                 &caller,
@@ -375,8 +375,8 @@ fn when(app: &App, ts: UnixTime, now: UnixTime) -> String {
     }
 }
 
-fn status_section(app: &App, account: &Account, now: UnixTime) -> Markup {
-    let (word, class) = match LineState::of(account, now) {
+fn status_section(app: &App, line: &Line, now: UnixTime) -> Markup {
+    let (word, class) = match LineState::of(line, now) {
         LineState::Active => ("active", "ok"),
         LineState::Expired => ("expired", "bad"),
         LineState::Banned => ("blocked by the provider", "bad"),
@@ -388,7 +388,7 @@ fn status_section(app: &App, account: &Account, now: UnixTime) -> Markup {
             h2 { "Status" }
             p { "Your subscription is " span class=(class) { (word) } "." }
             ul class="plain" {
-                @match account.expires_at {
+                @match line.expires_at {
                     None => li { "It never expires." },
                     Some(at) if at > now => {
                         @let days = (at - now + 86_399) / 86_400;
@@ -399,15 +399,15 @@ fn status_section(app: &App, account: &Account, now: UnixTime) -> Markup {
                     }
                     Some(at) => li { "Expired on " (local_minute(app, at)) "." },
                 }
-                @if account.is_trial {
+                @if line.is_trial {
                     li { "This is a trial." }
                 }
-                @if account.max_connections == 0 {
+                @if line.max_connections == 0 {
                     li { "No limit on connections at the same time." }
                 } @else {
                     li {
-                        "Up to " (account.max_connections) " connection"
-                        (plural(account.max_connections)) " at the same time."
+                        "Up to " (line.max_connections) " connection"
+                        (plural(line.max_connections)) " at the same time."
                     }
                 }
             }
@@ -416,7 +416,7 @@ fn status_section(app: &App, account: &Account, now: UnixTime) -> Markup {
 }
 
 fn connections_section(app: &App, s: &Session) -> Markup {
-    let conns = crate::slots::connections(app, s.account);
+    let conns = crate::slots::connections(app, s.line);
     html! {
         section id="connections" {
             h2 { "Connections in use now" }
@@ -449,7 +449,7 @@ fn connections_section(app: &App, s: &Session) -> Markup {
 }
 
 fn devices_section(app: &App, s: &Session, now: UnixTime) -> Markup {
-    let binding = app.gate.binding(s.account).filter(|b| b.policy.limit > 0);
+    let binding = app.gate.binding(s.line).filter(|b| b.policy.limit > 0);
     let Some(binding) = binding else {
         return html! {
             section id="devices" {
@@ -463,7 +463,7 @@ fn devices_section(app: &App, s: &Session, now: UnixTime) -> Markup {
     let wait = if by_operator {
         0
     } else {
-        app.gate.self_reset_wait(s.account, now)
+        app.gate.self_reset_wait(s.line, now)
     };
     html! {
         section id="devices" {
@@ -574,7 +574,7 @@ async fn dashboard(
     status: StatusCode,
 ) -> Response {
     let now = app.now();
-    let Some(account) = app.gate.account(s.account) else {
+    let Some(line) = app.gate.line(s.line) else {
         return login_page(
             app,
             None,
@@ -582,7 +582,7 @@ async fn dashboard(
             Some("This subscription no longer exists."),
         );
     };
-    let refusals = crate::refusals::of_line(app, s.account).await;
+    let refusals = crate::refusals::of_line(app, s.line).await;
     let body = html! {
         header {
             h1 { "My subscription: " (s.username) }
@@ -591,7 +591,7 @@ async fn dashboard(
         @if let Some(n) = notice {
             p class="notice" role="status" { (n) }
         }
-        (status_section(app, &account, now))
+        (status_section(app, &line, now))
         (connections_section(app, s))
         (devices_section(app, s, now))
         (refusals_section(app, refusals, now))

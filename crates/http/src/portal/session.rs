@@ -3,7 +3,7 @@
 //! (every action takes the line from here, never from the form) and
 //! carries the CSRF token its forms must echo.
 
-use tvgate_core::ids::AccountId;
+use tvgate_core::ids::LineId;
 
 /// The cookie's name.
 pub const COOKIE: &str = "tvgate_portal";
@@ -20,7 +20,7 @@ pub const MAX_SESSIONS: usize = 20_000;
 /// What the portal keeps about a logged-in subscriber.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
-    pub account: AccountId,
+    pub line: LineId,
     /// The line's real credentials (shown back as login details and
     /// built into the M3U and XMLTV URLs).
     pub username: String,

@@ -1,6 +1,6 @@
 //! A subscriber's line as the operator's tools show it: its state in one
 //! word ([`LineState`]), its JSON object ([`line_json`], the admin API's
-//! documented `Line` schema, which `tvgate user show|list --json` prints
+//! documented `Line` schema, which `tvgate line show|list --json` prints
 //! too) and what of it is never shown.
 //!
 //! Redaction: the password hash and the keyed verifier never leave the
@@ -9,7 +9,7 @@
 
 use serde_json::{json, Value};
 use tvgate_core::access::device::Binding;
-use tvgate_core::access::{Account, OutputFormat, Status};
+use tvgate_core::access::{Line, OutputFormat, Status};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::UnixTime;
 
@@ -25,7 +25,7 @@ pub enum LineState {
 
 impl LineState {
     /// The state of `line` at `now`.
-    pub fn of(line: &Account, now: UnixTime) -> LineState {
+    pub fn of(line: &Line, now: UnixTime) -> LineState {
         match line.status {
             Status::Banned => LineState::Banned,
             Status::Disabled => LineState::Disabled,
@@ -48,11 +48,7 @@ impl LineState {
 /// A line as JSON (the API's `Line`). `active_connections` is `None` where
 /// the caller cannot know it (the command line does not see a running
 /// server's connections): it is `null` then.
-pub fn line_json(
-    line: &Account,
-    active_connections: Option<u32>,
-    binding: Option<&Binding>,
-) -> Value {
+pub fn line_json(line: &Line, active_connections: Option<u32>, binding: Option<&Binding>) -> Value {
     json!({
         "username": &*line.username,
         "status": line.status.as_str(),
@@ -72,7 +68,7 @@ pub fn line_json(
 /// A line just created or given a new password (the API's `CreatedLine`):
 /// [`line_json`] with the generated `password`, when there is one.
 pub fn created_line_json(
-    line: &Account,
+    line: &Line,
     active_connections: Option<u32>,
     binding: Option<&Binding>,
     password: Option<&str>,
@@ -99,12 +95,12 @@ pub fn device_policy_json(binding: Option<&Binding>) -> Value {
 pub(crate) mod tests {
     use super::*;
     use tvgate_core::access::OutputFormats;
-    use tvgate_core::ids::AccountId;
+    use tvgate_core::ids::LineId;
 
     /// A line as the tests of its presentation use it.
-    pub(crate) fn line(status: Status, expires_at: Option<UnixTime>) -> Account {
-        Account {
-            id: AccountId(1),
+    pub(crate) fn line(status: Status, expires_at: Option<UnixTime>) -> Line {
+        Line {
+            id: LineId(1),
             username: "tina".into(),
             password_hash: "$argon2id$secret-hash".into(),
             verifier: None,

@@ -46,7 +46,7 @@ fn visible<'c>(catalog: &'c Catalog, call: &Call<'_>) -> Vec<(usize, &'c LiveCha
     catalog
         .live
         .iter()
-        .filter(|c| call.account.may_see(c.category))
+        .filter(|c| call.line.may_see(c.category))
         .enumerate()
         .map(|(i, c)| (i + 1, c))
         .collect()
@@ -58,7 +58,7 @@ fn genres(call: &Call<'_>) -> Value {
     let used: std::collections::HashSet<u32> = catalog
         .live
         .iter()
-        .filter(|c| call.account.may_see(c.category))
+        .filter(|c| call.line.may_see(c.category))
         .filter_map(|c| c.category.map(|id| id.0))
         .collect();
     let live = catalog
@@ -162,13 +162,7 @@ fn create_link(call: &Call<'_>) -> Response {
         return refused.answer(app);
     }
     let base = app.public_url_for(call.caller.host.as_ref()).base();
-    let link = super::play::link(
-        app,
-        &base,
-        call.account.id,
-        StreamId(id),
-        call.session.number,
-    );
+    let link = super::play::link(app, &base, call.line.id, StreamId(id), call.session.number);
     js(
         json!({"id": id, "cmd": format!("ffmpeg {link}"), "streamer_id": 0, "link_id": 0,
            "load": 0, "error": ""}),
@@ -199,7 +193,7 @@ fn guide_of<'c>(catalog: &'c Catalog, call: &Call<'_>, ch: u32) -> Option<&'c st
     match catalog.stream(StreamId(ch))? {
         StreamRef::Live(i) => {
             let c = catalog.live.get(i)?;
-            call.account.may_see(c.category).then_some(())?;
+            call.line.may_see(c.category).then_some(())?;
             c.epg_id()
         }
         _ => None,

@@ -7,9 +7,9 @@
 use super::identity::Mac;
 use crate::state::App;
 use std::sync::Arc;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 
 /// The line a box with this MAC belongs to, if any.
-pub fn account_by_mac(app: &App, mac: &Mac) -> Option<Arc<Account>> {
-    app.gate.account_by_mac(mac.as_str())
+pub fn line_by_mac(app: &App, mac: &Mac) -> Option<Arc<Line>> {
+    app.gate.line_by_mac(mac.as_str())
 }

@@ -41,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use std::sync::Arc;
 use tvgate_core::access::token::TokenKey;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 
 /// Settings of the portal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +114,7 @@ struct Call<'a> {
     caller: &'a Caller,
     params: &'a Params,
     session: tokens::Session,
-    account: Arc<Account>,
+    line: Arc<Line>,
 }
 
 /// Every portal path, GET or POST.
@@ -157,7 +157,7 @@ pub async fn portal(
         _ => {}
     }
     // Everything else is for an identified box.
-    let Some(account) = session.account.and_then(|id| app.gate.account(id)) else {
+    let Some(line) = session.line.and_then(|id| app.gate.line(id)) else {
         return text(AUTHORIZATION_FAILED);
     };
     let call = Call {
@@ -165,7 +165,7 @@ pub async fn portal(
         caller: &caller,
         params: &params,
         session,
-        account,
+        line,
     };
     // The watchdog is how a box learns its line was stopped: it is answered
     // with the event, not refused.
@@ -191,7 +191,7 @@ fn allowed(call: &Call<'_>) -> Result<(), Refused> {
     access::decide_proven(
         call.app,
         call.caller,
-        &call.account,
+        &call.line,
         Ask::face(Face::StalkerCall),
     )
 }
@@ -208,7 +208,7 @@ fn allowed_link(
         output: Some(tvgate_core::access::OutputFormat::Ts),
         item_category: Some(category),
     };
-    access::decide_proven(call.app, call.caller, &call.account, ask)
+    access::decide_proven(call.app, call.caller, &call.line, ask)
 }
 
 /// Harmless answers for what this portal does not offer (VOD, series,

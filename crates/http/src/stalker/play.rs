@@ -21,7 +21,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tvgate_core::access::token::Claims;
 use tvgate_core::access::OutputFormat;
-use tvgate_core::ids::{AccountId, StreamId};
+use tvgate_core::ids::{LineId, StreamId};
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 
 /// High 16 bits of a channel link's target ("ST"); the low 48 carry the session.
@@ -32,9 +32,9 @@ const SESSION_BITS: u64 = (1 << 48) - 1;
 const ENDED: &str = "Playback stopped: another device of this line started watching, or the connection was ended by the provider.";
 
 /// A link to `stream` for the portal session `session`.
-pub fn link(app: &App, base: &str, account: AccountId, stream: StreamId, session: u64) -> String {
+pub fn link(app: &App, base: &str, line: LineId, stream: StreamId, session: u64) -> String {
     let claims = Claims {
-        account,
+        line,
         stream,
         lease: LeaseId(0),
         expires: app.now() + i64::from(app.settings.stalker.link_ttl_secs.max(1)),
@@ -62,7 +62,7 @@ pub async fn live(
     if claims.target >> 48 != LINK_TAG || claims.lease != LeaseId(0) || !matches {
         return bad();
     }
-    let Some(account) = app.gate.account(claims.account) else {
+    let Some(line) = app.gate.line(claims.line) else {
         return bad();
     };
     let stream = claims.stream;
@@ -70,7 +70,7 @@ pub async fn live(
         kind: Kind::Live,
         stream,
         output: Some(OutputFormat::Ts),
-        credentials: Credentials::Link(account.clone()),
+        credentials: Credentials::Link(line.clone()),
     };
     let response = match deliver::authorize(&app, &caller, ask).await {
         Ok(grant) => deliver::hand_over(&app, &caller, grant, &method, &headers).await,
@@ -88,7 +88,7 @@ pub async fn live(
     // from this address.
     let lease = app
         .ledger
-        .holders(account.id, app.now())
+        .holders(line.id, app.now())
         .into_iter()
         .filter(|l| l.stream == stream && l.ip == caller.ip && l.kind == LeaseKind::LiveTs)
         .map(|l| l.id)
@@ -99,13 +99,13 @@ pub async fn live(
     let session = claims.target & SESSION_BITS;
     let (parts, body) = response.into_parts();
     let watch = app.clone();
-    let account_id = account.id;
+    let line_id = line.id;
     // Runs only when the relay ended the body itself (not when the viewer
     // left): if the lease is gone by then, it was ended from outside.
     let tail = futures::stream::once(async move {
         let held = watch
             .ledger
-            .holders(account_id, watch.now())
+            .holders(line_id, watch.now())
             .iter()
             .any(|l| l.id == lease);
         if !held {

@@ -18,7 +18,7 @@ use crate::state::App;
 use axum::response::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 
 /// What an unknown (or, from a blocked address, any) MAC is told.
 const NOT_REGISTERED: &str =
@@ -65,12 +65,12 @@ fn miss(app: &App, caller: &Caller, mac: &str) {
 
 /// The line the session's box belongs to, unless its address is blocked
 /// for scanning (boxes identified before the block keep theirs).
-fn identify(app: &App, caller: &Caller, session: &Session) -> Option<Arc<Account>> {
+fn identify(app: &App, caller: &Caller, session: &Session) -> Option<Arc<Line>> {
     let blocked = app.stalker.scan.is_blocked(caller.ip, app.now());
-    if blocked && session.account.is_none() {
+    if blocked && session.line.is_none() {
         return None;
     }
-    let found = mac_lookup::account_by_mac(app, &session.mac);
+    let found = mac_lookup::line_by_mac(app, &session.mac);
     if found.is_none() && !blocked {
         miss(app, caller, session.mac.as_str());
     }
@@ -79,14 +79,14 @@ fn identify(app: &App, caller: &Caller, session: &Session) -> Option<Arc<Account
 
 /// `stb get_profile`.
 pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Session) -> Response {
-    let Some(account) = identify(app, caller, session) else {
+    let Some(line) = identify(app, caller, session) else {
         app.stalker.sessions.identified(session.number, None);
         if app.settings.stalker.login_required {
             return js(login_needed());
         }
         return js(refused_profile(NOT_REGISTERED));
     };
-    if app.settings.stalker.login_required && session.login_proven != Some(account.id) {
+    if app.settings.stalker.login_required && session.login_proven != Some(line.id) {
         return js(login_needed());
     }
     // The one decision, with the device step: the box presents its MAC and
@@ -106,7 +106,7 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
     let decision = app
         .gate
         .authorize(
-            tvgate_core::access::decide::Proof::Proven(&account),
+            tvgate_core::access::decide::Proof::Proven(&line),
             &req,
             presented.as_ref(),
             app.now(),
@@ -118,12 +118,12 @@ pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Sess
     };
     if let Err(denial) = checked {
         app.stalker.sessions.identified(session.number, None);
-        return Refused::new(Face::StalkerProfile, denial, caller, &account.username).answer(app);
+        return Refused::new(Face::StalkerProfile, denial, caller, &line.username).answer(app);
     }
     app.stalker
         .sessions
-        .identified(session.number, Some(account.id));
-    js(active_profile(app, &account, &session.mac))
+        .identified(session.number, Some(line.id));
+    js(active_profile(app, &line, &session.mac))
 }
 
 /// `stb do_auth&login=&password=`: proves the line's credentials through
@@ -141,10 +141,10 @@ pub async fn do_auth(app: &App, caller: &Caller, params: &Params, session: &Sess
     // The answer is only yes or no; a refusal is recorded, and a proven
     // line still counts as proven (its state is the profile's business).
     let proven = match checked {
-        Checked::Allowed(proven) => Some(proven.account),
+        Checked::Allowed(proven) => Some(proven.line),
         Checked::Refused { proven, refused } => {
             let _ = refused.record(app);
-            proven.map(|p| p.account)
+            proven.map(|p| p.line)
         }
     };
     let by_mac = identify(app, caller, session);
@@ -165,8 +165,8 @@ fn login_needed() -> Value {
 }
 
 /// Expiry as `account_info` and the profile show it.
-fn end_date(app: &App, account: &Account) -> (String, String) {
-    match account.expires_at {
+fn end_date(app: &App, line: &Line) -> (String, String) {
+    match line.expires_at {
         None => ("Unlimited".into(), "Unlimited".into()),
         Some(at) => {
             let days = (at - app.now()).div_euclid(86_400);
@@ -176,20 +176,20 @@ fn end_date(app: &App, account: &Account) -> (String, String) {
     }
 }
 
-fn active_profile(app: &App, account: &Account, mac: &Mac) -> Value {
+fn active_profile(app: &App, line: &Line, mac: &Mac) -> Value {
     let s = &app.settings.stalker;
-    let (end, plain_end) = end_date(app, account);
+    let (end, plain_end) = end_date(app, line);
     json!({
-        "id": account.id.0.to_string(),
-        "name": &*account.username,
+        "id": line.id.0.to_string(),
+        "name": &*line.username,
         "sname": "",
-        "login": &*account.username,
+        "login": &*line.username,
         "mac": mac.as_str(),
         "status": 0,
         "msg": "",
         "block_msg": "",
         "ls": "",
-        "fname": &*account.username,
+        "fname": &*line.username,
         "phone": plain_end,
         "end_date": end,
         "tariff_plan": "",
@@ -233,11 +233,11 @@ pub fn other(action: &str) -> Response {
 pub fn account_info(call: &Call<'_>, action: &str) -> Response {
     match action {
         "get_main_info" => {
-            let (end, plain_end) = end_date(call.app, &call.account);
+            let (end, plain_end) = end_date(call.app, &call.line);
             js(json!({
                 "mac": call.session.mac.as_str(),
-                "login": &*call.account.username,
-                "fname": &*call.account.username,
+                "login": &*call.line.username,
+                "fname": &*call.line.username,
                 "phone": plain_end,
                 "end_date": end,
                 "tariff_plan": "",
@@ -253,7 +253,7 @@ fn localization() -> Value {
     json!({
         "stb": {"error_channel_nothing_to_play": "No channel", "error_channel_limit": "Channel temporary unavailable",
                 "error_channel_access_denied": "Access denied", "error_channel_link_fault": "Channel unavailable"},
-        "my_account": {"title": "My account", "phone": "Subscription ends", "end_date": "Subscription ends"},
+        "my_account": {"title": "My line", "phone": "Subscription ends", "end_date": "Subscription ends"},
         "tv": {"title": "TV"},
     })
 }

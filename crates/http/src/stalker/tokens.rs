@@ -15,7 +15,7 @@ use super::identity::Mac;
 use rand::RngCore;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
-use tvgate_core::ids::AccountId;
+use tvgate_core::ids::LineId;
 use tvgate_core::UnixTime;
 
 /// Most sessions kept; past it the expired ones go, then the least recently used.
@@ -37,9 +37,9 @@ pub struct Session {
     pub mac: Mac,
     pub last_seen: UnixTime,
     /// The line, once `get_profile` identified the box.
-    pub account: Option<AccountId>,
+    pub line: Option<LineId>,
     /// The line's login and password were proven (`stb do_auth`).
-    pub login_proven: Option<AccountId>,
+    pub login_proven: Option<LineId>,
     pub pending: Option<Pending>,
     /// Events handed out so far (their ids).
     pub events_sent: u64,
@@ -114,7 +114,7 @@ impl Sessions {
                 token: token.clone(),
                 mac: mac.clone(),
                 last_seen: now,
-                account: None,
+                line: None,
                 login_proven: None,
                 pending: None,
                 events_sent: 0,
@@ -170,18 +170,18 @@ impl Sessions {
         }
     }
 
-    /// Records that the box was identified as `account`, ending every other
+    /// Records that the box was identified as `line`, ending every other
     /// session of its MAC.
-    pub fn identified(&self, number: u64, account: Option<AccountId>) {
+    pub fn identified(&self, number: u64, line: Option<LineId>) {
         let mut inner = self.lock();
         let Some(mac) = inner.by_number.get(&number).map(|s| s.mac.clone()) else {
             return;
         };
-        if account.is_some() {
+        if line.is_some() {
             let others: Vec<u64> = inner
                 .by_number
                 .values()
-                .filter(|s| s.mac == mac && s.number != number && s.account.is_some())
+                .filter(|s| s.mac == mac && s.number != number && s.line.is_some())
                 .map(|s| s.number)
                 .collect();
             for n in others {
@@ -191,7 +191,7 @@ impl Sessions {
             }
         }
         if let Some(s) = inner.by_number.get_mut(&number) {
-            s.account = account;
+            s.line = line;
         }
     }
 
@@ -255,8 +255,8 @@ mod tests {
         let second = s.handshake(&a, None, 1);
         let n1 = s.touch(&first, &a, 2).expect("first").number;
         let n2 = s.touch(&second, &a, 2).expect("second").number;
-        s.identified(n1, Some(AccountId(7)));
-        s.identified(n2, Some(AccountId(7)));
+        s.identified(n1, Some(LineId(7)));
+        s.identified(n2, Some(LineId(7)));
         assert!(s.touch(&first, &a, 3).is_none(), "the older box was ended");
         s.notify(n2, "cut_off", "gone".into());
         assert_eq!(

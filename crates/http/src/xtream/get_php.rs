@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use std::sync::Arc;
-use tvgate_core::access::{Account, OutputFormat};
+use tvgate_core::access::{Line, OutputFormat};
 use tvgate_core::catalog::{Catalog, LiveChannel};
 use tvgate_core::ids::CategoryId;
 use tvgate_formats::m3u::{self, Value};
@@ -75,7 +75,7 @@ async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
     )
     .await;
     let Proven {
-        account,
+        line,
         username,
         password,
     } = match checked.allowed() {
@@ -98,7 +98,7 @@ async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
     );
     let urls = UrlPrefixes::new(&base, &creds, output);
     let body =
-        chunked(Playlist::new(app.gate.catalog(), &account, flavour, urls, epg_url).into_fill());
+        chunked(Playlist::new(app.gate.catalog(), &line, flavour, urls, epg_url).into_fill());
     let mut r = Response::new(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -155,7 +155,7 @@ struct Group {
 /// One request's playlist, rendered chunk by chunk.
 pub struct Playlist {
     catalog: Arc<Catalog>,
-    account: Arc<Account>,
+    line: Arc<Line>,
     plus: bool,
     urls: UrlPrefixes,
     epg_url: String,
@@ -166,7 +166,7 @@ pub struct Playlist {
 impl Playlist {
     pub fn new(
         catalog: Arc<Catalog>,
-        account: &Arc<Account>,
+        line: &Arc<Line>,
         flavour: Flavour,
         urls: UrlPrefixes,
         epg_url: String,
@@ -175,13 +175,13 @@ impl Playlist {
             .categories
             .iter()
             .map(|c| Group {
-                visible: account.may_see(Some(c.id)),
+                visible: line.may_see(Some(c.id)),
                 plain: tvgate_core::catalog::is_plain(&c.name),
             })
             .collect();
         Playlist {
             catalog,
-            account: account.clone(),
+            line: line.clone(),
             plus: flavour == Flavour::Plus,
             urls,
             epg_url,
@@ -215,7 +215,7 @@ impl Playlist {
                 )
             }
             // Not in the snapshot: no title, and the package decides.
-            None => (self.account.may_see(category), EMPTY),
+            None => (self.line.may_see(category), EMPTY),
         }
     }
 

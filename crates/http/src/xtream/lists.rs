@@ -9,7 +9,7 @@ use crate::state::App;
 use axum::body::Body;
 use serde_json::json;
 use std::sync::Arc;
-use tvgate_core::access::Account;
+use tvgate_core::access::Line;
 use tvgate_core::catalog::{Catalog, CategoryKind, StreamRef};
 use tvgate_core::ids::{CategoryId, SeriesId, StreamId};
 use tvgate_core::UnixTime;
@@ -61,46 +61,46 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(catalog: &Catalog, account: &Account, filter: Option<u32>) -> Shown {
+    fn new(catalog: &Catalog, line: &Line, filter: Option<u32>) -> Shown {
         let by_index = catalog
             .categories
             .iter()
-            .map(|c| wanted(account, Some(c.id), filter))
+            .map(|c| wanted(line, Some(c.id), filter))
             .collect();
         Shown { by_index, filter }
     }
 
     #[inline]
-    fn shows(&self, catalog: &Catalog, account: &Account, category: Option<CategoryId>) -> bool {
+    fn shows(&self, catalog: &Catalog, line: &Line, category: Option<CategoryId>) -> bool {
         match category {
             None => self.filter.is_none(),
             Some(id) => match catalog.category_index(id) {
                 Some(i) => self.by_index[i],
-                None => wanted(account, category, self.filter),
+                None => wanted(line, category, self.filter),
             },
         }
     }
 }
 
-fn wanted(account: &Account, item_category: Option<CategoryId>, filter: Option<u32>) -> bool {
-    account.may_see(item_category) && filter.is_none_or(|f| item_category.map(|c| c.0) == Some(f))
+fn wanted(line: &Line, item_category: Option<CategoryId>, filter: Option<u32>) -> bool {
+    line.may_see(item_category) && filter.is_none_or(|f| item_category.map(|c| c.0) == Some(f))
 }
 
-pub fn live_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
-    chunked(live_streams_fill(catalog, account, filter))
+pub fn live_streams(catalog: Arc<Catalog>, line: Arc<Line>, filter: Option<u32>) -> Body {
+    chunked(live_streams_fill(catalog, line, filter))
 }
 
 /// The fill function of [`live_streams`] (see [`chunked`]).
 pub fn live_streams_fill(
     catalog: Arc<Catalog>,
-    account: Arc<Account>,
+    line: Arc<Line>,
     filter: Option<u32>,
 ) -> impl FnMut(&mut Vec<u8>) -> bool + Send {
-    let shown = Shown::new(&catalog, &account, filter);
+    let shown = Shown::new(&catalog, &line, filter);
     let mut num = 0u32;
     json_array_fill(catalog.live.len(), move |i, buf, comma| {
         let c = &catalog.live[i];
-        if !shown.shows(&catalog, &account, c.category) {
+        if !shown.shows(&catalog, &line, c.category) {
             return false;
         }
         num += 1;
@@ -130,12 +130,12 @@ pub fn live_streams_fill(
     })
 }
 
-pub fn vod_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
-    let shown = Shown::new(&catalog, &account, filter);
+pub fn vod_streams(catalog: Arc<Catalog>, line: Arc<Line>, filter: Option<u32>) -> Body {
+    let shown = Shown::new(&catalog, &line, filter);
     let mut num = 0u32;
     json_array(catalog.movies.len(), move |i, buf, comma| {
         let m = &catalog.movies[i];
-        if !shown.shows(&catalog, &account, m.category) {
+        if !shown.shows(&catalog, &line, m.category) {
             return false;
         }
         num += 1;
@@ -165,12 +165,12 @@ pub fn vod_streams(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<
     })
 }
 
-pub fn series(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>) -> Body {
-    let shown = Shown::new(&catalog, &account, filter);
+pub fn series(catalog: Arc<Catalog>, line: Arc<Line>, filter: Option<u32>) -> Body {
+    let shown = Shown::new(&catalog, &line, filter);
     let mut num = 0u32;
     json_array(catalog.series.len(), move |i, buf, comma| {
         let s = &catalog.series[i];
-        if !shown.shows(&catalog, &account, s.category) {
+        if !shown.shows(&catalog, &line, s.category) {
             return false;
         }
         num += 1;
@@ -205,12 +205,12 @@ pub fn series(catalog: Arc<Catalog>, account: Arc<Account>, filter: Option<u32>)
 
 /// `get_vod_info`: unknown (or invisible) ids answer `{"info":[]}`, which
 /// @iptv/xtream-api's getMovie reads as "not found".
-pub fn vod_info(catalog: &Catalog, account: &Account, vod_id: Option<u32>) -> Vec<u8> {
+pub fn vod_info(catalog: &Catalog, line: &Line, vod_id: Option<u32>) -> Vec<u8> {
     let movie = vod_id.and_then(|id| match catalog.stream(StreamId(id)) {
         Some(StreamRef::Movie(i)) => Some(&catalog.movies[i]),
         _ => None,
     });
-    let Some(m) = movie.filter(|m| account.may_see(m.category)) else {
+    let Some(m) = movie.filter(|m| line.may_see(m.category)) else {
         return br#"{"info":[]}"#.to_vec();
     };
     let info = json!({
@@ -236,10 +236,10 @@ pub fn vod_info(catalog: &Catalog, account: &Account, vod_id: Option<u32>) -> Ve
 
 /// `get_series_info`: one `seasons` entry per season (Hypnotix lists
 /// episodes only through `seasons`), `episodes` keyed by season as strings.
-pub fn series_info(catalog: &Catalog, account: &Account, series_id: Option<u32>) -> Vec<u8> {
+pub fn series_info(catalog: &Catalog, line: &Line, series_id: Option<u32>) -> Vec<u8> {
     let Some(s) = series_id
         .and_then(|id| catalog.series_by_id(SeriesId(id)))
-        .filter(|s| account.may_see(s.category))
+        .filter(|s| line.may_see(s.category))
     else {
         return br#"{"seasons":[],"info":{},"episodes":{}}"#.to_vec();
     };
@@ -293,7 +293,7 @@ pub fn series_info(catalog: &Catalog, account: &Account, series_id: Option<u32>)
 pub fn epg(
     app: &App,
     catalog: &Catalog,
-    account: &Account,
+    line: &Line,
     stream_id: Option<u32>,
     limit: Option<usize>,
     now: UnixTime,
@@ -302,7 +302,7 @@ pub fn epg(
         Some(StreamRef::Live(i)) => Some(&catalog.live[i]),
         _ => None,
     });
-    let Some(c) = channel.filter(|c| account.may_see(c.category)) else {
+    let Some(c) = channel.filter(|c| line.may_see(c.category)) else {
         return br#"{"epg_listings":[]}"#.to_vec();
     };
     let Some(epg_id) = c.epg_id() else {
@@ -339,15 +339,15 @@ pub fn epg(
 
 /// `panel_api.php` without action: the login payload plus `categories` and
 /// `available_channels` (old apps only).
-pub fn panel(app: &App, ctx: &wire::LoginContext<'_>, account: &Account) -> Vec<u8> {
+pub fn panel(app: &App, ctx: &wire::LoginContext<'_>, line: &Line) -> Vec<u8> {
     let catalog = app.gate.catalog();
     let mut value: serde_json::Value =
-        serde_json::from_slice(&wire::login(ctx, account, None)).unwrap_or_default();
+        serde_json::from_slice(&wire::login(ctx, line, None)).unwrap_or_default();
     let cats = |kind: CategoryKind| -> serde_json::Value {
         catalog
             .categories
             .iter()
-            .filter(|c| c.kind == kind && account.may_see(Some(c.id)))
+            .filter(|c| c.kind == kind && line.may_see(Some(c.id)))
             .map(|c| json!({"category_id": c.id.0.to_string(), "category_name": &*c.name, "parent_id": 0}))
             .collect()
     };
@@ -361,7 +361,7 @@ pub fn panel(app: &App, ctx: &wire::LoginContext<'_>, account: &Account) -> Vec<
     for (n, c) in catalog
         .live
         .iter()
-        .filter(|c| account.may_see(c.category))
+        .filter(|c| line.may_see(c.category))
         .enumerate()
     {
         channels.insert(
@@ -379,7 +379,7 @@ pub fn panel(app: &App, ctx: &wire::LoginContext<'_>, account: &Account) -> Vec<
     for (n, m) in catalog
         .movies
         .iter()
-        .filter(|m| account.may_see(m.category))
+        .filter(|m| line.may_see(m.category))
         .enumerate()
     {
         channels.insert(

@@ -80,7 +80,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         } => return refused.answer(app),
     };
     let Proven {
-        account,
+        line,
         username,
         password,
     } = &proven;
@@ -91,7 +91,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         public: &public,
         username,
         password,
-        active_cons: app.ledger.active(account.id, now),
+        active_cons: app.ledger.active(line.id, now),
         now,
     };
     let denial = denial.as_ref();
@@ -103,44 +103,44 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         if endpoint == Endpoint::PanelApi && denial.is_none() {
-            return json(StatusCode::OK, lists::panel(app, &ctx, account));
+            return json(StatusCode::OK, lists::panel(app, &ctx, line));
         }
-        return json(StatusCode::OK, wire::login(&ctx, account, denial));
+        return json(StatusCode::OK, wire::login(&ctx, line, denial));
     }
     let catalog = app.gate.catalog();
     let category = params.number::<u32>("category_id").filter(|c| *c != 0);
     match action {
         "get_live_categories" => json(
             StatusCode::OK,
-            wire::categories(&catalog, CategoryKind::Live, account),
+            wire::categories(&catalog, CategoryKind::Live, line),
         ),
         "get_vod_categories" => json(
             StatusCode::OK,
-            wire::categories(&catalog, CategoryKind::Movie, account),
+            wire::categories(&catalog, CategoryKind::Movie, line),
         ),
         "get_series_categories" => json(
             StatusCode::OK,
-            wire::categories(&catalog, CategoryKind::Series, account),
+            wire::categories(&catalog, CategoryKind::Series, line),
         ),
         "get_live_streams" => json(
             StatusCode::OK,
-            lists::live_streams(catalog, account.clone(), category),
+            lists::live_streams(catalog, line.clone(), category),
         ),
         "get_vod_streams" => json(
             StatusCode::OK,
-            lists::vod_streams(catalog, account.clone(), category),
+            lists::vod_streams(catalog, line.clone(), category),
         ),
         "get_series" => json(
             StatusCode::OK,
-            lists::series(catalog, account.clone(), category),
+            lists::series(catalog, line.clone(), category),
         ),
         "get_vod_info" => json(
             StatusCode::OK,
-            lists::vod_info(&catalog, account, params.number("vod_id")),
+            lists::vod_info(&catalog, line, params.number("vod_id")),
         ),
         "get_series_info" => json(
             StatusCode::OK,
-            lists::series_info(&catalog, account, params.number("series_id")),
+            lists::series_info(&catalog, line, params.number("series_id")),
         ),
         "get_short_epg" => {
             let limit = params
@@ -152,7 +152,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
                 lists::epg(
                     app,
                     &catalog,
-                    account,
+                    line,
                     params.number("stream_id"),
                     Some(limit),
                     now,
@@ -161,14 +161,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         }
         "get_simple_data_table" | "get_epg" => json(
             StatusCode::OK,
-            lists::epg(
-                app,
-                &catalog,
-                account,
-                params.number("stream_id"),
-                None,
-                now,
-            ),
+            lists::epg(app, &catalog, line, params.number("stream_id"), None, now),
         ),
         // Unknown actions (get_profile, get_server_info, get_account_info, ...)
         // answer the login payload: @iptv/xtream-api and IPTVnator rely on it.
@@ -176,7 +169,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
             app.metrics
                 .logins_ok
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            json(StatusCode::OK, wire::login(&ctx, account, None))
+            json(StatusCode::OK, wire::login(&ctx, line, None))
         }
     }
 }

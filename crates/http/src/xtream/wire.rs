@@ -5,7 +5,7 @@
 use crate::answer::xtream::status_word;
 use crate::localtime::{local_date, time_now};
 use crate::state::{App, PublicUrl, UnlimitedExpiry};
-use tvgate_core::access::{Account, Denial};
+use tvgate_core::access::{Denial, Line};
 use tvgate_core::catalog::{Catalog, Category, CategoryKind};
 use tvgate_core::ids::CategoryId;
 use tvgate_core::UnixTime;
@@ -26,13 +26,13 @@ pub struct LoginContext<'a> {
 
 /// Renders the login payload; `denial` is the reason a proven line is not
 /// allowed (shown in `status`, `message` and tvgate's extension).
-pub fn login(ctx: &LoginContext<'_>, account: &Account, denial: Option<&Denial>) -> Vec<u8> {
+pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Vec<u8> {
     let app = ctx.app;
     let message = match denial {
         Some(d) => d.message(|t| local_date(app, t)),
         None => app.settings.message.clone(),
     };
-    let exp_date = match (account.expires_at, app.settings.unlimited_expiry) {
+    let exp_date = match (line.expires_at, app.settings.unlimited_expiry) {
         (Some(t), _) => Some(t.to_string()),
         (None, UnlimitedExpiry::Null) => None,
         (None, UnlimitedExpiry::FarFuture) => Some(FAR_FUTURE.to_string()),
@@ -45,13 +45,13 @@ pub fn login(ctx: &LoginContext<'_>, account: &Account, denial: Option<&Denial>)
             password: ctx.password,
             message: &message,
             auth: 1,
-            status: status_word(account, denial, ctx.now),
+            status: status_word(line, denial, ctx.now),
             exp_date,
-            is_trial: if account.is_trial { "1" } else { "0" },
+            is_trial: if line.is_trial { "1" } else { "0" },
             active_cons: ctx.active_cons.to_string(),
-            created_at: account.created_at.to_string(),
-            max_connections: account.max_connections.to_string(),
-            allowed_output_formats: account.allowed_formats.iter().map(|f| f.as_str()).collect(),
+            created_at: line.created_at.to_string(),
+            max_connections: line.max_connections.to_string(),
+            allowed_output_formats: line.allowed_formats.iter().map(|f| f.as_str()).collect(),
         },
         server_info: xtream::ServerInfo {
             url: &ctx.public.host,
@@ -90,11 +90,11 @@ pub fn category(c: &Category) -> xtream::Category<'_> {
 }
 
 /// Categories of one kind the line may see, in catalog order.
-pub fn categories(catalog: &Catalog, kind: CategoryKind, account: &Account) -> Vec<u8> {
+pub fn categories(catalog: &Catalog, kind: CategoryKind, line: &Line) -> Vec<u8> {
     let list: Vec<_> = catalog
         .categories
         .iter()
-        .filter(|c| c.kind == kind && account.may_see(Some(c.id)))
+        .filter(|c| c.kind == kind && line.may_see(Some(c.id)))
         .map(category)
         .collect();
     serde_json::to_vec(&list).unwrap_or_else(|_| b"[]".to_vec())

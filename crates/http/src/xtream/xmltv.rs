@@ -36,8 +36,8 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
         Ask::face(Face::Guide),
     )
     .await;
-    let account = match checked.allowed() {
-        Ok(proven) => proven.account,
+    let line = match checked.allowed() {
+        Ok(proven) => proven.line,
         Err(refused) => return refused.answer(app),
     };
     let catalog = app.gate.catalog();
@@ -46,7 +46,7 @@ async fn guide(app: &App, caller: &Caller, params: &Params) -> Response {
     let mut channels: Vec<usize> = Vec::new();
     for (i, c) in catalog.live.iter().enumerate() {
         if let Some(id) = c.epg_id() {
-            if account.may_see(c.category) && seen.insert(id) {
+            if line.may_see(c.category) && seen.insert(id) {
                 channels.push(i);
             }
         }

@@ -19,40 +19,36 @@ use tvgate_core::access::device::{
     Actor, AuditAction, Binding, BoundDevice, DeviceAudit, DeviceKind, DevicePolicy, Enrolment,
     IpRange, NewDevice,
 };
-use tvgate_core::ids::{AccountId, DeviceId};
+use tvgate_core::ids::{DeviceId, LineId};
 use tvgate_core::ports::{StoreError, StoreResult};
 use tvgate_core::UnixTime;
 
-const DEVICE_COLUMNS: &str = "id, account_id, kind, identifier, label, serial, device_id, \
+const DEVICE_COLUMNS: &str = "id, line_id, kind, identifier, label, serial, device_id, \
                               device_id2, first_seen, last_seen, last_ip";
 
-pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(AccountId, Binding)>> {
+pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(LineId, Binding)>> {
     const CONTEXT: &str = "loading device bindings";
     let tx = conn.transaction().ctx(CONTEXT)?;
     let mut all: BTreeMap<i64, Binding> = BTreeMap::new();
     {
         let mut stmt = tx
             .prepare(
-                "SELECT account_id, device_limit, enrolment, ip_lock, last_self_reset
+                "SELECT line_id, device_limit, enrolment, ip_lock, last_self_reset
                  FROM device_policies",
             )
             .ctx(CONTEXT)?;
         let mut rows = stmt.query([]).ctx(CONTEXT)?;
         while let Some(row) = rows.next().ctx(CONTEXT)? {
-            let account: i64 = row.get(0).ctx(CONTEXT)?;
+            let line: i64 = row.get(0).ctx(CONTEXT)?;
             let limit: i64 = row.get(1).ctx(CONTEXT)?;
             let enrolment: String = row.get(2).ctx(CONTEXT)?;
             let ip_lock: String = row.get(3).ctx(CONTEXT)?;
             let limit = u32::try_from(limit).unwrap_or_else(|_| {
-                tracing::warn!(
-                    account,
-                    limit,
-                    "stored device limit is out of range; using 1"
-                );
+                tracing::warn!(line, limit, "stored device limit is out of range; using 1");
                 1
             });
             let enrolment = Enrolment::parse(&enrolment).unwrap_or_else(|| {
-                tracing::warn!(account, enrolment = %enrolment, "stored enrolment is unknown; using operator");
+                tracing::warn!(line, enrolment = %enrolment, "stored enrolment is unknown; using operator");
                 Enrolment::Operator
             });
             let ip_lock = ip_lock
@@ -61,13 +57,13 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(AccountId, Binding
                 .filter_map(|p| {
                     IpRange::parse(p)
                         .map_err(
-                            |e| tracing::warn!(account, error = %e, "stored IP lock entry skipped"),
+                            |e| tracing::warn!(line, error = %e, "stored IP lock entry skipped"),
                         )
                         .ok()
                 })
                 .collect();
             all.insert(
-                account,
+                line,
                 Binding {
                     policy: DevicePolicy {
                         limit,
@@ -83,20 +79,20 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(AccountId, Binding
     {
         let mut stmt = tx
             .prepare(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY account_id, id"
+                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY line_id, id"
             ))
             .ctx(CONTEXT)?;
         let mut rows = stmt.query([]).ctx(CONTEXT)?;
         while let Some(row) = rows.next().ctx(CONTEXT)? {
-            let account: i64 = row.get(1).ctx(CONTEXT)?;
+            let line: i64 = row.get(1).ctx(CONTEXT)?;
             if let Some(device) = device_from_row(row).ctx(CONTEXT)? {
-                all.entry(account).or_default().devices.push(device);
+                all.entry(line).or_default().devices.push(device);
             }
         }
     }
     Ok(all
         .into_iter()
-        .map(|(id, binding)| (AccountId(id), binding))
+        .map(|(id, binding)| (LineId(id), binding))
         .collect())
 }
 
@@ -126,13 +122,13 @@ fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Option<BoundDevice>> {
 
 fn insert_audit(conn: &Connection, a: &DeviceAudit) -> StoreResult<()> {
     conn.prepare_cached(
-        "INSERT INTO device_audit (account_id, username, at, actor, action, ip, old_device,
+        "INSERT INTO device_audit (line_id, username, at, actor, action, ip, old_device,
              new_device, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
-            a.account.0,
+            a.line.0,
             a.username,
             a.at,
             a.actor.as_str(),
@@ -148,11 +144,11 @@ fn insert_audit(conn: &Connection, a: &DeviceAudit) -> StoreResult<()> {
 }
 
 /// `NotFound` unless the line exists (inside the transaction).
-fn require_line(conn: &Connection, account: AccountId) -> StoreResult<()> {
+fn require_line(conn: &Connection, line: LineId) -> StoreResult<()> {
     let found: bool = conn
         .query_row(
-            "SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ?1)",
-            [account.0],
+            "SELECT EXISTS (SELECT 1 FROM lines WHERE id = ?1)",
+            [line.0],
             |row| row.get(0),
         )
         .ctx("finding a line")?;
@@ -161,14 +157,14 @@ fn require_line(conn: &Connection, account: AccountId) -> StoreResult<()> {
     } else {
         Err(StoreError::NotFound {
             what: "line",
-            id: account.to_string(),
+            id: line.to_string(),
         })
     }
 }
 
 pub(super) fn set_policy(
     conn: &mut Connection,
-    account: AccountId,
+    line: LineId,
     policy: DevicePolicy,
     audit: DeviceAudit,
 ) -> StoreResult<()> {
@@ -176,7 +172,7 @@ pub(super) fn set_policy(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
-    require_line(&tx, account)?;
+    require_line(&tx, line)?;
     let ip_lock = policy
         .ip_lock
         .iter()
@@ -184,21 +180,21 @@ pub(super) fn set_policy(
         .collect::<Vec<_>>()
         .join(",");
     tx.execute(
-        "INSERT INTO device_policies (account_id, device_limit, enrolment, ip_lock)
+        "INSERT INTO device_policies (line_id, device_limit, enrolment, ip_lock)
          VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (account_id) DO UPDATE SET device_limit = excluded.device_limit,
+         ON CONFLICT (line_id) DO UPDATE SET device_limit = excluded.device_limit,
              enrolment = excluded.enrolment, ip_lock = excluded.ip_lock",
-        params![account.0, policy.limit, policy.enrolment.as_str(), ip_lock],
+        params![line.0, policy.limit, policy.enrolment.as_str(), ip_lock],
     )
     .ctx(CONTEXT)?;
     insert_audit(&tx, &audit)?;
-    bump(&tx, Half::Accounts)?;
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)
 }
 
 pub(super) fn add(
     conn: &mut Connection,
-    account: AccountId,
+    line: LineId,
     d: NewDevice,
     audit: DeviceAudit,
 ) -> StoreResult<BoundDevice> {
@@ -206,13 +202,13 @@ pub(super) fn add(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
-    require_line(&tx, account)?;
+    require_line(&tx, line)?;
     let result = tx.execute(
-        "INSERT INTO devices (account_id, kind, identifier, label, serial, device_id,
+        "INSERT INTO devices (line_id, kind, identifier, label, serial, device_id,
              device_id2, first_seen, last_seen, last_ip)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
-            account.0,
+            line.0,
             d.kind.as_str(),
             &*d.identifier,
             &*d.label,
@@ -236,7 +232,7 @@ pub(super) fn add(
     }
     let id = DeviceId(tx.last_insert_rowid());
     insert_audit(&tx, &audit)?;
-    bump(&tx, Half::Accounts)?;
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(BoundDevice {
         id,
@@ -254,7 +250,7 @@ pub(super) fn add(
 
 pub(super) fn remove(
     conn: &mut Connection,
-    account: AccountId,
+    line: LineId,
     device: Option<DeviceId>,
     self_reset_at: Option<UnixTime>,
     audit: DeviceAudit,
@@ -263,13 +259,13 @@ pub(super) fn remove(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
-    require_line(&tx, account)?;
+    require_line(&tx, line)?;
     let removed = match device {
         Some(id) => {
             let n = tx
                 .execute(
-                    "DELETE FROM devices WHERE id = ?1 AND account_id = ?2",
-                    [id.0, account.0],
+                    "DELETE FROM devices WHERE id = ?1 AND line_id = ?2",
+                    [id.0, line.0],
                 )
                 .ctx(CONTEXT)?;
             if n == 0 {
@@ -281,19 +277,19 @@ pub(super) fn remove(
             n
         }
         None => tx
-            .execute("DELETE FROM devices WHERE account_id = ?1", [account.0])
+            .execute("DELETE FROM devices WHERE line_id = ?1", [line.0])
             .ctx(CONTEXT)?,
     };
     if let Some(at) = self_reset_at {
         tx.execute(
-            "INSERT INTO device_policies (account_id, last_self_reset) VALUES (?1, ?2)
-             ON CONFLICT (account_id) DO UPDATE SET last_self_reset = excluded.last_self_reset",
-            [account.0, at],
+            "INSERT INTO device_policies (line_id, last_self_reset) VALUES (?1, ?2)
+             ON CONFLICT (line_id) DO UPDATE SET last_self_reset = excluded.last_self_reset",
+            [line.0, at],
         )
         .ctx(CONTEXT)?;
     }
     insert_audit(&tx, &audit)?;
-    bump(&tx, Half::Accounts)?;
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(removed as u64)
 }
@@ -325,24 +321,24 @@ pub(super) fn record_audit(conn: &mut Connection, audit: DeviceAudit) -> StoreRe
 
 pub(super) fn audit(
     conn: &mut Connection,
-    account: Option<AccountId>,
+    line: Option<LineId>,
     limit: u32,
 ) -> StoreResult<Vec<DeviceAudit>> {
     const CONTEXT: &str = "reading the device audit log";
     let mut stmt = conn
         .prepare(
-            "SELECT account_id, username, at, actor, action, ip, old_device, new_device, detail
-             FROM device_audit WHERE ?1 IS NULL OR account_id = ?1
+            "SELECT line_id, username, at, actor, action, ip, old_device, new_device, detail
+             FROM device_audit WHERE ?1 IS NULL OR line_id = ?1
              ORDER BY id DESC LIMIT ?2",
         )
         .ctx(CONTEXT)?;
     let rows = stmt
-        .query_map(params![account.map(|a| a.0), limit], |row| {
+        .query_map(params![line.map(|a| a.0), limit], |row| {
             let actor: String = row.get(3)?;
             let action: String = row.get(4)?;
             let ip: Option<String> = row.get(5)?;
             Ok(DeviceAudit {
-                account: AccountId(row.get(0)?),
+                line: LineId(row.get(0)?),
                 username: row.get(1)?,
                 at: row.get(2)?,
                 // The CHECK constraints keep these known; fall back rather than fail.

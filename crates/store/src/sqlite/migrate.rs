@@ -63,6 +63,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "diagnostic_lines",
         sql: include_str!("../../migrations/sqlite/0007_diagnostic_lines.sql"),
     },
+    Migration {
+        version: 8,
+        name: "lines",
+        sql: include_str!("../../migrations/sqlite/0008_lines.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -15,26 +15,26 @@
 //! power cut. `foreign_keys=ON` makes deleting a source cascade to its items
 //! and guide channels (its programmes go by rowid range, see `guide`).
 //!
-//! Change stamps: every write bumps a counter (`accounts` or `catalog`)
+//! Change stamps: every write bumps a counter (`lines` or `catalog`)
 //! inside the write's own transaction, so a server polling
 //! [`Store::change_stamp`] sees exactly the committed changes of other
 //! processes. Some writes do not bump: storing one verifier (done on a first
 //! login; it is a cache of the password, and bumping would make every first
 //! login reload every line), recording a refresh (no item changes), and
 //! recording a device sighting or a refusal in the device audit, and the
-//! denial log (nothing a decision reads changes). Device binding changes bump `accounts`: the
+//! denial log (nothing a decision reads changes). Device binding changes bump `lines`: the
 //! bindings are reloaded with the lines.
 //!
 //! - [`migrate`]: the versioned schema.
-//! - `accounts`, `devices`, `refusals`, `sources`, `catalog`, `backups`, `guide`: the
+//! - `lines`, `devices`, `refusals`, `sources`, `catalog`, `backups`, `guide`: the
 //!   SQL behind each group of trait methods.
 
-mod accounts;
 mod admins;
 mod backups;
 mod catalog;
 mod devices;
 mod guide;
+mod lines;
 pub mod migrate;
 mod refusals;
 mod sources;
@@ -46,12 +46,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use tvgate_core::access::refusal::{LoggedRefusal, Refusal, RefusalFilter};
-use tvgate_core::access::{Account, NewAccount};
+use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, Source};
-use tvgate_core::ids::{AccountId, DeviceId, SourceId, StreamId};
+use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
     StoreResult, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
@@ -285,14 +285,14 @@ pub(crate) fn check_public_id(id: i64, what: &'static str) -> StoreResult<i64> {
 /// Which change counter a write bumps.
 #[derive(Clone, Copy)]
 pub(crate) enum Half {
-    Accounts,
+    Lines,
     Catalog,
 }
 
 /// Bumps a change counter; call inside the write's transaction.
 pub(crate) fn bump(conn: &Connection, half: Half) -> StoreResult<()> {
     let sql = match half {
-        Half::Accounts => "UPDATE change_stamps SET accounts = accounts + 1",
+        Half::Lines => "UPDATE change_stamps SET lines = lines + 1",
         Half::Catalog => "UPDATE change_stamps SET catalog = catalog + 1",
     };
     conn.prepare_cached(sql)
@@ -303,11 +303,11 @@ pub(crate) fn bump(conn: &Connection, half: Half) -> StoreResult<()> {
 
 fn read_stamp(conn: &mut Connection) -> StoreResult<Option<ChangeStamp>> {
     conn.query_row(
-        "SELECT accounts, catalog FROM change_stamps WHERE id = 1",
+        "SELECT lines, catalog FROM change_stamps WHERE id = 1",
         [],
         |row| {
             Ok(ChangeStamp {
-                accounts: row.get(0)?,
+                lines: row.get(0)?,
                 catalog: row.get(1)?,
             })
         },
@@ -376,109 +376,103 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn load_accounts(&self) -> StoreResult<Vec<Account>> {
-        self.read("loading lines", accounts::load).await
+    async fn load_lines(&self) -> StoreResult<Vec<Line>> {
+        self.read("loading lines", lines::load).await
     }
 
-    async fn insert_account(
-        &self,
-        account: NewAccount,
-        username_key: String,
-    ) -> StoreResult<Account> {
+    async fn insert_line(&self, line: Line, username_key: String) -> StoreResult<Line> {
         self.write("inserting a line", move |c| {
-            accounts::insert(c, account, &username_key)
+            lines::insert(c, line, &username_key)
         })
         .await
     }
 
-    async fn update_account(&self, account: &Account, username_key: String) -> StoreResult<()> {
-        let account = account.clone();
+    async fn update_line(&self, line: &Line, username_key: String) -> StoreResult<()> {
+        let line = line.clone();
         self.write("updating a line", move |c| {
-            accounts::update(c, &account, &username_key)
+            lines::update(c, &line, &username_key)
         })
         .await
     }
 
-    async fn upsert_accounts(
+    async fn upsert_lines(
         &self,
-        rows: Vec<(NewAccount, String, UpsertFields)>,
+        rows: Vec<(Line, String, UpsertFields)>,
     ) -> StoreResult<UpsertCounts> {
-        self.write("importing lines", move |c| accounts::upsert(c, rows))
+        self.write("importing lines", move |c| lines::upsert(c, rows))
             .await
     }
 
-    async fn delete_account(&self, id: AccountId) -> StoreResult<()> {
-        self.write("deleting a line", move |c| accounts::delete(c, id))
+    async fn delete_line(&self, id: LineId) -> StoreResult<()> {
+        self.write("deleting a line", move |c| lines::delete(c, id))
             .await
     }
 
-    async fn set_verifier(&self, id: AccountId, verifier: Option<Vec<u8>>) -> StoreResult<()> {
+    async fn set_verifier(&self, id: LineId, verifier: Option<Vec<u8>>) -> StoreResult<()> {
         self.write("storing a verifier", move |c| {
-            accounts::set_verifier(c, id, verifier.as_deref())
+            lines::set_verifier(c, id, verifier.as_deref())
         })
         .await
     }
 
     async fn upgrade_password_hash(
         &self,
-        id: AccountId,
+        id: LineId,
         hash: String,
         verifier: Vec<u8>,
     ) -> StoreResult<()> {
         self.write("storing an upgraded password hash", move |c| {
-            accounts::upgrade_hash(c, id, &hash, &verifier)
+            lines::upgrade_hash(c, id, &hash, &verifier)
         })
         .await
     }
 
-    async fn set_verifiers(&self, rows: Vec<(AccountId, Vec<u8>)>) -> StoreResult<()> {
-        self.write("storing verifiers", move |c| {
-            accounts::set_verifiers(c, rows)
-        })
-        .await
+    async fn set_verifiers(&self, rows: Vec<(LineId, Vec<u8>)>) -> StoreResult<()> {
+        self.write("storing verifiers", move |c| lines::set_verifiers(c, rows))
+            .await
     }
 
     async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
         self.read("reading the change stamp", read_stamp).await
     }
 
-    async fn load_bindings(&self) -> StoreResult<Vec<(AccountId, Binding)>> {
+    async fn load_bindings(&self) -> StoreResult<Vec<(LineId, Binding)>> {
         self.read("loading device bindings", devices::load).await
     }
 
     async fn set_device_policy(
         &self,
-        account: AccountId,
+        line: LineId,
         policy: DevicePolicy,
         audit: DeviceAudit,
     ) -> StoreResult<()> {
         self.write("setting a line's device policy", move |c| {
-            devices::set_policy(c, account, policy, audit)
+            devices::set_policy(c, line, policy, audit)
         })
         .await
     }
 
     async fn add_device(
         &self,
-        account: AccountId,
+        line: LineId,
         device: NewDevice,
         audit: DeviceAudit,
     ) -> StoreResult<BoundDevice> {
         self.write("binding a device", move |c| {
-            devices::add(c, account, device, audit)
+            devices::add(c, line, device, audit)
         })
         .await
     }
 
     async fn remove_devices(
         &self,
-        account: AccountId,
+        line: LineId,
         device: Option<DeviceId>,
         self_reset_at: Option<UnixTime>,
         audit: DeviceAudit,
     ) -> StoreResult<u64> {
         self.write("removing devices", move |c| {
-            devices::remove(c, account, device, self_reset_at, audit)
+            devices::remove(c, line, device, self_reset_at, audit)
         })
         .await
     }
@@ -499,11 +493,11 @@ impl Store for SqliteStore {
 
     async fn device_audit(
         &self,
-        account: Option<AccountId>,
+        line: Option<LineId>,
         limit: u32,
     ) -> StoreResult<Vec<DeviceAudit>> {
         self.read("reading the device audit log", move |c| {
-            devices::audit(c, account, limit)
+            devices::audit(c, line, limit)
         })
         .await
     }

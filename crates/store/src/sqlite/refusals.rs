@@ -7,7 +7,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection};
 use std::net::{IpAddr, Ipv4Addr};
 use tvgate_core::access::refusal::{username_key, LoggedRefusal, Refusal, RefusalFilter};
-use tvgate_core::ids::AccountId;
+use tvgate_core::ids::LineId;
 use tvgate_core::ports::StoreResult;
 use tvgate_core::UnixTime;
 
@@ -18,7 +18,7 @@ pub(super) fn insert(conn: &mut Connection, refusals: Vec<Refusal>) -> StoreResu
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO refusals
-                 (at, reason, text, account_id, username, username_key, ip, face)
+                 (at, reason, text, line_id, username, username_key, ip, face)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .ctx(CONTEXT)?;
@@ -27,7 +27,7 @@ pub(super) fn insert(conn: &mut Connection, refusals: Vec<Refusal>) -> StoreResu
                 r.at,
                 r.reason,
                 r.text,
-                r.account.map(|a| a.0),
+                r.line.map(|a| a.0),
                 r.username,
                 username_key(&r.username),
                 r.ip.to_string(),
@@ -52,7 +52,7 @@ pub(super) fn query(conn: &mut Connection, f: RefusalFilter) -> StoreResult<Vec<
         }
     };
     add("reason = ?", f.reason.map(Value::Text));
-    add("account_id = ?", f.account.map(|a| Value::Integer(a.0)));
+    add("line_id = ?", f.line.map(|a| Value::Integer(a.0)));
     add(
         "username_key = ?",
         f.username.as_deref().map(|u| Value::Text(username_key(u))),
@@ -69,7 +69,7 @@ pub(super) fn query(conn: &mut Connection, f: RefusalFilter) -> StoreResult<Vec<
     };
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT id, at, reason, text, account_id, username, ip, face FROM refusals{filter}
+            "SELECT id, at, reason, text, line_id, username, ip, face FROM refusals{filter}
              ORDER BY id DESC LIMIT ?"
         ))
         .ctx(CONTEXT)?;
@@ -82,7 +82,7 @@ pub(super) fn query(conn: &mut Connection, f: RefusalFilter) -> StoreResult<Vec<
                     at: row.get(1)?,
                     reason: row.get(2)?,
                     text: row.get(3)?,
-                    account: row.get::<_, Option<i64>>(4)?.map(AccountId),
+                    line: row.get::<_, Option<i64>>(4)?.map(LineId),
                     username: row.get(5)?,
                     // Written from an `IpAddr`; a row edited by hand
                     // reads as 0.0.0.0 rather than failing the page.

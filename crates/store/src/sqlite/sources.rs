@@ -318,7 +318,7 @@ fn delete_unused_categories(conn: &Connection) -> StoreResult<()> {
     let mut named: HashSet<i64> = HashSet::new();
     {
         let mut stmt = conn
-            .prepare("SELECT package FROM accounts WHERE package IS NOT NULL AND package != ''")
+            .prepare("SELECT package FROM lines WHERE package IS NOT NULL AND package != ''")
             .ctx(CONTEXT)?;
         let mut rows = stmt.query([]).ctx(CONTEXT)?;
         while let Some(row) = rows.next().ctx(CONTEXT)? {

@@ -13,8 +13,8 @@
 
 use super::{bump, is_unique_violation, Context, Half};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use tvgate_core::access::{Account, NewAccount, OutputFormats, Status};
-use tvgate_core::ids::{AccountId, CategoryId};
+use tvgate_core::access::{Line, OutputFormats, Status};
+use tvgate_core::ids::{CategoryId, LineId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{StoreError, StoreResult, UpsertCounts, UpsertFields};
 
@@ -22,17 +22,17 @@ const COLUMNS: &str = "id, username, password_hash, verifier, status, expires_at
                        max_connections, allowed_formats, created_at, note, package, revision, \
                        limit_policy";
 
-pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Account>> {
+pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Line>> {
     let mut stmt = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM accounts ORDER BY id"))
+        .prepare(&format!("SELECT {COLUMNS} FROM lines ORDER BY id"))
         .ctx("loading lines")?;
     let rows = stmt.query_map([], from_row).ctx("loading lines")?;
     rows.collect::<Result<Vec<_>, _>>().ctx("loading lines")
 }
 
 /// Decodes a row, falling back to a disabled line on any damaged field.
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
-    let id = AccountId(row.get(0)?);
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Line> {
+    let id = LineId(row.get(0)?);
     let mut damaged: Vec<String> = Vec::new();
     let status_text: String = row.get(4)?;
     let status = status_text.parse::<Status>().unwrap_or_else(|e| {
@@ -73,19 +73,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         status
     } else {
         tracing::warn!(
-            account = id.0,
+            line = id.0,
             problems = %damaged.join("; "),
             "stored line is damaged; loaded as disabled"
         );
         Status::Disabled
     };
-    Ok(Account {
+    Ok(Line {
         id,
         username: row.get::<_, String>(1)?.into_boxed_str(),
         password_hash: row.get::<_, String>(2)?.into_boxed_str(),
         verifier: row
             .get::<_, Option<Vec<u8>>>(3)?
-            .and_then(|v| tvgate_core::access::account::to_verifier(&v)),
+            .and_then(|v| tvgate_core::access::line::to_verifier(&v)),
         status,
         expires_at: row.get(5)?,
         is_trial: row.get(6)?,
@@ -125,17 +125,13 @@ fn conflict(key: &str) -> StoreError {
     }
 }
 
-pub(super) fn insert(
-    conn: &mut Connection,
-    a: NewAccount,
-    username_key: &str,
-) -> StoreResult<Account> {
+pub(super) fn insert(conn: &mut Connection, a: Line, username_key: &str) -> StoreResult<Line> {
     const CONTEXT: &str = "inserting a line";
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
     let result = tx.execute(
-        "INSERT INTO accounts (username, username_key, password_hash, verifier, status,
+        "INSERT INTO lines (username, username_key, password_hash, verifier, status,
              expires_at, is_trial, max_connections, allowed_formats, created_at, note,
              package, revision, limit_policy)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
@@ -160,38 +156,24 @@ pub(super) fn insert(
         Err(e) if is_unique_violation(&e) => return Err(conflict(username_key)),
         Err(e) => return Err(super::backend(CONTEXT, e)),
     }
-    let id = AccountId(tx.last_insert_rowid());
-    bump(&tx, Half::Accounts)?;
+    let id = LineId(tx.last_insert_rowid());
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)?;
-    Ok(Account {
+    Ok(Line {
         id,
-        username: a.username.into(),
-        password_hash: a.password_hash.into(),
-        verifier: a
-            .verifier
-            .as_deref()
-            .and_then(tvgate_core::access::account::to_verifier),
-        status: a.status,
-        expires_at: a.expires_at,
-        is_trial: a.is_trial,
-        max_connections: a.max_connections,
-        limit_policy: a.limit_policy,
-        allowed_formats: a.allowed_formats,
-        created_at: a.created_at,
-        note: a.note.into(),
-        package: a.package.map(Vec::into_boxed_slice),
         revision: 1,
+        ..a
     })
 }
 
 /// Writes every field, the revision included (the caller bumped it).
-pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> StoreResult<()> {
+pub(super) fn update(conn: &mut Connection, a: &Line, username_key: &str) -> StoreResult<()> {
     const CONTEXT: &str = "updating a line";
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
     let result = tx.execute(
-        "UPDATE accounts SET username = ?2, username_key = ?3, password_hash = ?4,
+        "UPDATE lines SET username = ?2, username_key = ?3, password_hash = ?4,
              verifier = ?5, status = ?6, expires_at = ?7, is_trial = ?8,
              max_connections = ?9, allowed_formats = ?10, created_at = ?11, note = ?12,
              package = ?13, revision = ?14, limit_policy = ?15
@@ -217,7 +199,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
     match result {
         Ok(0) => Err(not_found(a.id)),
         Ok(_) => {
-            bump(&tx, Half::Accounts)?;
+            bump(&tx, Half::Lines)?;
             tx.commit().ctx(CONTEXT)
         }
         Err(e) if is_unique_violation(&e) => Err(conflict(username_key)),
@@ -225,7 +207,7 @@ pub(super) fn update(conn: &mut Connection, a: &Account, username_key: &str) -> 
     }
 }
 
-fn not_found(id: AccountId) -> StoreError {
+fn not_found(id: LineId) -> StoreError {
     StoreError::NotFound {
         what: "line",
         id: id.to_string(),
@@ -237,7 +219,7 @@ fn not_found(id: AccountId) -> StoreError {
 /// line once and then updates it.
 pub(super) fn upsert(
     conn: &mut Connection,
-    rows: Vec<(NewAccount, String, UpsertFields)>,
+    rows: Vec<(Line, String, UpsertFields)>,
 ) -> StoreResult<UpsertCounts> {
     const CONTEXT: &str = "importing lines";
     let tx = conn
@@ -246,11 +228,11 @@ pub(super) fn upsert(
     let mut counts = UpsertCounts::default();
     {
         let mut find = tx
-            .prepare("SELECT id FROM accounts WHERE username_key = ?1")
+            .prepare("SELECT id FROM lines WHERE username_key = ?1")
             .ctx(CONTEXT)?;
         let mut create = tx
             .prepare(
-                "INSERT INTO accounts (username, username_key, password_hash, verifier, status,
+                "INSERT INTO lines (username, username_key, password_hash, verifier, status,
                      expires_at, is_trial, max_connections, allowed_formats, created_at, note,
                      package, revision, limit_policy)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?13)",
@@ -260,7 +242,7 @@ pub(super) fn upsert(
         // value unless its flag is set.
         let mut change = tx
             .prepare(
-                "UPDATE accounts SET
+                "UPDATE lines SET
                      password_hash   = CASE WHEN ?2 THEN ?3 ELSE password_hash END,
                      verifier        = CASE WHEN ?2 THEN ?4 ELSE verifier END,
                      max_connections = CASE WHEN ?5 THEN ?6 ELSE max_connections END,
@@ -303,7 +285,7 @@ pub(super) fn upsert(
                     // Dropping the transaction rolls the batch back.
                     return Err(StoreError::Conflict {
                         what: "line",
-                        value: a.username.clone(),
+                        value: a.username.to_string(),
                     });
                 }
                 Some(id) => {
@@ -332,24 +314,24 @@ pub(super) fn upsert(
             }
         }
     }
-    bump(&tx, Half::Accounts)?;
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)?;
     Ok(counts)
 }
 
-pub(super) fn delete(conn: &mut Connection, id: AccountId) -> StoreResult<()> {
+pub(super) fn delete(conn: &mut Connection, id: LineId) -> StoreResult<()> {
     const CONTEXT: &str = "deleting a line";
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
     if tx
-        .execute("DELETE FROM accounts WHERE id = ?1", [id.0])
+        .execute("DELETE FROM lines WHERE id = ?1", [id.0])
         .ctx(CONTEXT)?
         == 0
     {
         return Err(not_found(id));
     }
-    bump(&tx, Half::Accounts)?;
+    bump(&tx, Half::Lines)?;
     tx.commit().ctx(CONTEXT)
 }
 
@@ -358,12 +340,12 @@ pub(super) fn delete(conn: &mut Connection, id: AccountId) -> StoreResult<()> {
 /// change stamp moves (a first login must not make servers reload every line).
 pub(super) fn set_verifier(
     conn: &mut Connection,
-    id: AccountId,
+    id: LineId,
     verifier: Option<&[u8]>,
 ) -> StoreResult<()> {
     match conn
         .execute(
-            "UPDATE accounts SET verifier = ?2 WHERE id = ?1",
+            "UPDATE lines SET verifier = ?2 WHERE id = ?1",
             params![id.0, verifier],
         )
         .ctx("storing a verifier")?
@@ -377,13 +359,13 @@ pub(super) fn set_verifier(
 /// bumping the change stamp (nothing another process holds became wrong).
 pub(super) fn upgrade_hash(
     conn: &mut Connection,
-    id: AccountId,
+    id: LineId,
     hash: &str,
     verifier: &[u8],
 ) -> StoreResult<()> {
     match conn
         .execute(
-            "UPDATE accounts SET password_hash = ?2, verifier = ?3 WHERE id = ?1",
+            "UPDATE lines SET password_hash = ?2, verifier = ?3 WHERE id = ?1",
             params![id.0, hash, verifier],
         )
         .ctx("storing an upgraded password hash")?
@@ -399,7 +381,7 @@ pub(super) fn upgrade_hash(
 /// verifiers another process (the CLI import) computed.
 pub(super) fn set_verifiers(
     conn: &mut Connection,
-    rows: Vec<(AccountId, Vec<u8>)>,
+    rows: Vec<(LineId, Vec<u8>)>,
 ) -> StoreResult<()> {
     const CONTEXT: &str = "storing verifiers";
     let tx = conn
@@ -407,7 +389,7 @@ pub(super) fn set_verifiers(
         .ctx(CONTEXT)?;
     {
         let mut set = tx
-            .prepare("UPDATE accounts SET verifier = ?2 WHERE id = ?1")
+            .prepare("UPDATE lines SET verifier = ?2 WHERE id = ?1")
             .ctx(CONTEXT)?;
         for (id, verifier) in &rows {
             if set.execute(params![id.0, verifier]).ctx(CONTEXT)? == 0 {
@@ -416,7 +398,7 @@ pub(super) fn set_verifiers(
         }
     }
     if !rows.is_empty() {
-        bump(&tx, Half::Accounts)?;
+        bump(&tx, Half::Lines)?;
     }
     tx.commit().ctx(CONTEXT)
 }
@@ -443,12 +425,12 @@ mod tests {
         // Get past the CHECK constraints, as a hand edit of the file might.
         conn.execute_batch(
             "PRAGMA ignore_check_constraints = ON;
-             INSERT INTO accounts (username, username_key, password_hash, status,
+             INSERT INTO lines (username, username_key, password_hash, status,
                  max_connections, allowed_formats, created_at, package)
              VALUES ('a', 'a', 'h', 'paused', 2, 3, 0, '1,zz,2'),
                     ('b', 'b', 'h', 'active', -1, 3, 0, NULL),
                     ('c', 'c', 'h', 'ACTIVE', 2, 3, 0, '5');
-             INSERT INTO accounts (username, username_key, password_hash, status,
+             INSERT INTO lines (username, username_key, password_hash, status,
                  max_connections, allowed_formats, created_at, limit_policy)
              VALUES ('d', 'd', 'h', 'active', 2, 3, 0, 'oldest_wins'),
                     ('e', 'e', 'h', 'active', 2, 3, 0, 'newest_wins');",

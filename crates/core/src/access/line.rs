@@ -1,6 +1,6 @@
 //! A subscriber line: what an operator sells and a player logs in with.
 
-use crate::ids::{AccountId, CategoryId};
+use crate::ids::{CategoryId, LineId};
 use crate::ledger::LimitPolicy;
 use crate::UnixTime;
 use std::fmt;
@@ -184,9 +184,12 @@ pub fn to_verifier(bytes: &[u8]) -> Option<Verifier> {
 
 /// A line as the store keeps it. The password is only ever held as an
 /// argon2id hash plus the keyed verifier (see [`super::secrets`]).
+///
+/// The same type is what the gate hands the store to create a line: the
+/// store assigns `id` and `revision` ([`LineId::UNSAVED`] and 0 until then).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    pub id: AccountId,
+pub struct Line {
+    pub id: LineId,
     /// As the operator wrote it (shown in lists).
     pub username: Box<str>,
     /// PHC string of the argon2id hash.
@@ -212,7 +215,7 @@ pub struct Account {
     pub revision: i64,
 }
 
-impl Account {
+impl Line {
     /// True when the line's expiry has passed at `now`.
     pub fn is_expired(&self, now: UnixTime) -> bool {
         matches!(self.expires_at, Some(at) if at <= now)
@@ -228,27 +231,9 @@ impl Account {
     }
 }
 
-/// A line to create (the password is already hashed by the caller).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAccount {
-    pub username: String,
-    pub password_hash: String,
-    pub verifier: Option<Vec<u8>>,
-    pub status: Status,
-    pub expires_at: Option<UnixTime>,
-    pub is_trial: bool,
-    pub max_connections: u32,
-    /// `None`: the server-wide setting.
-    pub limit_policy: Option<LimitPolicy>,
-    pub allowed_formats: OutputFormats,
-    pub created_at: UnixTime,
-    pub note: String,
-    pub package: Option<Vec<CategoryId>>,
-}
-
 /// A change to some fields of a line; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccountPatch {
+pub struct LinePatch {
     pub status: Option<Status>,
     /// `Some(None)` clears the expiry (never expires).
     pub expires_at: Option<Option<UnixTime>>,
@@ -264,38 +249,38 @@ pub struct AccountPatch {
     pub password: Option<(String, Option<Vec<u8>>)>,
 }
 
-impl AccountPatch {
-    /// Applies the patch to `account`, bumping its revision.
-    pub fn apply(&self, account: &mut Account) {
+impl LinePatch {
+    /// Applies the patch to `line`, bumping its revision.
+    pub fn apply(&self, line: &mut Line) {
         if let Some(s) = self.status {
-            account.status = s;
+            line.status = s;
         }
         if let Some(e) = self.expires_at {
-            account.expires_at = e;
+            line.expires_at = e;
         }
         if let Some(t) = self.is_trial {
-            account.is_trial = t;
+            line.is_trial = t;
         }
         if let Some(m) = self.max_connections {
-            account.max_connections = m;
+            line.max_connections = m;
         }
         if let Some(p) = self.limit_policy {
-            account.limit_policy = p;
+            line.limit_policy = p;
         }
         if let Some(f) = self.allowed_formats {
-            account.allowed_formats = f;
+            line.allowed_formats = f;
         }
         if let Some(n) = &self.note {
-            account.note = n.as_str().into();
+            line.note = n.as_str().into();
         }
         if let Some(p) = &self.package {
-            account.package = p.as_ref().map(|v| v.clone().into_boxed_slice());
+            line.package = p.as_ref().map(|v| v.clone().into_boxed_slice());
         }
         if let Some((hash, verifier)) = &self.password {
-            account.password_hash = hash.as_str().into();
-            account.verifier = verifier.as_deref().and_then(to_verifier);
+            line.password_hash = hash.as_str().into();
+            line.verifier = verifier.as_deref().and_then(to_verifier);
         }
-        account.revision += 1;
+        line.revision += 1;
     }
 }
 
@@ -323,8 +308,8 @@ mod tests {
 
     #[test]
     fn a_patch_sets_and_clears_the_limit_policy() {
-        let mut a = Account {
-            id: AccountId(1),
+        let mut a = Line {
+            id: LineId(1),
             username: "a".into(),
             password_hash: "h".into(),
             verifier: None,
@@ -339,15 +324,15 @@ mod tests {
             package: None,
             revision: 1,
         };
-        let set = AccountPatch {
+        let set = LinePatch {
             limit_policy: Some(Some(LimitPolicy::NewestWins)),
             ..Default::default()
         };
         set.apply(&mut a);
         assert_eq!(a.limit_policy, Some(LimitPolicy::NewestWins));
-        AccountPatch::default().apply(&mut a);
+        LinePatch::default().apply(&mut a);
         assert_eq!(a.limit_policy, Some(LimitPolicy::NewestWins), "kept");
-        let clear = AccountPatch {
+        let clear = LinePatch {
             limit_policy: Some(None),
             ..Default::default()
         };
@@ -362,9 +347,9 @@ mod tests {
     fn a_line_is_compact() {
         assert!(std::mem::size_of::<Option<LimitPolicy>>() == 1);
         assert!(
-            std::mem::size_of::<Account>() <= 160,
+            std::mem::size_of::<Line>() <= 160,
             "{}",
-            std::mem::size_of::<Account>()
+            std::mem::size_of::<Line>()
         );
     }
 }
