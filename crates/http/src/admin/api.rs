@@ -9,7 +9,7 @@
 //! document is checked against it in a test.
 
 use super::ApiError;
-use super::{api_lines, lines};
+use super::{api_lines, lines, Operator};
 use crate::params::{Params, QueryParams};
 use crate::present::line;
 use crate::slots;
@@ -24,7 +24,6 @@ use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use tvgate_core::access::{Line, LinePatch, OutputFormat, OutputFormats, Status};
-use tvgate_core::admin::ApiToken;
 use tvgate_core::gate::LineSpec;
 use tvgate_core::ids::DeviceId;
 use tvgate_core::ledger::{LeaseId, LeaseKind, LimitPolicy};
@@ -125,9 +124,7 @@ async fn no_such_route() -> ApiError {
     ApiError::not_found("no such API route (see /api/v1/openapi.json)")
 }
 
-/// A request that presented a live API token.
-pub struct Operator(pub ApiToken);
-
+/// The operator behind a request that presented a live API token.
 impl FromRequestParts<App> for Operator {
     type Rejection = ApiError;
 
@@ -144,7 +141,10 @@ impl FromRequestParts<App> for Operator {
             })
             .ok_or_else(ApiError::unauthorized)?;
         match app.gate.check_api_token(&presented).await? {
-            Some(token) => Ok(Operator(token)),
+            Some(token) => Ok(Operator {
+                admin: token.admin_name,
+                token: Some(token.id),
+            }),
             None => Err(ApiError::unauthorized()),
         }
     }

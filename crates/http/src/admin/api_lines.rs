@@ -3,9 +3,10 @@
 //! [`super::api`] (a 400 naming the field), same shared code as the console
 //! ([`super::lines`]).
 
-use super::api::{find_line, object, ok, ApiResult, Fields, Operator};
+use super::api::{find_line, object, ok, ApiResult, Fields};
 use super::lines;
 use super::ApiError;
+use super::Operator;
 use crate::present::line::device_policy_json;
 use crate::state::App;
 use axum::body::Bytes;

@@ -11,9 +11,10 @@
 //! [`redact_location`]: credentials in a provider URL never leave the
 //! server.
 
-use super::api::{object, ok, parse_id, query_u32, ApiResult, Fields, Operator};
+use super::api::{object, ok, parse_id, query_u32, ApiResult, Fields};
 use super::importer::{RefreshState, StartError};
 use super::ApiError;
+use super::Operator;
 use crate::params::QueryParams;
 use crate::state::App;
 use axum::body::Bytes;
@@ -204,7 +205,8 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
         })
         .await?;
     tracing::info!(
-        token = op.0.id,
+        token = op.token,
+        admin = %op.admin,
         source = source.id.0,
         "source added through the API"
     );

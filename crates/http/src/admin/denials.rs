@@ -5,8 +5,8 @@
 //! handler. Both read through `crate::refusals::page` (every refusal
 //! recorded before the request is in the answer).
 
-use super::api::Operator;
 use super::ApiError;
+use super::Operator;
 use crate::params::{Params, QueryParams};
 use crate::state::App;
 use axum::extract::State;

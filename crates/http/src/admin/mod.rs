@@ -25,3 +25,13 @@ pub mod schedule;
 pub mod session;
 
 pub use error::ApiError;
+
+/// Who is acting, in the console or through the API: the operator's name,
+/// and the API token they presented (`None` in the console, which uses a
+/// session). One type for both faces, so a handler shared by them and the
+/// logs name the actor the same way.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub admin: String,
+    pub token: Option<i64>,
+}

@@ -39,11 +39,7 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 /// Most sessions held at once; the oldest goes first beyond it.
 const MAX_SESSIONS: usize = 10_000;
 
-/// What the console keeps about a logged-in operator.
-#[derive(Debug, Clone)]
-pub struct Operator {
-    pub admin: String,
-}
+pub use super::Operator;
 
 /// One logged-in operator (`session.admin` through `Deref`).
 pub type Session = crate::web::Session<Operator>;
@@ -244,6 +240,7 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
             let (id, _) = app.admin_sessions.open(
                 Operator {
                     admin: admin.name.clone(),
+                    token: None,
                 },
                 now,
                 SESSION_SECS,
