@@ -272,7 +272,7 @@ pub enum LineCommand {
     },
     /// Delete a line.
     Delete { username: String },
-    /// Create or update many lines from a CSV file (header: username[,password,max_connections,expires,status,limit_policy,is_trial,note]).
+    /// Create or update many lines from a CSV file (header: `username` and any of `password,max_connections,expires,status,limit_policy,is_trial,note`).
     Import {
         file: PathBuf,
         /// Write generated passwords to this CSV file instead of standard output.

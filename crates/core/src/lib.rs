@@ -2,7 +2,7 @@
 //!
 //! - [`access`]: lines (subscriber lines), credential hygiene, password
 //!   hashing and the keyed verifier, the failed-login limiter and the one pure
-//!   function that decides every request ([`access::decide`]).
+//!   function that decides every request ([`access::decide()`]).
 //! - [`catalog`]: categories, live channels, movies, series and the guide, as
 //!   an immutable in-memory snapshot that faces read without locks.
 //! - [`ports`]: the traits the adapters implement (the store).

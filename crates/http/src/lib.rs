@@ -16,7 +16,7 @@
 //!   (relay, proxied HLS, VOD, built-ins, redirect);
 //! - [`params`]: request parameters, read one way;
 //! - [`slots`], [`slate`], [`refusals`], [`localtime`], [`web`], [`body`],
-//!   [`metrics`], [`cors`]; [`state`] (the [`App`]) and this file (the
+//!   [`mod@metrics`], [`cors`]; [`state`] (the [`App`]) and this file (the
 //!   router) wire the faces together.
 //!
 //! Deliberately absent: business rules (they live in `tvgate-core`) and

@@ -155,8 +155,8 @@ const PLAYERS: &[&str] = &[
 /// Whether a user agent looks like a video player (or a TV, or a set-top
 /// box) rather than a browser or a command-line tool:
 /// 1. no user agent: not a player;
-/// 2. one of [`TOOLS`] at the start: not a player;
-/// 3. one of [`PLAYERS`] anywhere: a player;
+/// 2. one of `TOOLS` at the start: not a player;
+/// 3. one of `PLAYERS` anywhere: a player;
 /// 4. `Mozilla/` anywhere: a browser, not a player;
 /// 5. anything else: a player (players and boxes name themselves freely).
 pub fn looks_like_player(user_agent: &str) -> bool {

@@ -11,7 +11,7 @@
 //!   in a cycle, so after the last backup comes the primary again. Each
 //!   failure is logged once at warn with credentials redacted
 //!   (`tvgate_formats::redact_url`) and counted in [`RelayStats`].
-//! * **Clean seams.** Alignment is per connection ([`align`]): a partial
+//! * **Clean seams.** Alignment is per connection (`align`): a partial
 //!   packet at a switch is dropped, never glued to the next upstream's bytes,
 //!   and the first packet of every PID after a switch carries the
 //!   discontinuity_indicator.

@@ -4,7 +4,7 @@
 //! The order of work for any request is fixed: the limiter may refuse a
 //! caller that is already over its failure budget; otherwise the presented
 //! credentials are cleaned ([`credentials::clean_presented`]), looked up and
-//! proven ([`secrets`]); then [`decide`] turns the proof and the request into
+//! proven ([`secrets`]); then [`decide()`] turns the proof and the request into
 //! `Allow` or `Deny(reason)`; the last rule is the line's device binding
 //! ([`device`]). Nothing about the line is revealed before its
 //! credentials are proven.

@@ -1,7 +1,7 @@
 //! Extended M3U ("m3u_plus"): a tolerant streaming reader and allocation-free
 //! writing helpers whose output every parser in protocols.md §4.2 agrees with.
 //!
-//! Reading ([`read`]) never fails on content. Real playlists come with a BOM,
+//! Reading ([`read()`]) never fails on content. Real playlists come with a BOM,
 //! CRLF or bare CR line ends, no `#EXTM3U`, unquoted or single-quoted
 //! attribute values, Latin-1 bytes, names broken over two lines, URLs without
 //! an `#EXTINF`: each problem becomes a [`Diagnostic`](crate::Diagnostic)

@@ -1,6 +1,6 @@
 //! XMLTV: a streaming, tolerant reader (quick-xml) and a DTD-valid writer.
 //!
-//! Reading ([`read`]) keeps what a player needs from a guide: channel ids,
+//! Reading ([`read()`]) keeps what a player needs from a guide: channel ids,
 //! display names and the first icon; for each programme its channel,
 //! start/stop (unix seconds), first title (and its `lang`) and first
 //! description. Real guides are messy (ids with spaces, files that fail the

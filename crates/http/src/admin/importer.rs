@@ -3,7 +3,7 @@
 //!
 //! The importer's I/O (download, streaming parse) lives in the binary
 //! (`src/sources.rs`), which this crate cannot call; it is handed in as a
-//! [`SourceImporter`] on [`App`](crate::state::App), so the CLI and the web
+//! [`SourceImporter`] on [`crate::state::App`], so the CLI and the web
 //! run the one importer, and both end in `Gate::import_source` (store,
 //! record the outcome, reload the catalog). The importer reports through
 //! [`Progress`]; [`RefreshProgress`] keeps that in atomics the pages and the
