@@ -367,6 +367,7 @@ async fn console_live_view_lists_and_ends_a_real_connection() {
     assert!(srv
         .ledger
         .holders(srv.gate.find_line("tina").expect("line").id, NOW)
+        .await
         .is_empty());
     // The serving body renews each second of the server's clock and stops
     // at the first renewal that fails.

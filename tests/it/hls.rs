@@ -210,9 +210,10 @@ fn uris(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn holders(srv: &TestServer, line: i64) -> Vec<tvgate_core::ledger::Lease> {
+async fn holders(srv: &TestServer, line: i64) -> Vec<tvgate_core::ledger::Lease> {
     srv.ledger
         .holders(LineId(line), srv.clock.load(Ordering::Relaxed))
+        .await
 }
 
 async fn fetch(c: &reqwest::Client, url: &str) -> (u16, Bytes) {
@@ -319,7 +320,7 @@ async fn an_hls_slot_is_held_while_used_and_ends_after_the_idle_window() {
     let path = format!("/live/hana/pw-hls-1/{id}.m3u8");
     let (status, text) = playlist(&srv, &tv, &path, "TV").await;
     assert_eq!(status, 200);
-    let leases = holders(&srv, 1);
+    let leases = holders(&srv, 1).await;
     assert_eq!(leases.len(), 1, "{leases:?}");
     assert_eq!(leases[0].kind, tvgate_core::ledger::LeaseKind::Hls);
     // Target duration 2 s: the window is the 6 s floor.
@@ -329,7 +330,7 @@ async fn an_hls_slot_is_held_while_used_and_ends_after_the_idle_window() {
     srv.clock.fetch_add(4, Ordering::Relaxed);
     let (status, _) = playlist(&srv, &tv, &path, "TV").await;
     assert_eq!(status, 200);
-    let again = holders(&srv, 1);
+    let again = holders(&srv, 1).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, leases[0].id, "same lease, not a second slot");
     assert_eq!(again[0].expires, NOW + 4 + 6);
@@ -347,11 +348,11 @@ async fn an_hls_slot_is_held_while_used_and_ends_after_the_idle_window() {
     srv.clock.fetch_add(5, Ordering::Relaxed);
     let (status, _) = fetch(&tv, &uris(&text)[0]).await;
     assert_eq!(status, 200);
-    assert_eq!(holders(&srv, 1).len(), 1);
+    assert_eq!(holders(&srv, 1).await.len(), 1);
 
     // Nobody asks for anything for longer than the window: the slot is free.
     srv.clock.fetch_add(7, Ordering::Relaxed);
-    assert!(holders(&srv, 1).is_empty());
+    assert!(holders(&srv, 1).await.is_empty());
     let v = get_json(&srv.url("/player_api.php?username=hana&password=pw-hls-1")).await;
     assert_eq!(v["user_info"]["active_cons"], "0");
     let (status, body) = fetch(&tv, &uris(&text)[1]).await;
@@ -381,7 +382,7 @@ async fn a_master_playlist_is_rewritten_and_its_variants_are_served_through_toke
     assert!(!media.contains("secret"), "{media}");
     let (status, body) = fetch(&c, &uris(&media)[0]).await;
     assert_eq!((status, body), (200, up.parts[0].clone()));
-    assert_eq!(holders(&srv, 1).len(), 1, "one viewer, one slot");
+    assert_eq!(holders(&srv, 1).await.len(), 1, "one viewer, one slot");
 }
 
 async fn next(ts: &mut futures::stream::BoxStream<'static, Bytes>) -> Option<Bytes> {

@@ -116,13 +116,8 @@ async fn a_killed_client_frees_its_slot_within_a_second() {
             .expect("curl is installed"),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
-    while srv
-        .gate
-        .find_line("tina")
-        .map(|a| srv_active(&srv, a.id))
-        .unwrap_or(0)
-        == 0
-    {
+    let tina = srv.gate.find_line("tina").expect("line").id;
+    while srv_active(&srv, tina).await == 0 {
         assert!(Instant::now() < deadline, "curl never started streaming");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -143,8 +138,8 @@ async fn a_killed_client_frees_its_slot_within_a_second() {
     );
 }
 
-fn srv_active(srv: &TestServer, id: tvgate_core::ids::LineId) -> u32 {
-    srv.ledger.active(id, NOW)
+async fn srv_active(srv: &TestServer, id: tvgate_core::ids::LineId) -> u32 {
+    srv.ledger.active(id, NOW).await
 }
 
 /// 200 viewers of one built-in channel share one upstream, and each starts

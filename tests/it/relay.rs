@@ -253,10 +253,10 @@ async fn no_slot_outlives_a_panicking_upstream_task() {
         .expect("request");
     assert_eq!(r.status(), 200);
     let _ = r.chunk().await;
-    assert_eq!(srv.ledger.active(line, NOW), 1);
+    assert_eq!(srv.ledger.active(line, NOW).await, 1);
     // The upstream task panics; the viewer's stream ends and its slot with it.
     let t0 = Instant::now();
-    while srv.ledger.active(line, NOW) != 0 {
+    while srv.ledger.active(line, NOW).await != 0 {
         assert!(
             t0.elapsed() < Duration::from_secs(3),
             "slot still held after the panic"

@@ -209,13 +209,13 @@ async fn a_box_goes_from_handshake_to_a_relayed_channel() {
     let first = r.chunk().await.expect("chunk").expect("bytes");
     assert_eq!(first[0], 0x47, "MPEG-TS sync byte");
     assert_eq!(
-        srv.ledger.active(line_id(&srv), NOW),
+        srv.ledger.active(line_id(&srv), NOW).await,
         1,
         "the stream holds a slot"
     );
     drop(r);
     let freed = tokio::time::timeout(Duration::from_secs(5), async {
-        while srv.ledger.active(line_id(&srv), NOW) != 0 {
+        while srv.ledger.active(line_id(&srv), NOW).await != 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     })

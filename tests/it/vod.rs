@@ -204,14 +204,14 @@ fn movie_url(srv: &TestServer, id: u64) -> String {
     srv.url(&format!("/movie/vera/pw-v/{id}.mp4"))
 }
 
-fn holders(srv: &TestServer) -> usize {
+async fn holders(srv: &TestServer) -> usize {
     let line = srv.gate.find_line("vera").expect("line").id;
-    srv.ledger.holders(line, NOW).len()
+    srv.ledger.holders(line, NOW).await.len()
 }
 
 async fn wait_until_free(srv: &TestServer) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while holders(srv) != 0 {
+    while holders(srv).await != 0 {
         assert!(Instant::now() < deadline, "the slot was never freed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -295,7 +295,7 @@ async fn head_is_forwarded_as_head_and_takes_no_slot() {
         .await
         .expect("request");
     assert!(watching.chunk().await.expect("chunk").is_some());
-    assert_eq!(holders(&srv), 1);
+    assert_eq!(holders(&srv).await, 1);
     let r = client()
         .head(movie_url(&srv, ids["Film"]))
         .header("user-agent", "Other/1.0")
@@ -310,7 +310,7 @@ async fn head_is_forwarded_as_head_and_takes_no_slot() {
     assert_eq!(r.headers()[header::ACCEPT_RANGES], "bytes");
     assert_eq!(p.seen.head.load(Ordering::Relaxed), 1, "HEAD upstream");
     assert_eq!(p.seen.get.load(Ordering::Relaxed), 0, "no GET upstream");
-    assert_eq!(holders(&srv), 1, "the HEAD took no slot");
+    assert_eq!(holders(&srv).await, 1, "the HEAD took no slot");
     drop(watching);
     wait_until_free(&srv).await;
 }
@@ -388,7 +388,7 @@ async fn the_slot_is_held_while_downloading_and_freed_when_the_player_leaves() {
     for _ in 0..4 {
         assert!(r.chunk().await.expect("chunk").is_some());
     }
-    assert_eq!(holders(&srv), 1, "held during the download");
+    assert_eq!(holders(&srv).await, 1, "held during the download");
     // A second device is refused while the first downloads.
     let (status, body) = {
         let r = client()

@@ -110,6 +110,7 @@ pub fn fix_for_reason(code: &str) -> &'static str {
         "connection_limit" => "Close the app on the other devices listed (fully, not minimised), wait a minute, then try again; or ask for a plan with more connections.",
         "device_not_registered" | "device_limit" | "device_mismatch" => "Ask your provider to register this device (send them the MAC or device id the app shows).",
         "source_at_capacity" => "The provider's own source is full right now: try again later or another channel.",
+        "ledger_unavailable" => "The provider's server cannot check connections right now: try again in a minute; if it lasts, tell the provider.",
         _ => "Contact your provider with the report.",
     }
 }

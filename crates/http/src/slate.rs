@@ -42,8 +42,10 @@ impl StreamDenials {
 
 /// Reasons that are always answered with the status: a caller over its
 /// failure budget must get 429 and `Retry-After`, not a clip that plays as
-/// if the request had worked.
-pub const STATUS_ONLY: &[&str] = &["rate_limited"];
+/// if the request had worked; and a server whose connection ledger does not
+/// answer gets a player's retry (503) rather than a clip the player would
+/// take for the channel and stop at.
+pub const STATUS_ONLY: &[&str] = &["rate_limited", "ledger_unavailable"];
 
 /// The clip for each reason code.
 const CLIPS: &[(&str, &[u8])] = &[

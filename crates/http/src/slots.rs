@@ -9,27 +9,97 @@
 //! renews the lease; a renewal that fails (the lease was ended by newest-wins
 //! or by the operator) ends the stream.
 //!
+//! The ledger is async (a shared ledger does I/O) and a `Drop` cannot wait:
+//! the guard polls the end once where it drops, which finishes it at once
+//! for the in-process ledger, and hands an end that has to wait (a round
+//! trip to Redis) to [`Releases`], one background task per app that drives
+//! them to completion. A renewal runs beside the body the same way: polled
+//! with each chunk, never holding the bytes back.
+//!
 //! The body is also where `/metrics` learns what viewers got: bytes handed
 //! on, streams by kind, how each lease ended, and how long a slot outlived
-//! its viewer (last poll of the body to the guard's drop).
+//! its viewer (last poll of the body to the lease's end in the ledger).
 
 use crate::access::Caller;
 use crate::state::{App, Clock};
 use bytes::Bytes;
-use futures::stream::{BoxStream, Stream, StreamExt};
+use futures::future::{BoxFuture, FutureExt};
+use futures::stream::{BoxStream, FuturesUnordered, Stream, StreamExt};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tvgate_core::access::{Denial, Line};
-use tvgate_core::ids::StreamId;
+use tvgate_core::ids::{LineId, StreamId};
 use tvgate_core::ledger::{Admission, LeaseId, LeaseKind, LeaseRequest, Ledger};
 use tvgate_core::UnixTime;
+
+/// The ends of leases that could not finish where their guard dropped,
+/// driven to completion by one background task, all at once (one slow
+/// round trip never holds up the next end).
+pub struct Releases {
+    tx: mpsc::UnboundedSender<BoxFuture<'static, ()>>,
+    // Taken by the task when it starts; held only for that.
+    rx: Mutex<Option<mpsc::UnboundedReceiver<BoxFuture<'static, ()>>>>,
+    started: Once,
+}
+
+impl Default for Releases {
+    fn default() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Releases {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            started: Once::new(),
+        }
+    }
+}
+
+impl Releases {
+    /// Starts the release task the first time a lease is taken (admission
+    /// runs on the runtime; `App::new` need not). It ends when the app's
+    /// last clone is gone, after the ends it holds.
+    fn start(&self) {
+        self.started.call_once(|| {
+            let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(rx) = rx {
+                tokio::spawn(drive(rx));
+            }
+        });
+    }
+
+    /// Runs `end` now as far as it goes without waiting; the rest goes to
+    /// the release task. An end that cannot be handed over (the runtime is
+    /// shutting down) is dropped: its lease expires after its time-to-live.
+    fn release(&self, end: BoxFuture<'static, ()>) {
+        let mut end = end;
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if end.as_mut().poll(&mut cx).is_pending() {
+            let _ = self.tx.send(end);
+        }
+    }
+}
+
+async fn drive(mut rx: mpsc::UnboundedReceiver<BoxFuture<'static, ()>>) {
+    let mut ends = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            end = rx.recv() => match end {
+                Some(end) => ends.push(end),
+                None => break,
+            },
+            Some(()) = ends.next(), if !ends.is_empty() => {}
+        }
+    }
+    while ends.next().await.is_some() {}
+}
 
 /// Ends a lease when dropped, counting how and how late.
 pub struct LeaseGuard {
     ledger: Arc<dyn Ledger>,
+    releases: Arc<Releases>,
     metrics: Arc<crate::metrics::Metrics>,
     clock: Clock,
     id: LeaseId,
@@ -44,21 +114,32 @@ pub struct LeaseGuard {
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
         let expired = (self.clock)() >= self.expires;
-        // `None`: the lease was already gone. An admission that ended it
-        // (replaced, evicted) counted it; one the ledger dropped as expired
-        // was counted by nobody.
-        let counter = match self.ledger.end(self.id) {
-            Some(_) if expired => Some(&self.metrics.leases_expired),
-            Some(_) => Some(&self.metrics.leases_closed),
-            None if expired => Some(&self.metrics.leases_expired),
-            None => None,
-        };
-        if let Some(counter) = counter {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(at) = self.last_poll {
-            self.metrics.lease_release.observe(at.elapsed());
-        }
+        let (ledger, metrics, id, last_poll) = (
+            self.ledger.clone(),
+            self.metrics.clone(),
+            self.id,
+            self.last_poll,
+        );
+        self.releases.release(
+            async move {
+                // `None`: the lease was already gone. An admission that ended
+                // it (replaced, evicted) counted it; one the ledger dropped as
+                // expired was counted by nobody.
+                let counter = match ledger.end(id).await {
+                    Some(_) if expired => Some(&metrics.leases_expired),
+                    Some(_) => Some(&metrics.leases_closed),
+                    None if expired => Some(&metrics.leases_expired),
+                    None => None,
+                };
+                if let Some(counter) = counter {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(at) = last_poll {
+                    metrics.lease_release.observe(at.elapsed());
+                }
+            }
+            .boxed(),
+        );
     }
 }
 
@@ -73,10 +154,25 @@ pub struct Connection {
 
 /// The connections a line holds now, oldest first: what a refusal names,
 /// and what the portal and the admin API will list (and end).
-pub fn connections(app: &App, line: tvgate_core::ids::LineId) -> Vec<Connection> {
+pub async fn connections(app: &App, line: LineId) -> Vec<Connection> {
+    named(app, app.ledger.holders(line, app.now()).await)
+}
+
+/// Every connection now, by line (oldest first within a line): the
+/// operator's live view and connection list, in one question to the ledger
+/// however many lines there are.
+pub async fn all_connections(app: &App) -> std::collections::HashMap<LineId, Vec<Connection>> {
+    let mut by_line: std::collections::HashMap<LineId, Vec<Connection>> =
+        std::collections::HashMap::new();
+    for c in named(app, app.ledger.all(app.now()).await) {
+        by_line.entry(c.lease.line).or_default().push(c);
+    }
+    by_line
+}
+
+fn named(app: &App, leases: Vec<tvgate_core::ledger::Lease>) -> Vec<Connection> {
     let catalog = app.gate.catalog();
-    app.ledger
-        .holders(line, app.now())
+    leases
         .into_iter()
         .map(|lease| Connection {
             watching: catalog
@@ -88,12 +184,14 @@ pub fn connections(app: &App, line: tvgate_core::ids::LineId) -> Vec<Connection>
 }
 
 /// Ends one lease now, as a person asked (the portal's or the console's
-/// "end" button): the lease is gone from the ledger at once, and every
-/// streaming body re-checks its lease at its next chunk (see [`leased`]),
-/// so the viewer is cut within a fraction of a second. The caller has
-/// checked that the lease is one it may end.
-pub fn end_connection(app: &App, id: LeaseId) -> Option<tvgate_core::ledger::Lease> {
-    let ended = app.ledger.end(id);
+/// "end" button): the lease is gone from the ledger at once (all of it, if
+/// several range requests of a movie share it), and every streaming body
+/// asks the ledger whether its lease was the one at its next chunk (see
+/// [`leased`]), so the viewer is cut within a fraction of a second, on
+/// whichever node serves it. The caller has checked that the lease is one
+/// it may end.
+pub async fn end_connection(app: &App, id: LeaseId) -> Option<tvgate_core::ledger::Lease> {
+    let ended = app.ledger.cut(id).await;
     if ended.is_some() {
         app.lease_ends.fetch_add(1, Ordering::Release);
     }
@@ -111,8 +209,10 @@ pub async fn admit(
 ) -> Result<LeaseGuard, Denial> {
     let (id, _resumed) =
         admit_lease(app, caller, line, stream, kind, app.settings.lease_ttl_secs).await?;
+    app.releases.start();
     Ok(LeaseGuard {
         ledger: app.ledger.clone(),
+        releases: app.releases.clone(),
         metrics: app.metrics.clone(),
         clock: app.clock.clone(),
         id,
@@ -145,7 +245,7 @@ pub async fn admit_lease(
     };
     let deadline = tokio::time::Instant::now() + app.settings.admission_wait;
     loop {
-        match app.ledger.admit(&req, app.now(), ttl_secs) {
+        match app.ledger.admit(&req, app.now(), ttl_secs).await {
             Admission::Admitted { id, ended, resumed } => {
                 if resumed {
                     return Ok((id, true));
@@ -175,6 +275,15 @@ pub async fn admit_lease(
                         max: line.max_connections,
                         holders,
                     });
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // A shared ledger that does not answer, under the `refuse`
+            // policy: the admission wait also bridges a short outage (a
+            // Redis restart, a failover).
+            Admission::Unavailable => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(Denial::LedgerUnavailable);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -215,14 +324,16 @@ pub fn leased<I: Chunk + Send + 'static>(
         source,
         last_renewal: (guard.clock)(),
         // Every second, not every third of the TTL: a lease newest-wins
-        // ended is noticed within a second (one ending by a person is
-        // noticed at once through `lease_ends`). A renewal is a map update
-        // in memory.
+        // ended is noticed within a second even when no announcement of
+        // the end reached this node (an end by a person, or by an admission
+        // on a shared ledger, is noticed at once through `lease_ends`). A
+        // renewal is a map update in memory, or one small script on Redis.
         renew_every: 1,
         ttl,
         ends_seen: app.lease_ends.load(Ordering::Acquire),
         ends: app.lease_ends.clone(),
         guard,
+        renewing: None,
         cut: false,
     }
     .boxed()
@@ -240,8 +351,29 @@ pin_project_lite::pin_project! {
         // learn whether it was this one.
         ends: Arc<std::sync::atomic::AtomicU64>,
         ends_seen: u64,
+        // A renewal on its way, and the time it was asked at.
+        renewing: Option<(BoxFuture<'static, bool>, UnixTime)>,
         cut: bool,
     }
+}
+
+/// Whether a renewal kept the lease: `Some(true)` yes, `Some(false)` no
+/// (stop serving), `None` not known yet.
+fn renewed(
+    renewing: &mut Option<(BoxFuture<'static, bool>, UnixTime)>,
+    guard: &mut LeaseGuard,
+    ttl: u32,
+    cx: &mut Context<'_>,
+) -> Option<bool> {
+    let (future, asked_at) = renewing.as_mut()?;
+    let Poll::Ready(kept) = future.as_mut().poll(cx) else {
+        return None;
+    };
+    if kept {
+        guard.expires = *asked_at + i64::from(ttl);
+    }
+    *renewing = None;
+    Some(kept)
 }
 
 impl<S: Stream> Stream for Leased<S>
@@ -257,22 +389,34 @@ where
         }
         let guard = this.guard;
         guard.last_poll = Some(Instant::now());
+        let cut = |cut: &mut bool, guard: &LeaseGuard| {
+            *cut = true;
+            guard.metrics.streams_cut.fetch_add(1, Ordering::Relaxed);
+            Poll::Ready(None)
+        };
+        if renewed(this.renewing, guard, *this.ttl, cx) == Some(false) {
+            return cut(this.cut, guard);
+        }
         let chunk = match this.source.poll_next(cx) {
             Poll::Ready(Some(chunk)) => chunk,
             other => return other,
         };
         let now = (guard.clock)();
         let ends = this.ends.load(Ordering::Acquire);
-        let ended_somewhere = ends != *this.ends_seen;
-        *this.ends_seen = ends;
-        if ended_somewhere || now - *this.last_renewal >= *this.renew_every {
+        if ends != *this.ends_seen {
+            // Someone's lease was ended from outside: this one?
+            *this.ends_seen = ends;
+            if guard.ledger.was_ended(guard.id) {
+                return cut(this.cut, guard);
+            }
+        }
+        if this.renewing.is_none() && now - *this.last_renewal >= *this.renew_every {
             *this.last_renewal = now;
-            if guard.ledger.renew(guard.id, now, *this.ttl) {
-                guard.expires = now + i64::from(*this.ttl);
-            } else {
-                *this.cut = true;
-                guard.metrics.streams_cut.fetch_add(1, Ordering::Relaxed);
-                return Poll::Ready(None);
+            let (ledger, id, ttl) = (guard.ledger.clone(), guard.id, *this.ttl);
+            let renewal = async move { ledger.renew(id, now, ttl).await }.boxed();
+            *this.renewing = Some((renewal, now));
+            if renewed(this.renewing, guard, *this.ttl, cx) == Some(false) {
+                return cut(this.cut, guard);
             }
         }
         guard

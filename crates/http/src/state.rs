@@ -228,9 +228,14 @@ pub struct App {
     pub refusals: Arc<crate::refusals::RefusalLog>,
     /// Subscriber portal sessions.
     pub portal: Arc<crate::portal::Sessions>,
-    /// Bumped whenever a person ends a lease, so streaming bodies re-check
-    /// their lease at once instead of at their next renewal.
+    /// Bumped whenever a lease is ended from outside (a person here; with
+    /// a shared ledger also an admission or a person on any node), so
+    /// streaming bodies ask [`tvgate_core::ledger::Ledger::was_ended`] at
+    /// once instead of waiting for their next renewal.
     pub lease_ends: Arc<std::sync::atomic::AtomicU64>,
+    /// Lease ends that could not finish where their guard dropped
+    /// (`crate::slots`).
+    pub releases: Arc<crate::slots::Releases>,
     /// The binary's source importer (`None`: refreshes cannot be started
     /// from the web).
     pub importer: Option<Arc<dyn crate::admin::importer::SourceImporter>>,
@@ -273,6 +278,7 @@ impl App {
             refusals: Arc::default(),
             portal: Arc::default(),
             lease_ends: Arc::default(),
+            releases: Arc::default(),
             importer: None,
             refreshes: Arc::default(),
             settings: Arc::new(settings),

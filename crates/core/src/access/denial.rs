@@ -33,6 +33,11 @@ pub enum Denial {
     /// The channel's source allows no more upstream connections (the
     /// provider's own limit, set per source). Not the subscriber's limit.
     SourceAtCapacity,
+    /// The connection ledger shared by the nodes (Redis) does not answer,
+    /// and the operator chose that no slot is given without it
+    /// (`ledger_unavailable = "refuse"`). The server's condition, not the
+    /// subscriber's; it passes when the ledger answers again.
+    LedgerUnavailable,
     /// Device binding (docs/devices.md): the caller is not a device bound to
     /// the line. The hint names the registered devices by kind, label, the
     /// last 4 characters of their identifier and when they were last seen.
@@ -52,6 +57,7 @@ impl Denial {
             Denial::NotInPackage => "not_in_package",
             Denial::ConnectionLimit { .. } => "connection_limit",
             Denial::SourceAtCapacity => "source_at_capacity",
+            Denial::LedgerUnavailable => "ledger_unavailable",
             Denial::DeviceNotRegistered { .. } => "device_not_registered",
         }
     }
@@ -67,6 +73,7 @@ impl Denial {
         "not_in_package",
         "connection_limit",
         "source_at_capacity",
+        "ledger_unavailable",
         "device_not_registered",
     ];
 
@@ -132,6 +139,10 @@ impl Denial {
             }
             Denial::SourceAtCapacity => {
                 "Source at capacity: the provider's connection limit is reached; try again shortly"
+                    .to_string()
+            }
+            Denial::LedgerUnavailable => {
+                "The server cannot check connection slots right now; try again in a moment"
                     .to_string()
             }
             Denial::DeviceNotRegistered { hint } => hint.message(&date),

@@ -36,6 +36,18 @@ impl State {
         });
         leases
     }
+
+    /// Takes a lease out of the ledger, whatever its state.
+    fn remove(&mut self, id: LeaseId) -> Option<Lease> {
+        let line = self.line_of.remove(&id)?;
+        let leases = self.by_line.get_mut(&line)?;
+        let pos = leases.iter().position(|l| l.id == id)?;
+        let lease = leases.remove(pos);
+        if leases.is_empty() {
+            self.by_line.remove(&line);
+        }
+        Some(lease)
+    }
 }
 
 /// Leases of every line, in this process.
@@ -54,8 +66,9 @@ impl LocalLedger {
     }
 }
 
+#[async_trait::async_trait]
 impl Ledger for LocalLedger {
-    fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission {
+    async fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission {
         let mut state = self.lock();
         let mut ended = Vec::new();
         {
@@ -160,7 +173,7 @@ impl Ledger for LocalLedger {
         }
     }
 
-    fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool {
+    async fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool {
         let mut state = self.lock();
         let Some(line) = state.line_of.get(&id).copied() else {
             return false;
@@ -176,7 +189,7 @@ impl Ledger for LocalLedger {
         }
     }
 
-    fn end(&self, id: LeaseId) -> Option<Lease> {
+    async fn end(&self, id: LeaseId) -> Option<Lease> {
         let mut state = self.lock();
         if let Some(extra) = state.shared.get_mut(&id) {
             // One of several requests of a shared movie lease ended.
@@ -186,17 +199,16 @@ impl Ledger for LocalLedger {
             }
             return None;
         }
-        let line = state.line_of.remove(&id)?;
-        let leases = state.by_line.get_mut(&line)?;
-        let pos = leases.iter().position(|l| l.id == id)?;
-        let lease = leases.remove(pos);
-        if leases.is_empty() {
-            state.by_line.remove(&line);
-        }
-        Some(lease)
+        state.remove(id)
     }
 
-    fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease> {
+    async fn cut(&self, id: LeaseId) -> Option<Lease> {
+        let mut state = self.lock();
+        state.shared.remove(&id);
+        state.remove(id)
+    }
+
+    async fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease> {
         let mut state = self.lock();
         let mut list = state.live(line, now).clone();
         if list.is_empty() {
@@ -205,243 +217,41 @@ impl Ledger for LocalLedger {
         list.sort_by_key(|l| (l.started, l.id));
         list
     }
+
+    async fn all(&self, now: UnixTime) -> Vec<Lease> {
+        let mut state = self.lock();
+        let mut lines: Vec<LineId> = state.by_line.keys().copied().collect();
+        lines.sort();
+        let mut all = Vec::new();
+        for line in lines {
+            let mut list = state.live(line, now).clone();
+            if list.is_empty() {
+                state.by_line.remove(&line);
+            }
+            list.sort_by_key(|l| (l.started, l.id));
+            all.append(&mut list);
+        }
+        all
+    }
+
+    fn was_ended(&self, id: LeaseId) -> bool {
+        // Leases are numbered upwards from 1: an id this ledger no longer
+        // holds was ended (or expired and pruned; renewal says the same).
+        !self.lock().line_of.contains_key(&id)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::StreamId;
+    use crate::ledger::conformance::{self, block_on};
 
-    fn req(ip: &str, ua: &str, max: u32, policy: LimitPolicy) -> LeaseRequest {
-        LeaseRequest {
-            line: LineId(1),
-            max_connections: max,
-            policy,
-            stream: StreamId(7),
-            ip: ip.parse().expect("ip"),
-            user_agent: ua.into(),
-            device: None,
-            kind: LeaseKind::LiveTs,
+    /// Every scenario every ledger must pass, each on a fresh ledger.
+    #[test]
+    fn conformance() {
+        for (name, scenario) in conformance::SCENARIOS {
+            let ledger = LocalLedger::new();
+            block_on(scenario(&ledger), name);
         }
-    }
-
-    fn admitted(a: Admission) -> (LeaseId, Vec<Lease>) {
-        match a {
-            Admission::Admitted {
-                id,
-                ended,
-                resumed: false,
-            } => (id, ended),
-            resumed @ Admission::Admitted { .. } => panic!("unexpected resume: {resumed:?}"),
-            Admission::Full { holders } => panic!("refused, held by {holders:?}"),
-        }
-    }
-
-    #[test]
-    fn the_limit_holds_and_names_the_holders() {
-        let l = LocalLedger::new();
-        let (first, _) =
-            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
-        match l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 101, 30) {
-            Admission::Full { holders } => {
-                assert_eq!(holders.len(), 1);
-                assert_eq!((&*holders[0].user_agent, holders[0].started), ("TV", 100));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(l.active(LineId(1), 101), 1);
-        l.end(first);
-        assert_eq!(
-            l.active(LineId(1), 101),
-            0,
-            "a slot frees the moment its lease ends"
-        );
-        admitted(l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 102, 30));
-    }
-
-    #[test]
-    fn a_reconnect_replaces_its_own_lease() {
-        let l = LocalLedger::new();
-        let (old, _) = admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
-        let (new, ended) =
-            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 105, 30));
-        assert_ne!(old, new);
-        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![old]);
-        assert!(
-            !l.renew(old, 106, 30),
-            "the replaced connection learns it must stop"
-        );
-        assert!(l.renew(new, 106, 30));
-        assert_eq!(l.active(LineId(1), 106), 1);
-    }
-
-    #[test]
-    fn newest_wins_ends_the_best_victim() {
-        let l = LocalLedger::new();
-        let (a, _) =
-            admitted(l.admit(&req("192.0.2.1", "TV", 2, LimitPolicy::NewestWins), 100, 30));
-        let (b, _) = admitted(l.admit(
-            &req("192.0.2.9", "Phone", 2, LimitPolicy::NewestWins),
-            101,
-            30,
-        ));
-        // Same address as `b`, another player: `b` goes although `a` is older.
-        let (_, ended) = admitted(l.admit(
-            &req("192.0.2.9", "Tablet", 2, LimitPolicy::NewestWins),
-            102,
-            30,
-        ));
-        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![b]);
-        // A stranger: the oldest (`a`) goes.
-        let (_, ended) = admitted(l.admit(
-            &req("198.51.100.1", "Box", 2, LimitPolicy::NewestWins),
-            103,
-            30,
-        ));
-        assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![a]);
-        assert_eq!(l.active(LineId(1), 103), 2);
-    }
-
-    #[test]
-    fn an_unrenewed_lease_expires_so_nothing_can_leak() {
-        let l = LocalLedger::new();
-        let (id, _) = admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
-        assert!(l.renew(id, 120, 30));
-        assert_eq!(l.active(LineId(1), 149), 1);
-        assert_eq!(
-            l.active(LineId(1), 150),
-            0,
-            "a crashed server task stops renewing"
-        );
-        assert!(!l.renew(id, 151, 30));
-        admitted(l.admit(&req("192.0.2.2", "Phone", 1, LimitPolicy::Refuse), 151, 30));
-    }
-
-    #[test]
-    fn unlimited_lines_and_refused_reconnects_change_nothing() {
-        let l = LocalLedger::new();
-        for i in 0..50u8 {
-            admitted(l.admit(
-                &req(&format!("192.0.2.{i}"), "TV", 0, LimitPolicy::Refuse),
-                100,
-                30,
-            ));
-        }
-        assert_eq!(l.active(LineId(1), 100), 50);
-        let l = LocalLedger::new();
-        admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 100, 30));
-        // A second stream from the same TV on a 1-slot line replaces, not refuses.
-        let (_, ended) =
-            admitted(l.admit(&req("192.0.2.1", "TV", 1, LimitPolicy::Refuse), 101, 30));
-        assert_eq!(ended.len(), 1);
-        assert_eq!(l.active(LineId(1), 101), 1);
-    }
-
-    #[test]
-    fn an_hls_viewer_reloading_its_playlist_resumes_its_lease() {
-        let hls = |ip: &str, ua: &str, stream: u32, max: u32| LeaseRequest {
-            stream: StreamId(stream),
-            kind: LeaseKind::Hls,
-            ..req(ip, ua, max, LimitPolicy::Refuse)
-        };
-        let resumed = |a: Admission| match a {
-            Admission::Admitted {
-                id,
-                ended,
-                resumed: true,
-            } => {
-                assert!(ended.is_empty());
-                id
-            }
-            other => panic!("not resumed: {other:?}"),
-        };
-        // (what comes in, at, expected) after a first HLS admission at 100
-        // from 192.0.2.1 "TV" for stream 7 on a 1-slot line, ttl 12.
-        enum Expect {
-            Resume,
-            Replace,
-            Refuse,
-            Fresh,
-        }
-        let table = [
-            (hls("192.0.2.1", "TV", 7, 1), 105, Expect::Resume),
-            (hls("192.0.2.1", "TV", 8, 1), 105, Expect::Replace),
-            (hls("192.0.2.1", "Phone", 7, 1), 105, Expect::Refuse),
-            (hls("192.0.2.2", "TV", 7, 1), 105, Expect::Refuse),
-            (
-                req("192.0.2.1", "TV", 1, LimitPolicy::Refuse),
-                105,
-                Expect::Refuse,
-            ),
-            // The lease expired at 112: a new one, not a resume.
-            (hls("192.0.2.1", "TV", 7, 1), 112, Expect::Fresh),
-            // Just before the window closes: still the same lease.
-            (hls("192.0.2.1", "TV", 7, 1), 111, Expect::Resume),
-        ];
-        for (i, (r, at, expect)) in table.into_iter().enumerate() {
-            let l = LocalLedger::new();
-            let (first, _) = admitted(l.admit(&hls("192.0.2.1", "TV", 7, 1), 100, 12));
-            let got = l.admit(&r, at, 12);
-            match expect {
-                Expect::Resume => {
-                    assert_eq!(resumed(got), first, "row {i}");
-                    assert_eq!(l.active(LineId(1), at), 1, "row {i}");
-                    assert!(
-                        l.renew(first, at + 11, 12),
-                        "row {i}: renewed by the resume"
-                    );
-                }
-                Expect::Replace => {
-                    let (id, ended) = admitted(got);
-                    assert_ne!(id, first, "row {i}");
-                    assert_eq!(ended.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first]);
-                }
-                Expect::Refuse => assert!(matches!(got, Admission::Full { .. }), "row {i}"),
-                Expect::Fresh => {
-                    let (id, ended) = admitted(got);
-                    assert_ne!(id, first, "row {i}");
-                    assert!(ended.is_empty(), "row {i}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn range_requests_of_one_movie_from_one_player_share_a_slot() {
-        let ledger = LocalLedger::new();
-        let mut r = req("10.0.0.1", "mpv", 1, LimitPolicy::Refuse);
-        r.kind = LeaseKind::Vod;
-        let (first, _) = admitted(ledger.admit(&r, 100, 30));
-        // A second request of the same file (a seek) shares the slot.
-        match ledger.admit(&r, 101, 30) {
-            Admission::Admitted { id, ended, resumed } => {
-                assert_eq!(id, first);
-                assert!(ended.is_empty());
-                assert!(resumed);
-            }
-            full @ Admission::Full { .. } => panic!("{full:?}"),
-        }
-        assert_eq!(ledger.active(LineId(1), 101), 1);
-        // The first request ends: the slot stays while the second runs.
-        assert!(ledger.end(first).is_none());
-        assert_eq!(ledger.active(LineId(1), 102), 1);
-        assert!(ledger.renew(first, 103, 30));
-        // The last one ends: the slot is free.
-        assert!(ledger.end(first).is_some());
-        assert_eq!(ledger.active(LineId(1), 104), 0);
-    }
-
-    #[test]
-    fn identical_players_on_an_unlimited_line_do_not_end_each_other() {
-        let ledger = LocalLedger::new();
-        let r = req("10.0.0.1", "MAG250", 0, LimitPolicy::Refuse);
-        let (a, _) = admitted(ledger.admit(&r, 100, 30));
-        let (b, ended) = admitted(ledger.admit(&r, 101, 30));
-        assert_ne!(a, b);
-        assert!(
-            ended.is_empty(),
-            "two boxes behind one NAT both keep watching"
-        );
-        assert_eq!(ledger.active(LineId(1), 101), 2);
     }
 }

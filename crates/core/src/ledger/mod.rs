@@ -6,10 +6,16 @@
 //! Admission is one atomic step (count, replace, evict, insert) so the
 //! connection limit holds under any concurrency.
 //!
-//! The trait is what a Redis ledger for several nodes will implement; the
-//! in-process [`local::LocalLedger`] is the default. No I/O, no clock: `now`
-//! is a parameter.
+//! The trait is async because one implementation does I/O: the Redis
+//! ledger of `tvgate-redis`, shared by several nodes. The in-process
+//! [`local::LocalLedger`] is the default; its futures are ready at once.
+//! No I/O here, no clock: `now` is a parameter.
+//!
+//! [`conformance`] holds the scenarios every implementation must pass; the
+//! local ledger's unit tests and the Redis ledger's tests run the same ones.
 
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 pub mod local;
 
 use crate::ids::{LineId, StreamId};
@@ -90,28 +96,64 @@ pub enum Admission {
     },
     /// Every slot is taken; these hold them, oldest first.
     Full { holders: Vec<Lease> },
+    /// The ledger cannot be asked (a shared ledger that does not answer, under
+    /// the `refuse` policy): nothing was admitted. The in-process ledger never
+    /// says this.
+    Unavailable,
 }
 
 /// The ledger's operations. Implementations must make `admit` atomic.
+///
+/// Dyn-compatible through `async-trait`, as the store port is: one
+/// allocation per call is nothing next to a network round trip, and the
+/// local ledger's futures complete on their first poll (its callers rely on
+/// that to end a lease inside a `Drop`, see `tvgate_http::slots`).
+#[async_trait::async_trait]
 pub trait Ledger: Send + Sync + 'static {
     /// Admits a connection whose lease lives `ttl_secs` unless renewed. An
     /// HLS request from the same line, address, player and stream as a live
     /// HLS lease resumes that lease instead (see [`Admission::Admitted`]).
-    fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission;
+    async fn admit(&self, req: &LeaseRequest, now: UnixTime, ttl_secs: u32) -> Admission;
     /// Extends a lease; `false` when it no longer exists (ended by another
     /// admission, by the operator, or expired): the caller must stop serving.
-    fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool;
+    async fn renew(&self, id: LeaseId, now: UnixTime, ttl_secs: u32) -> bool;
     /// Ends a lease (the viewer left). Ending an unknown lease is a no-op.
     /// A movie lease shared by several range requests of one player (a seek
     /// opens another before the first closes) ends with its last request;
     /// the earlier ends return `None`.
-    fn end(&self, id: LeaseId) -> Option<Lease>;
+    async fn end(&self, id: LeaseId) -> Option<Lease>;
+    /// Ends a lease from outside (an operator or the subscriber in the
+    /// portal), all of it however many requests share it, and makes it
+    /// [`Ledger::was_ended`] on the node that serves it, so that node cuts
+    /// the stream at once. `None` when there was no such lease.
+    async fn cut(&self, id: LeaseId) -> Option<Lease>;
     /// The live leases of a line, oldest first.
-    fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease>;
-    /// How many leases a line holds now (`active_cons`).
-    fn active(&self, line: LineId, now: UnixTime) -> u32 {
-        self.holders(line, now).len() as u32
+    async fn holders(&self, line: LineId, now: UnixTime) -> Vec<Lease>;
+    /// How many leases a line holds now (`active_cons`). What a person or a
+    /// player is shown, never what admission decides on: a shared ledger may
+    /// answer from a count at most a second old.
+    async fn active(&self, line: LineId, now: UnixTime) -> u32 {
+        self.holders(line, now).await.len() as u32
     }
+    /// [`Ledger::active`] of each line, in the order given (a page of the
+    /// console's line list in one question).
+    async fn active_of(&self, lines: &[LineId], now: UnixTime) -> Vec<u32> {
+        let mut counts = Vec::with_capacity(lines.len());
+        for line in lines {
+            counts.push(self.active(*line, now).await);
+        }
+        counts
+    }
+    /// Every live lease, by line and oldest first within a line: what the
+    /// operator's live view and connection list show, in one question
+    /// however many lines there are.
+    async fn all(&self, now: UnixTime) -> Vec<Lease>;
+    /// True when this node already knows that the lease was ended by
+    /// someone else than its viewer (an admission that replaced or evicted
+    /// it, a [`Ledger::cut`]), here or on another node. Answered from memory:
+    /// a streaming body asks it whenever a lease end is announced (cheap
+    /// for every body), and learns the rest at its next renewal.
+    fn was_ended(&self, id: LeaseId) -> bool;
 }
 
 /// Picks which lease newest-wins ends: the same address and player first,

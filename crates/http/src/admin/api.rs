@@ -153,12 +153,13 @@ impl FromRequestParts<App> for Operator {
 // ----- rendering -----
 
 /// A line as the API shows it (`present::line`), with its connections now.
-fn line_json(app: &App, a: &Line) -> Value {
-    line::line_json(
-        a,
-        Some(app.ledger.active(a.id, app.now())),
-        app.gate.binding(a.id).as_deref(),
-    )
+async fn line_json(app: &App, a: &Line) -> Value {
+    let active = app.ledger.active(a.id, app.now()).await;
+    line_json_with(app, a, active)
+}
+
+fn line_json_with(app: &App, a: &Line, active: u32) -> Value {
+    line::line_json(a, Some(active), app.gate.binding(a.id).as_deref())
 }
 
 fn kind_str(kind: LeaseKind) -> &'static str {
@@ -405,11 +406,13 @@ async fn list_lines(
     let limit = query_u32(&query, "limit", 100, 1000)? as usize;
     let lines = lines::search(&app, needle);
     let total = lines.len();
-    let items: Vec<Value> = lines
+    let page: Vec<_> = lines.iter().skip(offset).take(limit).collect();
+    let ids: Vec<_> = page.iter().map(|a| a.id).collect();
+    let active = app.ledger.active_of(&ids, app.now()).await;
+    let items: Vec<Value> = page
         .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|a| line_json(&app, a))
+        .zip(active)
+        .map(|(a, active)| line_json_with(&app, a, active))
         .collect();
     ok(json!({"total": total, "offset": offset, "limit": limit, "items": items}))
 }
@@ -437,7 +440,7 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
     let (line, generated) = app.gate.create_line(spec, app.now()).await?;
     let out = line::created_line_json(
         &line,
-        Some(app.ledger.active(line.id, app.now())),
+        Some(app.ledger.active(line.id, app.now()).await),
         app.gate.binding(line.id).as_deref(),
         generated.as_deref(),
     );
@@ -446,7 +449,7 @@ async fn create_line(State(app): State<App>, _op: Operator, body: Bytes) -> ApiR
 
 async fn show_line(State(app): State<App>, _op: Operator, Path(name): Path<String>) -> ApiResult {
     let line = find_line(&app, &name)?;
-    ok(line_json(&app, &line))
+    ok(line_json(&app, &line).await)
 }
 
 async fn edit_line(
@@ -470,7 +473,7 @@ async fn edit_line(
     };
     f.finish()?;
     let line = app.gate.update_line(&name, patch).await?;
-    ok(line_json(&app, &line))
+    ok(line_json(&app, &line).await)
 }
 
 async fn extend_line(
@@ -487,7 +490,7 @@ async fn extend_line(
         .ok_or_else(|| ApiError::bad_request("days must be a whole number from 1 to 36500"))?;
     f.finish()?;
     let line = extend(&app, &line, days).await?;
-    ok(line_json(&app, &line))
+    ok(line_json(&app, &line).await)
 }
 
 /// Extends a line by `days` (the API's and the console's one rule).
@@ -638,10 +641,13 @@ async fn list_connections(
         Some(name) => vec![find_line(&app, name)?],
         None => app.gate.lines(),
     };
+    let mut by_line = slots::all_connections(&app).await;
     let items: Vec<Value> = lines
         .iter()
         .flat_map(|a| {
-            slots::connections(&app, a.id)
+            by_line
+                .remove(&a.id)
+                .unwrap_or_default()
                 .into_iter()
                 .map(|c| connection_json(&a.username, &c))
                 .collect::<Vec<_>>()
@@ -676,7 +682,7 @@ async fn end_connection(
     let Some(id) = parse_id::<u64>(&id, "connection")?.map(LeaseId) else {
         return Err(ApiError::not_found(format!("no connection {id}")));
     };
-    match crate::slots::end_connection(&app, id) {
+    match crate::slots::end_connection(&app, id).await {
         Some(lease) => {
             tracing::info!(
                 line = lease.line.0,

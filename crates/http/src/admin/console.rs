@@ -188,6 +188,9 @@ async fn lines_page(
     let offset = query.number::<usize>("offset").unwrap_or(0);
     let lines = super::lines::search(&app, &needle);
     let now = app.now();
+    let shown: Vec<_> = lines.iter().skip(offset).take(SHOWN_LINES).collect();
+    let ids: Vec<_> = shown.iter().map(|a| a.id).collect();
+    let in_use = app.ledger.active_of(&ids, now).await;
     let csrf = csrf_input(&s);
     let pager = pager(&needle, offset, lines.len());
     let body = html! {
@@ -220,12 +223,12 @@ async fn lines_page(
                 }
             }
             tbody {
-                @for a in lines.iter().skip(offset).take(SHOWN_LINES) {
+                @for (a, in_use) in shown.iter().zip(&in_use) {
                     tr {
                         td { a href={ "/admin/lines/" (seg(&a.username)) } { (a.username) } }
                         td { (LineState::of(a, now).as_str()) }
                         td { (a.expires_at.map(when).unwrap_or_else(|| "never".into())) }
-                        td { (app.ledger.active(a.id, now)) "/" (a.max_connections) }
+                        td { (in_use) "/" (a.max_connections) }
                         td { (a.note) }
                         td {
                             form method="post" action="/admin/lines/action" {
@@ -536,12 +539,13 @@ async fn live_page(
     let csrf = csrf_input(&s);
     // Lines in the directory's order (by username), each with its
     // connections by channel; lines without one are left out.
+    let mut by_line = slots::all_connections(&app).await;
     let watched: Vec<_> = app
         .gate
         .lines()
         .into_iter()
         .filter_map(|a| {
-            let mut conns = slots::connections(&app, a.id);
+            let mut conns = by_line.remove(&a.id).unwrap_or_default();
             conns.sort_by(|x, y| {
                 (x.watching.as_deref(), x.lease.stream.0)
                     .cmp(&(y.watching.as_deref(), y.lease.stream.0))
@@ -628,7 +632,7 @@ async fn end_connection(
             back,
         );
     };
-    match slots::end_connection(&app, LeaseId(id)) {
+    match slots::end_connection(&app, LeaseId(id)).await {
         Some(lease) => {
             tracing::info!(admin = %session.admin, line = lease.line.0, lease = id, "connection ended in the console");
             result(StatusCode::OK, "The connection was ended.", back)

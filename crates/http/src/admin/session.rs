@@ -203,6 +203,8 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
     };
     let lines = super::lines::search(&app, "");
     let now = app.now();
+    let ids: Vec<_> = lines.iter().map(|a| a.id).collect();
+    let in_use = app.ledger.active_of(&ids, now).await;
     let body = html! {
         h1 { "tvgate console" }
         p { "Logged in as " (session.admin) "." }
@@ -215,11 +217,11 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
         table {
             thead { tr { th { "Username" } th { "Status" } th { "In use" } th { "Limit" } } }
             tbody {
-                @for a in &lines {
+                @for (a, in_use) in lines.iter().zip(&in_use) {
                     tr {
                         td { (a.username) }
                         td { (LineState::of(a, now).as_str()) }
-                        td { (app.ledger.active(a.id, now)) }
+                        td { (in_use) }
                         td { (a.max_connections) }
                     }
                 }

@@ -245,7 +245,8 @@ pub fn describe(app: &App, denial: &Denial) -> String {
 /// streams): `CODE: message` with `X-Tvgate-Reason`; 401 for unproven
 /// credentials (one answer for an unknown user and a wrong password), 429
 /// with `Retry-After` over the failure budget, 503 for the provider's
-/// limit (a temporary condition, not the subscriber's), 403 otherwise.
+/// limit and for a shared connection ledger that does not answer (temporary
+/// conditions, not the subscriber's), 403 otherwise.
 pub fn text(denial: &Denial, describe: impl Fn(&Denial) -> String) -> Response {
     let (status, body) = match denial {
         Denial::InvalidCredentials => (
@@ -256,7 +257,7 @@ pub fn text(denial: &Denial, describe: impl Fn(&Denial) -> String) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
         ),
-        Denial::SourceAtCapacity => (
+        Denial::SourceAtCapacity | Denial::LedgerUnavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
         ),

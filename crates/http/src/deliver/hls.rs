@@ -497,13 +497,13 @@ pub async fn serve_playlist(
     };
     match fetch_rewritten(app, &viewer, upstream_url).await {
         Ok((text, idle)) => {
-            app.ledger.renew(lease, app.now(), idle);
+            app.ledger.renew(lease, app.now(), idle).await;
             playlist_response(text)
         }
         Err(failure) => {
             // A fresh slot for a channel that cannot be watched is given back.
             if !resumed {
-                app.ledger.end(lease);
+                app.ledger.end(lease).await;
             }
             failure.response()
         }
@@ -560,7 +560,7 @@ pub async fn hls_file(
     if let Err(refused) = access::decide_proven(&app, &caller, &line, ask) {
         return refused.answer(&app);
     }
-    if !app.ledger.renew(claims.lease, now, idle) {
+    if !app.ledger.renew(claims.lease, now, idle).await {
         return plain(
             StatusCode::GONE,
             "this viewing session has ended (another connection took its place, or it was idle too long); open the channel again",
@@ -577,7 +577,7 @@ pub async fn hls_file(
             };
             match fetch_rewritten(&app, &viewer, &url).await {
                 Ok((text, idle)) => {
-                    app.ledger.renew(claims.lease, app.now(), idle);
+                    app.ledger.renew(claims.lease, app.now(), idle).await;
                     playlist_response(text)
                 }
                 Err(f) => f.response(),

@@ -262,11 +262,13 @@ async fn end_connection(
         Err(why) => return forbidden(why),
     };
     let wanted = form.number::<u64>("lease");
-    let mine = wanted.and_then(|id| {
-        crate::slots::connections(&app, s.line)
+    let mine = match wanted {
+        Some(id) => crate::slots::connections(&app, s.line)
+            .await
             .into_iter()
-            .find(|c| c.lease.id == LeaseId(id))
-    });
+            .find(|c| c.lease.id == LeaseId(id)),
+        None => None,
+    };
     let Some(conn) = mine else {
         return dashboard(
             &app,
@@ -277,7 +279,10 @@ async fn end_connection(
         )
         .await;
     };
-    if crate::slots::end_connection(&app, conn.lease.id).is_some() {
+    if crate::slots::end_connection(&app, conn.lease.id)
+        .await
+        .is_some()
+    {
         tracing::info!(
             line = s.line.0,
             lease = conn.lease.id.0,
@@ -415,8 +420,7 @@ fn status_section(app: &App, line: &Line, now: UnixTime) -> Markup {
     }
 }
 
-fn connections_section(app: &App, s: &Session) -> Markup {
-    let conns = crate::slots::connections(app, s.line);
+fn connections_section(app: &App, s: &Session, conns: &[crate::slots::Connection]) -> Markup {
     html! {
         section id="connections" {
             h2 { "Connections in use now" }
@@ -424,7 +428,7 @@ fn connections_section(app: &App, s: &Session) -> Markup {
                 p class="muted" { "None right now." }
             } @else {
                 ul class="plain" {
-                    @for c in &conns {
+                    @for c in conns {
                         @let l = &c.lease;
                         @let player = l
                             .device
@@ -583,6 +587,7 @@ async fn dashboard(
         );
     };
     let refusals = crate::refusals::of_line(app, s.line).await;
+    let conns = crate::slots::connections(app, s.line).await;
     let body = html! {
         header {
             h1 { "My subscription: " (s.username) }
@@ -592,7 +597,7 @@ async fn dashboard(
             p class="notice" role="status" { (n) }
         }
         (status_section(app, &line, now))
-        (connections_section(app, s))
+        (connections_section(app, s, &conns))
         (devices_section(app, s, now))
         (refusals_section(app, refusals, now))
         (details_section(app, caller, s))

@@ -89,6 +89,7 @@ pub async fn live(
     let lease = app
         .ledger
         .holders(line.id, app.now())
+        .await
         .into_iter()
         .filter(|l| l.stream == stream && l.ip == caller.ip && l.kind == LeaseKind::LiveTs)
         .map(|l| l.id)
@@ -106,6 +107,7 @@ pub async fn live(
         let held = watch
             .ledger
             .holders(line_id, watch.now())
+            .await
             .iter()
             .any(|l| l.id == lease);
         if !held {

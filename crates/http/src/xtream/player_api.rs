@@ -91,7 +91,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         public: &public,
         username,
         password,
-        active_cons: app.ledger.active(line.id, now),
+        active_cons: app.ledger.active(line.id, now).await,
         now,
     };
     let denial = denial.as_ref();
