@@ -19,6 +19,7 @@ pub mod line;
 pub mod lines_csv;
 pub mod refusal;
 pub mod secrets;
+pub mod share;
 pub mod token;
 
 pub use decide::{decide, verdict, AccessRequest, Decision, DeviceAsk, Face, Proof, Verdict};

@@ -61,6 +61,26 @@ impl LocalLedger {
         Self::default()
     }
 
+    /// A ledger whose first lease is `first` (then `first + 1`, ...), so
+    /// its ids cannot be mistaken for another ledger's: the Redis ledger's
+    /// stand-in while Redis does not answer numbers its leases apart.
+    pub fn numbered_from(first: u64) -> Self {
+        let ledger = Self::default();
+        ledger.lock().next_id = first.saturating_sub(1);
+        ledger
+    }
+
+    /// Takes over a lease as it is (its id, times and all), without
+    /// checking the line's limit: the viewer is already watching. For a
+    /// ledger that stands in for another one (see [`Self::numbered_from`]).
+    pub fn insert(&self, lease: Lease) {
+        let mut state = self.lock();
+        if state.line_of.insert(lease.id, lease.line).is_some() {
+            return;
+        }
+        state.by_line.entry(lease.line).or_default().push(lease);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

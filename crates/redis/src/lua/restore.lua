@@ -1,0 +1,53 @@
+-- A node that could not reach Redis, or found that Redis lost its data
+-- (the generation changed), hands over the leases it serves.
+-- ARGV: prefix, the generation the node knew, a new generation to set if
+-- there is none, now, then 12 values per lease: id, known (1: Redis had
+-- it), line, stream, ip, user agent, device ('' none, else '=' ..),
+-- kind, started, seen, expiry, ttl.
+-- Where Redis kept its data, a known lease it no longer has was ended
+-- while the node was away (evicted, cut, expired): it is not put back but
+-- answered as gone; leases the node admitted on its own meanwhile are
+-- added. Where Redis lost its data, every lease is put back as it was
+-- (the line's limit is not checked: these viewers are already watching).
+-- Answers {generation, gone id...}.
+local cur = redis.call('GET', P .. 'gen')
+local reset = cur ~= ARGV[2]
+if not cur then
+  redis.call('SET', P .. 'gen', ARGV[3])
+  cur = ARGV[3]
+end
+local now = tonumber(ARGV[4])
+local next_key = P .. 'next'
+if redis.call('EXISTS', next_key) == 0 then
+  redis.call('SET', next_key, string.format('%d', now * 1048576))
+end
+local r = {cur}
+for i = 5, #ARGV, 12 do
+  local id, known, line = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local exp, ttl = tonumber(ARGV[i + 10]), tonumber(ARGV[i + 11])
+  local key = lease_key(id)
+  if known == '1' and not reset then
+    local held = redis.call('HGET', key, 'exp')
+    if held and tonumber(held) > now then
+      if exp > tonumber(held) then
+        redis.call('HSET', key, 'exp', exp)
+        touch(id, line, exp, ttl * 1000)
+      end
+    else
+      if held then remove(id, line) end
+      r[#r + 1] = id
+    end
+  else
+    local f = {'line', line, 'stream', ARGV[i + 3], 'ip', ARGV[i + 4], 'ua', ARGV[i + 5],
+      'kind', ARGV[i + 7], 'started', ARGV[i + 8], 'seen', ARGV[i + 9], 'exp', exp}
+    local device = ARGV[i + 6]
+    if device ~= '' then
+      f[#f + 1] = 'dev'
+      f[#f + 1] = string.sub(device, 2)
+    end
+    redis.call('DEL', key)
+    redis.call('HSET', key, unpack(f))
+    touch(id, line, exp, ttl * 1000)
+  end
+end
+return r
