@@ -11,6 +11,7 @@ use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
 use crate::access::line::to_verifier;
 use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey};
+use crate::access::share::{LimitShare, SharedLimit};
 use crate::access::{
     decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
 };
@@ -227,6 +228,9 @@ pub struct Gate {
     directory: Directory,
     // std Mutex: held for a hash-map update, never across .await.
     limiter: Mutex<Limiter>,
+    /// Where failures and trusted addresses go when several nodes share
+    /// their limits (`access::share`); unset on a node of its own.
+    limit_share: std::sync::OnceLock<Arc<dyn LimitShare>>,
     key: VerifierKey,
     kdf: Arc<dyn Kdf>,
     settings: GateSettings,
@@ -264,6 +268,7 @@ impl Gate {
         let gate = Gate {
             directory: Directory::new(settings.case_insensitive_usernames),
             limiter: Mutex::new(Limiter::new(settings.limiter)),
+            limit_share: std::sync::OnceLock::new(),
             store,
             key,
             kdf,
@@ -328,6 +333,55 @@ impl Gate {
         self.limiter.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Shares this node's failed logins and trusted addresses with other
+    /// nodes from now on (set once, at start; a second call is ignored).
+    /// Logins still decide from this node's limiter alone: a failure is
+    /// handed over after it is counted, a success only when it trusts an
+    /// address for a username being guessed.
+    pub fn share_limits(&self, share: Arc<dyn LimitShare>) {
+        let _ = self.limit_share.set(share);
+    }
+
+    /// Applies what another node shared (a scan block is not the gate's:
+    /// the Stalker face applies it).
+    pub fn apply_shared_limit(&self, limit: &SharedLimit) {
+        match limit {
+            SharedLimit::Failures {
+                ip,
+                ip_level_milli,
+                username_key,
+                username_level_milli,
+                at,
+            } => self.limiter().apply_shared(
+                *ip,
+                *ip_level_milli,
+                username_key,
+                *username_level_milli,
+                *at,
+            ),
+            SharedLimit::Trusted { ip, username_key } => self.limiter().trust(*ip, username_key),
+            SharedLimit::ScanBlocked { .. } => {}
+        }
+    }
+
+    /// Counts a failed login here, and hands it to the other nodes.
+    fn login_failed(&self, ip: IpAddr, key: &str, now: UnixTime) {
+        self.limiter().record_failure(ip, key, now);
+        if let Some(share) = self.limit_share.get() {
+            share.login_failed(ip, key, now);
+        }
+    }
+
+    /// Counts a successful login here; an address newly trusted for a
+    /// username being guessed is trusted by the other nodes too.
+    fn login_proven(&self, ip: IpAddr, key: &str) {
+        if self.limiter().record_success(ip, key) {
+            if let Some(share) = self.limit_share.get() {
+                share.login_trusted(ip, key);
+            }
+        }
+    }
+
     // ------------------------------------------------------------------
     // Login
     // ------------------------------------------------------------------
@@ -360,7 +414,7 @@ impl Gate {
         };
         match proven {
             Some(line) => {
-                self.limiter().record_success(ip, &key);
+                self.login_proven(ip, &key);
                 Authn::Proven {
                     line,
                     username: username.into_owned(),
@@ -368,7 +422,7 @@ impl Gate {
                 }
             }
             None => {
-                self.limiter().record_failure(ip, &key, now);
+                self.login_failed(ip, &key, now);
                 Authn::NotProven
             }
         }

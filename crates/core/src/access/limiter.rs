@@ -58,11 +58,33 @@ struct Bucket {
 }
 
 impl Bucket {
+    fn empty(at: UnixTime) -> Bucket {
+        Bucket {
+            level_milli: 0,
+            updated: at,
+        }
+    }
+
     fn drained(&self, limit: BucketLimit, now: UnixTime) -> u64 {
         let elapsed = now.saturating_sub(self.updated).max(0) as u64;
-        let drain = elapsed * 1000 / u64::from(limit.drain_secs.max(1));
+        let drain = elapsed.saturating_mul(1000) / u64::from(limit.drain_secs.max(1));
         self.level_milli.saturating_sub(drain)
     }
+}
+
+/// Sets `bucket` to `level` at `at` where that is higher than what the
+/// bucket holds, comparing both at the later of the two times.
+fn raise(bucket: &mut Bucket, limit: BucketLimit, level: u64, at: UnixTime) {
+    let shared = Bucket {
+        level_milli: level,
+        updated: at,
+    };
+    let when = bucket.updated.max(at);
+    let (mine, theirs) = (bucket.drained(limit, when), shared.drained(limit, when));
+    *bucket = Bucket {
+        level_milli: mine.max(theirs),
+        updated: when,
+    };
 }
 
 /// Failure buckets per address and per username key.
@@ -150,10 +172,50 @@ impl Limiter {
     }
 
     /// Records a successful login: the address becomes trusted for the line.
-    pub fn record_success(&mut self, ip: IpAddr, username_key: &str) {
+    /// True when it was not yet (the username is being guessed and other
+    /// nodes should trust it too, see [`super::share`]).
+    pub fn record_success(&mut self, ip: IpAddr, username_key: &str) -> bool {
         if !self.by_user.is_empty() && self.by_user.contains_key(username_key) {
-            self.trusted.insert((ip, username_key.to_string()));
+            return self.trusted.insert((ip, username_key.to_string()));
         }
+        false
+    }
+
+    /// Raises the buckets of an address and a username to the levels the
+    /// shared buckets reached at `at` (after a failure on any node), so
+    /// this node refuses what the deployment as a whole has had enough of.
+    /// Never lowers a bucket: this node's own failures are in the shared
+    /// level already, and a level that arrives late is drained to now.
+    pub fn apply_shared(
+        &mut self,
+        ip: IpAddr,
+        ip_level_milli: u64,
+        username_key: &str,
+        username_level_milli: u64,
+        at: UnixTime,
+    ) {
+        let (ip_limit, user_limit) = (self.settings.per_ip, self.settings.per_username);
+        raise(
+            self.by_ip.entry(ip).or_insert(Bucket::empty(at)),
+            ip_limit,
+            ip_level_milli,
+            at,
+        );
+        match self.by_user.get_mut(username_key) {
+            Some(user) => raise(user, user_limit, username_level_milli, at),
+            None => {
+                let mut user = Bucket::empty(at);
+                raise(&mut user, user_limit, username_level_milli, at);
+                self.by_user.insert(username_key.to_string(), user);
+            }
+        }
+        self.maybe_prune(at);
+    }
+
+    /// Trusts an address for a username because it logged in on another
+    /// node (see [`Limiter::record_success`]).
+    pub fn trust(&mut self, ip: IpAddr, username_key: &str) {
+        self.trusted.insert((ip, username_key.to_string()));
     }
 
     /// Drops empty buckets now and then, so memory stays bounded by the
@@ -204,6 +266,34 @@ mod tests {
             l.check(a, "alice", 100 + 31).is_none(),
             "one try drained back"
         );
+    }
+
+    #[test]
+    fn shared_levels_raise_buckets_and_never_lower_them() {
+        let mut l = Limiter::new(LimiterSettings::default());
+        let a = ip("192.0.2.1");
+        l.record_failure(a, "alice", 100);
+        // Another node's failures brought the shared buckets to the limit.
+        l.apply_shared(a, 20_000, "alice", 3_000, 100);
+        assert!(l.check(a, "alice", 100).is_some(), "blocked here too");
+        assert!(l.check(ip("192.0.2.2"), "bob", 100).is_none());
+        // A late, lower level changes nothing.
+        l.apply_shared(a, 1_000, "alice", 1_000, 90);
+        assert!(l.check(a, "alice", 100).is_some());
+        // It drains here as it does there: one failure in 30 s.
+        assert!(l.check(a, "alice", 131).is_none());
+        // A username blocked elsewhere spares an address trusted elsewhere.
+        let home = ip("198.51.100.7");
+        l.apply_shared(ip("203.0.113.1"), 1_000, "carol", 50_000, 100);
+        assert!(l.check(home, "carol", 100).is_some());
+        l.trust(home, "carol");
+        assert!(l.check(home, "carol", 100).is_none());
+        assert!(!l.record_success(home, "carol"), "already trusted");
+        assert!(
+            l.record_success(ip("198.51.100.8"), "carol"),
+            "newly trusted"
+        );
+        assert!(!l.record_success(home, "dave"), "not being guessed");
     }
 
     #[test]

@@ -85,11 +85,11 @@ impl Gate {
         let matches = self.kdf.verify(password, phc).await;
         match found {
             Some(admin) if matches => {
-                self.limiter().record_success(ip, &key);
+                self.login_proven(ip, &key);
                 Ok(AdminAuthn::Proven(admin))
             }
             _ => {
-                self.limiter().record_failure(ip, &key, now);
+                self.login_failed(ip, &key, now);
                 Ok(AdminAuthn::NotProven)
             }
         }

@@ -11,10 +11,16 @@
 //! before the block keep their sessions (their token already proves what
 //! the scanner wants to learn), so a household behind the same NAT keeps
 //! watching; a box that has to identify anew waits out the block.
+//!
+//! With several nodes sharing one Redis, each miss is also handed to the
+//! shared count (`tvgate_core::access::share`), and a block decided there
+//! reaches every node ([`ScanLimiter::block`]), so a scan spread over the
+//! nodes meets one budget. This node's own count still decides at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use tvgate_core::access::share::LimitShare;
 use tvgate_core::UnixTime;
 
 const WINDOW_SECS: i64 = 60;
@@ -41,11 +47,21 @@ pub enum Verdict {
 }
 
 /// Unknown MACs per address.
-#[derive(Debug)]
 pub struct ScanLimiter {
     per_minute: usize,
     block_secs: i64,
     addresses: Mutex<HashMap<IpAddr, Address>>,
+    share: OnceLock<Arc<dyn LimitShare>>,
+}
+
+impl std::fmt::Debug for ScanLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanLimiter")
+            .field("per_minute", &self.per_minute)
+            .field("block_secs", &self.block_secs)
+            .field("shared", &self.share.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ScanLimiter {
@@ -54,7 +70,27 @@ impl ScanLimiter {
             per_minute: unknown_per_minute as usize,
             block_secs: i64::from(block_secs),
             addresses: Mutex::default(),
+            share: OnceLock::new(),
         }
+    }
+
+    /// Hands every miss to other nodes from now on (set once, at start).
+    pub fn share(&self, share: Arc<dyn LimitShare>) {
+        let _ = self.share.set(share);
+    }
+
+    /// Blocks `ip` until `until`, as another node decided; true when that
+    /// started a block here (log it).
+    pub fn block(&self, ip: IpAddr, until: UnixTime, now: UnixTime) -> bool {
+        if self.per_minute == 0 || until <= now {
+            return false;
+        }
+        let mut map = self.lock();
+        let a = map.entry(ip).or_default();
+        let started = a.blocked_until <= now;
+        a.blocked_until = a.blocked_until.max(until);
+        a.misses.clear();
+        started
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Address>> {
@@ -80,6 +116,9 @@ impl ScanLimiter {
         let a = map.entry(ip).or_default();
         if a.blocked_until > now {
             return Verdict::Blocked;
+        }
+        if let Some(share) = self.share.get() {
+            share.mac_missed(ip, mac, now);
         }
         if now - a.window_start >= WINDOW_SECS {
             a.window_start = now;
@@ -123,6 +162,20 @@ mod tests {
         assert!(!l.is_blocked(other, 10));
         assert!(!l.is_blocked(ip, 603));
         assert_eq!(l.miss(ip, "F", 603), Verdict::Counted);
+    }
+
+    #[test]
+    fn a_block_from_another_node_blocks_here() {
+        let l = ScanLimiter::new(3, 600);
+        let ip: IpAddr = "192.0.2.1".parse().expect("ip");
+        assert!(l.block(ip, 700, 100), "a block starts");
+        assert!(!l.block(ip, 650, 101), "an earlier end changes nothing");
+        assert!(l.is_blocked(ip, 699));
+        assert!(!l.is_blocked(ip, 700));
+        assert_eq!(l.miss(ip, "A", 200), Verdict::Blocked);
+        let off = ScanLimiter::new(0, 600);
+        assert!(!off.block(ip, 700, 100));
+        assert!(!off.is_blocked(ip, 100));
     }
 
     #[test]
