@@ -34,6 +34,10 @@ pub enum Command {
         /// Address to listen on, e.g. 0.0.0.0:8080; overrides `listen`.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// The connection ledger shared by several nodes, e.g.
+        /// redis://10.0.0.5:6379; overrides `ledger_url` (docs/redis.md).
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
     },
     /// Run the server with a ready demo: a subscriber, channels that play, a movie, a series and a guide.
     Demo {

@@ -52,11 +52,20 @@ fn load_settings(cli: &Cli) -> Result<Settings> {
         settings.data_dir = dir.clone();
     }
     match &cli.command {
-        Command::Serve { listen: Some(l) }
+        Command::Serve {
+            listen: Some(l), ..
+        }
         | Command::Demo {
             listen: Some(l), ..
         } => settings.listen = l.clone(),
         _ => {}
+    }
+    if let Command::Serve {
+        ledger: Some(url), ..
+    } = &cli.command
+    {
+        tvgate_redis::check_url(url).map_err(anyhow::Error::msg)?;
+        settings.ledger_url = url.clone();
     }
     Ok(settings)
 }
@@ -238,6 +247,9 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         startup::builtins()?,
     );
     app.importer = Some(startup::importer(gate.clone(), &settings));
+    if !settings.ledger_url.is_empty() {
+        startup::share_through_redis(&settings, &mut app).await?;
+    }
     let listener = TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;

@@ -51,6 +51,9 @@ pub struct Settings {
     pub hls_token_ttl_secs: u32,
     pub worker_threads: usize,
     pub log_format: String,
+    pub ledger_url: String,
+    pub ledger_key_prefix: String,
+    pub ledger_unavailable: String,
 }
 
 /// One row of the reference: name, default as written in TOML, meaning.
@@ -99,6 +102,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "hls_token_ttl_secs", default: "300", doc: "Life of the signed links that replace segment and key URLs in a proxied HLS playlist (they carry no credentials and no upstream address; variant playlist links live a day, as players reload them all session)." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
+    SettingDoc { name: "ledger_url", default: "\"\"", doc: "Where the connection ledger lives. Empty: in this process (one machine). `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `unix:///PATH`): in Redis, shared by every node of a deployment, so a line's connection limit holds across the nodes, a slot frees on every node the moment its viewer leaves, an eviction or an operator's end on one node cuts the stream on another at once, and failed-login and MAC-scan limits are one budget for all nodes. Also `serve --ledger URL`. See docs/redis.md." },
+    SettingDoc { name: "ledger_key_prefix", default: "\"tvgate:\"", doc: "Put before every Redis key and channel tvgate uses, so several deployments can share one Redis: each its own prefix, every node of one deployment the same." },
+    SettingDoc { name: "ledger_unavailable", default: "\"refuse\"", doc: "What a node does while Redis does not answer: `refuse` (no new connection is admitted: players get `ledger_unavailable`, HTTP 503, and retry; viewers already watching keep watching) or `admit_local` (new connections are admitted against the node's own ledger, so limits hold per node, not across the deployment, until Redis answers and takes the node's connections over). Also decides the start: with `refuse` an unreachable Redis stops it, with `admit_local` the node starts and says so once. See docs/redis.md." },
 ];
 
 impl Default for Settings {
@@ -141,6 +147,9 @@ impl Default for Settings {
             hls_token_ttl_secs: 300,
             worker_threads: 0,
             log_format: "text".into(),
+            ledger_url: String::new(),
+            ledger_key_prefix: "tvgate:".into(),
+            ledger_unavailable: "refuse".into(),
         }
     }
 }
@@ -245,6 +254,23 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "upstream_stall_ms must be at least 100".into(),
             ));
+        }
+        if !self.ledger_url.is_empty() {
+            tvgate_redis::check_url(&self.ledger_url).map_err(SettingsError::Invalid)?;
+        }
+        if tvgate_redis::WhenUnavailable::parse(&self.ledger_unavailable).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "ledger_unavailable {:?}: use refuse or admit_local",
+                self.ledger_unavailable
+            )));
+        }
+        if self.ledger_key_prefix.is_empty()
+            || self.ledger_key_prefix.chars().any(char::is_whitespace)
+        {
+            return Err(SettingsError::Invalid(format!(
+                "ledger_key_prefix {:?}: use a word without spaces, e.g. \"tvgate:\"",
+                self.ledger_key_prefix
+            )));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid(format!(

@@ -150,6 +150,53 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
     })
 }
 
+/// Connects the node to the Redis of `ledger_url`: the app's ledger
+/// becomes the shared one (its ends and evictions wake this node's
+/// streaming bodies through `lease_ends`), and the gate's failed-login
+/// limiter and the Stalker scan limiter share what they count; what other
+/// nodes share is applied by a task of its own. An unreachable Redis is an
+/// error naming it (without its password) unless `ledger_unavailable` is
+/// `admit_local`.
+pub async fn share_through_redis(settings: &Settings, app: &mut tvgate_http::App) -> Result<()> {
+    let when_unavailable = tvgate_redis::WhenUnavailable::parse(&settings.ledger_unavailable)
+        .unwrap_or(tvgate_redis::WhenUnavailable::Refuse);
+    let config = tvgate_redis::Config {
+        url: settings.ledger_url.clone(),
+        prefix: settings.ledger_key_prefix.clone(),
+        when_unavailable,
+        login_limits: gate_settings(settings).limiter,
+        scan_limits: tvgate_redis::ScanLimits {
+            per_minute: settings.stalker_unknown_macs_per_minute,
+            block_secs: settings.stalker_scan_block_secs,
+        },
+    };
+    let node = tvgate_redis::connect(config, app.lease_ends.clone()).await?;
+    app.ledger = node.ledger.clone();
+    app.gate.share_limits(node.limits.clone());
+    app.stalker.scan.share(node.limits.clone());
+    let (gate, stalker, clock) = (app.gate.clone(), app.stalker.clone(), app.clock.clone());
+    let mut incoming = node.incoming;
+    tokio::spawn(async move {
+        while let Some(limit) = incoming.recv().await {
+            match limit {
+                tvgate_core::access::share::SharedLimit::ScanBlocked { ip, until } => {
+                    if stalker.scan.block(ip, until, clock()) {
+                        tracing::warn!(%ip, until, "address blocked as a MAC scan on another node");
+                    }
+                }
+                other => gate.apply_shared_limit(&other),
+            }
+        }
+    });
+    tracing::info!(
+        url = %tvgate_formats::redact_url(&settings.ledger_url),
+        prefix = %settings.ledger_key_prefix,
+        ledger_unavailable = %settings.ledger_unavailable,
+        "connection ledger and login limits shared through Redis"
+    );
+    Ok(())
+}
+
 /// Reads the verifier key, creating it (mode 0600) on first start.
 pub fn load_or_create_key(path: &Path) -> Result<VerifierKey> {
     if let Ok(text) = std::fs::read_to_string(path) {

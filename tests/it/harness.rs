@@ -57,6 +57,28 @@ impl TestServer {
     ) -> TestServer {
         let mut settings = test_settings(dir.path());
         settings.case_insensitive_usernames = case_insensitive;
+        Self::launch(dir, settings, tweak).await
+    }
+
+    /// A node whose ledger and login limits are shared through the Redis
+    /// at `url` under `prefix` (`ledger_url`, docs/redis.md).
+    pub async fn start_on_redis(
+        url: &str,
+        prefix: &str,
+        tweak: impl FnOnce(&mut HttpSettings),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = test_settings(dir.path());
+        settings.ledger_url = url.to_string();
+        settings.ledger_key_prefix = prefix.to_string();
+        Self::launch(dir, settings, tweak).await
+    }
+
+    async fn launch(
+        dir: tempfile::TempDir,
+        settings: Settings,
+        tweak: impl FnOnce(&mut HttpSettings),
+    ) -> TestServer {
         let store = tvgate::startup::open_store(&settings).await.expect("store");
         let key = tvgate::startup::load_or_create_key(&settings.verifier_key_path()).expect("key");
         let gate = Gate::open(
@@ -75,6 +97,11 @@ impl TestServer {
         let clock = Arc::new(AtomicI64::new(NOW));
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
+        if !settings.ledger_url.is_empty() {
+            tvgate::startup::share_through_redis(&settings, &mut app)
+                .await
+                .expect("the shared ledger");
+        }
         let ledger = app.ledger.clone();
         let hub = app.hub.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

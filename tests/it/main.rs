@@ -14,6 +14,7 @@ mod hls;
 mod hygiene;
 mod limits;
 mod lines_admin;
+mod multinode;
 mod portal;
 mod provider;
 mod relay;

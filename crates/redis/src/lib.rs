@@ -80,6 +80,18 @@ pub enum ConnectError {
     Refused { url: String, reason: String },
 }
 
+/// Checks a ledger URL without connecting: `Err` says, in one line and
+/// without the password, why the client cannot use it.
+pub fn check_url(url: &str) -> Result<(), String> {
+    redis::Client::open(url).map(|_| ()).map_err(|e| {
+        format!(
+            "ledger URL {}: {}",
+            tvgate_formats::redact_url(url),
+            link::describe(&e)
+        )
+    })
+}
+
 /// What this node shares through Redis.
 pub struct Node {
     pub ledger: Arc<RedisLedger>,
