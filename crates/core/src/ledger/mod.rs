@@ -11,7 +11,7 @@
 //! [`local::LocalLedger`] is the default; its futures are ready at once.
 //! No I/O here, no clock: `now` is a parameter.
 //!
-//! [`conformance`] holds the scenarios every implementation must pass; the
+//! `conformance` (tests only) holds the scenarios every implementation must pass; the
 //! local ledger's unit tests and the Redis ledger's tests run the same ones.
 
 #[cfg(any(test, feature = "conformance"))]
