@@ -58,12 +58,19 @@ impl Drop for Space {
         let Ok(mut conn) = Space::conn(&self.url) else {
             return;
         };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        // Twice: the nodes' background tasks may still write a failure
+        // they were handed just before the test ended.
+        for pass in 0..2 {
+            if pass == 1 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{}*", self.prefix))
+                .query(&mut conn)
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
         }
     }
 }
