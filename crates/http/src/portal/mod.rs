@@ -530,7 +530,7 @@ fn refusals_section(app: &App, refusals: Result<RefusalPage, GateError>, now: Un
 }
 
 fn details_section(app: &App, caller: &Caller, s: &Session) -> Markup {
-    let base = app.public_url_for(caller.host.as_ref()).base();
+    let base = app.public_url_for(caller).base();
     let (u, p) = (query_value(&s.username), query_value(&s.password));
     let m3u = format!("{base}/get.php?username={u}&password={p}&type=m3u_plus&output=ts");
     let xmltv = format!("{base}/xmltv.php?username={u}&password={p}");
