@@ -134,6 +134,19 @@ async fn the_portal_and_the_stalker_portal_name_the_https_address() {
         .send()
         .await
         .expect("login form");
+    let secure = |r: &reqwest::Response| {
+        r.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("; Secure"))
+    };
+    assert!(secure(&form), "a cookie set over HTTPS is Secure");
+    let plain_form = crate::harness::client()
+        .get(srv.url("/portal/"))
+        .send()
+        .await
+        .expect("form");
+    assert!(!secure(&plain_form), "over plain HTTP it cannot be");
     let login_cookie = set_cookie(&form);
     let page = form.text().await.expect("page");
     let csrf = after(&page, "name=\"csrf\" value=\"");
@@ -149,6 +162,7 @@ async fn the_portal_and_the_stalker_portal_name_the_https_address() {
         .await
         .expect("login");
     assert_eq!(r.status(), 303);
+    assert!(secure(&r));
     let session = set_cookie(&r);
     let page = client
         .get(srv.https_url("/portal/"))
