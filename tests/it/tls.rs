@@ -227,6 +227,35 @@ async fn the_portal_and_the_stalker_portal_name_the_https_address() {
     assert_eq!(r.chunk().await.expect("chunk").expect("bytes")[0], 0x47);
 }
 
+#[tokio::test]
+async fn the_consoles_cookie_is_secure_over_https() {
+    let srv = TestServer::start_tls(|_| {}).await;
+    let (_, password) = srv.gate.create_admin("olga", NOW).await.expect("admin");
+    let https = srv.https.as_ref().expect("https");
+    for (client, url, secure) in [
+        (
+            tls_client(&https.cert_pem),
+            srv.https_url("/admin/login"),
+            true,
+        ),
+        (client(), srv.url("/admin/login"), false),
+    ] {
+        let r = client
+            .post(&url)
+            .form(&[("name", "olga"), ("password", password.as_str())])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303, "{url}");
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .expect("cookie");
+        assert_eq!(cookie.contains("; Secure"), secure, "{url}: {cookie}");
+    }
+}
+
 fn set_cookie(r: &reqwest::Response) -> String {
     r.headers()
         .get("set-cookie")
