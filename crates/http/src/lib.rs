@@ -140,8 +140,9 @@ pub async fn serve_with_tls(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let http_port = Some(listener.local_addr()?.port());
+    let https = https.map(tls::HttpsListener::start).transpose()?;
     let https_port = match &https {
-        Some(h) => Some(h.local_addr()?.port()),
+        Some(h) => Some(axum::serve::Listener::local_addr(h)?.port()),
         None => None,
     };
     let arrival = access::Arrival {
@@ -176,7 +177,7 @@ pub async fn serve_with_tls(
     let served = match https {
         None => plain.await,
         Some(https) => {
-            let tls = https.start()?.tap_io(|tls: &mut TlsStream<TcpStream>| {
+            let tls = https.tap_io(|tls: &mut TlsStream<TcpStream>| {
                 send_timeout(tls.get_ref().0);
             });
             let tls = axum::serve(
