@@ -72,7 +72,7 @@ pub struct SettingDoc {
 
 /// The reference table. Keep in the order of the struct.
 pub const SETTINGS: &[SettingDoc] = &[
-    SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the one HTTP listener. Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
+    SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the plain HTTP listener (`tls_listen` adds HTTPS beside it). Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
     SettingDoc { name: "tls_listen", default: "\"\"", doc: "Address and port of the HTTPS listener beside `listen` (e.g. `0.0.0.0:8443`), served by the same server: a player that came over HTTPS is answered with `https` links and this port, one that came over plain HTTP with `http` links and the plain port (unless `public_url` is set). Needs `tls_cert_file` and `tls_key_file`. Empty: no HTTPS." },
     SettingDoc { name: "tls_cert_file", default: "\"\"", doc: "PEM file with the HTTPS certificate, then its intermediates (e.g. Let's Encrypt's `fullchain.pem`). Read at start and again on SIGHUP (`systemctl reload tvgate`): new connections get the new certificate, open ones keep going; a file that does not load is logged and the old certificate kept." },
     SettingDoc { name: "tls_key_file", default: "\"\"", doc: "PEM file with the certificate's private key: PKCS#8 (`BEGIN PRIVATE KEY`), RSA (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`), not encrypted. Reloaded with the certificate." },
