@@ -38,6 +38,8 @@ pub enum Command {
         /// redis://10.0.0.5:6379; overrides `ledger_url` (docs/redis.md).
         #[arg(long, value_name = "URL")]
         ledger: Option<String>,
+        #[command(flatten)]
+        tls: TlsFlags,
     },
     /// Run the server with a ready demo: a subscriber, channels that play, a movie, a series and a guide.
     Demo {
@@ -50,6 +52,8 @@ pub enum Command {
         /// The demo subscriber's password (generated when not given).
         #[arg(long)]
         password: Option<String>,
+        #[command(flatten)]
+        tls: TlsFlags,
     },
     /// Manage subscriber lines (`user` is the old name of this command and still works).
     #[command(subcommand, alias = "user")]
@@ -72,6 +76,20 @@ pub enum Command {
     /// 11 subscription, 12 connection limit, 13 device binding, 14 DNS
     /// blocking, 15 server unreachable, 2 unusable input.
     Doctor(DoctorArgs),
+}
+
+/// The HTTPS listener's flags of `serve` and `demo` (docs/deploy.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsFlags {
+    /// Also serve HTTPS on this address, e.g. 0.0.0.0:8443; overrides `tls_listen`.
+    #[arg(long, value_name = "ADDR")]
+    pub tls_listen: Option<String>,
+    /// The certificate (PEM, with its intermediates); overrides `tls_cert_file`.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// The certificate's private key (PEM); overrides `tls_key_file`.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
 }
 
 /// `tvgate doctor`: what a subscriber has, and how to check it.

@@ -8,6 +8,7 @@ pub mod import;
 pub mod settings;
 pub mod sources;
 pub mod startup;
+pub mod tls;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -66,6 +67,9 @@ fn load_settings(cli: &Cli) -> Result<Settings> {
     {
         tvgate_redis::check_url(url).map_err(anyhow::Error::msg)?;
         settings.ledger_url = url.clone();
+    }
+    if let Command::Serve { tls, .. } | Command::Demo { tls, .. } = &cli.command {
+        tls::apply_flags(&mut settings, tls)?;
     }
     Ok(settings)
 }
@@ -236,6 +240,9 @@ pub struct DemoOptions {
 
 /// Runs the server (and the demo set-up) until a signal arrives.
 pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> {
+    // The certificate first: a wrong file stops the start before anything
+    // is opened or created.
+    let https = tls::Https::from_settings(&settings)?;
     let gate = startup::open_gate(&settings).await?;
     let demo_password = match &demo {
         Some(opts) => Some(demo::prepare(&gate, &settings, opts.password.clone()).await?),
@@ -254,28 +261,48 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let https_listener = match &https {
+        Some(h) => Some(h.bind(&settings).await?),
+        None => None,
+    };
+    let https_addr = match &https_listener {
+        Some(l) => Some(l.local_addr()?),
+        None => None,
+    };
     let shutdown = CancellationToken::new();
     let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone()));
     tokio::spawn(upgrade_hashes(gate.clone(), shutdown.clone()));
-    tracing::info!(%addr, lines = gate.lines().len(), entries = gate.catalog().entry_count(), "tvgate listening");
+    tls::reload_on_hangup(https.map(|h| (h.files, h.cert)), shutdown.clone());
+    let (lines, entries) = (gate.lines().len(), gate.catalog().entry_count());
+    match https_addr {
+        Some(https_addr) => {
+            tracing::info!(%addr, %https_addr, lines, entries, "tvgate listening")
+        }
+        None => tracing::info!(%addr, lines, entries, "tvgate listening"),
+    }
     if let (Some(opts), Some(password)) = (&demo, &demo_password) {
         let base = match &settings.public_url {
             p if !p.is_empty() => p.trim_end_matches('/').to_string(),
             _ => format!("http://{addr}"),
         };
-        let d = demo::details(&base, password);
+        let mut d = demo::details(&base, password);
+        if let Some(https_addr) = https_addr {
+            d["https_server"] = format!("https://{https_addr}").into();
+        }
         if opts.json {
             println!("{d}");
         } else {
             println!("tvgate demo is running. Log in to any Xtream Codes player with:\n");
-            for key in [
+            let keys = [
                 "server",
+                "https_server",
                 "username",
                 "password",
                 "m3u_url",
                 "xmltv_url",
                 "example_stream",
-            ] {
+            ];
+            for key in keys.into_iter().filter(|k| d.get(k).is_some()) {
                 println!(
                     "  {:<15} {}",
                     key.replace('_', " "),
@@ -290,7 +317,7 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         wait_for_signal().await;
         stop.cancel();
     });
-    tvgate_http::serve(listener, app, shutdown.clone())
+    tvgate_http::serve_with_tls(listener, https_listener, app, shutdown.clone())
         .await
         .context("serving")?;
     shutdown.cancel();

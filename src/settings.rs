@@ -15,6 +15,9 @@ use std::path::PathBuf;
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub listen: String,
+    pub tls_listen: String,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
     pub data_dir: PathBuf,
     pub public_url: String,
     pub alternate_urls: String,
@@ -56,6 +59,13 @@ pub struct Settings {
     pub ledger_unavailable: String,
 }
 
+/// The PEM files of the HTTPS listener (`tls_cert_file`, `tls_key_file`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// One row of the reference: name, default as written in TOML, meaning.
 pub struct SettingDoc {
     pub name: &'static str,
@@ -65,9 +75,12 @@ pub struct SettingDoc {
 
 /// The reference table. Keep in the order of the struct.
 pub const SETTINGS: &[SettingDoc] = &[
-    SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the one HTTP listener. Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
+    SettingDoc { name: "listen", default: "\"127.0.0.1:8080\"", doc: "Address and port of the plain HTTP listener (`tls_listen` adds HTTPS beside it). Loopback by default: nothing listens beyond what the operator configures; set `0.0.0.0:8080` to serve a network." },
+    SettingDoc { name: "tls_listen", default: "\"\"", doc: "Address and port of the HTTPS listener beside `listen` (e.g. `0.0.0.0:8443`), served by the same server: a player that came over HTTPS is answered with `https` links and this port, one that came over plain HTTP with `http` links and the plain port (unless `public_url` is set). Needs `tls_cert_file` and `tls_key_file`. Empty: no HTTPS." },
+    SettingDoc { name: "tls_cert_file", default: "\"\"", doc: "PEM file with the HTTPS certificate, then its intermediates (e.g. Let's Encrypt's `fullchain.pem`). Read at start and again on SIGHUP (`systemctl reload tvgate`): new connections get the new certificate, open ones keep going; a file that does not load is logged and the old certificate kept." },
+    SettingDoc { name: "tls_key_file", default: "\"\"", doc: "PEM file with the certificate's private key: PKCS#8 (`BEGIN PRIVATE KEY`), RSA (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`), not encrypted. Reloaded with the certificate." },
     SettingDoc { name: "data_dir", default: "\"tvgate-data\"", doc: "Directory of the SQLite database (`tvgate.sqlite`) and the verifier key." },
-    SettingDoc { name: "public_url", default: "\"\"", doc: "How players reach this server, e.g. `http://tv.example.net:8080`: used for `server_info` and the URLs inside playlists. Empty: taken from each request's `Host` header." },
+    SettingDoc { name: "public_url", default: "\"\"", doc: "How players reach this server, e.g. `http://tv.example.net:8080`: used for `server_info` and the URLs inside playlists, whichever listener a request came in through. Empty: taken from each request (the host and port of its `Host` header, `https` over `tls_listen`)." },
     SettingDoc { name: "alternate_urls", default: "\"\"", doc: "Other addresses of this server, comma-separated (`http://tv2.example.net:8080, http://203.0.113.5:8080`): a second domain, a bare IP. The subscriber portal lists them under the login details for subscribers whose internet provider's DNS blocks the main address. Empty: none." },
     SettingDoc { name: "timezone", default: "\"UTC\"", doc: "IANA time zone advertised in `server_info`; EPG date strings and catch-up start times are in this zone. UTC avoids client mistakes." },
     SettingDoc { name: "failed_login_response", default: "\"xtream\"", doc: "Answer to an unknown user or a wrong password on `player_api.php`: `xtream` (HTTP 200 `{\"user_info\":{\"auth\":0}}`), `401`, `403`, or `404` (XUI's fake page). Both causes always get the same bytes." },
@@ -111,6 +124,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: "127.0.0.1:8080".into(),
+            tls_listen: String::new(),
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
             data_dir: PathBuf::from("tvgate-data"),
             public_url: String::new(),
             alternate_urls: String::new(),
@@ -224,6 +240,7 @@ impl Settings {
                 self.unlimited_exp_date
             )));
         }
+        self.tls_files()?;
         if !self.public_url.is_empty() {
             tvgate_http::PublicUrl::parse(&self.public_url).map_err(SettingsError::Invalid)?;
         }
@@ -281,6 +298,36 @@ impl Settings {
         Ok(())
     }
 
+    /// The certificate and key files of the HTTPS listener; `None` when
+    /// `tls_listen` is empty. Both files are needed with it, and neither
+    /// means anything without it.
+    pub fn tls_files(&self) -> Result<Option<TlsFiles>, SettingsError> {
+        let (cert, key) = (self.tls_cert_file.trim(), self.tls_key_file.trim());
+        if self.tls_listen.trim().is_empty() {
+            if !cert.is_empty() || !key.is_empty() {
+                return Err(SettingsError::Invalid(
+                    "tls_cert_file and tls_key_file are set but tls_listen is empty: \
+                     set tls_listen (e.g. 0.0.0.0:8443) to serve HTTPS"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        }
+        match (cert.is_empty(), key.is_empty()) {
+            (false, false) => Ok(Some(TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            })),
+            (true, _) => Err(SettingsError::Invalid(
+                "tls_listen is set but tls_cert_file is empty: HTTPS needs a certificate".into(),
+            )),
+            (false, true) => Err(SettingsError::Invalid(
+                "tls_listen is set but tls_key_file is empty: HTTPS needs the certificate's key"
+                    .into(),
+            )),
+        }
+    }
+
     /// The verifier key's file.
     pub fn verifier_key_path(&self) -> PathBuf {
         if self.verifier_key_file.is_empty() {
@@ -315,7 +362,7 @@ pub fn configuration_markdown() -> String {
         "# Configuration\n\n<!-- Generated from src/settings.rs by `cargo test`; do not edit by hand. -->\n\n\
          Settings come from, lowest first: the defaults below, a TOML file (`--config FILE` or `TVGATE_CONFIG`), \
          environment variables named `TVGATE_` plus the setting in upper case (`TVGATE_LISTEN=0.0.0.0:8080`), \
-         and the command-line flags `--listen` and `--data-dir`. An unknown key in the file or the environment is an error.\n\n\
+         and the command-line flags (`--listen`, `--tls-listen`, `--tls-cert`, `--tls-key`, `--data-dir`). An unknown key in the file or the environment is an error.\n\n\
          | setting | default | meaning |\n|---|---|---|\n",
     );
     for d in SETTINGS {
@@ -396,6 +443,40 @@ mod tests {
         .into();
         assert!(Settings::load(None, &env).is_err(), "a bad alternate URL");
         assert!(Settings::load(Some("timezone = \"Mars/Olympus\""), &HashMap::new()).is_err());
+    }
+
+    #[test]
+    fn https_needs_its_address_certificate_and_key_together() {
+        let load = |text: &str| Settings::load(Some(text), &HashMap::new());
+        let s = load(
+            "tls_listen = \"0.0.0.0:8443\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+        )
+        .expect("complete");
+        assert_eq!(
+            s.tls_files().expect("valid"),
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        assert_eq!(Settings::default().tls_files().expect("valid"), None);
+        for (text, names) in [
+            (
+                "tls_listen = \"0.0.0.0:8443\"\ntls_key_file = \"k.pem\"",
+                "tls_cert_file",
+            ),
+            (
+                "tls_listen = \"0.0.0.0:8443\"\ntls_cert_file = \"c.pem\"",
+                "tls_key_file",
+            ),
+            (
+                "tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+                "tls_listen",
+            ),
+        ] {
+            let e = load(text).expect_err(text).to_string();
+            assert!(e.contains(names), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -575,3 +575,52 @@ async fn a_closed_port_is_server_unreachable_and_stops_there() {
     assert_eq!(check(&r, "account").verdict, Verdict::Skipped);
     assert_eq!(check(&r, "stream").verdict, Verdict::Skipped);
 }
+
+/// `tvgate doctor --ca-file` against a tvgate serving HTTPS with a
+/// certificate of its own: the whole run (login, playlist, stream) over
+/// TLS says "works".
+#[tokio::test]
+async fn the_binary_over_https_with_a_ca_file_says_works() {
+    let srv = TestServer::start_tls(|h| h.admission_wait = Duration::from_millis(200)).await;
+    srv.add_line("tia", "pw-Https-21", |_| {}).await;
+    srv.with_catalog().await;
+    let https = srv.https.as_ref().expect("https");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("cert.pem");
+    std::fs::write(&ca, &https.cert_pem).expect("write the CA file");
+    let server = srv.https_url("");
+    let run = move |ca: Option<std::path::PathBuf>| {
+        let server = server.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"));
+            cmd.args([
+                "doctor",
+                "--server",
+                &server,
+                "-u",
+                "tia",
+                "-p",
+                "pw-Https-21",
+            ])
+            .args(["--timeout", "8", "--json"]);
+            if let Some(ca) = ca {
+                cmd.arg("--ca-file").arg(ca);
+            }
+            cmd.output().expect("run tvgate doctor")
+        })
+    };
+    let out = run(Some(ca)).await.expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("json on stdout");
+    assert_eq!(v["diagnosis"]["cause"], "works", "{v}");
+    validate_schema(&stdout);
+    // Without the CA file the certificate is unknown: not "works".
+    let out = run(None).await.expect("join");
+    assert_ne!(out.status.code(), Some(0));
+}

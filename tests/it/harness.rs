@@ -24,8 +24,30 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub ledger: Arc<dyn tvgate_core::ledger::Ledger>,
     pub hub: tvgate_relay::Hub,
+    /// The HTTPS listener beside the plain one (`start_tls`).
+    pub https: Option<TestHttps>,
     stop: CancellationToken,
 }
+
+/// The HTTPS side of a test server: its address, the certificate it
+/// presents (self-signed for 127.0.0.1 and localhost, made at start) and
+/// the handle that replaces it.
+pub struct TestHttps {
+    pub addr: SocketAddr,
+    pub cert_pem: String,
+    pub cert: Arc<tvgate_http::tls::ServerCert>,
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (certificate
+/// PEM, PKCS#8 key PEM).
+pub fn test_cert() -> (String, String) {
+    let c = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("test certificate");
+    (c.cert.pem(), c.key_pair.serialize_pem())
+}
+
+/// How long the test servers wait for a TLS handshake.
+pub const TEST_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Settings for tests: a cheap KDF so creating lines is fast.
 pub fn test_settings(dir: &std::path::Path) -> Settings {
@@ -50,14 +72,29 @@ impl TestServer {
         Self::start_in(dir, tweak, true).await
     }
 
+    /// A server with an HTTPS listener beside the plain one.
+    pub async fn start_tls(tweak: impl FnOnce(&mut HttpSettings)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_full(dir, tweak, true, true).await
+    }
+
     pub async fn start_in(
         dir: tempfile::TempDir,
         tweak: impl FnOnce(&mut HttpSettings),
         case_insensitive: bool,
     ) -> TestServer {
+        Self::start_full(dir, tweak, case_insensitive, false).await
+    }
+
+    async fn start_full(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut HttpSettings),
+        case_insensitive: bool,
+        tls: bool,
+    ) -> TestServer {
         let mut settings = test_settings(dir.path());
         settings.case_insensitive_usernames = case_insensitive;
-        Self::launch(dir, settings, tweak).await
+        Self::launch(dir, settings, tweak, tls).await
     }
 
     /// A node whose ledger and login limits are shared through the Redis
@@ -71,13 +108,14 @@ impl TestServer {
         let mut settings = test_settings(dir.path());
         settings.ledger_url = url.to_string();
         settings.ledger_key_prefix = prefix.to_string();
-        Self::launch(dir, settings, tweak).await
+        Self::launch(dir, settings, tweak, false).await
     }
 
     async fn launch(
         dir: tempfile::TempDir,
         settings: Settings,
         tweak: impl FnOnce(&mut HttpSettings),
+        tls: bool,
     ) -> TestServer {
         let store = tvgate::startup::open_store(&settings).await.expect("store");
         let key = tvgate::startup::load_or_create_key(&settings.verifier_key_path()).expect("key");
@@ -107,8 +145,33 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = CancellationToken::new();
-        tokio::spawn(tvgate_http::serve(listener, app, stop.clone()));
+        let (https, https_listener) = if tls {
+            let (cert_pem, key_pem) = test_cert();
+            let key = tvgate_http::tls::certified_key(cert_pem.as_bytes(), key_pem.as_bytes())
+                .expect("test certificate loads");
+            let cert = tvgate_http::tls::ServerCert::new(key);
+            let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = tcp.local_addr().expect("addr");
+            let listener = tvgate_http::tls::HttpsListener::new(tcp, cert.clone())
+                .expect("TLS settings")
+                .with_handshake_timeout(TEST_HANDSHAKE_TIMEOUT);
+            let https = TestHttps {
+                addr,
+                cert_pem,
+                cert,
+            };
+            (Some(https), Some(listener))
+        } else {
+            (None, None)
+        };
+        tokio::spawn(tvgate_http::serve_with_tls(
+            listener,
+            https_listener,
+            app,
+            stop.clone(),
+        ));
         TestServer {
+            https,
             addr,
             gate,
             settings,
@@ -122,6 +185,15 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A URL on the HTTPS listener (`start_tls`).
+    pub fn https_url(&self, path: &str) -> String {
+        let https = self
+            .https
+            .as_ref()
+            .expect("a server started with start_tls");
+        format!("https://{}{}", https.addr, path)
     }
 
     /// Creates a line with a known password.

@@ -21,5 +21,6 @@ mod relay;
 mod slate;
 mod sources_admin;
 mod stalker;
+mod tls;
 mod vod;
 mod xtream;

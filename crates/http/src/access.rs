@@ -18,16 +18,32 @@ use tvgate_core::access::{
 use tvgate_core::gate::Authn;
 use tvgate_core::ids::CategoryId;
 
-/// The caller's address, user agent, `Host` header and device identity.
-/// The header values share the request's buffer: extracting them
-/// allocates nothing.
+/// The caller's address, user agent, `Host` header, the listener it came
+/// in through and its device identity. The header values share the
+/// request's buffer: extracting them allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub ip: IpAddr,
     user_agent: Option<HeaderValue>,
     pub host: Option<HeaderValue>,
+    pub arrival: Arrival,
     /// The device identity an Xtream player sent ([`presented_device`]).
     pub device: Option<DevicePresented>,
+}
+
+/// Which of the server's listeners a request came in through, and the
+/// ports of both: what the answers that name the server (`server_info`,
+/// playlists, portal and Stalker links) need besides the `Host` header.
+/// Set on every request by `crate::serve_with_tls`; the default (no
+/// listener known) is plain HTTP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// The request came over TLS.
+    pub tls: bool,
+    /// The port of the plain HTTP listener.
+    pub http_port: Option<u16>,
+    /// The port of the HTTPS listener, when there is one.
+    pub https_port: Option<u16>,
 }
 
 /// The header an Xtream player (or a proxy in front of it) may send its
@@ -98,10 +114,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
         let user_agent = parts.headers.get(header::USER_AGENT).cloned();
         let host = parts.headers.get(header::HOST).cloned();
         let device = presented_device(parts.uri.query(), parts.headers.get(DEVICE_ID_HEADER));
+        let arrival = parts
+            .extensions
+            .get::<Arrival>()
+            .copied()
+            .unwrap_or_default();
         Ok(Caller {
             ip,
             user_agent,
             host,
+            arrival,
             device,
         })
     }

@@ -1,4 +1,4 @@
-//! tvgate's protocol faces, all on one listener and all thin: each handler
+//! tvgate's protocol faces, all on one router and all thin: each handler
 //! extracts the request, asks the gate (`tvgate-core`), and renders the wire
 //! shape players expect. This crate is the only one that knows HTTP status
 //! codes and the players' field names and quirks.
@@ -16,8 +16,10 @@
 //!   (relay, proxied HLS, VOD, built-ins, redirect);
 //! - [`params`]: request parameters, read one way;
 //! - [`slots`], [`slate`], [`refusals`], [`localtime`], [`web`], [`body`],
-//!   [`mod@metrics`], [`cors`]; [`state`] (the [`App`]) and this file (the
-//!   router) wire the faces together.
+//!   [`mod@metrics`], [`cors`]; [`tls`] (the HTTPS listener and its
+//!   reloadable certificate); [`state`] (the [`App`]) and this file (the
+//!   router, and [`serve_with_tls`], which puts it on the listeners) wire
+//!   the faces together.
 //!
 //! Deliberately absent: business rules (they live in `tvgate-core`) and
 //! storage (the gate holds the store port).
@@ -38,6 +40,7 @@ pub mod slate;
 pub mod slots;
 pub mod stalker;
 pub mod state;
+pub mod tls;
 pub mod web;
 pub mod xtream;
 
@@ -47,9 +50,12 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use axum::Router;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use xtream::{get_php, player_api, streams, xmltv};
 
@@ -109,16 +115,41 @@ pub fn router(app: App) -> Router {
         .with_state(app)
 }
 
-/// Serves `router(app)` on a listener the caller bound, until `shutdown`.
 /// How long sent data may stay unacknowledged (a reader that stopped)
 /// before the kernel closes the connection.
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Serves `router(app)` on a listener the caller bound, until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
     app: App,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_with_tls(listener, None, app, shutdown).await
+}
+
+/// Serves `router(app)` on a plain listener and, when given, an HTTPS one
+/// beside it, until `shutdown`: one App, so a line's slots, sessions and
+/// limits are the same on both. Each request carries the
+/// [`access::Arrival`] of its listener, from which the answers that name
+/// the server take their scheme and ports.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    https: Option<tls::HttpsListener>,
+    app: App,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let http_port = Some(listener.local_addr()?.port());
+    let https = https.map(tls::HttpsListener::start).transpose()?;
+    let https_port = match &https {
+        Some(h) => Some(axum::serve::Listener::local_addr(h)?.port()),
+        None => None,
+    };
+    let arrival = access::Arrival {
+        tls: false,
+        http_port,
+        https_port,
+    };
     // The denial log is pruned before the first request can read it; its
     // writer outlives the last request (graceful shutdown lets them finish)
     // and then writes what is left.
@@ -126,26 +157,54 @@ pub async fn serve(
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
-    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    let router = router(app);
+    let service = |arrival: access::Arrival| {
+        router
+            .clone()
+            .layer(axum::Extension(arrival))
+            .into_make_service_with_connect_info::<SocketAddr>()
+    };
+    let stopped = |token: CancellationToken| async move { token.cancelled().await };
     // A viewer that stops reading (a frozen box, a paused player) leaves
     // its socket with a zero window: no write ever completes, so nothing in
     // user space notices. The kernel ends such a connection once sent data
     // has gone unacknowledged this long; the stream's lease (renewed only
     // while data flows) has expired by then anyway.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        let socket = socket2::SockRef::from(&*tcp);
-        if let Err(e) = socket.set_tcp_user_timeout(Some(SEND_TIMEOUT)) {
-            tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+    let plain = listener.tap_io(|tcp: &mut TcpStream| send_timeout(tcp));
+    let plain = axum::serve(plain, service(arrival))
+        .with_graceful_shutdown(stopped(shutdown.clone()))
+        .into_future();
+    let served = match https {
+        None => plain.await,
+        Some(https) => {
+            let tls = https.tap_io(|tls: &mut TlsStream<TcpStream>| {
+                send_timeout(tls.get_ref().0);
+            });
+            let tls = axum::serve(
+                tls,
+                service(access::Arrival {
+                    tls: true,
+                    ..arrival
+                }),
+            )
+            .with_graceful_shutdown(stopped(shutdown.clone()))
+            .into_future();
+            let (plain, tls) = tokio::join!(plain, tls);
+            plain.and(tls)
         }
-    });
-    let stop = shutdown.clone();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await;
+    };
     writer_stop.cancel();
     let _ = writer.await;
     let _ = schedule.await;
     served
+}
+
+/// Sets [`SEND_TIMEOUT`] on an accepted connection (TCP_USER_TIMEOUT).
+fn send_timeout(tcp: &TcpStream) {
+    let socket = socket2::SockRef::from(tcp);
+    if let Err(e) = socket.set_tcp_user_timeout(Some(SEND_TIMEOUT)) {
+        tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
+    }
 }
 
 async fn not_found() -> Response {

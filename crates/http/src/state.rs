@@ -289,17 +289,28 @@ impl App {
         (self.clock)()
     }
 
-    /// The public address for this request: configured, or from `Host`.
-    /// The public address for a request with this `Host` header.
-    pub fn public_url_for(&self, host: Option<&axum::http::HeaderValue>) -> PublicUrl {
+    /// The public address for this request: configured, else the scheme
+    /// of the listener it came in through and the host and port of its
+    /// `Host` header (the port is the scheme's default when `Host` names
+    /// none): the address the player used.
+    pub fn public_url_for(&self, caller: &crate::access::Caller) -> PublicUrl {
         if let Some(p) = &self.settings.public_url {
             return p.clone();
         }
-        let host = host.and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-        let (host, port) =
-            split_host_port(host, 80).unwrap_or_else(|| ("localhost".to_string(), 80));
+        let (scheme, default_port) = if caller.arrival.tls {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        let host = caller
+            .host
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let (host, port) = split_host_port(host, default_port)
+            .unwrap_or_else(|| ("localhost".to_string(), default_port));
         PublicUrl {
-            scheme: "http".to_string(),
+            scheme: scheme.to_string(),
             host,
             port,
         }

@@ -249,8 +249,14 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
                 MAX_SESSIONS,
             );
             tracing::info!(admin = %admin.name, ip = %caller.ip, "operator logged in");
+            // Secure when the operator came over HTTPS: never sent in clear.
+            let secure = if app.public_url_for(&caller).scheme == "https" {
+                "; Secure"
+            } else {
+                ""
+            };
             let cookie = format!(
-                "{COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}"
+                "{COOKIE}={id}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}{secure}"
             );
             let mut response = see_other("/admin/").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {

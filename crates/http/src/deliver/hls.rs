@@ -488,7 +488,7 @@ pub async fn serve_playlist(
                 return Refused::new(Face::Stream, denial, caller, &line.username).answer(app)
             }
         };
-    let base = app.public_url_for(caller.host.as_ref()).base();
+    let base = app.public_url_for(caller).base();
     let viewer = Viewer {
         base: &base,
         line: line.id,
@@ -568,7 +568,7 @@ pub async fn hls_file(
     }
     match kind {
         UriKind::Variant | UriKind::Rendition => {
-            let base = app.public_url_for(caller.host.as_ref()).base();
+            let base = app.public_url_for(&caller).base();
             let viewer = Viewer {
                 base: &base,
                 line: claims.line,

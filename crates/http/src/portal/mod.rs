@@ -76,13 +76,16 @@ fn session_id(headers: &HeaderMap) -> Option<String> {
     cookie(headers, session::COOKIE)
 }
 
-/// A `Set-Cookie` value for the portal's path.
-fn set_cookie(app: &App, name: &str, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = app
-        .settings
-        .public_url
-        .as_ref()
-        .is_some_and(|p| p.scheme == "https");
+/// A `Set-Cookie` value for the portal's path; `Secure` when the
+/// subscriber reached the portal over HTTPS (or `public_url` says https).
+fn set_cookie(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    value: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
+    let secure = app.public_url_for(caller).scheme == "https";
     let text = format!(
         "{name}={value}; Path=/portal; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
@@ -139,13 +142,14 @@ fn authorised_post(
 async fn home(State(app): State<App>, caller: Caller, headers: HeaderMap) -> Response {
     match current(&app, &headers) {
         Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK).await,
-        None => login_page(&app, Some(&headers), StatusCode::OK, None),
+        None => login_page(&app, &caller, Some(&headers), StatusCode::OK, None),
     }
 }
 
 /// The login form, with its CSRF token in a hidden field and a cookie.
 fn login_page(
     app: &App,
+    caller: &Caller,
     headers: Option<&HeaderMap>,
     status: StatusCode,
     message: Option<&str>,
@@ -168,7 +172,13 @@ fn login_page(
         }
     };
     let mut r = html_response(status, html::page("Log in", body));
-    if let Some(v) = set_cookie(app, session::LOGIN_COOKIE, &token, session::LOGIN_TTL_SECS) {
+    if let Some(v) = set_cookie(
+        app,
+        caller,
+        session::LOGIN_COOKIE,
+        &token,
+        session::LOGIN_TTL_SECS,
+    ) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
     r
@@ -206,7 +216,7 @@ async fn login(
                 session::MAX_SESSIONS,
             );
             let mut r = see_home();
-            if let Some(v) = set_cookie(&app, session::COOKIE, &id, session::TTL_SECS) {
+            if let Some(v) = set_cookie(&app, &caller, session::COOKIE, &id, session::TTL_SECS) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }
             r
@@ -214,6 +224,7 @@ async fn login(
         Authn::RateLimited { retry_after_secs } => {
             let mut r = login_page(
                 &app,
+                &caller,
                 Some(&headers),
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(&format!(
@@ -226,6 +237,7 @@ async fn login(
         }
         Authn::NotProven => login_page(
             &app,
+            &caller,
             Some(&headers),
             StatusCode::UNAUTHORIZED,
             Some("Wrong username or password."),
@@ -534,7 +546,7 @@ fn refusals_section(app: &App, refusals: Result<RefusalPage, GateError>, now: Un
 }
 
 fn details_section(app: &App, caller: &Caller, s: &Session) -> Markup {
-    let base = app.public_url_for(caller.host.as_ref()).base();
+    let base = app.public_url_for(caller).base();
     let (u, p) = (query_value(&s.username), query_value(&s.password));
     let m3u = format!("{base}/get.php?username={u}&password={p}&type=m3u_plus&output=ts");
     let xmltv = format!("{base}/xmltv.php?username={u}&password={p}");
@@ -581,6 +593,7 @@ async fn dashboard(
     let Some(line) = app.gate.line(s.line) else {
         return login_page(
             app,
+            caller,
             None,
             StatusCode::UNAUTHORIZED,
             Some("This subscription no longer exists."),

@@ -161,7 +161,7 @@ fn create_link(call: &Call<'_>) -> Response {
     if let Err(refused) = allowed_link(call, id, catalog.stream_category(r)) {
         return refused.answer(app);
     }
-    let base = app.public_url_for(call.caller.host.as_ref()).base();
+    let base = app.public_url_for(call.caller).base();
     let link = super::play::link(app, &base, call.line.id, StreamId(id), call.session.number);
     js(
         json!({"id": id, "cmd": format!("ffmpeg {link}"), "streamer_id": 0, "link_id": 0,

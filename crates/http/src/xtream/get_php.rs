@@ -85,7 +85,7 @@ async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
     app.metrics
         .playlists
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let base = app.public_url_for(caller.host.as_ref()).base();
+    let base = app.public_url_for(caller).base();
     let creds = format!("{}/{}", path_segment(&username), path_segment(&password));
     let epg_url = format!(
         "{base}/xmltv.php?username={}&password={}",

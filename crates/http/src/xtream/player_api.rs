@@ -85,10 +85,11 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
         password,
     } = &proven;
     let now = app.now();
-    let public = app.public_url_for(caller.host.as_ref());
+    let public = app.public_url_for(caller);
     let ctx = wire::LoginContext {
         app,
         public: &public,
+        arrival: caller.arrival,
         username,
         password,
         active_cons: app.ledger.active(line.id, now).await,

@@ -2,6 +2,7 @@
 //! (The JSON of a failed login and the status word are the floor's,
 //! `crate::answer::xtream`, beside the other refusals.)
 
+use crate::access::Arrival;
 use crate::answer::xtream::status_word;
 use crate::localtime::{local_date, time_now};
 use crate::state::{App, PublicUrl, UnlimitedExpiry};
@@ -18,6 +19,8 @@ const FAR_FUTURE: UnixTime = 4_102_444_800;
 pub struct LoginContext<'a> {
     pub app: &'a App,
     pub public: &'a PublicUrl,
+    /// The listener the login came in through.
+    pub arrival: Arrival,
     pub username: &'a str,
     pub password: &'a str,
     pub active_cons: u32,
@@ -38,6 +41,8 @@ pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Ve
         (None, UnlimitedExpiry::FarFuture) => Some(FAR_FUTURE.to_string()),
     };
     let https = ctx.public.scheme == "https";
+    let (port, https_port) =
+        advertised_ports(ctx.public, ctx.arrival, app.settings.public_url.is_some());
     let tz = app.settings.timezone.name();
     let payload = xtream::Login {
         user_info: xtream::UserInfo {
@@ -55,16 +60,8 @@ pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Ve
         },
         server_info: xtream::ServerInfo {
             url: &ctx.public.host,
-            port: if https {
-                "80".to_string()
-            } else {
-                ctx.public.port.to_string()
-            },
-            https_port: if https {
-                ctx.public.port.to_string()
-            } else {
-                String::new()
-            },
+            port,
+            https_port,
             server_protocol: if https { "https" } else { "http" },
             rtmp_port: String::new(),
             timezone: tz,
@@ -78,6 +75,25 @@ pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Ve
         }),
     };
     serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// `server_info`'s `port` and `https_port`. The scheme the player used
+/// (or `public_url`'s) names its port from `public`; the other one is the
+/// other listener's: the plain listener's port over HTTPS, the HTTPS
+/// listener's over plain HTTP ("" when there is none). A configured
+/// `https` `public_url` keeps naming port 80 for plain HTTP, as it always
+/// has: behind it the node's own plain port is usually not reachable.
+fn advertised_ports(public: &PublicUrl, arrival: Arrival, configured: bool) -> (String, String) {
+    if public.scheme == "https" {
+        let plain = match arrival.http_port {
+            Some(p) if !configured => p,
+            _ => 80,
+        };
+        (plain.to_string(), public.port.to_string())
+    } else {
+        let tls = arrival.https_port.map(|p| p.to_string());
+        (public.port.to_string(), tls.unwrap_or_default())
+    }
 }
 
 /// A category in wire form.
