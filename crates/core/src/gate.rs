@@ -18,7 +18,10 @@ use crate::catalog::backups::check_backup_urls;
 use crate::catalog::{Catalog, Source, StreamRef};
 use crate::ids::{CategoryId, LineId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
-use crate::ports::{ChangeStamp, SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
+use crate::ports::{
+    Change, ChangeStamp, SessionFace, SourcePatch, Store, StoreError, StoredSession, UpsertCounts,
+    UpsertFields,
+};
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -74,6 +77,11 @@ pub struct GateSettings {
     /// How often a subscriber may reset their own device binding
     /// (`device_reset_cooldown_secs`).
     pub device_reset_cooldown_secs: i64,
+    /// The store is shared by several nodes (PostgreSQL): the first node
+    /// records its verifier key's fingerprint there, and a node opened
+    /// with another key is refused ([`GateError::KeyMismatch`]), since
+    /// each node's verifiers and signed links would fail on the others.
+    pub shared_store: bool,
 }
 
 /// The default `device_reset_cooldown_secs`: once a day.
@@ -87,6 +95,7 @@ impl Default for GateSettings {
             import_kdf: KdfParams::default(),
             limiter: LimiterSettings::default(),
             device_reset_cooldown_secs: DEFAULT_DEVICE_RESET_COOLDOWN_SECS,
+            shared_store: false,
         }
     }
 }
@@ -108,6 +117,10 @@ pub enum GateError {
     /// recorded on the source.
     #[error("{0}")]
     ImportFailed(String),
+    /// The shared store recorded another verifier key than this node's:
+    /// the key file must be copied from the first node.
+    #[error("this node's verifier key (fingerprint {ours}) is not the one the shared store's first node recorded ({recorded})")]
+    KeyMismatch { ours: String, recorded: String },
     /// A subscriber's own device reset within the cooldown.
     #[error("the device binding was reset less than {cooldown_secs} seconds ago; try again in {retry_after_secs} seconds")]
     ResetTooSoon {
@@ -276,6 +289,13 @@ impl Gate {
             upgrades: Mutex::new(Vec::new()),
             devices: devices::DeviceState::default(),
         };
+        if settings.shared_store {
+            let ours = gate.key.fingerprint();
+            let recorded = gate.store.claim_key_fingerprint(ours.clone()).await?;
+            if recorded != ours {
+                return Err(GateError::KeyMismatch { ours, recorded });
+            }
+        }
         gate.reload_lines().await?;
         gate.reload_catalog().await?;
         Ok(gate)
@@ -306,6 +326,44 @@ impl Gate {
     /// the store cannot tell.
     pub async fn change_stamp(&self) -> Result<Option<ChangeStamp>, GateError> {
         Ok(self.store.change_stamp().await?)
+    }
+
+    /// What other nodes and processes change, as they commit it (see
+    /// [`Store::watch`]); `None` when the store cannot notify and a server
+    /// must poll [`Gate::change_stamp`].
+    pub fn watch(&self) -> Option<futures_core::stream::BoxStream<'static, Change>> {
+        self.store.watch()
+    }
+
+    // ------------------------------------------------------------------
+    // Console and portal sessions, kept in the store so that every node
+    // and a restarted one know them. The faces seal and hash; the gate
+    // only passes them through, so no caller writes beside it.
+    // ------------------------------------------------------------------
+
+    /// Records a session (see [`Store::insert_session`]).
+    pub async fn save_session(
+        &self,
+        session: StoredSession,
+        now: UnixTime,
+        max: u32,
+    ) -> Result<(), GateError> {
+        Ok(self.store.insert_session(session, now, max).await?)
+    }
+
+    /// The live session of `face` with this id hash.
+    pub async fn find_session(
+        &self,
+        face: SessionFace,
+        id_hash: [u8; 32],
+        now: UnixTime,
+    ) -> Result<Option<StoredSession>, GateError> {
+        Ok(self.store.session(face, id_hash, now).await?)
+    }
+
+    /// Ends a session everywhere.
+    pub async fn end_session(&self, id_hash: [u8; 32]) -> Result<(), GateError> {
+        Ok(self.store.delete_session(id_hash).await?)
     }
 
     /// Re-reads the catalog and swaps in a new snapshot.
