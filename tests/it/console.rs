@@ -171,7 +171,11 @@ async fn console_and_portal_pages_carry_the_page_headers() {
 
 #[tokio::test]
 async fn console_lines_search_create_and_act_through_the_gate() {
-    let srv = TestServer::start().await;
+    console_lines_search_create_and_act_through_the_gate_on(TestServer::start().await).await;
+}
+
+/// The body of [`console_lines_search_create_and_act_through_the_gate`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn console_lines_search_create_and_act_through_the_gate_on(srv: TestServer) {
     srv.add_line("tina", "pw-11", |s| s.note = "kitchen <tv>".into())
         .await;
     srv.add_line("bob", "pw-22", |_| {}).await;

@@ -1,5 +1,6 @@
-//! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store,
-//! spoken to over HTTP. One binary, one module per topic.
+//! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store
+//! (or, in `postgres`, a PostgreSQL database of its own), spoken to over
+//! HTTP. One binary, one module per topic.
 
 mod admin_api;
 mod architecture;
@@ -15,6 +16,7 @@ mod hygiene;
 mod limits;
 mod lines_admin;
 mod portal;
+mod postgres;
 mod provider;
 mod relay;
 mod slate;

@@ -185,7 +185,18 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
             Some(detail) => format!("{}: {detail}", db.message()),
             None => db.message().to_string(),
         },
-        None => e.to_string(),
+        None => {
+            // tokio-postgres says what it was doing; the cause says why
+            // (connection refused, a timeout, which option is malformed).
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                text.push_str(": ");
+                text.push_str(&c.to_string());
+                cause = c.source();
+            }
+            text
+        }
     }
 }
 
