@@ -2110,7 +2110,8 @@ async fn committed_lines_survive_sigkill() {
 
 // ----- bulk timings -----
 
-/// Prints how long the bulk operations take. Slow in debug builds; run with
+/// Prints how long the bulk operations take, on SQLite and on PostgreSQL.
+/// Slow in debug builds; run with
 /// `TVGATE_STORE_BENCH=1 cargo test --release -p tvgate-store --test conformance bulk -- --nocapture`.
 #[tokio::test]
 async fn bulk_timings() {
@@ -2124,6 +2125,9 @@ async fn bulk_timings() {
     }
     eprintln!("in a file:");
     bulk(&open_sqlite(&dir.path().join("bench.db")).await.unwrap()).await;
+    eprintln!("on PostgreSQL:");
+    let db = TestDatabase::create().await;
+    bulk(&open_postgres(&db.url, 4).await.unwrap()).await;
 }
 
 /// Wall and process CPU time since `since`.
