@@ -510,3 +510,17 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     let (status, _) = console.get(&srv, "/admin/lines/nobody/devices").await;
     assert_eq!(status, 404);
 }
+
+/// Sessions are kept in the store: a restart logs nobody out (SQLite here;
+/// `postgres.rs` shows the same across nodes), and a logout holds after one.
+#[tokio::test]
+async fn console_sessions_survive_a_restart() {
+    let srv = TestServer::start().await;
+    let console = login(&srv).await;
+    let srv = srv.restart().await;
+    assert_eq!(console.get(&srv, "/admin/lines").await.0, 200);
+    let (status, _) = console.post(&srv, "/admin/logout", &[]).await;
+    assert_eq!(status, 303);
+    let srv = srv.restart().await;
+    assert_eq!(console.get(&srv, "/admin/lines").await.0, 303, "logged out");
+}
