@@ -2272,3 +2272,61 @@ async fn bulk(store: &dyn Store) {
     store.delete_source(src).await.unwrap();
     eprintln!("delete_source with 1M programmes: {}", took(t));
 }
+
+/// PostgreSQL's text cannot hold NUL: a NUL in text from outside (a name in
+/// a playlist, a username a player sent) is kept as U+FFFD instead of
+/// failing the whole write, so a player cannot keep its refusals, or a
+/// provider its playlist, out of the store with one character.
+#[tokio::test]
+async fn postgres_keeps_text_with_a_nul_in_it() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 2).await.unwrap();
+    store
+        .insert_refusals(vec![
+            refusal(1, "invalid_credentials", None, "a\0b", [10, 0, 0, 1]),
+            refusal(2, "expired", None, "dora", [10, 0, 0, 1]),
+        ])
+        .await
+        .unwrap();
+    let logged = store
+        .refusals(RefusalFilter {
+            username: Some("a\0b".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].refusal.username, "a\u{FFFD}b");
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/nul.m3u".into(),
+            name: "nul".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap();
+    let items = vec![
+        live("Bad\0Name", "http://up/\0.ts", "Gro\0up"),
+        episode("Se\0ries", 1, 1, Some("Shows")),
+    ];
+    store
+        .replace_items(src.id, plan(items.clone()), 1)
+        .await
+        .unwrap();
+    store.replace_items(src.id, plan(items), 2).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(names(&data.live, |c| c.name()), ["Bad\u{FFFD}Name"]);
+    assert_eq!(data.live[0].added, 1, "the same key the second time");
+    assert_eq!(names(&data.series, |s| &s.name), ["Se\u{FFFD}ries"]);
+    store
+        .replace_guide(
+            src.id,
+            guide_plan(vec![], vec![programme("c\0", 0, Some(1), "T\0")]),
+        )
+        .await
+        .unwrap();
+}

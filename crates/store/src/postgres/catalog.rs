@@ -24,7 +24,7 @@
 
 use super::guide;
 use super::sources::ensure_exists;
-use super::{bump, lock_catalog, Context, Half};
+use super::{bump, lock_catalog, opt_text, text, Context, Half};
 use crate::codec::{check_public_id, decode_category, kind_name, order_categories};
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures::{pin_mut, TryStreamExt};
@@ -46,7 +46,7 @@ async fn category_ids(
     categories: &[PlannedCategory],
 ) -> StoreResult<Vec<i64>> {
     let kinds: Vec<&str> = categories.iter().map(|c| c.kind.as_str()).collect();
-    let names: Vec<&str> = categories.iter().map(|c| c.name.as_str()).collect();
+    let names: Vec<_> = categories.iter().map(|c| text(&c.name)).collect();
     // NOT EXISTS first, so an existing category spends no sequence value.
     tx.execute(
         "INSERT INTO categories (kind, name)
@@ -78,7 +78,7 @@ async fn category_ids(
         .iter()
         .map(|c| {
             found
-                .get(&(c.kind.as_str().to_string(), c.name.clone()))
+                .get(&(c.kind.as_str().to_string(), text(&c.name).into_owned()))
                 .copied()
                 .ok_or_else(|| StoreError::Backend {
                     context: IMPORT,
@@ -116,9 +116,9 @@ async fn series_ids(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for s in plan.series() {
         let category = s.category.map(|c| category_ids[c]);
-        let cover = s.cover.as_deref().unwrap_or("");
+        let cover = text(s.cover.as_deref().unwrap_or(""));
         let position = s.first as i64;
-        match old.remove(&s.name) {
+        match old.remove(text(&s.name).as_ref()) {
             Some(id) => {
                 ids.push(Some(id));
                 kept_ids.push(id);
@@ -128,7 +128,7 @@ async fn series_ids(
             }
             None => {
                 ids.push(None);
-                new_names.push(s.name.as_str());
+                new_names.push(text(&s.name));
                 new_cats.push(category);
                 new_covers.push(cover);
                 new_pos.push(position);
@@ -171,7 +171,7 @@ async fn series_ids(
         .into_iter()
         .zip(plan.series())
         .map(|(id, s)| {
-            id.or_else(|| created.get(&s.name).copied())
+            id.or_else(|| created.get(text(&s.name).as_ref()).copied())
                 .ok_or_else(|| StoreError::Backend {
                     context: IMPORT,
                     message: format!("series {:?} was not stored", s.name),
@@ -240,16 +240,20 @@ pub(super) async fn replace_items(
             let episode = item.episode.map(|e| i64::from(e.episode));
             let position = position as i64;
             let archive_days = i64::from(item.archive_days);
+            let (key, name, url) = (text(&item.key), text(&item.name), text(&item.url));
+            let epg_id = opt_text(item.epg_id.as_deref());
+            let logo = text(item.logo.as_deref().unwrap_or(""));
+            let container = text(item.container.as_deref().unwrap_or(""));
             let row: [&(dyn ToSql + Sync); 14] = [
-                &item.key,
+                &key,
                 &kind_name(item.kind),
                 &position,
-                &item.name,
+                &name,
                 &category,
-                &item.epg_id,
-                &item.logo.as_deref().unwrap_or(""),
-                &item.url,
-                &item.container.as_deref().unwrap_or(""),
+                &epg_id,
+                &logo,
+                &url,
+                &container,
                 &item.is_adult,
                 &archive_days,
                 &series,

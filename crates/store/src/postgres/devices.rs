@@ -3,7 +3,10 @@
 //! its audit entry are one transaction that bumps the lines' stamp; a
 //! sighting or a refusal does not bump.
 
-use super::{backend, bump, int, is_foreign_key_violation, is_unique_violation, Context, Half};
+use super::{
+    backend, bump, int, is_foreign_key_violation, is_unique_violation, opt_text, text, Context,
+    Half,
+};
 use crate::codec::{
     decode_audit, decode_device, decode_policy, encode_ip_lock, AuditRow, DeviceRow,
 };
@@ -96,14 +99,14 @@ pub(super) async fn insert_audit(c: &impl GenericClient, a: &DeviceAudit) -> Sto
         &stmt,
         &[
             &a.line.0,
-            &a.username,
+            &text(&a.username),
             &a.at,
             &a.actor.as_str(),
             &a.action.as_str(),
             &a.ip.map(|ip| ip.to_string()),
-            &a.old_device,
-            &a.new_device,
-            &a.detail,
+            &opt_text(a.old_device.as_deref()),
+            &opt_text(a.new_device.as_deref()),
+            &text(&a.detail),
         ],
     )
     .await
@@ -176,11 +179,11 @@ pub(super) async fn add(
             &[
                 &line.0,
                 &d.kind.as_str(),
-                &&*d.identifier,
-                &&*d.label,
-                &d.serial.as_deref(),
-                &d.device_id.as_deref(),
-                &d.device_id2.as_deref(),
+                &text(&d.identifier),
+                &text(&d.label),
+                &opt_text(d.serial.as_deref()),
+                &opt_text(d.device_id.as_deref()),
+                &opt_text(d.device_id2.as_deref()),
                 &d.first_seen,
                 &d.last_seen,
                 &d.last_ip.map(|ip| ip.to_string()),
@@ -284,9 +287,9 @@ pub(super) async fn touch(c: &Object, d: BoundDevice) -> StoreResult<()> {
             &d.id.0,
             &d.last_seen,
             &d.last_ip.map(|ip| ip.to_string()),
-            &d.serial.as_deref(),
-            &d.device_id.as_deref(),
-            &d.device_id2.as_deref(),
+            &opt_text(d.serial.as_deref()),
+            &opt_text(d.device_id.as_deref()),
+            &opt_text(d.device_id2.as_deref()),
         ],
     )
     .await

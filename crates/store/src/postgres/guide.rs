@@ -12,7 +12,7 @@
 
 use super::catalog::copy_out;
 use super::sources::ensure_exists;
-use super::{bump, lock_catalog, Context, Half};
+use super::{bump, lock_catalog, text, Context, Half};
 use deadpool_postgres::{Object, Transaction};
 use futures::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -41,12 +41,12 @@ pub(super) async fn replace_guide(
     )
     .await
     .ctx(IMPORT)?;
-    let ids: Vec<&str> = plan.channels().iter().map(|c| c.id.as_str()).collect();
-    let names: Vec<&str> = plan.channels().iter().map(|c| c.name.as_str()).collect();
-    let icons: Vec<&str> = plan
+    let ids: Vec<_> = plan.channels().iter().map(|c| text(&c.id)).collect();
+    let names: Vec<_> = plan.channels().iter().map(|c| text(&c.name)).collect();
+    let icons: Vec<_> = plan
         .channels()
         .iter()
-        .map(|c| c.icon.as_deref().unwrap_or(""))
+        .map(|c| text(c.icon.as_deref().unwrap_or("")))
         .collect();
     tx.execute(
         "INSERT INTO guide_channels (source_id, channel_id, name, icon, position)
@@ -81,15 +81,11 @@ pub(super) async fn replace_guide(
         pin_mut!(writer);
         for (n, p) in programmes.iter().enumerate() {
             let seq = n as i64;
+            let (channel, title) = (text(&p.channel), text(&p.title));
+            let desc = text(p.desc.as_deref().unwrap_or(""));
+            let lang = text(p.lang.as_deref().unwrap_or(""));
             let row: [&(dyn ToSql + Sync); 8] = [
-                &source.0,
-                &seq,
-                &p.channel,
-                &p.start,
-                &p.stop,
-                &p.title,
-                &p.desc.as_deref().unwrap_or(""),
-                &p.lang.as_deref().unwrap_or(""),
+                &source.0, &seq, &channel, &p.start, &p.stop, &title, &desc, &lang,
             ];
             writer.as_mut().write(&row).await.ctx(IMPORT)?;
         }

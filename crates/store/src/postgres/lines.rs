@@ -12,10 +12,11 @@
 //! transaction that locks `lines` against other writers (readers go on),
 //! so a key cannot be taken between the lookup and the write.
 
-use super::{backend, bump, int, is_unique_violation, Context, Half};
+use super::{backend, bump, int, is_unique_violation, text, Context, Half};
 use crate::codec::{decode_line, encode_package, LineRow};
 use deadpool_postgres::Object;
 use futures::pin_mut;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
@@ -95,8 +96,8 @@ const NEW_TYPES: &[Type] = &[
 
 /// A line's values as the `lines` columns take them.
 struct Values<'a> {
-    username: &'a str,
-    key: &'a str,
+    username: Cow<'a, str>,
+    key: Cow<'a, str>,
     password_hash: &'a str,
     verifier: Option<&'a [u8]>,
     status: &'static str,
@@ -105,7 +106,7 @@ struct Values<'a> {
     max_connections: i64,
     allowed_formats: i64,
     created_at: i64,
-    note: &'a str,
+    note: Cow<'a, str>,
     package: Option<String>,
     revision: i64,
     limit_policy: Option<&'static str>,
@@ -114,8 +115,8 @@ struct Values<'a> {
 impl<'a> Values<'a> {
     fn of(a: &'a Line, key: &'a str, revision: i64) -> Values<'a> {
         Values {
-            username: &a.username,
-            key,
+            username: text(&a.username),
+            key: text(key),
             password_hash: &a.password_hash,
             verifier: a.verifier.as_ref().map(|v| &v[..]),
             status: a.status.as_str(),
@@ -124,7 +125,7 @@ impl<'a> Values<'a> {
             max_connections: int(a.max_connections),
             allowed_formats: i64::from(a.allowed_formats.bits()),
             created_at: a.created_at,
-            note: &a.note,
+            note: text(&a.note),
             package: encode_package(a.package.as_deref()),
             revision,
             limit_policy: a.limit_policy.map(LimitPolicy::as_str),
@@ -272,7 +273,7 @@ pub(super) async fn upsert(
     tx.batch_execute("LOCK TABLE lines IN SHARE ROW EXCLUSIVE MODE")
         .await
         .ctx(CONTEXT)?;
-    let keys: Vec<&str> = rows.iter().map(|(_, key, _)| key.as_str()).collect();
+    let keys: Vec<_> = rows.iter().map(|(_, key, _)| text(key)).collect();
     let existing: HashMap<String, i64> = tx
         .query(
             "SELECT username_key, id FROM lines WHERE username_key = ANY($1)",
@@ -429,7 +430,7 @@ pub(super) async fn upsert(
             let status = line.status.as_str();
             let policy = line.limit_policy.map(LimitPolicy::as_str);
             let hash: &str = &line.password_hash;
-            let note: &str = &line.note;
+            let note = text(&line.note);
             writer
                 .as_mut()
                 .write(&[

@@ -48,6 +48,7 @@ pub mod watch;
 
 use crate::location::redact_store_url;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
@@ -257,6 +258,23 @@ pub(crate) async fn lock_catalog(tx: &deadpool_postgres::Transaction<'_>) -> Sto
         .await
         .ctx("waiting for another catalog write")?;
     Ok(())
+}
+
+/// Text as PostgreSQL can keep it. Its `text` cannot hold NUL (SQLite's
+/// can), so a NUL in text from outside (a playlist's name, a username a
+/// player sent) is stored as U+FFFD: one such character must never fail a
+/// whole write (a refresh, a batch of the denial log).
+pub(crate) fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') {
+        Cow::Owned(s.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// [`text`] of an optional value.
+pub(crate) fn opt_text(s: Option<&str>) -> Option<Cow<'_, str>> {
+    s.map(text)
 }
 
 /// `u32` values as the BIGINT columns keep them.

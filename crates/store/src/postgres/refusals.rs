@@ -2,7 +2,7 @@
 //! batch), read newest first by id with optional filters, pruned by time.
 //! Nothing here bumps the change stamp.
 
-use super::{int, Context};
+use super::{int, text, Context};
 use deadpool_postgres::Object;
 use std::net::{IpAddr, Ipv4Addr};
 use tokio_postgres::types::ToSql;
@@ -17,13 +17,16 @@ pub(super) async fn insert(c: &mut Object, refusals: Vec<Refusal>) -> StoreResul
         return Ok(());
     }
     let at: Vec<i64> = refusals.iter().map(|r| r.at).collect();
-    let reason: Vec<&str> = refusals.iter().map(|r| r.reason.as_str()).collect();
-    let text: Vec<&str> = refusals.iter().map(|r| r.text.as_str()).collect();
+    let reason: Vec<_> = refusals.iter().map(|r| text(&r.reason)).collect();
+    let said: Vec<_> = refusals.iter().map(|r| text(&r.text)).collect();
     let line: Vec<Option<i64>> = refusals.iter().map(|r| r.line.map(|l| l.0)).collect();
-    let username: Vec<&str> = refusals.iter().map(|r| r.username.as_str()).collect();
-    let key: Vec<String> = refusals.iter().map(|r| username_key(&r.username)).collect();
+    let username: Vec<_> = refusals.iter().map(|r| text(&r.username)).collect();
+    let key: Vec<String> = refusals
+        .iter()
+        .map(|r| text(&username_key(&r.username)).into_owned())
+        .collect();
     let ip: Vec<String> = refusals.iter().map(|r| r.ip.to_string()).collect();
-    let face: Vec<&str> = refusals.iter().map(|r| r.face.as_str()).collect();
+    let face: Vec<_> = refusals.iter().map(|r| text(&r.face)).collect();
     // One statement, rows in the given order (ids follow it).
     c.execute(
         "INSERT INTO refusals (at, reason, text, line_id, username, username_key, ip, face)
@@ -33,7 +36,7 @@ pub(super) async fn insert(c: &mut Object, refusals: Vec<Refusal>) -> StoreResul
               WITH ORDINALITY AS r(at, reason, text, line_id, username, username_key, ip,
                                    face, n)
          ORDER BY n",
-        &[&at, &reason, &text, &line, &username, &key, &ip, &face],
+        &[&at, &reason, &said, &line, &username, &key, &ip, &face],
     )
     .await
     .ctx(CONTEXT)?;
@@ -52,14 +55,18 @@ pub(super) async fn query(c: &Object, f: RefusalFilter) -> StoreResult<Vec<Logge
             clauses.push(format!("{column} {op} ${}", values.len()));
         }
     };
-    add("reason", "=", f.reason.map(|v| Box::new(v) as _));
+    add(
+        "reason",
+        "=",
+        f.reason.map(|v| Box::new(text(&v).into_owned()) as _),
+    );
     add("line_id", "=", f.line.map(|a| Box::new(a.0) as _));
     add(
         "username_key",
         "=",
         f.username
             .as_deref()
-            .map(|u| Box::new(username_key(u)) as _),
+            .map(|u| Box::new(text(&username_key(u)).into_owned()) as _),
     );
     add("ip", "=", f.ip.map(|ip| Box::new(ip.to_string()) as _));
     add("at", ">=", f.since.map(|v| Box::new(v) as _));

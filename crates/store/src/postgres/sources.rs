@@ -6,7 +6,7 @@
 //! series, guide and diagnostics with it (foreign keys), its programmes
 //! (explicitly), and the categories nothing uses and no package names.
 
-use super::{bump, int, lock_catalog, Context, Half};
+use super::{bump, int, lock_catalog, opt_text, text, Context, Half};
 use crate::codec::{
     check_public_id, count_to_sql, relay_settings, truncate, MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN,
 };
@@ -176,8 +176,8 @@ pub(super) async fn insert(c: &mut Object, s: NewSource) -> StoreResult<Source> 
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             &[
                 &s.kind.as_str(),
-                &s.location,
-                &s.name,
+                &text(&s.location),
+                &text(&s.name),
                 &s.created_at,
                 &int(s.max_connections),
                 &s.delivery.as_str(),
@@ -221,7 +221,7 @@ pub(super) async fn record_refresh(
                 &id.0,
                 &r.at,
                 &count_to_sql(r.item_count),
-                &r.error,
+                &opt_text(r.error.as_deref()),
                 &count_to_sql(r.diagnostics.len() as u64),
             ],
         )
@@ -238,9 +238,9 @@ pub(super) async fn record_refresh(
     .ctx(CONTEXT)?;
     let kept = &r.diagnostics[..r.diagnostics.len().min(MAX_DIAGNOSTICS)];
     let lines: Vec<i64> = kept.iter().map(|d| count_to_sql(d.line)).collect();
-    let messages: Vec<&str> = kept
+    let messages: Vec<_> = kept
         .iter()
-        .map(|d| truncate(&d.message, MAX_DIAGNOSTIC_LEN))
+        .map(|d| text(truncate(&d.message, MAX_DIAGNOSTIC_LEN)))
         .collect();
     tx.execute(
         "INSERT INTO source_diagnostics (source_id, seq, line, message)

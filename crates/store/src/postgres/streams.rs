@@ -3,7 +3,7 @@
 //! case folded beyond ASCII) and paged, and the switch itself, which bumps
 //! the catalog stamp.
 
-use super::{bump, int, Context, Half};
+use super::{bump, int, text, Context, Half};
 use crate::codec::like_pattern;
 use deadpool_postgres::Object;
 use tvgate_core::ids::{SourceId, StreamId};
@@ -19,7 +19,7 @@ pub(super) async fn list(c: &mut Object, q: StreamQuery) -> StoreResult<StreamPa
         .await
         .ctx(CONTEXT)?;
     let source = q.source.map(|s| s.0);
-    let pattern = like_pattern(q.search.trim());
+    let pattern = text(&like_pattern(q.search.trim())).into_owned();
     let stream = q.stream.map(|s| i64::from(s.0));
     const FILTER: &str = "($1::bigint IS NULL OR s.source_id = $1)
         AND s.name ILIKE $2 ESCAPE '\\'
