@@ -2276,7 +2276,8 @@ async fn bulk(store: &dyn Store) {
 /// PostgreSQL's text cannot hold NUL: a NUL in text from outside (a name in
 /// a playlist, a username a player sent) is kept as U+FFFD instead of
 /// failing the whole write, so a player cannot keep its refusals, or a
-/// provider its playlist, out of the store with one character.
+/// provider its playlist, out of the store with one character. Nor does a
+/// URL longer than an index entry fail an import.
 #[tokio::test]
 async fn postgres_keeps_text_with_a_nul_in_it() {
     let db = TestDatabase::create().await;
@@ -2309,9 +2310,12 @@ async fn postgres_keeps_text_with_a_nul_in_it() {
         })
         .await
         .unwrap();
+    // A key (a URL) longer than a B-tree entry holds is fine too.
+    let long = format!("http://up/long.ts?token={}", "x".repeat(5000));
     let items = vec![
         live("Bad\0Name", "http://up/\0.ts", "Gro\0up"),
         episode("Se\0ries", 1, 1, Some("Shows")),
+        live("Long", &long, "General"),
     ];
     store
         .replace_items(src.id, plan(items.clone()), 1)
@@ -2319,7 +2323,8 @@ async fn postgres_keeps_text_with_a_nul_in_it() {
         .unwrap();
     store.replace_items(src.id, plan(items), 2).await.unwrap();
     let data = store.load_catalog().await.unwrap();
-    assert_eq!(names(&data.live, |c| c.name()), ["Bad\u{FFFD}Name"]);
+    assert_eq!(names(&data.live, |c| c.name()), ["Bad\u{FFFD}Name", "Long"]);
+    assert_eq!(data.live[1].url(), long);
     assert_eq!(data.live[0].added, 1, "the same key the second time");
     assert_eq!(names(&data.series, |s| &s.name), ["Se\u{FFFD}ries"]);
     store

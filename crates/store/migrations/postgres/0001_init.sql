@@ -11,6 +11,7 @@
 --   a rollback or a delete, which is what SQLite's AUTOINCREMENT promises:
 --   a player's favourite must never start pointing at another channel.
 -- - Every integer is BIGINT and every flag BOOLEAN; blobs are BYTEA.
+-- - A stream's key is unique within its source by its MD5 (see there).
 -- - Programmes are keyed by (source_id, seq), seq being the programme's
 --   index in its guide sorted by (channel, start), instead of SQLite's
 --   rowid ranges. As there, no foreign key: a guide is millions of rows
@@ -104,9 +105,12 @@ CREATE TABLE streams (
     series_id    BIGINT  REFERENCES series (id) ON DELETE CASCADE,
     season       BIGINT,
     episode      BIGINT,
-    enabled      BOOLEAN NOT NULL DEFAULT TRUE,
-    UNIQUE (source_id, key)
+    enabled      BOOLEAN NOT NULL DEFAULT TRUE
 );
+-- A key is unique within its source. By its MD5: a B-tree entry holds at
+-- most about 2.7 kB, and a key is a provider's URL, which may be longer
+-- (signed tokens); one such URL must not fail an import.
+CREATE UNIQUE INDEX streams_key ON streams (source_id, md5(key));
 CREATE INDEX streams_order ON streams (kind, source_id, position);
 CREATE INDEX streams_category ON streams (category_id);
 CREATE INDEX streams_series ON streams (series_id);

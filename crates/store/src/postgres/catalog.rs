@@ -199,6 +199,11 @@ const INCOMING_TYPES: &[Type] = &[
     Type::INT8, // episode
 ];
 
+/// A stored stream `s` and an incoming item `i` with the same key: by the
+/// key's MD5 first, which the unique index `streams_key` holds (see the
+/// migration), then by the key itself.
+const SAME_KEY: &str = "md5(s.key) = md5(i.key) AND s.key = i.key";
+
 /// The columns streams are written with, shared by the update, the
 /// insert and the "did it change" comparison.
 const ITEM_COLUMNS: &str = "kind, position, name, category_id, epg_id, logo, url, container, \
@@ -271,12 +276,14 @@ pub(super) async fn replace_items(
     let mut touched: HashSet<i64> = HashSet::new();
     for row in tx
         .query(
-            "SELECT s.series_id, i.series_id FROM streams s JOIN incoming i ON i.key = s.key
-             WHERE s.source_id = $1 AND s.series_id IS DISTINCT FROM i.series_id
-             UNION ALL
-             SELECT NULL, i.series_id FROM incoming i
-             WHERE i.series_id IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.source_id = $1 AND s.key = i.key)",
+            &format!(
+                "SELECT s.series_id, i.series_id FROM streams s JOIN incoming i ON {SAME_KEY}
+                 WHERE s.source_id = $1 AND s.series_id IS DISTINCT FROM i.series_id
+                 UNION ALL
+                 SELECT NULL, i.series_id FROM incoming i
+                 WHERE i.series_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM streams s WHERE s.source_id = $1 AND {SAME_KEY})"
+            ),
             &[&source.0],
         )
         .await
@@ -303,7 +310,7 @@ pub(super) async fn replace_items(
     tx.execute(
         &format!(
             "UPDATE streams s SET {set_changed} FROM incoming i
-             WHERE s.source_id = $1 AND s.key = i.key
+             WHERE s.source_id = $1 AND {SAME_KEY}
                AND ({stored_columns}) IS DISTINCT FROM ({incoming_columns})"
         ),
         &[&source.0],
@@ -314,7 +321,7 @@ pub(super) async fn replace_items(
         &format!(
             "INSERT INTO streams (source_id, key, added, {ITEM_COLUMNS})
              SELECT $1, i.key, $2, {incoming_columns} FROM incoming i
-             WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.source_id = $1 AND s.key = i.key)
+             WHERE NOT EXISTS (SELECT 1 FROM streams s WHERE s.source_id = $1 AND {SAME_KEY})
              ORDER BY i.position"
         ),
         &[&source.0, &now],
@@ -324,9 +331,11 @@ pub(super) async fn replace_items(
     // Streams whose key is gone.
     let gone = tx
         .query(
-            "DELETE FROM streams s WHERE s.source_id = $1
-               AND NOT EXISTS (SELECT 1 FROM incoming i WHERE i.key = s.key)
-             RETURNING s.series_id",
+            &format!(
+                "DELETE FROM streams s WHERE s.source_id = $1
+                   AND NOT EXISTS (SELECT 1 FROM incoming i WHERE {SAME_KEY})
+                 RETURNING s.series_id"
+            ),
             &[&source.0],
         )
         .await
