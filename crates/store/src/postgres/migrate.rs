@@ -5,22 +5,24 @@
 //! order, each in its own transaction with its `schema_version` row
 //! (PostgreSQL's DDL is transactional, so a crash leaves the database
 //! before or after a version, never inside it). Several nodes start at
-//! once: the whole run holds a session-level advisory lock, so one node
-//! migrates while the others wait and then find nothing left to do. A
+//! once: the whole run holds a session-level advisory lock, on a
+//! connection of its own that is closed afterwards (so the lock cannot
+//! outlive the run), and one node migrates while the others wait and then
+//! find nothing left to do. A
 //! database that lists a version newer than this build's newest is
 //! refused before anything is written.
 
 use super::Context;
 use crate::migrations::{from_the_future, latest_version, MIGRATIONS};
-use deadpool_postgres::Object;
 use std::collections::HashSet;
+use tokio_postgres::Client;
 use tvgate_core::ports::{StoreError, StoreResult};
 
 /// The advisory lock key of a migration run: the same in every tvgate
 /// ("tvgm"), distinct from the catalog's.
 const MIGRATION_LOCK: i64 = 0x7476_676d;
 
-pub(crate) async fn migrate(client: &mut Object) -> StoreResult<()> {
+pub(crate) async fn migrate(client: &mut Client) -> StoreResult<()> {
     const CONTEXT: &str = "waiting for another node's schema migration";
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
@@ -35,7 +37,7 @@ pub(crate) async fn migrate(client: &mut Object) -> StoreResult<()> {
     unlocked.map(|_| ())
 }
 
-async fn run(client: &mut Object) -> StoreResult<()> {
+async fn run(client: &mut Client) -> StoreResult<()> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_version (

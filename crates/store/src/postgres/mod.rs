@@ -131,24 +131,31 @@ pub async fn open_postgres(url: &str, pool_size: usize) -> Result<PgStore, Store
             context: "creating the PostgreSQL connection pool",
             message: e.to_string(),
         })?;
-    let store = PgStore {
+    // The schema first, on a connection of its own: the migration lock is
+    // held by the connection, so it goes with it however the run ends,
+    // and never reaches the pool.
+    {
+        let (mut client, connection) =
+            config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Backend {
+                    context: "connecting to PostgreSQL",
+                    message: format!("{shown}: {}", describe(&e)),
+                })?;
+        let driver = tokio::spawn(connection);
+        let migrated = migrate::migrate(&mut client).await;
+        drop(client);
+        let _ = driver.await;
+        migrated?;
+    }
+    Ok(PgStore {
         inner: Arc::new(Inner {
             pool,
             config,
             shown,
         }),
-    };
-    let mut client = store
-        .inner
-        .pool
-        .get()
-        .await
-        .map_err(|e| StoreError::Backend {
-            context: "connecting to PostgreSQL",
-            message: format!("{}: {}", store.inner.shown, pool_error(&e)),
-        })?;
-    migrate::migrate(&mut client).await?;
-    Ok(store)
+    })
 }
 
 impl PgStore {
