@@ -357,6 +357,10 @@ pub async fn watch_store(
     use tvgate_core::ports::Change;
     let mut changes = gate.watch();
     let poll_every = std::time::Duration::from_secs(if changes.is_some() { 30 } else { 1 });
+    // An interval, not a sleep per turn: a steady flow of notifications
+    // must not keep postponing the poll.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + poll_every, poll_every);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = gate.change_stamp().await.ok().flatten();
     loop {
         let (mut lines, mut catalog, mut sessions) = (false, false, false);
@@ -387,7 +391,7 @@ pub async fn watch_store(
                     }
                 }
             }
-            _ = tokio::time::sleep(poll_every) => {
+            _ = poll.tick() => {
                 let Ok(Some(now)) = gate.change_stamp().await else {
                     continue;
                 };
