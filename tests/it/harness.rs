@@ -143,12 +143,19 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = CancellationToken::new();
-        if db.is_some() {
+        if let Some(db) = &db {
+            let before = listeners(&db.url).await;
             let sessions = (app.admin_sessions.clone(), app.portal.clone());
             tokio::spawn(tvgate::watch_store(gate.clone(), stop.clone(), move || {
                 sessions.0.forget_all();
                 sessions.1.forget_all();
             }));
+            // Tests write right after the start and expect this server to
+            // be told: wait (a little) until it listens.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while listeners(&db.url).await <= before && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
         }
         tokio::spawn(tvgate_http::serve(listener, app, stop.clone()));
         TestServer {
@@ -266,6 +273,23 @@ fn test_builtins() -> tvgate_http::BuiltIns {
     let mut b = tvgate::startup::builtins().expect("builtins");
     b.loops.insert("panic".into(), Arc::new(PanicSource));
     b
+}
+
+/// How many connections listen for changes on the database at `url`.
+async fn listeners(url: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+            &[],
+        )
+        .await
+        .expect("count listeners")
+        .get(0)
 }
 
 impl Drop for TestServer {

@@ -25,6 +25,7 @@ use crate::ports::{
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 mod admin;
@@ -243,7 +244,10 @@ pub struct Gate {
     key: VerifierKey,
     kdf: Arc<dyn Kdf>,
     settings: GateSettings,
-    catalog: RwLock<Arc<Catalog>>,
+    /// The snapshot, with the number of the reload that made it.
+    catalog: RwLock<(u64, Arc<Catalog>)>,
+    /// Reloads of the catalog started so far (see [`Gate::reload_catalog`]).
+    catalog_loads: AtomicU64,
     /// `m=..,t=..,p=..` of the current KDF settings, to spot older hashes.
     current_params: String,
     // Lines proven with a weaker hash, waiting to be re-hashed (id, password).
@@ -281,7 +285,8 @@ impl Gate {
             key,
             kdf,
             settings,
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog: RwLock::new((0, Arc::new(Catalog::default()))),
+            catalog_loads: AtomicU64::new(0),
             current_params: format!(
                 "$m={},t={},p={}$",
                 settings.kdf.memory_kib, settings.kdf.iterations, settings.kdf.parallelism
@@ -312,11 +317,17 @@ impl Gate {
 
     /// Re-reads every line and its device binding from the store (after
     /// another process changed them).
+    ///
+    /// A reload may run beside this gate's own writes (another node's
+    /// change is notified while an operator works here): what was changed
+    /// here after the store was read is kept as it is here, so a reload
+    /// never brings an older line back.
     pub async fn reload_lines(&self) -> Result<(), GateError> {
+        let (lines_since, devices_since) = (self.directory.seq(), self.devices.seq());
         let lines = self.store.load_lines().await?;
         let bindings = self.store.load_bindings().await?;
-        self.directory.load(lines);
-        self.devices.load(bindings);
+        self.directory.load_since(lines, lines_since);
+        self.devices.load_since(bindings, devices_since);
         Ok(())
     }
 
@@ -367,10 +378,20 @@ impl Gate {
     }
 
     /// Re-reads the catalog and swaps in a new snapshot.
+    ///
+    /// Reloads may overlap (another node's change is notified while this
+    /// gate reloads after its own write): each takes a number before it
+    /// reads the store, and a snapshot is swapped in only if no reload
+    /// that started later was swapped in first, so an older catalog never
+    /// replaces a newer one.
     pub async fn reload_catalog(&self) -> Result<(), GateError> {
+        let ticket = self.catalog_loads.fetch_add(1, Ordering::SeqCst) + 1;
         let data = self.store.load_catalog().await?;
         let catalog = Arc::new(Catalog::build(data));
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
+        let mut current = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+        if ticket > current.0 {
+            *current = (ticket, catalog);
+        }
         Ok(())
     }
 
@@ -379,6 +400,7 @@ impl Gate {
         self.catalog
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .1
             .clone()
     }
 

@@ -1859,9 +1859,9 @@ async fn postgres_nodes_see_each_others_writes() {
     let (a, b) = tokio::join!(open_postgres(&db.url, 4), open_postgres(&db.url, 4));
     let (a, b) = (a.unwrap(), b.unwrap());
     let mut changes = a.watch().expect("PostgreSQL notifies");
-    // The listening connection is made in the background; give it a moment
-    // so the first write is not sent before it listens.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The listening connection is made in the background: the first write
+    // must not be sent before it listens.
+    wait_for_listener(&db.url).await;
 
     let before = stamp(&a).await;
     let kim = b.insert_line(new_line("Kim"), "kim".into()).await.unwrap();
@@ -1897,12 +1897,63 @@ async fn postgres_nodes_see_each_others_writes() {
     drop(changes);
 }
 
+/// Waits until a connection to the database at `url` listens for changes;
+/// returns a connection of its own to it.
+async fn wait_for_listener(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listening: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening > 0 {
+            return client;
+        }
+        assert!(Instant::now() < deadline, "the listener never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn next_change(changes: &mut futures::stream::BoxStream<'static, Change>) -> Change {
     use futures::StreamExt;
     tokio::time::timeout(Duration::from_secs(5), changes.next())
         .await
         .expect("a notification within 5 s")
         .expect("the stream goes on")
+}
+
+/// When the listening connection is lost, the stream says so with a
+/// resync (what was notified meanwhile is gone) once it listens again,
+/// and notifications flow as before.
+#[tokio::test]
+async fn postgres_listener_reconnects_and_asks_for_a_resync() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 2).await.unwrap();
+    let mut changes = store.watch().expect("PostgreSQL notifies");
+    let admin = wait_for_listener(&db.url).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Resync);
+    store
+        .insert_line(new_line("Back"), "back".into())
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Lines);
 }
 
 /// Three nodes starting at once on an empty database: one migrates, the
