@@ -2,6 +2,8 @@
 //!
 //! Loaded from the store at start and kept in step by every write that goes
 //! through the gate, so answering a login needs no database round trip.
+//! Reloaded when another process or node changed the store; a reload keeps
+//! the lines changed here after it read the store ([`Directory::load_since`]).
 //!
 //! Memory matters here (an operator may have 100,000 lines): the table is
 //! keyed by the username's hash and compared against the line's own
