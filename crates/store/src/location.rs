@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// Where the store lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the store lives. `Debug` shows a URL redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     Sqlite(PathBuf),
     /// The URL as given (with its password: redact before showing it).
@@ -24,6 +24,18 @@ pub enum StoreLocation {
 pub struct BadStoreUrl {
     pub shown: String,
     pub why: &'static str,
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            StoreLocation::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&redact_store_url(url))
+                .finish(),
+        }
+    }
 }
 
 impl StoreLocation {
