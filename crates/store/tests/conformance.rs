@@ -1956,6 +1956,43 @@ async fn postgres_listener_reconnects_and_asks_for_a_resync() {
     assert_eq!(next_change(&mut changes).await, Change::Lines);
 }
 
+/// Connections the server drops (a restart of PostgreSQL, a failover, an
+/// administrator's `pg_terminate_backend`) are replaced: the next calls
+/// work without restarting the node.
+#[tokio::test]
+async fn postgres_connections_dropped_by_the_server_are_replaced() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 3).await.unwrap();
+    for name in ["one", "two", "three"] {
+        store
+            .insert_line(new_line(name), name.into())
+            .await
+            .unwrap();
+    }
+    let (admin, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    // A pooled connection notices it was closed once its task sees the
+    // server go; give that a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        assert_eq!(store.load_lines().await.unwrap().len(), 3);
+    }
+    store
+        .insert_line(new_line("four"), "four".into())
+        .await
+        .unwrap();
+}
+
 /// Three nodes starting at once on an empty database: one migrates, the
 /// others wait for it, and all work.
 #[tokio::test]
