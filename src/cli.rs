@@ -25,6 +25,10 @@ pub struct Common {
     /// TOML configuration file (also `TVGATE_CONFIG`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The store: sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE;
+    /// overrides `store_url` (prefer `TVGATE_STORE_URL` for a password).
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

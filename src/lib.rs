@@ -52,6 +52,10 @@ fn load_settings(cli: &Cli) -> Result<Settings> {
     if let Some(dir) = &cli.common.data_dir {
         settings.data_dir = dir.clone();
     }
+    if let Some(url) = &cli.common.store {
+        settings.store_url = url.clone();
+        settings.store_location()?;
+    }
     match &cli.command {
         Command::Serve {
             listen: Some(l), ..
@@ -270,7 +274,11 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         None => None,
     };
     let shutdown = CancellationToken::new();
-    let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone()));
+    let sessions = (app.admin_sessions.clone(), app.portal.clone());
+    let watcher = tokio::spawn(watch_store(gate.clone(), shutdown.clone(), move || {
+        sessions.0.forget_all();
+        sessions.1.forget_all();
+    }));
     tokio::spawn(upgrade_hashes(gate.clone(), shutdown.clone()));
     tls::reload_on_hangup(https.map(|h| (h.files, h.cert)), shutdown.clone());
     let (lines, entries) = (gate.lines().len(), gate.catalog().entry_count());
@@ -372,30 +380,86 @@ pub async fn upgrade_hashes(gate: Arc<tvgate_core::gate::Gate>, shutdown: Cancel
     }
 }
 
-/// Reloads lines and the catalog when another process (the CLI) changed
-/// the store, so `tvgate line add` takes effect on a running server.
-pub async fn watch_store(gate: Arc<tvgate_core::gate::Gate>, shutdown: CancellationToken) {
+/// Reloads lines and the catalog when another process (the CLI) or node
+/// changed the store, so `tvgate line add` takes effect on a running
+/// server. A store that notifies (PostgreSQL) is listened to, and a change
+/// is reloaded as soon as it commits; its change stamp is still polled
+/// every 30 seconds, in case a notification was lost. A store that cannot
+/// notify (SQLite) is polled every second. `on_sessions` runs when a
+/// session was ended elsewhere (the faces drop the sessions they hold).
+pub async fn watch_store(
+    gate: Arc<tvgate_core::gate::Gate>,
+    shutdown: CancellationToken,
+    on_sessions: impl Fn() + Send + 'static,
+) {
+    use futures::{FutureExt, StreamExt};
+    use tvgate_core::ports::Change;
+    let mut changes = gate.watch();
+    let poll_every = std::time::Duration::from_secs(if changes.is_some() { 30 } else { 1 });
+    // An interval, not a sleep per turn: a steady flow of notifications
+    // must not keep postponing the poll.
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + poll_every, poll_every);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = gate.change_stamp().await.ok().flatten();
     loop {
+        let (mut lines, mut catalog, mut sessions) = (false, false, false);
+        let mut note = |change: Change| match change {
+            Change::Lines => lines = true,
+            Change::Catalog => catalog = true,
+            Change::Sessions => sessions = true,
+            Change::Resync => (lines, catalog, sessions) = (true, true, true),
+        };
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-        }
-        let Ok(Some(now)) = gate.change_stamp().await else {
-            continue;
-        };
-        if let Some(prev) = last {
-            if prev.lines != now.lines {
-                if let Err(e) = gate.reload_lines().await {
-                    tracing::warn!(error = %e, "reloading lines failed");
+            change = async {
+                match changes.as_mut() {
+                    Some(stream) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Some(change) = change else {
+                    // The stream ended (it should not): poll from now on.
+                    changes = None;
+                    continue;
+                };
+                note(change);
+                // Whatever else arrived meanwhile is reloaded once with it.
+                if let Some(stream) = changes.as_mut() {
+                    while let Some(Some(more)) = stream.next().now_or_never() {
+                        note(more);
+                    }
                 }
             }
-            if prev.catalog != now.catalog {
-                if let Err(e) = gate.reload_catalog().await {
-                    tracing::warn!(error = %e, "reloading the catalog failed");
+            _ = poll.tick() => {
+                let Ok(Some(now)) = gate.change_stamp().await else {
+                    continue;
+                };
+                if let Some(prev) = last {
+                    lines = prev.lines != now.lines;
+                    catalog = prev.catalog != now.catalog;
                 }
+                last = Some(now);
             }
         }
-        last = Some(now);
+        if lines || catalog {
+            // Read before reloading: a change committed after this is
+            // notified or seen by the next poll.
+            if let Ok(Some(now)) = gate.change_stamp().await {
+                last = Some(now);
+            }
+        }
+        if lines {
+            if let Err(e) = gate.reload_lines().await {
+                tracing::warn!(error = %e, "reloading lines failed");
+            }
+        }
+        if catalog {
+            if let Err(e) = gate.reload_catalog().await {
+                tracing::warn!(error = %e, "reloading the catalog failed");
+            }
+        }
+        if sessions {
+            on_sessions();
+        }
     }
 }

@@ -19,6 +19,8 @@ pub struct Settings {
     pub tls_cert_file: String,
     pub tls_key_file: String,
     pub data_dir: PathBuf,
+    pub store_url: String,
+    pub store_pool_size: u32,
     pub public_url: String,
     pub alternate_urls: String,
     pub timezone: String,
@@ -80,6 +82,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "tls_cert_file", default: "\"\"", doc: "PEM file with the HTTPS certificate, then its intermediates (e.g. Let's Encrypt's `fullchain.pem`). Read at start and again on SIGHUP (`systemctl reload tvgate`): new connections get the new certificate, open ones keep going; a file that does not load is logged and the old certificate kept." },
     SettingDoc { name: "tls_key_file", default: "\"\"", doc: "PEM file with the certificate's private key: PKCS#8 (`BEGIN PRIVATE KEY`), RSA (`BEGIN RSA PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`), not encrypted. Reloaded with the certificate." },
     SettingDoc { name: "data_dir", default: "\"tvgate-data\"", doc: "Directory of the SQLite database (`tvgate.sqlite`) and the verifier key." },
+    SettingDoc { name: "store_url", default: "\"\"", doc: "Where lines, sources and the catalog are stored: empty for SQLite in `data_dir` (one machine, nothing to set up), `sqlite://PATH` for another SQLite file, or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for a PostgreSQL database that several tvgate nodes share (docs/postgres.md). Also `--store`. A URL that cannot be used stops tvgate with a message naming it (the password shown as `***`); it never falls back to SQLite." },
+    SettingDoc { name: "store_pool_size", default: "16", doc: "Connections a node keeps at most to a PostgreSQL store (logins and lists never wait on the database; writes, refreshes and the console do). Count it against the server's `max_connections` for every node, plus one each for change notifications. Ignored for SQLite." },
     SettingDoc { name: "public_url", default: "\"\"", doc: "How players reach this server, e.g. `http://tv.example.net:8080`: used for `server_info` and the URLs inside playlists, whichever listener a request came in through. Empty: taken from each request (the host and port of its `Host` header, `https` over `tls_listen`)." },
     SettingDoc { name: "alternate_urls", default: "\"\"", doc: "Other addresses of this server, comma-separated (`http://tv2.example.net:8080, http://203.0.113.5:8080`): a second domain, a bare IP. The subscriber portal lists them under the login details for subscribers whose internet provider's DNS blocks the main address. Empty: none." },
     SettingDoc { name: "timezone", default: "\"UTC\"", doc: "IANA time zone advertised in `server_info`; EPG date strings and catch-up start times are in this zone. UTC avoids client mistakes." },
@@ -128,6 +132,8 @@ impl Default for Settings {
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             data_dir: PathBuf::from("tvgate-data"),
+            store_url: String::new(),
+            store_pool_size: 16,
             public_url: String::new(),
             alternate_urls: String::new(),
             timezone: "UTC".into(),
@@ -289,6 +295,13 @@ impl Settings {
                 self.ledger_key_prefix
             )));
         }
+        tvgate_store::StoreLocation::parse(&self.store_url, &self.database_path())
+            .map_err(|e| SettingsError::Invalid(e.to_string()))?;
+        if self.store_pool_size < 2 {
+            return Err(SettingsError::Invalid(
+                "store_pool_size must be at least 2".into(),
+            ));
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(SettingsError::Invalid(format!(
                 "log_format {:?}: use text or json",
@@ -345,8 +358,15 @@ impl Settings {
             .filter(|u| !u.is_empty())
     }
 
+    /// The SQLite file an empty `store_url` means.
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("tvgate.sqlite")
+    }
+
+    /// Where the store is (`store_url`, already validated).
+    pub fn store_location(&self) -> Result<tvgate_store::StoreLocation, SettingsError> {
+        tvgate_store::StoreLocation::parse(&self.store_url, &self.database_path())
+            .map_err(|e| SettingsError::Invalid(e.to_string()))
     }
 
     /// The directory whose playlist and guide files the console and the API
@@ -362,7 +382,7 @@ pub fn configuration_markdown() -> String {
         "# Configuration\n\n<!-- Generated from src/settings.rs by `cargo test`; do not edit by hand. -->\n\n\
          Settings come from, lowest first: the defaults below, a TOML file (`--config FILE` or `TVGATE_CONFIG`), \
          environment variables named `TVGATE_` plus the setting in upper case (`TVGATE_LISTEN=0.0.0.0:8080`), \
-         and the command-line flags (`--listen`, `--tls-listen`, `--tls-cert`, `--tls-key`, `--data-dir`). An unknown key in the file or the environment is an error.\n\n\
+         and the command-line flags (`--listen`, `--tls-listen`, `--tls-cert`, `--tls-key`, `--data-dir`, `--store`, `--ledger`). An unknown key in the file or the environment is an error.\n\n\
          | setting | default | meaning |\n|---|---|---|\n",
     );
     for d in SETTINGS {

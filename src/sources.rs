@@ -175,6 +175,13 @@ async fn download(
             .with_context(|| format!("writing {}", path.display()))?;
         progress.advance(chunk.len() as u64);
     }
+    // tokio's File hands each write to a blocking thread and returns before
+    // it lands: without this flush the parser, which opens the path right
+    // after, could read a file the last writes have not reached yet (seen
+    // as an empty playlist under load).
+    tokio::io::AsyncWriteExt::flush(&mut file)
+        .await
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }
 

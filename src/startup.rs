@@ -8,9 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 use tvgate_core::access::limiter::{BucketLimit, LimiterSettings};
 use tvgate_core::access::secrets::{KdfError, KdfParams, VerifierKey};
-use tvgate_core::gate::{Gate, GateSettings, Kdf};
+use tvgate_core::gate::{Gate, GateError, GateSettings, Kdf};
 use tvgate_core::ports::Store;
 use tvgate_http::{BuiltIns, FailedLoginStyle, HttpSettings, PublicUrl, UnlimitedExpiry};
+use tvgate_store::StoreLocation;
 
 /// Runs argon2 on one dedicated thread, so a 30 ms hash never holds up the
 /// threads that answer players, a flood of first logins can use at most one
@@ -91,6 +92,10 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
             },
         },
         device_reset_cooldown_secs: i64::from(s.device_reset_cooldown_secs),
+        shared_store: matches!(
+            s.store_location(),
+            Ok(tvgate_store::StoreLocation::Postgres(_))
+        ),
     }
 }
 
@@ -232,31 +237,58 @@ pub fn load_or_create_key(path: &Path) -> Result<VerifierKey> {
     Ok(key)
 }
 
-/// Opens the store in the data directory.
+/// Opens the store `store_url` names (SQLite in the data directory when
+/// it is empty). A store that cannot be opened is an error naming it, the
+/// password redacted; there is no fallback to another store.
 pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
     let files = settings.source_files_dir();
     std::fs::create_dir_all(&files).with_context(|| format!("creating {}", files.display()))?;
-    let path = settings.database_path();
-    let store = tvgate_store::open_sqlite(&path)
-        .await
-        .with_context(|| format!("opening {}", path.display()))?;
-    Ok(Arc::new(store))
+    match settings.store_location()? {
+        StoreLocation::Sqlite(path) => {
+            let store = tvgate_store::open_sqlite(&path)
+                .await
+                .with_context(|| format!("opening {}", path.display()))?;
+            Ok(Arc::new(store))
+        }
+        StoreLocation::Postgres(url) => {
+            // The error names the URL (redacted) already.
+            let pool = usize::try_from(settings.store_pool_size).unwrap_or(usize::MAX);
+            let store = tvgate_store::open_postgres(&url, pool)
+                .await
+                .context("opening the store")?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
-/// Opens the store and the gate.
+/// Opens the store and the gate. On a shared store, a node whose verifier
+/// key is not the first node's is refused with what to do about it.
 pub async fn open_gate(settings: &Settings) -> Result<Arc<Gate>> {
     let store = open_store(settings).await?;
-    let key = load_or_create_key(&settings.verifier_key_path())?;
-    let gate = Gate::open(
+    let key_path = settings.verifier_key_path();
+    let key = load_or_create_key(&key_path)?;
+    let gate = match Gate::open(
         store,
         key,
         Arc::new(KdfThread::start()?),
         gate_settings(settings),
     )
     .await
-    .context("loading lines and catalog")?;
+    {
+        Ok(gate) => gate,
+        Err(GateError::KeyMismatch { ours, recorded }) => anyhow::bail!(
+            "the verifier key {} (fingerprint {}…) is not the one the store's first node \
+             recorded ({}…): copy the key file from the first node to {} on this one \
+             (docs/security.md)",
+            key_path.display(),
+            &ours[..12.min(ours.len())],
+            &recorded[..12.min(recorded.len())],
+            key_path.display()
+        ),
+        Err(e) => return Err(anyhow::Error::new(e).context("loading lines and catalog")),
+    };
     Ok(Arc::new(gate))
 }
 

@@ -8,9 +8,14 @@
 # with cargo's own test summaries, then the compat lines and the browser lines,
 # each with their `N passed, N failed`.
 #
-# Both suites need the clients from tests/compat/install.sh (root).
+# Both suites need the clients from tests/compat/install.sh (root); the
+# tests on PostgreSQL need the machine's server (tests/services.sh starts it).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# PostgreSQL and Redis, started when they are not answering (the store's
+# tests on PostgreSQL fail, saying so, without them).
+bash tests/services.sh
 
 # Build the tests once and learn where the tvgate executable is (the integration
 # tests build it too). Building it again with `cargo build` would recompile

@@ -171,7 +171,11 @@ async fn console_and_portal_pages_carry_the_page_headers() {
 
 #[tokio::test]
 async fn console_lines_search_create_and_act_through_the_gate() {
-    let srv = TestServer::start().await;
+    console_lines_search_create_and_act_through_the_gate_on(TestServer::start().await).await;
+}
+
+/// The body of [`console_lines_search_create_and_act_through_the_gate`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn console_lines_search_create_and_act_through_the_gate_on(srv: TestServer) {
     srv.add_line("tina", "pw-11", |s| s.note = "kitchen <tv>".into())
         .await;
     srv.add_line("bob", "pw-22", |_| {}).await;
@@ -506,4 +510,18 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
 
     let (status, _) = console.get(&srv, "/admin/lines/nobody/devices").await;
     assert_eq!(status, 404);
+}
+
+/// Sessions are kept in the store: a restart logs nobody out (SQLite here;
+/// `postgres.rs` shows the same across nodes), and a logout holds after one.
+#[tokio::test]
+async fn console_sessions_survive_a_restart() {
+    let srv = TestServer::start().await;
+    let console = login(&srv).await;
+    let srv = srv.restart().await;
+    assert_eq!(console.get(&srv, "/admin/lines").await.0, 200);
+    let (status, _) = console.post(&srv, "/admin/logout", &[]).await;
+    assert_eq!(status, 303);
+    let srv = srv.restart().await;
+    assert_eq!(console.get(&srv, "/admin/lines").await.0, 303, "logged out");
 }

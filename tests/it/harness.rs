@@ -1,5 +1,7 @@
 //! A real tvgate on an ephemeral loopback port, with its own data directory,
-//! stopped when dropped.
+//! stopped when dropped; on SQLite in that directory ([`TestServer::start`])
+//! or on a PostgreSQL database of its own ([`TestServer::start_postgres`],
+//! the machine's server; see `tvgate_store::postgres::testing`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use tvgate_core::catalog::{Source, SourceKind};
 use tvgate_core::gate::{Gate, InlineKdf, LineSpec};
 use tvgate_core::ports::NewSource;
 use tvgate_http::{App, HttpSettings};
+pub use tvgate_store::postgres::testing::TestDatabase;
 
 pub const NOW: i64 = 1_800_000_000;
 
@@ -27,6 +30,8 @@ pub struct TestServer {
     /// The HTTPS listener beside the plain one (`start_tls`).
     pub https: Option<TestHttps>,
     stop: CancellationToken,
+    /// The PostgreSQL database, dropped after the server (last field).
+    pub db: Option<std::sync::Arc<TestDatabase>>,
 }
 
 /// The HTTPS side of a test server: its address, the certificate it
@@ -94,7 +99,7 @@ impl TestServer {
     ) -> TestServer {
         let mut settings = test_settings(dir.path());
         settings.case_insensitive_usernames = case_insensitive;
-        Self::launch(dir, settings, tweak, tls).await
+        Self::start_configured(dir, settings, tweak, None, tls).await
     }
 
     /// A node whose ledger and login limits are shared through the Redis
@@ -108,13 +113,64 @@ impl TestServer {
         let mut settings = test_settings(dir.path());
         settings.ledger_url = url.to_string();
         settings.ledger_key_prefix = prefix.to_string();
-        Self::launch(dir, settings, tweak, false).await
+        Self::start_configured(dir, settings, tweak, None, false).await
     }
 
-    async fn launch(
+    /// A server on a fresh PostgreSQL database of its own, which also
+    /// listens for the changes other processes make (as `tvgate serve`
+    /// does), so it sees what the CLI or another server writes at once.
+    pub async fn start_postgres() -> TestServer {
+        Self::start_postgres_with(|_| {}).await
+    }
+
+    pub async fn start_postgres_with(tweak: impl FnOnce(&mut HttpSettings)) -> TestServer {
+        let db = std::sync::Arc::new(TestDatabase::create().await);
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_on(&db, dir, tweak).await
+    }
+
+    /// Another node on the database of `db` (its own data directory, the
+    /// same verifier key, as a deployment copies it).
+    pub async fn start_postgres_node(
+        db: &std::sync::Arc<TestDatabase>,
+        key_from: &TestServer,
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(
+            key_from.settings.verifier_key_path(),
+            dir.path().join("verifier.key"),
+        )
+        .expect("copy the verifier key");
+        Self::start_on(db, dir, |_| {}).await
+    }
+
+    async fn start_on(
+        db: &std::sync::Arc<TestDatabase>,
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut HttpSettings),
+    ) -> TestServer {
+        let mut settings = test_settings(dir.path());
+        settings.store_url = db.url.clone();
+        settings.store_pool_size = 4;
+        Self::start_configured(dir, settings, tweak, Some(db.clone()), false).await
+    }
+
+    /// Stops this server and starts a new one on the same data directory
+    /// and store (a restart).
+    pub async fn restart(mut self) -> TestServer {
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        let settings = self.settings.clone();
+        let db = self.db.take();
+        let tls = self.https.is_some();
+        drop(self);
+        Self::start_configured(dir, settings, |_| {}, db, tls).await
+    }
+
+    async fn start_configured(
         dir: tempfile::TempDir,
         settings: Settings,
         tweak: impl FnOnce(&mut HttpSettings),
+        db: Option<std::sync::Arc<TestDatabase>>,
         tls: bool,
     ) -> TestServer {
         let store = tvgate::startup::open_store(&settings).await.expect("store");
@@ -145,6 +201,20 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stop = CancellationToken::new();
+        if let Some(db) = &db {
+            let before = listeners(&db.url).await;
+            let sessions = (app.admin_sessions.clone(), app.portal.clone());
+            tokio::spawn(tvgate::watch_store(gate.clone(), stop.clone(), move || {
+                sessions.0.forget_all();
+                sessions.1.forget_all();
+            }));
+            // Tests write right after the start and expect this server to
+            // be told: wait (a little) until it listens.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while listeners(&db.url).await <= before && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
         let (https, https_listener) = if tls {
             let (cert_pem, key_pem) = test_cert();
             let key = tvgate_http::tls::certified_key(cert_pem.as_bytes(), key_pem.as_bytes())
@@ -180,6 +250,7 @@ impl TestServer {
             ledger,
             hub,
             stop,
+            db,
         }
     }
 
@@ -296,6 +367,23 @@ fn test_builtins() -> tvgate_http::BuiltIns {
     b
 }
 
+/// How many connections listen for changes on the database at `url`.
+async fn listeners(url: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+            &[],
+        )
+        .await
+        .expect("count listeners")
+        .get(0)
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.cancel();
@@ -324,14 +412,32 @@ pub async fn get_json(url: &str) -> serde_json::Value {
 
 /// Runs the real binary on `dir` with a cheap KDF: (exit code, stdout, stderr).
 pub fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
+    run_tvgate(dir, None, args)
+}
+
+/// Runs the real binary on `dir` and the store `store_url` names (given as
+/// `TVGATE_STORE_URL`, as a deployment would, keeping the password out of
+/// the command line).
+pub fn tvgate_on(dir: &std::path::Path, store_url: &str, args: &[&str]) -> (i32, String, String) {
+    run_tvgate(dir, Some(store_url), args)
+}
+
+fn run_tvgate(
+    dir: &std::path::Path,
+    store_url: Option<&str>,
+    args: &[&str],
+) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"));
+    command
         .args(args)
         .arg("--data-dir")
         .arg(dir)
         .env("TVGATE_KDF_MEMORY_KIB", "64")
-        .env("TVGATE_KDF_ITERATIONS", "1")
-        .output()
-        .expect("run tvgate");
+        .env("TVGATE_KDF_ITERATIONS", "1");
+    if let Some(url) = store_url {
+        command.env("TVGATE_STORE_URL", url);
+    }
+    let out = command.output().expect("run tvgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

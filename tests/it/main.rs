@@ -1,5 +1,6 @@
-//! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store,
-//! spoken to over HTTP. One binary, one module per topic.
+//! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store
+//! (or, in `postgres`, a PostgreSQL database of its own), spoken to over
+//! HTTP. One binary, one module per topic.
 
 mod admin_api;
 mod architecture;
@@ -16,6 +17,7 @@ mod limits;
 mod lines_admin;
 mod multinode;
 mod portal;
+mod postgres;
 mod provider;
 mod relay;
 mod slate;

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use tvgate_core::gate::DevicePolicyPatch;
 
 /// A browser-like portal client that carries the session cookie by hand.
-struct Portal {
-    base: String,
-    cookie: String,
+pub(crate) struct Portal {
+    pub(crate) base: String,
+    pub(crate) cookie: String,
 }
 
 /// The login form's cookie (`name=value`) and CSRF token.
@@ -49,7 +49,7 @@ async fn post_login(
 }
 
 impl Portal {
-    async fn login(srv: &TestServer, user: &str, pass: &str) -> Portal {
+    pub(crate) async fn login(srv: &TestServer, user: &str, pass: &str) -> Portal {
         let form = login_form(srv).await;
         let r = post_login(srv, &form, user, pass).await;
         assert_eq!(r.status(), 303, "login of {user}");
@@ -66,7 +66,7 @@ impl Portal {
         }
     }
 
-    async fn page(&self) -> (u16, String) {
+    pub(crate) async fn page(&self) -> (u16, String) {
         let r = client()
             .get(format!("{}/portal/", self.base))
             .header("cookie", &self.cookie)
@@ -76,12 +76,12 @@ impl Portal {
         (r.status().as_u16(), r.text().await.expect("body"))
     }
 
-    async fn csrf(&self) -> String {
+    pub(crate) async fn csrf(&self) -> String {
         let (_, page) = self.page().await;
         value_after(&page, "name=\"csrf\" value=\"").expect("csrf token on the page")
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
         let r = client()
             .post(format!("{}{path}", self.base))
             .header("cookie", &self.cookie)

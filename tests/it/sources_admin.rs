@@ -63,7 +63,14 @@ fn channel<'a>(page: &'a Value, name: &str) -> &'a Value {
 
 #[tokio::test]
 async fn api_imports_in_the_background_and_switches_survive_a_refresh() {
-    let srv = TestServer::start().await;
+    api_imports_in_the_background_and_switches_survive_a_refresh_on(TestServer::start().await)
+        .await;
+}
+
+/// The body of [`api_imports_in_the_background_and_switches_survive_a_refresh`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn api_imports_in_the_background_and_switches_survive_a_refresh_on(
+    srv: TestServer,
+) {
     srv.add_line("alice", "pw-1", |_| {}).await;
     let (_, token) = operator(&srv).await;
     let t = Some(token.as_str());

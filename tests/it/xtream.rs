@@ -11,7 +11,11 @@ fn api(srv: &TestServer, query: &str) -> String {
 
 #[tokio::test]
 async fn login_payload_has_every_key_with_player_types() {
-    let srv = TestServer::start().await;
+    login_payload_has_every_key_with_player_types_on(TestServer::start().await).await;
+}
+
+/// The body of [`login_payload_has_every_key_with_player_types`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn login_payload_has_every_key_with_player_types_on(srv: TestServer) {
     srv.add_line("alice", "pw-1", |s| s.max_connections = 2)
         .await;
     let v = get_json(&api(&srv, "")).await;
@@ -75,7 +79,11 @@ async fn unknown_actions_and_aliases_answer_the_login_payload() {
 
 #[tokio::test]
 async fn lists_details_and_numeric_aliases() {
-    let srv = TestServer::start().await;
+    lists_details_and_numeric_aliases_on(TestServer::start().await).await;
+}
+
+/// The body of [`lists_details_and_numeric_aliases`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn lists_details_and_numeric_aliases_on(srv: TestServer) {
     srv.add_line("alice", "pw-1", |_| {}).await;
     srv.with_catalog().await;
     let cats = get_json(&api(&srv, "action=get_live_categories")).await;
@@ -245,7 +253,11 @@ async fn panel_api_adds_categories_and_channels() {
 
 #[tokio::test]
 async fn streams_are_served_or_handed_over() {
-    let srv = TestServer::start().await;
+    streams_are_served_or_handed_over_on(TestServer::start().await).await;
+}
+
+/// The body of [`streams_are_served_or_handed_over`], also run on PostgreSQL (`postgres.rs`).
+pub(crate) async fn streams_are_served_or_handed_over_on(srv: TestServer) {
     srv.add_line("alice", "pw-1", |_| {}).await;
     srv.with_catalog().await;
     // The built-in loop is served directly, as MPEG-TS.

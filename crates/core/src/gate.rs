@@ -19,10 +19,14 @@ use crate::catalog::backups::check_backup_urls;
 use crate::catalog::{Catalog, Source, StreamRef};
 use crate::ids::{CategoryId, LineId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
-use crate::ports::{ChangeStamp, SourcePatch, Store, StoreError, UpsertCounts, UpsertFields};
+use crate::ports::{
+    Change, ChangeStamp, SessionFace, SourcePatch, Store, StoreError, StoredSession, UpsertCounts,
+    UpsertFields,
+};
 use crate::UnixTime;
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 mod admin;
@@ -75,6 +79,11 @@ pub struct GateSettings {
     /// How often a subscriber may reset their own device binding
     /// (`device_reset_cooldown_secs`).
     pub device_reset_cooldown_secs: i64,
+    /// The store is shared by several nodes (PostgreSQL): the first node
+    /// records its verifier key's fingerprint there, and a node opened
+    /// with another key is refused ([`GateError::KeyMismatch`]), since
+    /// each node's verifiers and signed links would fail on the others.
+    pub shared_store: bool,
 }
 
 /// The default `device_reset_cooldown_secs`: once a day.
@@ -88,6 +97,7 @@ impl Default for GateSettings {
             import_kdf: KdfParams::default(),
             limiter: LimiterSettings::default(),
             device_reset_cooldown_secs: DEFAULT_DEVICE_RESET_COOLDOWN_SECS,
+            shared_store: false,
         }
     }
 }
@@ -109,6 +119,10 @@ pub enum GateError {
     /// recorded on the source.
     #[error("{0}")]
     ImportFailed(String),
+    /// The shared store recorded another verifier key than this node's:
+    /// the key file must be copied from the first node.
+    #[error("this node's verifier key (fingerprint {ours}) is not the one the shared store's first node recorded ({recorded})")]
+    KeyMismatch { ours: String, recorded: String },
     /// A subscriber's own device reset within the cooldown.
     #[error("the device binding was reset less than {cooldown_secs} seconds ago; try again in {retry_after_secs} seconds")]
     ResetTooSoon {
@@ -234,7 +248,10 @@ pub struct Gate {
     key: VerifierKey,
     kdf: Arc<dyn Kdf>,
     settings: GateSettings,
-    catalog: RwLock<Arc<Catalog>>,
+    /// The snapshot, with the number of the reload that made it.
+    catalog: RwLock<(u64, Arc<Catalog>)>,
+    /// Reloads of the catalog started so far (see [`Gate::reload_catalog`]).
+    catalog_loads: AtomicU64,
     /// `m=..,t=..,p=..` of the current KDF settings, to spot older hashes.
     current_params: String,
     // Lines proven with a weaker hash, waiting to be re-hashed (id, password).
@@ -273,7 +290,8 @@ impl Gate {
             key,
             kdf,
             settings,
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog: RwLock::new((0, Arc::new(Catalog::default()))),
+            catalog_loads: AtomicU64::new(0),
             current_params: format!(
                 "$m={},t={},p={}$",
                 settings.kdf.memory_kib, settings.kdf.iterations, settings.kdf.parallelism
@@ -281,6 +299,13 @@ impl Gate {
             upgrades: Mutex::new(Vec::new()),
             devices: devices::DeviceState::default(),
         };
+        if settings.shared_store {
+            let ours = gate.key.fingerprint();
+            let recorded = gate.store.claim_key_fingerprint(ours.clone()).await?;
+            if recorded != ours {
+                return Err(GateError::KeyMismatch { ours, recorded });
+            }
+        }
         gate.reload_lines().await?;
         gate.reload_catalog().await?;
         Ok(gate)
@@ -297,11 +322,17 @@ impl Gate {
 
     /// Re-reads every line and its device binding from the store (after
     /// another process changed them).
+    ///
+    /// A reload may run beside this gate's own writes (another node's
+    /// change is notified while an operator works here): what was changed
+    /// here after the store was read is kept as it is here, so a reload
+    /// never brings an older line back.
     pub async fn reload_lines(&self) -> Result<(), GateError> {
+        let (lines_since, devices_since) = (self.directory.seq(), self.devices.seq());
         let lines = self.store.load_lines().await?;
         let bindings = self.store.load_bindings().await?;
-        self.directory.load(lines);
-        self.devices.load(bindings);
+        self.directory.load_since(lines, lines_since);
+        self.devices.load_since(bindings, devices_since);
         Ok(())
     }
 
@@ -313,11 +344,59 @@ impl Gate {
         Ok(self.store.change_stamp().await?)
     }
 
+    /// What other nodes and processes change, as they commit it (see
+    /// [`Store::watch`]); `None` when the store cannot notify and a server
+    /// must poll [`Gate::change_stamp`].
+    pub fn watch(&self) -> Option<futures_core::stream::BoxStream<'static, Change>> {
+        self.store.watch()
+    }
+
+    // ------------------------------------------------------------------
+    // Console and portal sessions, kept in the store so that every node
+    // and a restarted one know them. The faces seal and hash; the gate
+    // only passes them through, so no caller writes beside it.
+    // ------------------------------------------------------------------
+
+    /// Records a session (see [`Store::insert_session`]).
+    pub async fn save_session(
+        &self,
+        session: StoredSession,
+        now: UnixTime,
+        max: u32,
+    ) -> Result<(), GateError> {
+        Ok(self.store.insert_session(session, now, max).await?)
+    }
+
+    /// The live session of `face` with this id hash.
+    pub async fn find_session(
+        &self,
+        face: SessionFace,
+        id_hash: [u8; 32],
+        now: UnixTime,
+    ) -> Result<Option<StoredSession>, GateError> {
+        Ok(self.store.session(face, id_hash, now).await?)
+    }
+
+    /// Ends a session everywhere.
+    pub async fn end_session(&self, id_hash: [u8; 32]) -> Result<(), GateError> {
+        Ok(self.store.delete_session(id_hash).await?)
+    }
+
     /// Re-reads the catalog and swaps in a new snapshot.
+    ///
+    /// Reloads may overlap (another node's change is notified while this
+    /// gate reloads after its own write): each takes a number before it
+    /// reads the store, and a snapshot is swapped in only if no reload
+    /// that started later was swapped in first, so an older catalog never
+    /// replaces a newer one.
     pub async fn reload_catalog(&self) -> Result<(), GateError> {
+        let ticket = self.catalog_loads.fetch_add(1, Ordering::SeqCst) + 1;
         let data = self.store.load_catalog().await?;
         let catalog = Arc::new(Catalog::build(data));
-        *self.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
+        let mut current = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+        if ticket > current.0 {
+            *current = (ticket, catalog);
+        }
         Ok(())
     }
 
@@ -326,6 +405,7 @@ impl Gate {
         self.catalog
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .1
             .clone()
     }
 

@@ -12,6 +12,7 @@ use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
 use crate::ids::{DeviceId, LineId, SourceId, StreamId};
 use crate::UnixTime;
+use futures_core::stream::BoxStream;
 use tvgate_formats::Diagnostic;
 
 /// Why a store operation failed.
@@ -127,7 +128,8 @@ pub struct RefreshRecord {
 /// Durable state: lines, sources, the catalog and the guide.
 ///
 /// Every write is durable when the call returns (a crash right after loses
-/// nothing). Implementations: SQLite (default) and later PostgreSQL.
+/// nothing). Implementations: SQLite (the default) and PostgreSQL
+/// (several nodes), in `tvgate-store`.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     // ----- lines -----
@@ -169,6 +171,21 @@ pub trait Store: Send + Sync + 'static {
     /// `None` when the backend cannot tell.
     async fn change_stamp(&self) -> StoreResult<Option<ChangeStamp>> {
         Ok(None)
+    }
+    /// What other nodes and processes change, as it happens: each item
+    /// says which half (or the sessions) changed, once their transaction
+    /// has committed. `None` when the backend cannot notify (SQLite): a
+    /// server then polls [`Store::change_stamp`]. The stream never ends
+    /// while the value lives (it reconnects behind the scenes and says
+    /// [`Change::Resync`] when notifications may have been missed); a
+    /// server keeps a slow stamp poll beside it all the same.
+    ///
+    /// A stream rather than a callback: the caller decides where and how
+    /// the reloads run (the binary's watcher task selects over it, the
+    /// poll and shutdown), and core names no runtime: `BoxStream` is
+    /// `futures-core`'s, which has no executor in it.
+    fn watch(&self) -> Option<BoxStream<'static, Change>> {
+        None
     }
 
     // ----- devices (docs/devices.md) -----
@@ -272,6 +289,35 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` (what: `stream`) for an unknown id.
     async fn set_stream_enabled(&self, stream: StreamId, enabled: bool) -> StoreResult<()>;
 
+    // ----- console and portal sessions (shared by the nodes) -----
+    // None of these bumps the change stamp; ending a session notifies
+    // [`Change::Sessions`] where the backend can.
+    /// Records a session. Expired sessions of its face are removed; beyond
+    /// `max` sessions of the face, the ones closest to expiry go.
+    async fn insert_session(
+        &self,
+        session: StoredSession,
+        now: UnixTime,
+        max: u32,
+    ) -> StoreResult<()>;
+    /// The live (not expired at `now`) session of `face` with this id hash.
+    async fn session(
+        &self,
+        face: SessionFace,
+        id_hash: [u8; 32],
+        now: UnixTime,
+    ) -> StoreResult<Option<StoredSession>>;
+    /// Ends a session (a logout), wherever it was made; ending one that is
+    /// not there is not an error.
+    async fn delete_session(&self, id_hash: [u8; 32]) -> StoreResult<()>;
+
+    // ----- the nodes' shared key (docs/security.md) -----
+    /// Records `fingerprint` as the verifier key's when the store has none
+    /// yet, and returns the one recorded: the first node's. The key itself
+    /// is never stored (a database dump and the key together would make
+    /// the keyed verifiers open to an offline search).
+    async fn claim_key_fingerprint(&self, fingerprint: String) -> StoreResult<String>;
+
     // ----- operators (docs/admin-api.md) -----
     // Defaults refuse, so a backend without them still builds; SQLite has them.
     /// Creates an operator; `Conflict` when the name is taken.
@@ -320,6 +366,61 @@ fn no_admins() -> StoreError {
         context: "managing operators",
         message: "this store has no operator accounts".to_string(),
     }
+}
+
+/// What a store's notification says changed (see [`Store::watch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Lines or their device bindings: reload the lines.
+    Lines,
+    /// Sources, items, the guide or a stream's settings: reload the catalog.
+    Catalog,
+    /// A session ended: sessions held in memory must be checked again.
+    Sessions,
+    /// Notifications may have been missed (the listening connection was
+    /// made again): reload everything.
+    Resync,
+}
+
+/// The face a stored session belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFace {
+    /// The operator console (`/admin/`).
+    Console,
+    /// The subscriber portal (`/portal/`).
+    Portal,
+}
+
+impl SessionFace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionFace::Console => "console",
+            SessionFace::Portal => "portal",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<SessionFace> {
+        match text {
+            "console" => Some(SessionFace::Console),
+            "portal" => Some(SessionFace::Portal),
+            _ => None,
+        }
+    }
+}
+
+/// A console or portal session as the store keeps it. Never the id the
+/// browser holds: only its SHA-256, so a database dump opens no session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub id_hash: [u8; 32],
+    pub face: SessionFace,
+    /// The token the session's forms must echo.
+    pub csrf: String,
+    /// What the face keeps about the person, sealed under a key derived
+    /// from the session id (which the store never sees), so a dump does
+    /// not show it either (the portal keeps the subscriber's password).
+    pub sealed: Vec<u8>,
+    pub expires: UnixTime,
 }
 
 /// Change counters of the two halves of the store.

@@ -265,7 +265,14 @@ impl App {
             client,
             hls,
             stalker,
-            admin_sessions: Arc::default(),
+            admin_sessions: Arc::new(crate::web::Sessions::stored(
+                gate.clone(),
+                tvgate_core::ports::SessionFace::Console,
+            )),
+            portal: Arc::new(crate::web::Sessions::stored(
+                gate.clone(),
+                tvgate_core::ports::SessionFace::Portal,
+            )),
             gate,
             metrics: Arc::new(Metrics::default()),
             clock: system_clock(),
@@ -276,7 +283,6 @@ impl App {
             )),
             caps: tvgate_relay::SourceCaps::new(),
             refusals: Arc::default(),
-            portal: Arc::default(),
             lease_ends: Arc::default(),
             releases: Arc::default(),
             importer: None,

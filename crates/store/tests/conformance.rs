@@ -1,7 +1,11 @@
 //! The store conformance suite: one `suite(&dyn Store)` that every backend
-//! must pass, run here against SQLite in memory and in a file, plus the
-//! crash-safety test (a writer killed with SIGKILL loses nothing it reported
-//! as committed) and bulk timings (set `TVGATE_STORE_BENCH=1`).
+//! must pass, run here against SQLite in memory and in a file and against
+//! PostgreSQL (a database of its own per test on the machine's server, see
+//! `tvgate_store::postgres::testing`; a server that cannot be reached
+//! fails the test), plus what only one backend has: SQLite's crash-safety
+//! test (a writer killed with SIGKILL loses nothing it reported as
+//! committed) and upgrade of an old file, PostgreSQL's notifications and
+//! concurrent starts. Bulk timings: set `TVGATE_STORE_BENCH=1`.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -19,11 +23,12 @@ use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
 use tvgate_core::ids::{CategoryId, LineId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
-    ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
-    StreamQuery, UpsertCounts, UpsertFields,
+    Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
+    StoreError, StoredSession, StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_formats::{xmltv, Diagnostic};
-use tvgate_store::{open_in_memory, open_sqlite};
+use tvgate_store::postgres::testing::TestDatabase;
+use tvgate_store::{open_in_memory, open_postgres, open_sqlite};
 
 // ----- the suite -----
 
@@ -212,6 +217,110 @@ async fn suite(store: &dyn Store) {
     devices(store).await;
     operators(store).await;
     refusal_log(store).await;
+    sessions(store).await;
+    key_fingerprint(store).await;
+}
+
+fn session(byte: u8, face: SessionFace, expires: i64) -> StoredSession {
+    StoredSession {
+        id_hash: [byte; 32],
+        face,
+        csrf: format!("csrf-{byte}"),
+        sealed: vec![byte; 40],
+        expires,
+    }
+}
+
+/// Console and portal sessions: found by face and id hash while they
+/// live, bounded per face (the ones closest to expiry go), ended on
+/// request; none of it bumps a stamp.
+async fn sessions(store: &dyn Store) {
+    let s0 = stamp(store).await;
+    let (console, portal) = (SessionFace::Console, SessionFace::Portal);
+    store
+        .insert_session(session(1, console, 1100), 1000, 3)
+        .await
+        .unwrap();
+    store
+        .insert_session(session(2, portal, 1200), 1000, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session(console, [1; 32], 1000).await.unwrap(),
+        Some(session(1, console, 1100))
+    );
+    assert_eq!(
+        store.session(portal, [1; 32], 1000).await.unwrap(),
+        None,
+        "another face's session is not this one's"
+    );
+    assert_eq!(
+        store.session(console, [1; 32], 1100).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(store.session(console, [9; 32], 1000).await.unwrap(), None);
+    // Bounded per face: a fourth console session pushes out the one
+    // closest to expiry; the portal's is untouched.
+    for (byte, expires) in [(3, 1300), (4, 1150), (5, 1400)] {
+        store
+            .insert_session(session(byte, console, expires), 1000, 3)
+            .await
+            .unwrap();
+    }
+    let live = |byte: u8, face| async move {
+        store
+            .session(face, [byte; 32], 1000)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    assert!(!live(1, console).await, "closest to expiry went");
+    assert!(live(3, console).await && live(4, console).await && live(5, console).await);
+    assert!(live(2, portal).await);
+    // Opening one removes the face's expired ones.
+    store
+        .insert_session(session(6, console, 2000), 1350, 3)
+        .await
+        .unwrap();
+    assert!(store
+        .session(console, [5; 32], 1000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(store
+        .session(console, [3; 32], 1000)
+        .await
+        .unwrap()
+        .is_none());
+    store.delete_session([5; 32]).await.unwrap();
+    store.delete_session([5; 32]).await.unwrap();
+    assert!(store
+        .session(console, [5; 32], 1000)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .session(console, [6; 32], 1000)
+        .await
+        .unwrap()
+        .is_some());
+    for byte in [2, 4, 6] {
+        store.delete_session([byte; 32]).await.unwrap();
+    }
+    assert_eq!(stamp(store).await, s0, "sessions bump no stamp");
+}
+
+/// The first fingerprint recorded stays; a later claim gets it back.
+async fn key_fingerprint(store: &dyn Store) {
+    assert_eq!(
+        store.claim_key_fingerprint("first".into()).await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.claim_key_fingerprint("second".into()).await.unwrap(),
+        "first"
+    );
 }
 
 fn new_line(username: &str) -> Line {
@@ -1736,6 +1845,224 @@ async fn a_database_from_a_newer_tvgate_is_refused() {
 }
 
 #[tokio::test]
+async fn postgres() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 4).await.unwrap();
+    suite(&store).await;
+}
+
+/// Two nodes on one database: what one writes, the other sees, is told of
+/// at once (LISTEN/NOTIFY), and counts in the change stamp.
+#[tokio::test]
+async fn postgres_nodes_see_each_others_writes() {
+    let db = TestDatabase::create().await;
+    let (a, b) = tokio::join!(open_postgres(&db.url, 4), open_postgres(&db.url, 4));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut changes = a.watch().expect("PostgreSQL notifies");
+    // The listening connection is made in the background: the first write
+    // must not be sent before it listens.
+    wait_for_listener(&db.url).await;
+
+    let before = stamp(&a).await;
+    let kim = b.insert_line(new_line("Kim"), "kim".into()).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Lines);
+    assert!(stamp(&a).await.lines > before.lines);
+    assert!(a.load_lines().await.unwrap().contains(&kim));
+
+    let src = b
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/nodes.m3u".into(),
+            name: "nodes".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Catalog);
+    b.replace_items(src.id, plan(vec![live("N", "http://n/1.ts", "G")]), 5)
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Catalog);
+    assert_eq!(
+        names(&a.load_catalog().await.unwrap().live, |c| c.name()),
+        ["N"]
+    );
+
+    // A verifier alone is no change; ending a session is one of its own.
+    b.set_verifier(kim.id, Some(vec![3; 36])).await.unwrap();
+    b.delete_session([1; 32]).await.unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Sessions);
+    drop(changes);
+}
+
+/// Waits until a connection to the database at `url` listens for changes;
+/// returns a connection of its own to it.
+async fn wait_for_listener(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listening: i64 = client
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening > 0 {
+            return client;
+        }
+        assert!(Instant::now() < deadline, "the listener never connected");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn next_change(changes: &mut futures::stream::BoxStream<'static, Change>) -> Change {
+    use futures::StreamExt;
+    tokio::time::timeout(Duration::from_secs(5), changes.next())
+        .await
+        .expect("a notification within 5 s")
+        .expect("the stream goes on")
+}
+
+/// When the listening connection is lost, the stream says so with a
+/// resync (what was notified meanwhile is gone) once it listens again,
+/// and notifications flow as before.
+#[tokio::test]
+async fn postgres_listener_reconnects_and_asks_for_a_resync() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 2).await.unwrap();
+    let mut changes = store.watch().expect("PostgreSQL notifies");
+    let admin = wait_for_listener(&db.url).await;
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN tvgate_changes'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Resync);
+    store
+        .insert_line(new_line("Back"), "back".into())
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut changes).await, Change::Lines);
+}
+
+/// Connections the server drops (a restart of PostgreSQL, a failover, an
+/// administrator's `pg_terminate_backend`) are replaced: the next calls
+/// work without restarting the node.
+#[tokio::test]
+async fn postgres_connections_dropped_by_the_server_are_replaced() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 3).await.unwrap();
+    for name in ["one", "two", "three"] {
+        store
+            .insert_line(new_line(name), name.into())
+            .await
+            .unwrap();
+    }
+    let (admin, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    // A pooled connection notices it was closed once its task sees the
+    // server go; give that a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..5 {
+        assert_eq!(store.load_lines().await.unwrap().len(), 3);
+    }
+    store
+        .insert_line(new_line("four"), "four".into())
+        .await
+        .unwrap();
+}
+
+/// Three nodes starting at once on an empty database: one migrates, the
+/// others wait for it, and all work.
+#[tokio::test]
+async fn postgres_nodes_starting_at_once_migrate_once() {
+    let db = TestDatabase::create().await;
+    let (a, b, c) = tokio::join!(
+        open_postgres(&db.url, 2),
+        open_postgres(&db.url, 2),
+        open_postgres(&db.url, 2)
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    a.insert_line(new_line("One"), "one".into()).await.unwrap();
+    assert_eq!(b.load_lines().await.unwrap().len(), 1);
+    assert_eq!(c.load_lines().await.unwrap().len(), 1);
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let rows: i64 = client
+        .query_one("SELECT COUNT(*) FROM schema_version", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, tvgate_store::migrations::MIGRATIONS.len() as i64);
+}
+
+#[tokio::test]
+async fn a_postgres_database_from_a_newer_tvgate_is_refused() {
+    let db = TestDatabase::create().await;
+    drop(open_postgres(&db.url, 2).await.unwrap());
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, 'future', 0)",
+            &[&(tvgate_store::migrations::latest_version() + 1)],
+        )
+        .await
+        .unwrap();
+    let err = open_postgres(&db.url, 2).await.unwrap_err().to_string();
+    assert!(err.contains("newer tvgate"), "{err}");
+}
+
+/// A server that is not there, or a database that does not exist: one
+/// line that says what failed, the password never in it.
+#[tokio::test]
+async fn an_unreachable_postgres_is_a_clear_error() {
+    let err = open_postgres("postgres://tvgate:s3cret@127.0.0.1:1/tvgate", 2)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("connecting to PostgreSQL"), "{err}");
+    assert!(err.contains("tvgate:***@127.0.0.1:1"), "{err}");
+    assert!(!err.contains("s3cret") && !err.contains('\n'), "{err}");
+    let missing = tvgate_store::postgres::testing::with_database(
+        &tvgate_store::postgres::testing::admin_url(),
+        "tvgate_no_such_database",
+    );
+    let err = open_postgres(&missing, 2).await.unwrap_err().to_string();
+    assert!(err.contains("tvgate_no_such_database"), "{err}");
+    let err = open_postgres("postgres://h:notaport/x", 2)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("PostgreSQL URL"), "{err}");
+}
+
+#[tokio::test]
 async fn a_missing_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no-such-dir").join("tvgate.db");
@@ -1871,7 +2198,8 @@ async fn committed_lines_survive_sigkill() {
 
 // ----- bulk timings -----
 
-/// Prints how long the bulk operations take. Slow in debug builds; run with
+/// Prints how long the bulk operations take, on SQLite and on PostgreSQL.
+/// Slow in debug builds; run with
 /// `TVGATE_STORE_BENCH=1 cargo test --release -p tvgate-store --test conformance bulk -- --nocapture`.
 #[tokio::test]
 async fn bulk_timings() {
@@ -1885,6 +2213,9 @@ async fn bulk_timings() {
     }
     eprintln!("in a file:");
     bulk(&open_sqlite(&dir.path().join("bench.db")).await.unwrap()).await;
+    eprintln!("on PostgreSQL:");
+    let db = TestDatabase::create().await;
+    bulk(&open_postgres(&db.url, 4).await.unwrap()).await;
 }
 
 /// Wall and process CPU time since `since`.
@@ -2028,4 +2359,67 @@ async fn bulk(store: &dyn Store) {
     let t = start();
     store.delete_source(src).await.unwrap();
     eprintln!("delete_source with 1M programmes: {}", took(t));
+}
+
+/// PostgreSQL's text cannot hold NUL: a NUL in text from outside (a name in
+/// a playlist, a username a player sent) is kept as U+FFFD instead of
+/// failing the whole write, so a player cannot keep its refusals, or a
+/// provider its playlist, out of the store with one character. Nor does a
+/// URL longer than an index entry fail an import.
+#[tokio::test]
+async fn postgres_keeps_text_with_a_nul_in_it() {
+    let db = TestDatabase::create().await;
+    let store = open_postgres(&db.url, 2).await.unwrap();
+    store
+        .insert_refusals(vec![
+            refusal(1, "invalid_credentials", None, "a\0b", [10, 0, 0, 1]),
+            refusal(2, "expired", None, "dora", [10, 0, 0, 1]),
+        ])
+        .await
+        .unwrap();
+    let logged = store
+        .refusals(RefusalFilter {
+            username: Some("a\0b".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].refusal.username, "a\u{FFFD}b");
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/nul.m3u".into(),
+            name: "nul".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap();
+    // A key (a URL) longer than a B-tree entry holds is fine too.
+    let long = format!("http://up/long.ts?token={}", "x".repeat(5000));
+    let items = vec![
+        live("Bad\0Name", "http://up/\0.ts", "Gro\0up"),
+        episode("Se\0ries", 1, 1, Some("Shows")),
+        live("Long", &long, "General"),
+    ];
+    store
+        .replace_items(src.id, plan(items.clone()), 1)
+        .await
+        .unwrap();
+    store.replace_items(src.id, plan(items), 2).await.unwrap();
+    let data = store.load_catalog().await.unwrap();
+    assert_eq!(names(&data.live, |c| c.name()), ["Bad\u{FFFD}Name", "Long"]);
+    assert_eq!(data.live[1].url(), long);
+    assert_eq!(data.live[0].added, 1, "the same key the second time");
+    assert_eq!(names(&data.series, |s| &s.name), ["Se\u{FFFD}ries"]);
+    store
+        .replace_guide(
+            src.id,
+            guide_plan(vec![], vec![programme("c\0", 0, Some(1), "T\0")]),
+        )
+        .await
+        .unwrap();
 }

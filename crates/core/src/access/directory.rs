@@ -2,6 +2,8 @@
 //!
 //! Loaded from the store at start and kept in step by every write that goes
 //! through the gate, so answering a login needs no database round trip.
+//! Reloaded when another process or node changed the store; a reload keeps
+//! the lines changed here after it read the store ([`Directory::load_since`]).
 //!
 //! Memory matters here (an operator may have 100,000 lines): the table is
 //! keyed by the username's hash and compared against the line's own
@@ -30,6 +32,13 @@ pub struct Directory {
 struct Maps {
     by_name: HashTable<Arc<Line>>,
     by_id: HashMap<LineId, Arc<Line>>,
+    /// Counts the changes made through [`Directory::put`] and
+    /// [`Directory::remove`].
+    seq: u64,
+    /// The lines those changes touched, with the count at their last one:
+    /// a reload that read the store before that change must keep them as
+    /// they are here ([`Directory::load_since`]).
+    changed: HashMap<LineId, u64>,
 }
 
 impl Directory {
@@ -108,16 +117,49 @@ impl Directory {
 
     /// Replaces the whole index.
     pub fn load(&self, lines: Vec<Line>) {
-        let mut maps = Maps {
+        self.load_since(lines, u64::MAX);
+    }
+
+    /// Where the changes made here stand: take it before reading the
+    /// store for [`Directory::load_since`].
+    pub fn seq(&self) -> u64 {
+        self.read().seq
+    }
+
+    /// Replaces the index with `lines`, read from the store after
+    /// [`Directory::seq`] said `since`, except the lines changed here
+    /// after that: those stay as they are here (put, or removed), since
+    /// the store may have been read before their change was written. A
+    /// reload that runs beside this process's own writes therefore never
+    /// brings back an older line; the change of such a line another node
+    /// made meanwhile comes with the next reload (its own notification).
+    pub fn load_since(&self, lines: Vec<Line>, since: u64) {
+        let mut fresh = Maps {
             by_name: HashTable::with_capacity(lines.len()),
             by_id: HashMap::with_capacity(lines.len()),
+            ..Maps::default()
         };
         for a in lines {
-            self.insert(&mut maps, Arc::new(a));
+            self.insert(&mut fresh, Arc::new(a));
         }
-        maps.by_name.shrink_to_fit(|a| self.hash(&a.username));
-        maps.by_id.shrink_to_fit();
-        *self.write() = maps;
+        let mut maps = self.write();
+        for (&id, _) in maps.changed.iter().filter(|(_, &at)| at > since) {
+            if let Some(loaded) = fresh.by_id.remove(&id) {
+                let hash = self.hash(&loaded.username);
+                if let Ok(entry) = fresh.by_name.find_entry(hash, |a| a.id == id) {
+                    entry.remove();
+                }
+            }
+            if let Some(here) = maps.by_id.get(&id) {
+                self.insert(&mut fresh, here.clone());
+            }
+        }
+        fresh.by_name.shrink_to_fit(|a| self.hash(&a.username));
+        fresh.by_id.shrink_to_fit();
+        fresh.seq = maps.seq;
+        fresh.changed = std::mem::take(&mut maps.changed);
+        fresh.changed.retain(|_, at| *at > since);
+        *maps = fresh;
     }
 
     /// The line a cleaned username names, if any.
@@ -136,11 +178,17 @@ impl Directory {
     /// Inserts or replaces a line.
     pub fn put(&self, line: Line) {
         let mut maps = self.write();
+        maps.seq += 1;
+        let seq = maps.seq;
+        maps.changed.insert(line.id, seq);
         self.insert(&mut maps, Arc::new(line));
     }
 
     pub fn remove(&self, id: LineId) {
         let mut maps = self.write();
+        maps.seq += 1;
+        let seq = maps.seq;
+        maps.changed.insert(id, seq);
         if let Some(old) = maps.by_id.remove(&id) {
             let hash = self.hash(&old.username);
             if let Ok(entry) = maps.by_name.find_entry(hash, |a| a.id == id) {
@@ -206,5 +254,36 @@ mod tests {
         strict.load(vec![line(1, "Alice")]);
         assert!(strict.find("alice").is_none());
         assert!(strict.find("Alice").is_some());
+    }
+
+    #[test]
+    fn a_reload_read_before_a_change_here_keeps_the_change() {
+        let d = Directory::new(true);
+        d.load(vec![line(1, "alice"), line(2, "bob"), line(3, "carl")]);
+        let since = d.seq();
+        // Changes made here while the store is being read...
+        let mut banned = line(1, "alice");
+        banned.status = Status::Banned;
+        d.put(banned);
+        d.remove(LineId(2));
+        d.put(line(4, "dora"));
+        // ...and the snapshot, read before them, with another node's change.
+        let mut renamed = line(3, "carla");
+        renamed.revision = 2;
+        d.load_since(
+            vec![line(1, "alice"), line(2, "bob"), renamed, line(5, "emil")],
+            since,
+        );
+        assert_eq!(d.find("alice").map(|a| a.status), Some(Status::Banned));
+        assert!(d.find("bob").is_none(), "removed here stays removed");
+        assert!(d.find("dora").is_some(), "made here stays");
+        assert!(d.find("carla").is_some() && d.find("carl").is_none());
+        assert!(d.find("emil").is_some());
+        // A reload read after the changes takes the store's word for all.
+        let since = d.seq();
+        d.load_since(vec![line(1, "alice"), line(2, "bob")], since);
+        assert_eq!(d.find("alice").map(|a| a.status), Some(Status::Active));
+        assert!(d.find("bob").is_some() && d.find("dora").is_none());
+        assert_eq!(d.len(), 2);
     }
 }

@@ -164,6 +164,18 @@ impl VerifierKey {
         &self.key
     }
 
+    /// A one-way fingerprint of the key (64 hex digits), which a shared
+    /// store records so that every node is known to hold the same key. It
+    /// tells nothing of the key: finding a 256-bit random key from its
+    /// SHA-256 is out of reach, so the store may keep it beside the
+    /// verifiers (the key itself must never be there).
+    pub fn fingerprint(&self) -> String {
+        Sha256::digest([b"tvgate-key-fingerprint-v1\0".as_slice(), &self.key].concat())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// A key for another purpose (e.g. `"hls-token"`), derived from this one
     /// so no second key file is needed; a MAC made under it proves nothing
     /// about passwords.
@@ -254,6 +266,23 @@ mod tests {
             assert!(verify_password(p, h.as_ref().expect("hashed")), "{p}");
         }
         assert!(hash_many(&[], cheap(), || ()).is_empty());
+    }
+
+    #[test]
+    fn fingerprints_tell_keys_apart_and_not_their_id() {
+        let a = VerifierKey::from_bytes([1; 32]);
+        let b = VerifierKey::from_bytes([2; 32]);
+        assert_eq!(
+            a.fingerprint(),
+            VerifierKey::from_bytes([1; 32]).fingerprint()
+        );
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_eq!(a.fingerprint().len(), 64);
+        let id: String = a.id.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(
+            !a.fingerprint().starts_with(&id),
+            "another hash than the key id"
+        );
     }
 
     #[test]

@@ -37,6 +37,11 @@ struct Index {
     by_line: HashMap<LineId, Arc<Binding>>,
     /// Lines by bound MAC (the MAG portal's lookup).
     by_mac: HashMap<Box<str>, LineId>,
+    /// Counts the changes made through the gate (`update`, `forget`).
+    seq: u64,
+    /// The lines whose binding they touched, with the count at the last
+    /// one (see `Directory::load_since`, which this mirrors).
+    changed: HashMap<LineId, u64>,
 }
 
 impl Index {
@@ -50,6 +55,12 @@ impl Index {
             }
         }
         self.by_line.insert(line, Arc::new(binding));
+    }
+
+    /// Records a change made here to the line's binding.
+    fn touch(&mut self, line: LineId) {
+        self.seq += 1;
+        self.changed.insert(line, self.seq);
     }
 
     fn forget(&mut self, line: LineId) {
@@ -83,16 +94,35 @@ impl DeviceState {
         self.index.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) fn load(&self, bindings: Vec<(LineId, Binding)>) {
-        let mut index = Index::default();
+    pub(super) fn seq(&self) -> u64 {
+        self.read().seq
+    }
+
+    /// Replaces the bindings with those read from the store after
+    /// [`DeviceState::seq`] said `since`, except those changed here after
+    /// that, which stay as they are here (as `Directory::load_since`).
+    pub(super) fn load_since(&self, bindings: Vec<(LineId, Binding)>, since: u64) {
+        let mut fresh = Index::default();
         for (line, binding) in bindings {
-            index.put(line, binding);
+            fresh.put(line, binding);
         }
-        *self.write() = index;
+        let mut index = self.write();
+        for (&line, _) in index.changed.iter().filter(|(_, &at)| at > since) {
+            fresh.forget(line);
+            if let Some(here) = index.by_line.get(&line) {
+                fresh.put(line, (**here).clone());
+            }
+        }
+        fresh.seq = index.seq;
+        fresh.changed = std::mem::take(&mut index.changed);
+        fresh.changed.retain(|_, at| *at > since);
+        *index = fresh;
     }
 
     pub(super) fn forget(&self, line: LineId) {
-        self.write().forget(line);
+        let mut index = self.write();
+        index.touch(line);
+        index.forget(line);
     }
 
     fn get(&self, line: LineId) -> Option<Arc<Binding>> {
@@ -102,6 +132,7 @@ impl DeviceState {
     /// Applies `f` to a copy of the line's binding and swaps it in.
     fn update(&self, line: LineId, f: impl FnOnce(&mut Binding)) {
         let mut index = self.write();
+        index.touch(line);
         let mut binding = index
             .by_line
             .get(&line)

@@ -71,7 +71,9 @@ impl From<GateError> for ApiError {
             // background jobs), so a failed import here is the server's.
             GateError::Store(StoreError::Backend { .. })
             | GateError::Kdf(_)
-            | GateError::ImportFailed(_) => ApiError::internal(e),
+            | GateError::ImportFailed(_)
+            // Only opening a gate says this; never an API operation.
+            | GateError::KeyMismatch { .. } => ApiError::internal(e),
         }
     }
 }

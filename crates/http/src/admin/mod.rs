@@ -35,3 +35,21 @@ pub struct Operator {
     pub admin: String,
     pub token: Option<i64>,
 }
+
+/// A console session keeps its operator in the store (sealed, see
+/// [`crate::web::Sessions`]) as `{"admin": NAME, "token": ID}`.
+impl crate::web::SessionData for Operator {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::json!({"admin": self.admin, "token": self.token})
+            .to_string()
+            .into_bytes()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        Some(Operator {
+            admin: v.get("admin")?.as_str()?.to_string(),
+            token: v.get("token").and_then(serde_json::Value::as_i64),
+        })
+    }
+}

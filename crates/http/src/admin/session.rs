@@ -3,9 +3,11 @@
 //! `POST /admin/login` checks an operator's name and password through the
 //! gate (argon2id, the shared failed-login limiter) and sets a session
 //! cookie: a random id, `HttpOnly` (no script reads it), `SameSite=Strict`
-//! (no other site's page sends it), `Path=/admin`. Sessions live in memory
-//! with an absolute expiry; a restart logs every operator out, which is the
-//! safe direction. Each session has its own random CSRF token that every
+//! (no other site's page sends it), `Path=/admin`. Sessions have an
+//! absolute expiry and are kept in the store (only a hash of the id; see
+//! [`crate::web::Sessions`]), so a restart does not log operators out and
+//! a session made on one node works on the others; logging out ends it on
+//! every node. Each session has its own random CSRF token that every
 //! state-changing form carries in a hidden field and that is checked in
 //! constant time before anything changes; a POST without it, or with
 //! another session's, is a 403.
@@ -51,9 +53,9 @@ use crate::web::same_token as same;
 use maud::{html, Markup, PreEscaped};
 
 /// The request's session, with its id.
-pub fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
+pub async fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = crate::web::cookie(headers, COOKIE)?;
-    let session = app.admin_sessions.get(&id, app.now())?;
+    let session = app.admin_sessions.get(&id, app.now()).await?;
     Some((id, session))
 }
 
@@ -65,7 +67,7 @@ impl FromRequestParts<App> for ConsolePage {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
-        match current(app, &parts.headers) {
+        match current(app, &parts.headers).await {
             Some((_, session)) => Ok(ConsolePage(session)),
             None => Err((
                 StatusCode::SEE_OTHER,
@@ -96,19 +98,19 @@ impl FromRequest<App> for ConsoleForm {
             .await
             .map_err(IntoResponse::into_response)?;
         let form = Params::from_form(&body);
-        let (id, session) = check_form(app, &headers, &form).map_err(|r| *r)?;
+        let (id, session) = check_form(app, &headers, &form).await.map_err(|r| *r)?;
         Ok(ConsoleForm { id, session, form })
     }
 }
 
 /// The request's session when the form carries its CSRF token; otherwise
 /// the 403 (or, without a session, the login page) to answer with.
-fn check_form(
+async fn check_form(
     app: &App,
     headers: &HeaderMap,
     form: &Params,
 ) -> Result<(String, Session), Box<Response>> {
-    let Some((id, session)) = current(app, headers) else {
+    let Some((id, session)) = current(app, headers).await else {
         return Err(Box::new(login_page(
             StatusCode::UNAUTHORIZED,
             "Please log in.",
@@ -195,7 +197,7 @@ fn see_other(to: &'static str) -> (StatusCode, [(header::HeaderName, &'static st
 
 /// `GET /admin/`: the dashboard for a session, else the login form.
 pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
-    let Some((_, session)) = current(&app, &headers) else {
+    let Some((_, session)) = current(&app, &headers).await else {
         return login_page(
             StatusCode::OK,
             "Log in with an operator account (made with `tvgate admin add NAME`).",
@@ -239,15 +241,18 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
     let now = app.now();
     match app.gate.admin_login(name, password, caller.ip, now).await {
         Ok(AdminAuthn::Proven(admin)) => {
-            let (id, _) = app.admin_sessions.open(
-                Operator {
-                    admin: admin.name.clone(),
-                    token: None,
-                },
-                now,
-                SESSION_SECS,
-                MAX_SESSIONS,
-            );
+            let (id, _) = app
+                .admin_sessions
+                .open(
+                    Operator {
+                        admin: admin.name.clone(),
+                        token: None,
+                    },
+                    now,
+                    SESSION_SECS,
+                    MAX_SESSIONS,
+                )
+                .await;
             tracing::info!(admin = %admin.name, ip = %caller.ip, "operator logged in");
             // Secure when the operator came over HTTPS: never sent in clear.
             let secure = if app.public_url_for(&caller).scheme == "https" {
@@ -283,7 +288,7 @@ pub async fn login(State(app): State<App>, caller: Caller, body: Bytes) -> Respo
 
 /// `POST /admin/logout` (form: `csrf`).
 pub async fn logout(State(app): State<App>, ConsoleForm { id, .. }: ConsoleForm) -> Response {
-    app.admin_sessions.close(&id);
+    app.admin_sessions.close(&id).await;
     let mut response = see_other("/admin/").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -104,9 +104,9 @@ fn login_token(headers: Option<&HeaderMap>) -> String {
         .unwrap_or_else(session::random_token)
 }
 
-fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
+async fn current(app: &App, headers: &HeaderMap) -> Option<(String, Session)> {
     let id = session_id(headers)?;
-    let s = app.portal.get(&id, app.now())?;
+    let s = app.portal.get(&id, app.now()).await?;
     Some((id, s))
 }
 
@@ -124,12 +124,12 @@ fn forbidden(why: &str) -> Response {
 
 /// The session of a POST whose form carries its CSRF token; else why not
 /// (for [`forbidden`]).
-fn authorised_post(
+async fn authorised_post(
     app: &App,
     headers: &HeaderMap,
     form: &Params,
 ) -> Result<(String, Session), &'static str> {
-    let Some((id, s)) = current(app, headers) else {
+    let Some((id, s)) = current(app, headers).await else {
         return Err("Your session has ended. Please log in again.");
     };
     let presented = form.str("csrf");
@@ -140,7 +140,7 @@ fn authorised_post(
 }
 
 async fn home(State(app): State<App>, caller: Caller, headers: HeaderMap) -> Response {
-    match current(&app, &headers) {
+    match current(&app, &headers).await {
         Some((_, s)) => dashboard(&app, &caller, &s, None, StatusCode::OK).await,
         None => login_page(&app, &caller, Some(&headers), StatusCode::OK, None),
     }
@@ -205,16 +205,19 @@ async fn login(
             username,
             password,
         } => {
-            let (id, _) = app.portal.open(
-                session::Subscriber {
-                    line: line.id,
-                    username,
-                    password,
-                },
-                app.now(),
-                session::TTL_SECS,
-                session::MAX_SESSIONS,
-            );
+            let (id, _) = app
+                .portal
+                .open(
+                    session::Subscriber {
+                        line: line.id,
+                        username,
+                        password,
+                    },
+                    app.now(),
+                    session::TTL_SECS,
+                    session::MAX_SESSIONS,
+                )
+                .await;
             let mut r = see_home();
             if let Some(v) = set_cookie(&app, &caller, session::COOKIE, &id, session::TTL_SECS) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
@@ -246,11 +249,11 @@ async fn login(
 }
 
 async fn logout(State(app): State<App>, headers: HeaderMap, Form(form): FormFields) -> Response {
-    let (id, _) = match authorised_post(&app, &headers, &form) {
+    let (id, _) = match authorised_post(&app, &headers, &form).await {
         Ok(s) => s,
         Err(why) => return forbidden(why),
     };
-    app.portal.close(&id);
+    app.portal.close(&id).await;
     let mut r = see_home();
     r.headers_mut().insert(
         header::SET_COOKIE,
@@ -269,7 +272,7 @@ async fn end_connection(
     headers: HeaderMap,
     Form(form): FormFields,
 ) -> Response {
-    let (_, s) = match authorised_post(&app, &headers, &form) {
+    let (_, s) = match authorised_post(&app, &headers, &form).await {
         Ok(s) => s,
         Err(why) => return forbidden(why),
     };
@@ -312,7 +315,7 @@ async fn reset_devices(
     headers: HeaderMap,
     Form(form): FormFields,
 ) -> Response {
-    let (_, s) = match authorised_post(&app, &headers, &form) {
+    let (_, s) = match authorised_post(&app, &headers, &form).await {
         Ok(s) => s,
         Err(why) => return forbidden(why),
     };

@@ -1,5 +1,6 @@
-//! Portal sessions, kept server-side: the browser holds only a random id
-//! in an HttpOnly, SameSite=Strict cookie. A session is bound to one line
+//! Portal sessions, kept server-side (in the store, so every node and a
+//! restarted one know them; see [`crate::web::Sessions`]): the browser
+//! holds only a random id in an HttpOnly, SameSite=Strict cookie. A session is bound to one line
 //! (every action takes the line from here, never from the form) and
 //! carries the CSRF token its forms must echo.
 
@@ -25,6 +26,29 @@ pub struct Subscriber {
     /// built into the M3U and XMLTV URLs).
     pub username: String,
     pub password: String,
+}
+
+/// A portal session keeps its subscriber in the store (sealed, see
+/// [`crate::web::Sessions`]) as `{"line": ID, "username": …, "password": …}`.
+impl crate::web::SessionData for Subscriber {
+    fn encode(&self) -> Vec<u8> {
+        serde_json::json!({
+            "line": self.line.0,
+            "username": self.username,
+            "password": self.password,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        Some(Subscriber {
+            line: LineId(v.get("line")?.as_i64()?),
+            username: v.get("username")?.as_str()?.to_string(),
+            password: v.get("password")?.as_str()?.to_string(),
+        })
+    }
 }
 
 /// One logged-in subscriber (its fields through `Deref`).

@@ -26,28 +26,18 @@
 
 use super::guide;
 use super::sources::ensure_exists;
-use super::{bump, check_public_id, Context, Half};
+use super::{bump, Context, Half};
+use crate::codec::{check_public_id, decode_category, kind_name, order_categories};
 use rusqlite::types::{FromSqlError, Type};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::ingest::ItemKind;
 use tvgate_core::catalog::plan::{CatalogPlan, PlannedCategory};
-use tvgate_core::catalog::{
-    CatalogData, Category, CategoryKind, Episode, LiveChannel, LiveText, Movie, Series,
-};
+use tvgate_core::catalog::{CatalogData, Category, Episode, LiveChannel, LiveText, Movie, Series};
 use tvgate_core::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use tvgate_core::ports::{ImportCounts, StoreResult};
 use tvgate_core::UnixTime;
 
 const IMPORT: &str = "replacing a source's items";
-
-fn kind_name(kind: ItemKind) -> &'static str {
-    match kind {
-        ItemKind::Live => "live",
-        ItemKind::Movie => "movie",
-        ItemKind::Episode => "episode",
-    }
-}
 
 /// The id of each of the plan's categories, created when missing (in the
 /// plan's order, so new ones get ids in that order).
@@ -422,49 +412,21 @@ fn conversion_error(i: usize, e: FromSqlError) -> rusqlite::Error {
     }
 }
 
-/// Every category, in order of first appearance in the loaded lists (live,
-/// then movies, then series), then the unused ones by id.
+/// Every category, in the order `codec::order_categories` gives.
 fn load_categories(tx: &Transaction<'_>, data: &CatalogData) -> StoreResult<Vec<Category>> {
     const CONTEXT: &str = "loading categories";
-    let mut all: HashMap<CategoryId, Category> = HashMap::new();
-    let mut unused: Vec<CategoryId> = Vec::new();
-    {
-        let mut stmt = tx
-            .prepare("SELECT id, kind, name FROM categories ORDER BY id")
-            .ctx(CONTEXT)?;
-        let mut rows = stmt.query([]).ctx(CONTEXT)?;
-        while let Some(row) = rows.next().ctx(CONTEXT)? {
-            let id = CategoryId(row.get(0).ctx(CONTEXT)?);
-            let kind_text: String = row.get(1).ctx(CONTEXT)?;
-            let Some(kind) = CategoryKind::parse(&kind_text) else {
-                tracing::warn!(category = id.0, kind = %kind_text, "category with an unknown kind skipped");
-                continue;
-            };
-            let name: String = row.get(2).ctx(CONTEXT)?;
-            all.insert(
-                id,
-                Category {
-                    id,
-                    kind,
-                    name: name.into(),
-                },
-            );
-            unused.push(id);
-        }
+    let mut by_id = Vec::new();
+    let mut stmt = tx
+        .prepare("SELECT id, kind, name FROM categories ORDER BY id")
+        .ctx(CONTEXT)?;
+    let mut rows = stmt.query([]).ctx(CONTEXT)?;
+    while let Some(row) = rows.next().ctx(CONTEXT)? {
+        let kind: String = row.get(1).ctx(CONTEXT)?;
+        by_id.extend(decode_category(
+            row.get(0).ctx(CONTEXT)?,
+            &kind,
+            row.get(2).ctx(CONTEXT)?,
+        ));
     }
-    let appearance = data
-        .live
-        .iter()
-        .map(|c| c.category)
-        .chain(data.movies.iter().map(|m| m.category))
-        .chain(data.series.iter().map(|s| s.category))
-        .flatten();
-    let mut ordered = Vec::with_capacity(all.len());
-    for id in appearance {
-        if let Some(c) = all.remove(&id) {
-            ordered.push(c);
-        }
-    }
-    ordered.extend(unused.into_iter().filter_map(|id| all.remove(&id)));
-    Ok(ordered)
+    Ok(order_categories(by_id, data))
 }

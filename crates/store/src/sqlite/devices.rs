@@ -13,12 +13,12 @@
 //! device), with a warning naming the line.
 
 use super::{bump, is_unique_violation, Context, Half};
+use crate::codec::{
+    decode_audit, decode_device, decode_policy, encode_ip_lock, AuditRow, DeviceRow,
+};
 use rusqlite::{params, Connection, Row, TransactionBehavior};
 use std::collections::BTreeMap;
-use tvgate_core::access::device::{
-    Actor, AuditAction, Binding, BoundDevice, DeviceAudit, DeviceKind, DevicePolicy, Enrolment,
-    IpRange, NewDevice,
-};
+use tvgate_core::access::device::{Binding, BoundDevice, DeviceAudit, DevicePolicy, NewDevice};
 use tvgate_core::ids::{DeviceId, LineId};
 use tvgate_core::ports::{StoreError, StoreResult};
 use tvgate_core::UnixTime;
@@ -43,36 +43,10 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(LineId, Binding)>>
             let limit: i64 = row.get(1).ctx(CONTEXT)?;
             let enrolment: String = row.get(2).ctx(CONTEXT)?;
             let ip_lock: String = row.get(3).ctx(CONTEXT)?;
-            let limit = u32::try_from(limit).unwrap_or_else(|_| {
-                tracing::warn!(line, limit, "stored device limit is out of range; using 1");
-                1
-            });
-            let enrolment = Enrolment::parse(&enrolment).unwrap_or_else(|| {
-                tracing::warn!(line, enrolment = %enrolment, "stored enrolment is unknown; using operator");
-                Enrolment::Operator
-            });
-            let ip_lock = ip_lock
-                .split(',')
-                .filter(|p| !p.trim().is_empty())
-                .filter_map(|p| {
-                    IpRange::parse(p)
-                        .map_err(
-                            |e| tracing::warn!(line, error = %e, "stored IP lock entry skipped"),
-                        )
-                        .ok()
-                })
-                .collect();
+            let last_self_reset = row.get(4).ctx(CONTEXT)?;
             all.insert(
                 line,
-                Binding {
-                    policy: DevicePolicy {
-                        limit,
-                        enrolment,
-                        ip_lock,
-                    },
-                    devices: Vec::new(),
-                    last_self_reset: row.get(4).ctx(CONTEXT)?,
-                },
+                decode_policy(line, limit, &enrolment, &ip_lock, last_self_reset),
             );
         }
     }
@@ -98,25 +72,17 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<(LineId, Binding)>>
 
 /// Decodes a device row; `None` (with a warning) for an unknown kind.
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Option<BoundDevice>> {
-    let id: i64 = row.get(0)?;
-    let kind: String = row.get(2)?;
-    let Some(kind) = DeviceKind::parse(&kind) else {
-        tracing::warn!(device = id, kind = %kind, "stored device has an unknown kind; skipped");
-        return Ok(None);
-    };
-    let boxed = |v: Option<String>| v.map(String::into_boxed_str);
-    let last_ip: Option<String> = row.get(10)?;
-    Ok(Some(BoundDevice {
-        id: DeviceId(id),
-        kind,
-        identifier: row.get::<_, String>(3)?.into(),
-        label: row.get::<_, String>(4)?.into(),
-        serial: boxed(row.get(5)?),
-        device_id: boxed(row.get(6)?),
-        device_id2: boxed(row.get(7)?),
+    Ok(decode_device(DeviceRow {
+        id: row.get(0)?,
+        kind: row.get(2)?,
+        identifier: row.get(3)?,
+        label: row.get(4)?,
+        serial: row.get(5)?,
+        device_id: row.get(6)?,
+        device_id2: row.get(7)?,
         first_seen: row.get(8)?,
         last_seen: row.get(9)?,
-        last_ip: last_ip.and_then(|ip| ip.parse().ok()),
+        last_ip: row.get(10)?,
     }))
 }
 
@@ -173,12 +139,7 @@ pub(super) fn set_policy(
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .ctx(CONTEXT)?;
     require_line(&tx, line)?;
-    let ip_lock = policy
-        .ip_lock
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ip_lock = encode_ip_lock(&policy.ip_lock);
     tx.execute(
         "INSERT INTO device_policies (line_id, device_limit, enrolment, ip_lock)
          VALUES (?1, ?2, ?3, ?4)
@@ -334,21 +295,17 @@ pub(super) fn audit(
         .ctx(CONTEXT)?;
     let rows = stmt
         .query_map(params![line.map(|a| a.0), limit], |row| {
-            let actor: String = row.get(3)?;
-            let action: String = row.get(4)?;
-            let ip: Option<String> = row.get(5)?;
-            Ok(DeviceAudit {
-                line: LineId(row.get(0)?),
+            Ok(decode_audit(AuditRow {
+                line: row.get(0)?,
                 username: row.get(1)?,
                 at: row.get(2)?,
-                // The CHECK constraints keep these known; fall back rather than fail.
-                actor: Actor::parse(&actor).unwrap_or(Actor::System),
-                action: AuditAction::parse(&action).unwrap_or(AuditAction::Refuse),
-                ip: ip.and_then(|ip| ip.parse().ok()),
+                actor: row.get(3)?,
+                action: row.get(4)?,
+                ip: row.get(5)?,
                 old_device: row.get(6)?,
                 new_device: row.get(7)?,
                 detail: row.get(8)?,
-            })
+            }))
         })
         .ctx(CONTEXT)?;
     rows.collect::<Result<Vec<_>, _>>().ctx(CONTEXT)

@@ -14,7 +14,8 @@
 //! see nothing of a disabled source.
 
 use super::sources::ensure_exists;
-use super::{bump, Context, Half, MAX_PUBLIC_ID};
+use super::{bump, Context, Half};
+use crate::codec::MAX_PUBLIC_ID;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::{CatalogData, GuideChannel, Programme};

@@ -6,15 +6,17 @@
 //!
 //! Reading back never panics and never fails on a damaged value: a row whose
 //! status, limit, formats or package cannot be understood is loaded as
-//! `Disabled` (it fails closed) and a warning names the line and the field.
+//! `Disabled` (it fails closed) and a warning names the line and the field
+//! (`codec::decode_line`, shared with PostgreSQL).
 //!
 //! A line's limit policy is stored by name (`refuse`, `newest_wins`), NULL
 //! for the server-wide setting.
 
 use super::{bump, is_unique_violation, Context, Half};
+use crate::codec::{decode_line, encode_package, LineRow};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use tvgate_core::access::{Line, OutputFormats, Status};
-use tvgate_core::ids::{CategoryId, LineId};
+use tvgate_core::access::Line;
+use tvgate_core::ids::LineId;
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{StoreError, StoreResult, UpsertCounts, UpsertFields};
 
@@ -30,92 +32,24 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Line>> {
     rows.collect::<Result<Vec<_>, _>>().ctx("loading lines")
 }
 
-/// Decodes a row, falling back to a disabled line on any damaged field.
+/// Decodes a row (see `codec::decode_line` for a damaged one).
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Line> {
-    let id = LineId(row.get(0)?);
-    let mut damaged: Vec<String> = Vec::new();
-    let status_text: String = row.get(4)?;
-    let status = status_text.parse::<Status>().unwrap_or_else(|e| {
-        damaged.push(format!("status: {e}"));
-        Status::Disabled
-    });
-    let max: i64 = row.get(7)?;
-    let max_connections = u32::try_from(max).unwrap_or_else(|_| {
-        damaged.push(format!("max_connections {max} is out of range"));
-        1
-    });
-    let bits: i64 = row.get(8)?;
-    let allowed_formats = match u8::try_from(bits) {
-        Ok(b) if b <= 7 => OutputFormats::from_bits(b),
-        _ => {
-            damaged.push(format!("allowed_formats {bits} is out of range"));
-            OutputFormats::DEFAULT
-        }
-    };
-    let package_text: Option<String> = row.get(11)?;
-    let package = package_text.map(|text| {
-        decode_package(&text).unwrap_or_else(|bad| {
-            // Dropping an unreadable id only narrows what the line sees.
-            damaged.push(format!("package entry {bad:?} is not a category id"));
-            text.split(',')
-                .filter_map(|p| p.trim().parse().ok().map(CategoryId))
-                .collect()
-        })
-    });
-    let policy_text: Option<String> = row.get(13)?;
-    let limit_policy = policy_text.and_then(|text| {
-        LimitPolicy::parse(&text).or_else(|| {
-            damaged.push(format!("limit_policy {text:?} is unknown"));
-            None
-        })
-    });
-    let status = if damaged.is_empty() {
-        status
-    } else {
-        tracing::warn!(
-            line = id.0,
-            problems = %damaged.join("; "),
-            "stored line is damaged; loaded as disabled"
-        );
-        Status::Disabled
-    };
-    Ok(Line {
-        id,
-        username: row.get::<_, String>(1)?.into_boxed_str(),
-        password_hash: row.get::<_, String>(2)?.into_boxed_str(),
-        verifier: row
-            .get::<_, Option<Vec<u8>>>(3)?
-            .and_then(|v| tvgate_core::access::line::to_verifier(&v)),
-        status,
+    Ok(decode_line(LineRow {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        password_hash: row.get(2)?,
+        verifier: row.get(3)?,
+        status: row.get(4)?,
         expires_at: row.get(5)?,
         is_trial: row.get(6)?,
-        max_connections,
-        limit_policy,
-        allowed_formats,
+        max_connections: row.get(7)?,
+        allowed_formats: row.get(8)?,
         created_at: row.get(9)?,
-        note: row.get::<_, String>(10)?.into_boxed_str(),
-        package: package.map(Vec::into_boxed_slice),
+        note: row.get(10)?,
+        package: row.get(11)?,
         revision: row.get(12)?,
-    })
-}
-
-/// `1,2,3` (and `` for an empty package).
-fn encode_package(package: Option<&[CategoryId]>) -> Option<String> {
-    package.map(|ids| {
-        ids.iter()
-            .map(|c| c.0.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    })
-}
-
-/// The ids of `1,2,3`, or the first entry that is not an id.
-fn decode_package(text: &str) -> Result<Vec<CategoryId>, String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse().map(CategoryId).map_err(|_| p.to_string()))
-        .collect()
+        limit_policy: row.get(13)?,
+    }))
 }
 
 fn conflict(key: &str) -> StoreError {
@@ -406,17 +340,8 @@ pub(super) fn set_verifiers(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn packages_round_trip() {
-        let ids = vec![CategoryId(3), CategoryId(14)];
-        assert_eq!(encode_package(Some(&ids)).as_deref(), Some("3,14"));
-        assert_eq!(decode_package("3,14").unwrap(), ids);
-        assert_eq!(encode_package(Some(&[])).as_deref(), Some(""));
-        assert_eq!(decode_package("").unwrap(), vec![]);
-        assert_eq!(encode_package(None), None);
-        assert_eq!(decode_package("3,x"), Err("x".to_string()));
-    }
+    use tvgate_core::access::Status;
+    use tvgate_core::ids::CategoryId;
 
     #[test]
     fn a_damaged_row_loads_disabled() {

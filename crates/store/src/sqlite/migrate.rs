@@ -2,7 +2,8 @@
 //!
 //! Each migration is a SQL file under `migrations/sqlite/`, embedded in the
 //! binary, numbered from 1 and never edited once released: a change to the
-//! schema is a new file. The `schema_version` table lists the migrations a
+//! schema is a new file (with its PostgreSQL twin: the versions are one
+//! list, [`crate::migrations`]). The `schema_version` table lists the migrations a
 //! database has had; every migration it does not list is applied, in
 //! order, so a version number left free by one branch and taken after
 //! another branch's higher one was released is still applied (numbers only
@@ -16,64 +17,11 @@
 //! writing rows an older schema does not describe.
 
 use super::Context;
+use crate::migrations::{from_the_future, MIGRATIONS};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use tvgate_core::ports::{StoreError, StoreResult};
 
-/// One schema step.
-struct Migration {
-    version: i64,
-    name: &'static str,
-    sql: &'static str,
-}
-
-/// Every migration, in increasing order of version.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "relay",
-        sql: include_str!("../../migrations/sqlite/0002_relay.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "devices",
-        sql: include_str!("../../migrations/sqlite/0003_devices.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "admin",
-        sql: include_str!("../../migrations/sqlite/0004_admin.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "stream_enabled",
-        sql: include_str!("../../migrations/sqlite/0005_stream_enabled.sql"),
-    },
-    Migration {
-        version: 6,
-        name: "refusals",
-        sql: include_str!("../../migrations/sqlite/0006_refusals.sql"),
-    },
-    Migration {
-        version: 7,
-        name: "diagnostic_lines",
-        sql: include_str!("../../migrations/sqlite/0007_diagnostic_lines.sql"),
-    },
-    Migration {
-        version: 8,
-        name: "lines",
-        sql: include_str!("../../migrations/sqlite/0008_lines.sql"),
-    },
-];
-
-/// The schema version this build writes.
-pub fn latest_version() -> i64 {
-    MIGRATIONS.last().map_or(0, |m| m.version)
-}
+pub use crate::migrations::latest_version;
 
 const CREATE_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER PRIMARY KEY,
@@ -120,11 +68,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         if current > latest {
             return Err(StoreError::Backend {
                 context: "checking the schema version",
-                message: format!(
-                    "the database is at schema version {current}, but this tvgate only knows \
-                     versions up to {latest}; it was written by a newer tvgate: run that \
-                     version, or restore a backup made before the upgrade"
-                ),
+                message: from_the_future(current, latest),
             });
         }
         let applied: Option<i64> = tx
@@ -138,7 +82,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
         if applied.is_some() {
             continue;
         }
-        tx.execute_batch(migration.sql)
+        tx.execute_batch(migration.sqlite)
             .map_err(|e| StoreError::Backend {
                 context: "applying a schema migration",
                 message: format!("{:04}_{}: {e}", migration.version, migration.name),
@@ -162,14 +106,6 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_increase() {
-        assert_eq!(MIGRATIONS[0].version, 1);
-        for pair in MIGRATIONS.windows(2) {
-            assert!(pair[0].version < pair[1].version, "{}", pair[1].name);
-        }
-    }
 
     #[test]
     fn a_version_missing_below_the_newest_is_applied() {
@@ -213,7 +149,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(CREATE_VERSION_TABLE).unwrap();
         for m in MIGRATIONS.iter().filter(|m| m.version < 7) {
-            conn.execute_batch(m.sql).unwrap();
+            conn.execute_batch(m.sqlite).unwrap();
             conn.execute(
                 "INSERT INTO schema_version VALUES (?1, ?2, 0)",
                 (m.version, m.name),

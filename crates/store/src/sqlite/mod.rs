@@ -26,8 +26,9 @@
 //! bindings are reloaded with the lines.
 //!
 //! - [`migrate`]: the versioned schema.
-//! - `lines`, `devices`, `refusals`, `sources`, `catalog`, `backups`, `guide`: the
-//!   SQL behind each group of trait methods.
+//! - `lines`, `devices`, `refusals`, `sources`, `catalog`, `backups`, `guide`,
+//!   `streams`, `admins`, `shared` (sessions, the key fingerprint): the SQL
+//!   behind each group of trait methods.
 
 mod admins;
 mod backups;
@@ -37,6 +38,7 @@ mod guide;
 mod lines;
 pub mod migrate;
 mod refusals;
+mod shared;
 mod sources;
 mod streams;
 
@@ -53,18 +55,14 @@ use tvgate_core::catalog::plan::CatalogPlan;
 use tvgate_core::catalog::{CatalogData, Source};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
-    ChangeStamp, ImportCounts, NewSource, RefreshRecord, SourcePatch, Store, StoreError,
-    StoreResult, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
+    ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
+    StoreError, StoreResult, StoredSession, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
 };
 use tvgate_core::UnixTime;
 
 /// How long a statement waits for another process's lock (an admin CLI
 /// writing while the server runs) before giving up with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The largest id handed out for categories, streams and series. Players
-/// keep them in 32-bit signed integers, so stay below 2^31.
-pub(crate) const MAX_PUBLIC_ID: i64 = i32::MAX as i64;
 
 /// The SQLite implementation of [`Store`]. Cheap to clone (an `Arc` inside).
 #[derive(Clone)]
@@ -270,18 +268,6 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// Checks that an id just handed out by AUTOINCREMENT fits what players keep.
-pub(crate) fn check_public_id(id: i64, what: &'static str) -> StoreResult<i64> {
-    if (1..=MAX_PUBLIC_ID).contains(&id) {
-        Ok(id)
-    } else {
-        Err(StoreError::Backend {
-            context: "allocating a public id",
-            message: format!("{what} id {id} is past {MAX_PUBLIC_ID}, the largest players accept"),
-        })
-    }
-}
-
 /// Which change counter a write bumps.
 #[derive(Clone, Copy)]
 pub(crate) enum Half {
@@ -314,11 +300,6 @@ fn read_stamp(conn: &mut Connection) -> StoreResult<Option<ChangeStamp>> {
     )
     .optional()
     .ctx("reading the change stamp")
-}
-
-/// Saturating conversion for counts stored as SQLite integers.
-pub(crate) fn count_to_sql(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 #[async_trait::async_trait]
@@ -587,5 +568,41 @@ impl Store for SqliteStore {
 
     async fn load_catalog(&self) -> StoreResult<CatalogData> {
         self.read("loading the catalog", catalog::load).await
+    }
+
+    async fn insert_session(
+        &self,
+        session: StoredSession,
+        now: UnixTime,
+        max: u32,
+    ) -> StoreResult<()> {
+        self.write("storing a session", move |c| {
+            shared::insert(c, session, now, max)
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        face: SessionFace,
+        id_hash: [u8; 32],
+        now: UnixTime,
+    ) -> StoreResult<Option<StoredSession>> {
+        self.read("reading a session", move |c| {
+            shared::get(c, face, id_hash, now)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: [u8; 32]) -> StoreResult<()> {
+        self.write("ending a session", move |c| shared::delete(c, id_hash))
+            .await
+    }
+
+    async fn claim_key_fingerprint(&self, fingerprint: String) -> StoreResult<String> {
+        self.write("recording the verifier key's fingerprint", move |c| {
+            shared::claim_key_fingerprint(c, &fingerprint)
+        })
+        .await
     }
 }

@@ -20,18 +20,14 @@
 //! names them: a package must never silently lose a category, nor point at
 //! an id reused for another one.
 
-use super::{bump, check_public_id, count_to_sql, Context, Half};
+use super::{bump, Context, Half};
+use crate::codec::{check_public_id, count_to_sql, truncate, MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 use tvgate_formats::Diagnostic;
-
-/// Diagnostics kept per source.
-pub const MAX_DIAGNOSTICS: usize = 1000;
-/// Bytes kept of one diagnostic line.
-pub const MAX_DIAGNOSTIC_LEN: usize = 1000;
 
 pub(super) fn not_found(id: SourceId) -> StoreError {
     StoreError::NotFound {
@@ -119,24 +115,12 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
 }
 
 /// The cap and delivery in columns `first` and `first + 1`, read leniently
-/// (see the module doc).
+/// (`codec::relay_settings`).
 fn relay_settings(id: i64, row: &rusqlite::Row<'_>, first: usize) -> StoreResult<(u32, Delivery)> {
     const CONTEXT: &str = "loading a source's settings";
     let cap: i64 = row.get(first).ctx(CONTEXT)?;
     let delivery: String = row.get(first + 1).ctx(CONTEXT)?;
-    let cap = u32::try_from(cap).unwrap_or_else(|_| {
-        tracing::warn!(
-            source = id,
-            max_connections = cap,
-            "stored source cap is out of range; using 1"
-        );
-        1
-    });
-    let delivery = Delivery::parse(&delivery).unwrap_or_else(|| {
-        tracing::warn!(source = id, delivery = %delivery, "stored source delivery is unknown; proxying");
-        Delivery::Proxy
-    });
-    Ok((cap, delivery))
+    Ok(crate::codec::relay_settings(id, cap, &delivery))
 }
 
 /// Every source's settings, for the catalog snapshot (inside its read
@@ -280,18 +264,6 @@ pub(super) fn record_refresh(
     tx.commit().ctx(CONTEXT)
 }
 
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 pub(super) fn delete(conn: &mut Connection, id: SourceId) -> StoreResult<()> {
     const CONTEXT: &str = "deleting a source";
     let tx = conn
@@ -344,16 +316,4 @@ fn delete_unused_categories(conn: &Connection) -> StoreResult<()> {
         delete.execute([id]).ctx(CONTEXT)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn truncation_keeps_whole_characters() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("héllo", 3), "hé");
-    }
 }

@@ -6,23 +6,10 @@
 //! the catalog change stamp (players stop or start seeing the stream).
 
 use super::{bump, Context, Half};
+use crate::codec::like_pattern;
 use rusqlite::{params, Connection, TransactionBehavior};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{StoreError, StoreResult, StreamPage, StreamQuery, StreamRow};
-
-/// `LIKE` with `\` as the escape, so `%` and `_` in a search match themselves.
-fn like_pattern(search: &str) -> String {
-    let mut out = String::with_capacity(search.len() + 2);
-    out.push('%');
-    for c in search.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
 
 pub(super) fn list(conn: &mut Connection, q: StreamQuery) -> StoreResult<StreamPage> {
     const CONTEXT: &str = "listing streams";
@@ -103,15 +90,4 @@ pub(super) fn set_enabled(conn: &mut Connection, id: StreamId, enabled: bool) ->
     }
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(CONTEXT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn wildcards_in_a_search_match_themselves() {
-        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-        assert_eq!(like_pattern(""), "%%");
-    }
 }

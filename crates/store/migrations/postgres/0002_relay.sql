@@ -1,0 +1,3 @@
+-- 0002 (PostgreSQL): nothing to do. Version 2 (relay) changed the SQLite
+-- schema; PostgreSQL's 0001_init.sql already creates its result. The
+-- file exists so that both backends list the same versions.

@@ -1,0 +1,3 @@
+-- 0003 (PostgreSQL): nothing to do. Version 3 (devices) changed the SQLite
+-- schema; PostgreSQL's 0001_init.sql already creates its result. The
+-- file exists so that both backends list the same versions.

@@ -1,0 +1,3 @@
+-- 0005 (PostgreSQL): nothing to do. Version 5 (stream_enabled) changed the SQLite
+-- schema; PostgreSQL's 0001_init.sql already creates its result. The
+-- file exists so that both backends list the same versions.

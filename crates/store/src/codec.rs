@@ -1,0 +1,393 @@
+//! How both backends write domain values into columns and read them back,
+//! so SQLite and PostgreSQL store the same text for the same value and
+//! read a damaged row the same way.
+//!
+//! Reading back never panics and never fails on a damaged value: a line
+//! whose status, limit, formats, package or limit policy cannot be
+//! understood loads as `Disabled` (it fails closed); a source's unreadable
+//! cap or delivery loads as one connection, proxied; a device policy's
+//! unreadable limit keeps binding on at one device. Each names the row in
+//! a warning.
+
+use std::collections::HashMap;
+use tvgate_core::access::device::{
+    Actor, AuditAction, Binding, BoundDevice, DeviceAudit, DeviceKind, DevicePolicy, Enrolment,
+    IpRange,
+};
+use tvgate_core::access::{Line, OutputFormats, Status};
+use tvgate_core::catalog::ingest::ItemKind;
+use tvgate_core::catalog::{CatalogData, Category, CategoryKind, Delivery};
+use tvgate_core::ids::{CategoryId, DeviceId, LineId};
+use tvgate_core::ledger::LimitPolicy;
+use tvgate_core::ports::{StoreError, StoreResult};
+use tvgate_core::UnixTime;
+
+/// The largest id handed out for sources, categories, streams and series.
+/// Players keep them in 32-bit signed integers, so stay below 2^31.
+pub(crate) const MAX_PUBLIC_ID: i64 = i32::MAX as i64;
+
+/// The `store_facts` row naming the verifier key's fingerprint.
+pub(crate) const KEY_FINGERPRINT: &str = "verifier_key_fingerprint";
+
+/// Diagnostics kept per source.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+/// Bytes kept of one diagnostic line.
+pub const MAX_DIAGNOSTIC_LEN: usize = 1000;
+
+/// Checks that an id just handed out fits what players keep.
+pub(crate) fn check_public_id(id: i64, what: &'static str) -> StoreResult<i64> {
+    if (1..=MAX_PUBLIC_ID).contains(&id) {
+        Ok(id)
+    } else {
+        Err(StoreError::Backend {
+            context: "allocating a public id",
+            message: format!("{what} id {id} is past {MAX_PUBLIC_ID}, the largest players accept"),
+        })
+    }
+}
+
+/// Saturating conversion for counts stored as 64-bit integers.
+pub(crate) fn count_to_sql(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn kind_name(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Live => "live",
+        ItemKind::Movie => "movie",
+        ItemKind::Episode => "episode",
+    }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// A `LIKE` pattern for "contains `search`", with `\` as the escape, so `%`
+/// and `_` in a search match themselves.
+pub(crate) fn like_pattern(search: &str) -> String {
+    let mut out = String::with_capacity(search.len() + 2);
+    out.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+// ----- lines -----
+
+/// `1,2,3` (and `` for an empty package).
+pub(crate) fn encode_package(package: Option<&[CategoryId]>) -> Option<String> {
+    package.map(|ids| {
+        ids.iter()
+            .map(|c| c.0.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    })
+}
+
+/// The ids of `1,2,3`, or the first entry that is not an id.
+pub(crate) fn decode_package(text: &str) -> Result<Vec<CategoryId>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().map(CategoryId).map_err(|_| p.to_string()))
+        .collect()
+}
+
+/// The columns of a `lines` row, as either backend reads them.
+pub(crate) struct LineRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub verifier: Option<Vec<u8>>,
+    pub status: String,
+    pub expires_at: Option<i64>,
+    pub is_trial: bool,
+    pub max_connections: i64,
+    pub allowed_formats: i64,
+    pub created_at: i64,
+    pub note: String,
+    pub package: Option<String>,
+    pub revision: i64,
+    pub limit_policy: Option<String>,
+}
+
+/// Decodes a line, falling back to a disabled line on any damaged field.
+pub(crate) fn decode_line(row: LineRow) -> Line {
+    let id = LineId(row.id);
+    let mut damaged: Vec<String> = Vec::new();
+    let status = row.status.parse::<Status>().unwrap_or_else(|e| {
+        damaged.push(format!("status: {e}"));
+        Status::Disabled
+    });
+    let max = row.max_connections;
+    let max_connections = u32::try_from(max).unwrap_or_else(|_| {
+        damaged.push(format!("max_connections {max} is out of range"));
+        1
+    });
+    let bits = row.allowed_formats;
+    let allowed_formats = match u8::try_from(bits) {
+        Ok(b) if b <= 7 => OutputFormats::from_bits(b),
+        _ => {
+            damaged.push(format!("allowed_formats {bits} is out of range"));
+            OutputFormats::DEFAULT
+        }
+    };
+    let package = row.package.map(|text| {
+        decode_package(&text).unwrap_or_else(|bad| {
+            // Dropping an unreadable id only narrows what the line sees.
+            damaged.push(format!("package entry {bad:?} is not a category id"));
+            text.split(',')
+                .filter_map(|p| p.trim().parse().ok().map(CategoryId))
+                .collect()
+        })
+    });
+    let limit_policy = row.limit_policy.and_then(|text| {
+        LimitPolicy::parse(&text).or_else(|| {
+            damaged.push(format!("limit_policy {text:?} is unknown"));
+            None
+        })
+    });
+    let status = if damaged.is_empty() {
+        status
+    } else {
+        tracing::warn!(
+            line = id.0,
+            problems = %damaged.join("; "),
+            "stored line is damaged; loaded as disabled"
+        );
+        Status::Disabled
+    };
+    Line {
+        id,
+        username: row.username.into_boxed_str(),
+        password_hash: row.password_hash.into_boxed_str(),
+        verifier: row
+            .verifier
+            .and_then(|v| tvgate_core::access::line::to_verifier(&v)),
+        status,
+        expires_at: row.expires_at,
+        is_trial: row.is_trial,
+        max_connections,
+        limit_policy,
+        allowed_formats,
+        created_at: row.created_at,
+        note: row.note.into_boxed_str(),
+        package: package.map(Vec::into_boxed_slice),
+        revision: row.revision,
+    }
+}
+
+// ----- sources -----
+
+/// A source's cap and delivery, read leniently (see the module doc).
+pub(crate) fn relay_settings(source: i64, cap: i64, delivery: &str) -> (u32, Delivery) {
+    let cap = u32::try_from(cap).unwrap_or_else(|_| {
+        tracing::warn!(
+            source,
+            max_connections = cap,
+            "stored source cap is out of range; using 1"
+        );
+        1
+    });
+    let delivery = Delivery::parse(delivery).unwrap_or_else(|| {
+        tracing::warn!(source, delivery = %delivery, "stored source delivery is unknown; proxying");
+        Delivery::Proxy
+    });
+    (cap, delivery)
+}
+
+// ----- the catalog -----
+
+/// Every category (`by_id`, in order of id), reordered by first appearance
+/// in the loaded lists (live, then movies, then series), then the unused
+/// ones by id: the order players list them in.
+pub(crate) fn order_categories(by_id: Vec<Category>, data: &CatalogData) -> Vec<Category> {
+    let mut unused: Vec<CategoryId> = Vec::with_capacity(by_id.len());
+    let mut all: HashMap<CategoryId, Category> = HashMap::with_capacity(by_id.len());
+    for c in by_id {
+        unused.push(c.id);
+        all.insert(c.id, c);
+    }
+    let appearance = data
+        .live
+        .iter()
+        .map(|c| c.category)
+        .chain(data.movies.iter().map(|m| m.category))
+        .chain(data.series.iter().map(|s| s.category))
+        .flatten();
+    let mut ordered = Vec::with_capacity(all.len());
+    for id in appearance {
+        if let Some(c) = all.remove(&id) {
+            ordered.push(c);
+        }
+    }
+    ordered.extend(unused.into_iter().filter_map(|id| all.remove(&id)));
+    ordered
+}
+
+/// A category row; `None` (with a warning) for an unknown kind.
+pub(crate) fn decode_category(id: u32, kind: &str, name: String) -> Option<Category> {
+    let Some(kind) = CategoryKind::parse(kind) else {
+        tracing::warn!(category = id, kind = %kind, "category with an unknown kind skipped");
+        return None;
+    };
+    Some(Category {
+        id: CategoryId(id),
+        kind,
+        name: name.into(),
+    })
+}
+
+// ----- devices -----
+
+/// A line's IP lock as stored: comma-separated ranges.
+pub(crate) fn encode_ip_lock(ranges: &[IpRange]) -> String {
+    ranges
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A `device_policies` row as a binding without devices (see the module
+/// doc for what a damaged value becomes).
+pub(crate) fn decode_policy(
+    line: i64,
+    limit: i64,
+    enrolment: &str,
+    ip_lock: &str,
+    last_self_reset: Option<UnixTime>,
+) -> Binding {
+    let limit = u32::try_from(limit).unwrap_or_else(|_| {
+        tracing::warn!(line, limit, "stored device limit is out of range; using 1");
+        1
+    });
+    let enrolment = Enrolment::parse(enrolment).unwrap_or_else(|| {
+        tracing::warn!(line, enrolment = %enrolment, "stored enrolment is unknown; using operator");
+        Enrolment::Operator
+    });
+    let ip_lock = ip_lock
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+        .filter_map(|p| {
+            IpRange::parse(p)
+                .map_err(|e| tracing::warn!(line, error = %e, "stored IP lock entry skipped"))
+                .ok()
+        })
+        .collect();
+    Binding {
+        policy: DevicePolicy {
+            limit,
+            enrolment,
+            ip_lock,
+        },
+        devices: Vec::new(),
+        last_self_reset,
+    }
+}
+
+/// The columns of a `devices` row.
+pub(crate) struct DeviceRow {
+    pub id: i64,
+    pub kind: String,
+    pub identifier: String,
+    pub label: String,
+    pub serial: Option<String>,
+    pub device_id: Option<String>,
+    pub device_id2: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub last_ip: Option<String>,
+}
+
+/// Decodes a device row; `None` (with a warning) for an unknown kind.
+pub(crate) fn decode_device(row: DeviceRow) -> Option<BoundDevice> {
+    let Some(kind) = DeviceKind::parse(&row.kind) else {
+        tracing::warn!(device = row.id, kind = %row.kind, "stored device has an unknown kind; skipped");
+        return None;
+    };
+    let boxed = |v: Option<String>| v.map(String::into_boxed_str);
+    Some(BoundDevice {
+        id: DeviceId(row.id),
+        kind,
+        identifier: row.identifier.into(),
+        label: row.label.into(),
+        serial: boxed(row.serial),
+        device_id: boxed(row.device_id),
+        device_id2: boxed(row.device_id2),
+        first_seen: row.first_seen,
+        last_seen: row.last_seen,
+        last_ip: row.last_ip.and_then(|ip| ip.parse().ok()),
+    })
+}
+
+/// The columns of a `device_audit` row.
+pub(crate) struct AuditRow {
+    pub line: i64,
+    pub username: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub ip: Option<String>,
+    pub old_device: Option<String>,
+    pub new_device: Option<String>,
+    pub detail: String,
+}
+
+pub(crate) fn decode_audit(row: AuditRow) -> DeviceAudit {
+    DeviceAudit {
+        line: LineId(row.line),
+        username: row.username,
+        at: row.at,
+        // The CHECK constraints keep these known; fall back rather than fail.
+        actor: Actor::parse(&row.actor).unwrap_or(Actor::System),
+        action: AuditAction::parse(&row.action).unwrap_or(AuditAction::Refuse),
+        ip: row.ip.and_then(|ip| ip.parse().ok()),
+        old_device: row.old_device,
+        new_device: row.new_device,
+        detail: row.detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_round_trip() {
+        let ids = vec![CategoryId(3), CategoryId(14)];
+        assert_eq!(encode_package(Some(&ids)).as_deref(), Some("3,14"));
+        assert_eq!(decode_package("3,14").unwrap(), ids);
+        assert_eq!(encode_package(Some(&[])).as_deref(), Some(""));
+        assert_eq!(decode_package("").unwrap(), vec![]);
+        assert_eq!(encode_package(None), None);
+        assert_eq!(decode_package("3,x"), Err("x".to_string()));
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+    }
+
+    #[test]
+    fn wildcards_in_a_search_match_themselves() {
+        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+        assert_eq!(like_pattern(""), "%%");
+    }
+}
