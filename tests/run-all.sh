@@ -8,10 +8,24 @@
 # with cargo's own test summaries, then the compat lines and the browser lines,
 # each with their `N passed, N failed`.
 #
-# Both suites need the clients from tests/compat/install.sh (root); the
-# tests on PostgreSQL need the machine's server (tests/services.sh starts it).
+# Both suites need the clients from tests/compat/install.sh (run first, below);
+# the tests on PostgreSQL and Redis need the machine's servers
+# (tests/services.sh starts them).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The third-party clients, Debian's chromium and playwright: installed when
+# missing, so this one command passes on a fresh machine (install.sh is
+# idempotent and takes well under a second when everything is there). It
+# needs root for apt; without root it uses sudo when sudo asks no password,
+# and otherwise says so and the two suites report what is missing.
+if [ "$(id -u)" -eq 0 ]; then
+  bash tests/compat/install.sh || echo "run-all: tests/compat/install.sh failed; the compat and browser suites will say what is missing" >&2
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo -n bash tests/compat/install.sh || echo "run-all: tests/compat/install.sh failed" >&2
+else
+  echo "run-all: not root and no password-less sudo: run 'sudo bash tests/compat/install.sh' once for the compat and browser suites" >&2
+fi
 
 # PostgreSQL and Redis, started when they are not answering (the store's
 # tests on PostgreSQL fail, saying so, without them).
