@@ -328,6 +328,19 @@ check_mpv_live_proxied() {
   grep -q '^PLAYING .*h264' <<<"$out" || { echo "mpv did not play the proxied TS channel"; return 1; }
 }
 
+# The get.php URL opened directly, as a user pastes it into mpv: mpv takes
+# it for a playlist (it recognises audio/x-mpegurl only without parameters)
+# and plays its first entry, the demo's first channel.
+check_mpv_get_php() {
+  local out
+  out=$(timeout 30 mpv --no-config --ytdl=no --term-status-msg= --vo=null --ao=null --length=2 \
+          --term-playing-msg='PLAYING ${video-codec} ${width}x${height}' \
+          "$M3U_URL" 2>&1)
+  echo "$out"
+  if grep -q 'Failed to recognize file format' <<<"$out"; then echo "mpv did not recognise get.php as a playlist"; return 1; fi
+  grep -q '^PLAYING .*h264' <<<"$out" || { echo "mpv did not play the playlist's first channel"; return 1; }
+}
+
 check_one_upstream() {
   local before after pids=() i
   before=$(upstream_stat live)
@@ -433,7 +446,7 @@ check_admin_api_schemathesis() {
 }
 
 export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis
-export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_xmllint \
+export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_mpv_get_php check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
 
@@ -462,6 +475,7 @@ run() {
 run "pyxtream: load_iptv, series info, VOD info, short EPG (validate_json)" 120 check_pyxtream
 run "@iptv/xtream-api: profile, server info, catalogue, movie, show, EPG, live URL" 120 check_xtream_api
 run "get.php m3u_plus: iptv-playlist-parser and m3u-ipytv agree" 60 check_m3u_parsers
+run "mpv: opens the get.php URL as a playlist and plays its first channel" 60 check_mpv_get_php
 run "xmltv.php: xmllint --dtdvalid xmltv.dtd" 60 check_xmllint
 run "xmltv.php: tv_validate_file" 120 check_tv_validate_file
 run "ffprobe: live channel is h264 + aac" 60 check_ffprobe

@@ -413,3 +413,73 @@ async fn the_slot_is_held_while_downloading_and_freed_when_the_player_leaves() {
         "{metrics}"
     );
 }
+
+/// The demo's movie (a built-in file) seeks like any other: HEAD with the
+/// length and no slot, one range as 206, past the end 416, no range 200.
+#[tokio::test]
+async fn a_built_in_file_answers_head_and_ranges() {
+    let srv = TestServer::start().await;
+    srv.add_line("vera", "pw-v", |s| s.max_connections = 1)
+        .await;
+    srv.with_catalog().await;
+    let vod =
+        get_json(&srv.url("/player_api.php?username=vera&password=pw-v&action=get_vod_streams"))
+            .await;
+    let id = vod[0]["stream_id"].as_u64().expect("the demo film's id");
+    let url = movie_url(&srv, id);
+    let whole = client()
+        .get(&url)
+        .send()
+        .await
+        .expect("request")
+        .bytes()
+        .await
+        .expect("body");
+    let len = whole.len();
+    assert!(len > 10_000, "the built-in film has its bytes");
+
+    let r = client().head(&url).send().await.expect("HEAD");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()[header::ACCEPT_RANGES], "bytes");
+    assert_eq!(
+        r.headers()[header::CONTENT_LENGTH],
+        len.to_string().as_str()
+    );
+    assert_eq!(holders(&srv).await, 0, "HEAD takes no slot");
+
+    let r = client()
+        .get(&url)
+        .header(header::RANGE, "bytes=100-299")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()[header::CONTENT_RANGE],
+        format!("bytes 100-299/{len}").as_str()
+    );
+    assert_eq!(r.headers()[header::CONTENT_LENGTH], "200");
+    assert!(r.bytes().await.expect("body")[..] == whole[100..300]);
+
+    let r = client()
+        .get(&url)
+        .header(header::RANGE, "bytes=-188")
+        .send()
+        .await
+        .expect("suffix range");
+    assert_eq!(r.status(), 206);
+    assert!(r.bytes().await.expect("body")[..] == whole[len - 188..]);
+
+    let r = client()
+        .get(&url)
+        .header(header::RANGE, format!("bytes={len}-"))
+        .send()
+        .await
+        .expect("past the end");
+    assert_eq!(r.status(), 416);
+    assert_eq!(
+        r.headers()[header::CONTENT_RANGE],
+        format!("bytes */{len}").as_str()
+    );
+    wait_until_free(&srv).await;
+}

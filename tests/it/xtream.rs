@@ -203,6 +203,13 @@ async fn get_php_is_a_clean_m3u_plus_with_the_lines_credentials() {
     assert_eq!(lines[2], srv.url("/live/alice/pw-1/1.ts"));
     assert!(body.contains("/movie/alice/pw-1/") && body.contains("/series/alice/pw-1/"));
     assert!(!body.contains("127.0.0.1:9"), "source URLs never leak");
+    // Exactly this type: mpv refuses it with a charset parameter.
+    let r = client()
+        .get(srv.url("/get.php?username=alice&password=pw-1&type=m3u_plus"))
+        .send()
+        .await
+        .expect("get.php");
+    assert_eq!(r.headers()["content-type"], "audio/x-mpegurl");
     let (_, hls) = get(&srv.url("/get.php?username=alice&password=pw-1&type=m3u&output=hls")).await;
     assert!(
         hls.lines().nth(2).is_some_and(|l| l.ends_with("/1.m3u8")),

@@ -11,7 +11,8 @@
 //!   and as one continuous TS stream otherwise;
 //! - a movie or an episode over HTTP is proxied with HEAD and byte ranges
 //!   ([`vod`]);
-//! - a built-in loop is relayed like a channel, a built-in clip sent whole;
+//! - a built-in loop is relayed like a channel, a built-in clip served as
+//!   a file, with HEAD and byte ranges ([`clip`]);
 //! - anything else gets a 302 to its URL.
 //!
 //! Refusals on the way (the line's slots are all taken, the source is at
@@ -19,6 +20,7 @@
 //! (`crate::answer`). Deliberately absent: the URL forms of each face and
 //! their credentials, which stay with the faces.
 
+pub mod clip;
 pub mod hls;
 pub mod live;
 pub mod vod;
@@ -244,10 +246,11 @@ pub async fn hand_over(
         },
         Plan::Clip { name } => match app.builtins.clips.get(&name) {
             Some(bytes) => {
-                let mut r = Response::new(axum::body::Body::from(bytes.clone()));
-                r.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp2t"));
-                r
+                let bytes = bytes.clone();
+                clip::serve(
+                    app, caller, &line, stream, &username, method, headers, bytes,
+                )
+                .await
             }
             None => plain(StatusCode::NOT_FOUND, "this built-in file does not exist"),
         },

@@ -100,9 +100,12 @@ async fn playlist(app: &App, caller: &Caller, params: &Params) -> Response {
     let body =
         chunked(Playlist::new(app.gate.catalog(), &line, flavour, urls, epg_url).into_fill());
     let mut r = Response::new(body);
+    // No `; charset=utf-8`: mpv (and players built on it) match the type
+    // exactly and, with a parameter, fail with "Failed to recognize file
+    // format". Extended M3U is UTF-8 by convention, so nothing is lost.
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("audio/x-mpegurl; charset=utf-8"),
+        HeaderValue::from_static("audio/x-mpegurl"),
     );
     if let Ok(v) = HeaderValue::from_str(&filename) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
