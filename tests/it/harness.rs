@@ -1,7 +1,9 @@
 //! A real tvgate on an ephemeral loopback port, with its own data directory,
 //! stopped when dropped; on SQLite in that directory ([`TestServer::start`])
 //! or on a PostgreSQL database of its own ([`TestServer::start_postgres`],
-//! the machine's server; see `tvgate_store::postgres::testing`).
+//! the machine's server; see `tvgate_store::postgres::testing`); or the
+//! real binary as a process of its own ([`ServeProcess`], for what only a
+//! process shows: a node killed with SIGKILL, several nodes side by side).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -420,6 +422,101 @@ pub fn tvgate(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 /// the command line).
 pub fn tvgate_on(dir: &std::path::Path, store_url: &str, args: &[&str]) -> (i32, String, String) {
     run_tvgate(dir, Some(store_url), args)
+}
+
+/// `tvgate serve` as a process of its own (the real binary, as a
+/// deployment runs it) on an ephemeral loopback port, on its data
+/// directory `dir`. Its settings come from `TVGATE_…` variables (`env`,
+/// over the cheap KDF of [`tvgate`]); its log, as JSON, goes to `serve.log`
+/// in `dir`. Killed with SIGKILL when dropped, also when the test fails.
+pub struct ServeProcess {
+    pub addr: SocketAddr,
+    /// Removed after the process is killed (`Drop` runs first).
+    _dir: tempfile::TempDir,
+    log: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl ServeProcess {
+    /// Starts the process and waits (up to 30 s) until it listens; fails
+    /// the test with its log when it exits first.
+    pub async fn start(dir: tempfile::TempDir, env: &[(&str, &str)]) -> ServeProcess {
+        let log = dir.path().join("serve.log");
+        let file = std::fs::File::create(&log).expect("create serve.log");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tvgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("TVGATE_KDF_MEMORY_KIB", "64")
+            .env("TVGATE_KDF_ITERATIONS", "1")
+            .env("TVGATE_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn tvgate serve");
+        let mut node = ServeProcess {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            _dir: dir,
+            log,
+            child: Some(child),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(addr) = node.listening() {
+                node.addr = addr;
+                return node;
+            }
+            if let Some(status) = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "tvgate serve exited ({status}) before it listened:\n{}",
+                    node.log()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tvgate serve did not listen within 30 s:\n{}",
+                node.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The address of the log's "tvgate listening" line.
+    fn listening(&self) -> Option<SocketAddr> {
+        let text = std::fs::read_to_string(&self.log).ok()?;
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["fields"]["message"] == "tvgate listening")
+            .and_then(|v| v["fields"]["addr"].as_str()?.parse().ok())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// What the process logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, as a crash: nothing of the process runs afterwards.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 fn run_tvgate(

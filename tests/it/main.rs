@@ -1,11 +1,13 @@
 //! End-to-end tests: a real server on 127.0.0.1:0 with a real SQLite store
 //! (or, in `postgres`, a PostgreSQL database of its own), spoken to over
-//! HTTP. One binary, one module per topic.
+//! HTTP. One binary, one module per topic. `cluster` runs the binary
+//! itself, three processes on one PostgreSQL and one Redis.
 
 mod admin_api;
 mod architecture;
 mod catalog;
 mod cli;
+mod cluster;
 mod console;
 mod denials;
 mod devices;
@@ -19,6 +21,10 @@ mod multinode;
 mod portal;
 mod postgres;
 mod provider;
+// The Redis tests' support (a key prefix of a test's own, a throw-away
+// redis-server), shared rather than copied.
+#[path = "../../crates/redis/tests/support/mod.rs"]
+mod redis_support;
 mod relay;
 mod slate;
 mod sources_admin;

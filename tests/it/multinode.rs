@@ -7,72 +7,25 @@
 //! it fails and says so.
 
 use crate::harness::*;
+use crate::redis_support::Space;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use tvgate_core::gate::Authn;
 use tvgate_core::ledger::LimitPolicy;
 
-/// A key prefix of one test's own on the test Redis, deleted when dropped.
-struct Space {
-    url: String,
-    prefix: String,
-}
-
-impl Space {
-    fn new() -> Space {
-        let url = std::env::var("TEST_REDIS_URL")
-            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string());
-        if let Err(e) = Space::conn(&url) {
-            panic!("these tests need Redis at {url} (set TEST_REDIS_URL to use another; `redis-server --daemonize yes` starts one): {e}");
-        }
-        let tag: u64 = rand::random();
-        Space {
-            url,
-            prefix: format!("tvgate-test:{tag:016x}:"),
-        }
-    }
-
-    fn conn(url: &str) -> redis::RedisResult<redis::Connection> {
-        let mut conn =
-            redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(2))?;
-        redis::cmd("PING").query::<String>(&mut conn)?;
-        Ok(conn)
-    }
-
-    async fn node(&self, policy: LimitPolicy) -> TestServer {
-        let srv = TestServer::start_on_redis(&self.url, &self.prefix, |h| {
-            h.limit_policy = policy;
-            h.admission_wait = Duration::from_millis(300);
-            h.stream_denials = tvgate_http::slate::StreamDenials::Status;
-        })
+/// A node of `space` with the line "tina" (one connection) and the
+/// small catalog.
+async fn node(space: &Space, policy: LimitPolicy) -> TestServer {
+    let srv = TestServer::start_on_redis(&space.url, &space.prefix, |h| {
+        h.limit_policy = policy;
+        h.admission_wait = Duration::from_millis(300);
+        h.stream_denials = tvgate_http::slate::StreamDenials::Status;
+    })
+    .await;
+    srv.add_line("tina", "pw-11", |s| s.max_connections = 1)
         .await;
-        srv.add_line("tina", "pw-11", |s| s.max_connections = 1)
-            .await;
-        srv.with_catalog().await;
-        srv
-    }
-}
-
-impl Drop for Space {
-    fn drop(&mut self) {
-        let Ok(mut conn) = Space::conn(&self.url) else {
-            return;
-        };
-        // Twice: the nodes' background tasks may still write a failure
-        // they were handed just before the test ended.
-        for pass in 0..2 {
-            if pass == 1 {
-                std::thread::sleep(Duration::from_millis(300));
-            }
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{}*", self.prefix))
-                .query(&mut conn)
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
-        }
-    }
+    srv.with_catalog().await;
+    srv
 }
 
 async fn open(srv: &TestServer, ua: &str) -> reqwest::Response {
@@ -100,8 +53,8 @@ async fn ends_within(limit: Duration, stream: &mut reqwest::Response) -> Duratio
 #[tokio::test]
 async fn a_line_limit_holds_across_nodes() {
     let space = Space::new();
-    let a = space.node(LimitPolicy::Refuse).await;
-    let b = space.node(LimitPolicy::Refuse).await;
+    let a = node(&space, LimitPolicy::Refuse).await;
+    let b = node(&space, LimitPolicy::Refuse).await;
     assert_eq!(
         a.gate.find_line("tina").map(|l| l.id),
         b.gate.find_line("tina").map(|l| l.id),
@@ -137,8 +90,8 @@ async fn a_line_limit_holds_across_nodes() {
 #[tokio::test]
 async fn an_eviction_or_an_end_on_one_node_cuts_the_stream_on_another() {
     let space = Space::new();
-    let a = space.node(LimitPolicy::NewestWins).await;
-    let b = space.node(LimitPolicy::NewestWins).await;
+    let a = node(&space, LimitPolicy::NewestWins).await;
+    let b = node(&space, LimitPolicy::NewestWins).await;
     // The subscriptions are up before anything is announced.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut old = open(&a, "TV").await;
@@ -164,8 +117,8 @@ async fn an_eviction_or_an_end_on_one_node_cuts_the_stream_on_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guessing_run_spread_over_nodes_meets_one_budget() {
     let space = Space::new();
-    let a = space.node(LimitPolicy::Refuse).await;
-    let b = space.node(LimitPolicy::Refuse).await;
+    let a = node(&space, LimitPolicy::Refuse).await;
+    let b = node(&space, LimitPolicy::Refuse).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let guesser: IpAddr = "203.0.113.9".parse().expect("ip");
     // 20 failures per address in a burst (login_failures_per_ip): 10 on each.
