@@ -6,7 +6,8 @@ use std::fmt;
 /// went on; the caller adds the source name when it reports this.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// 1-based line number in the input.
+    /// 1-based line number in the input; 0 when the problem is not about
+    /// a line (an entry of a JSON list, named in the message).
     pub line: u64,
     /// What is wrong, in plain words, starting lower-case.
     pub message: String,
@@ -23,7 +24,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        if self.line == 0 {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
     }
 }
 

@@ -10,6 +10,11 @@
 //! written by hand (`write_json`), a 100k-entry list being the largest
 //! answer we send; their `Serialize` derive stays as the reference the
 //! tests compare the hand-written bytes with.
+//!
+//! [`upstream`] is the other direction: reading a provider's answers when
+//! tvgate imports an Xtream account.
+
+pub mod upstream;
 
 use serde::Serialize;
 use std::io::Write as _;
