@@ -7,12 +7,25 @@
 #
 #   bench/release.sh                 # 100 kill cycles
 #   MODE=close REPS=20 bench/release.sh
+#   MODE=stop bench/release.sh       # the frozen-viewer figure: SIGSTOP, 10 cycles
 #
-# Env: MODE (kill), REPS (100), ADMISSION_WAIT_MS (200; 0 measures the bare release), TVGATE_BIN, SHARED_BENCH.
+# MODE=stop freezes the viewer (SIGSTOP): its socket stays open and is never
+# read again, so the slot is freed by the frozen-viewer watchdog after
+# VIEWER_STALL_SECS (5, the default setting) plus the time the stopped
+# reader's receive buffer takes to fill at the demo channel's 0.7 Mbit/s.
+# Each cycle takes that long, hence 10 cycles by default.
+#
+# Env: MODE (kill), REPS (100; 10 for stop), ADMISSION_WAIT_MS (200; 0 measures the bare release),
+# VIEWER_STALL_SECS (5), TVGATE_BIN, SHARED_BENCH.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 MODE=${MODE:-kill}
-REPS=${REPS:-100}
+case "$MODE" in
+  kill|close) REPS=${REPS:-100} ;;
+  stop) REPS=${REPS:-10} ;;
+  *) echo "MODE must be kill, close or stop" >&2; exit 2 ;;
+esac
+export TVGATE_VIEWER_STALL_SECS=${VIEWER_STALL_SECS:-5}
 SHARED_BENCH=${SHARED_BENCH:-../shared/bench}
 BIN=${TVGATE_BIN:-${CARGO_TARGET_DIR:-target-bench}/release/tvgate}
 [ -x "$BIN" ] || { echo "build first: CARGO_TARGET_DIR=target-bench cargo build --release" >&2; exit 1; }
@@ -28,6 +41,6 @@ env TVGATE_KDF_MEMORY_KIB=64 TVGATE_KDF_ITERATIONS=1 "$BIN" user add limited --p
 SERVER=$!
 for _ in $(seq 1 100); do [ -s "$WORK/demo.json" ] && break; sleep 0.1; done
 BASE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["server"])' "$WORK/demo.json")
-echo "# release: mode=$MODE reps=$REPS server=$BASE binary=$BIN"
+echo "# release: mode=$MODE reps=$REPS viewer_stall_secs=$TVGATE_VIEWER_STALL_SECS server=$BASE binary=$BIN"
 python3 "$SHARED_BENCH/release_test.py" --url "$BASE/live/limited/limited/1.ts" --mode "$MODE" --reps "$REPS" \
-  --ready-bytes 100000 --admit-bytes 18800 --settle 0.2 --hold-during 0.5 --hold-after 0.5 --json "$WORK/out.json"
+  --ready-bytes 100000 --admit-bytes 18800 --settle 0.2 --hold-during 0.5 --hold-after 0.5 --max-wait 60 --json "$WORK/out.json"

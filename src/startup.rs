@@ -134,6 +134,8 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         stream_denials: tvgate_http::slate::StreamDenials::parse(&s.stream_denials)
             .unwrap_or(tvgate_http::slate::StreamDenials::Auto),
         relay_linger: std::time::Duration::from_secs(u64::from(s.relay_linger_secs)),
+        viewer_stall: std::time::Duration::from_secs(u64::from(s.viewer_stall_secs)),
+        vod_pause: std::time::Duration::from_secs(u64::from(s.vod_pause_secs)),
         upstream: tvgate_relay::UpstreamConfig {
             stall_timeout: std::time::Duration::from_millis(s.upstream_stall_ms),
             give_up_after: std::time::Duration::from_secs(u64::from(s.upstream_give_up_secs)),

@@ -34,6 +34,8 @@ struct Shared {
     open: AtomicU64,
     mode: AtomicU8,
     killed: CancellationToken,
+    /// Times the clip's own bitrate the channel is paced at.
+    speed: f64,
 }
 
 pub struct Provider {
@@ -48,6 +50,12 @@ pub fn clip_rate(clip: &[u8]) -> f64 {
 
 impl Provider {
     pub async fn start() -> Provider {
+        Provider::start_at(1.0).await
+    }
+
+    /// A provider whose channels run at `speed` times the clip's bitrate
+    /// (the demo clip is 0.7 Mbit/s; real channels run at 2 to 8).
+    pub async fn start_at(speed: f64) -> Provider {
         let clip = tvgate_relay::loop_source::demo_clip();
         let shared = Arc::new(Shared {
             clip,
@@ -55,6 +63,7 @@ impl Provider {
             open: AtomicU64::new(0),
             mode: AtomicU8::new(Mode::Healthy as u8),
             killed: CancellationToken::new(),
+            speed,
         });
         let app = axum::Router::new()
             .route("/live/{file}", axum::routing::get(live))
@@ -121,7 +130,8 @@ async fn live(State(shared): State<Arc<Shared>>) -> Response {
     shared.open.fetch_add(1, Ordering::Relaxed);
     let guard = OpenGuard(shared.clone());
     let tick = Duration::from_millis(20);
-    let per_tick = ((clip_rate(&shared.clip) * tick.as_secs_f64()) as usize / 188).max(1) * 188;
+    let rate = clip_rate(&shared.clip) * shared.speed;
+    let per_tick = ((rate * tick.as_secs_f64()) as usize / 188).max(1) * 188;
     let state = (guard, 0usize, tokio::time::interval(tick));
     let body = futures::stream::unfold(state, move |(guard, pos, mut interval)| async move {
         let shared = guard.0.clone();

@@ -29,6 +29,9 @@ pub struct Caller {
     pub arrival: Arrival,
     /// The device identity an Xtream player sent ([`presented_device`]).
     pub device: Option<DevicePresented>,
+    /// The connection's socket as the frozen-viewer watchdog sees it
+    /// (`None` outside `crate::serve_with_tls`).
+    pub socket: Option<Arc<crate::frozen::SocketWatch>>,
 }
 
 /// Which of the server's listeners a request came in through, and the
@@ -106,11 +109,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
+        let peer = parts.extensions.get::<ConnectInfo<crate::frozen::Peer>>();
+        let ip = peer
+            .map(|c| c.0.addr.ip())
+            .or_else(|| {
+                // A router served by another server than ours (tests).
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip())
+            })
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let socket = peer.map(|c| c.0.socket.clone());
         let user_agent = parts.headers.get(header::USER_AGENT).cloned();
         let host = parts.headers.get(header::HOST).cloned();
         let device = presented_device(parts.uri.query(), parts.headers.get(DEVICE_ID_HEADER));
@@ -125,6 +135,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             host,
             arrival,
             device,
+            socket,
         })
     }
 }

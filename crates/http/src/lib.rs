@@ -15,6 +15,7 @@
 //! - [`deliver`]: a stream authorized once into a plan and handed over
 //!   (relay, proxied HLS, VOD, built-ins, redirect);
 //! - [`params`]: request parameters, read one way;
+//! - [`frozen`]: the socket watch and the watchdog that end frozen viewers;
 //! - [`slots`], [`slate`], [`refusals`], [`localtime`], [`web`], [`body`],
 //!   [`mod@metrics`], [`cors`]; [`tls`] (the HTTPS listener and its
 //!   reloadable certificate); [`state`] (the [`App`]) and this file (the
@@ -30,6 +31,7 @@ pub mod answer;
 pub mod body;
 pub mod cors;
 pub mod deliver;
+pub mod frozen;
 pub mod localtime;
 pub mod metrics;
 pub mod params;
@@ -50,12 +52,9 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use axum::Router;
 use std::future::IntoFuture;
-use std::net::SocketAddr;
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::server::TlsStream;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use xtream::{get_php, player_api, streams, xmltv};
 
@@ -116,7 +115,8 @@ pub fn router(app: App) -> Router {
 }
 
 /// How long sent data may stay unacknowledged (a reader that stopped)
-/// before the kernel closes the connection.
+/// before the kernel closes the connection (set on every accepted socket by
+/// `frozen`; a paused film's socket gets `vod_pause` more).
 pub const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves `router(app)` on a listener the caller bound, until `shutdown`.
@@ -157,29 +157,28 @@ pub async fn serve_with_tls(
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
+    let watchdog = tokio::spawn(frozen::run(app.clone(), writer_stop.clone()));
     let router = router(app);
     let service = |arrival: access::Arrival| {
         router
             .clone()
             .layer(axum::Extension(arrival))
-            .into_make_service_with_connect_info::<SocketAddr>()
+            .into_make_service_with_connect_info::<frozen::Peer>()
     };
     let stopped = |token: CancellationToken| async move { token.cancelled().await };
-    // A viewer that stops reading (a frozen box, a paused player) leaves
-    // its socket with a zero window: no write ever completes, so nothing in
-    // user space notices. The kernel ends such a connection once sent data
-    // has gone unacknowledged this long; the stream's lease (renewed only
-    // while data flows) has expired by then anyway.
-    let plain = listener.tap_io(|tcp: &mut TcpStream| send_timeout(tcp));
+    // Every connection's socket is watched (`frozen`): a viewer that stops
+    // reading (a frozen box, a stopped process) leaves a write waiting, and
+    // the watchdog ends its stream after `viewer_stall`. Beneath that, the
+    // kernel ends a connection whose sent data has gone unacknowledged for
+    // SEND_TIMEOUT (TCP_USER_TIMEOUT, raised for a paused film).
+    let plain = frozen::WatchedListener::new(listener);
     let plain = axum::serve(plain, service(arrival))
         .with_graceful_shutdown(stopped(shutdown.clone()))
         .into_future();
     let served = match https {
         None => plain.await,
         Some(https) => {
-            let tls = https.tap_io(|tls: &mut TlsStream<TcpStream>| {
-                send_timeout(tls.get_ref().0);
-            });
+            let tls = frozen::WatchedListener::new(https);
             let tls = axum::serve(
                 tls,
                 service(access::Arrival {
@@ -196,15 +195,8 @@ pub async fn serve_with_tls(
     writer_stop.cancel();
     let _ = writer.await;
     let _ = schedule.await;
+    let _ = watchdog.await;
     served
-}
-
-/// Sets [`SEND_TIMEOUT`] on an accepted connection (TCP_USER_TIMEOUT).
-fn send_timeout(tcp: &TcpStream) {
-    let socket = socket2::SockRef::from(tcp);
-    if let Err(e) = socket.set_tcp_user_timeout(Some(SEND_TIMEOUT)) {
-        tracing::debug!(error = %e, "TCP_USER_TIMEOUT not set");
-    }
 }
 
 async fn not_found() -> Response {

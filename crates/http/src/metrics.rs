@@ -31,6 +31,9 @@ pub struct Metrics {
     /// Leases found past their time-to-live when their stream ended (the
     /// serving task stalled longer than the lease lives).
     pub leases_expired: AtomicU64,
+    /// Leases ended because their viewer froze: its socket took no data
+    /// for `viewer_stall` (a film: `vod_pause`) while data waited for it.
+    pub leases_frozen: AtomicU64,
     /// Streams stopped because renewing their lease failed: it had been
     /// ended elsewhere (replaced, evicted, expired, by the operator).
     pub streams_cut: AtomicU64,
@@ -178,6 +181,7 @@ impl Metrics {
             ("replaced", &self.leases_replaced),
             ("evicted", &self.leases_evicted),
             ("expired", &self.leases_expired),
+            ("frozen", &self.leases_frozen),
         ] {
             let _ = writeln!(
                 out,

@@ -104,16 +104,30 @@ pub struct LeaseGuard {
     clock: Clock,
     id: LeaseId,
     kind: LeaseKind,
+    /// Whose and what, for the watchdog's log line.
+    line: LineId,
+    stream: StreamId,
     /// When the lease runs out unless renewed (the ledger's time).
     expires: UnixTime,
     /// When the body last asked its source for more (hyper polls the body
     /// once it has taken the previous chunk); `None` without a body.
     last_poll: Option<Instant>,
+    /// The connection's socket, watched for a frozen viewer once the body
+    /// streams (`crate::frozen`).
+    socket: Option<Arc<crate::frozen::SocketWatch>>,
+    /// The body's registration with the watchdog.
+    watching: Option<crate::frozen::Watching>,
 }
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        let expired = (self.clock)() >= self.expires;
+        let (mut frozen, mut expires) = (false, self.expires);
+        if let Some(w) = self.watching.take() {
+            // The watchdog renewed the lease while the viewer was paused.
+            expires = expires.max(w.state.renewed_until.load(Ordering::Acquire));
+            frozen = w.state.frozen.load(Ordering::Acquire);
+        }
+        let expired = (self.clock)() >= expires;
         let (ledger, metrics, id, last_poll) = (
             self.ledger.clone(),
             self.metrics.clone(),
@@ -126,6 +140,7 @@ impl Drop for LeaseGuard {
                 // it (replaced, evicted) counted it; one the ledger dropped as
                 // expired was counted by nobody.
                 let counter = match ledger.end(id).await {
+                    Some(_) if frozen => Some(&metrics.leases_frozen),
                     Some(_) if expired => Some(&metrics.leases_expired),
                     Some(_) => Some(&metrics.leases_closed),
                     None if expired => Some(&metrics.leases_expired),
@@ -217,8 +232,12 @@ pub async fn admit(
         clock: app.clock.clone(),
         id,
         kind,
+        line: line.id,
+        stream,
         expires: app.now() + i64::from(app.settings.lease_ttl_secs),
         last_poll: None,
+        socket: caller.socket.clone(),
+        watching: None,
     })
 }
 
@@ -319,6 +338,7 @@ pub fn leased<I: Chunk + Send + 'static>(
 ) -> BoxStream<'static, I> {
     app.metrics.count_stream(guard.kind);
     guard.last_poll = Some(Instant::now());
+    watch(app, &mut guard);
     let ttl = app.settings.lease_ttl_secs;
     Leased {
         source,
@@ -337,6 +357,34 @@ pub fn leased<I: Chunk + Send + 'static>(
         cut: false,
     }
     .boxed()
+}
+
+/// Registers a streaming body with the frozen-viewer watchdog: a live
+/// stream may leave a write waiting `viewer_stall`, a film `vod_pause`
+/// (whose socket's TCP_USER_TIMEOUT is raised to outlast the pause).
+fn watch(app: &App, guard: &mut LeaseGuard) {
+    let Some(socket) = guard.socket.clone() else {
+        return;
+    };
+    let limit = match guard.kind {
+        LeaseKind::LiveTs => app.settings.viewer_stall,
+        LeaseKind::Vod => app.settings.vod_pause,
+        LeaseKind::Hls => Duration::ZERO,
+    };
+    if limit.is_zero() {
+        return;
+    }
+    if guard.kind == LeaseKind::Vod {
+        socket.want_user_timeout(limit + crate::SEND_TIMEOUT);
+    }
+    guard.watching = Some(app.watchdog.watch(crate::frozen::Watch {
+        socket,
+        limit,
+        lease: guard.id,
+        line: guard.line,
+        stream: guard.stream,
+        kind: guard.kind,
+    }));
 }
 
 pin_project_lite::pin_project! {

@@ -126,6 +126,13 @@ pub struct HttpSettings {
     pub stream_denials: crate::slate::StreamDenials,
     /// How long a relayed channel's upstream stays open after its last viewer.
     pub relay_linger: std::time::Duration,
+    /// A live viewer whose socket takes no data for this long while data
+    /// waits for it is frozen: its stream ends and its slot is freed
+    /// (`crate::frozen`). Zero: never.
+    pub viewer_stall: std::time::Duration,
+    /// How long a film's viewer may pause (its socket taking nothing)
+    /// before it is ended as frozen. Zero: never.
+    pub vod_pause: std::time::Duration,
     /// Timeouts, backoff and chunking of upstream connections.
     pub upstream: tvgate_relay::UpstreamConfig,
     /// An HLS viewer's slot ends after this long without a playlist or
@@ -164,6 +171,8 @@ impl Default for HttpSettings {
             lease_ttl_secs: 30,
             stream_denials: crate::slate::StreamDenials::Auto,
             relay_linger: std::time::Duration::from_secs(5),
+            viewer_stall: std::time::Duration::from_secs(5),
+            vod_pause: std::time::Duration::from_secs(300),
             upstream: tvgate_relay::UpstreamConfig::default(),
             hls_idle_window_secs: 0,
             hls_token_ttl_secs: 300,
@@ -236,6 +245,8 @@ pub struct App {
     /// Lease ends that could not finish where their guard dropped
     /// (`crate::slots`).
     pub releases: Arc<crate::slots::Releases>,
+    /// The streaming bodies watched for frozen viewers (`crate::frozen`).
+    pub watchdog: Arc<crate::frozen::Watchdog>,
     /// The binary's source importer (`None`: refreshes cannot be started
     /// from the web).
     pub importer: Option<Arc<dyn crate::admin::importer::SourceImporter>>,
@@ -285,6 +296,7 @@ impl App {
             refusals: Arc::default(),
             lease_ends: Arc::default(),
             releases: Arc::default(),
+            watchdog: Arc::default(),
             importer: None,
             refreshes: Arc::default(),
             settings: Arc::new(settings),
