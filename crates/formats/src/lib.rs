@@ -11,6 +11,7 @@
 pub mod diag;
 pub mod gzip;
 pub mod hls;
+pub mod hls_live;
 pub mod m3u;
 pub mod mpegts;
 pub mod redact;

@@ -1,5 +1,6 @@
 //! MPEG-TS packet basics (ISO/IEC 13818-1): 188-byte packets, sync, PID,
-//! continuity counter, adaptation field, PCR and PES PTS/DTS.
+//! continuity counter, adaptation field, PCR and PES PTS/DTS; the PAT and
+//! PMT of a single program; where a decoder can start (keyframes).
 //!
 //! Everything here works on one packet given as a byte slice (normally
 //! exactly [`PACKET_LEN`] bytes; only the first 188 bytes are looked at).
@@ -341,6 +342,146 @@ fn signed_mod_diff(a: u64, b: u64, m: u64) -> i64 {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Program tables (single-packet sections) and keyframe detection
+// ---------------------------------------------------------------------------
+
+/// The PSI section starting in this packet (after its pointer field),
+/// without its 4-byte CRC. Only sections that fit in the packet are read:
+/// the PAT and PMT of a single program always do.
+fn section(pkt: &[u8]) -> Option<&[u8]> {
+    if !payload_unit_start(pkt) {
+        return None;
+    }
+    let payload = payload(pkt)?;
+    let pointer = usize::from(*payload.first()?);
+    let sec = payload.get(1 + pointer..)?;
+    let len = usize::from(u16::from_be_bytes([*sec.get(1)?, *sec.get(2)?]) & 0x0FFF);
+    sec.get(..(3 + len).checked_sub(4)?)
+}
+
+/// The PMT pid of the first program of a PAT packet (program 0, the
+/// network PID, is skipped).
+pub fn pat_pmt_pid(pkt: &[u8]) -> Option<u16> {
+    let sec = section(pkt)?;
+    if sec.first() != Some(&0x00) {
+        return None;
+    }
+    sec.get(8..)?.chunks_exact(4).find_map(|e| {
+        let program = u16::from_be_bytes([e[0], e[1]]);
+        (program != 0).then(|| u16::from_be_bytes([e[2], e[3]]) & PID_MAX)
+    })
+}
+
+/// An elementary stream named by a PMT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elementary {
+    pub pid: u16,
+    /// The PMT's stream_type (0x1B H.264, 0x24 H.265, 0x0F AAC...).
+    pub stream_type: u8,
+}
+
+impl Elementary {
+    /// `true` for the video stream types tvgate knows: MPEG-1/2, MPEG-4
+    /// part 2, H.264, H.265, AVS2/3 and VC-1.
+    pub fn is_video(&self) -> bool {
+        matches!(
+            self.stream_type,
+            0x01 | 0x02 | 0x10 | 0x1B | 0x24 | 0x42 | 0xD2 | 0xD4 | 0xEA
+        )
+    }
+}
+
+/// What a PMT packet says about its program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProgramMap {
+    /// The pid whose packets carry the program's PCR.
+    pub pcr_pid: Option<u16>,
+    /// The first video stream.
+    pub video: Option<Elementary>,
+    /// The first stream of any type (the only one of a radio channel).
+    pub first: Option<Elementary>,
+}
+
+/// Reads a PMT packet (table id 2).
+pub fn pmt(pkt: &[u8]) -> Option<ProgramMap> {
+    let sec = section(pkt)?;
+    if sec.first() != Some(&0x02) {
+        return None;
+    }
+    let pcr_pid = u16::from_be_bytes([*sec.get(8)?, *sec.get(9)?]) & PID_MAX;
+    let info_len = usize::from(u16::from_be_bytes([*sec.get(10)?, *sec.get(11)?]) & 0x0FFF);
+    let mut map = ProgramMap {
+        pcr_pid: (pcr_pid != PID_NULL).then_some(pcr_pid),
+        ..ProgramMap::default()
+    };
+    let mut es = sec.get(12 + info_len..)?;
+    while es.len() >= 5 {
+        let e = Elementary {
+            stream_type: es[0],
+            pid: u16::from_be_bytes([es[1], es[2]]) & PID_MAX,
+        };
+        let es_info = usize::from(u16::from_be_bytes([es[3], es[4]]) & 0x0FFF);
+        map.first = map.first.or(Some(e));
+        if map.video.is_none() && e.is_video() {
+            map.video = Some(e);
+        }
+        let Some(rest) = es.get(5 + es_info..) else {
+            break;
+        };
+        es = rest;
+    }
+    Some(map)
+}
+
+/// The PES payload (the elementary stream's bytes) of a packet that starts
+/// a PES packet, as far as it lies in this packet.
+fn pes_payload(pkt: &[u8]) -> Option<&[u8]> {
+    if !payload_unit_start(pkt) {
+        return None;
+    }
+    let h = payload(pkt)?;
+    if h.len() < 9 || h[0..3] != [0x00, 0x00, 0x01] || h[6] & 0xC0 != 0x80 {
+        return None;
+    }
+    h.get(9 + usize::from(h[8])..)
+}
+
+/// `true` if this packet starts a video access unit a decoder can start
+/// from: the random_access_indicator says so ([`is_keyframe_start`]), or,
+/// for sources that never set it, the first bytes of the access unit show
+/// it: an H.264 IDR slice or sequence parameter set, an H.265 IRAP picture
+/// or parameter set, an MPEG-1/2 sequence header. `stream_type` is the
+/// PMT's for this pid ([`Elementary::stream_type`]).
+pub fn starts_keyframe(pkt: &[u8], stream_type: u8) -> bool {
+    if is_keyframe_start(pkt) {
+        return true;
+    }
+    let Some(es) = pes_payload(pkt) else {
+        return false;
+    };
+    // Start codes: 00 00 01 followed by the unit's first byte.
+    let mut i = 0;
+    while i + 3 < es.len() {
+        if es[i] == 0 && es[i + 1] == 0 && es[i + 2] == 1 {
+            let unit = es[i + 3];
+            let found = match stream_type {
+                0x1B => matches!(unit & 0x1F, 5 | 7),
+                0x24 => matches!((unit >> 1) & 0x3F, 16..=21 | 32 | 33),
+                0x01 | 0x02 => unit == 0xB3,
+                _ => false,
+            };
+            if found {
+                return true;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,6 +712,7 @@ mod tests {
                 let _ = (pid(&buf), continuity_counter(&buf), adaptation_field(&buf));
                 let _ = (payload(&buf), pcr(&buf), pes_timestamps(&buf));
                 let _ = (random_access_indicator(&buf), find_sync(&buf));
+                let _ = (pat_pmt_pid(&buf), pmt(&buf), starts_keyframe(&buf, 0x1B));
                 let _ = set_continuity_counter(&mut buf, 1);
                 let _ = set_pcr(&mut buf, 1);
                 let _ = set_pes_timestamps(&mut buf, Some(1), Some(1));
@@ -604,5 +746,85 @@ mod tests {
         assert_eq!(pcr_add(PCR_MODULUS - 1, 1), 0);
         assert_eq!(pcr_diff(PCR_MODULUS - 10, 20), 30);
         assert_eq!(pcr_diff(20, PCR_MODULUS - 10), -30);
+    }
+
+    /// A single-packet PSI section on `pid`: pointer field 0, then `sec`
+    /// (table id onward, CRC bytes included as zeros).
+    fn psi_packet(pid: u16, sec: &[u8]) -> [u8; PACKET_LEN] {
+        let mut p = packet(pid, true, 0b01, 0);
+        p[4] = 0;
+        p[5..5 + sec.len()].copy_from_slice(sec);
+        p
+    }
+
+    #[test]
+    fn program_tables() {
+        // PAT: network pid entry (program 0) first, then program 1 at 0x1000.
+        let pat = psi_packet(
+            0,
+            &[
+                0x00, 0xB0, 17, 0, 1, 0xC1, 0, 0, 0, 0, 0xE0, 0x10, 0, 1, 0xF0, 0x00, 0, 0, 0, 0,
+            ],
+        );
+        assert_eq!(pat_pmt_pid(&pat), Some(0x1000));
+        // PMT: PCR on 0x100, AAC on 0x101, then H.264 on 0x100.
+        let pmt_sec = [
+            0x02, 0xB0, 23, 0, 1, 0xC1, 0, 0, 0xE1, 0x00, 0xF0, 0x00, 0x0F, 0xE1, 0x01, 0xF0, 0x00,
+            0x1B, 0xE1, 0x00, 0xF0, 0x00, 0, 0, 0, 0,
+        ];
+        let map = pmt(&psi_packet(0x1000, &pmt_sec)).expect("a PMT");
+        assert_eq!(map.pcr_pid, Some(0x100));
+        assert_eq!(
+            map.first,
+            Some(Elementary {
+                pid: 0x101,
+                stream_type: 0x0F
+            })
+        );
+        assert_eq!(
+            map.video,
+            Some(Elementary {
+                pid: 0x100,
+                stream_type: 0x1B
+            })
+        );
+        assert_eq!(pmt(&pat), None, "a PAT is not a PMT");
+        assert_eq!(pat_pmt_pid(&psi_packet(0x1000, &pmt_sec)), None);
+        // Cut short: no panic, no answer.
+        let mut short = psi_packet(0, &[0x00, 0xB0, 200]);
+        assert_eq!(pat_pmt_pid(&short), None);
+        short[4] = 190;
+        assert_eq!(pat_pmt_pid(&short), None);
+    }
+
+    #[test]
+    fn keyframes_are_found_without_the_random_access_flag() {
+        let frame = |nal: &[u8]| {
+            let mut p = pes_packet(90_000, None);
+            // pes_packet ends its header with an AUD (00 00 00 01 09 F0).
+            let at = 4 + 14 + 6;
+            p[at..at + nal.len()].copy_from_slice(nal);
+            p
+        };
+        let sps = frame(&[0, 0, 1, 0x67, 0x4D]);
+        let idr = frame(&[0, 0, 0, 1, 0x65, 0x88]);
+        let p_slice = frame(&[0, 0, 1, 0x41, 0x9A]);
+        assert!(starts_keyframe(&sps, 0x1B));
+        assert!(starts_keyframe(&idr, 0x1B));
+        assert!(!starts_keyframe(&p_slice, 0x1B));
+        // H.265: VPS (type 32) and IDR_W_RADL (19) start one, TRAIL_R (1) does not.
+        assert!(starts_keyframe(&frame(&[0, 0, 1, 0x40, 0x01]), 0x24));
+        assert!(starts_keyframe(&frame(&[0, 0, 1, 0x26, 0x01]), 0x24));
+        assert!(!starts_keyframe(&frame(&[0, 0, 1, 0x02, 0x01]), 0x24));
+        // MPEG-2: a sequence header.
+        assert!(starts_keyframe(&frame(&[0, 0, 1, 0xB3]), 0x02));
+        // Not a PES start: never.
+        let mut cont = sps;
+        cont[1] &= !0x40;
+        assert!(!starts_keyframe(&cont, 0x1B));
+        // The flag alone is enough.
+        let mut flagged = pcr_packet(0);
+        flagged[1] |= 0x40;
+        assert!(starts_keyframe(&flagged, 0x1B));
     }
 }

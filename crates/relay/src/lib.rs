@@ -6,6 +6,8 @@
 //! * [`hls_source`]: an HLS upstream read as one continuous TS stream.
 //! * [`hub`]: per-channel fan-out, one upstream per key shared by its viewers.
 //! * [`upstream`]: HTTP MPEG-TS upstreams with failover to backups.
+//! * [`segmenter`]: live HLS cut from a channel's TS stream, shared by its
+//!   HLS viewers.
 //! * [`caps`]: per-source connection caps (RAII permits).
 //! * [`stats`]: the relay's counters for metrics.
 #![forbid(unsafe_code)]
@@ -14,11 +16,13 @@ pub mod caps;
 pub mod hls_source;
 pub mod hub;
 pub mod loop_source;
+pub mod segmenter;
 pub mod stats;
 pub mod upstream;
 
 pub use caps::{SourceCaps, SourcePermit};
 pub use hub::{ChannelInfo, Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
+pub use segmenter::{LiveSegments, SegmenterConfig, Segmenters};
 pub use stats::{RelayStats, RelayStatsSnapshot};
 pub use upstream::{http_ts, UpstreamConfig};

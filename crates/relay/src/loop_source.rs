@@ -29,6 +29,11 @@
 //! access unit per PES packet (ffmpeg: `-pes_payload_size 0`), since the last
 //! frame's duration is inferred from the timestamp step.
 //!
+//! * **Seams.** Between two loops the stream carries a seam marker
+//!   ([`crate::segmenter::seam_marker`], a null packet players drop): the
+//!   HLS segmenter starts a segment there and marks it
+//!   `#EXT-X-DISCONTINUITY`, since the encoder's state starts over.
+//!
 //! [`LoopClip::render_loop`] is the reusable, clock-free part: it yields the
 //! rewritten packets of loop `n`, so a shared fan-out relay can render each
 //! loop once for all its viewers. [`LoopStream`] adds the pacing for one
@@ -467,6 +472,9 @@ impl Stream for LoopStream {
             this.loop_index += 1;
             this.next_packet = 0;
             this.current = this.clip.render_loop(this.loop_index);
+            // The clip starts again: a new encoding as far as HLS is
+            // concerned. Demuxers drop the marker (a null packet).
+            return Poll::Ready(Some(crate::segmenter::seam_marker()));
         }
         let first = this.next_packet;
         let due = this.due(start, first);
