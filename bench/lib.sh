@@ -12,6 +12,10 @@ SHARED_BENCH=${SHARED_BENCH:-$REPO/../shared/bench}
 BENCH_WORK=${BENCH_WORK:-/tmp/tvgate-benchwork}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target-bench}
 TVGATE_BIN=${TVGATE_BIN:-$CARGO_TARGET_DIR/release/tvgate}
+# Never passed on: tvgate reads every TVGATE_* variable as a setting and
+# refuses unknown ones, so a caller's `TVGATE_BIN=... bench/bX.sh` would stop
+# every server and CLI command started below.
+export -n TVGATE_BIN 2>/dev/null || true
 PAIRS=${PAIRS:-3}            # interleaved A/B pairs
 DURATION=${DURATION:-10}     # seconds per wrk run
 SERVER_CPU=${SERVER_CPU:-0}  # core of the server (tvgate and nginx)
@@ -144,6 +148,41 @@ prepare_lines_dir() { # N DIR
     env $(kdf_env) "$TVGATE_BIN" user import "$BENCH_WORK/users_$n.csv" --data-dir "$dir" >/dev/null \
         || die "user import failed"
     touch "$dir/.ready"
+}
+
+# The same N lines in a PostgreSQL database of their own, tvgate_bench_lines_N on the server of
+# BENCH_POSTGRES_URL (default: the machine's, postgres://postgres@127.0.0.1:5432/postgres), with
+# DIR holding the verifier key the import made. Kept for later runs, as DIR is (delete DIR to
+# rebuild both). Sets PG_STORE_URL.
+BENCH_POSTGRES_URL=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+prepare_lines_pg() { # N DIR
+    local n=$1 dir=$2 db=tvgate_bench_lines_$1 base query
+    command -v psql >/dev/null || die "psql not found (apt-get install -y postgresql-client)"
+    base=${BENCH_POSTGRES_URL%%\?*}
+    query=${BENCH_POSTGRES_URL#"$base"}
+    PG_STORE_URL="${base%/*}/$db$query"
+    if [ -f "$dir/.ready" ] &&
+        [ "$(psql "$BENCH_POSTGRES_URL" -qAtc "SELECT 1 FROM pg_database WHERE datname = '$db'" 2>/dev/null)" = 1 ]; then
+        return 0
+    fi
+    rm -rf "$dir"; mkdir -p "$dir"
+    psql "$BENCH_POSTGRES_URL" -qAtc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null &&
+        psql "$BENCH_POSTGRES_URL" -qAtc "CREATE DATABASE $db" >/dev/null ||
+        die "cannot create the database $db (is PostgreSQL running? bash tests/services.sh)"
+    make_users_csv "$n" "$BENCH_WORK/users_$n.csv"
+    log "importing $n lines into PostgreSQL ($db) ..."
+    env $(kdf_env) TVGATE_STORE_URL="$PG_STORE_URL" "$TVGATE_BIN" user import "$BENCH_WORK/users_$n.csv" \
+        --data-dir "$dir" >/dev/null || die "user import into PostgreSQL failed"
+    touch "$dir/.ready"
+}
+
+# CPU seconds (user + system) of every PostgreSQL server process so far.
+postgres_cpu_s() {
+    local pid t=0
+    for pid in $(pgrep -x postgres); do
+        t=$(( t + $(cpu_ticks "$pid" 2>/dev/null || echo 0) ))
+    done
+    awk -v t="$t" -v clk="$CLK_TCK" 'BEGIN { printf "%.2f", t / clk }'
 }
 
 # gen.py's m3u_plus playlist with N entries (seeded, deterministic).

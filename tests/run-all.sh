@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (README): the Rust tests of every workspace crate,
-# then the third-party client suite (tests/compat/run.sh) and the browser tests
+# then the third-party client suite (tests/compat/run.sh), once on one node and
+# once against a node of three sharing PostgreSQL and Redis (--cluster), and the browser tests
 # (tests/browser/run.sh) against the tvgate
 # binary that this same `cargo test` build produced (dev profile; the suite
 # runs in about half a minute with it, so no separate release build). All
 # always run; the exit status is non-zero if any failed. The output ends
-# with cargo's own test summaries, then the compat lines and the browser lines,
-# each with their `N passed, N failed`.
+# with cargo's own test summaries, then the compat lines (twice) and the browser
+# lines, each with their `N passed, N failed`.
 #
 # Both suites need the clients from tests/compat/install.sh (run first, below);
 # the tests on PostgreSQL and Redis need the machine's servers
@@ -49,6 +50,15 @@ else
 fi
 compat_rc=$?
 
+# The same suite against one node of three sharing PostgreSQL and Redis
+# (tests/compat/run.sh --cluster: about a minute and a half).
+if [ -n "$bin" ] && [ -x "$bin" ]; then
+  bash tests/compat/run.sh --cluster --bin "$bin"
+else
+  bash tests/compat/run.sh --cluster
+fi
+cluster_rc=$?
+
 # The web pages in headless chromium (tests/browser/run.sh).
 if [ -n "$bin" ] && [ -x "$bin" ]; then
   bash tests/browser/run.sh --bin "$bin"
@@ -57,7 +67,7 @@ else
 fi
 browser_rc=$?
 
-if [ "$cargo_rc" != 0 ] || [ "$compat_rc" != 0 ] || [ "$browser_rc" != 0 ]; then
-  echo "run-all: FAILED (cargo test exit $cargo_rc, compat exit $compat_rc, browser exit $browser_rc)" >&2
+if [ "$cargo_rc" != 0 ] || [ "$compat_rc" != 0 ] || [ "$cluster_rc" != 0 ] || [ "$browser_rc" != 0 ]; then
+  echo "run-all: FAILED (cargo test exit $cargo_rc, compat exit $compat_rc, cluster compat exit $cluster_rc, browser exit $browser_rc)" >&2
   exit 1
 fi

@@ -11,6 +11,19 @@
 #   bash tests/compat/run.sh                 build the tvgate binary (cargo, dev profile) and test it
 #   bash tests/compat/run.sh --release       same with the release profile
 #   bash tests/compat/run.sh --bin PATH      test an existing binary (also: COMPAT_TVGATE_BIN=PATH)
+#   bash tests/compat/run.sh --cluster       the same suite against node 1 of three nodes (below)
+#
+# --cluster: the demo node and two more `tvgate serve` nodes beside it share
+# one PostgreSQL store and one Redis ledger (docs/deploy.md), and the suite
+# runs against the demo node; one check more says the other two nodes know
+# its line and count its viewer. The store is COMPAT_STORE_URL (an empty
+# database the run may fill; kept) or else a database of the run's own on
+# the machine's server (TEST_POSTGRES_URL, default
+# postgres://postgres@127.0.0.1:5432/postgres), created and dropped; the
+# ledger is COMPAT_LEDGER_URL (default redis://127.0.0.1:6379) under a key
+# prefix of the run's own, whose keys are deleted at the end. Lighter than
+# the single-node run, to keep the whole CI short: 15 s of ffmpeg instead of
+# 60, 10 schemathesis examples per operation instead of 50.
 #
 # Needs the clients installed by tests/compat/install.sh (prefix $COMPAT_PREFIX,
 # default /opt/tvgate-compat). COMPAT_KEEP_LOGS=DIR keeps the per-check logs and
@@ -23,11 +36,13 @@ ROOT=$(cd "$HERE/../.." && pwd)
 PREFIX=${COMPAT_PREFIX:-/opt/tvgate-compat}
 BIN=${COMPAT_TVGATE_BIN:-}
 PROFILE=dev
+CLUSTER=0
 while [ $# -gt 0 ]; do
   case $1 in
     --bin) BIN=${2:?--bin needs a path}; shift 2 ;;
     --release) PROFILE=release; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --cluster) CLUSTER=1; shift ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +67,13 @@ done
 [ -d "$NODE_MODULES/@iptv/xtream-api" ] || setup_fail "$NODE_MODULES missing; run tests/compat/install.sh"
 DTD=/usr/share/xmltv/xmltv.dtd
 [ -r "$DTD" ] || setup_fail "$DTD missing; run tests/compat/install.sh"
+if [ "$CLUSTER" = 1 ]; then
+  for t in psql redis-cli; do
+    command -v "$t" >/dev/null 2>&1 || setup_fail "$t not found (--cluster needs the PostgreSQL and Redis clients)"
+  done
+fi
+# What the cluster run shortens (see the header).
+if [ "$CLUSTER" = 1 ]; then FFMPEG_SECONDS=15 SCHEMA_EXAMPLES=10; else FFMPEG_SECONDS=60 SCHEMA_EXAMPLES=50; fi
 
 # ------------------------------------------------------------------ binary
 if [ -z "$BIN" ]; then
@@ -72,15 +94,33 @@ for v in $(compgen -e); do [[ $v == TVGATE_* ]] && CLEAN_ENV+=(-u "$v"); done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tvgate-compat.XXXXXX")
 SERVER_PID=
 UPSTREAM_PID=
+NODE_PIDS=()
+OWN_DB= PG_ADMIN= LEDGER_URL= KEY_PREFIX=
+stop_group() {   # stop_group PID: a server started with setsid, its whole process group
+  kill -TERM -- "-$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
 cleanup() {
   if [ -n "$UPSTREAM_PID" ]; then kill "$UPSTREAM_PID" 2>/dev/null; wait "$UPSTREAM_PID" 2>/dev/null; fi
+  local pid
+  for pid in "${NODE_PIDS[@]}"; do stop_group "$pid"; done
+  NODE_PIDS=()
   if [ -n "$SERVER_PID" ]; then
-    # The server runs in its own process group (setsid): stop the whole group.
-    kill -TERM -- "-$SERVER_PID" 2>/dev/null || kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
+    stop_group "$SERVER_PID"
     SERVER_PID=
+  fi
+  # The cluster run's database and keys (the servers are gone by now).
+  if [ -n "$OWN_DB" ]; then
+    psql "$PG_ADMIN" -qAtc "DROP DATABASE IF EXISTS $OWN_DB WITH (FORCE)" >/dev/null 2>&1 ||
+      echo "# could not drop the database $OWN_DB" >&2
+    OWN_DB=
+  fi
+  if [ -n "$KEY_PREFIX" ]; then
+    redis-cli -u "$LEDGER_URL" --scan --pattern "$KEY_PREFIX*" 2>/dev/null |
+      xargs -r -n 500 redis-cli -u "$LEDGER_URL" del >/dev/null 2>&1
+    KEY_PREFIX=
   fi
   if [ -n "${COMPAT_KEEP_LOGS:-}" ] && [ -d "$TMP" ]; then
     mkdir -p "$COMPAT_KEEP_LOGS" && cp -r "$TMP/logs/." "$COMPAT_KEEP_LOGS/" 2>/dev/null
@@ -91,6 +131,29 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 mkdir -p "$TMP/data" "$TMP/logs" "$TMP/work" "$TMP/node"
+
+# --cluster: one store and one ledger for every tvgate below (the CLI
+# commands, the demo node and the two nodes beside it).
+if [ "$CLUSTER" = 1 ]; then
+  PG_ADMIN=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  LEDGER_URL=${COMPAT_LEDGER_URL:-redis://127.0.0.1:6379}
+  if [ -n "${COMPAT_STORE_URL:-}" ]; then
+    STORE_URL=$COMPAT_STORE_URL
+  else
+    pg_isready -q -d "$PG_ADMIN" 2>/dev/null ||
+      setup_fail "PostgreSQL does not answer (TEST_POSTGRES_URL, by default 127.0.0.1:5432; bash tests/services.sh starts the machine's, or set COMPAT_STORE_URL)"
+    db=tvgate_compat_$$_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+    psql "$PG_ADMIN" -qAtc "CREATE DATABASE $db" >"$TMP/logs/createdb.log" 2>&1 ||
+      setup_fail "cannot create a database: $(tail -n 1 "$TMP/logs/createdb.log")"
+    OWN_DB=$db
+    base=${PG_ADMIN%%\?*} query=${PG_ADMIN#"$base"}
+    STORE_URL="${base%/*}/$OWN_DB$query"
+  fi
+  [ "$(redis-cli -u "$LEDGER_URL" ping 2>&1)" = PONG ] ||
+    setup_fail "Redis does not answer at $LEDGER_URL (bash tests/services.sh starts the machine's; or set COMPAT_LEDGER_URL)"
+  KEY_PREFIX="tvgate-compat:$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n'):"
+  CLEAN_ENV+=("TVGATE_STORE_URL=$STORE_URL" "TVGATE_LEDGER_URL=$LEDGER_URL" "TVGATE_LEDGER_KEY_PREFIX=$KEY_PREFIX")
+fi
 
 # The expired line exists before the server starts.
 EXP_USER=expired-line
@@ -125,6 +188,31 @@ done
 LOGIN=$(head -n 1 "$TMP/logs/server.json")
 jq -e .server >/dev/null 2>&1 <<<"$LOGIN" || setup_fail "no JSON line from tvgate demo within 60 s"
 field() { jq -r --arg k "$1" '.[$k] // empty' <<<"$LOGIN"; }
+
+# --cluster: two more nodes beside the demo, each with its own data
+# directory holding a copy of the demo's verifier key (docs/deploy.md).
+start_node() {   # start_node N: sets NODE<N> to the node's URL
+  local n=$1 dir="$TMP/node$1-data" log="$TMP/logs/node$1.log" pid addr=
+  mkdir -p "$dir" && cp "$TMP/data/verifier.key" "$dir/" || setup_fail "node $n: no verifier key to copy"
+  setsid "${CLEAN_ENV[@]}" TVGATE_LOG_FORMAT=json "$BIN" serve --listen 127.0.0.1:0 --data-dir "$dir" \
+    >/dev/null 2>"$log" </dev/null &
+  pid=$!
+  NODE_PIDS+=("$pid")
+  for _ in $(seq 1 300); do   # up to 30 s
+    addr=$(jq -rR 'fromjson? | select(.fields.message == "tvgate listening") | .fields.addr' "$log" 2>/dev/null | head -n 1)
+    [ -n "$addr" ] && break
+    kill -0 "$pid" 2>/dev/null || setup_fail "node $n exited: $(tail -n 2 "$log" | tr '\n' ' ')"
+    sleep 0.1
+  done
+  [ -n "$addr" ] || setup_fail "node $n did not listen within 30 s"
+  printf -v "NODE$n" 'http://%s' "$addr"
+}
+NODE2= NODE3=
+if [ "$CLUSTER" = 1 ]; then
+  start_node 2
+  start_node 3
+  echo "# cluster: the suite's node $(field server), beside it $NODE2 and $NODE3; store ${OWN_DB:-COMPAT_STORE_URL} on PostgreSQL, ledger $LEDGER_URL under $KEY_PREFIX"
+fi
 SERVER=$(field server) XU=$(field username) XP=$(field password)
 M3U_URL=$(field m3u_url) XMLTV_URL=$(field xmltv_url) STREAM_URL=$(field example_stream)
 for v in SERVER XU XP M3U_URL XMLTV_URL STREAM_URL; do
@@ -163,6 +251,7 @@ cp "$HERE"/clients/*.mjs "$TMP/node/"
 
 export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
 export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS ADMIN_TOKEN
+export FFMPEG_SECONDS SCHEMA_EXAMPLES NODE2 NODE3
 export PYTHONDONTWRITEBYTECODE=1
 
 # ------------------------------------------------------------------ helpers (exported to the checks)
@@ -238,10 +327,10 @@ check_ffprobe() {
 check_ffmpeg_copy() {
   local d rc us
   d=$(mktemp -d "$TMP/work/ff.XXXX")
-  # 60 s of the endless channel (the issue's `ffmpeg -t 60`), remuxed: nine
-  # loop points of the 6.4 s demo clip. Any warning (timestamps, continuity,
-  # corrupt packets) fails.
-  ffmpeg -nostdin -hide_banner -v warning -rw_timeout 15000000 -i "$STREAM_URL" -t 60 -c copy \
+  # 60 s of the endless channel (the issue's `ffmpeg -t 60`; 15 s in the
+  # cluster run), remuxed: nine loop points of the 6.4 s demo clip (two in
+  # 15 s). Any warning (timestamps, continuity, corrupt packets) fails.
+  ffmpeg -nostdin -hide_banner -v warning -rw_timeout 15000000 -i "$STREAM_URL" -t "$FFMPEG_SECONDS" -c copy \
     -progress "$d/progress" -f null - 2>"$d/stderr"
   rc=$?
   cat "$d/stderr"
@@ -249,7 +338,8 @@ check_ffmpeg_copy() {
   [ ! -s "$d/stderr" ] || { echo "ffmpeg warned: $(head -n 1 "$d/stderr")"; return 1; }
   us=$(grep '^out_time_us=' "$d/progress" | tail -n 1 | cut -d= -f2)
   echo "copied ${us:-?} us"
-  [ "${us:-0}" -ge 59000000 ] 2>/dev/null || { echo "ffmpeg copied only ${us:-0} us of media, want 60 s"; return 1; }
+  [ "${us:-0}" -ge $(( (FFMPEG_SECONDS - 1) * 1000000 )) ] 2>/dev/null ||
+    { echo "ffmpeg copied only ${us:-0} us of media, want $FFMPEG_SECONDS s"; return 1; }
 }
 
 check_login_normalization() {
@@ -441,11 +531,36 @@ check_admin_api_schemathesis() {
   [ -x "$st" ] || { echo "$st missing; run tests/compat/install.sh"; return 1; }
   cd "$TMP/work" || return 1
   "$st" run "$SERVER/api/v1/openapi.json" -H "Authorization: Bearer $ADMIN_TOKEN" \
-    --checks not_a_server_error --max-examples 50 --request-timeout 10 \
+    --checks not_a_server_error --max-examples "$SCHEMA_EXAMPLES" --request-timeout 10 \
     --generation-database none --no-color
 }
 
-export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis
+# --cluster: the other two nodes know the demo line (PostgreSQL) and count a
+# viewer node 1 serves (Redis); active_cons may be a second old there.
+check_cluster_nodes() {
+  local n v pid cons i
+  for n in "$NODE2" "$NODE3"; do
+    v=$(curl -sS --max-time 10 "$n/player_api.php?username=$XU_Q&password=$XP_Q")
+    jq -e '.user_info.auth == 1' <<<"$v" >/dev/null 2>&1 || { echo "login on $n: $(head -c 200 <<<"$v")"; return 1; }
+    echo "login on $n: auth 1"
+  done
+  curl -sS --max-time 8 -o /dev/null -A cluster-check "$STREAM_URL" &
+  pid=$!
+  for n in "$NODE2" "$NODE3"; do
+    for i in $(seq 1 40); do
+      cons=$(curl -sS --max-time 5 "$n/player_api.php?username=$XU_Q&password=$XP_Q" | jq -r .user_info.active_cons)
+      [ "${cons:-0}" -ge 1 ] 2>/dev/null && break
+      sleep 0.2
+    done
+    echo "active_cons on $n while node 1 streams: $cons"
+    [ "${cons:-0}" -ge 1 ] 2>/dev/null || { kill "$pid" 2>/dev/null; echo "$n does not count node 1's viewer"; return 1; }
+  done
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis check_cluster_nodes
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_mpv_get_php check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
@@ -472,6 +587,9 @@ run() {
   FAILED=$((FAILED + 1))
 }
 
+if [ "$CLUSTER" = 1 ]; then
+  run "cluster: nodes 2 and 3 log the demo line in and count a viewer node 1 serves" 60 check_cluster_nodes
+fi
 run "pyxtream: load_iptv, series info, VOD info, short EPG (validate_json)" 120 check_pyxtream
 run "@iptv/xtream-api: profile, server info, catalogue, movie, show, EPG, live URL" 120 check_xtream_api
 run "get.php m3u_plus: iptv-playlist-parser and m3u-ipytv agree" 60 check_m3u_parsers
@@ -479,7 +597,7 @@ run "mpv: opens the get.php URL as a playlist and plays its first channel" 60 ch
 run "xmltv.php: xmllint --dtdvalid xmltv.dtd" 60 check_xmllint
 run "xmltv.php: tv_validate_file" 120 check_tv_validate_file
 run "ffprobe: live channel is h264 + aac" 60 check_ffprobe
-run "ffmpeg: 60 s of a live channel copied without warnings" 120 check_ffmpeg_copy
+run "ffmpeg: $FFMPEG_SECONDS s of a live channel copied without warnings" 120 check_ffmpeg_copy
 run "login: trailing space / zero-width space in password, username case" 60 check_login_normalization
 run "expired line: auth 1, status Expired, exp_date, stream 403" 60 check_expired_line
 run "xtream-api-client: wrong password raises XtreamAuthenticationError, account info" 60 check_xtream_api_client
@@ -519,6 +637,13 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "FAIL - server: tvgate demo died during the run: $(tail -n 3 "$TMP/logs/server.log" | tr '\n' ' ')"
   FAILED=$((FAILED + 1))
 fi
+for n in 0 1; do
+  [ -n "${NODE_PIDS[$n]:-}" ] || continue
+  if ! kill -0 "${NODE_PIDS[$n]}" 2>/dev/null; then
+    echo "FAIL - cluster: node $((n + 2)) died during the run: $(tail -n 3 "$TMP/logs/node$((n + 2)).log" | tr '\n' ' ')"
+    FAILED=$((FAILED + 1))
+  fi
+done
 
 summary
 [ "$FAILED" = 0 ]
