@@ -276,6 +276,7 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
                 diagnostics,
             }
         }
+        SourceKind::Xtream => anyhow::bail!("an Xtream account is not a file to parse"),
     };
     Ok(outcome)
 }
