@@ -16,7 +16,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use tvgate_core::access::device::{Binding, DeviceAudit, DeviceKind, Enrolment, IpRange};
 use tvgate_core::access::{Line, LinePatch, OutputFormats, Status};
-use tvgate_core::catalog::{Catalog, CategoryKind, Delivery, Source, SourceKind, StreamRef};
+use tvgate_core::catalog::{
+    Catalog, CategoryKind, Delivery, Source, SourceKind, StreamRef, XtreamAccount,
+};
 use tvgate_core::gate::{DevicePolicyPatch, Gate, LineSpec};
 use tvgate_core::ids::{CategoryId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
@@ -431,13 +433,28 @@ async fn set_status(gate: &Gate, username: &str, status: Status) -> Result<()> {
 }
 
 fn source_json(s: &Source) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "id": s.id.0, "kind": s.kind.as_str(), "name": s.name, "location": redact_location(&s.location),
         "created_at": s.created_at, "last_refresh": s.last_refresh, "item_count": s.item_count,
         "last_error": s.last_error, "enabled": s.enabled,
         "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
-    })
+    });
+    // The password is never shown; the account's own cap is.
+    if let Some(a) = &s.account {
+        v["account"] = json!({"username": a.username, "max_connections": a.max_connections});
+    }
+    v
+}
+
+/// A source's cap as the list shows it: the operator's, or the account's.
+fn source_cap_text(s: &Source) -> String {
+    match &s.account {
+        Some(a) if s.max_connections == 0 && a.max_connections > 0 => {
+            format!("{} (account)", a.max_connections)
+        }
+        _ => cap_text(s.max_connections),
+    }
 }
 
 pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
@@ -450,9 +467,46 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             name,
             max_connections,
             redirect,
+            username,
+            password,
         } => {
             let kind = SourceKind::parse(&kind)
-                .with_context(|| format!("source kind {kind:?}: use m3u or xmltv"))?;
+                .with_context(|| format!("source kind {kind:?}: use m3u, xmltv or xtream"))?;
+            let delivery = if redirect {
+                Delivery::Redirect
+            } else {
+                Delivery::Proxy
+            };
+            if kind == SourceKind::Xtream {
+                let source = gate
+                    .add_account_source(
+                        NewSource {
+                            kind,
+                            location,
+                            name: name.unwrap_or_default(),
+                            created_at: now(),
+                            max_connections,
+                            delivery,
+                        },
+                        XtreamAccount {
+                            username: username.unwrap_or_default(),
+                            password: password.unwrap_or_default(),
+                            max_connections: 0,
+                        },
+                    )
+                    .await?;
+                println!(
+                    "added source {} (xtream, {}, {})",
+                    source.id,
+                    redact_location(&source.location),
+                    source.delivery
+                );
+                refresh_one(&gate, settings, &source, show).await?;
+                return Ok(());
+            }
+            if username.is_some() || password.is_some() {
+                bail!("--username and --password are for an xtream source");
+            }
             let is_url = location.starts_with("http://") || location.starts_with("https://");
             let location = if is_url {
                 location
@@ -470,11 +524,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     name: name.unwrap_or_default(),
                     created_at: now(),
                     max_connections,
-                    delivery: if redirect {
-                        Delivery::Redirect
-                    } else {
-                        Delivery::Proxy
-                    },
+                    delivery,
                 })
                 .await?;
             println!(
@@ -510,7 +560,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                             s.name.clone(),
                             if s.enabled { "yes" } else { "no" }.to_string(),
                             s.item_count.to_string(),
-                            cap_text(s.max_connections),
+                            source_cap_text(s),
                             s.delivery.to_string(),
                             format_time(s.last_refresh),
                             state,
@@ -557,6 +607,8 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             id,
             max_connections,
             delivery,
+            username,
+            password,
         } => {
             let delivery = delivery
                 .as_deref()
@@ -565,8 +617,20 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                         .with_context(|| format!("delivery {d:?}: use proxy or redirect"))
                 })
                 .transpose()?;
+            if username.is_some() || password.is_some() {
+                let s = gate
+                    .set_source_credentials(SourceId(id), username, password)
+                    .await?;
+                println!(
+                    "source {} ({}): the account's credentials are changed; `tvgate source refresh {}` uses them",
+                    s.id, s.name, s.id
+                );
+                if max_connections.is_none() && delivery.is_none() {
+                    return Ok(());
+                }
+            }
             if max_connections.is_none() && delivery.is_none() {
-                bail!("nothing to change: give --max-connections N or --delivery proxy|redirect");
+                bail!("nothing to change: give --max-connections N, --delivery proxy|redirect, or an Xtream account's --username/--password");
             }
             let s = gate
                 .update_source(

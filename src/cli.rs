@@ -356,14 +356,22 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SourceCommand {
-    /// Add a source and import it.
+    /// Add a source and import it: `m3u FILE|URL`, `xmltv FILE|URL`, or
+    /// `xtream SERVER_URL --username U --password P`.
     Add {
-        /// m3u or xmltv.
+        /// m3u, xmltv or xtream.
         kind: String,
-        /// A file path or an http(s) URL.
+        /// A file path or an http(s) URL (for xtream, the server's address).
         location: String,
         #[arg(long)]
         name: Option<String>,
+        /// The Xtream account's username (xtream only).
+        #[arg(long)]
+        username: Option<String>,
+        /// The Xtream account's password (xtream only; stored, never shown
+        /// back). From the environment, it stays out of the shell history.
+        #[arg(long, env = "TVGATE_XTREAM_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
         /// The provider's cap on simultaneous connections to this source (0: unlimited).
         #[arg(long, value_name = "N", default_value_t = 0)]
         max_connections: u32,
@@ -371,15 +379,22 @@ pub enum SourceCommand {
         #[arg(long)]
         redirect: bool,
     },
-    /// Change a source's connection cap or delivery.
+    /// Change a source's connection cap or delivery, or an Xtream account's credentials.
     Set {
         id: i64,
-        /// The provider's cap on simultaneous connections to this source (0: unlimited).
+        /// The provider's cap on simultaneous connections to this source
+        /// (0: unlimited; for an Xtream account, 0 uses the account's own).
         #[arg(long, value_name = "N")]
         max_connections: Option<u32>,
         /// `proxy` (tvgate relays the stream) or `redirect` (players get a 302 to the source URL).
         #[arg(long, value_name = "proxy|redirect")]
         delivery: Option<String>,
+        /// A new username for an Xtream account (used from the next refresh).
+        #[arg(long)]
+        username: Option<String>,
+        /// A new password for an Xtream account (used from the next refresh).
+        #[arg(long, env = "TVGATE_XTREAM_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
     },
     /// List sources and their last refresh.
     List {

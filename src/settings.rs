@@ -207,7 +207,8 @@ impl Settings {
             };
             let name = name.to_ascii_lowercase();
             let Some(doc) = SETTINGS.iter().find(|d| d.name == name) else {
-                if name == "config" || name == "log" {
+                // Read by the command line itself, not settings.
+                if matches!(name.as_str(), "config" | "log" | "xtream_password") {
                     continue;
                 }
                 return Err(SettingsError::Invalid(format!(

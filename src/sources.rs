@@ -4,7 +4,8 @@
 //! guide channel by channel and programme by programme, see
 //! `tvgate_core::catalog::guide_plan`),
 //! then hand it to [`Gate::import_source`], which stores it, records the
-//! outcome with every skipped line and swaps in the new catalog. Used by
+//! outcome with every skipped line and swaps in the new catalog. An Xtream
+//! account is read by its API instead (`sources/xtream.rs`). Used by
 //! `tvgate source add|refresh` and, through the [`SourceImporter`] hook
 //! ([`Importer`]), by the console and the admin API, which run it in the
 //! background.
@@ -12,6 +13,8 @@
 //! Progress goes to a [`Progress`] sink: the CLI draws a terminal bar
 //! ([`TerminalProgress`]), the web keeps atomics it shows on a page
 //! (`tvgate_http::admin::importer::RefreshProgress`).
+
+mod xtream;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -218,6 +221,9 @@ async fn fetch(
     data_dir: &Path,
     progress: &Arc<dyn Progress>,
 ) -> Result<ParsedSource> {
+    if source.kind == SourceKind::Xtream {
+        return xtream::fetch(source, data_dir, progress).await;
+    }
     let location = source.location.clone();
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
@@ -276,6 +282,7 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
                 diagnostics,
             }
         }
+        SourceKind::Xtream => anyhow::bail!("an Xtream account is not a file to parse"),
     };
     Ok(outcome)
 }

@@ -38,10 +38,11 @@ mod sources;
 pub use admin::AdminAuthn;
 pub use bulk::{BulkSpec, MAX_BULK};
 pub use devices::{DeviceOutcome, DevicePolicyPatch, SelfReset, DEFAULT_AUDIT_LIMIT};
-pub use import::{ParsedSource, RefreshReport, SourceContent};
+pub use import::{AccountContent, ParsedSource, RefreshReport, SourceContent};
 pub use refusals::check_reason;
 pub use sources::{
-    check_web_location, default_name, MAX_SOURCE_LOCATION, MAX_SOURCE_NAME, MAX_STREAM_PAGE,
+    check_web_location, default_name, xtream_server, MAX_ACCOUNT_FIELD, MAX_SOURCE_LOCATION,
+    MAX_SOURCE_NAME, MAX_STREAM_PAGE,
 };
 
 /// Runs the password KDF. The server runs it on a blocking thread so a 30 ms

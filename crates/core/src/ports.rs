@@ -9,7 +9,7 @@ use crate::access::Line;
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
-use crate::catalog::{CatalogData, Delivery, Source, SourceKind};
+use crate::catalog::{CatalogData, Delivery, Source, SourceKind, XtreamAccount};
 use crate::ids::{DeviceId, LineId, SourceId, StreamId};
 use crate::UnixTime;
 use futures_core::stream::BoxStream;
@@ -249,6 +249,19 @@ pub trait Store: Send + Sync + 'static {
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
     /// Changes a source's cap or delivery; `NotFound` for an unknown id.
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;
+    /// Sets (or clears) the account of an Xtream source: its username,
+    /// password and the cap its provider last said. Bumps the catalog
+    /// change stamp. `NotFound` for an unknown id.
+    async fn set_source_account(
+        &self,
+        id: SourceId,
+        account: Option<XtreamAccount>,
+    ) -> StoreResult<()>;
+    /// Records the connection cap an account's provider said at a refresh,
+    /// leaving its credentials as they are (a source without an account is
+    /// left alone). Bumps the catalog change stamp when it changes.
+    /// `NotFound` for an unknown id.
+    async fn set_account_connections(&self, id: SourceId, max: u32) -> StoreResult<()>;
 
     // ----- catalog and guide -----
     /// Replaces a source's items with the plan's, in one transaction, by

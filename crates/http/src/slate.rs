@@ -44,8 +44,10 @@ impl StreamDenials {
 /// failure budget must get 429 and `Retry-After`, not a clip that plays as
 /// if the request had worked; and a server whose connection ledger does not
 /// answer gets a player's retry (503) rather than a clip the player would
-/// take for the channel and stop at.
-pub const STATUS_ONLY: &[&str] = &["rate_limited", "ledger_unavailable"];
+/// take for the channel and stop at. `no_archive` is only said of catch-up,
+/// which is a recording (a clip would be taken for its length), never a
+/// live `.ts`.
+pub const STATUS_ONLY: &[&str] = &["rate_limited", "ledger_unavailable", "no_archive"];
 
 /// The clip for each reason code.
 const CLIPS: &[(&str, &[u8])] = &[

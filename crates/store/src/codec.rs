@@ -15,6 +15,7 @@ use tvgate_core::access::device::{
     IpRange,
 };
 use tvgate_core::access::{Line, OutputFormats, Status};
+use tvgate_core::catalog::catchup::{Catchup, CatchupKind};
 use tvgate_core::catalog::ingest::ItemKind;
 use tvgate_core::catalog::{CatalogData, Category, CategoryKind, Delivery};
 use tvgate_core::ids::{CategoryId, DeviceId, LineId};
@@ -237,6 +238,34 @@ pub(crate) fn order_categories(by_id: Vec<Category>, data: &CatalogData) -> Vec<
     }
     ordered.extend(unused.into_iter().filter_map(|id| all.remove(&id)));
     ordered
+}
+
+/// A live channel's catch-up convention as stored: the kind's name and the
+/// template (both NULL without one).
+pub(crate) fn encode_catchup(catchup: Option<&Catchup>) -> (Option<&'static str>, Option<&str>) {
+    match catchup {
+        Some(c) => (Some(c.kind.as_str()), c.source.as_deref()),
+        None => (None, None),
+    }
+}
+
+/// A stored catch-up convention; `None` without a kind, and (with a
+/// warning) for a kind this build does not know: the channel's archive is
+/// then derived from its URL, as for rows stored before kinds were kept.
+pub(crate) fn decode_catchup(
+    stream: i64,
+    kind: Option<&str>,
+    source: Option<&str>,
+) -> Option<Catchup> {
+    let kind = kind?;
+    let Some(kind) = CatchupKind::parse(kind) else {
+        tracing::warn!(stream, catchup = %kind, "stored catch-up kind is unknown; ignored");
+        return None;
+    };
+    Some(Catchup {
+        kind,
+        source: source.map(Into::into),
+    })
 }
 
 /// A category row; `None` (with a warning) for an unknown kind.

@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(8, "lines", "0008_lines"),
     migration!(9, "sessions", "0009_sessions"),
     migration!(10, "key_fingerprint", "0010_key_fingerprint"),
+    migration!(11, "xtream", "0011_xtream"),
 ];
 
 /// The schema version this build writes.

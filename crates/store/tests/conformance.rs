@@ -212,6 +212,7 @@ async fn suite(store: &dyn Store) {
     guide(store, ids).await;
     delete_source_cascades(store, ids).await;
     source_settings(store).await;
+    accounts_and_catchups(store).await;
     backups(store).await;
     switches(store).await;
     devices(store).await;
@@ -787,6 +788,7 @@ fn live(name: &str, url: &str, group: &str) -> ImportedItem {
         container: None,
         is_adult: false,
         archive_days: 0,
+        catchup: None,
         episode_of: None,
         line: 0,
     }
@@ -1252,6 +1254,134 @@ async fn source_settings(store: &dyn Store) {
     assert_eq!(stamp(store).await, s2, "a failed write is no change");
     store.delete_source(capped.id).await.unwrap();
     assert!(store.load_catalog().await.unwrap().sources.is_empty());
+}
+
+/// An Xtream account source: its credentials stored and loaded (never in
+/// the location), the cap its provider says used unless the operator set
+/// one, each change bumping the catalog stamp; and a live channel's
+/// catch-up convention kept through a refresh.
+async fn accounts_and_catchups(store: &dyn Store) {
+    use tvgate_core::catalog::catchup::{Catchup, CatchupKind};
+    use tvgate_core::catalog::XtreamAccount;
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::Xtream,
+            location: "http://xc.example:8080".into(),
+            name: "Provider".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap();
+    assert_eq!((src.kind, src.account.clone()), (SourceKind::Xtream, None));
+    let s0 = stamp(store).await;
+    let account = XtreamAccount {
+        username: "joe".into(),
+        password: "s3cret/\u{e9}".into(),
+        max_connections: 0,
+    };
+    store
+        .set_source_account(src.id, Some(account.clone()))
+        .await
+        .unwrap();
+    let s1 = stamp(store).await;
+    assert!(s1.catalog > s0.catalog);
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(loaded.kind, SourceKind::Xtream);
+    assert_eq!(loaded.account.as_ref(), Some(&account));
+    assert_eq!(loaded.location, "http://xc.example:8080");
+
+    // The provider's cap is the source's until the operator sets one.
+    store.set_account_connections(src.id, 2).await.unwrap();
+    let s2 = stamp(store).await;
+    assert!(s2.catalog > s1.catalog);
+    store.set_account_connections(src.id, 2).await.unwrap();
+    assert_eq!(stamp(store).await, s2, "the same cap again is no change");
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(
+        (
+            loaded.max_connections,
+            loaded.cap(),
+            loaded.account.as_ref().map(|a| a.max_connections)
+        ),
+        (0, 2, Some(2))
+    );
+    assert_eq!(
+        store.load_catalog().await.unwrap().sources[0].max_connections,
+        2
+    );
+    store
+        .update_source(
+            src.id,
+            SourcePatch {
+                max_connections: Some(5),
+                ..SourcePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_catalog().await.unwrap().sources[0].max_connections,
+        5
+    );
+    assert!(matches!(
+        store.set_account_connections(SourceId(999_999), 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.set_source_account(SourceId(999_999), None).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Catch-up conventions go with the channel, through a refresh.
+    let mut fluss = live("Fluss", "http://fl/ch1/mpegts", "Archive");
+    fluss.key = "xtream:live:1".into();
+    fluss.archive_days = 3;
+    fluss.catchup = Some(Catchup {
+        kind: CatchupKind::Flussonic,
+        source: None,
+    });
+    let mut templated = live("Tpl", "http://up/2.ts", "Archive");
+    templated.key = "xtream:live:2".into();
+    templated.archive_days = 1;
+    templated.catchup = Some(Catchup {
+        kind: CatchupKind::Default,
+        source: Some("http://arc/2?s={utc}&d={duration}".into()),
+    });
+    let mut xc = live("Xc", "http://xc.example:8080/live/joe/p/3.ts", "Archive");
+    xc.key = "xtream:live:3".into();
+    xc.archive_days = 7;
+    xc.catchup = Some(tvgate_core::catalog::catchup::xc());
+    for _ in 0..2 {
+        store
+            .replace_items(
+                src.id,
+                plan(vec![fluss.clone(), templated.clone(), xc.clone()]),
+                0,
+            )
+            .await
+            .unwrap();
+        let data = store.load_catalog().await.unwrap();
+        let mut catchups: Vec<_> = data
+            .catchups
+            .iter()
+            .map(|(id, c)| {
+                let channel = data.live.iter().find(|l| l.id == *id).unwrap();
+                (channel.name().to_string(), c.clone())
+            })
+            .collect();
+        catchups.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            catchups,
+            vec![
+                ("Fluss".to_string(), fluss.catchup.clone().unwrap()),
+                ("Tpl".to_string(), templated.catchup.clone().unwrap()),
+                ("Xc".to_string(), xc.catchup.clone().unwrap()),
+            ]
+        );
+    }
+    store.delete_source(src.id).await.unwrap();
 }
 
 /// An operator's switches: a disabled stream stays stored (listed with

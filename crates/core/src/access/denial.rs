@@ -42,6 +42,10 @@ pub enum Denial {
     /// the line. The hint names the registered devices by kind, label, the
     /// last 4 characters of their identifier and when they were last seen.
     DeviceNotRegistered { hint: Box<DeviceHint> },
+    /// Catch-up was asked of a channel that has no archive (`days` 0), or
+    /// for a moment outside it (in the future, or older than the `days`
+    /// it keeps). Said only after the line is allowed the channel.
+    NoArchive { days: u16 },
 }
 
 impl Denial {
@@ -59,6 +63,7 @@ impl Denial {
             Denial::SourceAtCapacity => "source_at_capacity",
             Denial::LedgerUnavailable => "ledger_unavailable",
             Denial::DeviceNotRegistered { .. } => "device_not_registered",
+            Denial::NoArchive { .. } => "no_archive",
         }
     }
 
@@ -75,6 +80,7 @@ impl Denial {
         "source_at_capacity",
         "ledger_unavailable",
         "device_not_registered",
+        "no_archive",
     ];
 
     /// True when the reason may be said before the credentials are proven.
@@ -146,6 +152,13 @@ impl Denial {
                     .to_string()
             }
             Denial::DeviceNotRegistered { hint } => hint.message(&date),
+            Denial::NoArchive { days: 0 } => "This channel has no catch-up archive".to_string(),
+            Denial::NoArchive { days: 1 } => {
+                "Not in this channel's catch-up archive: it keeps the last day only".to_string()
+            }
+            Denial::NoArchive { days } => {
+                format!("Not in this channel's catch-up archive: it keeps the last {days} days")
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Turns playlist entries into catalog items: is this a live channel, a movie
 //! or an episode of a series, and which category does it belong to?
 
+use super::catchup::Catchup;
 use tvgate_formats::m3u::Entry;
 
 /// What an entry is.
@@ -34,7 +35,10 @@ pub struct ImportedItem {
     /// Container extension for movies and episodes.
     pub container: Option<String>,
     pub is_adult: bool,
+    /// Days of catch-up archive (0: none; then `catchup` is `None`).
     pub archive_days: u16,
+    /// How the archive is reached, for a live channel that has one.
+    pub catchup: Option<Catchup>,
     pub episode_of: Option<EpisodeOf>,
     /// Line of the `#EXTINF` in the source.
     pub line: u64,
@@ -161,10 +165,22 @@ pub fn classify(entry: &Entry) -> ImportedItem {
             let g = g.to_ascii_lowercase();
             g.contains("adult") || g.contains("xxx")
         });
-    let archive_days = ["catchup-days", "tvg-rec", "timeshift"]
-        .iter()
-        .find_map(|k| entry.attr(k).and_then(|v| v.trim().parse::<u16>().ok()))
-        .unwrap_or(0);
+    // Only a live channel has an archive, and only one tvgate can reach.
+    let (catchup, archive_days) = match kind {
+        ItemKind::Live => {
+            let days = ["catchup-days", "tvg-rec", "timeshift"]
+                .iter()
+                .find_map(|k| entry.attr(k).and_then(|v| v.trim().parse::<u16>().ok()));
+            Catchup::from_playlist(
+                entry.attr("catchup").or_else(|| entry.attr("catchup-type")),
+                entry.attr("catchup-source"),
+                days,
+                &url,
+            )
+            .map_or((None, 0), |(c, d)| (Some(c), d))
+        }
+        _ => (None, 0),
+    };
     let container = match kind {
         ItemKind::Live => None,
         _ => Some(
@@ -183,6 +199,7 @@ pub fn classify(entry: &Entry) -> ImportedItem {
         container,
         is_adult,
         archive_days,
+        catchup,
         episode_of,
         line: entry.line,
     }
@@ -252,8 +269,26 @@ mod tests {
             &[("group-title", "Adult 18+")],
         ));
         assert!(adult.is_adult);
-        let archive = classify(&entry("A", "http://up/3.ts", &[("catchup-days", "3")]));
+        let archive = classify(&entry(
+            "A",
+            "http://up/live/u/p/3.ts",
+            &[("catchup-days", "3")],
+        ));
         assert_eq!(archive.archive_days, 3);
+        assert_eq!(archive.catchup, Some(super::super::catchup::xc()));
+        let unreachable = classify(&entry("A", "http://up/3.ts", &[("catchup-days", "3")]));
+        assert_eq!((unreachable.archive_days, unreachable.catchup), (0, None));
+        let shift = classify(&entry(
+            "A",
+            "http://up/3.ts",
+            &[("catchup", "shift"), ("catchup-days", "2")],
+        ));
+        assert_eq!(
+            shift.catchup.map(|c| (c.kind.as_str(), shift.archive_days)),
+            Some(("shift", 2))
+        );
+        let movie = classify(&entry("F", "http://up/f.mkv", &[("catchup", "shift")]));
+        assert_eq!((movie.archive_days, movie.catchup), (0, None));
         let unnamed = classify(&entry("", "http://up/4.ts", &[]));
         assert_eq!(unnamed.name, "Entry at line 3");
     }

@@ -19,6 +19,7 @@
 //! disabled never reach the build: the store's catalog load leaves them out.
 
 pub mod backups;
+pub mod catchup;
 mod feed;
 pub mod guide_plan;
 mod index;
@@ -29,12 +30,13 @@ mod text;
 
 use crate::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use crate::UnixTime;
+use catchup::{Catchup, CatchupKind};
 use feed::FeedKind;
 use index::IdIndex;
 use std::collections::HashMap;
 
 pub use feed::Feed;
-pub use source::{Delivery, DiagnosticRow, Source, SourceKind, SourceSettings};
+pub use source::{Delivery, DiagnosticRow, Source, SourceKind, SourceSettings, XtreamAccount};
 pub use text::{is_plain, LiveText};
 
 /// Which list a category belongs to (Xtream keeps three).
@@ -179,6 +181,10 @@ pub struct CatalogData {
     pub sources: Vec<SourceSettings>,
     /// Backup URLs of the live channels that have some, in order.
     pub backups: Vec<(StreamId, Vec<Box<str>>)>,
+    /// How the archive of each live channel that has one is reached (a
+    /// channel with archive days and no entry here is `xc` when its URL is
+    /// an Xtream one, and has no archive otherwise).
+    pub catchups: Vec<(StreamId, Catchup)>,
 }
 
 /// A stream a URL can name.
@@ -236,6 +242,9 @@ pub struct Catalog {
     sources: Vec<SourceSettings>,
     /// Only the live channels that have backups.
     backups: HashMap<StreamId, Box<[Box<str>]>>,
+    /// The archive convention of the live channels that have an archive
+    /// and are not plain `xc` (derived from the URL when asked for).
+    catchups: HashMap<StreamId, Catchup>,
     /// The [`Feed`] of each live channel, movie and (per series) episode,
     /// by the same index as the lists.
     live_feeds: Box<[FeedKind]>,
@@ -255,6 +264,7 @@ impl Catalog {
             programmes: rows,
             mut sources,
             backups,
+            catchups,
         } = data;
         sources.sort_by_key(|s| s.id);
         sources.dedup_by_key(|s| s.id);
@@ -271,6 +281,7 @@ impl Catalog {
             movies.retain(|m| !disabled.contains(&m.source));
             series.retain(|s| !disabled.contains(&s.source));
         }
+        let catchups = reachable_archives(&mut live, catchups);
         let backups = backups
             .into_iter()
             .filter(|(_, urls)| !urls.is_empty())
@@ -357,6 +368,7 @@ impl Catalog {
             programmes,
             sources,
             backups,
+            catchups,
             live_feeds,
             movie_feeds,
             episode_feeds,
@@ -487,6 +499,25 @@ impl Catalog {
         std::iter::once(self.stream_url(r)).chain(backups.iter().map(|b| &**b))
     }
 
+    /// The catch-up archive of a live channel: how many days it keeps and
+    /// how it is reached upstream. `None` for a channel without one (and
+    /// for movies and episodes).
+    pub fn archive(&self, r: StreamRef) -> Option<(u16, Catchup)> {
+        let StreamRef::Live(i) = r else {
+            return None;
+        };
+        let c = self.live.get(i)?;
+        if c.archive_days == 0 {
+            return None;
+        }
+        let catchup = self
+            .catchups
+            .get(&c.id)
+            .cloned()
+            .unwrap_or_else(catchup::xc);
+        Some((c.archive_days, catchup))
+    }
+
     /// Live channels that have backups.
     pub fn channels_with_backups(&self) -> usize {
         self.backups.len()
@@ -512,6 +543,31 @@ impl Catalog {
             + self.movies.len()
             + self.series.iter().map(|s| s.episodes.len()).sum::<usize>()
     }
+}
+
+/// Keeps the archive of the live channels whose archive tvgate can reach
+/// and takes it away from the others (their `archive_days` becomes 0, so no
+/// list offers what no request could play). Returns the conventions worth
+/// keeping: all but plain `xc`, which is derived from the URL when asked.
+fn reachable_archives(
+    live: &mut [LiveChannel],
+    given: Vec<(StreamId, Catchup)>,
+) -> HashMap<StreamId, Catchup> {
+    let mut given: HashMap<StreamId, Catchup> = given.into_iter().collect();
+    let mut kept = HashMap::new();
+    for c in live.iter_mut().filter(|c| c.archive_days > 0) {
+        let catchup = given.remove(&c.id).unwrap_or_else(catchup::xc);
+        // A sample moment: whether an archive URL can be built at all.
+        if catchup
+            .archive_url(c.url(), 1_700_000_000, 3600, 1_700_003_600)
+            .is_none()
+        {
+            c.archive_days = 0;
+        } else if catchup.kind != CatchupKind::Xc || catchup.source.is_some() {
+            kept.insert(c.id, catchup);
+        }
+    }
+    kept
 }
 
 #[cfg(test)]
@@ -729,6 +785,37 @@ mod tests {
         let mut bare = Catalog::build(data(&[1]));
         bare.live_feeds = Box::default();
         assert_eq!(bare.feed(StreamRef::Live(0)), Feed::Http("http://up/1.ts"));
+    }
+
+    #[test]
+    fn archives_are_kept_only_where_a_url_can_be_built() {
+        let mut d = data(&[1, 2, 3, 4]);
+        d.live[0].text = LiveText::new("X", "", "http://xc/live/u/p/9.ts", None);
+        d.live[0].archive_days = 3;
+        d.live[1].archive_days = 2;
+        d.live[2].archive_days = 5;
+        d.catchups = vec![(
+            StreamId(3),
+            Catchup {
+                kind: CatchupKind::Shift,
+                source: None,
+            },
+        )];
+        let c = Catalog::build(d);
+        assert_eq!(c.archive(StreamRef::Live(0)), Some((3, catchup::xc())));
+        assert_eq!(
+            c.archive(StreamRef::Live(1)),
+            None,
+            "no kind, not an xc URL"
+        );
+        assert_eq!(c.live[1].archive_days, 0, "so no list offers it");
+        assert_eq!(
+            c.archive(StreamRef::Live(2)).map(|(d, k)| (d, k.kind)),
+            Some((5, CatchupKind::Shift))
+        );
+        assert_eq!(c.archive(StreamRef::Live(3)), None);
+        assert_eq!(c.archive(StreamRef::Movie(0)), None);
+        assert_eq!(c.catchups.len(), 1, "plain xc is derived, not kept");
     }
 
     #[test]

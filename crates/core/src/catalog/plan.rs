@@ -21,6 +21,7 @@
 //! an import never holds the classified items and the plan side by side;
 //! [`Planner::finish`] settles the keys and the category order. No I/O.
 
+use super::catchup::Catchup;
 use super::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use super::CategoryKind;
 use crate::ports::ImportCounts;
@@ -69,6 +70,8 @@ pub struct PlannedItem {
     pub container: Option<String>,
     pub is_adult: bool,
     pub archive_days: u16,
+    /// How a live channel's archive is reached (`None` without one).
+    pub catchup: Option<Catchup>,
     /// `Some` exactly for episodes.
     pub episode: Option<EpisodeSlot>,
 }
@@ -153,6 +156,7 @@ impl Planner {
             container,
             is_adult,
             archive_days,
+            catchup,
             episode_of,
             line: _,
         } = item;
@@ -196,6 +200,7 @@ impl Planner {
             container,
             is_adult,
             archive_days,
+            catchup,
             episode,
         });
     }
@@ -350,6 +355,7 @@ mod tests {
             container: None,
             is_adult: false,
             archive_days: 0,
+            catchup: None,
             episode_of: None,
             line: 0,
         }

@@ -16,6 +16,9 @@ pub enum SourceKind {
     M3u,
     /// An XMLTV guide, plain or gzip.
     Xmltv,
+    /// An Xtream account (a server URL, a username and a password): live
+    /// channels, movies, series with their episodes, and the account's guide.
+    Xtream,
 }
 
 impl SourceKind {
@@ -23,14 +26,49 @@ impl SourceKind {
         match self {
             SourceKind::M3u => "m3u",
             SourceKind::Xmltv => "xmltv",
+            SourceKind::Xtream => "xtream",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "m3u" | "m3u8" | "m3u_plus" => Some(SourceKind::M3u),
             "xmltv" | "epg" | "xml" => Some(SourceKind::Xmltv),
+            "xtream" | "xc" | "xtream-codes" => Some(SourceKind::Xtream),
             _ => None,
         }
+    }
+}
+
+/// The credentials of an Xtream account source, and what its provider
+/// said of it at the last refresh. The password is needed in clear to log
+/// in upstream, so it is stored; it is never shown (`Debug` masks it, and
+/// no face prints it).
+#[derive(Clone, PartialEq, Eq)]
+pub struct XtreamAccount {
+    pub username: String,
+    pub password: String,
+    /// The account's `max_connections` at the last refresh (0: unlimited
+    /// or not said): the source's cap unless the operator set one.
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for XtreamAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XtreamAccount")
+            .field("username", &self.username)
+            .field("password", &"***")
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// The connection cap a source is held to: the operator's when set (not
+/// 0), else the account's own (0: unlimited).
+pub fn effective_cap(operator: u32, account: u32) -> u32 {
+    if operator > 0 {
+        operator
+    } else {
+        account
     }
 }
 
@@ -95,9 +133,20 @@ pub struct Source {
     /// source (0: unlimited). tvgate never opens more.
     pub max_connections: u32,
     pub delivery: Delivery,
+    /// The account of an Xtream source (`None` for the other kinds).
+    pub account: Option<XtreamAccount>,
 }
 
 impl Source {
+    /// The cap the source is held to: the operator's, else its account's
+    /// (see [`effective_cap`]).
+    pub fn cap(&self) -> u32 {
+        effective_cap(
+            self.max_connections,
+            self.account.as_ref().map_or(0, |a| a.max_connections),
+        )
+    }
+
     /// What the last refresh skipped as an operator reads it: the kept
     /// diagnostics, then a note of how many more there were.
     pub fn diagnostic_rows(&self) -> impl Iterator<Item = DiagnosticRow<'_>> {
@@ -115,7 +164,7 @@ impl Source {
         SourceSettings {
             id: self.id,
             name: self.name.as_str().into(),
-            max_connections: self.max_connections,
+            max_connections: self.cap(),
             delivery: self.delivery,
             enabled: self.enabled,
         }
@@ -132,10 +181,11 @@ pub enum DiagnosticRow<'a> {
 }
 
 impl<'a> DiagnosticRow<'a> {
-    /// The line it is about (none for the note).
+    /// The line it is about (none for the note, nor for a problem that is
+    /// not about a line: line 0, an entry of an Xtream list).
     pub fn line(&self) -> Option<u64> {
         match self {
-            DiagnosticRow::Kept(d) => Some(d.line),
+            DiagnosticRow::Kept(d) => Some(d.line).filter(|l| *l > 0),
             DiagnosticRow::NotKept(_) => None,
         }
     }
@@ -192,6 +242,7 @@ mod tests {
             enabled: true,
             max_connections: 0,
             delivery: Delivery::Proxy,
+            account: None,
         };
         let shown = |s: &Source| {
             s.diagnostic_rows()
@@ -214,6 +265,25 @@ mod tests {
             .collect();
         assert_eq!(parts[0], (Some(3), "no URL".to_string()));
         assert_eq!(parts[2], (None, "... and 500 more not kept".to_string()));
+    }
+
+    #[test]
+    fn the_operators_cap_wins_over_the_accounts() {
+        assert_eq!(effective_cap(0, 0), 0);
+        assert_eq!(effective_cap(0, 2), 2);
+        assert_eq!(effective_cap(5, 2), 5);
+        let account = XtreamAccount {
+            username: "u".into(),
+            password: "secret".into(),
+            max_connections: 2,
+        };
+        let shown = format!("{account:?}");
+        assert!(
+            !shown.contains("secret") && shown.contains("***"),
+            "{shown}"
+        );
+        assert_eq!(SourceKind::parse("Xtream"), Some(SourceKind::Xtream));
+        assert_eq!(SourceKind::Xtream.as_str(), "xtream");
     }
 
     #[test]

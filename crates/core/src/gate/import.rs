@@ -26,6 +26,21 @@ pub enum SourceContent {
     Playlist(CatalogPlan),
     /// A guide's channels and programmes, planned as they were read.
     Guide(GuidePlan),
+    /// An Xtream account's catalog, its guide, and what it allows.
+    Account(AccountContent),
+}
+
+/// What an Xtream account's refresh read.
+#[derive(Debug)]
+pub struct AccountContent {
+    /// Live channels, movies and episodes, keyed by the provider's ids.
+    pub catalog: CatalogPlan,
+    /// The account's guide (`xmltv.php`); `None` when it could not be
+    /// read (the reason is among the diagnostics): the guide stored
+    /// before stays.
+    pub guide: Option<GuidePlan>,
+    /// The account's `max_connections` (0: unlimited or not said).
+    pub max_connections: u32,
 }
 
 /// A source as its refresh parsed it: the content and every line the
@@ -64,6 +79,17 @@ impl RefreshReport {
             ),
             SourceKind::Xmltv => format!(
                 "{} guide channels, {} programmes, {} problems skipped",
+                self.channels,
+                self.programmes,
+                self.diagnostics.len()
+            ),
+            SourceKind::Xtream => format!(
+                "{} live channels, {} movies, {} episodes in {} series ({} removed), {} guide channels, {} programmes, {} problems skipped",
+                self.items.live,
+                self.items.movies,
+                self.items.episodes,
+                self.items.series,
+                self.items.removed,
                 self.channels,
                 self.programmes,
                 self.diagnostics.len()
@@ -139,6 +165,32 @@ impl Gate {
                     .await
                     .map_err(|e| format!("storing the guide: {e}"))?;
                 report.programmes
+            }
+            SourceContent::Account(account) => {
+                report.items = self
+                    .store
+                    .replace_items(source, account.catalog, now)
+                    .await
+                    .map_err(|e| format!("storing the catalog: {e}"))?;
+                self.store
+                    .set_account_connections(source, account.max_connections)
+                    .await
+                    .map_err(|e| format!("storing the account's connection cap: {e}"))?;
+                // The catalog is in; a guide that cannot be stored is a
+                // problem of this refresh, not a reason to call it failed.
+                if let Some(guide) = account.guide {
+                    let channels = guide.channels().len() as u64;
+                    match self.store.replace_guide(source, guide).await {
+                        Ok(programmes) => {
+                            report.channels = channels;
+                            report.programmes = programmes;
+                        }
+                        Err(e) => report
+                            .diagnostics
+                            .push(Diagnostic::new(0, format!("the guide was not stored: {e}"))),
+                    }
+                }
+                report.items.live + report.items.movies + report.items.episodes
             }
         };
         Ok((report, item_count))

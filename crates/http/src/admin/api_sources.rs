@@ -24,7 +24,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Json;
 use serde_json::{json, Value};
-use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind};
+use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind, XtreamAccount};
 use tvgate_core::gate::MAX_STREAM_PAGE;
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
@@ -101,6 +101,12 @@ fn source_json(app: &App, s: &Source) -> Value {
         "max_connections": s.max_connections,
         "delivery": s.delivery.as_str(),
         "refresh": refresh,
+        // An Xtream account: its username and the cap its provider said;
+        // the password is never shown back.
+        "account": s.account.as_ref().map(|a| json!({
+            "username": a.username,
+            "max_connections": a.max_connections,
+        })),
     })
 }
 
@@ -179,11 +185,12 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
     let mut f = Fields(object(&body)?);
     let kind = f
         .string("kind")?
-        .ok_or_else(|| ApiError::bad_request("kind is required (m3u or xmltv)"))?;
+        .ok_or_else(|| ApiError::bad_request("kind is required (m3u, xmltv or xtream)"))?;
     let kind = match kind.trim().to_ascii_lowercase().as_str() {
         "m3u" => SourceKind::M3u,
         "xmltv" => SourceKind::Xmltv,
-        _ => return Err(ApiError::bad_request("kind must be m3u or xmltv")),
+        "xtream" => SourceKind::Xtream,
+        _ => return Err(ApiError::bad_request("kind must be m3u, xmltv or xtream")),
     };
     let location = f
         .string("location")?
@@ -191,19 +198,36 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
     let name = f.string("name")?.unwrap_or_default();
     let max_connections = f.u32("max_connections")?.unwrap_or(0);
     let delivery = delivery(&mut f)?.unwrap_or_default();
+    let username = f.string("username")?;
+    let password = f.string("password")?;
     f.finish()?;
-    tvgate_core::gate::check_web_location(&location, app.settings.source_files_dir.as_deref())?;
-    let source = app
-        .gate
-        .add_source(NewSource {
-            kind,
-            location,
-            name,
-            created_at: app.now(),
-            max_connections,
-            delivery,
-        })
-        .await?;
+    let new = NewSource {
+        kind,
+        location,
+        name,
+        created_at: app.now(),
+        max_connections,
+        delivery,
+    };
+    let source = if kind == SourceKind::Xtream {
+        let account = XtreamAccount {
+            username: username.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+            max_connections: 0,
+        };
+        app.gate.add_account_source(new, account).await?
+    } else {
+        if username.is_some() || password.is_some() {
+            return Err(ApiError::bad_request(
+                "username and password are for an xtream source",
+            ));
+        }
+        tvgate_core::gate::check_web_location(
+            &new.location,
+            app.settings.source_files_dir.as_deref(),
+        )?;
+        app.gate.add_source(new).await?
+    };
     tracing::info!(
         token = op.token,
         admin = %op.admin,
@@ -229,9 +253,24 @@ async fn edit_source(
         max_connections: f.u32("max_connections")?,
         delivery: delivery(&mut f)?,
     };
+    let username = f.string("username")?;
+    let password = f.string("password")?;
     f.finish()?;
-    let source = app.gate.update_source(id, patch).await?;
-    ok(source_json(&app, &source))
+    let mut source = None;
+    if username.is_some() || password.is_some() {
+        source = Some(
+            app.gate
+                .set_source_credentials(id, username, password)
+                .await?,
+        );
+    }
+    if !patch.is_empty() || source.is_none() {
+        source = Some(app.gate.update_source(id, patch).await?);
+    }
+    match source {
+        Some(source) => ok(source_json(&app, &source)),
+        None => Err(ApiError::not_found(format!("source {id}"))),
+    }
 }
 
 async fn remove_source(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {

@@ -23,7 +23,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
-use tvgate_core::catalog::{Delivery, Source, SourceKind};
+use tvgate_core::catalog::{Delivery, Source, SourceKind, XtreamAccount};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, StreamQuery};
 use tvgate_formats::{redact_location, redact_url};
@@ -127,6 +127,25 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
             " "
             button type="submit" { "Add and import" }
         }
+        h2 { "Add an Xtream account" }
+        form method="post" action="/admin/sources" {
+            (csrf)
+            input type="hidden" name="kind" value="xtream";
+            label { "Server URL " input name="location" required placeholder="http://provider.example:8080"; } " "
+            label { "Username " input name="username" required autocomplete="off"; } " "
+            label { "Password " input name="password" type="password" required autocomplete="new-password"; } " "
+            label { "Name (empty: from the server) " input name="name"; } " "
+            label { "Connections (0: the account's own) " input name="max_connections" type="number" min="0" value="0"; } " "
+            label {
+                "Delivery "
+                select name="delivery" {
+                    option value="proxy" { "proxy" }
+                    option value="redirect" { "redirect" }
+                }
+            }
+            " "
+            button type="submit" { "Add and import" }
+        }
         h2 { "Sources (" (sources.len()) ")" }
         table {
             thead {
@@ -176,8 +195,9 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
 }
 
 /// `POST /admin/sources` (form: `kind`, `location`, `name`,
-/// `max_connections`, `delivery`): records the source and goes to its
-/// first refresh's progress.
+/// `max_connections`, `delivery`, and for `xtream` `username` and
+/// `password`): records the source and goes to its first refresh's
+/// progress.
 async fn add_source(
     State(app): State<App>,
     ConsoleForm { session, form, .. }: ConsoleForm,
@@ -186,7 +206,14 @@ async fn add_source(
     let kind = match field(&form, "kind").map(str::trim) {
         Some("m3u") => SourceKind::M3u,
         Some("xmltv") => SourceKind::Xmltv,
-        _ => return result(StatusCode::BAD_REQUEST, "kind must be m3u or xmltv", back),
+        Some("xtream") => SourceKind::Xtream,
+        _ => {
+            return result(
+                StatusCode::BAD_REQUEST,
+                "kind must be m3u, xmltv or xtream",
+                back,
+            )
+        }
     };
     let max_connections = match number(&form, "max_connections", 0..=u32::MAX) {
         Ok(n) => n.unwrap_or(0),
@@ -209,22 +236,33 @@ async fn add_source(
         },
     };
     let location = field(&form, "location").unwrap_or_default().to_string();
-    if let Err(e) =
-        tvgate_core::gate::check_web_location(&location, app.settings.source_files_dir.as_deref())
-    {
-        return gate_failed(e, back);
-    }
-    let added = app
-        .gate
-        .add_source(NewSource {
-            kind,
-            location,
-            name: field(&form, "name").unwrap_or_default().to_string(),
-            created_at: app.now(),
-            max_connections,
-            delivery,
-        })
-        .await;
+    let new = NewSource {
+        kind,
+        location,
+        name: field(&form, "name").unwrap_or_default().to_string(),
+        created_at: app.now(),
+        max_connections,
+        delivery,
+    };
+    let added = if kind == SourceKind::Xtream {
+        let account = XtreamAccount {
+            username: field(&form, "username")
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            password: field(&form, "password").unwrap_or_default().to_string(),
+            max_connections: 0,
+        };
+        app.gate.add_account_source(new, account).await
+    } else {
+        if let Err(e) = tvgate_core::gate::check_web_location(
+            &new.location,
+            app.settings.source_files_dir.as_deref(),
+        ) {
+            return gate_failed(e, back);
+        }
+        app.gate.add_source(new).await
+    };
     match added {
         Ok(source) => {
             tracing::info!(admin = %session.admin, source = source.id.0, "source added in the console");
@@ -432,7 +470,14 @@ async fn source_page(
             (redact_location(&source.location)) "; "
             @if source.enabled { "enabled" } @else { "disabled (players see none of it)" }
             "; last refresh " (source.last_refresh.map(when).unwrap_or_else(|| "never".into()))
-            "; " (source.item_count) " item(s). "
+            "; " (source.item_count) " item(s)"
+            @if let Some(a) = &source.account {
+                "; account " b { (a.username) }
+                @if source.max_connections == 0 && a.max_connections > 0 {
+                    ", " (a.max_connections) " connection(s) (the account's)"
+                }
+            }
+            ". "
             a href={ "/admin/sources/" (source.id.0) "/refresh" } { "Last refresh job" }
         }
         @if let Some(e) = &source.last_error {

@@ -82,6 +82,7 @@ mod tests {
             enabled,
             max_connections: 0,
             delivery: Delivery::Proxy,
+            account: None,
         }
     }
 

@@ -246,7 +246,8 @@ pub fn describe(app: &App, denial: &Denial) -> String {
 /// credentials (one answer for an unknown user and a wrong password), 429
 /// with `Retry-After` over the failure budget, 503 for the provider's
 /// limit and for a shared connection ledger that does not answer (temporary
-/// conditions, not the subscriber's), 403 otherwise.
+/// conditions, not the subscriber's), 404 for catch-up of a moment the
+/// channel's archive does not hold, 403 otherwise.
 pub fn text(denial: &Denial, describe: impl Fn(&Denial) -> String) -> Response {
     let (status, body) = match denial {
         Denial::InvalidCredentials => (
@@ -259,6 +260,10 @@ pub fn text(denial: &Denial, describe: impl Fn(&Denial) -> String) -> Response {
         ),
         Denial::SourceAtCapacity | Denial::LedgerUnavailable => (
             StatusCode::SERVICE_UNAVAILABLE,
+            format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
+        ),
+        Denial::NoArchive { .. } => (
+            StatusCode::NOT_FOUND,
             format!("{}: {}\n", denial.code(), denial.message(|t| t.to_string())),
         ),
         other => (

@@ -25,7 +25,9 @@
 use super::guide;
 use super::sources::ensure_exists;
 use super::{bump, lock_catalog, opt_text, text, Context, Half};
-use crate::codec::{check_public_id, decode_category, kind_name, order_categories};
+use crate::codec::{
+    check_public_id, decode_catchup, decode_category, encode_catchup, kind_name, order_categories,
+};
 use deadpool_postgres::{GenericClient, Object, Transaction};
 use futures::{pin_mut, TryStreamExt};
 use std::collections::{HashMap, HashSet};
@@ -197,6 +199,8 @@ const INCOMING_TYPES: &[Type] = &[
     Type::INT8, // series_id
     Type::INT8, // season
     Type::INT8, // episode
+    Type::TEXT, // catchup
+    Type::TEXT, // catchup_source
 ];
 
 /// A stored stream `s` and an incoming item `i` with the same key: by the
@@ -207,7 +211,8 @@ const SAME_KEY: &str = "md5(s.key) = md5(i.key) AND s.key = i.key";
 /// The columns streams are written with, shared by the update, the
 /// insert and the "did it change" comparison.
 const ITEM_COLUMNS: &str = "kind, position, name, category_id, epg_id, logo, url, container, \
-                            is_adult, archive_days, series_id, season, episode";
+                            is_adult, archive_days, series_id, season, episode, catchup, \
+                            catchup_source";
 
 pub(super) async fn replace_items(
     c: &mut Object,
@@ -226,7 +231,8 @@ pub(super) async fn replace_items(
              key TEXT NOT NULL, kind TEXT NOT NULL, position BIGINT NOT NULL,
              name TEXT NOT NULL, category_id BIGINT, epg_id TEXT, logo TEXT NOT NULL,
              url TEXT NOT NULL, container TEXT NOT NULL, is_adult BOOLEAN NOT NULL,
-             archive_days BIGINT NOT NULL, series_id BIGINT, season BIGINT, episode BIGINT
+             archive_days BIGINT NOT NULL, series_id BIGINT, season BIGINT, episode BIGINT,
+             catchup TEXT, catchup_source TEXT
          ) ON COMMIT DROP",
     )
     .await
@@ -249,7 +255,9 @@ pub(super) async fn replace_items(
             let epg_id = opt_text(item.epg_id.as_deref());
             let logo = text(item.logo.as_deref().unwrap_or(""));
             let container = text(item.container.as_deref().unwrap_or(""));
-            let row: [&(dyn ToSql + Sync); 14] = [
+            let (catchup, catchup_source) = encode_catchup(item.catchup.as_ref());
+            let catchup_source = opt_text(catchup_source);
+            let row: [&(dyn ToSql + Sync); 16] = [
                 &key,
                 &kind_name(item.kind),
                 &position,
@@ -264,6 +272,8 @@ pub(super) async fn replace_items(
                 &series,
                 &season,
                 &episode,
+                &catchup,
+                &catchup_source,
             ];
             writer.as_mut().write(&row).await.ctx(IMPORT)?;
         }
@@ -414,7 +424,7 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<CatalogData> {
     copy_out(
         &tx,
         "SELECT id, source_id, name, category_id, epg_id, logo, url, added, is_adult,
-                archive_days
+                archive_days, catchup, catchup_source
          FROM streams WHERE kind = 'live' AND enabled ORDER BY source_id, position, id",
         &[
             Type::INT8,
@@ -427,19 +437,30 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<CatalogData> {
             Type::INT8,
             Type::BOOL,
             Type::INT8,
+            Type::TEXT,
+            Type::TEXT,
         ],
         CONTEXT,
         |row| {
             let category: Option<i64> = row.try_get(3).ctx(CONTEXT)?;
+            let id: i64 = row.try_get(0).ctx(CONTEXT)?;
+            let archive_days = small(row.try_get(9).ctx(CONTEXT)?);
+            if archive_days > 0 {
+                let kind: Option<&str> = row.try_get(10).ctx(CONTEXT)?;
+                let source: Option<&str> = row.try_get(11).ctx(CONTEXT)?;
+                if let Some(c) = decode_catchup(id, kind, source) {
+                    data.catchups.push((StreamId(public_id(id, CONTEXT)?), c));
+                }
+            }
             data.live.push(LiveChannel {
-                id: StreamId(public_id(row.try_get(0).ctx(CONTEXT)?, CONTEXT)?),
+                id: StreamId(public_id(id, CONTEXT)?),
                 source: SourceId(row.try_get(1).ctx(CONTEXT)?),
                 category: category
                     .map(|c| public_id(c, CONTEXT).map(CategoryId))
                     .transpose()?,
                 added: row.try_get(7).ctx(CONTEXT)?,
                 is_adult: row.try_get(8).ctx(CONTEXT)?,
-                archive_days: small(row.try_get(9).ctx(CONTEXT)?),
+                archive_days,
                 // Borrowed from the row: the packed text is the only copy.
                 text: LiveText::new(
                     row.try_get::<&str>(2).ctx(CONTEXT)?,

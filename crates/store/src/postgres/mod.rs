@@ -59,7 +59,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, Source};
+use tvgate_core::catalog::{CatalogData, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -500,6 +500,20 @@ impl Store for PgStore {
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()> {
         let mut c = self.client("updating a source").await?;
         sources::update(&mut c, id, patch).await
+    }
+
+    async fn set_source_account(
+        &self,
+        id: SourceId,
+        account: Option<XtreamAccount>,
+    ) -> StoreResult<()> {
+        let mut c = self.client("storing a source's account").await?;
+        sources::set_account(&mut c, id, account).await
+    }
+
+    async fn set_account_connections(&self, id: SourceId, max: u32) -> StoreResult<()> {
+        let mut c = self.client("storing an account's connection cap").await?;
+        sources::set_account_connections(&mut c, id, max).await
     }
 
     async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()> {

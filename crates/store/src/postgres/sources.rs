@@ -12,7 +12,8 @@ use crate::codec::{
 };
 use deadpool_postgres::{GenericClient, Object};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings};
+use tvgate_core::catalog::source::effective_cap;
+use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings, XtreamAccount};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 use tvgate_formats::Diagnostic;
@@ -66,7 +67,8 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
     for row in tx
         .query(
             "SELECT id, kind, location, name, created_at, enabled, last_refresh,
-                    item_count, last_error, diagnostic_count, max_connections, delivery
+                    item_count, last_error, diagnostic_count, max_connections, delivery,
+                    account_username, account_password, account_max_connections
              FROM sources ORDER BY id",
             &[],
         )
@@ -80,6 +82,14 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
         let cap: i64 = row.try_get(10).ctx(CONTEXT)?;
         let delivery: String = row.try_get(11).ctx(CONTEXT)?;
         let (max_connections, delivery) = relay_settings(id, cap, &delivery);
+        let username: Option<String> = row.try_get(12).ctx(CONTEXT)?;
+        let password: Option<String> = row.try_get(13).ctx(CONTEXT)?;
+        let account_cap: i64 = row.try_get(14).ctx(CONTEXT)?;
+        let account = username.map(|username| XtreamAccount {
+            username,
+            password: password.unwrap_or_default(),
+            max_connections: u32::try_from(account_cap).unwrap_or(0),
+        });
         let mut source = Source {
             id: SourceId(id),
             kind: SourceKind::M3u,
@@ -94,6 +104,7 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
             enabled: row.try_get(5).ctx(CONTEXT)?,
             max_connections,
             delivery,
+            account,
         };
         match SourceKind::parse(&kind_text) {
             Some(kind) => source.kind = kind,
@@ -102,7 +113,7 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
                 tracing::warn!(source = id, kind = %kind_text, "stored source has an unknown kind; loaded as disabled");
                 source.enabled = false;
                 source.last_error = Some(format!(
-                    "the stored kind {kind_text:?} is unknown (expected m3u or xmltv)"
+                    "the stored kind {kind_text:?} is unknown (expected m3u, xmltv or xtream)"
                 ));
             }
         }
@@ -118,7 +129,8 @@ pub(super) async fn load_settings(c: &impl GenericClient) -> StoreResult<Vec<Sou
     const CONTEXT: &str = "loading sources' settings";
     let rows = c
         .query(
-            "SELECT id, name, max_connections, delivery, enabled FROM sources ORDER BY id",
+            "SELECT id, name, max_connections, delivery, enabled, account_max_connections
+             FROM sources ORDER BY id",
             &[],
         )
         .await
@@ -130,10 +142,14 @@ pub(super) async fn load_settings(c: &impl GenericClient) -> StoreResult<Vec<Sou
         let cap: i64 = row.try_get(2).ctx(CONTEXT)?;
         let delivery: String = row.try_get(3).ctx(CONTEXT)?;
         let (max_connections, delivery) = relay_settings(id, cap, &delivery);
+        let account_cap: i64 = row.try_get(5).ctx(CONTEXT)?;
         all.push(SourceSettings {
             id: SourceId(id),
             name: name.into(),
-            max_connections,
+            max_connections: effective_cap(
+                max_connections,
+                u32::try_from(account_cap).unwrap_or(0),
+            ),
             delivery,
             enabled: row.try_get(4).ctx(CONTEXT)?,
         });
@@ -202,7 +218,61 @@ pub(super) async fn insert(c: &mut Object, s: NewSource) -> StoreResult<Source> 
         enabled: true,
         max_connections: s.max_connections,
         delivery: s.delivery,
+        account: None,
     })
+}
+
+pub(super) async fn set_account(
+    c: &mut Object,
+    id: SourceId,
+    account: Option<XtreamAccount>,
+) -> StoreResult<()> {
+    const CONTEXT: &str = "storing a source's account";
+    let tx = c.transaction().await.ctx(CONTEXT)?;
+    let (username, password, cap) = match &account {
+        Some(a) => (
+            Some(text(&a.username)),
+            Some(text(&a.password)),
+            a.max_connections,
+        ),
+        None => (None, None, 0),
+    };
+    let changed = tx
+        .execute(
+            "UPDATE sources SET account_username = $2, account_password = $3,
+                 account_max_connections = $4
+             WHERE id = $1",
+            &[&id.0, &username, &password, &int(cap)],
+        )
+        .await
+        .ctx(CONTEXT)?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    bump(&tx, Half::Catalog).await?;
+    tx.commit().await.ctx(CONTEXT)
+}
+
+pub(super) async fn set_account_connections(
+    c: &mut Object,
+    id: SourceId,
+    max: u32,
+) -> StoreResult<()> {
+    const CONTEXT: &str = "storing an account's connection cap";
+    let tx = c.transaction().await.ctx(CONTEXT)?;
+    ensure_exists(&tx, id).await?;
+    let changed = tx
+        .execute(
+            "UPDATE sources SET account_max_connections = $2
+             WHERE id = $1 AND account_username IS NOT NULL AND account_max_connections <> $2",
+            &[&id.0, &int(max)],
+        )
+        .await
+        .ctx(CONTEXT)?;
+    if changed > 0 {
+        bump(&tx, Half::Catalog).await?;
+    }
+    tx.commit().await.ctx(CONTEXT)
 }
 
 pub(super) async fn record_refresh(

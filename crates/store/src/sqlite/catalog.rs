@@ -27,7 +27,9 @@
 use super::guide;
 use super::sources::ensure_exists;
 use super::{bump, Context, Half};
-use crate::codec::{check_public_id, decode_category, kind_name, order_categories};
+use crate::codec::{
+    check_public_id, decode_catchup, decode_category, encode_catchup, kind_name, order_categories,
+};
 use rusqlite::types::{FromSqlError, Type};
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
@@ -155,15 +157,17 @@ pub(super) fn replace_items(
             .prepare(
                 "INSERT INTO streams (source_id, key, kind, position, name, category_id, epg_id,
                      logo, url, container, is_adult, archive_days, added, series_id, season,
-                     episode)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                     episode, catchup, catchup_source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18)",
             )
             .ctx(IMPORT)?;
         let mut update = tx
             .prepare(
                 "UPDATE streams SET kind = ?2, position = ?3, name = ?4, category_id = ?5,
                      epg_id = ?6, logo = ?7, url = ?8, container = ?9, is_adult = ?10,
-                     archive_days = ?11, series_id = ?12, season = ?13, episode = ?14
+                     archive_days = ?11, series_id = ?12, season = ?13, episode = ?14,
+                     catchup = ?15, catchup_source = ?16
                  WHERE id = ?1",
             )
             .ctx(IMPORT)?;
@@ -174,6 +178,7 @@ pub(super) fn replace_items(
             let episode = item.episode.map(|e| e.episode);
             let logo = item.logo.as_deref().unwrap_or("");
             let container = item.container.as_deref().unwrap_or("");
+            let (catchup, catchup_source) = encode_catchup(item.catchup.as_ref());
             match existing.get_mut(item.key.as_str()) {
                 Some(old) => {
                     old.seen = true;
@@ -197,6 +202,8 @@ pub(super) fn replace_items(
                             series_id,
                             season,
                             episode,
+                            catchup,
+                            catchup_source,
                         ])
                         .ctx(IMPORT)?;
                 }
@@ -220,6 +227,8 @@ pub(super) fn replace_items(
                             series_id,
                             season,
                             episode,
+                            catchup,
+                            catchup_source,
                         ])
                         .ctx(IMPORT)?;
                     check_public_id(tx.last_insert_rowid(), "stream")?;
@@ -273,19 +282,29 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<CatalogData> {
         let mut stmt = tx
             .prepare(
                 "SELECT id, source_id, name, category_id, epg_id, logo, url, added, is_adult,
-                        archive_days
+                        archive_days, catchup, catchup_source
                  FROM streams WHERE kind = 'live' AND enabled = 1 ORDER BY source_id, position, id",
             )
             .ctx(CONTEXT)?;
+        let catchups = &mut data.catchups;
         let rows = stmt
             .query_map([], |row| {
+                let archive_days: u16 = row.get(9)?;
+                if archive_days > 0 {
+                    let id: i64 = row.get(0)?;
+                    let kind = optional_text(row, 10)?;
+                    let source = optional_text(row, 11)?;
+                    if let Some(c) = decode_catchup(id, kind, source) {
+                        catchups.push((StreamId(id as u32), c));
+                    }
+                }
                 Ok(LiveChannel {
                     id: StreamId(row.get(0)?),
                     source: SourceId(row.get(1)?),
                     category: row.get::<_, Option<u32>>(3)?.map(CategoryId),
                     added: row.get(7)?,
                     is_adult: row.get(8)?,
-                    archive_days: row.get(9)?,
+                    archive_days,
                     // Borrowed from the row: the packed text is the only copy.
                     text: LiveText::new(
                         text(row, 2)?,

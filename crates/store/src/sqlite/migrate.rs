@@ -15,6 +15,14 @@
 //! A database whose version is newer than the newest migration here was
 //! written by a newer tvgate; opening it is refused rather than risk
 //! writing rows an older schema does not describe.
+//!
+//! Foreign keys are off while migrations run: SQLite changes a constraint
+//! by rebuilding the table (create, copy, drop, rename; 0011 does it to
+//! `sources`), and dropping a table others point at with foreign keys on
+//! would cascade its deletion to them. The pragma cannot change inside a
+//! transaction, so it is set around the whole run, and each migration runs
+//! `PRAGMA foreign_key_check` before it commits: it never leaves a row
+//! pointing nowhere.
 
 use super::Context;
 use crate::migrations::{from_the_future, MIGRATIONS};
@@ -55,6 +63,24 @@ pub(crate) fn current_version(conn: &Connection) -> StoreResult<i64> {
 /// Every step (even one already applied) checks the version under the write
 /// lock, so a database from the future is refused before anything is written.
 pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    const CONTEXT: &str = "setting foreign keys around the schema migrations";
+    let enforced: i64 = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .ctx(CONTEXT)?;
+    conn.pragma_update(None, "foreign_keys", "OFF")
+        .ctx(CONTEXT)?;
+    let outcome = apply(conn);
+    conn.pragma_update(
+        None,
+        "foreign_keys",
+        if enforced == 1 { "ON" } else { "OFF" },
+    )
+    .ctx(CONTEXT)?;
+    outcome
+}
+
+/// Applies every missing version (foreign keys off: see the module doc).
+fn apply(conn: &mut Connection) -> StoreResult<()> {
     let latest = latest_version();
     for migration in MIGRATIONS {
         let tx = conn
@@ -87,6 +113,19 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<()> {
                 context: "applying a schema migration",
                 message: format!("{:04}_{}: {e}", migration.version, migration.name),
             })?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()
+            .ctx("checking foreign keys after a schema migration")?;
+        if let Some(table) = dangling {
+            return Err(StoreError::Backend {
+                context: "applying a schema migration",
+                message: format!(
+                    "{:04}_{}: a row of {table} would point nowhere",
+                    migration.version, migration.name
+                ),
+            });
+        }
         tx.execute(
             "INSERT INTO schema_version (version, name, applied_at)
              VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
@@ -183,6 +222,63 @@ mod tests {
                 (0, "no line at all".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn rebuilding_sources_keeps_its_items_its_counter_and_foreign_keys() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute_batch(CREATE_VERSION_TABLE).unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version < 11) {
+            conn.execute_batch(m.sqlite).unwrap();
+            conn.execute(
+                "INSERT INTO schema_version VALUES (?1, ?2, 0)",
+                (m.version, m.name),
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO sources (kind, location, name, created_at, max_connections, delivery)
+                 VALUES ('m3u', '/a.m3u', 'a', 0, 2, 'redirect'), ('m3u', '/b.m3u', 'b', 0, 0, 'proxy');
+             INSERT INTO streams (source_id, key, kind, position, name, url, added, archive_days)
+                 VALUES (1, 'k', 'live', 0, 'C', 'http://up/live/u/p/1.ts', 0, 3);
+             DELETE FROM sources WHERE id = 2;",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let fk: i64 = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1, "foreign keys are on again");
+        let row: (String, i64, String) = conn
+            .query_row(
+                "SELECT name, max_connections, delivery FROM sources WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("a".to_string(), 2, "redirect".to_string()));
+        // The deleted source's id is not handed out again.
+        conn.execute(
+            "INSERT INTO sources (kind, location, name, created_at, account_username, account_password)
+             VALUES ('xtream', 'http://xc', 'x', 0, 'u', 'p')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(conn.last_insert_rowid(), 3);
+        // Streams still point at sources: deleting one cascades.
+        conn.execute("DELETE FROM sources WHERE id = 1", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM streams", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+        let bad = conn.execute(
+            "INSERT INTO streams (source_id, key, kind, position, name, url, added)
+             VALUES (99, 'k', 'live', 0, 'C', 'u', 0)",
+            [],
+        );
+        assert!(bad.is_err(), "foreign keys enforced on the new table");
     }
 
     #[test]

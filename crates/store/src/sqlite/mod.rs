@@ -52,7 +52,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, Source};
+use tvgate_core::catalog::{CatalogData, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -526,6 +526,24 @@ impl Store for SqliteStore {
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()> {
         self.write("updating a source", move |c| sources::update(c, id, patch))
             .await
+    }
+
+    async fn set_source_account(
+        &self,
+        id: SourceId,
+        account: Option<XtreamAccount>,
+    ) -> StoreResult<()> {
+        self.write("storing a source's account", move |c| {
+            sources::set_account(c, id, account)
+        })
+        .await
+    }
+
+    async fn set_account_connections(&self, id: SourceId, max: u32) -> StoreResult<()> {
+        self.write("storing an account's connection cap", move |c| {
+            sources::set_account_connections(c, id, max)
+        })
+        .await
     }
 
     async fn set_backups(&self, stream: StreamId, urls: Vec<String>) -> StoreResult<()> {

@@ -24,7 +24,8 @@ use super::{bump, Context, Half};
 use crate::codec::{check_public_id, count_to_sql, truncate, MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings};
+use tvgate_core::catalog::source::effective_cap;
+use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings, XtreamAccount};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 use tvgate_formats::Diagnostic;
@@ -70,7 +71,8 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
         let mut stmt = tx
             .prepare(
                 "SELECT id, kind, location, name, created_at, enabled, last_refresh,
-                        item_count, last_error, diagnostic_count, max_connections, delivery
+                        item_count, last_error, diagnostic_count, max_connections, delivery,
+                        account_username, account_password, account_max_connections
                  FROM sources ORDER BY id",
             )
             .ctx(CONTEXT)?;
@@ -95,6 +97,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                 enabled: row.get(5).ctx(CONTEXT)?,
                 max_connections,
                 delivery,
+                account: account(row, 12)?,
             };
             match SourceKind::parse(&kind_text) {
                 Some(kind) => source.kind = kind,
@@ -103,7 +106,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                     tracing::warn!(source = id, kind = %kind_text, "stored source has an unknown kind; loaded as disabled");
                     source.enabled = false;
                     source.last_error = Some(format!(
-                        "the stored kind {kind_text:?} is unknown (expected m3u or xmltv)"
+                        "the stored kind {kind_text:?} is unknown (expected m3u, xmltv or xtream)"
                     ));
                 }
             }
@@ -123,12 +126,29 @@ fn relay_settings(id: i64, row: &rusqlite::Row<'_>, first: usize) -> StoreResult
     Ok(crate::codec::relay_settings(id, cap, &delivery))
 }
 
+/// The account in columns `first` (username), `first + 1` (password) and
+/// `first + 2` (the provider's cap); `None` without a username.
+fn account(row: &rusqlite::Row<'_>, first: usize) -> StoreResult<Option<XtreamAccount>> {
+    const CONTEXT: &str = "loading a source's account";
+    let username: Option<String> = row.get(first).ctx(CONTEXT)?;
+    let password: Option<String> = row.get(first + 1).ctx(CONTEXT)?;
+    let cap: i64 = row.get(first + 2).ctx(CONTEXT)?;
+    Ok(username.map(|username| XtreamAccount {
+        username,
+        password: password.unwrap_or_default(),
+        max_connections: u32::try_from(cap).unwrap_or(0),
+    }))
+}
+
 /// Every source's settings, for the catalog snapshot (inside its read
-/// transaction).
+/// transaction). The cap is the operator's, else the account's.
 pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings>> {
     const CONTEXT: &str = "loading sources' settings";
     let mut stmt = conn
-        .prepare("SELECT id, name, max_connections, delivery, enabled FROM sources ORDER BY id")
+        .prepare(
+            "SELECT id, name, max_connections, delivery, enabled, account_max_connections
+             FROM sources ORDER BY id",
+        )
         .ctx(CONTEXT)?;
     let mut rows = stmt.query([]).ctx(CONTEXT)?;
     let mut all = Vec::new();
@@ -136,10 +156,14 @@ pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings
         let id: i64 = row.get(0).ctx(CONTEXT)?;
         let name: String = row.get(1).ctx(CONTEXT)?;
         let (max_connections, delivery) = relay_settings(id, row, 2)?;
+        let account_cap: i64 = row.get(5).ctx(CONTEXT)?;
         all.push(SourceSettings {
             id: SourceId(id),
             name: name.into(),
-            max_connections,
+            max_connections: effective_cap(
+                max_connections,
+                u32::try_from(account_cap).unwrap_or(0),
+            ),
             delivery,
             enabled: row.get(4).ctx(CONTEXT)?,
         });
@@ -210,7 +234,59 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         enabled: true,
         max_connections: s.max_connections,
         delivery: s.delivery,
+        account: None,
     })
+}
+
+pub(super) fn set_account(
+    conn: &mut Connection,
+    id: SourceId,
+    account: Option<XtreamAccount>,
+) -> StoreResult<()> {
+    const CONTEXT: &str = "storing a source's account";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    let (username, password, cap) = match &account {
+        Some(a) => (Some(&a.username), Some(&a.password), a.max_connections),
+        None => (None, None, 0),
+    };
+    let changed = tx
+        .execute(
+            "UPDATE sources SET account_username = ?2, account_password = ?3,
+                 account_max_connections = ?4
+             WHERE id = ?1",
+            params![id.0, username, password, cap],
+        )
+        .ctx(CONTEXT)?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    bump(&tx, Half::Catalog)?;
+    tx.commit().ctx(CONTEXT)
+}
+
+pub(super) fn set_account_connections(
+    conn: &mut Connection,
+    id: SourceId,
+    max: u32,
+) -> StoreResult<()> {
+    const CONTEXT: &str = "storing an account's connection cap";
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .ctx(CONTEXT)?;
+    ensure_exists(&tx, id)?;
+    let changed = tx
+        .execute(
+            "UPDATE sources SET account_max_connections = ?2
+             WHERE id = ?1 AND account_username IS NOT NULL AND account_max_connections != ?2",
+            params![id.0, max],
+        )
+        .ctx(CONTEXT)?;
+    if changed > 0 {
+        bump(&tx, Half::Catalog)?;
+    }
+    tx.commit().ctx(CONTEXT)
 }
 
 pub(super) fn record_refresh(
