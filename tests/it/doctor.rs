@@ -13,7 +13,7 @@ use tvgate_doctor::input::Given;
 use tvgate_doctor::report::{self, Report};
 use tvgate_doctor::run::{Options, Quiet};
 
-fn options(server: &str, username: &str, password: &str) -> Options {
+pub(crate) fn options(server: &str, username: &str, password: &str) -> Options {
     Options {
         given: Given {
             server: Some(server.into()),
@@ -30,7 +30,7 @@ fn options(server: &str, username: &str, password: &str) -> Options {
 }
 
 /// Runs the doctor in-process and checks what every report must hold.
-async fn doctor(opts: Options, secrets: &[&str]) -> Report {
+pub(crate) async fn doctor(opts: Options, secrets: &[&str]) -> Report {
     let report = tvgate_doctor::run(&opts, &mut Quiet)
         .await
         .expect("doctor runs");
@@ -76,7 +76,7 @@ fn no_validator(why: &str) {
 
 /// Validates with jsonschema (Draft 2020-12): always under CI, and on
 /// development machines where it is installed.
-fn validate_schema(json: &str) {
+pub(crate) fn validate_schema(json: &str) {
     let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/doctor.schema.json");
     let script = "import json,sys\nfrom jsonschema import Draft202012Validator as V\ns=json.load(open(sys.argv[1]))\nV.check_schema(s)\nerrs=[e.message for e in V(s).iter_errors(json.load(sys.stdin))]\nprint(errs)\nsys.exit(1 if errs else 0)";
     let child = std::process::Command::new(python())
@@ -106,14 +106,14 @@ fn validate_schema(json: &str) {
     );
 }
 
-fn check<'a>(r: &'a Report, id: &str) -> &'a tvgate_doctor::Check {
+pub(crate) fn check<'a>(r: &'a Report, id: &str) -> &'a tvgate_doctor::Check {
     r.checks
         .iter()
         .find(|c| c.id == id)
         .unwrap_or_else(|| panic!("no check {id}:\n{}", report::render_text(r)))
 }
 
-fn verdict_is(r: &Report, cause: Cause, code: i32) {
+pub(crate) fn verdict_is(r: &Report, cause: Cause, code: i32) {
     assert_eq!(
         (r.diagnosis.cause, r.diagnosis.exit_code),
         (cause, code),
@@ -122,7 +122,7 @@ fn verdict_is(r: &Report, cause: Cause, code: i32) {
     );
 }
 
-async fn tvgate_with(
+pub(crate) async fn tvgate_with(
     username: &str,
     password: &str,
     tweak: impl FnOnce(&mut tvgate_core::gate::LineSpec),

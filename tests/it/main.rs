@@ -12,6 +12,7 @@ mod console;
 mod denials;
 mod devices;
 mod doctor;
+mod doctor_devices;
 mod frozen;
 mod harness;
 mod hls;

@@ -230,6 +230,7 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                 );
             }
         }
+        let mut ua_passed = false;
         if as_app && !matches!(accepted.outcome, Outcome::Accepted(_)) {
             run.progress.begin("Trying as other players");
             let mut tried = Vec::new();
@@ -239,6 +240,19 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                     account::login(&client, base, &creds.0, &creds.1, device.as_ref(), now).await;
                 if let Outcome::Accepted(_) = again.outcome {
                     tried.push(format!("as {}: accepted", agents::shown(ua)));
+                    // The refusal above was this app's, not the login's.
+                    for c in run
+                        .checks
+                        .iter_mut()
+                        .filter(|c| c.id == "account.login" && c.verdict == Verdict::Fault)
+                    {
+                        c.points_to = Some(Cause::ServerUnreachable);
+                        c.evidence.push(format!(
+                            "the same login is accepted as {} (below): the app is refused, not the login",
+                            agents::shown(ua)
+                        ));
+                    }
+                    ua_passed = true;
                     run.push(app_blocked(opts, "login", ua, &tried));
                     run.extend(again.checks.into_iter().map(|mut c| {
                         if c.id == "account.login" {
@@ -272,10 +286,13 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                 );
             }
         }
+        // Faults that stop playing; an app block another player got past
+        // does not (the rest is checked as that player).
         let faults_ok = run
             .checks
             .iter()
             .filter(|c| c.step == Step::Account && c.verdict == Verdict::Fault)
+            .filter(|c| !(ua_passed && (c.id == "account.login" || c.id == "account.user_agent")))
             .all(|c| c.points_to == Some(Cause::ConnectionLimit));
         if let Outcome::Accepted(info) = &accepted.outcome {
             if let Some(code) = info
