@@ -75,8 +75,9 @@ pub enum Command {
     #[command(subcommand)]
     Channel(ChannelCommand),
     /// Find out why a player says "Failed to Authorize": checks typing, DNS,
-    /// the connection, the line and a stream, names the cause, and writes
-    /// a support report (docs/doctor.md). Exit code: 0 works, 10 credentials,
+    /// the connection, the line (an Xtream login, an M3U link, or a Stalker
+    /// portal as a MAG box with --mac) and a stream, names the cause, and
+    /// writes a support report (docs/doctor.md). Exit code: 0 works, 10 credentials,
     /// 11 subscription, 12 connection limit, 13 device binding, 14 DNS
     /// blocking, 15 server unreachable, 2 unusable input.
     Doctor(DoctorArgs),

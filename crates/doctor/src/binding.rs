@@ -132,7 +132,7 @@ pub fn explain(
     let hint = parse(hint_text);
     let reset = match portal {
         Some(p) => format!(
-            "reset the binding yourself in the provider's portal ({p}: log in with your username and password, then \"Reset devices\"; once per day), then open the app again"
+            "reset the binding yourself in the provider's portal ({p}: log in with your username and password, then \"Reset devices\"; allowed once a day by default), then open the app again"
         ),
         None => "ask the provider to reset the binding (move it to this device)".to_string(),
     };

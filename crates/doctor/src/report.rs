@@ -195,7 +195,9 @@ fn scrub_password_params(text: &str) -> String {
 pub fn cause_label(cause: Cause) -> &'static str {
     match cause {
         Cause::Works => "It works from here",
-        Cause::Credentials => "Wrong username or password",
+        Cause::Credentials => {
+            "Login details not as the server expects (username, password or address)"
+        }
         Cause::Subscription => "Subscription ended or suspended",
         Cause::ConnectionLimit => "Connection limit reached",
         Cause::DeviceBinding => "Bound to another device (MAC)",
@@ -261,7 +263,7 @@ fn subject_lines(r: &Report) -> Vec<(&'static str, String)> {
             match s.method {
                 Method::Xtream => "Xtream Codes API".into(),
                 Method::M3u => "M3U link".into(),
-                Method::Stalker => "Stalker portal (not checked)".into(),
+                Method::Stalker => "Stalker portal (MAG box, by its MAC)".into(),
             },
         ),
         ("Device", s.device.clone().unwrap_or_else(none)),

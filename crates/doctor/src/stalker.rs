@@ -221,7 +221,7 @@ pub async fn check(
             Verdict::Fault,
         )
         .points_to(Cause::ServerUnreachable)
-        .fix("Check the portal address against the provider's e-mail (it usually ends in /c/ or /stalker_portal/c/), with its port.");
+        .fix("Check the portal address against the provider's e-mail (it usually ends in /c/ or /stalker_portal/c/), with its port. If the provider gave a username and password for an app rather than a portal for a box, run the doctor with --username and --password instead.");
         for t in tried {
             c = c.evidence(t);
         }
