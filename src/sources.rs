@@ -117,11 +117,12 @@ impl SourceImporter for Importer {
         &self,
         source: Source,
         progress: Arc<dyn Progress>,
+        accept_shrink: bool,
     ) -> futures::future::BoxFuture<'static, Result<String, String>> {
         let gate = self.gate.clone();
         let dir = self.data_dir.clone();
         Box::pin(async move {
-            refresh(&gate, &source, &dir, progress)
+            refresh_with(&gate, &source, &dir, progress, accept_shrink)
                 .await
                 .map(|report| report.summary(source.kind))
                 .map_err(|e| format!("{e:#}"))
@@ -197,13 +198,35 @@ pub async fn refresh(
     data_dir: &Path,
     progress: Arc<dyn Progress>,
 ) -> Result<RefreshReport> {
+    refresh_with(gate, source, data_dir, progress, false).await
+}
+
+/// [`refresh`], applied even when it removes more of the source's entries
+/// than the shrink guard allows when `accept_shrink` (the operator applies
+/// a held refresh: it is read again and imported).
+pub async fn refresh_with(
+    gate: &Arc<Gate>,
+    source: &Source,
+    data_dir: &Path,
+    progress: Arc<dyn Progress>,
+    accept_shrink: bool,
+) -> Result<RefreshReport> {
     let now = chrono::Utc::now().timestamp();
     let parsed = fetch(source, data_dir, &progress)
         .await
         .map_err(|e| format!("{e:#}"));
     progress.phase(Phase::Storing, None);
-    match gate.import_source(source.id, parsed, now).await {
+    match gate
+        .import_source_with(source.id, parsed, now, accept_shrink)
+        .await
+    {
         Ok(report) => Ok(report),
+        Err(GateError::RefreshHeld(held)) => anyhow::bail!(
+            "source {} ({}): the refresh is held, nothing was changed: {}",
+            source.id,
+            redact_location(&source.location),
+            held.reason
+        ),
         Err(GateError::ImportFailed(e)) => {
             anyhow::bail!(
                 "source {} ({}): {e}",
