@@ -13,6 +13,7 @@ mod denials;
 mod devices;
 mod doctor;
 mod frozen;
+mod guide_scale;
 mod harness;
 mod hls;
 mod hygiene;
