@@ -84,12 +84,16 @@ const QUALITY: &[&str] = &[
 
 /// A name as matching compares it (see the module doc).
 pub fn normalised(name: &str) -> String {
-    // Accents off: decompose, drop the combining marks, fold case.
-    let folded: String = name
-        .nfkd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    // Accents off: decompose, drop the combining marks, fold case (most
+    // names are ASCII, which needs no decomposition).
+    let folded: String = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        name.nfkd()
+            .filter(|c| !is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     let mut words: Vec<&str> = folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -148,6 +152,27 @@ pub(super) fn match_channels(
         }
     }
     let mut report = MatchReport::default();
+    if guide_channels.is_empty() && by_name.is_empty() {
+        // No guide channel to find by name: only ids can match (a
+        // million names are not normalised for nothing).
+        for c in live.iter() {
+            let own = c.epg_id().filter(|id| !id.is_empty());
+            let counted = if own.is_some_and(&has_programmes) {
+                GuideMatches {
+                    by_id: 1,
+                    ..GuideMatches::default()
+                }
+            } else {
+                GuideMatches {
+                    unmatched: 1,
+                    ..GuideMatches::default()
+                }
+            };
+            report.per_source.entry(c.source).or_default().add(counted);
+            report.total.add(counted);
+        }
+        return report;
+    }
     for c in live.iter_mut() {
         let mut counted = GuideMatches::default();
         let own = c.epg_id().filter(|id| !id.is_empty());
