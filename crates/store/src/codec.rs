@@ -392,6 +392,38 @@ pub(crate) fn decode_audit(row: AuditRow) -> DeviceAudit {
     }
 }
 
+/// A held refresh as its column holds it: `AT BEFORE AFTER REASON`, the
+/// three numbers and the reason separated by single spaces.
+pub(crate) fn held_to_sql(held: &tvgate_core::catalog::HeldRefresh) -> String {
+    format!("{} {} {} {}", held.at, held.before, held.after, held.reason)
+}
+
+/// Reads a `held` column back; a value that cannot be read still says a
+/// refresh is held (with the text as its reason), so the guard is never
+/// lost to a damaged row.
+pub(crate) fn held_from_sql(source: i64, text: &str) -> tvgate_core::catalog::HeldRefresh {
+    let mut parts = text.splitn(4, ' ');
+    let mut number = || parts.next().and_then(|p| p.parse::<i64>().ok());
+    let numbers = (number(), number(), number());
+    match numbers {
+        (Some(at), Some(before), Some(after)) => tvgate_core::catalog::HeldRefresh {
+            at,
+            before: u64::try_from(before).unwrap_or(0),
+            after: u64::try_from(after).unwrap_or(0),
+            reason: parts.next().unwrap_or_default().to_string(),
+        },
+        _ => {
+            tracing::warn!(source, "a held refresh's stored record cannot be read");
+            tvgate_core::catalog::HeldRefresh {
+                at: 0,
+                before: 0,
+                after: 0,
+                reason: text.to_string(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,37 +464,5 @@ mod tests {
     fn wildcards_in_a_search_match_themselves() {
         assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
         assert_eq!(like_pattern(""), "%%");
-    }
-}
-
-/// A held refresh as its column holds it: `AT BEFORE AFTER REASON`, the
-/// three numbers and the reason separated by single spaces.
-pub(crate) fn held_to_sql(held: &tvgate_core::catalog::HeldRefresh) -> String {
-    format!("{} {} {} {}", held.at, held.before, held.after, held.reason)
-}
-
-/// Reads a `held` column back; a value that cannot be read still says a
-/// refresh is held (with the text as its reason), so the guard is never
-/// lost to a damaged row.
-pub(crate) fn held_from_sql(source: i64, text: &str) -> tvgate_core::catalog::HeldRefresh {
-    let mut parts = text.splitn(4, ' ');
-    let mut number = || parts.next().and_then(|p| p.parse::<i64>().ok());
-    let numbers = (number(), number(), number());
-    match numbers {
-        (Some(at), Some(before), Some(after)) => tvgate_core::catalog::HeldRefresh {
-            at,
-            before: u64::try_from(before).unwrap_or(0),
-            after: u64::try_from(after).unwrap_or(0),
-            reason: parts.next().unwrap_or_default().to_string(),
-        },
-        _ => {
-            tracing::warn!(source, "a held refresh's stored record cannot be read");
-            tvgate_core::catalog::HeldRefresh {
-                at: 0,
-                before: 0,
-                after: 0,
-                reason: text.to_string(),
-            }
-        }
     }
 }
