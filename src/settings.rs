@@ -45,6 +45,7 @@ pub struct Settings {
     pub device_reset_cooldown_secs: u32,
     pub denial_log_days: u32,
     pub source_refresh_hours: u32,
+    pub refresh_shrink_guard: f64,
     pub stalker_portal: bool,
     pub stalker_login_required: bool,
     pub stalker_unknown_macs_per_minute: u32,
@@ -110,6 +111,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "device_reset_cooldown_secs", default: "86400", doc: "How often a subscriber may reset their own device binding (the next device then binds on its next contact); a reset within this many seconds is refused with the time left. The operator's `tvgate device reset` has no cooldown. See docs/devices.md." },
     SettingDoc { name: "denial_log_days", default: "30", doc: "Days the denial log (the console's and the API's refusals, the portal's recent refusals) keeps a refusal in the database; older ones are deleted at start and every hour. 0: kept forever. See docs/denials.md." },
     SettingDoc { name: "source_refresh_hours", default: "24", doc: "Hours between automatic re-imports of each enabled source (playlists and guides), counted from its last refresh; run in the background like a refresh started from the console. 0: only by hand (`tvgate source refresh`, the console, the API)." },
+    SettingDoc { name: "refresh_shrink_guard", default: "0.3", doc: "The share of a source's entries (a guide's programmes) a refresh may remove before it is held instead of applied: a provider that answers half a list, an empty one or an account cut to a trial must not empty the catalog. A held refresh keeps the items stored before, shows its reason in `tvgate source list`, the console and the API, and is applied by the operator (`tvgate source refresh ID --accept-shrink`, the console's button, `POST /api/v1/sources/{id}/refresh?accept_shrink=true`). Between 0 and 1; 1: never hold. See docs/sources.md." },
     SettingDoc { name: "stalker_portal", default: "true", doc: "Serve the Stalker/Ministra portal for MAG boxes and emulators (`/portal.php`, `/c/portal.php`, `/server/load.php`, `/stalker_portal/...`); `false` answers 404 there. See docs/stalker.md." },
     SettingDoc { name: "stalker_login_required", default: "false", doc: "MAG boxes must also prove the line's username and password (`stb do_auth`) after the MAC identifies it." },
     SettingDoc { name: "stalker_unknown_macs_per_minute", default: "5", doc: "Distinct unknown MACs one address may try per minute before it is blocked as a MAC scan (0: no limit)." },
@@ -162,6 +164,7 @@ impl Default for Settings {
             device_reset_cooldown_secs: 86_400,
             denial_log_days: 30,
             source_refresh_hours: 24,
+            refresh_shrink_guard: 0.3,
             stalker_portal: true,
             stalker_login_required: false,
             stalker_unknown_macs_per_minute: 5,
@@ -267,6 +270,12 @@ impl Settings {
             return Err(SettingsError::Invalid(format!(
                 "connection_limit_policy {:?}: use refuse or newest_wins",
                 self.connection_limit_policy
+            )));
+        }
+        if tvgate_core::catalog::ShrinkGuard::from_fraction(self.refresh_shrink_guard).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "refresh_shrink_guard {}: use a share between 0 and 1 (0.3: a refresh may remove 30 % of a source's entries; 1: never hold)",
+                self.refresh_shrink_guard
             )));
         }
         if self.lease_ttl_secs < 3 {

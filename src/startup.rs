@@ -96,6 +96,10 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
             s.store_location(),
             Ok(tvgate_store::StoreLocation::Postgres(_))
         ),
+        refresh_shrink_guard: tvgate_core::catalog::ShrinkGuard::from_fraction(
+            s.refresh_shrink_guard,
+        )
+        .unwrap_or_default(),
     }
 }
 

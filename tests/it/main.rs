@@ -13,6 +13,7 @@ mod denials;
 mod devices;
 mod doctor;
 mod frozen;
+mod guide_scale;
 mod harness;
 mod hls;
 mod hygiene;
@@ -22,6 +23,7 @@ mod multinode;
 mod portal;
 mod postgres;
 mod provider;
+mod refresh_safety;
 // The Redis tests' support (a key prefix of a test's own, a throw-away
 // redis-server), shared rather than copied.
 #[path = "../../crates/redis/tests/support/mod.rs"]
