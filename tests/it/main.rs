@@ -33,3 +33,4 @@ mod stalker;
 mod tls;
 mod vod;
 mod xtream;
+mod xtream_source;
