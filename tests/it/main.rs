@@ -35,3 +35,4 @@ mod stalker;
 mod tls;
 mod vod;
 mod xtream;
+mod xtream_source;

@@ -20,6 +20,7 @@
 //! (`crate::answer`). Deliberately absent: the URL forms of each face and
 //! their credentials, which stay with the faces.
 
+pub mod archive;
 pub mod clip;
 pub mod hls;
 pub mod live;
@@ -42,6 +43,10 @@ pub enum Kind {
     Live,
     Movie,
     Series,
+    /// A past moment of a live channel (catch-up, [`archive`]): the same
+    /// channel and decision as live, answered in plain text (a refusal is
+    /// never a slate: a player would keep it as the recording).
+    CatchUp,
 }
 
 /// `123.ts` → (123, Some("ts")); `123` → (123, None).
@@ -176,7 +181,7 @@ pub async fn authorize(app: &App, caller: &Caller, ask: StreamAsk<'_>) -> Result
     let found = catalog.stream(ask.stream).filter(|r| {
         matches!(
             (ask.kind, r),
-            (Kind::Live, StreamRef::Live(_))
+            (Kind::Live | Kind::CatchUp, StreamRef::Live(_))
                 | (Kind::Movie, StreamRef::Movie(_))
                 | (Kind::Series, StreamRef::Episode(..))
         )
