@@ -121,9 +121,16 @@ pub struct DoctorArgs {
     /// An M3U link (get.php?username=...&password=...&type=..., or any playlist URL).
     #[arg(long, value_name = "URL")]
     pub m3u: Option<String>,
-    /// The MAC or device id the app shows (for the report and device binding).
+    /// The MAC the box or app shows: sent as a MAG box (portal) or an
+    /// Xtream app (`mac=`) sends it, and named in the report.
     #[arg(long)]
     pub mac: Option<String>,
+    /// The device id an Xtream app shows when it is not a MAC (sent as `device_id=`).
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<String>,
+    /// A MAG box's serial number (sent to a portal as `sn`; only when given).
+    #[arg(long, value_name = "SN")]
+    pub serial: Option<String>,
     /// The user agent to log in with (a common player's by default).
     #[arg(long, value_name = "UA", default_value = tvgate_doctor::run::DEFAULT_USER_AGENT)]
     pub user_agent: String,
