@@ -18,6 +18,7 @@ mod hls;
 mod hygiene;
 mod limits;
 mod lines_admin;
+mod live_hls;
 mod multinode;
 mod portal;
 mod postgres;
