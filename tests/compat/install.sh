@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs exactly what tests/compat/run.sh needs, idempotently:
 #   - Debian packages: ffmpeg (ffprobe), mpv, streamlink, VLC (cvlc, with the user
-#     iptvtest to run it: VLC refuses root), libxml2-utils (xmllint), xmltv-util
+#     iptvtest to run it: VLC refuses root), Kodi with pvr.iptvsimple and Xvfb, libxml2-utils (xmllint), xmltv-util
 #     (the XMLTV DTD and tv_validate_file), jq, curl, python3 + venv, and
 #     nodejs/npm when no npm is on PATH;
 #   - a Python venv with the pinned PyPI clients of requirements.txt, and a second one
@@ -27,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- apt
-APT_PKGS=(ffmpeg mpv streamlink vlc-bin vlc-plugin-base libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv chromium)
+APT_PKGS=(ffmpeg mpv streamlink vlc-bin vlc-plugin-base kodi kodi-pvr-iptvsimple kodi-inputstream-ffmpegdirect xvfb libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv chromium)
 # Keep an npm that is already there (e.g. NodeSource's nodejs, which bundles
 # npm and conflicts with Debian's npm package); otherwise take Debian's.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs npm)

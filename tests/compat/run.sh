@@ -6,7 +6,7 @@
 # iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
 # ffprobe, ffmpeg, mpv, streamlink, curl, iptvpy's MacPortal for the Stalker portal,
 # and for live HLS cut by tvgate hls.js in headless Chromium, streamlink, VLC
-# (cvlc) and a live-playlist checker; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
+# (cvlc), a live-playlist checker and Kodi with pvr.iptvsimple under Xvfb; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
 # `FAIL - NAME: REASON` (followed by `#`-prefixed log lines), and as its last
 # line `N passed, N failed`. Exit status 0 only when every check passed.
 #
@@ -69,6 +69,7 @@ done
 [ -d "$NODE_MODULES/@iptv/xtream-api" ] || setup_fail "$NODE_MODULES missing; run tests/compat/install.sh"
 BROWSER_MODULES=$PREFIX/browser/node_modules
 [ -d "$BROWSER_MODULES/hls.js" ] || setup_fail "$BROWSER_MODULES/hls.js missing; run tests/compat/install.sh"
+command -v kodi >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 || setup_fail "kodi or Xvfb missing; run tests/compat/install.sh"
 command -v cvlc >/dev/null 2>&1 && id -u iptvtest >/dev/null 2>&1 || setup_fail "cvlc or its user iptvtest missing; run tests/compat/install.sh"
 DTD=/usr/share/xmltv/xmltv.dtd
 [ -r "$DTD" ] || setup_fail "$DTD missing; run tests/compat/install.sh"
@@ -535,6 +536,14 @@ check_hls_live_rules() {
   [ "$(cat "$TMP/logs/hls_live_check.rc" 2>/dev/null)" = 0 ]
 }
 
+# Kodi with pvr.iptvsimple loads the HLS line's M3U (live channels as
+# .m3u8) and XMLTV, and tunes the first channel: live HLS cut by tvgate
+# through Kodi's player.
+check_kodi_iptvsimple() {
+  local q="username=$(uri "$HLS_USER")&password=$(uri "$HLS_PASS")"
+  bash "$HERE/clients/kodi_iptvsimple.sh" "$SERVER/get.php?$q&type=m3u_plus&output=m3u8" "$SERVER/xmltv.php?$q"
+}
+
 check_mpv_movie_seek() {
   local out before after cons i
   # The HLS check's slot frees after its idle window (no socket to watch):
@@ -636,7 +645,7 @@ export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis c
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_mpv_get_php check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat \
-  hls_url check_hlsjs_live check_streamlink_live_hls check_vlc_live_hls check_hls_live_rules
+  hls_url check_hlsjs_live check_streamlink_live_hls check_vlc_live_hls check_hls_live_rules check_kodi_iptvsimple
 
 # run NAME TIMEOUT_SECONDS FUNCTION
 run() {
@@ -711,6 +720,7 @@ run "hls.js in headless Chromium: plays 10 s of the demo channel as live HLS" 60
 run "streamlink: records 10 s of a TS channel as live HLS" 60 check_streamlink_live_hls
 run "VLC (cvlc, adaptive): plays the demo channel as live HLS" 60 check_vlc_live_hls
 run "live HLS playlist: RFC 8216 live rules over 30 s of reloads (m3u8 parser)" 60 check_hls_live_rules
+run "Kodi + pvr.iptvsimple under Xvfb: loads get.php (m3u8) and xmltv.php, tunes a channel" 150 check_kodi_iptvsimple
 run "schemathesis: the admin API from its OpenAPI document, no server errors" 240 check_admin_api_schemathesis
 
 # Server still alive after all that?
