@@ -57,6 +57,8 @@ pub struct Settings {
     pub upstream_give_up_secs: u32,
     pub hls_idle_window_secs: u32,
     pub hls_token_ttl_secs: u32,
+    pub hls_segment_secs: u32,
+    pub hls_window_segments: u32,
     pub worker_threads: usize,
     pub log_format: String,
     pub ledger_url: String,
@@ -123,6 +125,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "upstream_give_up_secs", default: "30", doc: "Seconds without good data from any of a channel's source URLs (reconnecting with backoff all along) before its viewers are disconnected." },
     SettingDoc { name: "hls_idle_window_secs", default: "0", doc: "Seconds after the last playlist or segment request at which an HLS viewer's connection slot is freed (HLS has no socket to watch). 0: three target durations of the channel's playlist, at least 6 s." },
     SettingDoc { name: "hls_token_ttl_secs", default: "300", doc: "Life of the signed links that replace segment and key URLs in a proxied HLS playlist (they carry no credentials and no upstream address; variant playlist links live a day, as players reload them all session)." },
+    SettingDoc { name: "hls_segment_secs", default: "4", doc: "Seconds aimed at per segment when a channel tvgate relays as MPEG-TS (or a built-in one) is asked for as HLS (`/live/U/P/ID.m3u8`) and cut into a live playlist here, without transcoding: segments start at a keyframe, so they last from about this to the next keyframe. A channel that sends no keyframe for three times this long is cut there anyway (logged once). See docs/relay.md." },
+    SettingDoc { name: "hls_window_segments", default: "6", doc: "Segments listed at least in such a live playlist (more while short segments span less than three target durations, as RFC 8216 asks). The segments that just left it are still served for a while; older ones get 404." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
     SettingDoc { name: "ledger_url", default: "\"\"", doc: "Where the connection ledger lives. Empty: in this process (one machine). `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `unix:///PATH`): in Redis, shared by every node of a deployment, so a line's connection limit holds across the nodes, a slot frees on every node the moment its viewer leaves, an eviction or an operator's end on one node cuts the stream on another at once, and failed-login and MAC-scan limits are one budget for all nodes. Also `serve --ledger URL`. See docs/redis.md." },
@@ -176,6 +180,8 @@ impl Default for Settings {
             upstream_give_up_secs: 30,
             hls_idle_window_secs: 0,
             hls_token_ttl_secs: 300,
+            hls_segment_secs: 4,
+            hls_window_segments: 6,
             worker_threads: 0,
             log_format: "text".into(),
             ledger_url: String::new(),
@@ -287,6 +293,18 @@ impl Settings {
             return Err(SettingsError::Invalid(format!(
                 "stream_denials {:?}: use auto, slate or status",
                 self.stream_denials
+            )));
+        }
+        if !(1..=60).contains(&self.hls_segment_secs) {
+            return Err(SettingsError::Invalid(format!(
+                "hls_segment_secs {}: use 1 to 60",
+                self.hls_segment_secs
+            )));
+        }
+        if !(1..=1000).contains(&self.hls_window_segments) {
+            return Err(SettingsError::Invalid(format!(
+                "hls_window_segments {}: use 1 to 1000",
+                self.hls_window_segments
             )));
         }
         if self.upstream_stall_ms < 100 {

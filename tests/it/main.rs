@@ -19,6 +19,7 @@ mod hls;
 mod hygiene;
 mod limits;
 mod lines_admin;
+mod live_hls;
 mod multinode;
 mod portal;
 mod postgres;
