@@ -8,7 +8,8 @@
 //! (the portal MAG boxes speak), [`portal`] (the subscriber's pages) and
 //! [`admin`] (the operator's console and API). What more than one of them
 //! needs is the floor beneath them:
-//! - [`access`]: who calls ([`access::Caller`]) and the shared first step
+//! - [`access`]: who calls ([`access::Caller`], its address from
+//!   [`client_addr`]) and the shared first step
 //!   (authenticate, decide);
 //! - [`answer`]: one [`answer::Refused`] per refusal, answered in each
 //!   face's shape and logged once; the plain words of a denial;
@@ -29,6 +30,7 @@ pub mod access;
 pub mod admin;
 pub mod answer;
 pub mod body;
+pub mod client_addr;
 pub mod cors;
 pub mod deliver;
 pub mod frozen;
