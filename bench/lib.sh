@@ -133,10 +133,11 @@ kdf_env() {
     egress_env
 }
 # The benchmarks' upstreams (nginx, the stand-in providers) listen on loopback, which the
-# server's SSRF guard refuses unless listed (docs/security.md).
+# server's SSRF guard refuses unless listed, and their load generators open more connections
+# from one address than the per-address cap allows (docs/security.md).
 egress_env() {
     if grep -q allowed_source_networks "$TVGATE_BIN" 2>/dev/null; then
-        printf '%s\n' TVGATE_ALLOWED_SOURCE_NETWORKS=127.0.0.0/8
+        printf '%s\n' TVGATE_ALLOWED_SOURCE_NETWORKS=127.0.0.0/8 TVGATE_MAX_CONNECTIONS_PER_ADDRESS=0
     fi
 }
 # The servers of B1/B1b/memory run with the same cost as the import, so every line's hash is

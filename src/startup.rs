@@ -159,6 +159,14 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
                 .unwrap_or_default(),
         },
         egress: egress_guard(s)?,
+        conn_limits: tvgate_http::conn::ConnLimits {
+            header_timeout: std::time::Duration::from_secs(u64::from(
+                s.request_header_timeout_secs,
+            )),
+            body_timeout: std::time::Duration::from_secs(u64::from(s.request_body_timeout_secs)),
+            max_header_bytes: s.max_request_header_bytes as usize,
+            per_address: s.max_connections_per_address,
+        },
         ..HttpSettings::default()
     })
 }

@@ -28,6 +28,7 @@ mod provider;
 #[path = "../../crates/redis/tests/support/mod.rs"]
 mod redis_support;
 mod relay;
+mod request_limits;
 mod slate;
 mod sources_admin;
 mod ssrf;

@@ -162,6 +162,9 @@ pub struct HttpSettings {
     /// addresses only). Sources, backups and streams added from the web
     /// are checked against it when added, and every connection when made.
     pub egress: tvgate_relay::EgressGuard,
+    /// Time and size limits of every connection and the cap per address
+    /// (`crate::conn`).
+    pub conn_limits: crate::conn::ConnLimits,
 }
 
 impl Default for HttpSettings {
@@ -190,6 +193,7 @@ impl Default for HttpSettings {
             source_files_dir: None,
             trusted_proxies: Default::default(),
             egress: tvgate_relay::EgressGuard::default(),
+            conn_limits: crate::conn::ConnLimits::default(),
             source_refresh_hours: 24,
             source_refresh_check: std::time::Duration::from_secs(60),
         }
