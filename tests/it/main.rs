@@ -20,6 +20,7 @@ mod hygiene;
 mod limits;
 mod lines_admin;
 mod multinode;
+mod oracles;
 mod portal;
 mod postgres;
 mod provider;
