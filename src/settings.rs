@@ -64,6 +64,13 @@ pub struct Settings {
     pub ledger_url: String,
     pub ledger_key_prefix: String,
     pub ledger_unavailable: String,
+    pub trusted_proxies: String,
+    pub trusted_proxy_header: String,
+    pub allowed_source_networks: String,
+    pub request_header_timeout_secs: u32,
+    pub request_body_timeout_secs: u32,
+    pub max_request_header_bytes: u32,
+    pub max_connections_per_address: u32,
 }
 
 /// The PEM files of the HTTPS listener (`tls_cert_file`, `tls_key_file`).
@@ -132,6 +139,13 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "ledger_url", default: "\"\"", doc: "Where the connection ledger lives. Empty: in this process (one machine). `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `unix:///PATH`): in Redis, shared by every node of a deployment, so a line's connection limit holds across the nodes, a slot frees on every node the moment its viewer leaves, an eviction or an operator's end on one node cuts the stream on another at once, and failed-login and MAC-scan limits are one budget for all nodes. Also `serve --ledger URL`. See docs/redis.md." },
     SettingDoc { name: "ledger_key_prefix", default: "\"tvgate:\"", doc: "Put before every Redis key and channel tvgate uses, so several deployments can share one Redis: each its own prefix, every node of one deployment the same." },
     SettingDoc { name: "ledger_unavailable", default: "\"refuse\"", doc: "What a node does while Redis does not answer: `refuse` (no new connection is admitted: players get `ledger_unavailable`, HTTP 503, and retry; viewers already watching keep watching) or `admit_local` (new connections are admitted against the node's own ledger, so limits hold per node, not across the deployment, until Redis answers and takes the node's connections over). Also decides the start: with `refuse` an unreachable Redis stops it, with `admit_local` the node starts and says so once. See docs/redis.md." },
+    SettingDoc { name: "trusted_proxies", default: "\"\"", doc: "Addresses or networks (CIDR, comma-separated: `127.0.0.1, 10.0.0.0/8, fd00::/8`) of the reverse proxies in front of tvgate. Only a connection from one of them may name the client in `trusted_proxy_header`; the client is then the rightmost address in it that is not itself a trusted proxy. From any other peer the header is ignored and the socket's address is the client, for failed-login limits, MAC-scan blocks, IP locks, the connection ledger and the logs. Trusted proxies are also exempt from `max_connections_per_address`. Empty: no proxy is trusted. See docs/security.md." },
+    SettingDoc { name: "trusted_proxy_header", default: "\"x-forwarded-for\"", doc: "The header the `trusted_proxies` write the client's address in: `x-forwarded-for` (nginx's `$proxy_add_x_forwarded_for`, HAProxy's `option forwardfor`) or `forwarded` (RFC 7239, `for=`). Only this one is read: a proxy that appends to one passes a client's own copy of the other on untouched." },
+    SettingDoc { name: "allowed_source_networks", default: "\"\"", doc: "Networks (CIDR, comma-separated) the server may fetch sources, backups, guides and streams from although they are not public: loopback, private ranges (10/8, 172.16/12, 192.168/16), CGNAT (100.64/10), link-local and the cloud metadata address (169.254.0.0/16), and their IPv6 counterparts (::1, fc00::/7, fe80::/10, IPv4-mapped). Checked on the addresses a name resolves to when each connection is made and at every redirect, so DNS rebinding and redirects cannot reach them. Empty: public addresses only. `tvgate source add/refresh` run by the operator on the command line fetches without this check. See docs/security.md." },
+    SettingDoc { name: "request_header_timeout_secs", default: "10", doc: "Seconds a connection may take to send a request's headers, counted from when the server starts waiting for them (so also the idle time of a kept-alive connection between requests); a connection that takes longer is closed without an answer. Keeps slow or idle half-open connections (slowloris) from piling up." },
+    SettingDoc { name: "request_body_timeout_secs", default: "30", doc: "Seconds a request's body (a form, JSON, an uploaded CSV) may take to arrive in full; a slower one is answered 408 and the connection closed." },
+    SettingDoc { name: "max_request_header_bytes", default: "16384", doc: "Largest request line and headers accepted, in bytes (at least 4096); a larger request is answered 431. Bodies have their own limits: 2 MiB for forms and JSON, 32 MiB for a lines CSV import." },
+    SettingDoc { name: "max_connections_per_address", default: "256", doc: "Open connections one client address may hold at once; the next is answered `429 Too Many Requests` (`too many connections from your address`, over TLS after the handshake) and closed. Counted by the socket's address, so a household or a carrier-grade NAT shares it: keep it well above what one address's players use. Trusted proxies are exempt. 0: no limit." },
 ];
 
 impl Default for Settings {
@@ -187,6 +201,13 @@ impl Default for Settings {
             ledger_url: String::new(),
             ledger_key_prefix: "tvgate:".into(),
             ledger_unavailable: "refuse".into(),
+            trusted_proxies: String::new(),
+            trusted_proxy_header: "x-forwarded-for".into(),
+            allowed_source_networks: String::new(),
+            request_header_timeout_secs: 10,
+            request_body_timeout_secs: 30,
+            max_request_header_bytes: 16384,
+            max_connections_per_address: 256,
         }
     }
 }
@@ -334,6 +355,30 @@ impl Settings {
         if self.store_pool_size < 2 {
             return Err(SettingsError::Invalid(
                 "store_pool_size must be at least 2".into(),
+            ));
+        }
+        for (name, list) in [
+            ("trusted_proxies", &self.trusted_proxies),
+            ("allowed_source_networks", &self.allowed_source_networks),
+        ] {
+            tvgate_formats::cidr::CidrList::parse(list)
+                .map_err(|e| SettingsError::Invalid(format!("{name}: {e}")))?;
+        }
+        if tvgate_http::client_addr::ForwardedHeader::parse(&self.trusted_proxy_header).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "trusted_proxy_header {:?}: use x-forwarded-for or forwarded",
+                self.trusted_proxy_header
+            )));
+        }
+        if self.request_header_timeout_secs == 0 || self.request_body_timeout_secs == 0 {
+            return Err(SettingsError::Invalid(
+                "request_header_timeout_secs and request_body_timeout_secs must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.max_request_header_bytes < 4096 {
+            return Err(SettingsError::Invalid(
+                "max_request_header_bytes must be at least 4096".into(),
             ));
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {

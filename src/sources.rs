@@ -140,10 +140,12 @@ impl Progress for NoProgress {
     fn advance(&self, _: u64) {}
 }
 
-/// The importer the console and the API run (`App::importer`).
+/// The importer the console and the API run (`App::importer`): its
+/// fetches go through the server's SSRF guard.
 pub struct Importer {
     pub gate: Arc<Gate>,
     pub data_dir: PathBuf,
+    pub egress: tvgate_relay::EgressGuard,
 }
 
 impl SourceImporter for Importer {
@@ -155,8 +157,9 @@ impl SourceImporter for Importer {
     ) -> futures::future::BoxFuture<'static, Result<String, String>> {
         let gate = self.gate.clone();
         let dir = self.data_dir.clone();
+        let egress = self.egress.clone();
         Box::pin(async move {
-            refresh_with(&gate, &source, &dir, progress, accept_shrink)
+            refresh_with(&gate, &source, &dir, progress, accept_shrink, &egress)
                 .await
                 .map(|report| report.summary(source.kind))
                 .map_err(|e| format!("{e:#}"))
@@ -221,10 +224,17 @@ async fn download(
     dir: &Path,
     id: SourceId,
     progress: &Arc<dyn Progress>,
+    egress: &tvgate_relay::EgressGuard,
 ) -> Result<PathBuf> {
+    let client = egress
+        .client_builder()
+        .build()
+        .context("building the HTTP client")?;
     // reqwest's errors carry the whole URL (query and path credentials
     // included): the message names it redacted instead.
-    let response = reqwest::get(url)
+    let response = client
+        .get(url)
+        .send()
         .await
         .map_err(reqwest::Error::without_url)
         .with_context(|| format!("fetching {}", redact_url(url)))?;
@@ -262,28 +272,33 @@ async fn download(
 
 /// Fetches and parses one source, then imports it through the gate
 /// (which records the outcome, also a failure, and swaps in the new
-/// catalog).
+/// catalog). The command line's refresh: its fetches may reach any
+/// address (the operator runs it on the server; docs/security.md).
 pub async fn refresh(
     gate: &Arc<Gate>,
     source: &Source,
     data_dir: &Path,
     progress: Arc<dyn Progress>,
 ) -> Result<RefreshReport> {
-    refresh_with(gate, source, data_dir, progress, false).await
+    let trusted = tvgate_relay::EgressGuard::unrestricted();
+    refresh_with(gate, source, data_dir, progress, false, &trusted).await
 }
 
 /// [`refresh`], applied even when it removes more of the source's entries
 /// than the shrink guard allows when `accept_shrink` (the operator applies
-/// a held refresh: it is read again and imported).
+/// a held refresh: it is read again and imported), with its fetches
+/// checked by `egress` (the server's refreshes, started from the web or the
+/// schedule, are; the CLI's are trusted).
 pub async fn refresh_with(
     gate: &Arc<Gate>,
     source: &Source,
     data_dir: &Path,
     progress: Arc<dyn Progress>,
     accept_shrink: bool,
+    egress: &tvgate_relay::EgressGuard,
 ) -> Result<RefreshReport> {
     let now = chrono::Utc::now().timestamp();
-    let parsed = fetch(source, data_dir, &progress)
+    let parsed = fetch(source, data_dir, &progress, egress)
         .await
         .map_err(|e| format!("{e:#}"));
     progress.phase(Phase::Storing, None);
@@ -314,15 +329,16 @@ async fn fetch(
     source: &Source,
     data_dir: &Path,
     progress: &Arc<dyn Progress>,
+    egress: &tvgate_relay::EgressGuard,
 ) -> Result<ParsedSource> {
     if source.kind == SourceKind::Xtream {
-        return xtream::fetch(source, data_dir, progress).await;
+        return xtream::fetch(source, data_dir, progress, egress).await;
     }
     let location = source.location.clone();
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
         (
-            download(&location, data_dir, source.id, progress).await?,
+            download(&location, data_dir, source.id, progress, egress).await?,
             true,
         )
     } else {

@@ -68,11 +68,12 @@ struct Upstream {
 }
 
 impl Upstream {
-    fn new(source: &Source) -> Result<Upstream> {
+    fn new(source: &Source, egress: &tvgate_relay::EgressGuard) -> Result<Upstream> {
         let Some(account) = source.account.clone() else {
             bail!("this Xtream source has no account: remove it and add it again with --username and --password");
         };
-        let client = reqwest::Client::builder()
+        let client = egress
+            .client_builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))
             .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
@@ -257,9 +258,10 @@ pub(super) async fn fetch(
     source: &Source,
     data_dir: &Path,
     progress: &Arc<dyn Progress>,
+    egress: &tvgate_relay::EgressGuard,
 ) -> Result<ParsedSource> {
     debug_assert_eq!(source.kind, SourceKind::Xtream);
-    let up = Arc::new(Upstream::new(source)?);
+    let up = Arc::new(Upstream::new(source, egress)?);
     let tag = source.id.0;
 
     // The login: refused accounts stop here, before anything is stored.

@@ -96,6 +96,9 @@ fi
 # without any the caller's environment holds, so the demo is the plain demo.
 CLEAN_ENV=(env)
 for v in $(compgen -e); do [[ $v == TVGATE_* ]] && CLEAN_ENV+=(-u "$v"); done
+# The stand-in provider (upstream.py) listens on loopback, which the server's
+# SSRF guard refuses unless it is listed (docs/security.md).
+CLEAN_ENV+=("TVGATE_ALLOWED_SOURCE_NETWORKS=127.0.0.0/8")
 
 # ------------------------------------------------------------------ temp dir, server, cleanup
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tvgate-compat.XXXXXX")

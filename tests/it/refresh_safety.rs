@@ -111,7 +111,14 @@ async fn a_provider_that_dies_mid_download_leaves_the_catalog_whole_and_a_short_
         let source = source.clone();
         let dir = srv.dir.path().to_path_buf();
         async move {
-            tvgate::sources::refresh_with(&gate, &source, &dir, tvgate::sources::quiet(), accept)
+            tvgate::sources::refresh_with(
+                &gate,
+                &source,
+                &dir,
+                tvgate::sources::quiet(),
+                accept,
+                &tvgate_relay::EgressGuard::unrestricted(),
+            )
                 .await
         }
     };
@@ -183,7 +190,14 @@ async fn the_gate_holds_a_shrinking_guide_and_applies_it_when_accepted() {
         let source = source.clone();
         let dir = srv.dir.path().to_path_buf();
         async move {
-            tvgate::sources::refresh_with(&gate, &source, &dir, tvgate::sources::quiet(), accept)
+            tvgate::sources::refresh_with(
+                &gate,
+                &source,
+                &dir,
+                tvgate::sources::quiet(),
+                accept,
+                &tvgate_relay::EgressGuard::unrestricted(),
+            )
                 .await
         }
     };

@@ -160,6 +160,16 @@ pub struct HttpSettings {
     /// The only directory whose files the console and the API may add as
     /// sources (`None`: URLs only); see `gate::check_web_location`.
     pub source_files_dir: Option<std::path::PathBuf>,
+    /// The proxies whose forwarding header names the client
+    /// (`crate::client_addr`); empty: the socket's peer is the client.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Where upstream connections may go (the SSRF guard; default: public
+    /// addresses only). Sources, backups and streams added from the web
+    /// are checked against it when added, and every connection when made.
+    pub egress: tvgate_relay::EgressGuard,
+    /// Time and size limits of every connection and the cap per address
+    /// (`crate::conn`).
+    pub conn_limits: crate::conn::ConnLimits,
 }
 
 impl Default for HttpSettings {
@@ -188,6 +198,9 @@ impl Default for HttpSettings {
             stalker: crate::stalker::StalkerSettings::default(),
             denial_log_days: 30,
             source_files_dir: None,
+            trusted_proxies: Default::default(),
+            egress: tvgate_relay::EgressGuard::default(),
+            conn_limits: crate::conn::ConnLimits::default(),
             source_refresh_hours: 24,
             source_refresh_check: std::time::Duration::from_secs(60),
         }
@@ -266,7 +279,9 @@ pub struct App {
 
 impl App {
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
-        let client = reqwest::Client::builder()
+        let client = settings
+            .egress
+            .client_builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
             .build()

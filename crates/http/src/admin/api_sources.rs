@@ -230,6 +230,7 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
     let username = f.string("username")?;
     let password = f.string("password")?;
     f.finish()?;
+    super::check_egress(&app, "location", [location.as_str()]).await?;
     let new = NewSource {
         kind,
         location,
@@ -471,6 +472,7 @@ async fn edit_channel(
         app.gate.set_stream_enabled(id, true).await?;
     }
     if let Some(urls) = backups {
+        super::check_egress(&app, "backups", urls.iter().map(String::as_str)).await?;
         app.gate.set_backups(id, urls).await?;
     }
     if enabled == Some(false) {

@@ -249,6 +249,9 @@ async fn add_source(
         max_connections,
         delivery,
     };
+    if let Err(e) = super::check_egress(&app, "location", [new.location.as_str()]).await {
+        return gate_failed(e, back);
+    }
     let added = if kind == SourceKind::Xtream {
         let account = XtreamAccount {
             username: field(&form, "username")
@@ -735,6 +738,9 @@ async fn set_backups(
         .map(str::to_string)
         .collect();
     let count = urls.len();
+    if let Err(e) = super::check_egress(&app, "backups", urls.iter().map(String::as_str)).await {
+        return gate_failed(e, &back);
+    }
     match app.gate.set_backups(row.id, urls).await {
         Ok(()) => {
             tracing::info!(admin = %session.admin, stream = row.id.0, count, "backups set in the console");
