@@ -410,7 +410,14 @@ pub enum SourceCommand {
         json: bool,
     },
     /// Re-import one source (by id) or all.
-    Refresh { id: Option<i64> },
+    Refresh {
+        id: Option<i64>,
+        /// Apply the refresh even when it removes more of the source's
+        /// entries than refresh_shrink_guard allows (a held refresh is
+        /// applied this way; needs an ID).
+        #[arg(long, requires = "id")]
+        accept_shrink: bool,
+    },
     /// Show a source's items to players again.
     Enable { id: i64 },
     /// Hide a source's items from players (they stay stored; no refresh needed to enable it again).

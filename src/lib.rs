@@ -259,7 +259,11 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         startup::http_settings(&settings)?,
         startup::builtins()?,
     );
-    app.importer = Some(startup::importer(gate.clone(), &settings));
+    app.importer = Some(startup::importer(
+        gate.clone(),
+        &settings,
+        app.settings.egress.clone(),
+    ));
     if !settings.ledger_url.is_empty() {
         startup::share_through_redis(&settings, &mut app).await?;
     }
