@@ -61,7 +61,7 @@ pub async fn provider(archive: &str) -> TestServer {
         "#EXTM3U\n\
         #EXTINF:-1 tvg-id=\"news.t\" tvg-logo=\"http://logo/n.png\" group-title=\"News\",News One\nloop:demo?1\n\
         #EXTINF:-1 tvg-id=\"sport.t\" group-title=\"Sports\",Sport One\nloop:demo?2\n\
-        #EXTINF:-1 group-title=\"Sports\" catchup=\"shift\" catchup-days=\"3\",Replay One\n{archive}/live/replay.ts\n\
+        #EXTINF:-1 tvg-id=\"replay.t\" group-title=\"Sports\" catchup=\"shift\" catchup-days=\"3\",Replay One\n{archive}/live/replay.ts\n\
         #EXTINF:-1 tvg-type=\"movie\" group-title=\"Films\",A Film (2020)\nclip:demo.ts?m\n\
         #EXTINF:-1 tvg-type=\"series\" group-title=\"Shows\",The Show S01E01\nclip:demo.ts?e1\n\
         #EXTINF:-1 tvg-type=\"series\" group-title=\"Shows\",The Show S01E02\nclip:demo.ts?e2\n"
@@ -70,13 +70,15 @@ pub async fn provider(archive: &str) -> TestServer {
     let mut xml = String::from(
         "<?xml version=\"1.0\"?><tv><channel id=\"news.t\"><display-name>News One</display-name></channel>",
     );
-    for i in 0..6 {
-        let start = NOW - 3600 + i * 1800;
-        xml.push_str(&format!(
-            "<programme start=\"{}\" stop=\"{}\" channel=\"news.t\"><title>Upstream show {i}</title></programme>",
-            tvgate_formats::xmltv::format_time(start, 0),
-            tvgate_formats::xmltv::format_time(start + 1800, 0)
-        ));
+    for channel in ["news.t", "replay.t"] {
+        for i in 0..6 {
+            let start = NOW - 3600 + i * 1800;
+            xml.push_str(&format!(
+                "<programme start=\"{}\" stop=\"{}\" channel=\"{channel}\"><title>Upstream show {i}</title></programme>",
+                tvgate_formats::xmltv::format_time(start, 0),
+                tvgate_formats::xmltv::format_time(start + 1800, 0)
+            ));
+        }
     }
     xml.push_str("</tv>");
     up.add_source(SourceKind::Xmltv, "provider-guide.xml", &xml)
@@ -551,4 +553,71 @@ async fn the_account_password_is_never_shown() {
         !seen.contains(ACCOUNT_PASSWORD),
         "the password shows somewhere: {seen}"
     );
+}
+
+/// Catch-up of an account's channel: tvgate asks the provider's own
+/// `/timeshift/…` (the `xc` kind), which here is the second tvgate, whose
+/// channel reaches a `shift` archive: both hops authorize, count and relay.
+#[tokio::test]
+async fn catch_up_goes_through_the_provider_archive() {
+    let archive = echo_archive().await;
+    let up = provider(&archive.url("")).await;
+    let down = TestServer::start().await;
+    down.add_line("viewer", "vpw", |_| {}).await;
+    add_account(&down, &up, ACCOUNT_PASSWORD).await;
+    let live = list(&down, "get_live_streams").await;
+    let replay = id_named(&live, "stream_id", "Replay One");
+    let news = id_named(&live, "stream_id", "News One");
+    let start = NOW - 7200;
+    let (status, body) = get(&down.url(&format!(
+        "/timeshift/viewer/vpw/60/2027-01-15:06-00/{replay}.ts"
+    )))
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            format!("ARCHIVE /live/replay.ts?utc={start}&lutc={NOW}")
+        )
+    );
+    let (status, body) = get(&down.url(&format!(
+        "/timeshift/viewer/vpw/60/2027-01-15:06-00/{news}.ts"
+    )))
+    .await;
+    assert_eq!(status, 404);
+    assert!(body.starts_with("no_archive"), "{body}");
+
+    // The guide says which programmes can be played back: finished ones
+    // within the archive, on the channel that has one.
+    let table = |id: u64| {
+        let url = down.url(&format!(
+            "/player_api.php?username=viewer&password=vpw&action=get_simple_data_table&stream_id={id}"
+        ));
+        async move { get_json(&url).await }
+    };
+    let flags = |v: Value| -> Vec<(i64, u64)> {
+        v["epg_listings"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|p| {
+                        (
+                            p["start_timestamp"]
+                                .as_str()
+                                .and_then(|s| s.parse().ok())
+                                .unwrap_or(0),
+                            p["has_archive"].as_u64().unwrap_or(9),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let replay_flags = flags(table(replay).await);
+    assert_eq!(replay_flags.len(), 6, "{replay_flags:?}");
+    for (start, has) in replay_flags {
+        let finished = start + 1800 <= NOW;
+        assert_eq!(has, u64::from(finished), "programme at {start}");
+    }
+    assert!(flags(table(news).await).iter().all(|(_, has)| *has == 0));
 }
