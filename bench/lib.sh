@@ -130,13 +130,22 @@ kdf_env() {
     if grep -q import_kdf_memory_kib "$TVGATE_BIN" 2>/dev/null; then
         printf '%s\n' TVGATE_IMPORT_KDF_MEMORY_KIB=64 TVGATE_IMPORT_KDF_ITERATIONS=1
     fi
+    egress_env
+}
+# The benchmarks' upstreams (nginx, the stand-in providers) listen on loopback, which the
+# server's SSRF guard refuses unless listed, and their load generators open more connections
+# from one address than the per-address cap allows (docs/security.md).
+egress_env() {
+    if grep -q allowed_source_networks "$TVGATE_BIN" 2>/dev/null; then
+        printf '%s\n' TVGATE_ALLOWED_SOURCE_NETWORKS=127.0.0.0/8 TVGATE_MAX_CONNECTIONS_PER_ADDRESS=0
+    fi
 }
 # The servers of B1/B1b/memory run with the same cost as the import, so every line's hash is
 # "current": the steady state after the background re-hash of imported lines has finished
 # (login cost does not depend on the argon2 cost: it checks the keyed verifier).
 # UPGRADE=1 runs them at the default cost instead, so the first login of each line queues
 # a full-cost re-hash on the same core (the "mass reconnect after a bulk import" case).
-steady_env() { [ "${UPGRADE:-0}" = 1 ] || kdf_env; }
+steady_env() { if [ "${UPGRADE:-0}" = 1 ]; then egress_env; else kdf_env; fi; }
 
 # A data dir with N lines (cheap KDF for the import; logins use the verifier).
 prepare_lines_dir() { # N DIR

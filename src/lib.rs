@@ -165,6 +165,8 @@ pub fn doctor_options(args: &cli::DoctorArgs) -> Result<tvgate_doctor::Options> 
             password: args.password.clone(),
             m3u: args.m3u.clone(),
             mac: args.mac.clone(),
+            device_id: args.device_id.clone(),
+            serial: args.serial.clone(),
         },
         user_agent: args.user_agent.clone(),
         resolvers: args
@@ -257,7 +259,11 @@ pub async fn serve(settings: Settings, demo: Option<DemoOptions>) -> Result<()> 
         startup::http_settings(&settings)?,
         startup::builtins()?,
     );
-    app.importer = Some(startup::importer(gate.clone(), &settings));
+    app.importer = Some(startup::importer(
+        gate.clone(),
+        &settings,
+        app.settings.egress.clone(),
+    ));
     if !settings.ledger_url.is_empty() {
         startup::share_through_redis(&settings, &mut app).await?;
     }

@@ -96,6 +96,10 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
             s.store_location(),
             Ok(tvgate_store::StoreLocation::Postgres(_))
         ),
+        refresh_shrink_guard: tvgate_core::catalog::ShrinkGuard::from_fraction(
+            s.refresh_shrink_guard,
+        )
+        .unwrap_or_default(),
     }
 }
 
@@ -143,6 +147,8 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         hls_idle_window_secs: s.hls_idle_window_secs,
         hls_token_ttl_secs: s.hls_token_ttl_secs.max(10),
+        hls_segment_secs: s.hls_segment_secs,
+        hls_window_segments: s.hls_window_segments,
         stalker: tvgate_http::stalker::StalkerSettings {
             enabled: s.stalker_portal,
             login_required: s.stalker_login_required,
@@ -153,8 +159,29 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         denial_log_days: s.denial_log_days,
         source_files_dir: Some(s.source_files_dir()),
         source_refresh_hours: s.source_refresh_hours,
+        trusted_proxies: tvgate_http::client_addr::TrustedProxies {
+            networks: tvgate_formats::cidr::CidrList::parse(&s.trusted_proxies)?,
+            header: tvgate_http::client_addr::ForwardedHeader::parse(&s.trusted_proxy_header)
+                .unwrap_or_default(),
+        },
+        egress: egress_guard(s)?,
+        conn_limits: tvgate_http::conn::ConnLimits {
+            header_timeout: std::time::Duration::from_secs(u64::from(
+                s.request_header_timeout_secs,
+            )),
+            body_timeout: std::time::Duration::from_secs(u64::from(s.request_body_timeout_secs)),
+            max_header_bytes: s.max_request_header_bytes as usize,
+            per_address: s.max_connections_per_address,
+        },
         ..HttpSettings::default()
     })
+}
+
+/// The server's SSRF guard: public addresses and `allowed_source_networks`.
+pub fn egress_guard(s: &Settings) -> Result<tvgate_relay::EgressGuard> {
+    Ok(tvgate_relay::EgressGuard::public_only(
+        tvgate_formats::cidr::CidrList::parse(&s.allowed_source_networks)?,
+    ))
 }
 
 /// Connects the node to the Redis of `ledger_url`: the app's ledger
@@ -299,10 +326,12 @@ pub async fn open_gate(settings: &Settings) -> Result<Arc<Gate>> {
 pub fn importer(
     gate: Arc<Gate>,
     settings: &Settings,
+    egress: tvgate_relay::EgressGuard,
 ) -> Arc<dyn tvgate_http::admin::importer::SourceImporter> {
     Arc::new(crate::sources::Importer {
         gate,
         data_dir: settings.data_dir.clone(),
+        egress,
     })
 }
 

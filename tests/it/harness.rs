@@ -65,6 +65,10 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
         // Tests move the clock by days: no scheduled refresh runs beside
         // their own unless a test turns the schedule on.
         source_refresh_hours: 0,
+        // The fake providers and upstreams of the tests listen on
+        // loopback, which the SSRF guard refuses unless listed
+        // (`tests/it/ssrf.rs` tests the guard with this list empty).
+        allowed_source_networks: "127.0.0.0/8, ::1".into(),
         ..Settings::default()
     }
 }
@@ -189,7 +193,11 @@ impl TestServer {
         let mut http = tvgate::startup::http_settings(&settings).expect("http settings");
         tweak(&mut http);
         let mut app = App::new(gate.clone(), http, test_builtins());
-        app.importer = Some(tvgate::startup::importer(gate.clone(), &settings));
+        app.importer = Some(tvgate::startup::importer(
+            gate.clone(),
+            &settings,
+            app.settings.egress.clone(),
+        ));
         let clock = Arc::new(AtomicI64::new(NOW));
         let c = clock.clone();
         app.clock = Arc::new(move || c.load(Ordering::Relaxed));
@@ -449,6 +457,7 @@ impl ServeProcess {
             .env("TVGATE_KDF_MEMORY_KIB", "64")
             .env("TVGATE_KDF_ITERATIONS", "1")
             .env("TVGATE_LOG_FORMAT", "json")
+            .env("TVGATE_ALLOWED_SOURCE_NETWORKS", "127.0.0.0/8, ::1")
             .envs(env.iter().copied())
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())

@@ -8,28 +8,35 @@ mod architecture;
 mod catalog;
 mod catchup;
 mod cli;
+mod client_address;
 mod cluster;
 mod console;
 mod denials;
 mod devices;
 mod doctor;
 mod frozen;
+mod guide_scale;
 mod harness;
 mod hls;
 mod hygiene;
 mod limits;
 mod lines_admin;
+mod live_hls;
 mod multinode;
+mod oracles;
 mod portal;
 mod postgres;
 mod provider;
+mod refresh_safety;
 // The Redis tests' support (a key prefix of a test's own, a throw-away
 // redis-server), shared rather than copied.
 #[path = "../../crates/redis/tests/support/mod.rs"]
 mod redis_support;
 mod relay;
+mod request_limits;
 mod slate;
 mod sources_admin;
+mod ssrf;
 mod stalker;
 mod tls;
 mod vod;

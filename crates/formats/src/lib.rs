@@ -8,6 +8,7 @@
 //! [`Diagnostic`] with its line number and the rest of the input is kept.
 #![forbid(unsafe_code)]
 
+pub mod cidr;
 pub mod diag;
 pub mod gzip;
 pub mod hls;

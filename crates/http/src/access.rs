@@ -23,6 +23,8 @@ use tvgate_core::ids::CategoryId;
 /// request's buffer: extracting them allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The client's address (`crate::client_addr::client_ip`: the socket's
+    /// peer, or what a trusted proxy says it saw).
     pub ip: IpAddr,
     user_agent: Option<HeaderValue>,
     pub host: Option<HeaderValue>,
@@ -105,12 +107,20 @@ impl Caller {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<App> for Caller {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(Caller::from_parts(parts, &app.settings.trusted_proxies))
+    }
+}
+
+impl Caller {
+    /// The caller of a request, its address as `trusted` proxies allow
+    /// ([`crate::client_addr::client_ip`]).
+    pub fn from_parts(parts: &Parts, trusted: &crate::client_addr::TrustedProxies) -> Caller {
         let peer = parts.extensions.get::<ConnectInfo<crate::frozen::Peer>>();
-        let ip = peer
+        let socket_ip = peer
             .map(|c| c.0.addr.ip())
             .or_else(|| {
                 // A router served by another server than ours (tests).
@@ -120,6 +130,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                     .map(|c| c.0.ip())
             })
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let ip = crate::client_addr::client_ip(socket_ip, &parts.headers, trusted);
         let socket = peer.map(|c| c.0.socket.clone());
         let user_agent = parts.headers.get(header::USER_AGENT).cloned();
         let host = parts.headers.get(header::HOST).cloned();
@@ -129,14 +140,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Arrival>()
             .copied()
             .unwrap_or_default();
-        Ok(Caller {
+        Caller {
             ip,
             user_agent,
             host,
             arrival,
             device,
             socket,
-        })
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 //! (the portal MAG boxes speak), [`portal`] (the subscriber's pages) and
 //! [`admin`] (the operator's console and API). What more than one of them
 //! needs is the floor beneath them:
-//! - [`access`]: who calls ([`access::Caller`]) and the shared first step
+//! - [`access`]: who calls ([`access::Caller`], its address from
+//!   [`client_addr`]) and the shared first step
 //!   (authenticate, decide);
 //! - [`answer`]: one [`answer::Refused`] per refusal, answered in each
 //!   face's shape and logged once; the plain words of a denial;
@@ -29,6 +30,8 @@ pub mod access;
 pub mod admin;
 pub mod answer;
 pub mod body;
+pub mod client_addr;
+pub mod conn;
 pub mod cors;
 pub mod deliver;
 pub mod frozen;
@@ -53,7 +56,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use std::future::IntoFuture;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use xtream::{get_php, player_api, streams, xmltv};
@@ -158,36 +160,40 @@ pub async fn serve_with_tls(
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
     let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
     let watchdog = tokio::spawn(frozen::run(app.clone(), writer_stop.clone()));
+    let limits = app.settings.conn_limits.clone();
+    let counts = conn::PerAddress::new(
+        limits.per_address,
+        app.settings.trusted_proxies.networks.clone(),
+    );
     let router = router(app);
-    let service = |arrival: access::Arrival| {
-        router
-            .clone()
-            .layer(axum::Extension(arrival))
-            .into_make_service_with_connect_info::<frozen::Peer>()
-    };
-    let stopped = |token: CancellationToken| async move { token.cancelled().await };
     // Every connection's socket is watched (`frozen`): a viewer that stops
     // reading (a frozen box, a stopped process) leaves a write waiting, and
     // the watchdog ends its stream after `viewer_stall`. Beneath that, the
     // kernel ends a connection whose sent data has gone unacknowledged for
-    // SEND_TIMEOUT (TCP_USER_TIMEOUT, raised for a paused film).
-    let plain = frozen::WatchedListener::new(listener);
-    let plain = axum::serve(plain, service(arrival))
-        .with_graceful_shutdown(stopped(shutdown.clone()))
-        .into_future();
+    // SEND_TIMEOUT (TCP_USER_TIMEOUT, raised for a paused film). Each
+    // connection is served under `conn`'s limits.
+    let plain = conn::serve(
+        frozen::WatchedListener::new(listener),
+        router.clone(),
+        arrival,
+        limits.clone(),
+        counts.clone(),
+        shutdown.clone(),
+    );
     let served = match https {
         None => plain.await,
         Some(https) => {
-            let tls = frozen::WatchedListener::new(https);
-            let tls = axum::serve(
-                tls,
-                service(access::Arrival {
+            let tls = conn::serve(
+                frozen::WatchedListener::new(https),
+                router,
+                access::Arrival {
                     tls: true,
                     ..arrival
-                }),
-            )
-            .with_graceful_shutdown(stopped(shutdown.clone()))
-            .into_future();
+                },
+                limits,
+                counts,
+                shutdown.clone(),
+            );
             let (plain, tls) = tokio::join!(plain, tls);
             plain.and(tls)
         }
@@ -208,7 +214,13 @@ async fn metrics(State(app): State<App>) -> Response {
     let mut body = app
         .metrics
         .render(app.gate.lines().len(), catalog.entry_count());
-    metrics::render_relay(&mut body, &app.hub, &app.caps, app.hls.segment_fetches());
+    metrics::render_relay(
+        &mut body,
+        &app.hub,
+        &app.caps,
+        app.hls.segment_fetches(),
+        app.segmenters.stats(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -142,6 +142,11 @@ pub struct HttpSettings {
     pub hls_token_ttl_secs: u32,
     /// Memory for recent HLS segments shared between viewers of a channel.
     pub hls_cache_bytes: usize,
+    /// Duration aimed at per segment when a TS channel is cut into live
+    /// HLS (seconds).
+    pub hls_segment_secs: u32,
+    /// Segments listed at least in a live HLS playlist cut here.
+    pub hls_window_segments: u32,
     /// Time limit of one upstream request (an HLS playlist or segment).
     pub upstream_timeout: std::time::Duration,
     /// The Stalker/Ministra portal (MAG boxes).
@@ -155,6 +160,16 @@ pub struct HttpSettings {
     /// The only directory whose files the console and the API may add as
     /// sources (`None`: URLs only); see `gate::check_web_location`.
     pub source_files_dir: Option<std::path::PathBuf>,
+    /// The proxies whose forwarding header names the client
+    /// (`crate::client_addr`); empty: the socket's peer is the client.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Where upstream connections may go (the SSRF guard; default: public
+    /// addresses only). Sources, backups and streams added from the web
+    /// are checked against it when added, and every connection when made.
+    pub egress: tvgate_relay::EgressGuard,
+    /// Time and size limits of every connection and the cap per address
+    /// (`crate::conn`).
+    pub conn_limits: crate::conn::ConnLimits,
 }
 
 impl Default for HttpSettings {
@@ -177,10 +192,15 @@ impl Default for HttpSettings {
             hls_idle_window_secs: 0,
             hls_token_ttl_secs: 300,
             hls_cache_bytes: 64 << 20,
+            hls_segment_secs: 4,
+            hls_window_segments: 6,
             upstream_timeout: std::time::Duration::from_secs(15),
             stalker: crate::stalker::StalkerSettings::default(),
             denial_log_days: 30,
             source_files_dir: None,
+            trusted_proxies: Default::default(),
+            egress: tvgate_relay::EgressGuard::default(),
+            conn_limits: crate::conn::ConnLimits::default(),
             source_refresh_hours: 24,
             source_refresh_check: std::time::Duration::from_secs(60),
         }
@@ -229,6 +249,9 @@ pub struct App {
     pub client: reqwest::Client,
     /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
     pub hls: Arc<crate::deliver::hls::HlsState>,
+    /// Live HLS cut from TS channels: one segmenter per channel watched
+    /// in HLS (`crate::deliver::segmented`).
+    pub segmenters: tvgate_relay::Segmenters,
     /// Stalker portal sessions, scan limiter and link key.
     pub stalker: Arc<crate::stalker::StalkerState>,
     /// The operator console's sessions (`crate::admin::session`).
@@ -256,7 +279,9 @@ pub struct App {
 
 impl App {
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
-        let client = reqwest::Client::builder()
+        let client = settings
+            .egress
+            .client_builder()
             .connect_timeout(std::time::Duration::from_secs(5))
             .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -272,9 +297,12 @@ impl App {
             &settings.stalker,
             gate.token_key(),
         ));
+        let segmenters =
+            tvgate_relay::Segmenters::new(crate::deliver::segmented::segmenter_config(&settings));
         App {
             client,
             hls,
+            segmenters,
             stalker,
             admin_sessions: Arc::new(crate::web::Sessions::stored(
                 gate.clone(),

@@ -9,10 +9,13 @@
 //! * [`segmenter`]: live HLS cut from a channel's TS stream, shared by its
 //!   HLS viewers.
 //! * [`caps`]: per-source connection caps (RAII permits).
+//! * [`egress`]: where the server may connect (the SSRF guard every
+//!   upstream and source client is built with).
 //! * [`stats`]: the relay's counters for metrics.
 #![forbid(unsafe_code)]
 
 pub mod caps;
+pub mod egress;
 pub mod hls_source;
 pub mod hub;
 pub mod loop_source;
@@ -21,6 +24,7 @@ pub mod stats;
 pub mod upstream;
 
 pub use caps::{SourceCaps, SourcePermit};
+pub use egress::EgressGuard;
 pub use hub::{ChannelInfo, Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
 pub use segmenter::{LiveSegments, SegmenterConfig, Segmenters};

@@ -78,10 +78,13 @@ impl Gate {
             return Ok(AdminAuthn::RateLimited { retry_after_secs });
         }
         let found = self.store.admin_by_name(name.to_string()).await?;
-        // An unknown name pays the same argon2 work as a wrong password.
-        let phc = found
-            .as_ref()
-            .map_or(DUMMY_PHC.to_string(), |a| a.password_hash.clone());
+        // An unknown name pays the same argon2 work as a wrong password:
+        // the dummy hash at the configured cost (argon2's work is set by
+        // the parameters in the hash string, whatever its salt and value).
+        let phc = found.as_ref().map_or_else(
+            || DUMMY_PHC.replacen("$m=19456,t=2,p=1$", &self.current_params, 1),
+            |a| a.password_hash.clone(),
+        );
         let matches = self.kdf.verify(password, phc).await;
         match found {
             Some(admin) if matches => {

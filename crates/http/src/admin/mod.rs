@@ -26,6 +26,31 @@ pub mod session;
 
 pub use error::ApiError;
 
+/// The SSRF guard's early answer to an operator adding URLs from the web
+/// (a source's location, an Xtream server, a channel's backups): each
+/// http(s) URL whose host is, or resolves to, an address the server may
+/// not connect to is refused here, naming it. The connection is checked
+/// again when it is made (`tvgate_relay::egress`), so a name that changes
+/// its answer later gets no further. Files are not URLs: skipped.
+pub(crate) async fn check_egress<'a>(
+    app: &crate::state::App,
+    field: &str,
+    urls: impl IntoIterator<Item = &'a str>,
+) -> Result<(), tvgate_core::gate::GateError> {
+    for url in urls {
+        let lower = url.trim().to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            continue;
+        }
+        if let Err(forbidden) = app.settings.egress.check_url(url.trim()).await {
+            return Err(tvgate_core::gate::GateError::Invalid(format!(
+                "{field}: {forbidden}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Who is acting, in the console or through the API: the operator's name,
 /// and the API token they presented (`None` in the console, which uses a
 /// session). One type for both faces, so a handler shared by them and the
