@@ -8,7 +8,7 @@ curl. pyxtream must find the same names through the reseller, the series'
 episodes, and a live URL it builds must start with MPEG-TS sync bytes.
 
 Work-around: pyxtream 0.8.0 crashes on `exp_date: null` (a line that never
-expires: it calls datetime.fromtimestamp(int(None))), so the reseller's line
+expires: `int(user_info["exp_date"])` raises TypeError at login), so the reseller's line
 is given an expiry date by run.sh. That is pyxtream's bug, not tvgate's: real
 panels send null for unlimited lines too.
 Prints a JSON summary on success; on failure the last line of stderr is the reason.
