@@ -2,7 +2,8 @@
 # Third-party client compatibility suite for tvgate.
 #
 # Starts `tvgate demo` on 127.0.0.1 (free port, temporary data directory), drives
-# real clients against it (pyxtream, @iptv/xtream-api, xtream-api-client,
+# real clients against it (pyxtream, also through a second tvgate fed by the
+# demo as an Xtream account, @iptv/xtream-api, xtream-api-client,
 # iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
 # ffprobe, ffmpeg, mpv, streamlink, curl, iptvpy's MacPortal for the Stalker portal,
 # and for live HLS cut by tvgate hls.js in headless Chromium, streamlink, VLC
@@ -273,7 +274,7 @@ mkdir -p "$TMP/browser"
 ln -s "$BROWSER_MODULES" "$TMP/browser/node_modules"
 cp "$HERE/clients/hlsjs_play.mjs" "$TMP/browser/"
 
-export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
+export BIN HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
 export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS ADMIN_TOKEN
 export FFMPEG_SECONDS SCHEMA_EXAMPLES NODE2 NODE3 HLS_USER HLS_PASS
 export PYTHONDONTWRITEBYTECODE=1
@@ -645,7 +646,40 @@ check_cluster_nodes() {
   return 0
 }
 
-export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis check_cluster_nodes
+# A reseller: a second `tvgate serve` whose only source is the demo's line as
+# an Xtream account (`tvgate source add xtream`); pyxtream reads the imported
+# catalog through it and must find what the demo lists, and play a channel.
+check_xtream_account() {
+  local dir="$TMP/reseller-data" log="$TMP/logs/reseller.log" pid addr= listing rc
+  mkdir -p "$dir"
+  "$BIN" source add xtream "$SERVER" --username "$XU" --password "$XP" --name demo --data-dir "$dir" ||
+    { echo "tvgate source add xtream failed"; return 1; }
+  if "$BIN" source list --data-dir "$dir" | grep -qF -- "$XP"; then echo "source list shows the password"; return 1; fi
+  # pyxtream 0.8.0 crashes on exp_date null: give the line a date (see the script).
+  "$BIN" line add reseller-viewer --password 'Resell-pw-1' --expires 2099-01-01 --data-dir "$dir" >/dev/null ||
+    { echo "tvgate line add failed"; return 1; }
+  setsid env TVGATE_LOG_FORMAT=json "$BIN" serve --listen 127.0.0.1:0 --data-dir "$dir" >/dev/null 2>"$log" </dev/null &
+  pid=$!
+  for _ in $(seq 1 300); do
+    addr=$(jq -rR 'fromjson? | select(.fields.message == "tvgate listening") | .fields.addr' "$log" 2>/dev/null | head -n 1)
+    [ -n "$addr" ] && break
+    sleep 0.1
+  done
+  if [ -z "$addr" ]; then stop_group "$pid"; echo "the reseller did not listen"; return 1; fi
+  listing=$(jq -cn \
+    --argjson c "$(curl -sS --max-time 20 "$API?username=$XU_Q&password=$XP_Q&action=get_live_streams")" \
+    --argjson m "$(curl -sS --max-time 20 "$API?username=$XU_Q&password=$XP_Q&action=get_vod_streams")" \
+    --argjson s "$(curl -sS --max-time 20 "$API?username=$XU_Q&password=$XP_Q&action=get_series")" \
+    '{channels: [$c[].name], movies: [$m[].name], series: [$s[].name]}')
+  "$PY" "$HERE/clients/pyxtream_account_check.py" "http://$addr" reseller-viewer 'Resell-pw-1' \
+    "$(mktemp -d "$TMP/work/pyxa.XXXX")" "$listing"
+  rc=$?
+  if grep -qF -- "$XP" "$log"; then echo "the reseller's log holds the account password"; rc=1; fi
+  stop_group "$pid"
+  return $rc
+}
+
+export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis check_cluster_nodes check_xtream_account stop_group
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_mpv_get_php check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
   check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat \
@@ -729,6 +763,8 @@ if [ "$CLUSTER" = 1 ]; then
 else
   run "Kodi + pvr.iptvsimple under Xvfb: loads get.php (m3u8) and xmltv.php, tunes a channel" 150 check_kodi_iptvsimple
 fi
+# Before schemathesis, which may switch the demo's sources and channels off.
+run "pyxtream through a reseller tvgate fed by the demo as an Xtream account: same catalog, episodes, a channel plays" 180 check_xtream_account
 run "schemathesis: the admin API from its OpenAPI document, no server errors" 240 check_admin_api_schemathesis
 
 # Server still alive after all that?

@@ -6,6 +6,7 @@
 mod admin_api;
 mod architecture;
 mod catalog;
+mod catchup;
 mod cli;
 mod client_address;
 mod cluster;

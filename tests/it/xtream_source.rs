@@ -9,6 +9,7 @@
 use crate::harness::*;
 use axum::extract::Request;
 use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use serde_json::Value;
 use std::net::SocketAddr;
 use tokio_util::sync::CancellationToken;
@@ -61,7 +62,7 @@ pub async fn provider(archive: &str) -> TestServer {
         "#EXTM3U\n\
         #EXTINF:-1 tvg-id=\"news.t\" tvg-logo=\"http://logo/n.png\" group-title=\"News\",News One\nloop:demo?1\n\
         #EXTINF:-1 tvg-id=\"sport.t\" group-title=\"Sports\",Sport One\nloop:demo?2\n\
-        #EXTINF:-1 group-title=\"Sports\" catchup=\"shift\" catchup-days=\"3\",Replay One\n{archive}/live/replay.ts\n\
+        #EXTINF:-1 tvg-id=\"replay.t\" group-title=\"Sports\" catchup=\"shift\" catchup-days=\"3\",Replay One\n{archive}/live/replay.ts\n\
         #EXTINF:-1 tvg-type=\"movie\" group-title=\"Films\",A Film (2020)\nclip:demo.ts?m\n\
         #EXTINF:-1 tvg-type=\"series\" group-title=\"Shows\",The Show S01E01\nclip:demo.ts?e1\n\
         #EXTINF:-1 tvg-type=\"series\" group-title=\"Shows\",The Show S01E02\nclip:demo.ts?e2\n"
@@ -70,13 +71,15 @@ pub async fn provider(archive: &str) -> TestServer {
     let mut xml = String::from(
         "<?xml version=\"1.0\"?><tv><channel id=\"news.t\"><display-name>News One</display-name></channel>",
     );
-    for i in 0..6 {
-        let start = NOW - 3600 + i * 1800;
-        xml.push_str(&format!(
-            "<programme start=\"{}\" stop=\"{}\" channel=\"news.t\"><title>Upstream show {i}</title></programme>",
-            tvgate_formats::xmltv::format_time(start, 0),
-            tvgate_formats::xmltv::format_time(start + 1800, 0)
-        ));
+    for channel in ["news.t", "replay.t"] {
+        for i in 0..6 {
+            let start = NOW - 3600 + i * 1800;
+            xml.push_str(&format!(
+                "<programme start=\"{}\" stop=\"{}\" channel=\"{channel}\"><title>Upstream show {i}</title></programme>",
+                tvgate_formats::xmltv::format_time(start, 0),
+                tvgate_formats::xmltv::format_time(start + 1800, 0)
+            ));
+        }
     }
     xml.push_str("</tv>");
     up.add_source(SourceKind::Xmltv, "provider-guide.xml", &xml)
@@ -550,5 +553,242 @@ async fn the_account_password_is_never_shown() {
     assert!(
         !seen.contains(ACCOUNT_PASSWORD),
         "the password shows somewhere: {seen}"
+    );
+}
+
+/// Catch-up of an account's channel: tvgate asks the provider's own
+/// `/timeshift/…` (the `xc` kind), which here is the second tvgate, whose
+/// channel reaches a `shift` archive: both hops authorize, count and relay.
+#[tokio::test]
+async fn catch_up_goes_through_the_provider_archive() {
+    let archive = echo_archive().await;
+    let up = provider(&archive.url("")).await;
+    let down = TestServer::start().await;
+    down.add_line("viewer", "vpw", |_| {}).await;
+    add_account(&down, &up, ACCOUNT_PASSWORD).await;
+    let live = list(&down, "get_live_streams").await;
+    let replay = id_named(&live, "stream_id", "Replay One");
+    let news = id_named(&live, "stream_id", "News One");
+    let start = NOW - 7200;
+    let (status, body) = get(&down.url(&format!(
+        "/timeshift/viewer/vpw/60/2027-01-15:06-00/{replay}.ts"
+    )))
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            format!("ARCHIVE /live/replay.ts?utc={start}&lutc={NOW}")
+        )
+    );
+    let (status, body) = get(&down.url(&format!(
+        "/timeshift/viewer/vpw/60/2027-01-15:06-00/{news}.ts"
+    )))
+    .await;
+    assert_eq!(status, 404);
+    assert!(body.starts_with("no_archive"), "{body}");
+
+    // The guide says which programmes can be played back: finished ones
+    // within the archive, on the channel that has one.
+    let table = |id: u64| {
+        let url = down.url(&format!(
+            "/player_api.php?username=viewer&password=vpw&action=get_simple_data_table&stream_id={id}"
+        ));
+        async move { get_json(&url).await }
+    };
+    let flags = |v: Value| -> Vec<(i64, u64)> {
+        v["epg_listings"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|p| {
+                        (
+                            p["start_timestamp"]
+                                .as_str()
+                                .and_then(|s| s.parse().ok())
+                                .unwrap_or(0),
+                            p["has_archive"].as_u64().unwrap_or(9),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let replay_flags = flags(table(replay).await);
+    assert_eq!(replay_flags.len(), 6, "{replay_flags:?}");
+    for (start, has) in replay_flags {
+        let finished = start + 1800 <= NOW;
+        assert_eq!(has, u64::from(finished), "programme at {start}");
+    }
+    assert!(flags(table(news).await).iter().all(|(_, has)| *has == 0));
+}
+
+/// A provider that writes its lists badly: numbers as strings, nulls, a
+/// bad id, duplicate ids, HTML in a name, a name of 10 MB on the one line
+/// the list is, an object for a list, and a guide that is not gzip though
+/// it starts like one. Set `html_vod` and its film list becomes a web page.
+struct Sloppy {
+    stand_in: StandIn,
+    html_vod: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+async fn sloppy_provider() -> Sloppy {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let html_vod = std::sync::Arc::new(AtomicBool::new(false));
+    let big = "N".repeat(10 << 20);
+    let live = format!(
+        concat!(
+            r#"[{{"stream_id":"10","name":"Ten","category_id":1,"tv_archive":"1","tv_archive_duration":"2","epg_channel_id":null}},"#,
+            r#"{{"stream_id":"abc","name":"Bad id"}},{{"stream_id":null,"name":"No id"}},{{"stream_id":11,"name":null}},"#,
+            r#"{{"stream_id":10,"name":"Ten again"}},{{"stream_id":"12","name":"<b>Twelve</b>","is_adult":"0"}},"#,
+            r#"{{"stream_id":13,"name":"{big}"}},{{"stream_id":14.0,"name":"Fourteen","category_id":"77"}}]"#
+        ),
+        big = big
+    );
+    let live = std::sync::Arc::new(live);
+    let flag = html_vod.clone();
+    let app = axum::Router::new()
+        .route(
+            "/player_api.php",
+            axum::routing::get(
+                move |axum::extract::Query(q): axum::extract::Query<
+                    std::collections::HashMap<String, String>,
+                >| {
+                    let live = live.clone();
+                    let flag = flag.clone();
+                    async move {
+                        let json = |s: String| {
+                            ([(header::CONTENT_TYPE, "application/json")], s).into_response()
+                        };
+                        match q.get("action").map(String::as_str) {
+                            None => json(
+                                r#"{"user_info":{"auth":"1","status":"Active","exp_date":null,"max_connections":"3","username":"u","password":"p","message":null},"server_info":{"timezone":null}}"#.into(),
+                            ),
+                            Some("get_live_categories") => json(
+                                r#"[{"category_id":"1","category_name":"News"},{"category_id":null,"category_name":"Lost"}]"#.into(),
+                            ),
+                            Some("get_vod_categories") => json("null".into()),
+                            Some("get_series_categories") => json("[]".into()),
+                            Some("get_live_streams") => json(live.as_ref().clone()),
+                            Some("get_vod_streams") if flag.load(Ordering::Relaxed) => (
+                                [(header::CONTENT_TYPE, "text/html")],
+                                "<html><body>Maintenance</body></html>",
+                            )
+                                .into_response(),
+                            Some("get_vod_streams") => json(
+                                r#"{"1":{"stream_id":20,"name":"Film","container_extension":"mkv","rating":"n/a","year":"abc"}}"#.into(),
+                            ),
+                            Some("get_series") => json(
+                                r#"[{"series_id":"30","name":"Serie","cover":null},{"series_id":30,"name":"Serie dup"}]"#.into(),
+                            ),
+                            Some("get_series_info") => json(
+                                r#"{"info":null,"episodes":{"1":[{"id":"31","episode_num":"1","title":null,"container_extension":"mp4"},{"id":"x"}]}}"#.into(),
+                            ),
+                            Some(_) => json("[]".into()),
+                        }
+                    }
+                },
+            ),
+        )
+        .route(
+            "/xmltv.php",
+            axum::routing::get(|| async {
+                let mut body = vec![0x1f, 0x8b, 0x08, 0x00];
+                body.extend_from_slice(b"this is not deflate data at all");
+                ([(header::CONTENT_TYPE, "application/xml")], body).into_response()
+            }),
+        );
+    Sloppy {
+        stand_in: StandIn::start(app).await,
+        html_vod,
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_a_diagnostic_naming_the_entry_and_the_rest_is_imported() {
+    use std::sync::atomic::Ordering;
+    let sloppy = sloppy_provider().await;
+    let down = TestServer::start().await;
+    down.add_line("viewer", "vpw", |_| {}).await;
+    let source = down
+        .gate
+        .add_account_source(
+            tvgate_core::ports::NewSource {
+                kind: SourceKind::Xtream,
+                location: sloppy.stand_in.url(""),
+                name: "sloppy".into(),
+                created_at: NOW,
+                max_connections: 0,
+                delivery: Default::default(),
+            },
+            tvgate_core::catalog::XtreamAccount {
+                username: "u".into(),
+                password: "p".into(),
+                max_connections: 0,
+            },
+        )
+        .await
+        .expect("source");
+    let report = tvgate::sources::refresh(
+        &down.gate,
+        &source,
+        down.dir.path(),
+        tvgate::sources::quiet(),
+    )
+    .await
+    .expect("the refresh is not failed by bad entries");
+    let said: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
+    let has = |needle: &str| {
+        assert!(
+            said.iter().any(|d| d.contains(needle)),
+            "no diagnostic with {needle:?}: {said:#?}"
+        )
+    };
+    has("get_live_categories: entry 2 (no category_id)");
+    has("get_live_streams: entry 2 (stream_id \"abc\"): stream_id is not a number; skipped");
+    has("get_live_streams: entry 3 (no stream_id)");
+    has("get_live_streams: entry 4 (stream_id 11): name is missing; skipped");
+    has("get_live_streams: stream_id 10 appears twice");
+    has("get_live_streams: entry 7 (stream_id 13): name is 10485760 bytes long");
+    has("get_series: series_id 30 appears twice");
+    has("get_series_info of series 30: episode 2 (id \"x\")");
+    has("the account's guide was not read (the one stored before stays)");
+    has("corrupt deflate stream");
+    assert_eq!(said.len(), 9, "{said:#?}");
+
+    let live = list(&down, "get_live_streams").await;
+    let names: Vec<&str> = live.iter().filter_map(|v| v["name"].as_str()).collect();
+    assert_eq!(names, ["Ten", "<b>Twelve</b>", "Fourteen"]);
+    assert_eq!(live[0]["tv_archive_duration"], 2);
+    assert_eq!(list(&down, "get_vod_streams").await.len(), 1);
+    assert_eq!(list(&down, "get_series").await.len(), 1);
+    let stored = down.gate.sources().await.expect("sources");
+    let stored = stored.iter().find(|s| s.id == source.id).expect("stored");
+    assert_eq!(
+        stored.account.as_ref().map(|a| a.max_connections),
+        Some(3),
+        "\"3\" is read as 3"
+    );
+
+    // A list answered as a web page fails the refresh as a whole.
+    sloppy.html_vod.store(true, Ordering::Relaxed);
+    let failed = tvgate::sources::refresh(
+        &down.gate,
+        &source,
+        down.dir.path(),
+        tvgate::sources::quiet(),
+    )
+    .await
+    .expect_err("an HTML list fails the refresh");
+    let failed = format!("{failed:#}");
+    assert!(
+        failed.contains("get_vod_streams") && failed.contains("HTML"),
+        "{failed}"
+    );
+    assert!(!failed.contains("password=p"), "{failed}");
+    assert_eq!(
+        list(&down, "get_live_streams").await.len(),
+        3,
+        "the catalog stays"
     );
 }

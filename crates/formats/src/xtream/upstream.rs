@@ -367,20 +367,39 @@ fn id(o: &Map<String, Value>, key: &str) -> Result<u64, String> {
     }
 }
 
-/// The entry's name under `key`, trimmed; an error when missing or empty.
+/// The longest name kept, in bytes: a longer one is not a name but a
+/// provider's garbage (a 10 MB line), and its entry is skipped.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// The longest optional text kept (a logo URL, a plot), in bytes; a
+/// longer one is dropped and the entry kept without it.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// The entry's name under `key`, trimmed; an error when missing, empty or
+/// longer than [`MAX_NAME_BYTES`].
 fn name(o: &Map<String, Value>, key: &str) -> Result<String, String> {
-    o.get(key)
+    let name = o
+        .get(key)
         .and_then(text)
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| format!("{key} is missing"))
+        .ok_or_else(|| format!("{key} is missing"))?;
+    if name.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "{key} is {} bytes long (at most {MAX_NAME_BYTES})",
+            name.len()
+        ));
+    }
+    Ok(name)
 }
 
-/// Optional text: empty when missing or null.
+/// Optional text: empty when missing, null or longer than
+/// [`MAX_TEXT_BYTES`].
 fn opt_text(o: &Map<String, Value>, key: &str) -> String {
     o.get(key)
         .and_then(text)
         .map(|s| s.trim().to_string())
+        .filter(|s| s.len() <= MAX_TEXT_BYTES)
         .unwrap_or_default()
 }
 
@@ -471,7 +490,7 @@ fn episode(v: &Value, season_hint: Option<u32>) -> Result<Episode, String> {
         .get("title")
         .and_then(text)
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && s.len() <= MAX_NAME_BYTES)
         .unwrap_or_else(|| format!("S{season:02}E{episode:02}"));
     Ok(Episode {
         id,
@@ -667,12 +686,23 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_name_is_read() {
+    fn a_huge_name_is_a_diagnostic_and_the_rest_is_read() {
         let big = "x".repeat(10 << 20);
-        let json = format!(r#"[{{"stream_id": 1, "name": "{big}"}}]"#);
+        let json = format!(
+            r#"[{{"stream_id": 1, "name": "{big}"}}, {{"stream_id": 2, "name": "Two", "stream_icon": "{big}"}}]"#
+        );
         let (list, problems) = lives(&json);
-        assert_eq!(list[0].name.len(), 10 << 20);
-        assert!(problems.is_empty());
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0].id, list[0].icon.as_str()),
+            (2, ""),
+            "the icon dropped"
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0],
+            "get_live_streams: entry 1 (stream_id 1): name is 10485760 bytes long (at most 1024); skipped"
+        );
     }
 
     #[test]
