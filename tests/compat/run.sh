@@ -497,13 +497,17 @@ check_hlsjs_live() {
 }
 
 check_streamlink_live_hls() {
-  local d dur codecs
+  local d dur codecs frames fps
   d=$(mktemp -d "$TMP/work/sl-live.XXXX")
   timeout 60 streamlink --loglevel warning "hls://$(hls_url "$RELAY_TS")" best \
     --hls-duration 10 -o "$d/out.ts" -f || { echo "streamlink failed"; return 1; }
-  dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$d/out.ts")
+  # Seconds of video by its frames: the recording spans the provider's loop
+  # seams, where timestamps start over, so its timestamp duration says little.
+  frames=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$d/out.ts")
+  fps=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$d/out.ts")
+  dur=$(awk -v n="${frames:-0}" -v r="${fps:-25/1}" 'BEGIN { split(r, f, "/"); printf "%.2f", n * (f[2] ? f[2] : 1) / f[1] }')
   codecs=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$d/out.ts" | sort -u | tr '\n' ' ')
-  echo "recorded $(stat -c %s "$d/out.ts") bytes, ${dur} s: $codecs"
+  echo "recorded $(stat -c %s "$d/out.ts") bytes, $frames video frames at $fps: $dur s; $codecs"
   awk -v d="${dur:-0}" 'BEGIN { exit !(d >= 9.5) }' || { echo "streamlink recorded ${dur:-0} s, want 10"; return 1; }
   grep -q h264 <<<"$codecs" && grep -q aac <<<"$codecs" || { echo "recording lacks h264 or aac: $codecs"; return 1; }
 }

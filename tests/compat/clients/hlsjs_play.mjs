@@ -1,7 +1,9 @@
 // hls.js (as web players use it) in Debian's headless Chromium plays a live
 // HLS URL for SECONDS of media. The page comes from another origin
-// (http://player.test, served by Playwright itself), as a web player's would,
-// so CORS is exercised on the playlist and on every segment.
+// (http://127.0.0.1:9, served by Playwright itself: nothing listens there),
+// as a web player's would, so CORS is exercised on the playlist and on every
+// segment. A loopback origin, because Chromium keeps pages of public origins
+// from reading private addresses (Private Network Access).
 // argv: URL [SECONDS=10]. Prints one JSON line; exit 0 when the video played
 // SECONDS with frames decoded and no fatal hls.js error.
 import { chromium } from 'playwright-core';
@@ -36,12 +38,12 @@ const browser = await chromium.launch({
 let r;
 try {
   const page = await browser.newPage();
-  await page.route('http://player.test/**', (route) => {
+  await page.route('http://127.0.0.1:9/**', (route) => {
     const path = new URL(route.request().url()).pathname;
     if (path === '/hls.min.js') return route.fulfill({ contentType: 'application/javascript', body: hlsJs });
     return route.fulfill({ contentType: 'text/html', body: page_ });
   });
-  await page.goto('http://player.test/');
+  await page.goto('http://127.0.0.1:9/');
   const state = () => page.evaluate(() => {
     const v = document.getElementById('v');
     return { ...window.result, currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight,
