@@ -439,6 +439,9 @@ fn source_json(s: &Source) -> serde_json::Value {
         "last_error": s.last_error, "enabled": s.enabled,
         "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
+        "held": s.held.as_ref().map(|h| json!({
+            "at": h.at, "before": h.before, "after": h.after, "reason": h.reason,
+        })),
     });
     // The password is never shown; the account's own cap is.
     if let Some(a) = &s.account {
@@ -547,12 +550,18 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                 let rows: Vec<Vec<String>> = list
                     .iter()
                     .map(|s| {
-                        let state = match &s.last_error {
-                            Some(e) => format!("failed: {e}"),
-                            None if !s.diagnostics.is_empty() => {
+                        let state = match (&s.held, &s.last_error) {
+                            (Some(h), _) => format!(
+                                "held since {}: {} (apply: tvgate source refresh {} --accept-shrink)",
+                                format_time(Some(h.at)),
+                                h.reason,
+                                s.id
+                            ),
+                            (None, Some(e)) => format!("failed: {e}"),
+                            (None, None) if !s.diagnostics.is_empty() => {
                                 format!("ok, {} lines skipped", s.diagnostic_rows().count())
                             }
-                            None => "ok".to_string(),
+                            (None, None) => "ok".to_string(),
                         };
                         vec![
                             s.id.to_string(),
@@ -583,7 +592,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                 );
             }
         }
-        SourceCommand::Refresh { id } => {
+        SourceCommand::Refresh { id, accept_shrink } => {
             let list = gate.sources().await?;
             let chosen: Vec<_> = list
                 .into_iter()
@@ -594,7 +603,7 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             }
             let mut failed = 0;
             for s in &chosen {
-                if let Err(e) = refresh_one(&gate, settings, s, show).await {
+                if let Err(e) = refresh_one_with(&gate, settings, s, show, accept_shrink).await {
                     eprintln!("error: {e:#}");
                     failed += 1;
                 }
@@ -674,11 +683,24 @@ async fn refresh_one(
     source: &Source,
     show: bool,
 ) -> Result<()> {
-    let report = sources::refresh(
+    refresh_one_with(gate, settings, source, show, false).await
+}
+
+async fn refresh_one_with(
+    gate: &Arc<Gate>,
+    settings: &Settings,
+    source: &Source,
+    show: bool,
+    accept_shrink: bool,
+) -> Result<()> {
+    let report = sources::refresh_with(
         gate,
         source,
         &settings.data_dir,
         sources::TerminalProgress::new(show),
+        accept_shrink,
+        // The CLI is trusted: its operator may name any address.
+        &tvgate_relay::EgressGuard::unrestricted(),
     )
     .await?;
     println!("source {}: {}", source.id, report.summary(source.kind));

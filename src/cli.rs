@@ -121,9 +121,16 @@ pub struct DoctorArgs {
     /// An M3U link (get.php?username=...&password=...&type=..., or any playlist URL).
     #[arg(long, value_name = "URL")]
     pub m3u: Option<String>,
-    /// The MAC or device id the app shows (for the report and device binding).
+    /// The MAC the box or app shows: sent as a MAG box (portal) or an
+    /// Xtream app (`mac=`) sends it, and named in the report.
     #[arg(long)]
     pub mac: Option<String>,
+    /// The device id an Xtream app shows when it is not a MAC (sent as `device_id=`).
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<String>,
+    /// A MAG box's serial number (sent to a portal as `sn`; only when given).
+    #[arg(long, value_name = "SN")]
+    pub serial: Option<String>,
     /// The user agent to log in with (a common player's by default).
     #[arg(long, value_name = "UA", default_value = tvgate_doctor::run::DEFAULT_USER_AGENT)]
     pub user_agent: String,
@@ -402,7 +409,14 @@ pub enum SourceCommand {
         json: bool,
     },
     /// Re-import one source (by id) or all.
-    Refresh { id: Option<i64> },
+    Refresh {
+        id: Option<i64>,
+        /// Apply the refresh even when it removes more of the source's
+        /// entries than refresh_shrink_guard allows (a held refresh is
+        /// applied this way; needs an ID).
+        #[arg(long, requires = "id")]
+        accept_shrink: bool,
+    },
     /// Show a source's items to players again.
     Enable { id: i64 },
     /// Hide a source's items from players (they stay stored; no refresh needed to enable it again).

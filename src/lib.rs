@@ -165,6 +165,8 @@ pub fn doctor_options(args: &cli::DoctorArgs) -> Result<tvgate_doctor::Options> 
             password: args.password.clone(),
             m3u: args.m3u.clone(),
             mac: args.mac.clone(),
+            device_id: args.device_id.clone(),
+            serial: args.serial.clone(),
         },
         user_agent: args.user_agent.clone(),
         resolvers: args

@@ -45,6 +45,7 @@ pub struct Settings {
     pub device_reset_cooldown_secs: u32,
     pub denial_log_days: u32,
     pub source_refresh_hours: u32,
+    pub refresh_shrink_guard: f64,
     pub stalker_portal: bool,
     pub stalker_login_required: bool,
     pub stalker_unknown_macs_per_minute: u32,
@@ -56,6 +57,8 @@ pub struct Settings {
     pub upstream_give_up_secs: u32,
     pub hls_idle_window_secs: u32,
     pub hls_token_ttl_secs: u32,
+    pub hls_segment_secs: u32,
+    pub hls_window_segments: u32,
     pub worker_threads: usize,
     pub log_format: String,
     pub ledger_url: String,
@@ -117,6 +120,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "device_reset_cooldown_secs", default: "86400", doc: "How often a subscriber may reset their own device binding (the next device then binds on its next contact); a reset within this many seconds is refused with the time left. The operator's `tvgate device reset` has no cooldown. See docs/devices.md." },
     SettingDoc { name: "denial_log_days", default: "30", doc: "Days the denial log (the console's and the API's refusals, the portal's recent refusals) keeps a refusal in the database; older ones are deleted at start and every hour. 0: kept forever. See docs/denials.md." },
     SettingDoc { name: "source_refresh_hours", default: "24", doc: "Hours between automatic re-imports of each enabled source (playlists and guides), counted from its last refresh; run in the background like a refresh started from the console. 0: only by hand (`tvgate source refresh`, the console, the API)." },
+    SettingDoc { name: "refresh_shrink_guard", default: "0.3", doc: "The share of a source's entries (a guide's programmes) a refresh may remove before it is held instead of applied: a provider that answers half a list, an empty one or an account cut to a trial must not empty the catalog. A held refresh keeps the items stored before, shows its reason in `tvgate source list`, the console and the API, and is applied by the operator (`tvgate source refresh ID --accept-shrink`, the console's button, `POST /api/v1/sources/{id}/refresh?accept_shrink=true`). Between 0 and 1; 1: never hold. See docs/sources.md." },
     SettingDoc { name: "stalker_portal", default: "true", doc: "Serve the Stalker/Ministra portal for MAG boxes and emulators (`/portal.php`, `/c/portal.php`, `/server/load.php`, `/stalker_portal/...`); `false` answers 404 there. See docs/stalker.md." },
     SettingDoc { name: "stalker_login_required", default: "false", doc: "MAG boxes must also prove the line's username and password (`stb do_auth`) after the MAC identifies it." },
     SettingDoc { name: "stalker_unknown_macs_per_minute", default: "5", doc: "Distinct unknown MACs one address may try per minute before it is blocked as a MAC scan (0: no limit)." },
@@ -128,6 +132,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc { name: "upstream_give_up_secs", default: "30", doc: "Seconds without good data from any of a channel's source URLs (reconnecting with backoff all along) before its viewers are disconnected." },
     SettingDoc { name: "hls_idle_window_secs", default: "0", doc: "Seconds after the last playlist or segment request at which an HLS viewer's connection slot is freed (HLS has no socket to watch). 0: three target durations of the channel's playlist, at least 6 s." },
     SettingDoc { name: "hls_token_ttl_secs", default: "300", doc: "Life of the signed links that replace segment and key URLs in a proxied HLS playlist (they carry no credentials and no upstream address; variant playlist links live a day, as players reload them all session)." },
+    SettingDoc { name: "hls_segment_secs", default: "4", doc: "Seconds aimed at per segment when a channel tvgate relays as MPEG-TS (or a built-in one) is asked for as HLS (`/live/U/P/ID.m3u8`) and cut into a live playlist here, without transcoding: segments start at a keyframe, so they last from about this to the next keyframe. A channel that sends no keyframe for three times this long is cut there anyway (logged once). See docs/relay.md." },
+    SettingDoc { name: "hls_window_segments", default: "6", doc: "Segments listed at least in such a live playlist (more while short segments span less than three target durations, as RFC 8216 asks). The segments that just left it are still served for a while; older ones get 404." },
     SettingDoc { name: "worker_threads", default: "0", doc: "Threads serving requests; 0 uses every core." },
     SettingDoc { name: "log_format", default: "\"text\"", doc: "`text` or `json` (one object per line on standard error)." },
     SettingDoc { name: "ledger_url", default: "\"\"", doc: "Where the connection ledger lives. Empty: in this process (one machine). `redis://[:PASSWORD@]HOST[:PORT][/DB]` (or `unix:///PATH`): in Redis, shared by every node of a deployment, so a line's connection limit holds across the nodes, a slot frees on every node the moment its viewer leaves, an eviction or an operator's end on one node cuts the stream on another at once, and failed-login and MAC-scan limits are one budget for all nodes. Also `serve --ledger URL`. See docs/redis.md." },
@@ -176,6 +182,7 @@ impl Default for Settings {
             device_reset_cooldown_secs: 86_400,
             denial_log_days: 30,
             source_refresh_hours: 24,
+            refresh_shrink_guard: 0.3,
             stalker_portal: true,
             stalker_login_required: false,
             stalker_unknown_macs_per_minute: 5,
@@ -187,6 +194,8 @@ impl Default for Settings {
             upstream_give_up_secs: 30,
             hls_idle_window_secs: 0,
             hls_token_ttl_secs: 300,
+            hls_segment_secs: 4,
+            hls_window_segments: 6,
             worker_threads: 0,
             log_format: "text".into(),
             ledger_url: String::new(),
@@ -290,6 +299,12 @@ impl Settings {
                 self.connection_limit_policy
             )));
         }
+        if tvgate_core::catalog::ShrinkGuard::from_fraction(self.refresh_shrink_guard).is_none() {
+            return Err(SettingsError::Invalid(format!(
+                "refresh_shrink_guard {}: use a share between 0 and 1 (0.3: a refresh may remove 30 % of a source's entries; 1: never hold)",
+                self.refresh_shrink_guard
+            )));
+        }
         if self.lease_ttl_secs < 3 {
             return Err(SettingsError::Invalid(
                 "lease_ttl_secs must be at least 3".into(),
@@ -299,6 +314,18 @@ impl Settings {
             return Err(SettingsError::Invalid(format!(
                 "stream_denials {:?}: use auto, slate or status",
                 self.stream_denials
+            )));
+        }
+        if !(1..=60).contains(&self.hls_segment_secs) {
+            return Err(SettingsError::Invalid(format!(
+                "hls_segment_secs {}: use 1 to 60",
+                self.hls_segment_secs
+            )));
+        }
+        if !(1..=1000).contains(&self.hls_window_segments) {
+            return Err(SettingsError::Invalid(format!(
+                "hls_window_segments {}: use 1 to 1000",
+                self.hls_window_segments
             )));
         }
         if self.upstream_stall_ms < 100 {

@@ -36,21 +36,27 @@ fn progress_bar(len: Option<u64>, what: &str) -> ProgressBar {
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
+    let template = match len {
+        Some(_) => "{prefix} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+        None => "{spinner} {prefix} {bytes} ({bytes_per_sec}) {msg}",
+    };
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     pb.set_style(style);
-    pb.set_message(what.to_string());
+    pb.set_prefix(what.to_string());
     pb
 }
 
-/// The CLI's progress: a bar on the terminal per phase (nothing when
-/// standard error is not a terminal).
+/// The CLI's progress: a bar on the terminal per phase with the bytes read
+/// and their rate, and the entries read and theirs (nothing when standard
+/// error is not a terminal).
 pub struct TerminalProgress {
     show: bool,
     bar: std::sync::Mutex<Option<ProgressBar>>,
+    /// Entries read over the whole refresh, and since when.
+    entries: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
 }
 
 impl TerminalProgress {
@@ -58,7 +64,23 @@ impl TerminalProgress {
         Arc::new(TerminalProgress {
             show,
             bar: std::sync::Mutex::new(None),
+            entries: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
         })
+    }
+
+    /// `N entries (R/s)` for the bar's message.
+    fn entries_text(&self) -> String {
+        let n = self.entries.load(std::sync::atomic::Ordering::Relaxed);
+        if n == 0 {
+            return String::new();
+        }
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        format!(
+            "{} entries ({}/s)",
+            indicatif::HumanCount(n),
+            indicatif::HumanCount((n as f64 / secs) as u64)
+        )
     }
 }
 
@@ -71,17 +93,29 @@ impl Progress for TerminalProgress {
         let what = match phase {
             Phase::Downloading => "downloading",
             Phase::Parsing => "importing",
+            Phase::Storing => "storing",
             _ => return,
         };
         if self.show {
-            *bar = Some(progress_bar(total, what));
+            let pb = progress_bar(total, what);
+            pb.set_message(self.entries_text());
+            if phase == Phase::Storing {
+                pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
+            *bar = Some(pb);
         }
     }
 
     fn advance(&self, bytes: u64) {
         if let Some(bar) = &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
             bar.inc(bytes);
+            bar.set_message(self.entries_text());
         }
+    }
+
+    fn entries(&self, n: u64) {
+        self.entries
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -119,12 +153,13 @@ impl SourceImporter for Importer {
         &self,
         source: Source,
         progress: Arc<dyn Progress>,
+        accept_shrink: bool,
     ) -> futures::future::BoxFuture<'static, Result<String, String>> {
         let gate = self.gate.clone();
         let dir = self.data_dir.clone();
         let egress = self.egress.clone();
         Box::pin(async move {
-            refresh_with(&gate, &source, &dir, progress, &egress)
+            refresh_with(&gate, &source, &dir, progress, accept_shrink, &egress)
                 .await
                 .map(|report| report.summary(source.kind))
                 .map_err(|e| format!("{e:#}"))
@@ -143,6 +178,43 @@ impl<R: Read> Read for Counted<R> {
         let n = self.inner.read(buf)?;
         self.progress.advance(n as u64);
         Ok(n)
+    }
+}
+
+/// Counts entries read into a progress sink, a batch at a time (the rest
+/// when dropped).
+pub(crate) struct EntryCounter {
+    sink: Arc<dyn Progress>,
+    pending: std::cell::Cell<u64>,
+}
+
+impl EntryCounter {
+    const BATCH: u64 = 1024;
+
+    pub(crate) fn new(sink: Arc<dyn Progress>) -> EntryCounter {
+        EntryCounter {
+            sink,
+            pending: std::cell::Cell::new(0),
+        }
+    }
+
+    pub(crate) fn one(&self) {
+        let n = self.pending.get() + 1;
+        if n >= Self::BATCH {
+            self.sink.entries(n);
+            self.pending.set(0);
+        } else {
+            self.pending.set(n);
+        }
+    }
+}
+
+impl Drop for EntryCounter {
+    fn drop(&mut self) {
+        let n = self.pending.get();
+        if n > 0 {
+            self.sink.entries(n);
+        }
     }
 }
 
@@ -209,16 +281,20 @@ pub async fn refresh(
     progress: Arc<dyn Progress>,
 ) -> Result<RefreshReport> {
     let trusted = tvgate_relay::EgressGuard::unrestricted();
-    refresh_with(gate, source, data_dir, progress, &trusted).await
+    refresh_with(gate, source, data_dir, progress, false, &trusted).await
 }
 
-/// [`refresh`] with its fetches checked by `egress` (the server's
-/// refreshes, started from the web or the schedule).
+/// [`refresh`], applied even when it removes more of the source's entries
+/// than the shrink guard allows when `accept_shrink` (the operator applies
+/// a held refresh: it is read again and imported), with its fetches
+/// checked by `egress` (the server's refreshes, started from the web or the
+/// schedule, are; the CLI's are trusted).
 pub async fn refresh_with(
     gate: &Arc<Gate>,
     source: &Source,
     data_dir: &Path,
     progress: Arc<dyn Progress>,
+    accept_shrink: bool,
     egress: &tvgate_relay::EgressGuard,
 ) -> Result<RefreshReport> {
     let now = chrono::Utc::now().timestamp();
@@ -226,8 +302,17 @@ pub async fn refresh_with(
         .await
         .map_err(|e| format!("{e:#}"));
     progress.phase(Phase::Storing, None);
-    match gate.import_source(source.id, parsed, now).await {
+    match gate
+        .import_source_with(source.id, parsed, now, accept_shrink)
+        .await
+    {
         Ok(report) => Ok(report),
+        Err(GateError::RefreshHeld(held)) => anyhow::bail!(
+            "source {} ({}): the refresh is held, nothing was changed: {}",
+            source.id,
+            redact_location(&source.location),
+            held.reason
+        ),
         Err(GateError::ImportFailed(e)) => {
             anyhow::bail!(
                 "source {} ({}): {e}",
@@ -278,19 +363,26 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().ok().map(|m| m.len());
     progress.phase(Phase::Parsing, len);
+    let sink = progress.clone();
     let reader: Box<dyn Read + Send> = Box::new(Counted {
         inner: file,
         progress,
     });
     let input = tvgate_formats::gzip::maybe_gunzip(reader)
         .with_context(|| format!("reading {}", path.display()))?;
+    // Entries are told to the sink in batches: one atomic add per entry
+    // would cost a million of them on a large list.
+    let counter = EntryCounter::new(sink.clone());
     let outcome = match kind {
         SourceKind::M3u => {
             // Planned as it is read: the classified items are never held
             // beside the plan.
             let mut planner = Planner::default();
-            let summary = tvgate_formats::m3u::read(input, |entry| planner.push(classify(&entry)))
-                .with_context(|| format!("reading {}", path.display()))?;
+            let summary = tvgate_formats::m3u::read(input, |entry| {
+                counter.one();
+                planner.push(classify(&entry))
+            })
+            .with_context(|| format!("reading {}", path.display()))?;
             ParsedSource {
                 content: SourceContent::Playlist(planner.finish()),
                 diagnostics: summary.diagnostics,
@@ -300,8 +392,11 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
             // Planned as it is read, and sorted here on the parser's
             // thread rather than while the store holds its write lock.
             let mut planner = GuidePlanner::default();
-            let diagnostics = tvgate_formats::xmltv::read(input, |item| planner.push(item))
-                .with_context(|| format!("reading {}", path.display()))?;
+            let diagnostics = tvgate_formats::xmltv::read(input, |item| {
+                counter.one();
+                planner.push(item)
+            })
+            .with_context(|| format!("reading {}", path.display()))?;
             ParsedSource {
                 content: SourceContent::Guide(planner.finish()),
                 diagnostics,

@@ -96,6 +96,10 @@ pub fn gate_settings(s: &Settings) -> GateSettings {
             s.store_location(),
             Ok(tvgate_store::StoreLocation::Postgres(_))
         ),
+        refresh_shrink_guard: tvgate_core::catalog::ShrinkGuard::from_fraction(
+            s.refresh_shrink_guard,
+        )
+        .unwrap_or_default(),
     }
 }
 
@@ -143,6 +147,8 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         },
         hls_idle_window_secs: s.hls_idle_window_secs,
         hls_token_ttl_secs: s.hls_token_ttl_secs.max(10),
+        hls_segment_secs: s.hls_segment_secs,
+        hls_window_segments: s.hls_window_segments,
         stalker: tvgate_http::stalker::StalkerSettings {
             enabled: s.stalker_portal,
             login_required: s.stalker_login_required,

@@ -300,8 +300,9 @@ pub(super) async fn fetch(
         };
         let reader_up = up.clone();
         let path = file.0.clone();
+        let counter = progress.clone();
         let (back, found) = tokio::task::spawn_blocking(move || {
-            read_streams(&reader_up, &path, kind, &groups, planner)
+            read_streams(&reader_up, &path, kind, &groups, planner, counter)
         })
         .await
         .context("reader thread failed")??;
@@ -376,6 +377,7 @@ pub(super) async fn fetch(
     let mut seen_episodes: HashSet<u64> = HashSet::new();
     while let Some((s, name, (episodes, found))) = infos.try_next().await? {
         progress.advance(1);
+        progress.entries(episodes.len() as u64);
         problems.extend(found);
         let group = s
             .category_id
@@ -451,13 +453,16 @@ fn read_streams(
     kind: ItemKind,
     groups: &Categories,
     mut planner: Planner,
+    progress: Arc<dyn Progress>,
 ) -> Result<(Planner, Vec<Diagnostic>)> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let counter = super::EntryCounter::new(progress);
     let mut seen: HashSet<u64> = HashSet::new();
     let mut duplicates: Vec<Diagnostic> = Vec::new();
     let group = |id: &Option<String>| id.as_ref().and_then(|c| groups.get(c)).cloned();
     let found = match kind {
         ItemKind::Live => upstream::read_live(file, |l| {
+            counter.one();
             if !seen.insert(l.id) {
                 duplicates.push(duplicate("get_live_streams", l.id));
                 return;
@@ -480,6 +485,7 @@ fn read_streams(
         })
         .map_err(|e| anyhow::anyhow!("get_live_streams: {e}"))?,
         _ => upstream::read_vod(file, |v| {
+            counter.one();
             if !seen.insert(v.id) {
                 duplicates.push(duplicate("get_vod_streams", v.id));
                 return;

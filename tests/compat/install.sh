@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs exactly what tests/compat/run.sh needs, idempotently:
-#   - Debian packages: ffmpeg (ffprobe), mpv, streamlink, libxml2-utils (xmllint), xmltv-util
+#   - Debian packages: ffmpeg (ffprobe), mpv, streamlink, VLC (cvlc, with the user
+#     iptvtest to run it: VLC refuses root), Kodi with pvr.iptvsimple and Xvfb, libxml2-utils (xmllint), xmltv-util
 #     (the XMLTV DTD and tv_validate_file), jq, curl, python3 + venv, and
 #     nodejs/npm when no npm is on PATH;
 #   - a Python venv with the pinned PyPI clients of requirements.txt, and a second one
 #     (venv-stalker) from the same file with a Python >= 3.12 for iptvpy, when one exists;
 #   - the npm clients pinned by node/package-lock.json (installed with npm ci);
-#   - Debian's chromium and playwright-core pinned by ../browser/package-lock.json
-#     (for tests/browser/run.sh).
+#   - Debian's chromium, and playwright-core and hls.js pinned by
+#     ../browser/package-lock.json (for tests/browser/run.sh and the hls.js check).
 # Runs as root on Debian 12. `apt-get update` runs only when a package is
 # missing and the package lists are missing or older than a day. When
 # everything is already there it only compares stamps (well under a second).
@@ -26,7 +27,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # ---------------------------------------------------------------- apt
-APT_PKGS=(ffmpeg mpv streamlink libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv chromium)
+APT_PKGS=(ffmpeg mpv streamlink vlc-bin vlc-plugin-base kodi kodi-pvr-iptvsimple kodi-inputstream-ffmpegdirect xvfb libxml2-utils xmltv-util jq curl ca-certificates python3 python3-venv chromium)
 # Keep an npm that is already there (e.g. NodeSource's nodejs, which bundles
 # npm and conflicts with Debian's npm package); otherwise take Debian's.
 command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1 || APT_PKGS+=(nodejs npm)
@@ -51,6 +52,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
 fi
+# VLC will not run as root: the compat suite runs cvlc as this user.
+id -u iptvtest >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin iptvtest
 [ -r /usr/share/xmltv/xmltv.dtd ] || { echo "compat-install: /usr/share/xmltv/xmltv.dtd missing after installing xmltv-util" >&2; exit 1; }
 
 stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
@@ -115,7 +118,7 @@ BROWSER_DIR=$PREFIX/browser
 BROWSER_SRC=$HERE/../browser
 want=$(stamp_of "$BROWSER_SRC/package.json" "$BROWSER_SRC/package-lock.json"; node --version)
 have=$(cat "$BROWSER_DIR/.tvgate-compat-stamp" 2>/dev/null || true)
-if [ "$want" != "$have" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ]; then
+if [ "$want" != "$have" ] || [ ! -d "$BROWSER_DIR/node_modules/playwright-core" ] || [ ! -d "$BROWSER_DIR/node_modules/hls.js" ]; then
   say "npm: installing browser/package-lock.json into $BROWSER_DIR"
   mkdir -p "$BROWSER_DIR"
   cp "$BROWSER_SRC/package.json" "$BROWSER_SRC/package-lock.json" "$BROWSER_DIR/"

@@ -4,7 +4,9 @@
 # Starts `tvgate demo` on 127.0.0.1 (free port, temporary data directory), drives
 # real clients against it (pyxtream, @iptv/xtream-api, xtream-api-client,
 # iptv-playlist-parser, m3u-ipytv, xmllint + the XMLTV DTD, tv_validate_file,
-# ffprobe, ffmpeg, mpv, streamlink, curl, iptvpy's MacPortal for the Stalker portal; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
+# ffprobe, ffmpeg, mpv, streamlink, curl, iptvpy's MacPortal for the Stalker portal,
+# and for live HLS cut by tvgate hls.js in headless Chromium, streamlink, VLC
+# (cvlc), a live-playlist checker and Kodi with pvr.iptvsimple under Xvfb; behind it a stand-in provider, upstream.py) and prints one line per check, `ok - NAME` or
 # `FAIL - NAME: REASON` (followed by `#`-prefixed log lines), and as its last
 # line `N passed, N failed`. Exit status 0 only when every check passed.
 #
@@ -23,7 +25,8 @@
 # ledger is COMPAT_LEDGER_URL (default redis://127.0.0.1:6379) under a key
 # prefix of the run's own, whose keys are deleted at the end. Lighter than
 # the single-node run, to keep the whole CI short: 15 s of ffmpeg instead of
-# 60, 10 schemathesis examples per operation instead of 50.
+# 60, 10 schemathesis examples per operation instead of 50, 15 s of live
+# playlist checks instead of 30, no Kodi.
 #
 # Needs the clients installed by tests/compat/install.sh (prefix $COMPAT_PREFIX,
 # default /opt/tvgate-compat). COMPAT_KEEP_LOGS=DIR keeps the per-check logs and
@@ -65,6 +68,10 @@ for t in curl jq ffmpeg ffprobe mpv streamlink xmllint tv_validate_file node tim
 done
 [ -x "$PY" ] || setup_fail "$PY missing; run tests/compat/install.sh"
 [ -d "$NODE_MODULES/@iptv/xtream-api" ] || setup_fail "$NODE_MODULES missing; run tests/compat/install.sh"
+BROWSER_MODULES=$PREFIX/browser/node_modules
+[ -d "$BROWSER_MODULES/hls.js" ] || setup_fail "$BROWSER_MODULES/hls.js missing; run tests/compat/install.sh"
+command -v kodi >/dev/null 2>&1 && command -v Xvfb >/dev/null 2>&1 || setup_fail "kodi or Xvfb missing; run tests/compat/install.sh"
+command -v cvlc >/dev/null 2>&1 && id -u iptvtest >/dev/null 2>&1 || setup_fail "cvlc or its user iptvtest missing; run tests/compat/install.sh"
 DTD=/usr/share/xmltv/xmltv.dtd
 [ -r "$DTD" ] || setup_fail "$DTD missing; run tests/compat/install.sh"
 if [ "$CLUSTER" = 1 ]; then
@@ -73,7 +80,7 @@ if [ "$CLUSTER" = 1 ]; then
   done
 fi
 # What the cluster run shortens (see the header).
-if [ "$CLUSTER" = 1 ]; then FFMPEG_SECONDS=15 SCHEMA_EXAMPLES=10; else FFMPEG_SECONDS=60 SCHEMA_EXAMPLES=50; fi
+if [ "$CLUSTER" = 1 ]; then FFMPEG_SECONDS=15 SCHEMA_EXAMPLES=10 HLS_CHECK_SECONDS=15; else FFMPEG_SECONDS=60 SCHEMA_EXAMPLES=50 HLS_CHECK_SECONDS=30; fi
 
 # ------------------------------------------------------------------ binary
 if [ -z "$BIN" ]; then
@@ -105,7 +112,9 @@ stop_group() {   # stop_group PID: a server started with setsid, its whole proce
   kill -KILL -- "-$1" 2>/dev/null
   wait "$1" 2>/dev/null
 }
+HLS_CHECK_PID=
 cleanup() {
+  if [ -n "$HLS_CHECK_PID" ]; then kill "$HLS_CHECK_PID" 2>/dev/null; wait "$HLS_CHECK_PID" 2>/dev/null; fi
   if [ -n "$UPSTREAM_PID" ]; then kill "$UPSTREAM_PID" 2>/dev/null; wait "$UPSTREAM_PID" 2>/dev/null; fi
   local pid
   for pid in "${NODE_PIDS[@]}"; do stop_group "$pid"; done
@@ -164,6 +173,14 @@ EXP_PASS='Exp1red-line'
 EXP_DAY=2020-01-01
 "${CLEAN_ENV[@]}" "$BIN" user add "$EXP_USER" --password "$EXP_PASS" --expires "$EXP_DAY" --data-dir "$TMP/data" \
   >"$TMP/logs/user-add.log" 2>&1 || setup_fail "tvgate line add failed: $(tail -n 1 "$TMP/logs/user-add.log")"
+
+# The live HLS checks' line: several players at once, each holding an HLS
+# slot for its idle window after it stops, so no limit (the demo line's
+# two slots stay free for the checks that count them).
+HLS_USER=hls-viewer
+HLS_PASS='Hls-viewer-1'
+"${CLEAN_ENV[@]}" "$BIN" user add "$HLS_USER" --password "$HLS_PASS" --max-connections 0 --data-dir "$TMP/data" \
+  >"$TMP/logs/user-add-hls.log" 2>&1 || setup_fail "tvgate line add (HLS line) failed: $(tail -n 1 "$TMP/logs/user-add-hls.log")"
 
 # A MAG box's line: the portal finds a line by its MAC (a username cannot
 # hold ':', so the MAC is stored without separators).
@@ -251,10 +268,14 @@ printf '%s\n' '#EXTM3U' \
 # whose node_modules is the installed one.
 ln -s "$NODE_MODULES" "$TMP/node/node_modules"
 cp "$HERE"/clients/*.mjs "$TMP/node/"
+# The browser's scripts (Playwright, hls.js) likewise.
+mkdir -p "$TMP/browser"
+ln -s "$BROWSER_MODULES" "$TMP/browser/node_modules"
+cp "$HERE/clients/hlsjs_play.mjs" "$TMP/browser/"
 
 export HERE TMP PY DTD SERVER XU XP XU_Q XP_Q API M3U_URL XMLTV_URL STREAM_URL EXP_USER EXP_PASS EXP_DAY
 export UPSTREAM PY_STALKER STB_MAC STB_USER STB_PASS ADMIN_TOKEN
-export FFMPEG_SECONDS SCHEMA_EXAMPLES NODE2 NODE3
+export FFMPEG_SECONDS SCHEMA_EXAMPLES NODE2 NODE3 HLS_USER HLS_PASS
 export PYTHONDONTWRITEBYTECODE=1
 
 # ------------------------------------------------------------------ helpers (exported to the checks)
@@ -466,6 +487,67 @@ check_streamlink_hls() {
   fi
 }
 
+# Live HLS cut by tvgate (issue 16): the demo's built-in channel and the
+# provider's TS channel asked for as .m3u8, on the HLS line.
+hls_url() { echo "$SERVER/live/$(uri "$HLS_USER")/$(uri "$HLS_PASS")/$1.m3u8"; }
+
+check_hlsjs_live() {
+  node "$TMP/browser/hlsjs_play.mjs" "$(hls_url "$DEMO_ID")" 10
+}
+
+check_streamlink_live_hls() {
+  local d dur codecs
+  d=$(mktemp -d "$TMP/work/sl-live.XXXX")
+  timeout 60 streamlink --loglevel warning "hls://$(hls_url "$RELAY_TS")" best \
+    --hls-duration 10 -o "$d/out.ts" -f || { echo "streamlink failed"; return 1; }
+  dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$d/out.ts")
+  codecs=$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$d/out.ts" | sort -u | tr '\n' ' ')
+  echo "recorded $(stat -c %s "$d/out.ts") bytes, ${dur} s: $codecs"
+  awk -v d="${dur:-0}" 'BEGIN { exit !(d >= 9.5) }' || { echo "streamlink recorded ${dur:-0} s, want 10"; return 1; }
+  grep -q h264 <<<"$codecs" && grep -q aac <<<"$codecs" || { echo "recording lacks h264 or aac: $codecs"; return 1; }
+}
+
+check_vlc_live_hls() {
+  local log
+  log=$(mktemp "$TMP/work/vlc.XXXX")
+  chmod 666 "$log"
+  # VLC refuses root; its HLS path is the "adaptive" demux.
+  timeout 40 runuser -u iptvtest -- cvlc -I dummy --vout=dummy --aout=dummy --no-video-title-show \
+    --run-time=10 --play-and-exit -vv "$(hls_url "$DEMO_ID")" >"$log" 2>&1
+  grep -E 'using (demux|stream_filter) module "adaptive"|adaptive demux|using demux module "hls"' "$log" | head -n 3
+  grep -q 'module "adaptive"' "$log" || { echo "VLC did not take its HLS path (adaptive)"; tail -n 5 "$log"; return 1; }
+  grep -E 'using (video )?decoder module "avcodec"' "$log" | head -n 1
+  grep -qE 'using (video )?decoder module "avcodec"' "$log" || { echo "VLC decoded no video"; return 1; }
+  if grep -E 'adaptive (demux )?error|main input error' "$log" | head -n 3 | grep .; then
+    echo "VLC reported errors on the stream"; return 1
+  fi
+  # Segments read: the adaptive demux logs each one it downloads.
+  echo "segments loaded: $(grep -c 'Retrieving\|Downloading\|\.ts' "$log")"
+}
+
+# Started in the background before the players above and collected here, so
+# its 30 s of reloads overlap them.
+start_hls_live_check() {
+  ( "$PY" "$HERE/clients/hls_live_check.py" "$(hls_url "$DEMO_ID")" "$HLS_CHECK_SECONDS" "$HLS_USER" "$HLS_PASS" \
+      >"$TMP/logs/hls_live_check.out" 2>&1
+    echo $? >"$TMP/logs/hls_live_check.rc" ) </dev/null &
+  HLS_CHECK_PID=$!
+}
+check_hls_live_rules() {
+  local i
+  for i in $(seq 1 600); do [ -s "$TMP/logs/hls_live_check.rc" ] && break; sleep 0.1; done
+  cat "$TMP/logs/hls_live_check.out"
+  [ "$(cat "$TMP/logs/hls_live_check.rc" 2>/dev/null)" = 0 ]
+}
+
+# Kodi with pvr.iptvsimple loads the HLS line's M3U (live channels as
+# .m3u8) and XMLTV, and tunes the first channel: live HLS cut by tvgate
+# through Kodi's player.
+check_kodi_iptvsimple() {
+  local q="username=$(uri "$HLS_USER")&password=$(uri "$HLS_PASS")"
+  bash "$HERE/clients/kodi_iptvsimple.sh" "$SERVER/get.php?$q&type=m3u_plus&output=m3u8" "$SERVER/xmltv.php?$q"
+}
+
 check_mpv_movie_seek() {
   local out before after cons i
   # The HLS check's slot frees after its idle window (no socket to watch):
@@ -566,7 +648,8 @@ check_cluster_nodes() {
 export -f check_iptvpy_stalker check_stalker_scan check_admin_api_schemathesis check_cluster_nodes
 export -f check_pyxtream check_xtream_api check_xtream_api_client check_m3u_parsers check_mpv_get_php check_xmllint \
   check_tv_validate_file check_ffprobe check_ffmpeg_copy check_login_normalization check_expired_line \
-  check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat
+  check_unknown_vs_wrong check_mpv_live_proxied check_one_upstream check_streamlink_hls check_mpv_movie_seek upstream_stat \
+  hls_url check_hlsjs_live check_streamlink_live_hls check_vlc_live_hls check_hls_live_rules check_kodi_iptvsimple
 
 # run NAME TIMEOUT_SECONDS FUNCTION
 run() {
@@ -628,11 +711,24 @@ for _ in $(seq 1 50); do
 done
 [ -n "$RELAY_TS" ] && [ -n "$RELAY_HLS" ] && [ -n "$RELAY_MOVIE" ] ||
   relay_setup_fail "the provider's channels did not appear (ts=$RELAY_TS hls=$RELAY_HLS movie=$RELAY_MOVIE)"
-export RELAY_TS RELAY_HLS RELAY_MOVIE
+DEMO_ID=${STREAM_URL##*/}
+DEMO_ID=${DEMO_ID%%.*}
+export RELAY_TS RELAY_HLS RELAY_MOVIE DEMO_ID
 run "mpv: plays a proxied live TS channel" 60 check_mpv_live_proxied
 run "relay: 5 viewers of a channel share one upstream connection" 60 check_one_upstream
 run "streamlink: records a proxied HLS channel; no credentials in the playlist" 90 check_streamlink_hls
 run "mpv: plays a proxied movie from 3 s in; byte ranges answer 206" 60 check_mpv_movie_seek
+# Live HLS cut by tvgate: the checker's 30 s of reloads run beside the players.
+start_hls_live_check
+run "hls.js in headless Chromium: plays 10 s of the demo channel as live HLS" 60 check_hlsjs_live
+run "streamlink: records 10 s of a TS channel as live HLS" 60 check_streamlink_live_hls
+run "VLC (cvlc, adaptive): plays the demo channel as live HLS" 60 check_vlc_live_hls
+run "live HLS playlist: RFC 8216 live rules over $HLS_CHECK_SECONDS s of reloads (m3u8 parser)" 60 check_hls_live_rules
+if [ "$CLUSTER" = 1 ]; then
+  echo "ok - Kodi + pvr.iptvsimple # SKIP in the cluster run (the single-node run drives it)"
+else
+  run "Kodi + pvr.iptvsimple under Xvfb: loads get.php (m3u8) and xmltv.php, tunes a channel" 150 check_kodi_iptvsimple
+fi
 run "schemathesis: the admin API from its OpenAPI document, no server errors" 240 check_admin_api_schemathesis
 
 # Server still alive after all that?

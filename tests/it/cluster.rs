@@ -588,8 +588,10 @@ async fn a_redis_restart_under_load_refuses_newcomers_and_loses_nothing() {
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
 
-    phase.store(DOWN, Ordering::SeqCst);
+    // The phase turns once Redis is gone: an admission that reached Redis
+    // just before the kill is not one "admitted without Redis".
     redis.kill();
+    phase.store(DOWN, Ordering::SeqCst);
     let down = Instant::now();
     // A newcomer (a line nobody watches) is refused with the reason.
     let refused = loop {

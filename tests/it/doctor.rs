@@ -265,7 +265,18 @@ async fn a_banned_line_is_subscription() {
     verdict_is(&r, Cause::Subscription, 11);
     assert_eq!(
         check(&r, "account.status").title,
-        "The subscription is banned"
+        "The provider has blocked (banned) the line"
+    );
+    // Not an expiry: the verdict says so, and renewing is not the fix.
+    assert!(
+        r.diagnosis.summary.contains("banned"),
+        "{}",
+        r.diagnosis.summary
+    );
+    assert!(
+        r.diagnosis.next_step.contains("contact them"),
+        "{}",
+        r.diagnosis.next_step
     );
     assert!(check(&r, "account.tvgate")
         .evidence

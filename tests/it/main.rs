@@ -14,16 +14,19 @@ mod denials;
 mod devices;
 mod doctor;
 mod frozen;
+mod guide_scale;
 mod harness;
 mod hls;
 mod hygiene;
 mod limits;
 mod lines_admin;
+mod live_hls;
 mod multinode;
 mod oracles;
 mod portal;
 mod postgres;
 mod provider;
+mod refresh_safety;
 // The Redis tests' support (a key prefix of a test's own, a throw-away
 // redis-server), shared rather than copied.
 #[path = "../../crates/redis/tests/support/mod.rs"]
@@ -37,3 +40,4 @@ mod stalker;
 mod tls;
 mod vod;
 mod xtream;
+mod xtream_source;

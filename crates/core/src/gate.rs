@@ -16,7 +16,7 @@ use crate::access::{
     decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
 };
 use crate::catalog::backups::check_backup_urls;
-use crate::catalog::{Catalog, Source, StreamRef};
+use crate::catalog::{Catalog, HeldRefresh, ShrinkGuard, Source, StreamRef};
 use crate::ids::{CategoryId, LineId, SourceId, StreamId};
 use crate::ledger::LimitPolicy;
 use crate::ports::{
@@ -85,6 +85,9 @@ pub struct GateSettings {
     /// with another key is refused ([`GateError::KeyMismatch`]), since
     /// each node's verifiers and signed links would fail on the others.
     pub shared_store: bool,
+    /// The share of a source's entries a refresh may remove before it is
+    /// held for the operator (`refresh_shrink_guard`).
+    pub refresh_shrink_guard: ShrinkGuard,
 }
 
 /// The default `device_reset_cooldown_secs`: once a day.
@@ -99,6 +102,7 @@ impl Default for GateSettings {
             limiter: LimiterSettings::default(),
             device_reset_cooldown_secs: DEFAULT_DEVICE_RESET_COOLDOWN_SECS,
             shared_store: false,
+            refresh_shrink_guard: ShrinkGuard::DEFAULT,
         }
     }
 }
@@ -120,6 +124,11 @@ pub enum GateError {
     /// recorded on the source.
     #[error("{0}")]
     ImportFailed(String),
+    /// A refresh read so much less than the source has that the shrink
+    /// guard held it back; the items stored before stay, and the hold is
+    /// recorded on the source until the operator applies it.
+    #[error("the refresh is held: {}", .0.reason)]
+    RefreshHeld(HeldRefresh),
     /// The shared store recorded another verifier key than this node's:
     /// the key file must be copied from the first node.
     #[error("this node's verifier key (fingerprint {ours}) is not the one the shared store's first node recorded ({recorded})")]

@@ -9,7 +9,7 @@ use crate::access::Line;
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
-use crate::catalog::{CatalogData, Delivery, Source, SourceKind, XtreamAccount};
+use crate::catalog::{CatalogData, Delivery, HeldRefresh, Source, SourceKind, XtreamAccount};
 use crate::ids::{DeviceId, LineId, SourceId, StreamId};
 use crate::UnixTime;
 use futures_core::stream::BoxStream;
@@ -246,7 +246,15 @@ pub trait Store: Send + Sync + 'static {
     /// time, count and error, its first diagnostics (line and message
     /// apart; the suite expects the first 1000) and how many there were.
     /// Does not bump the change stamp. `NotFound` for an unknown source.
+    /// Applying a refresh ends any hold: the source's held refresh is
+    /// cleared.
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()>;
+    /// Records a refresh the shrink guard held back, in place of any held
+    /// before, and its time as the source's last refresh (so the schedule
+    /// waits a period before trying again); its items, count, error and
+    /// diagnostics stay those of the last applied refresh. Does not bump
+    /// the change stamp. `NotFound` for an unknown source.
+    async fn hold_refresh(&self, id: SourceId, held: HeldRefresh) -> StoreResult<()>;
     /// Changes a source's cap or delivery; `NotFound` for an unknown id.
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()>;
     /// Sets (or clears) the account of an Xtream source: its username,

@@ -54,6 +54,11 @@ pub enum Outcome {
 pub struct Login {
     pub checks: Vec<Check>,
     pub outcome: Outcome,
+    /// Not accepted, and refused the way a provider refuses an app it
+    /// blocks (401/403, a web page, an empty or non-JSON answer) rather
+    /// than with an Xtream answer about the credentials (`auth: 0`, 429):
+    /// worth trying as another player (`agents`).
+    pub refused_as_app: bool,
 }
 
 impl Login {
@@ -66,8 +71,29 @@ impl Login {
     }
 }
 
+/// The device a player presents on its API calls, as players send it: the
+/// query parameter `mac` (a MAC) or `device_id` (any other id). tvgate
+/// reads these first (docs/devices.md); other panels ignore them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceParam {
+    /// `mac` or `device_id`.
+    pub name: &'static str,
+    pub value: String,
+}
+
 /// The `player_api.php` URL for a login (or an action).
 pub fn api_url(base: &Url, username: &str, password: &str, action: Option<&str>) -> Url {
+    api_url_as(base, username, password, action, None)
+}
+
+/// [`api_url`] with the device the player presents.
+pub fn api_url_as(
+    base: &Url,
+    username: &str,
+    password: &str,
+    action: Option<&str>,
+    device: Option<&DeviceParam>,
+) -> Url {
     let mut url = base.join("player_api.php").unwrap_or_else(|_| base.clone());
     {
         let mut q = url.query_pairs_mut();
@@ -75,6 +101,9 @@ pub fn api_url(base: &Url, username: &str, password: &str, action: Option<&str>)
             .append_pair("password", password);
         if let Some(a) = action {
             q.append_pair("action", a);
+        }
+        if let Some(d) = device {
+            q.append_pair(d.name, &d.value);
         }
     }
     url
@@ -97,14 +126,38 @@ pub fn cause_of_reason(code: &str) -> Cause {
     }
 }
 
+/// The fix for a suspended (disabled) line: not a renewal.
+pub const FIX_SUSPENDED: &str = "The provider suspended the line: contact them to ask why and to have it re-enabled (renewing alone does not lift a suspension).";
+/// The fix for a banned line: not a renewal.
+pub const FIX_BANNED: &str = "The provider blocked (banned) the line: contact them to ask why (renewing does not lift a block).";
+/// The fix for an expired line.
+pub const FIX_EXPIRED: &str =
+    "Renew the subscription with your provider (check whether the last payment went through).";
+
+/// The verdict's sentence for an expired line (with its date when known).
+pub fn expired_summary(at: Option<i64>) -> String {
+    match at {
+        Some(t) => format!(
+            "The login is right, but the subscription expired on {}: it needs renewing.",
+            utc_date(t)
+        ),
+        None => "The login is right, but the subscription has expired: it needs renewing.".into(),
+    }
+}
+
+/// The verdict's sentence for a suspended (disabled) line.
+pub const SUSPENDED_SUMMARY: &str = "The login is right, but the provider has suspended (disabled) the line: this is not an expiry, so renewing is not the fix.";
+/// The verdict's sentence for a banned line.
+pub const BANNED_SUMMARY: &str = "The login is right, but the provider has blocked (banned) the line: this is not an expiry, so renewing is not the fix.";
+
 /// The fix for a tvgate reason code, in plain words.
 pub fn fix_for_reason(code: &str) -> &'static str {
     match code {
         "invalid_credentials" => "Copy the username and password from the provider's e-mail again (paste, do not type).",
         "rate_limited" => "Too many wrong logins from here: wait the time shown, then log in once with the right password.",
         "expired" => "Renew the subscription with your provider (check whether the last payment went through).",
-        "disabled" => "The provider suspended the line: contact them.",
-        "banned" => "The provider blocked the line: contact them.",
+        "disabled" => FIX_SUSPENDED,
+        "banned" => FIX_BANNED,
         "output_format_not_allowed" => "Set the app's stream format to one the line allows (Settings, stream format: TS or HLS).",
         "not_in_package" => "The channel is not in your package: ask the provider, or pick another channel.",
         "connection_limit" => "Close the app on the other devices listed (fully, not minimised), wait a minute, then try again; or ask for a plan with more connections.",
@@ -144,15 +197,40 @@ fn snippet(body: &[u8]) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// True when an answer is refused the way an app is refused (see
+/// [`Login::refused_as_app`]).
+fn refused_as_app(answer: &Result<Fetched, FetchError>) -> bool {
+    let Ok(f) = answer else { return false };
+    let status = f.status.as_u16();
+    if status == 429 || f.header("x-tvgate-reason").is_some() {
+        return false;
+    }
+    if f.is_html() || matches!(status, 400 | 401 | 403 | 406 | 444) {
+        return true;
+    }
+    match serde_json::from_slice::<Value>(&f.body) {
+        Ok(v) => v.get("user_info").is_none() && v.get("tvgate").is_none(),
+        Err(_) => true,
+    }
+}
+
 /// Interprets one login answer.
 pub fn interpret(answer: &Result<Fetched, FetchError>, requested: &Url, now: i64) -> Login {
+    let mut login = interpret_answer(answer, requested, now);
+    login.refused_as_app = !matches!(login.outcome, Outcome::Accepted(_)) && refused_as_app(answer);
+    login
+}
+
+fn interpret_answer(answer: &Result<Fetched, FetchError>, requested: &Url, now: i64) -> Login {
     let refused = |c: Check| Login {
         checks: vec![c.points_to(Cause::Credentials)],
         outcome: Outcome::Refused,
+        refused_as_app: false,
     };
     let no_answer = |c: Check| Login {
         checks: vec![c.points_to(Cause::ServerUnreachable)],
         outcome: Outcome::NoAnswer,
+        refused_as_app: false,
     };
     let f = match answer {
         Err(e) => {
@@ -311,6 +389,7 @@ pub fn interpret(answer: &Result<Fetched, FetchError>, requested: &Url, now: i64
     Login {
         checks,
         outcome: Outcome::Accepted(info),
+        refused_as_app: false,
     }
 }
 
@@ -318,22 +397,42 @@ pub fn interpret(answer: &Result<Fetched, FetchError>, requested: &Url, now: i64
 pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
     let mut checks = Vec::new();
     let status = info.status.clone().unwrap_or_default();
-    let mut c = match status.as_str() {
-        "Active" => Check::new(Step::Account, "account.status", "The subscription is active", Verdict::Ok),
-        "Expired" | "Banned" | "Disabled" => Check::new(
+    // tvgate shows `Disabled` to players for a refusal that is not the
+    // line's state (a device not registered): its reason says which.
+    let other_reason = info
+        .reason
+        .as_deref()
+        .filter(|r| cause_of_reason(r) != Cause::Subscription);
+    let mut c = match (status.as_str(), other_reason) {
+        ("Active", _) => Check::new(Step::Account, "account.status", "The subscription is active", Verdict::Ok),
+        ("Expired" | "Banned" | "Disabled", Some(code)) => Check::new(
             Step::Account,
             "account.status",
-            format!("The subscription is {}", status.to_lowercase()),
-            Verdict::Fault,
-        )
-        .points_to(Cause::Subscription)
-        .fix(match status.as_str() {
-            "Expired" => "Renew the subscription with your provider (check whether the last payment went through).",
-            "Banned" => "The provider blocked the line: contact them.",
-            _ => "The provider suspended the line: contact them.",
-        }),
-        "" => Check::new(Step::Account, "account.status", "The server does not say the subscription's status", Verdict::Warning),
-        other => Check::new(
+            format!("The status says {status}, for the reason below ({code}), not the subscription's state"),
+            Verdict::Ok,
+        ),
+        ("Expired" | "Banned" | "Disabled", None) => {
+            let (fix, summary) = match status.as_str() {
+                "Expired" => (FIX_EXPIRED, expired_summary(info.exp_date.filter(|t| *t <= now))),
+                "Banned" => (FIX_BANNED, BANNED_SUMMARY.to_string()),
+                _ => (FIX_SUSPENDED, SUSPENDED_SUMMARY.to_string()),
+            };
+            Check::new(
+                Step::Account,
+                "account.status",
+                match status.as_str() {
+                    "Expired" => "The subscription has expired".to_string(),
+                    "Banned" => "The provider has blocked (banned) the line".to_string(),
+                    _ => "The provider has suspended (disabled) the line".to_string(),
+                },
+                Verdict::Fault,
+            )
+            .points_to(Cause::Subscription)
+            .fix(fix)
+            .summary(summary)
+        }
+        ("", _) => Check::new(Step::Account, "account.status", "The server does not say the subscription's status", Verdict::Warning),
+        (other, _) => Check::new(
             Step::Account,
             "account.status",
             format!("The subscription's status is \"{other}\""),
@@ -367,7 +466,12 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
             )
             .evidence(format!("exp_date: {t} ({})", utc_date(t)))
             .points_to(Cause::Subscription)
-            .fix("Renew the subscription with your provider (check whether the last payment went through).");
+            .fix(FIX_EXPIRED);
+            // A blocked or suspended line says so first: renewing would
+            // not be the fix.
+            if status != "Banned" && status != "Disabled" {
+                c = c.summary(expired_summary(Some(t)));
+            }
             if status == "Active" {
                 c = c.evidence("status still says Active, but the expiry date has passed: most apps refuse such a line");
             }
@@ -462,6 +566,12 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
         .evidence(format!("tvgate.reason: {code}"))
         .points_to(cause)
         .fix(fix_for_reason(code));
+        match code.as_str() {
+            "expired" => c = c.summary(expired_summary(info.exp_date)),
+            "disabled" => c = c.summary(SUSPENDED_SUMMARY),
+            "banned" => c = c.summary(BANNED_SUMMARY),
+            _ => {}
+        }
         if let Some(m) = &info.reason_message {
             c = c.evidence(format!("tvgate.message: {m}"));
         }
@@ -470,9 +580,17 @@ pub fn account_checks(info: &UserInfo, now: i64) -> Vec<Check> {
     checks
 }
 
-/// Logs in (one call, within the step's deadline).
-pub async fn login(http: &Http, base: &Url, username: &str, password: &str, now: i64) -> Login {
-    let url = api_url(base, username, password, None);
+/// Logs in (one call, within the step's deadline), presenting `device`
+/// as a player bound to a device does.
+pub async fn login(
+    http: &Http,
+    base: &Url,
+    username: &str,
+    password: &str,
+    device: Option<&DeviceParam>,
+    now: i64,
+) -> Login {
+    let url = api_url_as(base, username, password, None, device);
     let answer = http.get(&url, LOGIN_LIMIT).await;
     interpret(&answer, &url, now)
 }
@@ -491,8 +609,9 @@ pub async fn first_live_channel(
     base: &Url,
     username: &str,
     password: &str,
+    device: Option<&DeviceParam>,
 ) -> Result<Channel, Check> {
-    let url = api_url(base, username, password, Some("get_live_streams"));
+    let url = api_url_as(base, username, password, Some("get_live_streams"), device);
     let fail = |title: String, ev: String| {
         Check::new(Step::Stream, "stream.pick", title, Verdict::Warning).evidence(ev)
     };

@@ -82,6 +82,16 @@ pub struct Check {
     pub points_to: Option<Cause>,
     /// Milliseconds the check took (network checks).
     pub millis: Option<u64>,
+    /// The verdict's sentence when this fault decides it (e.g. "the
+    /// subscription expired on 2026-11-20"); not in the JSON form: the
+    /// diagnosis carries it.
+    #[serde(skip)]
+    pub summary: Option<String>,
+    /// A fault that hides every later finding but DNS blocking: a fix of
+    /// the address (http:// for https://, the portal path) or the app
+    /// itself refused. Ranked right after DNS blocking (docs/doctor.md).
+    #[serde(skip)]
+    pub decisive: bool,
 }
 
 impl Check {
@@ -96,7 +106,21 @@ impl Check {
             fix: String::new(),
             points_to: None,
             millis: None,
+            summary: None,
+            decisive: false,
         }
+    }
+
+    /// The verdict's sentence when this fault decides it.
+    pub fn summary(mut self, text: impl Into<String>) -> Check {
+        self.summary = Some(text.into());
+        self
+    }
+
+    /// Marks a fault that hides every later finding (docs/doctor.md, ranking).
+    pub fn decisive(mut self) -> Check {
+        self.decisive = true;
+        self
     }
 
     pub fn evidence(mut self, line: impl Into<String>) -> Check {

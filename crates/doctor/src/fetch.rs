@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub struct Http {
     client: reqwest::Client,
     pub timeout: Duration,
+    /// The user agent every request sends ("" for none).
+    pub user_agent: String,
 }
 
 /// An answer read up to a size limit.
@@ -118,7 +120,8 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl Http {
-    /// A client for `host`, pinned to `addr` when name resolution chose one.
+    /// A client for `host`, pinned to `addr` when name resolution chose
+    /// one; an empty `user_agent` sends none.
     pub fn new(
         user_agent: &str,
         timeout: Duration,
@@ -126,9 +129,11 @@ impl Http {
         pin: Option<(&str, IpAddr)>,
     ) -> Result<Http, String> {
         let mut b = reqwest::Client::builder()
-            .user_agent(user_agent)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(5));
+        if !user_agent.is_empty() {
+            b = b.user_agent(user_agent);
+        }
         if let Some(pem) = extra_ca_pem {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| format!("the --ca-file is not a PEM certificate: {e}"))?;
@@ -138,15 +143,34 @@ impl Http {
             b = b.resolve(host, SocketAddr::new(ip, 0));
         }
         let client = b.build().map_err(|e| error_chain(&e))?;
-        Ok(Http { client, timeout })
+        Ok(Http {
+            client,
+            timeout,
+            user_agent: user_agent.to_string(),
+        })
     }
 
     /// GET `url`, reading at most `limit` bytes of the body; the whole
     /// exchange must finish within the step's deadline.
     pub async fn get(&self, url: &Url, limit: usize) -> Result<Fetched, FetchError> {
+        self.get_with(url, &[], limit).await
+    }
+
+    /// [`Http::get`] with extra request headers (a portal's cookie and
+    /// session token).
+    pub async fn get_with(
+        &self,
+        url: &Url,
+        headers: &[(&str, String)],
+        limit: usize,
+    ) -> Result<Fetched, FetchError> {
         let deadline = Instant::now() + self.timeout;
         let started = Instant::now();
-        let send = self.client.get(url.clone()).send();
+        let mut request = self.client.get(url.clone());
+        for (name, value) in headers {
+            request = request.header(*name, value.as_str());
+        }
+        let send = request.send();
         let response = match tokio::time::timeout(self.timeout, send).await {
             Err(_) => return Err(FetchError::Timeout(self.timeout)),
             Ok(Err(e)) if e.is_timeout() => return Err(FetchError::Timeout(self.timeout)),

@@ -21,6 +21,37 @@ pub struct Given {
     pub password: Option<String>,
     pub m3u: Option<String>,
     pub mac: Option<String>,
+    /// `--device-id`: the device id an Xtream app shows (not a MAC).
+    pub device_id: Option<String>,
+    /// `--serial`: a MAG box's serial number (sent to a portal as `sn`).
+    pub serial: Option<String>,
+}
+
+/// Which of the two portal paths a Stalker address names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortalPath {
+    /// `http://host/c/` (the API at `/portal.php` or `/server/load.php`).
+    C,
+    /// `http://host/stalker_portal/c/` (Ministra's layout).
+    StalkerPortal,
+}
+
+impl PortalPath {
+    /// The path as typed after the server, e.g. `stalker_portal/c/`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortalPath::C => "c/",
+            PortalPath::StalkerPortal => "stalker_portal/c/",
+        }
+    }
+
+    /// The other one.
+    pub fn other(self) -> PortalPath {
+        match self {
+            PortalPath::C => PortalPath::StalkerPortal,
+            PortalPath::StalkerPortal => PortalPath::C,
+        }
+    }
 }
 
 /// Which login method the input is for.
@@ -31,7 +62,7 @@ pub enum Method {
     Xtream,
     /// An M3U playlist link (get.php or any playlist URL).
     M3u,
-    /// A Stalker/Ministra (MAG) portal: detected, not checked (a later issue).
+    /// A Stalker/Ministra (MAG) portal, spoken to as a box does with the MAC.
     Stalker,
 }
 
@@ -56,6 +87,11 @@ pub struct Target {
     /// The playlist link when the method is M3U (it may hold the password).
     pub m3u: Option<Url>,
     pub mac: Option<String>,
+    pub device_id: Option<String>,
+    pub serial: Option<String>,
+    /// For a Stalker portal: the path the address named (`server` is the
+    /// part before it).
+    pub portal: Option<PortalPath>,
     pub raw: Raw,
     /// Findings about the input's shape (step: typing).
     pub checks: Vec<Check>,
@@ -122,6 +158,7 @@ pub fn normalise(given: &Given) -> Result<Target, InputError> {
     let mut method = Method::Xtream;
     let mut server = None;
     let mut m3u = None;
+    let mut portal = None;
 
     if let Some(text) = &m3u_text {
         let url = parse_url("the M3U link", text.trim(), &mut checks, "input.m3u")?;
@@ -156,8 +193,9 @@ pub fn normalise(given: &Given) -> Result<Target, InputError> {
             "input.server",
         )?;
         let (base, found) = base_of(&url, &mut checks, true)?;
-        if let Shape::Stalker = found.shape {
+        if let Shape::Stalker(path) = found.shape {
             method = Method::Stalker;
+            portal = Some(path);
         }
         if let Some((u, p)) = found.credentials {
             let had = raw.username.is_some() && raw.password.is_some();
@@ -189,21 +227,43 @@ pub fn normalise(given: &Given) -> Result<Target, InputError> {
         }
     }
 
+    // A MAC with a server and no login: a MAG box's portal (its usual
+    // path, the other one is tried too).
+    if method == Method::Xtream
+        && mac.is_some()
+        && raw.username.is_none()
+        && raw.password.is_none()
+        && server.is_some()
+    {
+        method = Method::Stalker;
+        portal = Some(PortalPath::C);
+    }
+
     if method == Method::Stalker {
-        checks.push(
-            Check::new(
-                Step::Typing,
-                "input.stalker",
-                "This is a Stalker (MAG) portal address",
-                Verdict::Warning,
-            )
-            .evidence("the address has a portal path (/c/ or /stalker_portal/), which MAG boxes and MAC-based apps use")
-            .evidence(match &mac {
-                Some(m) => format!("MAC given: {m}"),
-                None => "no MAC given".to_string(),
-            })
-            .fix("The doctor checks Xtream Codes and M3U logins only; the portal login is not checked. If your provider also gave a username and password, run the doctor with those."),
-        );
+        let mut c = Check::new(
+            Step::Typing,
+            "input.stalker",
+            "Login method: Stalker (MAG) portal",
+            Verdict::Ok,
+        )
+        .evidence(match portal {
+            Some(p) => format!(
+                "portal path /{} (MAG boxes and MAC-based apps use it)",
+                p.as_str()
+            ),
+            None => "a portal address".to_string(),
+        });
+        c = match &mac {
+            Some(m) => c.evidence(format!("MAC given: {m}")),
+            None => {
+                c.verdict = Verdict::Warning;
+                c.title = "A Stalker (MAG) portal address without a MAC".into();
+                c.evidence("no MAC given").fix(
+                    "A portal knows a box by its MAC: run the doctor again with --mac and the MAC the box or app shows (Settings, About).",
+                )
+            }
+        };
+        checks.push(c);
     }
 
     if server.is_none() && m3u.is_none() {
@@ -227,6 +287,9 @@ pub fn normalise(given: &Given) -> Result<Target, InputError> {
         password,
         m3u,
         mac,
+        device_id: given.device_id.clone(),
+        serial: given.serial.clone(),
+        portal,
         raw,
         checks,
     })
@@ -330,7 +393,7 @@ enum Shape {
     Plain,
     Endpoint,
     GetPhp,
-    Stalker,
+    Stalker(PortalPath),
 }
 
 struct Found {
@@ -370,12 +433,14 @@ fn base_of(
     };
     let lower = path.to_ascii_lowercase();
     let mut new_path = path.clone();
-    if let Some(i) = lower.find("/stalker_portal").or_else(|| {
-        lower
-            .find("/c/")
-            .or_else(|| lower.ends_with("/c").then(|| lower.len() - 2))
-    }) {
-        found.shape = Shape::Stalker;
+    if let Some(i) = lower.find("/stalker_portal") {
+        found.shape = Shape::Stalker(PortalPath::StalkerPortal);
+        new_path = path[..i].to_string();
+    } else if let Some(i) = lower
+        .find("/c/")
+        .or_else(|| lower.ends_with("/c").then(|| lower.len() - 2))
+    {
+        found.shape = Shape::Stalker(PortalPath::C);
         new_path = path[..i].to_string();
     } else {
         for endpoint in [
@@ -392,7 +457,7 @@ fn base_of(
                 found.shape = if endpoint == "get.php" {
                     Shape::GetPhp
                 } else if endpoint == "portal.php" {
-                    Shape::Stalker
+                    Shape::Stalker(PortalPath::C)
                 } else {
                     Shape::Endpoint
                 };

@@ -22,6 +22,8 @@
 //! `report.diagnosis.exit_code`.
 
 pub mod account;
+pub mod agents;
+pub mod binding;
 pub mod check;
 pub mod console;
 pub mod dns;
@@ -29,6 +31,7 @@ pub mod fetch;
 pub mod input;
 pub mod report;
 pub mod run;
+pub mod stalker;
 pub mod stream;
 pub mod transport;
 pub mod typing;

@@ -9,6 +9,7 @@ use crate::check::{Cause, Check, Step, Verdict};
 use crate::fetch::Http;
 use crate::input::{self, Given, InputError, Method};
 use crate::report::{redact_check, Redactor, Report, Subject, Times, Tool};
+use crate::{agents, binding, stalker};
 use crate::{dns, transport};
 use crate::{stream, typing, verdict};
 use reqwest::Url;
@@ -116,7 +117,7 @@ impl Run<'_> {
 
 /// Runs every step and returns the report (already redacted).
 pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, DoctorError> {
-    let target = input::normalise(&opts.given)?;
+    let mut target = input::normalise(&opts.given)?;
     let now = opts.now.unwrap_or_else(|| chrono::Utc::now().timestamp());
     let has_credentials = !(target.username.is_empty() && target.password.is_empty());
     let typing = typing::inspect(
@@ -143,28 +144,44 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
         .clone()
         .or_else(|| target.m3u.clone())
         .ok_or(InputError::Nothing)?;
-    let http = network_steps(&mut run, opts, &target, &probe_url).await?;
-    let Some(http) = http else {
+    let reach = network_steps(&mut run, opts, &probe_url).await?;
+    let Some(reach) = reach else {
         for (step, id) in [(Step::Account, "account"), (Step::Stream, "stream")] {
             run.skip(step, id, "the server could not be reached");
         }
         return Ok(finish(run, opts, &target, now));
     };
+    if reach.https {
+        // The port speaks HTTPS: everything else is checked over https://.
+        for url in [target.server.as_mut(), target.m3u.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if url.host_str() == probe_url.host_str()
+                && url.port_or_known_default() == probe_url.port_or_known_default()
+            {
+                *url = to_https(url);
+            }
+        }
+    }
+    let http = reach.client(opts, &opts.user_agent)?;
 
+    if target.method == Method::Stalker {
+        stalker_steps(&mut run, opts, &target, &reach).await?;
+        return Ok(finish(run, opts, &target, now));
+    }
+
+    let device = device_param(&target);
     let mut stream_target: Option<(Url, String)> = None;
     let mut may_stream = false;
+    let mut stream_http = http.clone();
     let mut creds = (target.username.clone(), target.password.clone());
-    if target.method == Method::Stalker {
-        run.skip(
-            Step::Account,
-            "account",
-            "a Stalker portal login (a later version of the doctor)",
-        );
-    } else if let (Some(base), true) = (&target.server, has_credentials) {
+    if let (Some(base), true) = (&target.server, has_credentials) {
         run.progress.begin("Logging in");
-        let first = account::login(&http, base, &creds.0, &creds.1, now).await;
+        let first = account::login(&http, base, &creds.0, &creds.1, device.as_ref(), now).await;
         let mut accepted = first.clone();
         let refused = first.outcome == Outcome::Refused;
+        let mut as_app = first.refused_as_app;
         run.extend(first.checks);
         if refused {
             let mut candidates = Vec::new();
@@ -186,7 +203,8 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                     continue;
                 }
                 run.progress.begin("Retrying with the corrected input");
-                let again = account::login(&http, base, &cand.0, &cand.1, now).await;
+                let again =
+                    account::login(&http, base, &cand.0, &cand.1, device.as_ref(), now).await;
                 if let Outcome::Accepted(_) = again.outcome {
                     run.push(
                         Check::new(Step::Typing, "typing.retry", "The login works once the input is corrected", Verdict::Fault)
@@ -199,7 +217,9 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                     accepted = account::Login {
                         checks: Vec::new(),
                         outcome: again.outcome,
+                        refused_as_app: false,
                     };
+                    as_app = false;
                     break;
                 }
                 run.push(
@@ -210,16 +230,88 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
                 );
             }
         }
+        if as_app && !matches!(accepted.outcome, Outcome::Accepted(_)) {
+            run.progress.begin("Trying as other players");
+            let mut tried = Vec::new();
+            for ua in agents::others(&opts.user_agent) {
+                let client = reach.client(opts, ua)?;
+                let again =
+                    account::login(&client, base, &creds.0, &creds.1, device.as_ref(), now).await;
+                if let Outcome::Accepted(_) = again.outcome {
+                    tried.push(format!("as {}: accepted", agents::shown(ua)));
+                    run.push(app_blocked(opts, "login", ua, &tried));
+                    run.extend(again.checks.into_iter().map(|mut c| {
+                        if c.id == "account.login" {
+                            c.title = format!(
+                                "The username and password are accepted (as {})",
+                                agents::shown(ua)
+                            );
+                        }
+                        c
+                    }));
+                    accepted = account::Login {
+                        checks: Vec::new(),
+                        outcome: again.outcome,
+                        refused_as_app: false,
+                    };
+                    stream_http = client;
+                    break;
+                }
+                tried.push(format!("as {}: refused too", agents::shown(ua)));
+            }
+            if !matches!(accepted.outcome, Outcome::Accepted(_)) {
+                run.push(
+                    Check::new(
+                        Step::Account,
+                        "account.user_agent",
+                        "Other players are refused too: not a block of this app",
+                        Verdict::Ok,
+                    )
+                    .evidence(format!("as {}: refused", agents::shown(&opts.user_agent)))
+                    .evidence(tried.join("; ")),
+                );
+            }
+        }
         let faults_ok = run
             .checks
             .iter()
             .filter(|c| c.step == Step::Account && c.verdict == Verdict::Fault)
             .all(|c| c.points_to == Some(Cause::ConnectionLimit));
         if let Outcome::Accepted(info) = &accepted.outcome {
+            if let Some(code) = info
+                .reason
+                .as_deref()
+                .filter(|r| account::cause_of_reason(r) == Cause::DeviceBinding)
+            {
+                let hint = info
+                    .reason_message
+                    .clone()
+                    .unwrap_or_else(|| info.message.clone());
+                let portal = binding::self_service(&stream_http, base).await;
+                let given = target.mac.as_deref().or(target.device_id.as_deref());
+                run.push(
+                    binding::explain(
+                        "account.binding",
+                        Step::Account,
+                        &hint,
+                        given,
+                        portal.as_ref(),
+                    )
+                    .evidence(format!("tvgate.reason: {code}")),
+                );
+            }
             if faults_ok {
                 may_stream = true;
                 run.progress.begin("Looking for a channel");
-                match account::first_live_channel(&http, base, &creds.0, &creds.1).await {
+                match account::first_live_channel(
+                    &stream_http,
+                    base,
+                    &creds.0,
+                    &creds.1,
+                    device.as_ref(),
+                )
+                .await
+                {
                     Ok(ch) => {
                         let ext =
                             if info.formats.is_empty() || info.formats.iter().any(|f| f == "ts") {
@@ -261,8 +353,7 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
     match (&stream_target, may_stream) {
         (Some((url, name)), true) => {
             run.progress.begin("Opening a channel");
-            let checks = stream::probe(&http, url, name, opts.stream_bytes).await;
-            run.extend(checks);
+            stream_step(&mut run, opts, &reach, &stream_http, url, name).await?;
         }
         (None, true) => {
             if !run.checks.iter().any(|c| c.id == "stream.pick") {
@@ -274,13 +365,211 @@ pub async fn run(opts: &Options, progress: &mut dyn Progress) -> Result<Report, 
     Ok(finish(run, opts, &target, now))
 }
 
+/// The device an Xtream app presents: `--mac` as `mac=`, else
+/// `--device-id` as `device_id=` (docs/devices.md).
+fn device_param(target: &input::Target) -> Option<account::DeviceParam> {
+    let pick = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    match (pick(&target.mac), pick(&target.device_id)) {
+        (Some(mac), _) => Some(account::DeviceParam {
+            name: "mac",
+            value: mac,
+        }),
+        (None, Some(id)) => Some(account::DeviceParam {
+            name: "device_id",
+            value: id,
+        }),
+        (None, None) => None,
+    }
+}
+
+/// The finding when the provider lets another player in where this app
+/// was refused (decisive: the app gets no further).
+fn app_blocked(opts: &Options, what: &str, works: &str, tried: &[String]) -> Check {
+    let mine = agents::shown(&opts.user_agent);
+    let app = opts
+        .app
+        .clone()
+        .unwrap_or_else(|| agents::app_of(&opts.user_agent).to_string());
+    let mut c = Check::new(
+        Step::Account,
+        "account.user_agent",
+        format!(
+            "The provider refuses this app's {what} (user agent {mine}); {} gets in",
+            agents::app_of(works)
+        ),
+        Verdict::Fault,
+    )
+    .evidence(format!("as {mine}: refused (above)"));
+    for t in tried {
+        c = c.evidence(t.clone());
+    }
+    c.points_to(Cause::ServerUnreachable)
+        .decisive()
+        .summary(format!(
+            "The provider blocks this app ({app}, user agent {mine}), while {} gets in: the line itself works.",
+            agents::app_of(works)
+        ))
+        .fix(format!(
+            "Use an app the provider lets in ({} worked here), or ask the provider to allow your app: tell them it sends the user agent {mine} and is refused.",
+            agents::app_of(works)
+        ))
+}
+
+/// Opens the channel; a refusal that looks like an app block is tried
+/// again as other players; an ambiguous refusal while every connection is
+/// in use is the connection limit.
+async fn stream_step(
+    run: &mut Run<'_>,
+    opts: &Options,
+    reach: &Reach,
+    http: &Http,
+    url: &Url,
+    name: &str,
+) -> Result<(), DoctorError> {
+    let probe = stream::probe(http, url, name, opts.stream_bytes).await;
+    let full = run
+        .checks
+        .iter()
+        .any(|c| c.id == "account.connections" && c.verdict == Verdict::Fault);
+    let mut checks = probe.checks;
+    if full {
+        for c in &mut checks {
+            let ambiguous = c.id == "stream.refusal"
+                && c.verdict == Verdict::Fault
+                && c.points_to == Some(Cause::Subscription)
+                && !c.evidence.iter().any(|e| e.starts_with("X-Tvgate-Reason"));
+            if ambiguous {
+                c.points_to = Some(Cause::ConnectionLimit);
+                c.evidence.push("every connection is in use (account.connections): a refusal now is the connection limit, not the channel".into());
+                c.fix = "Close the app on every other device (fully, not minimised), wait a minute or two, then try again; or ask for a plan with more connections.".into();
+            }
+        }
+    }
+    let as_app = probe.refused_as_app && !full && http.user_agent == opts.user_agent;
+    run.extend(checks);
+    if !as_app {
+        return Ok(());
+    }
+    run.progress.begin("Trying the channel as other players");
+    let mut tried = Vec::new();
+    for ua in agents::others(&opts.user_agent) {
+        let client = reach.client(opts, ua)?;
+        let again = stream::probe(&client, url, name, opts.stream_bytes).await;
+        let plays = again
+            .checks
+            .iter()
+            .any(|c| c.id == "stream.open" && c.verdict == Verdict::Ok);
+        if plays {
+            tried.push(format!("as {}: the channel opens", agents::shown(ua)));
+            run.push(app_blocked(opts, "streams", ua, &tried));
+            run.extend(again.checks.into_iter().filter(|c| c.id != "stream.open"));
+            return Ok(());
+        }
+        tried.push(format!("as {}: refused too", agents::shown(ua)));
+    }
+    run.push(
+        Check::new(
+            Step::Stream,
+            "stream.user_agent",
+            "Other players are refused the channel too: not a block of this app",
+            Verdict::Ok,
+        )
+        .evidence(tried.join("; ")),
+    );
+    Ok(())
+}
+
+/// A MAG box's steps: the portal, then the link it gives.
+async fn stalker_steps(
+    run: &mut Run<'_>,
+    opts: &Options,
+    target: &input::Target,
+    reach: &Reach,
+) -> Result<(), DoctorError> {
+    let (Some(prefix), Some(mac)) = (&target.server, target.mac.as_deref()) else {
+        run.skip(
+            Step::Account,
+            "account",
+            "a portal knows a box by its MAC, and none was given (--mac)",
+        );
+        run.skip(Step::Stream, "stream", "no login was checked");
+        return Ok(());
+    };
+    let http = reach.client(opts, stalker::MAG_USER_AGENT)?;
+    run.progress.begin("Speaking to the portal as a MAG box");
+    let login = (!target.username.is_empty() || !target.password.is_empty())
+        .then_some((target.username.as_str(), target.password.as_str()));
+    let outcome = stalker::check(
+        &http,
+        prefix,
+        target.portal.unwrap_or(input::PortalPath::C),
+        stalker::BoxId {
+            mac,
+            serial: target.serial.as_deref(),
+            login,
+        },
+    )
+    .await;
+    run.extend(outcome.checks);
+    match outcome.stream {
+        Some((url, name)) => {
+            run.progress.begin("Opening a channel");
+            let probe = stream::probe(&http, &url, &name, opts.stream_bytes).await;
+            run.extend(probe.checks);
+        }
+        None if outcome.may_watch => {}
+        None => run.skip(
+            Step::Stream,
+            "stream",
+            "the portal does not let the box play",
+        ),
+    }
+    Ok(())
+}
+
+/// `http://host:port/x` as `https://host:port/x` (the port kept).
+fn to_https(url: &Url) -> Url {
+    let mut u = url.clone();
+    let port = u.port_or_known_default();
+    if u.set_scheme("https").is_ok() {
+        let _ = u.set_port(port);
+    }
+    u
+}
+
+/// Where the server was reached: the clients of later steps go to the
+/// same address.
+struct Reach {
+    host: String,
+    pin: Option<IpAddr>,
+    /// The address was switched to https:// (its port speaks HTTPS).
+    https: bool,
+}
+
+impl Reach {
+    /// A client sending `user_agent` ("" for none).
+    fn client(&self, opts: &Options, user_agent: &str) -> Result<Http, DoctorError> {
+        Http::new(
+            user_agent,
+            opts.timeout,
+            opts.extra_ca_pem.as_deref(),
+            self.pin.map(|ip| (self.host.as_str(), ip)),
+        )
+        .map_err(DoctorError::Setup)
+    }
+}
+
 /// Name resolution and transport; `None` when the server cannot be reached.
 async fn network_steps(
     run: &mut Run<'_>,
     opts: &Options,
-    target: &input::Target,
     url: &Url,
-) -> Result<Option<Http>, DoctorError> {
+) -> Result<Option<Reach>, DoctorError> {
     let host = url
         .host_str()
         .unwrap_or("")
@@ -339,33 +628,57 @@ async fn network_steps(
         }
     };
     run.progress.begin("Connecting to the server");
-    let t = transport::probe(
-        url,
-        &addrs,
-        &transport::TransportOptions {
-            timeout: opts.timeout,
-            extra_ca_pem: opts.extra_ca_pem.clone(),
-            user_agent: opts.user_agent.clone(),
-        },
-    )
-    .await;
+    let topts = transport::TransportOptions {
+        timeout: opts.timeout,
+        extra_ca_pem: opts.extra_ca_pem.clone(),
+        user_agent: opts.user_agent.clone(),
+    };
+    let t = transport::probe(url, &addrs, &topts).await;
     run.extend(t.checks);
-    if !t.reachable {
+    let mut https = false;
+    if !t.reachable && t.wants_https {
+        let secure = to_https(url);
+        run.progress.begin("Trying https:// on the same port");
+        let again = transport::probe(&secure, &addrs, &topts).await;
+        run.extend(again.checks);
+        let shown = input::display_base(&secure);
+        let c = Check::new(
+            Step::Typing,
+            "input.server.https",
+            "The server address needs https://, not http://",
+            Verdict::Fault,
+        )
+        .evidence(format!(
+            "http://: refused by a port that speaks HTTPS (port {})",
+            secure.port_or_known_default().unwrap_or(443)
+        ))
+        .points_to(Cause::Credentials)
+        .fix(format!("Use https:// in the server address: {shown}"));
+        if !again.reachable {
+            run.push(c.evidence(
+                "https:// on the same port: not usable either (see the transport checks)",
+            ));
+            return Ok(None);
+        }
+        run.push(
+            c.evidence("https:// on the same port: the server answers")
+                .decisive()
+                .summary(format!("The server address is typed with http:// but the server speaks https:// on that port: use https:// in the server address ({shown}).")),
+        );
+        https = true;
+    }
+    if !t.reachable && !https {
         return Ok(None);
     }
-    let _ = target;
-    let http = Http::new(
-        &opts.user_agent,
-        opts.timeout,
-        opts.extra_ca_pem.as_deref(),
-        pin.map(|ip| (host.as_str(), ip)),
-    )
-    .map_err(DoctorError::Setup)?;
-    Ok(Some(http))
+    Ok(Some(Reach { host, pin, https }))
 }
 
 fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) -> Report {
-    if let Some(mac) = &target.mac {
+    // A portal checks the MAC itself; an Xtream login that named the
+    // binding (tvgate's reason) needs no guess either.
+    let named = run.checks.iter().any(|c| c.id == "account.binding");
+    let given = target.mac.as_ref().or(target.device_id.as_ref());
+    if let (Some(mac), false, false) = (given, target.method == Method::Stalker, named) {
         let others = run.checks.iter().any(|c| c.verdict == Verdict::Fault);
         let logged_in = run.checks.iter().any(|c| {
             (c.id == "account.login" || c.id == "account.playlist") && c.verdict == Verdict::Ok
@@ -389,7 +702,7 @@ fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) ->
                 .evidence(format!("MAC / device id given: {mac}"))
                 .evidence("Xtream Codes logins do not show device binding; the app's login does, with the same \"Failed to Authorize\"")
                 .points_to(Cause::DeviceBinding)
-                .fix(format!("Ask your provider to register this device: send them your username and the MAC {mac} the app shows. If another app (TiviMate) logs in with the same details, binding is confirmed."))
+                .fix(format!("Ask your provider to register this device: send them your username and the MAC {mac} the app shows. If you reinstalled the app or changed device, the MAC the app shows changed: ask them to move the binding to the new one (or reset it in their portal, where they offer one). If another app (TiviMate) logs in with the same details, binding is confirmed."))
         };
         run.push(c);
     }
@@ -428,7 +741,11 @@ fn finish(mut run: Run<'_>, opts: &Options, target: &input::Target, now: i64) ->
             device: opts.device.clone(),
             app: opts.app.clone(),
             error: opts.error.clone(),
-            user_agent: opts.user_agent.clone(),
+            user_agent: if target.method == Method::Stalker {
+                stalker::MAG_USER_AGENT.to_string()
+            } else {
+                opts.user_agent.clone()
+            },
         },
         diagnosis,
         checks: run.checks,

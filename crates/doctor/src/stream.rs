@@ -56,9 +56,33 @@ fn stream_check(id: &str, title: impl Into<String>, verdict: Verdict) -> Check {
     Check::new(Step::Stream, id, title, verdict)
 }
 
+/// What opening a channel showed.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub checks: Vec<Check>,
+    /// Refused the way a provider refuses an app it blocks (401/403 or a
+    /// web page, without tvgate's reason): worth trying as another player.
+    pub refused_as_app: bool,
+}
+
 /// Opens `url` (a live channel: `.ts`, `.m3u8` or whatever a playlist
 /// listed) and reads up to `limit` bytes. `shown` names the channel.
-pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Check> {
+pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Probe {
+    let mut refused_as_app = false;
+    let checks = probe_checks(http, url, shown, limit, &mut refused_as_app).await;
+    Probe {
+        checks,
+        refused_as_app,
+    }
+}
+
+async fn probe_checks(
+    http: &Http,
+    url: &Url,
+    shown: &str,
+    limit: usize,
+    refused_as_app: &mut bool,
+) -> Vec<Check> {
     let (response, ttfb) = match http.open(url).await {
         Ok(r) => r,
         Err(e) => {
@@ -110,6 +134,7 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
         return vec![c];
     }
     if !response.status().is_success() {
+        *refused_as_app = matches!(status, 400 | 401 | 403 | 406 | 444) || ctype.contains("html");
         let body = read_some(response, 2048).await;
         let text = String::from_utf8_lossy(&body)
             .split_whitespace()
@@ -135,6 +160,7 @@ pub async fn probe(http: &Http, url: &Url, shown: &str, limit: usize) -> Vec<Che
         return hls(http, response, url, shown, limit, ttfb).await;
     }
     if ctype.contains("html") {
+        *refused_as_app = true;
         let body = read_some(response, 64 * 1024).await;
         return vec![stream_check("stream.open", format!("A web page answered instead of the channel {shown}"), Verdict::Fault)
             .evidence(format!("an HTML page titled \"{}\"", html_title(&body).unwrap_or_default()))

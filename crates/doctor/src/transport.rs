@@ -65,6 +65,11 @@ pub struct TransportReport {
     pub reachable: bool,
     /// The first address that was reachable, for the later steps to pin to.
     pub reachable_addr: Option<IpAddr>,
+    /// An http:// address whose port speaks HTTPS: the plain request was
+    /// refused (nginx's 400 "The plain HTTP request was sent to HTTPS
+    /// port", a reset, garbage) and a TLS handshake on the same port gets
+    /// an answer. The runner retries with https://.
+    pub wants_https: bool,
 }
 
 /// The most of a response body read to judge it.
@@ -91,6 +96,7 @@ pub async fn probe(
             checks: vec![check],
             reachable: false,
             reachable_addr: None,
+            wants_https: false,
         };
     }
     if addrs.is_empty() {
@@ -105,6 +111,7 @@ pub async fn probe(
             checks: vec![check],
             reachable: false,
             reachable_addr: None,
+            wants_https: false,
         };
     }
     let port = url.port_or_known_default().unwrap_or(80);
@@ -116,22 +123,27 @@ pub async fn probe(
     .await;
     let mut checks = Vec::new();
     let mut reachable_addr = None;
+    let mut wants_https = false;
     for (ip, outcome) in addrs.iter().zip(outcomes) {
         if outcome.reachable && reachable_addr.is_none() {
             reachable_addr = Some(*ip);
         }
+        wants_https |= outcome.speaks_tls;
         checks.extend(outcome.checks);
     }
     TransportReport {
         checks,
         reachable: reachable_addr.is_some(),
         reachable_addr,
+        wants_https: wants_https && reachable_addr.is_none(),
     }
 }
 
 struct AddrOutcome {
     checks: Vec<Check>,
     reachable: bool,
+    /// A plain request failed and the port answers a TLS handshake.
+    speaks_tls: bool,
 }
 
 async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions) -> AddrOutcome {
@@ -145,6 +157,7 @@ async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions
             return AddrOutcome {
                 checks,
                 reachable: false,
+                speaks_tls: false,
             };
         }
         Err(_) => {
@@ -152,6 +165,7 @@ async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions
             return AddrOutcome {
                 checks,
                 reachable: false,
+                speaks_tls: false,
             };
         }
     };
@@ -174,15 +188,70 @@ async fn probe_one(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions
             return AddrOutcome {
                 checks,
                 reachable: false,
+                speaks_tls: false,
             };
         }
     } else {
         drop(stream);
     }
 
-    let (http, reachable) = http_get(url, addr, opts).await;
+    let (mut http, reachable) = http_get(url, addr, opts).await;
+    let mut speaks_tls = false;
+    // A plain request refused (or answered with garbage, or cut): does
+    // the port speak TLS? A timeout is not asked about (a filter, not a
+    // scheme).
+    let failed = !reachable && !http.title.contains("never answers");
+    if url.scheme() == "http" && failed && tls_answers(url, addr, opts).await {
+        speaks_tls = true;
+        http.title = format!("{addr} speaks HTTPS: the plain http:// request was refused");
+        http = http
+            .evidence(format!(
+                "a TLS handshake on port {} gets an answer: the port expects https://",
+                addr.port()
+            ))
+            .fix("Use https:// in the server address (same host and port).")
+            .points_to(Cause::Credentials);
+    }
     checks.push(http);
-    AddrOutcome { checks, reachable }
+    AddrOutcome {
+        checks,
+        reachable,
+        speaks_tls,
+    }
+}
+
+/// True when a TLS handshake on `addr` gets a TLS answer (a trusted or
+/// an untrusted certificate, or a TLS alert): the port speaks HTTPS.
+async fn tls_answers(url: &reqwest::Url, addr: SocketAddr, opts: &TransportOptions) -> bool {
+    let Ok(Ok(stream)) = tokio::time::timeout(opts.timeout, TcpStream::connect(addr)).await else {
+        return false;
+    };
+    let Ok(roots) = root_store(opts.extra_ca_pem.as_deref()) else {
+        return false;
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let Ok(builder) =
+        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()
+    else {
+        return false;
+    };
+    let config = builder.with_root_certificates(roots).with_no_client_auth();
+    let host = url_host(url);
+    let name =
+        ServerName::try_from(host).unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
+    let connector = TlsConnector::from(Arc::new(config));
+    match tokio::time::timeout(opts.timeout, connector.connect(name, stream)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            // Plain text where a TLS record was due: not TLS.
+            Some(rustls::Error::InvalidMessage(_)) | None => false,
+            Some(_) => true,
+        },
+        Err(_) => false,
+    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
@@ -616,6 +685,25 @@ fn judge_response(
         );
     }
 
+    if body.plain_to_https {
+        return (
+            with_facts(
+                check(
+                    format!(
+                        "The server says the port expects https:// (HTTP {})",
+                        status.as_u16()
+                    ),
+                    Verdict::Fault,
+                ),
+                &facts,
+            )
+            .evidence("the answer reads \"The plain HTTP request was sent to HTTPS port\" (nginx)")
+            .fix("Use https:// in the server address (same host and port).")
+            .points_to(Cause::Credentials),
+            false,
+        );
+    }
+
     if body.is_html && body.block_page {
         return (
             with_facts(
@@ -722,6 +810,8 @@ struct Body {
     is_json: bool,
     block_page: bool,
     fake_nginx_404: bool,
+    /// nginx's 400 for a plain request on its TLS port.
+    plain_to_https: bool,
 }
 
 /// Words that block notices use; looked for in HTML bodies only.
@@ -753,6 +843,7 @@ impl Body {
             is_json: is_json && !is_html,
             block_page: is_html && BLOCK_PAGE_MARKERS.iter().any(|m| text.contains(m)),
             fake_nginx_404: is_html && text.contains("404 not found") && text.contains("nginx"),
+            plain_to_https: text.contains("plain http request was sent to https port"),
         }
     }
 }

@@ -15,6 +15,12 @@
 //! 6. device binding
 //! 7. works
 //!
+//! A fault marked decisive (a fix of the address such as http:// for an
+//! https:// port or the wrong portal path, or a provider refusing the app
+//! itself) comes right after DNS blocking: the app gets no further than it,
+//! so nothing found behind it (with the corrected address or another user
+//! agent) is the first thing to fix. Its fix is the next step.
+//!
 //! With no fault, a warning pointing at device binding (a MAC was given and
 //! everything else works: the article's "credentials right, account active,
 //! still refused") names device binding; otherwise the answer is "works".
@@ -78,10 +84,24 @@ pub fn diagnose(checks: &[Check]) -> Diagnosis {
             .filter(|c| c.verdict == verdict && c.points_to == Some(cause))
             .collect()
     };
-    let mut found = PRIORITY
+    // A decisive fault (a fix of the address, the app itself refused)
+    // hides everything found after it but DNS blocking.
+    let dns = pick(Cause::DnsBlocking, Verdict::Fault);
+    let decisive = checks
         .iter()
-        .map(|&cause| (cause, pick(cause, Verdict::Fault)))
-        .find(|(_, list)| !list.is_empty());
+        .find(|c| c.verdict == Verdict::Fault && c.decisive && c.points_to.is_some());
+    let mut found = match (dns.is_empty(), decisive) {
+        (true, Some(d)) => d
+            .points_to
+            .map(|cause| (cause, pick(cause, Verdict::Fault))),
+        _ => None,
+    };
+    if found.is_none() {
+        found = PRIORITY
+            .iter()
+            .map(|&cause| (cause, pick(cause, Verdict::Fault)))
+            .find(|(_, list)| !list.is_empty());
+    }
     if found.is_none() {
         let binding = pick(Cause::DeviceBinding, Verdict::Warning);
         if !binding.is_empty() {
@@ -89,14 +109,23 @@ pub fn diagnose(checks: &[Check]) -> Diagnosis {
         }
     }
     let (cause, because) = found.unwrap_or((Cause::Works, Vec::new()));
-    // The latest check is the most specific (a retry with the corrected
-    // input, tvgate's exact reason, a refusal naming the slot holders).
-    let next_step = because
-        .iter()
-        .rev()
-        .find(|c| !c.fix.is_empty())
+    // The check that speaks for the cause: the decisive fault when one
+    // decided; otherwise the latest with a fix, which is the most specific
+    // (a retry with the corrected input, tvgate's exact reason, a refusal
+    // naming the slot holders).
+    let speaker = match decisive {
+        Some(d) if dns.is_empty() => Some(d),
+        _ => because.iter().rev().find(|c| !c.fix.is_empty()).copied(),
+    };
+    let next_step = speaker
+        .filter(|c| !c.fix.is_empty())
         .map(|c| c.fix.clone())
         .unwrap_or_else(|| default_step(cause).to_string());
+    // The sentence: the speaker's own when it has one, else the latest
+    // fault of the cause that has one (an expiry with its date).
+    let specific = speaker
+        .and_then(|c| c.summary.clone())
+        .or_else(|| because.iter().rev().find_map(|c| c.summary.clone()));
     let warnings = checks
         .iter()
         .filter(|c| c.verdict == Verdict::Warning)
@@ -108,7 +137,7 @@ pub fn diagnose(checks: &[Check]) -> Diagnosis {
         "The server answers from here, but the login itself could not be checked (see below)."
             .to_string()
     } else {
-        summary(cause).to_string()
+        specific.unwrap_or_else(|| summary(cause).to_string())
     };
     if cause == Cause::Works && warnings > 0 {
         summary.push_str(&format!(
@@ -130,6 +159,34 @@ pub fn diagnose(checks: &[Check]) -> Diagnosis {
 mod tests {
     use super::*;
     use crate::check::Step;
+
+    #[test]
+    fn a_decisive_fault_comes_right_after_dns_blocking() {
+        let scheme = fault("transport.scheme", Cause::Credentials, "use https://")
+            .decisive()
+            .summary("use https");
+        let checks = [
+            fault("stream.open", Cause::ServerUnreachable, "try later"),
+            scheme.clone(),
+        ];
+        let d = diagnose(&checks);
+        assert_eq!(
+            (d.cause, d.next_step.as_str(), d.summary.as_str()),
+            (Cause::Credentials, "use https://", "use https")
+        );
+        let d = diagnose(&[fault("dns.blocking", Cause::DnsBlocking, "report"), scheme]);
+        assert_eq!(d.cause, Cause::DnsBlocking);
+    }
+
+    #[test]
+    fn the_summary_is_the_specific_faults() {
+        let d = diagnose(&[
+            fault("account.status", Cause::Subscription, "renew"),
+            fault("account.expiry", Cause::Subscription, "renew").summary("expired on 2026-11-20"),
+            fault("account.tvgate", Cause::Subscription, "renew"),
+        ]);
+        assert_eq!(d.summary, "expired on 2026-11-20");
+    }
 
     fn fault(id: &str, cause: Cause, fix: &str) -> Check {
         Check::new(Step::Account, id, id, Verdict::Fault)

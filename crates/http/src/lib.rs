@@ -214,7 +214,13 @@ async fn metrics(State(app): State<App>) -> Response {
     let mut body = app
         .metrics
         .render(app.gate.lines().len(), catalog.entry_count());
-    metrics::render_relay(&mut body, &app.hub, &app.caps, app.hls.segment_fetches());
+    metrics::render_relay(
+        &mut body,
+        &app.hub,
+        &app.caps,
+        app.hls.segment_fetches(),
+        app.segmenters.stats(),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -223,6 +223,7 @@ pub fn render_relay(
     hub: &tvgate_relay::Hub,
     caps: &tvgate_relay::SourceCaps,
     hls_segment_fetches: u64,
+    segmenters: tvgate_relay::segmenter::SegmenterStats,
 ) {
     let _ = writeln!(out, "# HELP tvgate_channel_viewers Viewers of each relayed live channel now (0 while lingering).\n# TYPE tvgate_channel_viewers gauge");
     let mut channels = hub.channels();
@@ -254,9 +255,17 @@ pub fn render_relay(
         ("tvgate_viewer_lag_skips_total", "Times a slow viewer was moved to the live edge.", s.lag_skips),
         ("tvgate_viewers_dropped_lagging_total", "Viewers disconnected for falling behind again and again.", s.lagging_dropped),
         ("tvgate_hls_segment_fetches_total", "HLS segments fetched from upstreams (shared by the viewers of a channel).", hls_segment_fetches),
+        ("tvgate_hls_segmenters_started_total", "Live HLS segmenters started (a first HLS viewer of a TS channel no segmenter ran for).", segmenters.started),
+        ("tvgate_hls_segments_cut_total", "Live HLS segments cut from TS channels (one copy shared by their HLS viewers).", segmenters.segments),
+        ("tvgate_hls_segments_forced_total", "Live HLS segments cut without a keyframe because the channel sent none for three segment durations.", segmenters.forced),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
+    let _ = writeln!(
+        out,
+        "# HELP tvgate_hls_segmenters Live HLS segmenters running now (one per TS channel watched in HLS).\n# TYPE tvgate_hls_segmenters gauge\ntvgate_hls_segmenters {}",
+        segmenters.running
+    );
 }
 
 #[cfg(test)]

@@ -142,6 +142,11 @@ pub struct HttpSettings {
     pub hls_token_ttl_secs: u32,
     /// Memory for recent HLS segments shared between viewers of a channel.
     pub hls_cache_bytes: usize,
+    /// Duration aimed at per segment when a TS channel is cut into live
+    /// HLS (seconds).
+    pub hls_segment_secs: u32,
+    /// Segments listed at least in a live HLS playlist cut here.
+    pub hls_window_segments: u32,
     /// Time limit of one upstream request (an HLS playlist or segment).
     pub upstream_timeout: std::time::Duration,
     /// The Stalker/Ministra portal (MAG boxes).
@@ -187,6 +192,8 @@ impl Default for HttpSettings {
             hls_idle_window_secs: 0,
             hls_token_ttl_secs: 300,
             hls_cache_bytes: 64 << 20,
+            hls_segment_secs: 4,
+            hls_window_segments: 6,
             upstream_timeout: std::time::Duration::from_secs(15),
             stalker: crate::stalker::StalkerSettings::default(),
             denial_log_days: 30,
@@ -242,6 +249,9 @@ pub struct App {
     pub client: reqwest::Client,
     /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
     pub hls: Arc<crate::deliver::hls::HlsState>,
+    /// Live HLS cut from TS channels: one segmenter per channel watched
+    /// in HLS (`crate::deliver::segmented`).
+    pub segmenters: tvgate_relay::Segmenters,
     /// Stalker portal sessions, scan limiter and link key.
     pub stalker: Arc<crate::stalker::StalkerState>,
     /// The operator console's sessions (`crate::admin::session`).
@@ -287,9 +297,12 @@ impl App {
             &settings.stalker,
             gate.token_key(),
         ));
+        let segmenters =
+            tvgate_relay::Segmenters::new(crate::deliver::segmented::segmenter_config(&settings));
         App {
             client,
             hls,
+            segmenters,
             stalker,
             admin_sessions: Arc::new(crate::web::Sessions::stored(
                 gate.clone(),

@@ -220,6 +220,13 @@ impl Segmenters {
         Some(Arc::clone(seg))
     }
 
+    /// The segments of `key` if its segmenter runs, without counting as a
+    /// request (for one that may yet be refused: [`LiveSegments::touch`]
+    /// once it is served).
+    pub fn find(&self, key: &str) -> Option<Arc<LiveSegments>> {
+        lock(&self.inner.running).get(key).cloned()
+    }
+
     /// `true` while a segmenter runs for `key`.
     pub fn is_running(&self, key: &str) -> bool {
         lock(&self.inner.running).contains_key(key)

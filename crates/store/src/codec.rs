@@ -392,9 +392,55 @@ pub(crate) fn decode_audit(row: AuditRow) -> DeviceAudit {
     }
 }
 
+/// A held refresh as its column holds it: `AT BEFORE AFTER REASON`, the
+/// three numbers and the reason separated by single spaces.
+pub(crate) fn held_to_sql(held: &tvgate_core::catalog::HeldRefresh) -> String {
+    format!("{} {} {} {}", held.at, held.before, held.after, held.reason)
+}
+
+/// Reads a `held` column back; a value that cannot be read still says a
+/// refresh is held (with the text as its reason), so the guard is never
+/// lost to a damaged row.
+pub(crate) fn held_from_sql(source: i64, text: &str) -> tvgate_core::catalog::HeldRefresh {
+    let mut parts = text.splitn(4, ' ');
+    let mut number = || parts.next().and_then(|p| p.parse::<i64>().ok());
+    let numbers = (number(), number(), number());
+    match numbers {
+        (Some(at), Some(before), Some(after)) => tvgate_core::catalog::HeldRefresh {
+            at,
+            before: u64::try_from(before).unwrap_or(0),
+            after: u64::try_from(after).unwrap_or(0),
+            reason: parts.next().unwrap_or_default().to_string(),
+        },
+        _ => {
+            tracing::warn!(source, "a held refresh's stored record cannot be read");
+            tvgate_core::catalog::HeldRefresh {
+                at: 0,
+                before: 0,
+                after: 0,
+                reason: text.to_string(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_refresh_round_trips_and_a_damaged_one_stays_held() {
+        let held = tvgate_core::catalog::HeldRefresh {
+            at: 1_700_000_000,
+            before: 1000,
+            after: 10,
+            reason: "the refresh read 10 entries".into(),
+        };
+        let text = held_to_sql(&held);
+        assert_eq!(held_from_sql(1, &text), held);
+        let damaged = held_from_sql(1, "garbage");
+        assert_eq!(damaged.reason, "garbage");
+    }
 
     #[test]
     fn packages_round_trip() {

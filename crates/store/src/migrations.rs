@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(9, "sessions", "0009_sessions"),
     migration!(10, "key_fingerprint", "0010_key_fingerprint"),
     migration!(11, "xtream", "0011_xtream"),
+    migration!(12, "held_refresh", "0012_held_refresh"),
 ];
 
 /// The schema version this build writes.

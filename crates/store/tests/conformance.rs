@@ -19,7 +19,7 @@ use tvgate_core::access::{Line, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, SourceKind};
+use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, HeldRefresh, SourceKind};
 use tvgate_core::ids::{CategoryId, LineId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
@@ -753,6 +753,38 @@ async fn sources(store: &dyn Store) {
     assert_eq!(loaded.diagnostics, vec![Diagnostic::new(3, "bad")]);
     assert_eq!(loaded.diagnostic_count, 1);
     assert_eq!(loaded.last_error, None);
+    assert_eq!(loaded.held, None);
+
+    // A held refresh: recorded with its reason and time, the last applied
+    // refresh's count and diagnostics kept; the next applied one clears it.
+    let held = HeldRefresh {
+        at: 400,
+        before: 40,
+        after: 2,
+        reason: "the refresh read 2 entries where the source has 40".into(),
+    };
+    store.hold_refresh(s.id, held.clone()).await.unwrap();
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!(loaded.held.as_ref(), Some(&held));
+    assert_eq!(loaded.last_refresh, Some(400));
+    assert_eq!(loaded.item_count, 40);
+    assert_eq!(loaded.diagnostics, vec![Diagnostic::new(3, "bad")]);
+    store
+        .record_refresh(
+            s.id,
+            RefreshRecord {
+                at: 500,
+                item_count: 2,
+                error: None,
+                diagnostics: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let loaded = &store.sources().await.unwrap()[0];
+    assert_eq!((loaded.held.as_ref(), loaded.item_count), (None, 2));
+    let missing = store.hold_refresh(SourceId(999_999), held).await;
+    assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 
     let missing = store
         .record_refresh(

@@ -21,6 +21,7 @@
 pub mod backups;
 pub mod catchup;
 mod feed;
+pub mod guide_match;
 pub mod guide_plan;
 mod index;
 pub mod ingest;
@@ -36,7 +37,12 @@ use index::IdIndex;
 use std::collections::HashMap;
 
 pub use feed::Feed;
-pub use source::{Delivery, DiagnosticRow, Source, SourceKind, SourceSettings, XtreamAccount};
+pub use guide_match::GuideMatches;
+use guide_match::MatchReport;
+pub use source::{
+    Delivery, DiagnosticRow, HeldRefresh, ShrinkGuard, Source, SourceKind, SourceSettings,
+    XtreamAccount,
+};
 pub use text::{is_plain, LiveText};
 
 /// Which list a category belongs to (Xtream keeps three).
@@ -250,6 +256,8 @@ pub struct Catalog {
     live_feeds: Box<[FeedKind]>,
     movie_feeds: Box<[FeedKind]>,
     episode_feeds: Box<[Box<[FeedKind]>]>,
+    /// How the live channels found their guide, per source.
+    guide_matches: MatchReport,
 }
 
 impl Catalog {
@@ -282,6 +290,17 @@ impl Catalog {
             series.retain(|s| !disabled.contains(&s.source));
         }
         let catchups = reachable_archives(&mut live, catchups);
+        let mut programmes: HashMap<Box<str>, Vec<Programme>> = HashMap::new();
+        for (channel, p) in rows {
+            programmes.entry(channel).or_default().push(p);
+        }
+        for list in programmes.values_mut() {
+            list.sort_by_key(|p| p.start);
+            list.dedup_by(|b, a| a.start == b.start);
+        }
+        let guide_matches = guide_match::match_channels(&mut live, &guide_channels, |id| {
+            programmes.contains_key(id)
+        });
         let backups = backups
             .into_iter()
             .filter(|(_, urls)| !urls.is_empty())
@@ -347,14 +366,6 @@ impl Catalog {
             .enumerate()
             .map(|(i, g)| (g.id.clone(), i))
             .collect();
-        let mut programmes: HashMap<Box<str>, Vec<Programme>> = HashMap::new();
-        for (channel, p) in rows {
-            programmes.entry(channel).or_default().push(p);
-        }
-        for list in programmes.values_mut() {
-            list.sort_by_key(|p| p.start);
-            list.dedup_by(|b, a| a.start == b.start);
-        }
         Catalog {
             categories,
             live,
@@ -372,7 +383,14 @@ impl Catalog {
             live_feeds,
             movie_feeds,
             episode_feeds,
+            guide_matches,
         }
+    }
+
+    /// How the live channels of a source (`None`: of every source) found
+    /// their guide when this snapshot was built.
+    pub fn guide_matches(&self, source: Option<SourceId>) -> GuideMatches {
+        self.guide_matches.of(source)
     }
 
     pub fn stream(&self, id: StreamId) -> Option<StreamRef> {

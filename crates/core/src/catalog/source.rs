@@ -135,6 +135,97 @@ pub struct Source {
     pub delivery: Delivery,
     /// The account of an Xtream source (`None` for the other kinds).
     pub account: Option<XtreamAccount>,
+    /// A refresh the shrink guard held back (`refresh_shrink_guard`): it
+    /// read too few entries to be trusted, so the items stored before it
+    /// stay until the operator applies it (`--accept-shrink`). Cleared by
+    /// the next refresh that is applied.
+    pub held: Option<HeldRefresh>,
+}
+
+/// A refresh that was not applied because it would have removed more of a
+/// source's entries than `refresh_shrink_guard` allows: what it read
+/// against what the source has, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRefresh {
+    /// When the refresh read the source.
+    pub at: UnixTime,
+    /// Entries (a guide: programmes) the source has stored.
+    pub before: u64,
+    /// Entries the held refresh read.
+    pub after: u64,
+    /// Why it was held, in the operator's words.
+    pub reason: String,
+}
+
+impl HeldRefresh {
+    /// The refresh of source `id` with `before` entries that read `after`,
+    /// held at `at` under `guard`.
+    pub fn new(
+        id: SourceId,
+        at: UnixTime,
+        before: u64,
+        after: u64,
+        guard: ShrinkGuard,
+    ) -> HeldRefresh {
+        let removed = before.saturating_sub(after);
+        let percent = if before == 0 {
+            0.0
+        } else {
+            removed as f64 * 100.0 / before as f64
+        };
+        HeldRefresh {
+            at,
+            before,
+            after,
+            reason: format!(
+                "the refresh read {after} entries where the source has {before}: it would remove \
+                 {removed} ({percent:.0} %), more than refresh_shrink_guard allows ({}); \
+                 apply it (`tvgate source refresh {id} --accept-shrink`) if the \
+                 provider really dropped them",
+                guard
+            ),
+        }
+    }
+}
+
+/// The share of a source's entries a refresh may remove before it is held
+/// (`refresh_shrink_guard`), in millionths so settings stay `Eq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShrinkGuard(u32);
+
+impl ShrinkGuard {
+    /// The default: a refresh may remove at most 30 % of the entries.
+    pub const DEFAULT: ShrinkGuard = ShrinkGuard(300_000);
+    /// Never holds a refresh.
+    pub const OFF: ShrinkGuard = ShrinkGuard(1_000_000);
+
+    /// From a fraction between 0 and 1 (1: never hold); `None` outside.
+    pub fn from_fraction(fraction: f64) -> Option<ShrinkGuard> {
+        (0.0..=1.0)
+            .contains(&fraction)
+            .then(|| ShrinkGuard((fraction * 1_000_000.0).round() as u32))
+    }
+
+    /// Whether a refresh that reads `after` entries of a source that has
+    /// `before` removes more than the guard allows. A source with nothing
+    /// stored is never held.
+    pub fn holds(self, before: u64, after: u64) -> bool {
+        let removed = u128::from(before.saturating_sub(after));
+        before > 0 && removed * 1_000_000 > u128::from(before) * u128::from(self.0)
+    }
+}
+
+impl Default for ShrinkGuard {
+    fn default() -> Self {
+        ShrinkGuard::DEFAULT
+    }
+}
+
+impl fmt::Display for ShrinkGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let percent = f64::from(self.0) / 10_000.0;
+        write!(f, "{percent} %")
+    }
 }
 
 impl Source {
@@ -243,6 +334,7 @@ mod tests {
             max_connections: 0,
             delivery: Delivery::Proxy,
             account: None,
+            held: None,
         };
         let shown = |s: &Source| {
             s.diagnostic_rows()
@@ -284,6 +376,30 @@ mod tests {
         );
         assert_eq!(SourceKind::parse("Xtream"), Some(SourceKind::Xtream));
         assert_eq!(SourceKind::Xtream.as_str(), "xtream");
+    }
+
+    #[test]
+    fn the_shrink_guard_holds_a_refresh_that_removes_more_than_its_share() {
+        let guard = ShrinkGuard::DEFAULT;
+        assert!(!guard.holds(0, 0), "an empty source is never held");
+        assert!(!guard.holds(100, 70), "30 % removed is allowed");
+        assert!(guard.holds(100, 69));
+        assert!(guard.holds(1_000_000, 0));
+        assert!(!guard.holds(100, 500), "growing is never held");
+        assert!(!ShrinkGuard::OFF.holds(100, 0));
+        assert!(ShrinkGuard::from_fraction(0.0).unwrap().holds(100, 99));
+        assert_eq!(ShrinkGuard::from_fraction(0.3), Some(ShrinkGuard::DEFAULT));
+        assert_eq!(ShrinkGuard::from_fraction(1.5), None);
+        assert_eq!(ShrinkGuard::from_fraction(-0.1), None);
+        assert_eq!(ShrinkGuard::DEFAULT.to_string(), "30 %");
+        let held = HeldRefresh::new(SourceId(4), 7, 1000, 100, guard);
+        assert_eq!((held.at, held.before, held.after), (7, 1000, 100));
+        assert!(held.reason.contains("remove 900 (90 %)"), "{}", held.reason);
+        assert!(
+            held.reason.contains("refresh 4 --accept-shrink"),
+            "{}",
+            held.reason
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::{Gate, GateError};
 use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
-use crate::catalog::SourceKind;
+use crate::catalog::{GuideMatches, HeldRefresh, SourceKind};
 use crate::ids::SourceId;
 use crate::ports::{ImportCounts, RefreshRecord};
 use crate::UnixTime;
@@ -43,6 +43,23 @@ pub struct AccountContent {
     pub max_connections: u32,
 }
 
+impl SourceContent {
+    /// How many entries the refresh read, counted as a source's
+    /// `item_count` is: a playlist's or an account's live channels, movies
+    /// and episodes, a guide's programmes.
+    pub fn entries(&self) -> u64 {
+        let items = |plan: &CatalogPlan| {
+            let c = plan.counts();
+            c.live + c.movies + c.episodes
+        };
+        match self {
+            SourceContent::Playlist(plan) => items(plan),
+            SourceContent::Guide(plan) => plan.programmes().len() as u64,
+            SourceContent::Account(account) => items(&account.catalog),
+        }
+    }
+}
+
 /// A source as its refresh parsed it: the content and every line the
 /// reader skipped.
 #[derive(Debug)]
@@ -61,12 +78,24 @@ pub struct RefreshReport {
     pub programmes: u64,
     pub channels: u64,
     pub diagnostics: Vec<Diagnostic>,
+    /// How the live channels found their guide after this refresh (see
+    /// [`GuideMatches`]): a playlist's or an account's own channels, every
+    /// channel for a guide.
+    pub guide: Option<GuideMatches>,
 }
 
 impl RefreshReport {
     /// One line for the operator (the CLI prints it, the web shows it as
     /// the refresh job's outcome).
     pub fn summary(&self, kind: SourceKind) -> String {
+        let mut line = self.counts_line(kind);
+        if let Some(g) = &self.guide {
+            line.push_str(&format!("; {g}"));
+        }
+        line
+    }
+
+    fn counts_line(&self, kind: SourceKind) -> String {
         match kind {
             SourceKind::M3u => format!(
                 "{} live channels, {} movies, {} episodes in {} series ({} removed), {} lines skipped",
@@ -105,21 +134,78 @@ impl Gate {
     /// guide), records the outcome on the source and reloads the catalog.
     ///
     /// A refresh that failed, in reading or in storing, is recorded with
-    /// its error and no items and comes back as
-    /// [`GateError::ImportFailed`]; the items stored before it stay.
+    /// its error and comes back as [`GateError::ImportFailed`]; the items
+    /// stored before it stay (and stay counted on the source).
+    ///
+    /// A refresh that read so much less than the source has that the
+    /// shrink guard (`refresh_shrink_guard`) holds it is not stored: the
+    /// hold is recorded on the source and comes back as
+    /// [`GateError::RefreshHeld`]. [`Gate::import_source_accepting`]
+    /// applies such a refresh.
     pub async fn import_source(
         &self,
         source: SourceId,
         parsed: Result<ParsedSource, String>,
         now: UnixTime,
     ) -> Result<RefreshReport, GateError> {
+        self.import(source, parsed, now, false).await
+    }
+
+    /// [`Gate::import_source`] with the shrink guard off for this one
+    /// refresh: the operator looked at a held refresh and applies it.
+    pub async fn import_source_accepting(
+        &self,
+        source: SourceId,
+        parsed: Result<ParsedSource, String>,
+        now: UnixTime,
+    ) -> Result<RefreshReport, GateError> {
+        self.import(source, parsed, now, true).await
+    }
+
+    /// Imports one refresh, the shrink guard applied unless `accept_shrink`.
+    pub async fn import_source_with(
+        &self,
+        source: SourceId,
+        parsed: Result<ParsedSource, String>,
+        now: UnixTime,
+        accept_shrink: bool,
+    ) -> Result<RefreshReport, GateError> {
+        self.import(source, parsed, now, accept_shrink).await
+    }
+
+    async fn import(
+        &self,
+        source: SourceId,
+        parsed: Result<ParsedSource, String>,
+        now: UnixTime,
+        accept_shrink: bool,
+    ) -> Result<RefreshReport, GateError> {
+        let before = self.source(source).await?.item_count;
+        // A guide's report counts every channel's match; a playlist's, its own.
+        let whose = match &parsed {
+            Ok(ParsedSource {
+                content: SourceContent::Guide(_),
+                ..
+            }) => None,
+            _ => Some(source),
+        };
+        if let Ok(parsed) = &parsed {
+            let after = parsed.content.entries();
+            let guard = self.settings.refresh_shrink_guard;
+            if !accept_shrink && guard.holds(before, after) {
+                let held = HeldRefresh::new(source, now, before, after, guard);
+                self.store.hold_refresh(source, held.clone()).await?;
+                return Err(GateError::RefreshHeld(held));
+            }
+        }
         let stored = match parsed {
             Ok(parsed) => self.store_content(source, parsed, now).await,
             Err(error) => Err(error),
         };
-        let (report, item_count, error) = match stored {
+        let (mut report, item_count, error) = match stored {
             Ok((report, item_count)) => (report, item_count, None),
-            Err(error) => (RefreshReport::default(), 0, Some(error)),
+            // Nothing was replaced: the source still has what it had.
+            Err(error) => (RefreshReport::default(), before, Some(error)),
         };
         let record = RefreshRecord {
             at: now,
@@ -129,6 +215,7 @@ impl Gate {
         };
         self.store.record_refresh(source, record).await?;
         self.reload_catalog().await?;
+        report.guide = Some(self.catalog().guide_matches(whose));
         match error {
             Some(error) => Err(GateError::ImportFailed(error)),
             None => Ok(report),

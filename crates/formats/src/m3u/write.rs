@@ -118,18 +118,23 @@ impl<'a> Value<'a> {
 
 /// The `#EXTINF` line of an m3u_plus entry as `get.php` writes it:
 /// `#EXTINF:-1 tvg-id="…" tvg-name="…" tvg-logo="…" group-title="…"`, with
-/// `catchup="xc" catchup-days="N"` when the channel has an archive, then
-/// `,title` and a newline.
+/// `catchup="default" catchup-days="N" catchup-source="TEMPLATE"` when the
+/// channel has an archive, then `,title` and a newline.
 #[derive(Debug, Clone, Copy)]
 pub struct PlusLine<'a> {
     pub tvg_id: Value<'a>,
     pub tvg_name: Value<'a>,
     pub tvg_logo: Value<'a>,
     pub group_title: Value<'a>,
-    /// Catch-up depth in days (0: none). Kodi derives the archive URL
-    /// itself from `catchup="xc"`; others read the depth from
-    /// `catchup-days`.
+    /// Catch-up depth in days (0: none).
     pub catchup_days: u16,
+    /// The archive URL template players fill (`{utc}`, `{duration:60}`),
+    /// written with `catchup="default"` when `catchup_days` is not 0. An
+    /// explicit template rather than `catchup="xc"`: Kodi derives an `xc`
+    /// archive only from `/U/P/ID` and `/live/U/P/ID.m3u8` stream URLs
+    /// (not `/live/U/P/ID.ts`), and fills its date in UTC where the server
+    /// may read another zone; unix seconds mean one moment everywhere.
+    pub catchup_source: &'a str,
     pub title: Value<'a>,
 }
 
@@ -157,6 +162,7 @@ pub fn push_extinf_plus(out: &mut Vec<u8>, line: &PlusLine<'_>) {
         && attr_ok(line.tvg_name)
         && attr_ok(line.tvg_logo)
         && attr_ok(line.group_title)
+        && attr_ok(Value::new(line.catchup_source))
         && title_ok
     {
         let values = [
@@ -165,6 +171,7 @@ pub fn push_extinf_plus(out: &mut Vec<u8>, line: &PlusLine<'_>) {
             line.tvg_logo.text,
             line.group_title.text,
             days,
+            line.catchup_source,
             line.title.text,
         ];
         out.reserve(values.iter().map(|v| v.len()).sum::<usize>() + 100);
@@ -177,8 +184,10 @@ pub fn push_extinf_plus(out: &mut Vec<u8>, line: &PlusLine<'_>) {
         out.extend_from_slice(b"\" group-title=\"");
         out.extend_from_slice(line.group_title.text.as_bytes());
         if !days.is_empty() {
-            out.extend_from_slice(b"\" catchup=\"xc\" catchup-days=\"");
+            out.extend_from_slice(b"\" catchup=\"default\" catchup-days=\"");
             out.extend_from_slice(days.as_bytes());
+            out.extend_from_slice(b"\" catchup-source=\"");
+            out.extend_from_slice(line.catchup_source.as_bytes());
         }
         out.extend_from_slice(b"\",");
         out.extend_from_slice(line.title.text.as_bytes());
@@ -191,8 +200,9 @@ pub fn push_extinf_plus(out: &mut Vec<u8>, line: &PlusLine<'_>) {
     push_attr(out, "tvg-logo", line.tvg_logo.text);
     push_attr(out, "group-title", line.group_title.text);
     if !days.is_empty() {
-        push_attr(out, "catchup", "xc");
+        push_attr(out, "catchup", "default");
         push_attr(out, "catchup-days", days);
+        push_attr(out, "catchup-source", line.catchup_source);
     }
     push_title(out, line.title.text);
 }

@@ -64,10 +64,17 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
 
 // ----- shared with the console -----
 
-/// Starts a refresh of a source (the API's and the console's one rule).
-pub(crate) fn start(app: &App, source: Source) -> Result<RefreshState, StartError> {
+/// Starts a refresh of a source (the API's and the console's one rule);
+/// `accept_shrink` applies it even when the shrink guard would hold it.
+pub(crate) fn start(
+    app: &App,
+    source: Source,
+    accept_shrink: bool,
+) -> Result<RefreshState, StartError> {
     let id = source.id;
-    app.refreshes.start(app, source).map(|p| p.state(id))
+    app.refreshes
+        .start_with(app, source, accept_shrink)
+        .map(|p| p.state(id))
 }
 
 // ----- rendering -----
@@ -78,6 +85,7 @@ fn state_json(s: &RefreshState) -> Value {
         "phase": s.phase.as_str(),
         "bytes": s.bytes,
         "total": s.total,
+        "entries": s.entries,
         "started": s.started,
         "finished": s.finished,
         "summary": s.summary,
@@ -101,6 +109,15 @@ fn source_json(app: &App, s: &Source) -> Value {
         "max_connections": s.max_connections,
         "delivery": s.delivery.as_str(),
         "refresh": refresh,
+        // A refresh the shrink guard held: applied with
+        // POST .../refresh?accept_shrink=true.
+        "held": s.held.as_ref().map(|h| json!({
+            "at": h.at,
+            "before": h.before,
+            "after": h.after,
+            "reason": h.reason,
+        })),
+        "guide_matches": guide_matches_json(app, s),
         // An Xtream account: its username and the cap its provider said;
         // the password is never shown back.
         "account": s.account.as_ref().map(|a| json!({
@@ -108,6 +125,18 @@ fn source_json(app: &App, s: &Source) -> Value {
             "max_connections": a.max_connections,
         })),
     })
+}
+
+/// How a source's live channels found their guide in the current
+/// snapshot (a guide source: every channel's); `None` for a source players
+/// do not see.
+fn guide_matches_json(app: &App, s: &Source) -> Value {
+    if !s.enabled {
+        return Value::Null;
+    }
+    let whose = (s.kind != SourceKind::Xmltv).then_some(s.id);
+    let m = app.gate.catalog().guide_matches(whose);
+    json!({"by_id": m.by_id, "by_name": m.by_name, "unmatched": m.unmatched})
 }
 
 /// A stream as the API shows it; a live channel's backup URLs are shown
@@ -237,7 +266,7 @@ async fn add_source(State(app): State<App>, op: Operator, body: Bytes) -> ApiRes
     );
     // A brand-new source has no running refresh; only a missing importer
     // can refuse, and the source is kept either way.
-    let _ = start(&app, source.clone());
+    let _ = start(&app, source.clone(), false);
     Ok((StatusCode::CREATED, Json(source_json(&app, &source))).into_response())
 }
 
@@ -281,12 +310,23 @@ async fn remove_source(State(app): State<App>, _op: Operator, Path(id): Path<Str
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /api/v1/sources/{id}/refresh`: 202 with the new job, or 409 with
-/// the running one.
-async fn start_refresh(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {
+/// `POST /api/v1/sources/{id}/refresh[?accept_shrink=true]`: 202 with the
+/// new job, or 409 with the running one. `accept_shrink` applies the
+/// refresh even when the shrink guard would hold it.
+async fn start_refresh(
+    State(app): State<App>,
+    _op: Operator,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams,
+) -> ApiResult {
+    let accept_shrink = match query.get("accept_shrink").map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("accept_shrink must be true or false")),
+    };
     let source = find_source(&app, &id).await?;
     let id = source.id;
-    match start(&app, source) {
+    match start(&app, source, accept_shrink) {
         Ok(state) => Ok((StatusCode::ACCEPTED, Json(state_json(&state))).into_response()),
         Err(StartError::Running(running)) => {
             let e = refused(StartError::Running(running.clone()));

@@ -165,7 +165,9 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
                         td { (refresh_cell(&app, src)) }
                         td { (src.item_count) }
                         td {
-                            @if let Some(e) = &src.last_error {
+                            @if let Some(h) = &src.held {
+                                b class="error" { "held: " } (h.reason)
+                            } @else if let Some(e) = &src.last_error {
                                 "failed: " (e)
                             } @else if !src.diagnostics.is_empty() {
                                 "ok, " (src.diagnostic_rows().count()) " line(s) skipped"
@@ -178,6 +180,9 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
                                 (csrf)
                                 input type="hidden" name="id" value=(src.id.0);
                                 button name="action" value="refresh" { "Refresh" }
+                                @if src.held.is_some() {
+                                    button name="action" value="accept_shrink" { "Apply held refresh" }
+                                }
                                 @if src.enabled {
                                     button name="action" value="disable" { "Disable" }
                                 } @else {
@@ -270,7 +275,7 @@ async fn add_source(
         Ok(source) => {
             tracing::info!(admin = %session.admin, source = source.id.0, "source added in the console");
             let id = source.id;
-            match start(&app, source) {
+            match start(&app, source, false) {
                 Ok(_) | Err(StartError::Running(_)) => see_other(&progress_url(id)),
                 Err(StartError::NoImporter) => result(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -309,10 +314,28 @@ async fn source_action(
             back,
         );
     }
+    if action == "accept_shrink" && field(&form, "confirm") != Some("yes") {
+        let held = source
+            .held
+            .as_ref()
+            .map(|h| h.reason.clone())
+            .unwrap_or_else(|| "No refresh is held now.".into());
+        return confirm(
+            &session,
+            &format!(
+                "Read {} again and apply it even if it removes more entries than the shrink guard allows? Players lose the removed entries at once. Held: {held}",
+                source.name
+            ),
+            "/admin/sources/action",
+            &[("id", &id.0.to_string()), ("action", "accept_shrink")],
+            &format!("Apply the refresh of {}", source.name),
+            back,
+        );
+    }
     let outcome = match action {
         // A refresh that is already running is shown, not started twice.
-        "refresh" => {
-            return match start(&app, source) {
+        "refresh" | "accept_shrink" => {
+            return match start(&app, source, action == "accept_shrink") {
                 Ok(_) | Err(StartError::Running(_)) => {
                     tracing::info!(admin = %session.admin, source = id.0, "source refresh from the console");
                     see_other(&progress_url(id))
@@ -404,6 +427,15 @@ async fn progress_page(
             },
             _ => p { (job.bytes) " bytes" },
         }
+        @if job.entries > 0 {
+            p class="entries" {
+                (job.entries) " entries read"
+                @let secs = job.finished.unwrap_or_else(|| app.now()) - job.started;
+                @if secs > 0 {
+                    " (" (job.entries / secs as u64) " a second)"
+                }
+            }
+        }
         @match (&job.summary, &job.error) {
             (Some(summary), _) => p { "Imported: " (summary) "." },
             (_, Some(error)) => p class="error" { "Failed: " (error) },
@@ -483,8 +515,20 @@ async fn source_page(
             ". "
             a href={ "/admin/sources/" (source.id.0) "/refresh" } { "Last refresh job" }
         }
+        @if let Some(h) = &source.held {
+            form method="post" action="/admin/sources/action" class="held" {
+                (csrf)
+                p class="error" { "A refresh is held since " (when(h.at)) ": " (h.reason) " " }
+                input type="hidden" name="id" value=(source.id.0);
+                button name="action" value="accept_shrink" { "Apply held refresh" }
+            }
+        }
         @if let Some(e) = &source.last_error {
             p class="error" { "The last refresh failed: " (e) }
+        }
+        @if source.enabled {
+            @let m = app.gate.catalog().guide_matches((source.kind != SourceKind::Xmltv).then_some(source.id));
+            p class="guide" { "Guide: " (m) "." }
         }
         h2 { "Import errors (" (source.diagnostic_rows().count()) ")" }
         @if source.diagnostics.is_empty() {

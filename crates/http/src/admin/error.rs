@@ -72,6 +72,7 @@ impl From<GateError> for ApiError {
             GateError::Store(StoreError::Backend { .. })
             | GateError::Kdf(_)
             | GateError::ImportFailed(_)
+            | GateError::RefreshHeld(_)
             // Only opening a gate says this; never an API operation.
             | GateError::KeyMismatch { .. } => ApiError::internal(e),
         }

@@ -69,15 +69,21 @@ pub trait Progress: Send + Sync {
     fn phase(&self, phase: Phase, total: Option<u64>);
     /// `bytes` more of the current phase are done.
     fn advance(&self, bytes: u64);
+    /// `n` more entries (playlist entries, programmes, an account's
+    /// streams and episodes) were read; counted over the whole refresh.
+    fn entries(&self, _n: u64) {}
 }
 
 /// Runs one refresh of a source: the summary of what it imported, or why
 /// it failed. Implemented by the binary with its importer.
 pub trait SourceImporter: Send + Sync {
+    /// `accept_shrink`: apply it even when the shrink guard would hold it
+    /// (the operator applies a held refresh).
     fn refresh(
         &self,
         source: Source,
         progress: Arc<dyn Progress>,
+        accept_shrink: bool,
     ) -> BoxFuture<'static, Result<String, String>>;
 }
 
@@ -86,6 +92,7 @@ pub trait SourceImporter: Send + Sync {
 pub struct RefreshProgress {
     phase: AtomicU8,
     bytes: AtomicU64,
+    entries: AtomicU64,
     /// `u64::MAX`: unknown.
     total: AtomicU64,
     started: UnixTime,
@@ -101,6 +108,8 @@ pub struct RefreshState {
     pub phase: Phase,
     pub bytes: u64,
     pub total: Option<u64>,
+    /// Entries read so far (over the whole refresh).
+    pub entries: u64,
     pub started: UnixTime,
     pub finished: Option<UnixTime>,
     pub summary: Option<String>,
@@ -112,6 +121,7 @@ impl RefreshProgress {
         RefreshProgress {
             phase: AtomicU8::new(Phase::Starting as u8),
             bytes: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
             total: AtomicU64::new(u64::MAX),
             started,
             finished: AtomicI64::new(i64::MIN),
@@ -151,6 +161,7 @@ impl RefreshProgress {
             source,
             phase,
             bytes: self.bytes.load(Ordering::Acquire),
+            entries: self.entries.load(Ordering::Acquire),
             total: (total != u64::MAX).then_some(total),
             started: self.started,
             finished: (finished != i64::MIN).then_some(finished),
@@ -174,6 +185,10 @@ impl Progress for RefreshProgress {
 
     fn advance(&self, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    fn entries(&self, n: u64) {
+        self.entries.fetch_add(n, Ordering::AcqRel);
     }
 }
 
@@ -210,6 +225,17 @@ impl Refreshes {
     /// Starts refreshing `source` in the background, unless a refresh of it
     /// is running.
     pub fn start(&self, app: &App, source: Source) -> Result<Arc<RefreshProgress>, StartError> {
+        self.start_with(app, source, false)
+    }
+
+    /// [`Refreshes::start`]; with `accept_shrink`, the refresh is applied
+    /// even when the shrink guard would hold it.
+    pub fn start_with(
+        &self,
+        app: &App,
+        source: Source,
+        accept_shrink: bool,
+    ) -> Result<Arc<RefreshProgress>, StartError> {
         let importer = app.importer.clone().ok_or(StartError::NoImporter)?;
         let id = source.id;
         let progress = {
@@ -224,7 +250,7 @@ impl Refreshes {
         let job = progress.clone();
         let clock = app.clock.clone();
         tokio::spawn(async move {
-            let work = importer.refresh(source, job.clone());
+            let work = importer.refresh(source, job.clone(), accept_shrink);
             // Its own task, so a panic in the importer ends as a failure.
             let outcome = match tokio::spawn(work).await {
                 Ok(outcome) => outcome,
@@ -250,8 +276,13 @@ mod tests {
         assert_eq!(p.state(SourceId(1)).phase, Phase::Starting);
         p.phase(Phase::Parsing, Some(100));
         p.advance(40);
+        p.entries(7);
         let s = p.state(SourceId(1));
         assert_eq!((s.phase, s.bytes, s.total), (Phase::Parsing, 40, Some(100)));
+        assert_eq!(s.entries, 7);
+        // Entries count over the whole refresh, across phases.
+        p.phase(Phase::Storing, None);
+        assert_eq!(p.state(SourceId(1)).entries, 7);
         // The importer cannot claim the end; only the job does.
         p.phase(Phase::Done, None);
         assert!(p.phase_now().is_running());

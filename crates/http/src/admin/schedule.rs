@@ -83,6 +83,7 @@ mod tests {
             max_connections: 0,
             delivery: Delivery::Proxy,
             account: None,
+            held: None,
         }
     }
 

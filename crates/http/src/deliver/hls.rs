@@ -57,7 +57,7 @@ const MAX_IDLE_SECS: u32 = 60;
 
 /// Shared state of proxied HLS.
 pub struct HlsState {
-    key: TokenKey,
+    pub(super) key: TokenKey,
     targets: Mutex<Targets>,
     cache: SegmentCache,
 }
@@ -335,7 +335,7 @@ impl SegmentCache {
 // ---------------------------------------------------------------------------
 
 /// The idle window for a playlist with this target duration.
-fn idle_window(app: &App, target_duration: Option<f64>) -> u32 {
+pub(super) fn idle_window(app: &App, target_duration: Option<f64>) -> u32 {
     if app.settings.hls_idle_window_secs != 0 {
         return app.settings.hls_idle_window_secs;
     }
@@ -455,7 +455,7 @@ async fn fetch_rewritten(
     Ok((rewritten, idle))
 }
 
-fn playlist_response(text: String) -> Response {
+pub(super) fn playlist_response(text: String) -> Response {
     let mut r = Response::new(text.into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -519,8 +519,45 @@ pub fn ts_config(app: &App) -> HlsToTsConfig {
     }
 }
 
+/// What every request through a signed link asks again: the line still
+/// exists and the one decision still allows it the channel (the token
+/// stands in for the password, not for the decision: a line disabled,
+/// expired or restricted since its playlist was served stops here, on its
+/// next segment), and its lease is renewed for `idle` seconds (`410` when
+/// it has ended meanwhile).
+pub(super) async fn recheck(
+    app: &App,
+    caller: &Caller,
+    claims: &Claims,
+    idle: u32,
+) -> Result<(), Response> {
+    let Some(line) = app.gate.line(claims.line) else {
+        return Err(plain(StatusCode::FORBIDDEN, "invalid or expired link"));
+    };
+    let catalog = app.gate.catalog();
+    let ask = Ask {
+        face: Face::Stream,
+        output: Some(OutputFormat::M3u8),
+        item_category: catalog
+            .stream(claims.stream)
+            .map(|r| catalog.stream_category(r)),
+    };
+    drop(catalog);
+    if let Err(refused) = access::decide_proven(app, caller, &line, ask) {
+        return Err(refused.answer(app));
+    }
+    if !app.ledger.renew(claims.lease, app.now(), idle).await {
+        return Err(plain(
+            StatusCode::GONE,
+            "this viewing session has ended (another connection took its place, or it was idle too long); open the channel again",
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /hls/{token}/{file}`: a segment, key, init section or variant
-/// playlist of a proxied HLS channel.
+/// playlist of a proxied HLS channel, or a segment of a live playlist cut
+/// here ([`super::segmented`]).
 pub async fn hls_file(
     State(app): State<App>,
     caller: Caller,
@@ -531,6 +568,10 @@ pub async fn hls_file(
     let Ok(claims) = app.hls.key.verify(&token, now) else {
         return plain(StatusCode::FORBIDDEN, "invalid or expired link");
     };
+    // Segments of a live playlist cut here, not upstream URLs.
+    if let Some(run) = super::segmented::run_of(claims.target) {
+        return super::segmented::serve_segment(&app, &caller, &claims, run, &file).await;
+    }
     let target = {
         let mut targets = lock(&app.hls.targets);
         targets.by_id.get_mut(&claims.target).map(|t| {
@@ -544,27 +585,8 @@ pub async fn hls_file(
             "this part of the stream is no longer available",
         );
     };
-    // The token stands in for the password, not for the decision: a line
-    // disabled, expired or restricted since its playlist was served stops
-    // here, on its next segment.
-    let Some(line) = app.gate.line(claims.line) else {
-        return plain(StatusCode::FORBIDDEN, "invalid or expired link");
-    };
-    let catalog = app.gate.catalog();
-    let ask = Ask {
-        face: Face::Stream,
-        output: Some(OutputFormat::M3u8),
-        item_category: catalog.stream(stream).map(|r| catalog.stream_category(r)),
-    };
-    drop(catalog);
-    if let Err(refused) = access::decide_proven(&app, &caller, &line, ask) {
-        return refused.answer(&app);
-    }
-    if !app.ledger.renew(claims.lease, now, idle).await {
-        return plain(
-            StatusCode::GONE,
-            "this viewing session has ended (another connection took its place, or it was idle too long); open the channel again",
-        );
+    if let Err(stop) = recheck(&app, &caller, &claims, idle).await {
+        return stop;
     }
     match kind {
         UriKind::Variant | UriKind::Rendition => {

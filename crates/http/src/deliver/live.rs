@@ -21,6 +21,7 @@ use futures::StreamExt;
 use tvgate_core::access::{Denial, Line};
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ledger::LeaseKind;
+use tvgate_relay::Viewer;
 
 /// What the relay reads for a channel.
 #[derive(Clone)]
@@ -42,23 +43,17 @@ pub enum Upstream {
     Builtin(std::sync::Arc<dyn crate::state::LiveSource>),
 }
 
-/// Serves `stream` as a continuous MPEG-TS body to one viewer.
-pub async fn serve(
-    app: &App,
-    caller: &Caller,
-    line: &Line,
-    stream: StreamId,
-    username: &str,
-    upstream: Upstream,
-) -> Response {
-    let refuse = |denial: Denial| Refused::new(Face::LiveTs, denial, caller, username).answer(app);
-    let guard = match slots::admit(app, caller, line, stream, LeaseKind::LiveTs).await {
-        Ok(g) => g,
-        Err(denial) => return refuse(denial),
-    };
-    // Viewers of a channel share its upstream; the key is the stream id,
-    // which is also the channel's label in /metrics (never the URL).
-    let key = stream.0.to_string();
+/// The hub's key of a channel: its stream id, which is also the channel's
+/// label in /metrics (never the URL). The HLS segmenter of a channel goes
+/// by the same key.
+pub fn channel_key(stream: StreamId) -> String {
+    stream.0.to_string()
+}
+
+/// Joins the channel's one upstream in the hub, opening it if nobody
+/// watches it yet (then within the source's cap). Quick: it never waits on
+/// the upstream.
+pub fn join(app: &App, stream: StreamId, upstream: Upstream) -> Result<Viewer, Denial> {
     // Only a channel nobody watches yet needs a provider connection, so
     // only `open` asks for the source's permit.
     let permit = |source: SourceId, cap: u32| {
@@ -66,7 +61,7 @@ pub async fn serve(
             .try_acquire(source.0 as u64, cap)
             .ok_or(Denial::SourceAtCapacity)
     };
-    let joined = app.hub.try_subscribe(&key, || {
+    app.hub.try_subscribe(&channel_key(stream), || {
         Ok(match upstream {
             Upstream::Builtin(source) => source.open(),
             Upstream::Ts { urls, source, cap } => tvgate_relay::http_ts(
@@ -92,7 +87,24 @@ pub async fn serve(
                     .boxed()
             }
         })
-    });
+    })
+}
+
+/// Serves `stream` as a continuous MPEG-TS body to one viewer.
+pub async fn serve(
+    app: &App,
+    caller: &Caller,
+    line: &Line,
+    stream: StreamId,
+    username: &str,
+    upstream: Upstream,
+) -> Response {
+    let refuse = |denial: Denial| Refused::new(Face::LiveTs, denial, caller, username).answer(app);
+    let guard = match slots::admit(app, caller, line, stream, LeaseKind::LiveTs).await {
+        Ok(g) => g,
+        Err(denial) => return refuse(denial),
+    };
+    let joined = join(app, stream, upstream);
     let viewer = match joined {
         Ok(v) => v,
         Err(denial) => {

@@ -6,9 +6,11 @@
 //! The plan follows the stream's feed as the catalog snapshot read it once
 //! (`tvgate_core::catalog::Feed`: built in, fetched over HTTP or as HLS, or
 //! redirected) and what the player asked for:
-//! - a live channel over HTTP is relayed through the hub ([`live`]), an HLS
-//!   one served as a rewritten playlist when `.m3u8` is asked for ([`hls`])
-//!   and as one continuous TS stream otherwise;
+//! - a live channel over HTTP is relayed through the hub ([`live`]); asked
+//!   for as `.m3u8`, an MPEG-TS one (or a built-in loop) is cut into
+//!   segments here and served as a live playlist ([`segmented`]), an HLS
+//!   one served as its own playlist rewritten ([`hls`]); an HLS one asked
+//!   for as MPEG-TS is one continuous TS stream;
 //! - a movie or an episode over HTTP is proxied with HEAD and byte ranges
 //!   ([`vod`]);
 //! - a built-in loop is relayed like a channel, a built-in clip served as
@@ -20,9 +22,11 @@
 //! (`crate::answer`). Deliberately absent: the URL forms of each face and
 //! their credentials, which stay with the faces.
 
+pub mod archive;
 pub mod clip;
 pub mod hls;
 pub mod live;
+pub mod segmented;
 pub mod vod;
 
 use crate::access::{self, Ask, Caller};
@@ -42,6 +46,10 @@ pub enum Kind {
     Live,
     Movie,
     Series,
+    /// A past moment of a live channel (catch-up, [`archive`]): the same
+    /// channel and decision as live, answered in plain text (a refusal is
+    /// never a slate: a player would keep it as the recording).
+    CatchUp,
 }
 
 /// `123.ts` → (123, Some("ts")); `123` → (123, None).
@@ -98,6 +106,10 @@ pub enum Plan {
     HlsProxy { url: String },
     /// A built-in endless channel, relayed.
     Loop { name: String },
+    /// A channel tvgate relays itself (over HTTP as MPEG-TS, or built in)
+    /// asked for as `.m3u8`: cut into segments here and served as a live
+    /// playlist ([`segmented`]).
+    Segmented { from: Relayed },
     /// A built-in file, sent whole.
     Clip { name: String },
     /// A movie or an episode, proxied with HEAD and ranges.
@@ -106,26 +118,49 @@ pub enum Plan {
     Redirect { url: String },
 }
 
+/// What a [`Plan::Segmented`] channel is relayed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relayed {
+    /// Its URLs (its own, then its backups), within its source's cap.
+    Ts {
+        urls: Vec<String>,
+        source: SourceId,
+        cap: u32,
+    },
+    /// A built-in endless channel.
+    Loop { name: String },
+}
+
 impl Plan {
     /// The plan for stream `r` of `catalog`, asked for as `output`.
     pub fn resolve(catalog: &Catalog, r: StreamRef, output: Option<OutputFormat>) -> Plan {
         let live = matches!(r, StreamRef::Live(_));
         let (source, cap) = catalog.source_cap(r);
+        let hls = output == Some(OutputFormat::M3u8);
         match catalog.feed(r) {
+            Feed::Loop(name) if hls => Plan::Segmented {
+                from: Relayed::Loop { name: name.into() },
+            },
             Feed::Loop(name) => Plan::Loop { name: name.into() },
             Feed::Clip(name) => Plan::Clip { name: name.into() },
             Feed::Redirect(url) => Plan::Redirect { url: url.into() },
             Feed::Http(url) | Feed::Hls(url) if !live => Plan::Vod { url: url.into() },
-            Feed::Hls(url) if output == Some(OutputFormat::M3u8) => {
-                Plan::HlsProxy { url: url.into() }
-            }
+            Feed::Hls(url) if hls => Plan::HlsProxy { url: url.into() },
             Feed::Hls(url) => Plan::HlsAsTs {
                 url: url.into(),
                 source,
                 cap,
             },
-            // A TS source asked for as .m3u8 is still served as TS: players
-            // that ask for HLS (VLC, ffmpeg, mpv, ExoPlayer) sniff the body.
+            // A TS source asked for as .m3u8 gets real HLS, cut here: strict
+            // HLS clients (Apple's player, hls.js, streamlink) cannot play
+            // an endless TS body.
+            Feed::Http(_) if hls => Plan::Segmented {
+                from: Relayed::Ts {
+                    urls: catalog.upstream_urls(r).map(str::to_owned).collect(),
+                    source,
+                    cap,
+                },
+            },
             Feed::Http(_) => Plan::Relay {
                 urls: catalog.upstream_urls(r).map(str::to_owned).collect(),
                 source,
@@ -176,7 +211,7 @@ pub async fn authorize(app: &App, caller: &Caller, ask: StreamAsk<'_>) -> Result
     let found = catalog.stream(ask.stream).filter(|r| {
         matches!(
             (ask.kind, r),
-            (Kind::Live, StreamRef::Live(_))
+            (Kind::Live | Kind::CatchUp, StreamRef::Live(_))
                 | (Kind::Movie, StreamRef::Movie(_))
                 | (Kind::Series, StreamRef::Episode(..))
         )
@@ -255,6 +290,21 @@ pub async fn hand_over(
             None => plain(StatusCode::NOT_FOUND, "this built-in file does not exist"),
         },
         Plan::HlsProxy { url } => hls::serve_playlist(app, caller, &line, stream, &url).await,
+        Plan::Segmented { from } => {
+            let upstream = match from {
+                Relayed::Ts { urls, source, cap } => live::Upstream::Ts { urls, source, cap },
+                Relayed::Loop { name } => match app.builtins.loops.get(&name) {
+                    Some(source) => live::Upstream::Builtin(source.clone()),
+                    None => {
+                        return plain(
+                            StatusCode::NOT_FOUND,
+                            "this built-in channel does not exist",
+                        )
+                    }
+                },
+            };
+            segmented::serve_playlist(app, caller, &line, stream, &username, upstream).await
+        }
         Plan::Vod { url } => {
             vod::serve(app, caller, &line, stream, &username, method, headers, &url).await
         }
@@ -393,7 +443,18 @@ mod tests {
             cap: 3,
         };
         assert_eq!(plan(1, ts), relay);
-        assert_eq!(plan(1, m3u8), relay, "a TS source is served as TS");
+        assert_eq!(plan(1, None), relay);
+        assert_eq!(
+            plan(1, m3u8),
+            Plan::Segmented {
+                from: Relayed::Ts {
+                    urls: vec!["http://up/1.ts".into(), "http://backup/1.ts".into()],
+                    source: SourceId(1),
+                    cap: 3,
+                }
+            },
+            "a TS source asked for as HLS is cut into segments"
+        );
         assert_eq!(
             plan(2, ts),
             Plan::HlsAsTs {
@@ -415,9 +476,17 @@ mod tests {
             }
         );
         assert_eq!(
-            plan(4, m3u8),
+            plan(4, ts),
             Plan::Loop {
                 name: "demo".into()
+            }
+        );
+        assert_eq!(
+            plan(4, m3u8),
+            Plan::Segmented {
+                from: Relayed::Loop {
+                    name: "demo".into()
+                }
             }
         );
         assert_eq!(

@@ -25,6 +25,7 @@ use std::time::Duration;
 use tvgate_core::access::Line;
 use tvgate_core::ids::StreamId;
 use tvgate_core::ledger::LeaseKind;
+use tvgate_relay::SourcePermit;
 
 /// Request headers passed on to the source: what seeking and revalidation
 /// need, nothing that identifies the viewer.
@@ -68,7 +69,7 @@ pub async fn serve(
     upstream_url: &str,
 ) -> Response {
     if method == Method::HEAD {
-        return forward(app, method, headers, None, upstream_url).await;
+        return head(app, headers, upstream_url).await;
     }
     match slots::admit(app, caller, line, stream, LeaseKind::Vod).await {
         Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
@@ -89,7 +90,34 @@ pub async fn proxy(
     guard: LeaseGuard,
     upstream_url: &str,
 ) -> Response {
-    forward(app, method, headers, Some(guard), upstream_url).await
+    forward(app, method, headers, Some(guard), upstream_url, None).await
+}
+
+/// [`proxy`], also holding `permit` (a connection counted against the
+/// source's cap) for as long as the body runs: a catch-up view is one
+/// more connection to the provider, as a live channel's upstream is.
+pub async fn proxy_holding(
+    app: &App,
+    method: &Method,
+    headers: &HeaderMap,
+    guard: LeaseGuard,
+    upstream_url: &str,
+    permit: SourcePermit,
+) -> Response {
+    forward(
+        app,
+        method,
+        headers,
+        Some(guard),
+        upstream_url,
+        Some(permit),
+    )
+    .await
+}
+
+/// HEAD of a proxied file: no slot, no permit (no video moves).
+pub async fn head(app: &App, headers: &HeaderMap, upstream_url: &str) -> Response {
+    forward(app, &Method::HEAD, headers, None, upstream_url, None).await
 }
 
 async fn forward(
@@ -98,6 +126,7 @@ async fn forward(
     headers: &HeaderMap,
     guard: Option<LeaseGuard>,
     upstream_url: &str,
+    permit: Option<SourcePermit>,
 ) -> Response {
     let head = *method == Method::HEAD;
     if !head && *method != Method::GET {
@@ -159,7 +188,18 @@ async fn forward(
     let Some(guard) = guard.filter(|_| has_body) else {
         return r;
     };
-    let body = slots::leased(app, guard, relay_body(upstream));
+    let body = relay_body(upstream);
+    let body = match permit {
+        // The permit lives as long as the body is read.
+        Some(held) => body
+            .map(move |chunk| {
+                let _held = &held;
+                chunk
+            })
+            .boxed(),
+        None => body,
+    };
+    let body = slots::leased(app, guard, body);
     *r.body_mut() = Body::from_stream(body);
     r
 }

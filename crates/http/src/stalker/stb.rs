@@ -4,7 +4,11 @@
 //!
 //! The refusal for an unknown MAC is one fixed body (it names neither the
 //! MAC nor anything about other lines), the same for every spelling of a
-//! MAC, and the same while the address is blocked for scanning.
+//! MAC. An address blocked for scanning gets another fixed body, the same
+//! for every MAC, known or not: it tells a scanner only what it already
+//! knows (that it is blocked), and it tells a household whose box has to
+//! identify anew, and `tvgate doctor`, that the MAC was not even looked at
+//! (the unknown-MAC answer would send them to register a MAC that is fine).
 
 use super::identity::Mac;
 use super::scan::Verdict;
@@ -20,9 +24,14 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tvgate_core::access::Line;
 
-/// What an unknown (or, from a blocked address, any) MAC is told.
+/// What an unknown MAC is told.
 const NOT_REGISTERED: &str =
     "This device is not registered. Ask your provider to add its MAC address.";
+
+/// What every MAC from an address blocked for scanning is told. `tvgate
+/// doctor` recognises it (crates/doctor/src/stalker.rs): keep the words
+/// "too many unregistered devices were tried from this address".
+const SCAN_BLOCKED: &str = "Too many unregistered devices were tried from this address: it is blocked for a while. Try again later.";
 
 /// `stb handshake`: a token for the box. It looks nothing up, so it tells
 /// a scanner nothing: an unparsable MAC gets a token too (one that is not
@@ -81,6 +90,10 @@ fn identify(app: &App, caller: &Caller, session: &Session) -> Option<Arc<Line>> 
 pub async fn profile(app: &App, caller: &Caller, params: &Params, session: &Session) -> Response {
     let Some(line) = identify(app, caller, session) else {
         app.stalker.sessions.identified(session.number, None);
+        // Blocked now (this miss may have started it): every MAC alike.
+        if app.stalker.scan.is_blocked(caller.ip, app.now()) {
+            return js(refused_profile(SCAN_BLOCKED));
+        }
         if app.settings.stalker.login_required {
             return js(login_needed());
         }

@@ -129,6 +129,9 @@ pub struct UrlPrefixes {
     live: Vec<u8>,
     movie: Vec<u8>,
     series: Vec<u8>,
+    /// `BASE/timeshift/USER/PASS/{duration:60}/{utc}/`: the start of an
+    /// archive channel's `catchup-source` template.
+    timeshift: String,
     /// Extension of live URLs (`ts`, `m3u8`).
     live_ext: &'static str,
 }
@@ -141,6 +144,7 @@ impl UrlPrefixes {
             live: prefix("live"),
             movie: prefix("movie"),
             series: prefix("series"),
+            timeshift: format!("{base}/timeshift/{creds}/{{duration:60}}/{{utc}}/"),
             live_ext: output.as_str(),
         }
     }
@@ -251,7 +255,7 @@ impl Playlist {
                         let (visible, group) = self.group(m.category);
                         if visible {
                             let name = Value::new(&m.name);
-                            self.extinf(buf, EMPTY, name, Value::new(&m.logo), group, 0);
+                            self.extinf(buf, EMPTY, name, Value::new(&m.logo), group, (0, ""));
                             url_line(buf, &self.urls.movie, m.id.0, &m.container);
                         }
                         i += 1;
@@ -273,7 +277,7 @@ impl Playlist {
                         }
                         let ep = &series.episodes[e];
                         let title = Value::new(&ep.title);
-                        self.extinf(buf, EMPTY, title, Value::new(&series.cover), group, 0);
+                        self.extinf(buf, EMPTY, title, Value::new(&series.cover), group, (0, ""));
                         url_line(buf, &self.urls.series, ep.id.0, &ep.container);
                         e += 1;
                     }
@@ -296,13 +300,19 @@ impl Playlist {
         }
         let t = &c.text;
         let known = |text, known_clean| Value { text, known_clean };
+        // Few channels have an archive: their template is made apart.
+        let source = if c.archive_days > 0 {
+            format!("{}{}.{}", self.urls.timeshift, c.id.0, self.urls.live_ext)
+        } else {
+            String::new()
+        };
         self.extinf(
             buf,
             known(t.epg_id().unwrap_or(""), t.epg_id_is_plain()),
             known(t.name(), t.name_is_plain()),
             known(t.logo(), t.logo_is_plain()),
             group,
-            c.archive_days,
+            (c.archive_days, &source),
         );
         url_line(buf, &self.urls.live, c.id.0, self.urls.live_ext);
     }
@@ -316,7 +326,7 @@ impl Playlist {
         name: Value<'_>,
         logo: Value<'_>,
         group: Value<'_>,
-        archive_days: u16,
+        (archive_days, catchup_source): (u16, &str),
     ) {
         if self.plus {
             m3u::push_extinf_plus(
@@ -327,6 +337,7 @@ impl Playlist {
                     tvg_logo: logo,
                     group_title: group,
                     catchup_days: archive_days,
+                    catchup_source,
                     title: name,
                 },
             );

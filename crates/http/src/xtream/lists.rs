@@ -330,7 +330,11 @@ pub fn epg(
                 start_timestamp: p.start.to_string(),
                 stop_timestamp: p.stop.to_string(),
                 now_playing: u8::from(p.start <= now && now < p.stop),
-                has_archive: u8::from(c.archive_days > 0 && p.stop <= now && p.stop > archive_from),
+                // Finished, and started within the archive: what a
+                // catch-up request for it is served (`catchup::in_window`).
+                has_archive: u8::from(
+                    c.archive_days > 0 && p.stop <= now && p.start >= archive_from,
+                ),
             }
         })
         .collect();

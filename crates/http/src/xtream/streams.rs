@@ -7,6 +7,7 @@
 
 use crate::access::{self, Ask, Caller};
 use crate::answer::Face;
+use crate::deliver::archive::{self, Moment};
 use crate::deliver::{self, parse_file, Credentials, Grant, Kind, Stop, StreamAsk};
 use crate::params::Params;
 use crate::state::App;
@@ -130,56 +131,114 @@ pub fn parse_start(s: &str, tz: chrono_tz::Tz) -> Option<UnixTime> {
 pub async fn timeshift(
     State(app): State<App>,
     caller: Caller,
+    method: Method,
+    headers: HeaderMap,
     Path((u, p, minutes, start, file)): Path<(String, String, String, String, String)>,
 ) -> Response {
-    catch_up(&app, &caller, &u, &p, &minutes, &start, &file).await
+    let ask = CatchUpAsk {
+        username: &u,
+        password: &p,
+        minutes: &minutes,
+        start: &start,
+        file: &file,
+    };
+    catch_up(&app, &caller, &method, &headers, ask).await
 }
 
-/// `/streaming/timeshift.php?username=&password=&stream=&start=&duration=`.
-pub async fn timeshift_php(State(app): State<App>, caller: Caller, params: Params) -> Response {
+/// `/streaming/timeshift.php?username=&password=&stream=&start=&duration=`
+/// (`extension=` optional, `ts` by default).
+pub async fn timeshift_php(
+    State(app): State<App>,
+    caller: Caller,
+    method: Method,
+    headers: HeaderMap,
+    params: Params,
+) -> Response {
     let file = format!(
         "{}.{}",
         params.str("stream"),
         params.get("extension").unwrap_or("ts")
     );
-    catch_up(
-        &app,
-        &caller,
-        params.str("username"),
-        params.str("password"),
-        params.str("duration"),
-        params.str("start"),
-        &file,
-    )
-    .await
+    let ask = CatchUpAsk {
+        username: params.str("username"),
+        password: params.str("password"),
+        minutes: params.str("duration"),
+        start: params.str("start"),
+        file: &file,
+    };
+    catch_up(&app, &caller, &method, &headers, ask).await
 }
 
+/// A catch-up URL's parts, as text.
+struct CatchUpAsk<'a> {
+    username: &'a str,
+    password: &'a str,
+    minutes: &'a str,
+    start: &'a str,
+    file: &'a str,
+}
+
+/// Catch-up: the channel authorized by the one decision (as its live
+/// stream would be), then the moment from its archive (`deliver::archive`:
+/// `no_archive` when it has none or not that far back, a slot like a
+/// film's, relayed or redirected per its source).
 async fn catch_up(
     app: &App,
     caller: &Caller,
-    username: &str,
-    password: &str,
-    minutes: &str,
-    start: &str,
-    file: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    ask: CatchUpAsk<'_>,
 ) -> Response {
-    let (Some(_minutes), Some(_start)) = (
-        minutes.parse::<u32>().ok().filter(|m| *m > 0),
-        parse_start(start, app.settings.timezone),
-    ) else {
+    let understood = (
+        ask.minutes.parse::<u32>().ok().filter(|m| *m > 0),
+        parse_start(ask.start, app.settings.timezone),
+        parse_file(ask.file),
+    );
+    let (Some(minutes), Some(start), Some((id, ext))) = understood else {
         // Authenticate anyway so a malformed URL tells nothing to a stranger.
-        let checked = access::check(app, caller, username, password, Ask::face(Face::Stream)).await;
+        let checked = access::check(
+            app,
+            caller,
+            ask.username,
+            ask.password,
+            Ask::face(Face::Stream),
+        )
+        .await;
         if let Err(refused) = checked.allowed() {
             return refused.answer(app);
         }
         return deliver::plain(StatusCode::BAD_REQUEST, "catch-up URL not understood: expected /timeshift/USER/PASS/MINUTES/YYYY-MM-DD:HH-MM/ID.ts");
     };
-    match authorize(app, caller, Kind::Live, username, password, file).await {
+    // The archive's own container comes back whatever is asked; the
+    // extension only says which of the line's formats this counts as.
+    let output = match ext.map(OutputFormat::from_name) {
+        None => Some(OutputFormat::Ts),
+        Some(Some(f)) => Some(f),
+        Some(None) => {
+            return deliver::plain(
+                StatusCode::NOT_FOUND,
+                "unknown stream extension; use .ts or .m3u8",
+            )
+        }
+    };
+    let stream_ask = StreamAsk {
+        kind: Kind::CatchUp,
+        stream: StreamId(id),
+        output,
+        credentials: Credentials::Password {
+            username: ask.username,
+            password: ask.password,
+        },
+    };
+    match deliver::authorize(app, caller, stream_ask).await {
         Err(stop) => stop.answer(app),
-        Ok(_) => deliver::plain(
-            StatusCode::NOT_FOUND,
-            "catch-up is not recorded for this channel",
-        ),
+        Ok(grant) => {
+            let moment = Moment {
+                start,
+                duration: minutes.saturating_mul(60),
+            };
+            archive::serve(app, caller, grant, moment, method, headers).await
+        }
     }
 }
 

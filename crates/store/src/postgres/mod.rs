@@ -59,7 +59,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, Source, XtreamAccount};
+use tvgate_core::catalog::{CatalogData, HeldRefresh, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -495,6 +495,11 @@ impl Store for PgStore {
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()> {
         let mut c = self.client("recording a refresh").await?;
         sources::record_refresh(&mut c, id, record).await
+    }
+
+    async fn hold_refresh(&self, id: SourceId, held: HeldRefresh) -> StoreResult<()> {
+        let c = self.client("holding a refresh").await?;
+        sources::hold_refresh(&c, id, &held).await
     }
 
     async fn update_source(&self, id: SourceId, patch: SourcePatch) -> StoreResult<()> {

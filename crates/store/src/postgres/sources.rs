@@ -8,12 +8,15 @@
 
 use super::{bump, int, lock_catalog, opt_text, text, Context, Half};
 use crate::codec::{
-    check_public_id, count_to_sql, relay_settings, truncate, MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN,
+    check_public_id, count_to_sql, held_from_sql, held_to_sql, relay_settings, truncate,
+    MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN,
 };
 use deadpool_postgres::{GenericClient, Object};
 use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::source::effective_cap;
-use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings, XtreamAccount};
+use tvgate_core::catalog::{
+    Delivery, HeldRefresh, Source, SourceKind, SourceSettings, XtreamAccount,
+};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 use tvgate_formats::Diagnostic;
@@ -68,7 +71,7 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
         .query(
             "SELECT id, kind, location, name, created_at, enabled, last_refresh,
                     item_count, last_error, diagnostic_count, max_connections, delivery,
-                    account_username, account_password, account_max_connections
+                    account_username, account_password, account_max_connections, held
              FROM sources ORDER BY id",
             &[],
         )
@@ -105,6 +108,10 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
             max_connections,
             delivery,
             account,
+            held: row
+                .try_get::<_, Option<String>>(15)
+                .ctx(CONTEXT)?
+                .map(|text| held_from_sql(id, &text)),
         };
         match SourceKind::parse(&kind_text) {
             Some(kind) => source.kind = kind,
@@ -219,6 +226,7 @@ pub(super) async fn insert(c: &mut Object, s: NewSource) -> StoreResult<Source> 
         max_connections: s.max_connections,
         delivery: s.delivery,
         account: None,
+        held: None,
     })
 }
 
@@ -275,6 +283,24 @@ pub(super) async fn set_account_connections(
     tx.commit().await.ctx(CONTEXT)
 }
 
+pub(super) async fn hold_refresh(
+    c: &impl GenericClient,
+    id: SourceId,
+    held: &HeldRefresh,
+) -> StoreResult<()> {
+    let changed = c
+        .execute(
+            "UPDATE sources SET held = $2, last_refresh = $3 WHERE id = $1",
+            &[&id.0, &text(&held_to_sql(held)), &held.at],
+        )
+        .await
+        .ctx("holding a refresh")?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
 pub(super) async fn record_refresh(
     c: &mut Object,
     id: SourceId,
@@ -285,7 +311,7 @@ pub(super) async fn record_refresh(
     let changed = tx
         .execute(
             "UPDATE sources SET last_refresh = $2, item_count = $3, last_error = $4,
-                 diagnostic_count = $5
+                 diagnostic_count = $5, held = NULL
              WHERE id = $1",
             &[
                 &id.0,

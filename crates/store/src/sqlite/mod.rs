@@ -52,7 +52,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, Source, XtreamAccount};
+use tvgate_core::catalog::{CatalogData, HeldRefresh, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -519,6 +519,13 @@ impl Store for SqliteStore {
     async fn record_refresh(&self, id: SourceId, record: RefreshRecord) -> StoreResult<()> {
         self.write("recording a refresh", move |c| {
             sources::record_refresh(c, id, record)
+        })
+        .await
+    }
+
+    async fn hold_refresh(&self, id: SourceId, held: HeldRefresh) -> StoreResult<()> {
+        self.write("holding a refresh", move |c| {
+            sources::hold_refresh(c, id, &held)
         })
         .await
     }

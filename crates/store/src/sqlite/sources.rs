@@ -21,11 +21,16 @@
 //! an id reused for another one.
 
 use super::{bump, Context, Half};
-use crate::codec::{check_public_id, count_to_sql, truncate, MAX_DIAGNOSTICS, MAX_DIAGNOSTIC_LEN};
+use crate::codec::{
+    check_public_id, count_to_sql, held_from_sql, held_to_sql, truncate, MAX_DIAGNOSTICS,
+    MAX_DIAGNOSTIC_LEN,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use tvgate_core::catalog::source::effective_cap;
-use tvgate_core::catalog::{Delivery, Source, SourceKind, SourceSettings, XtreamAccount};
+use tvgate_core::catalog::{
+    Delivery, HeldRefresh, Source, SourceKind, SourceSettings, XtreamAccount,
+};
 use tvgate_core::ids::SourceId;
 use tvgate_core::ports::{NewSource, RefreshRecord, SourcePatch, StoreError, StoreResult};
 use tvgate_formats::Diagnostic;
@@ -72,7 +77,7 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
             .prepare(
                 "SELECT id, kind, location, name, created_at, enabled, last_refresh,
                         item_count, last_error, diagnostic_count, max_connections, delivery,
-                        account_username, account_password, account_max_connections
+                        account_username, account_password, account_max_connections, held
                  FROM sources ORDER BY id",
             )
             .ctx(CONTEXT)?;
@@ -98,6 +103,10 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                 max_connections,
                 delivery,
                 account: account(row, 12)?,
+                held: row
+                    .get::<_, Option<String>>(15)
+                    .ctx(CONTEXT)?
+                    .map(|text| held_from_sql(id, &text)),
             };
             match SourceKind::parse(&kind_text) {
                 Some(kind) => source.kind = kind,
@@ -235,6 +244,7 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         max_connections: s.max_connections,
         delivery: s.delivery,
         account: None,
+        held: None,
     })
 }
 
@@ -301,7 +311,7 @@ pub(super) fn record_refresh(
     let changed = tx
         .execute(
             "UPDATE sources SET last_refresh = ?2, item_count = ?3, last_error = ?4,
-                 diagnostic_count = ?5
+                 diagnostic_count = ?5, held = NULL
              WHERE id = ?1",
             params![
                 id.0,
@@ -338,6 +348,23 @@ pub(super) fn record_refresh(
         }
     }
     tx.commit().ctx(CONTEXT)
+}
+
+pub(super) fn hold_refresh(
+    conn: &mut Connection,
+    id: SourceId,
+    held: &HeldRefresh,
+) -> StoreResult<()> {
+    let changed = conn
+        .execute(
+            "UPDATE sources SET held = ?2, last_refresh = ?3 WHERE id = ?1",
+            params![id.0, held_to_sql(held), held.at],
+        )
+        .ctx("holding a refresh")?;
+    if changed == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
 }
 
 pub(super) fn delete(conn: &mut Connection, id: SourceId) -> StoreResult<()> {
