@@ -15,6 +15,8 @@
 //! local ledger's unit tests and the Redis ledger's tests run the same ones.
 
 #[cfg(any(test, feature = "conformance"))]
+pub mod chaos;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod local;
 
