@@ -198,11 +198,18 @@ fn snippet(body: &[u8]) -> String {
 }
 
 /// True when an answer is refused the way an app is refused (see
-/// [`Login::refused_as_app`]).
+/// [`Login::refused_as_app`]): 401/403 (and 400/406/444), a web page (but
+/// XUI's fake 404), an empty or non-Xtream answer.
 fn refused_as_app(answer: &Result<Fetched, FetchError>) -> bool {
     let Ok(f) = answer else { return false };
     let status = f.status.as_u16();
     if status == 429 || f.header("x-tvgate-reason").is_some() {
+        return false;
+    }
+    // XUI's fake 404 page is its answer to a wrong password too: asking
+    // again four times would only add failed logins at a panel that may
+    // ban an address for them.
+    if status == 404 && f.is_html() {
         return false;
     }
     if f.is_html() || matches!(status, 400 | 401 | 403 | 406 | 444) {

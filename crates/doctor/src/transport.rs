@@ -882,6 +882,11 @@ mod tests {
             b"<!DOCTYPE html><p>This site has been blocked by court order</p>",
         );
         assert!(block.is_html && block.block_page);
+        let nginx_tls = Body::read(
+            "text/html",
+            b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head></html>",
+        );
+        assert!(nginx_tls.plain_to_https && !body.plain_to_https);
         let json = Body::read("text/plain", b"  {\"user_info\":{\"auth\":0}}");
         assert!(json.is_json && !json.is_html);
     }
