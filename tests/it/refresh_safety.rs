@@ -119,7 +119,7 @@ async fn a_provider_that_dies_mid_download_leaves_the_catalog_whole_and_a_short_
                 accept,
                 &tvgate_relay::EgressGuard::unrestricted(),
             )
-                .await
+            .await
         }
     };
     let report = refresh(false).await.expect("first refresh");
@@ -198,7 +198,7 @@ async fn the_gate_holds_a_shrinking_guide_and_applies_it_when_accepted() {
                 accept,
                 &tvgate_relay::EgressGuard::unrestricted(),
             )
-                .await
+            .await
         }
     };
     parsed(false).await.expect_err("held");
