@@ -582,10 +582,12 @@ check_iptvpy_stalker() {
 }
 
 # A scanner on 127.0.0.2 walks MACs: after 5 unknown ones a minute its
-# address is blocked, and then even the known MAC gets the unknown-MAC
-# answer from there, while 127.0.0.1 is still served.
+# address is blocked, and from then on every MAC, the known one too, gets
+# the scan block's one answer from there (it says the address is blocked,
+# the same for every MAC, so it tells known MACs apart no more than the
+# unknown-MAC answer did), while 127.0.0.1 is still served.
 check_stalker_scan() {
-  local i body first known other
+  local i body first last known other
   stb() {   # stb SOURCE_IP MAC QUERY [TOKEN]
     curl -sS --max-time 10 --interface "$1" -H "Cookie: mac=$2" ${4:+-H "Authorization: Bearer $4"} \
       "$SERVER/stalker_portal/server/load.php?$3&JsHttpRequest=1-xml"
@@ -600,11 +602,13 @@ check_stalker_scan() {
     echo "unknown MAC $i: $body"
     [ "$(jq .status <<<"$body")" = 1 ] || { echo "unknown MAC $i: status is not 1"; return 1; }
     [ -z "${first:-}" ] && first=$body
-    [ "$body" = "$first" ] || { echo "unknown MACs get different answers"; return 1; }
+    last=$body
   done
+  [ "$last" != "$first" ] || { echo "the sixth unknown MAC still gets the unknown-MAC answer: no block"; return 1; }
+  grep -qi "blocked" <<<"$last" || { echo "the block's answer does not say the address is blocked"; return 1; }
   known=$(profile 127.0.0.2 "$STB_MAC")
   echo "known MAC from the blocked address: $known"
-  [ "$known" = "$first" ] || { echo "the blocked scanner still tells known MACs apart"; return 1; }
+  [ "$known" = "$last" ] || { echo "the blocked scanner still tells known MACs apart"; return 1; }
   other=$(profile 127.0.0.1 "$STB_MAC")
   echo "known MAC from another address: $(head -c 120 <<<"$other")"
   [ "$(jq .status <<<"$other")" = 0 ] || { echo "another address is not served"; return 1; }
