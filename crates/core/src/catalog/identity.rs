@@ -33,7 +33,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// One extra request header of a source.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct UpstreamHeader {
     pub name: String,
     pub value: String,
@@ -134,7 +134,7 @@ fn check_value(value: &str) -> Result<(), String> {
 }
 
 /// A source's user agent and extra headers (none: tvgate's own user agent).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct UpstreamIdentity {
     /// `None`: tvgate's own (`tvgate/VERSION`).
     pub user_agent: Option<String>,
