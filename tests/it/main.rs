@@ -15,6 +15,7 @@ mod denials;
 mod devices;
 mod doctor;
 mod doctor_devices;
+mod failback;
 mod frozen;
 mod guide_scale;
 mod harness;
