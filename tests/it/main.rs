@@ -41,6 +41,7 @@ mod sources_admin;
 mod ssrf;
 mod stalker;
 mod tls;
+mod upstream_identity;
 mod vod;
 mod xtream;
 mod xtream_source;
