@@ -439,6 +439,7 @@ fn source_json(s: &Source) -> serde_json::Value {
         "last_error": s.last_error, "enabled": s.enabled,
         "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections, "delivery": s.delivery.as_str(),
+        "user_agent": s.identity.user_agent, "headers": s.identity.shown_headers(),
         "held": s.held.as_ref().map(|h| json!({
             "at": h.at, "before": h.before, "after": h.after, "reason": h.reason,
         })),
@@ -448,6 +449,34 @@ fn source_json(s: &Source) -> serde_json::Value {
         v["account"] = json!({"username": a.username, "max_connections": a.max_connections});
     }
     v
+}
+
+/// The headers `tvgate source set` was given: `--header` lines, a
+/// `--header-file`, or `--clear-headers` (`Some(empty)`); `None` for no
+/// change. An error names the header, never its value.
+fn source_headers(
+    given: Vec<String>,
+    file: Option<&std::path::Path>,
+    clear: bool,
+) -> Result<Option<Vec<tvgate_core::catalog::UpstreamHeader>>> {
+    if clear {
+        return Ok(Some(Vec::new()));
+    }
+    let lines: Vec<String> = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+        None if given.is_empty() => return Ok(None),
+        None => given,
+    };
+    lines
+        .iter()
+        .map(|l| tvgate_core::catalog::UpstreamHeader::parse(l).map_err(anyhow::Error::msg))
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
 }
 
 /// A source's cap as the list shows it: the operator's, or the account's.
@@ -618,7 +647,13 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
             delivery,
             username,
             password,
+            user_agent,
+            headers,
+            header_file,
+            clear_headers,
         } => {
+            let user_agent = user_agent.map(|ua| Some(ua).filter(|ua| !ua.trim().is_empty()));
+            let headers = source_headers(headers, header_file.as_deref(), clear_headers)?;
             let delivery = delivery
                 .as_deref()
                 .map(|d| {
@@ -634,29 +669,37 @@ pub async fn source(settings: &Settings, cmd: SourceCommand) -> Result<()> {
                     "source {} ({}): the account's credentials are changed; `tvgate source refresh {}` uses them",
                     s.id, s.name, s.id
                 );
-                if max_connections.is_none() && delivery.is_none() {
+                if max_connections.is_none()
+                    && delivery.is_none()
+                    && user_agent.is_none()
+                    && headers.is_none()
+                {
                     return Ok(());
                 }
             }
-            if max_connections.is_none() && delivery.is_none() {
-                bail!("nothing to change: give --max-connections N, --delivery proxy|redirect, or an Xtream account's --username/--password");
+            let patch = SourcePatch {
+                max_connections,
+                delivery,
+                enabled: None,
+                user_agent,
+                headers,
+            };
+            if patch.is_empty() {
+                bail!("nothing to change: give --max-connections N, --delivery proxy|redirect, --user-agent UA, --header 'Name: value' (or --header-file FILE, --clear-headers), or an Xtream account's --username/--password");
             }
-            let s = gate
-                .update_source(
-                    SourceId(id),
-                    SourcePatch {
-                        max_connections,
-                        delivery,
-                        enabled: None,
-                    },
-                )
-                .await?;
+            let s = gate.update_source(SourceId(id), patch).await?;
             println!(
-                "source {} ({}): {}, connections: {}",
+                "source {} ({}): {}, connections: {}, user agent: {}, headers: {}",
                 s.id,
                 s.name,
                 s.delivery,
-                cap_text(s.max_connections)
+                cap_text(s.max_connections),
+                s.identity.user_agent.as_deref().unwrap_or("tvgate's own"),
+                if s.identity.headers.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.identity.shown_headers().join(", ")
+                }
             );
         }
         SourceCommand::Enable { id } | SourceCommand::Disable { id } => {

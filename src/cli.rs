@@ -387,9 +387,26 @@ pub enum SourceCommand {
         #[arg(long)]
         redirect: bool,
     },
-    /// Change a source's connection cap or delivery, or an Xtream account's credentials.
+    /// Change a source's connection cap, delivery, upstream identity (user agent, request headers), or an Xtream account's credentials.
     Set {
         id: i64,
+        /// The User-Agent sent on every request to this source (the relay,
+        /// HLS, films, refreshes); "" for tvgate's own.
+        #[arg(long, value_name = "UA")]
+        user_agent: Option<String>,
+        /// An extra request header `Name: value`, sent on every request to
+        /// this source (repeat for more; replaces every header set before).
+        /// Values are never shown back.
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+        /// Read the extra headers from FILE, one `Name: value` a line
+        /// (keeps tokens out of the process list); replaces every header
+        /// set before.
+        #[arg(long, value_name = "FILE", conflicts_with = "headers")]
+        header_file: Option<PathBuf>,
+        /// Remove every extra request header.
+        #[arg(long, conflicts_with_all = ["headers", "header_file"])]
+        clear_headers: bool,
         /// The provider's cap on simultaneous connections to this source
         /// (0: unlimited; for an Xtream account, 0 uses the account's own).
         #[arg(long, value_name = "N")]

@@ -225,9 +225,14 @@ async fn download(
     id: SourceId,
     progress: &Arc<dyn Progress>,
     egress: &tvgate_relay::EgressGuard,
+    identity: &tvgate_core::catalog::UpstreamIdentity,
 ) -> Result<PathBuf> {
+    // The source's user agent and headers go with the request and each
+    // redirect hop (the guard checks every hop's address).
     let client = egress
         .client_builder()
+        .user_agent(tvgate_http::state::OWN_USER_AGENT)
+        .default_headers(tvgate_http::state::upstream_headers(identity))
         .build()
         .context("building the HTTP client")?;
     // reqwest's errors carry the whole URL (query and path credentials
@@ -338,7 +343,7 @@ async fn fetch(
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
         (
-            download(&location, data_dir, source.id, progress, egress).await?,
+            download(&location, data_dir, source.id, progress, egress, &source.identity).await?,
             true,
         )
     } else {

@@ -143,6 +143,8 @@ pub fn http_settings(s: &Settings) -> Result<HttpSettings> {
         upstream: tvgate_relay::UpstreamConfig {
             stall_timeout: std::time::Duration::from_millis(s.upstream_stall_ms),
             give_up_after: std::time::Duration::from_secs(u64::from(s.upstream_give_up_secs)),
+            primary_recheck: std::time::Duration::from_secs(u64::from(s.primary_recheck_secs)),
+            keyframe_timeout: std::time::Duration::from_secs(u64::from(s.upstream_keyframe_secs)),
             ..tvgate_relay::UpstreamConfig::default()
         },
         hls_idle_window_secs: s.hls_idle_window_secs,

@@ -76,7 +76,8 @@ impl Upstream {
             .client_builder()
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(Duration::from_secs(60))
-            .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
+            .user_agent(tvgate_http::state::OWN_USER_AGENT)
+            .default_headers(tvgate_http::state::upstream_headers(&source.identity))
             .build()
             .context("building the HTTP client")?;
         Ok(Upstream {

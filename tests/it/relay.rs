@@ -13,7 +13,7 @@ use tvgate_core::ports::SourcePatch;
 
 /// A line, and an M3U source whose channels are `urls`, in order: stream
 /// ids 1, 2, ... Returns the source.
-async fn relayed(srv: &TestServer, urls: &[String]) -> tvgate_core::catalog::Source {
+pub(crate) async fn relayed(srv: &TestServer, urls: &[String]) -> tvgate_core::catalog::Source {
     srv.add_line("viewer", "pw-relay", |s| s.max_connections = 0)
         .await;
     let mut m3u = String::from("#EXTM3U\n");
@@ -27,7 +27,7 @@ async fn relayed(srv: &TestServer, urls: &[String]) -> tvgate_core::catalog::Sou
     source
 }
 
-async fn open(srv: &TestServer, id: u32, ua: &str) -> reqwest::Response {
+pub(crate) async fn open(srv: &TestServer, id: u32, ua: &str) -> reqwest::Response {
     let r = client()
         .get(srv.url(&format!("/live/viewer/pw-relay/{id}.ts")))
         .header("user-agent", ua)
@@ -40,7 +40,7 @@ async fn open(srv: &TestServer, id: u32, ua: &str) -> reqwest::Response {
 
 /// Everything a viewer receives in `secs`. The stream must neither fail
 /// nor end meanwhile, and the relay only ever hands out whole packets.
-async fn collect(r: &mut reqwest::Response, secs: f64) -> Vec<u8> {
+pub(crate) async fn collect(r: &mut reqwest::Response, secs: f64) -> Vec<u8> {
     let until = Instant::now() + Duration::from_secs_f64(secs);
     let mut seen = Vec::new();
     while let Ok(next) = tokio::time::timeout_at(until.into(), r.chunk()).await {

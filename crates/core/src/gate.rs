@@ -884,8 +884,16 @@ impl Gate {
     ) -> Result<Source, GateError> {
         if patch.is_empty() {
             return Err(GateError::Invalid(
-                "nothing to change: give a connection cap, a delivery or enabled".into(),
+                "nothing to change: give a connection cap, a delivery, enabled, a user agent or headers".into(),
             ));
+        }
+        let mut patch = patch;
+        if let Some(Some(ua)) = &patch.user_agent {
+            let ua = crate::catalog::identity::check_user_agent(ua).map_err(GateError::Invalid)?;
+            patch.user_agent = Some(Some(ua));
+        }
+        if let Some(headers) = &patch.headers {
+            crate::catalog::identity::check_headers(headers).map_err(GateError::Invalid)?;
         }
         self.store.update_source(id, patch).await?;
         self.reload_catalog().await?;

@@ -64,18 +64,26 @@ pub struct NewSource {
 }
 
 /// A change to a source's settings; `None` leaves a field as it is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourcePatch {
     pub max_connections: Option<u32>,
     pub delivery: Option<Delivery>,
     /// A disabled source keeps its items in the store, but players see none
     /// of them (the catalog snapshot leaves them out).
     pub enabled: Option<bool>,
+    /// `Some(None)`: back to tvgate's own user agent.
+    pub user_agent: Option<Option<String>>,
+    /// Replaces every extra header (`Some(vec![])`: none).
+    pub headers: Option<Vec<crate::catalog::UpstreamHeader>>,
 }
 
 impl SourcePatch {
     pub fn is_empty(&self) -> bool {
-        self.max_connections.is_none() && self.delivery.is_none() && self.enabled.is_none()
+        self.max_connections.is_none()
+            && self.delivery.is_none()
+            && self.enabled.is_none()
+            && self.user_agent.is_none()
+            && self.headers.is_none()
     }
 }
 

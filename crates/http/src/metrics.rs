@@ -243,11 +243,22 @@ pub fn render_relay(
         let _ = writeln!(out, "tvgate_source_upstreams{{source=\"{source}\"}} {open}");
     }
     let s = hub.stats().snapshot();
+    let _ = writeln!(out, "# HELP tvgate_upstream_failures_total Upstream attempts or connections that failed, by reason (connect, timeout, redirect, forbidden, request, status, empty, ended, body, stalled, no_data, html, no_sync, no_keyframe).\n# TYPE tvgate_upstream_failures_total counter");
+    for (reason, n) in s.failures_by_reason() {
+        let _ = writeln!(
+            out,
+            "tvgate_upstream_failures_total{{reason=\"{}\"}} {n}",
+            reason.code()
+        );
+    }
     for (name, help, value) in [
         ("tvgate_upstreams_opened_total", "Channel upstreams opened (a first viewer of a channel not lingering).", s.upstreams_opened),
         ("tvgate_upstream_connects_total", "Upstream HTTP connections that answered 2xx.", s.upstream_connects),
-        ("tvgate_upstream_failures_total", "Upstream attempts or connections that failed (refused, non-2xx, stall, junk, error, end).", s.upstream_failures),
-        ("tvgate_upstream_switches_total", "Failures after which the relay moved to another source URL (a backup).", s.upstream_switches),
+        ("tvgate_upstream_switches_total", "Moves of a channel to another source URL: failures after which another URL (a backup) was tried, and returns to the primary.", s.upstream_switches),
+        ("tvgate_upstream_probes_total", "Probes of a channel's primary URL started while a backup served it.", s.upstream_probes),
+        ("tvgate_upstream_probe_failures_total", "Probes of a primary that failed (the next waits longer).", s.upstream_probe_failures),
+        ("tvgate_upstream_probes_at_cap_total", "Probes of a primary not started because its source was at its connection cap.", s.upstream_probes_at_cap),
+        ("tvgate_upstream_returns_total", "Returns of a channel from a backup to its primary after the primary delivered clean packets for primary_recheck_secs.", s.upstream_returns),
         ("tvgate_upstream_reconnects_total", "Upstream connection attempts after an upstream's first.", s.upstream_reconnects),
         ("tvgate_upstream_gave_up_total", "Channels whose viewers were disconnected because no source URL gave data.", s.upstream_gave_up),
         ("tvgate_upstream_junk_bytes_total", "Bytes dropped from upstreams because they were not whole MPEG-TS packets.", s.junk_bytes_skipped),

@@ -2,7 +2,9 @@
 
 use crate::metrics::Metrics;
 use std::sync::Arc;
+use tvgate_core::catalog::UpstreamIdentity;
 use tvgate_core::gate::Gate;
+use tvgate_core::ids::SourceId;
 use tvgate_core::UnixTime;
 
 /// How a failed login (unknown user or wrong password) is answered on
@@ -245,8 +247,12 @@ pub struct App {
     pub hub: tvgate_relay::Hub,
     /// Upstream connections open per source, against each source's cap.
     pub caps: tvgate_relay::SourceCaps,
-    /// The HTTP client for upstreams (live TS, HLS, movies and episodes; one pool).
+    /// The HTTP client for upstreams (live TS, HLS, movies and episodes; one
+    /// pool) of sources without an identity of their own.
     pub client: reqwest::Client,
+    /// The clients of sources with a user agent or headers of their own
+    /// ([`App::client_for_source`]).
+    pub identity_clients: Arc<IdentityClients>,
     /// Proxied HLS: token key, upstream URLs behind tokens, segment cache.
     pub hls: Arc<crate::deliver::hls::HlsState>,
     /// Live HLS cut from TS channels: one segmenter per channel watched
@@ -277,18 +283,109 @@ pub struct App {
     pub refreshes: Arc<crate::admin::importer::Refreshes>,
 }
 
+/// tvgate's own user agent, sent to sources that set none.
+pub const OWN_USER_AGENT: &str = concat!("tvgate/", env!("CARGO_PKG_VERSION"));
+
+/// A source's identity as request headers: its user agent (if set) and
+/// extra headers, the extra values marked sensitive (hyper never prints
+/// them). Core checked them when they were set; one that no longer
+/// converts is skipped with a warning naming it (never its value).
+pub fn upstream_headers(identity: &UpstreamIdentity) -> reqwest::header::HeaderMap {
+    use reqwest::header::{HeaderName, HeaderValue, USER_AGENT};
+    let mut map = reqwest::header::HeaderMap::new();
+    if let Some(ua) = identity.user_agent.as_deref() {
+        match HeaderValue::from_str(ua) {
+            Ok(v) => {
+                map.insert(USER_AGENT, v);
+            }
+            Err(_) => tracing::warn!("a source's user agent cannot be sent; tvgate's own is used"),
+        }
+    }
+    for h in &identity.headers {
+        let name = HeaderName::from_bytes(h.name.as_bytes());
+        let value = HeaderValue::from_str(&h.value);
+        match (name, value) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(true);
+                map.append(name, value);
+            }
+            _ => tracing::warn!(header = %h.name, "a source's request header cannot be sent; skipped"),
+        }
+    }
+    map
+}
+
+/// The upstream HTTP client for requests made as `identity`: every
+/// connection checked by `egress` (redirect hops included), the identity's
+/// headers on every request and every redirect hop.
+pub fn upstream_client(
+    egress: &tvgate_relay::EgressGuard,
+    identity: &UpstreamIdentity,
+) -> reqwest::Client {
+    egress
+        .client_builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .user_agent(OWN_USER_AGENT)
+        .default_headers(upstream_headers(identity))
+        .build()
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "upstream HTTP client settings refused; using defaults");
+            reqwest::Client::new()
+        })
+}
+
+/// One upstream client per distinct source identity (sources with none
+/// share [`App::client`]), built on first use. Bounded by the identities
+/// operators set, a handful; a changed identity gets a new client and the
+/// old one is dropped when the catalog no longer names it.
+#[derive(Default)]
+pub struct IdentityClients {
+    // std Mutex: never held across an await.
+    by_identity: std::sync::Mutex<std::collections::HashMap<UpstreamIdentity, reqwest::Client>>,
+}
+
 impl App {
+    /// The client for requests to `source`'s provider: with its user agent
+    /// and extra headers, if it has any.
+    pub fn client_for_source(&self, source: SourceId) -> reqwest::Client {
+        let catalog = self.gate.catalog();
+        let Some(settings) = catalog.source(source) else {
+            return self.client.clone();
+        };
+        if settings.identity.is_empty() {
+            return self.client.clone();
+        }
+        let mut clients = self
+            .identity_clients
+            .by_identity
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = clients.get(&settings.identity) {
+            return c.clone();
+        }
+        // Forget the clients of identities no source has any more.
+        clients.retain(|id, _| catalog.sources().iter().any(|s| &s.identity == id));
+        let client = upstream_client(&self.settings.egress, &settings.identity);
+        clients.insert(settings.identity.clone(), client.clone());
+        client
+    }
+
+    /// The client for requests of `stream` (its source's, see
+    /// [`App::client_for_source`]).
+    pub fn client_for_stream(&self, stream: tvgate_core::ids::StreamId) -> reqwest::Client {
+        let catalog = self.gate.catalog();
+        match catalog.stream(stream) {
+            Some(r) => {
+                let (source, _) = catalog.source_cap(r);
+                drop(catalog);
+                self.client_for_source(source)
+            }
+            None => self.client.clone(),
+        }
+    }
+
     pub fn new(gate: Arc<Gate>, settings: HttpSettings, builtins: BuiltIns) -> App {
-        let client = settings
-            .egress
-            .client_builder()
-            .connect_timeout(std::time::Duration::from_secs(5))
-            .user_agent(concat!("tvgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "upstream HTTP client settings refused; using defaults");
-                reqwest::Client::new()
-            });
+        let client = upstream_client(&settings.egress, &UpstreamIdentity::default());
         let hls = Arc::new(crate::deliver::hls::HlsState::new(
             gate.token_key(),
             settings.hls_cache_bytes,
@@ -301,6 +398,7 @@ impl App {
             tvgate_relay::Segmenters::new(crate::deliver::segmented::segmenter_config(&settings));
         App {
             client,
+            identity_clients: Arc::default(),
             hls,
             segmenters,
             stalker,

@@ -21,6 +21,11 @@
 //! The command line (`tvgate source add|refresh`, run by the operator on
 //! the server) is trusted: it builds its clients with
 //! [`EgressGuard::unrestricted`].
+//!
+//! Redirects, on every client alike (the command line's too): at most
+//! [`MAX_REDIRECTS`] hops, a hop back to a URL already visited is a loop,
+//! and each refusal is a [`RedirectRefused`] naming the hop (its number and
+//! its target, credentials redacted).
 
 use futures::future::BoxFuture;
 use hyper_util::client::legacy::connect::{Connection, HttpInfo};
@@ -29,8 +34,72 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tvgate_formats::cidr::{canonical, CidrList};
 
-/// Redirects followed at most (reqwest's default is 10 as well).
-const MAX_REDIRECTS: usize = 10;
+/// Redirect hops followed at most for one request.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A redirect not followed, and which hop it was.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("redirect hop {hop} (to {to}) refused: {why}")]
+pub struct RedirectRefused {
+    /// 1 for the first redirect.
+    pub hop: usize,
+    /// The hop's target, credentials redacted.
+    pub to: String,
+    pub why: RedirectProblem,
+}
+
+/// Why a redirect hop was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RedirectProblem {
+    #[error("a loop: that URL was already visited in this chain")]
+    Loop,
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
+    #[error("{0}")]
+    Forbidden(Forbidden),
+}
+
+/// The redirect rule of every client: see the module doc. `guard` judges
+/// literal addresses (names are judged by the resolver when connecting).
+fn redirect_policy(guard: Option<EgressGuard>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let hop = attempt.previous().len();
+        let refuse = |why| RedirectRefused {
+            hop,
+            to: tvgate_formats::redact_url(attempt.url().as_str()),
+            why,
+        };
+        if hop > MAX_REDIRECTS {
+            let e = refuse(RedirectProblem::TooMany);
+            return attempt.error(e);
+        }
+        let same = |u: &reqwest::Url| {
+            let (mut a, mut b) = (u.clone(), attempt.url().clone());
+            a.set_fragment(None);
+            b.set_fragment(None);
+            a == b
+        };
+        if attempt.previous().iter().any(same) {
+            let e = refuse(RedirectProblem::Loop);
+            return attempt.error(e);
+        }
+        let literal = match attempt.url().host() {
+            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            _ => None,
+        };
+        match (literal, &guard) {
+            (Some(ip), Some(guard)) => match guard.check(ip) {
+                Err(forbidden) => {
+                    let e = refuse(RedirectProblem::Forbidden(forbidden));
+                    attempt.error(e)
+                }
+                Ok(()) => attempt.follow(),
+            },
+            _ => attempt.follow(),
+        }
+    })
+}
 
 /// Which addresses the server may connect to.
 #[derive(Debug, Clone, Default)]
@@ -120,25 +189,11 @@ impl EgressGuard {
     pub fn client_builder(&self) -> reqwest::ClientBuilder {
         let builder = reqwest::Client::builder();
         if self.inner.unrestricted {
-            return builder;
+            return builder.redirect(redirect_policy(None));
         }
-        let guard = self.clone();
         builder
             .dns_resolver(Arc::new(GuardedResolver(self.clone())))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= MAX_REDIRECTS {
-                    return attempt.error("too many redirects");
-                }
-                let literal = match attempt.url().host() {
-                    Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
-                    Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
-                    _ => None,
-                };
-                match literal.map(|ip| guard.check(ip)) {
-                    Some(Err(forbidden)) => attempt.error(forbidden),
-                    _ => attempt.follow(),
-                }
-            }))
+            .redirect(redirect_policy(Some(self.clone())))
             .connector_layer(GuardLayer(self.clone()))
     }
 }

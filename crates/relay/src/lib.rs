@@ -24,9 +24,9 @@ pub mod stats;
 pub mod upstream;
 
 pub use caps::{SourceCaps, SourcePermit};
-pub use egress::EgressGuard;
+pub use egress::{EgressGuard, RedirectRefused};
 pub use hub::{ChannelInfo, Hub, HubConfig, Viewer};
 pub use loop_source::{demo_clip, LoopClip, LoopError, LoopStream, Pacing};
 pub use segmenter::{LiveSegments, SegmenterConfig, Segmenters};
-pub use stats::{RelayStats, RelayStatsSnapshot};
-pub use upstream::{http_ts, UpstreamConfig};
+pub use stats::{FailureReason, RelayStats, RelayStatsSnapshot};
+pub use upstream::{http_ts, HttpTs, ProbeCap, UpstreamConfig};

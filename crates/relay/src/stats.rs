@@ -21,6 +21,90 @@ pub struct RelayStats {
     lag_skips: AtomicU64,
     skipped_chunks: AtomicU64,
     lagging_dropped: AtomicU64,
+    upstream_probes: AtomicU64,
+    upstream_probe_failures: AtomicU64,
+    upstream_probes_at_cap: AtomicU64,
+    upstream_returns: AtomicU64,
+    failures_by_reason: [AtomicU64; FailureReason::ALL.len()],
+}
+
+/// Why an upstream connection (attempt) failed: the `reason` label of
+/// `tvgate_upstream_failures_total` and the word in the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// Refused or reset while connecting (also a name that does not resolve).
+    Connect,
+    /// No response headers within the connect timeout.
+    Timeout,
+    /// A redirect refused: a loop, more hops than allowed, or a hop to a
+    /// forbidden network.
+    Redirect,
+    /// The address is not one the server may connect to (the SSRF guard).
+    Forbidden,
+    /// Another request error.
+    Request,
+    /// A status other than 2xx.
+    Status,
+    /// The body ended before a single byte (a 0-byte body).
+    Empty,
+    /// The body ended (the provider closed the stream).
+    Ended,
+    /// The body failed mid-stream.
+    Body,
+    /// No whole packet for the stall timeout.
+    Stalled,
+    /// No good data from any URL in time.
+    NoData,
+    /// An HTML or XML page instead of MPEG-TS.
+    Html,
+    /// No MPEG-TS sync found.
+    NoSync,
+    /// A video stream without a keyframe for `upstream_keyframe_secs`.
+    NoKeyframe,
+}
+
+impl FailureReason {
+    /// Every reason, in the order `/metrics` lists them.
+    pub const ALL: [FailureReason; 14] = [
+        FailureReason::Connect,
+        FailureReason::Timeout,
+        FailureReason::Redirect,
+        FailureReason::Forbidden,
+        FailureReason::Request,
+        FailureReason::Status,
+        FailureReason::Empty,
+        FailureReason::Ended,
+        FailureReason::Body,
+        FailureReason::Stalled,
+        FailureReason::NoData,
+        FailureReason::Html,
+        FailureReason::NoSync,
+        FailureReason::NoKeyframe,
+    ];
+
+    /// The label value (stable: dashboards and alerts use it).
+    pub fn code(self) -> &'static str {
+        match self {
+            FailureReason::Connect => "connect",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Redirect => "redirect",
+            FailureReason::Forbidden => "forbidden",
+            FailureReason::Request => "request",
+            FailureReason::Status => "status",
+            FailureReason::Empty => "empty",
+            FailureReason::Ended => "ended",
+            FailureReason::Body => "body",
+            FailureReason::Stalled => "stalled",
+            FailureReason::NoData => "no_data",
+            FailureReason::Html => "html",
+            FailureReason::NoSync => "no_sync",
+            FailureReason::NoKeyframe => "no_keyframe",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// The counters at one moment.
@@ -50,6 +134,25 @@ pub struct RelayStatsSnapshot {
     pub skipped_chunks: u64,
     /// Viewers disconnected for lagging repeatedly.
     pub lagging_dropped: u64,
+    /// Probes of a channel's primary URL started while it ran on a backup.
+    pub upstream_probes: u64,
+    /// Probes that failed (the next one waits longer).
+    pub upstream_probe_failures: u64,
+    /// Probes not started because the source was at its connection cap.
+    pub upstream_probes_at_cap: u64,
+    /// Returns from a backup to the primary after a clean probe.
+    pub upstream_returns: u64,
+    /// `upstream_failures` by reason, in [`FailureReason::ALL`]'s order.
+    pub failures_by_reason: [u64; FailureReason::ALL.len()],
+}
+
+impl RelayStatsSnapshot {
+    /// `(reason, failures)` for every reason, zeros included.
+    pub fn failures_by_reason(&self) -> impl Iterator<Item = (FailureReason, u64)> + '_ {
+        FailureReason::ALL
+            .iter()
+            .map(|r| (*r, self.failures_by_reason[r.index()]))
+    }
 }
 
 impl RelayStats {
@@ -73,6 +176,11 @@ impl RelayStats {
             lag_skips: get(&self.lag_skips),
             skipped_chunks: get(&self.skipped_chunks),
             lagging_dropped: get(&self.lagging_dropped),
+            upstream_probes: get(&self.upstream_probes),
+            upstream_probe_failures: get(&self.upstream_probe_failures),
+            upstream_probes_at_cap: get(&self.upstream_probes_at_cap),
+            upstream_returns: get(&self.upstream_returns),
+            failures_by_reason: std::array::from_fn(|i| get(&self.failures_by_reason[i])),
         }
     }
 
@@ -80,7 +188,6 @@ impl RelayStats {
         let c = match counter {
             Counter::UpstreamsOpened => &self.upstreams_opened,
             Counter::UpstreamConnects => &self.upstream_connects,
-            Counter::UpstreamFailures => &self.upstream_failures,
             Counter::UpstreamSwitches => &self.upstream_switches,
             Counter::UpstreamReconnects => &self.upstream_reconnects,
             Counter::UpstreamGaveUp => &self.upstream_gave_up,
@@ -89,8 +196,18 @@ impl RelayStats {
             Counter::LagSkips => &self.lag_skips,
             Counter::SkippedChunks => &self.skipped_chunks,
             Counter::LaggingDropped => &self.lagging_dropped,
+            Counter::UpstreamProbes => &self.upstream_probes,
+            Counter::UpstreamProbeFailures => &self.upstream_probe_failures,
+            Counter::UpstreamProbesAtCap => &self.upstream_probes_at_cap,
+            Counter::UpstreamReturns => &self.upstream_returns,
         };
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Counts one failed upstream connection (attempt) and its reason.
+    pub(crate) fn failure(&self, reason: FailureReason) {
+        self.upstream_failures.fetch_add(1, Ordering::Relaxed);
+        self.failures_by_reason[reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -99,7 +216,6 @@ impl RelayStats {
 pub(crate) enum Counter {
     UpstreamsOpened,
     UpstreamConnects,
-    UpstreamFailures,
     UpstreamSwitches,
     UpstreamReconnects,
     UpstreamGaveUp,
@@ -108,4 +224,8 @@ pub(crate) enum Counter {
     LagSkips,
     SkippedChunks,
     LaggingDropped,
+    UpstreamProbes,
+    UpstreamProbeFailures,
+    UpstreamProbesAtCap,
+    UpstreamReturns,
 }

@@ -25,8 +25,21 @@
 //!   buffers.
 //! * **Caps.** The optional [`SourcePermit`] lives inside the stream: the
 //!   source's connection slot is held exactly as long as the upstream runs.
+//! * **Return to the primary.** While a backup serves, the primary is probed
+//!   on one extra connection ([`probe`]), within the source's cap, after
+//!   [`UpstreamConfig::probe_after`] (doubling after each failed probe up to
+//!   [`UpstreamConfig::probe_max_wait`]). Once the primary has delivered
+//!   clean packets for [`UpstreamConfig::primary_recheck`], the relay moves
+//!   back at its next keyframe: the primary's PAT and PMT, then its data
+//!   from that keyframe, as a joining viewer starts; the backup is closed.
+//! * **Keyframes.** A connection whose program has a video stream that sends
+//!   no keyframe for [`UpstreamConfig::keyframe_timeout`] has failed.
+//! * **Identity.** [`HttpTs::headers`] (a source's user agent and extra
+//!   headers) go with every request, probes included; they are never logged.
 
 mod align;
+mod probe;
+mod program;
 
 use std::fmt;
 use std::sync::Arc;
@@ -38,9 +51,11 @@ use tokio::time::Instant;
 use tvgate_formats::mpegts::PACKET_LEN;
 use tvgate_formats::redact_url;
 
-use crate::caps::SourcePermit;
-use crate::stats::{Counter, RelayStats};
+use crate::caps::{SourceCaps, SourcePermit};
+use crate::stats::{Counter, FailureReason, RelayStats};
 use align::{Aligner, DiscontinuityMarks, Junk};
+use probe::{Prober, Returned};
+use program::Program;
 
 /// Settings of an HTTP upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +79,17 @@ pub struct UpstreamConfig {
     pub chunk_bytes: usize,
     /// Longest time data is held back to fill a chunk.
     pub max_hold: Duration,
+    /// On a backup, how long the primary must deliver clean packets before
+    /// the relay returns to it. Zero: never return (stay on the backup until
+    /// it fails).
+    pub primary_recheck: Duration,
+    /// Wait before the first probe of the primary after a move to a backup.
+    pub probe_after: Duration,
+    /// Longest wait between probes (each failed probe doubles the wait).
+    pub probe_max_wait: Duration,
+    /// A connection whose program has a video stream that delivers no
+    /// keyframe for this long has failed. Zero: never.
+    pub keyframe_timeout: Duration,
 }
 
 impl Default for UpstreamConfig {
@@ -78,6 +104,10 @@ impl Default for UpstreamConfig {
             sync_search: 64 << 10,
             chunk_bytes: 64 << 10,
             max_hold: Duration::from_millis(30),
+            primary_recheck: Duration::from_secs(30),
+            probe_after: Duration::from_secs(5),
+            probe_max_wait: Duration::from_secs(120),
+            keyframe_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -85,7 +115,8 @@ impl Default for UpstreamConfig {
 /// Streams MPEG-TS from `urls` (primary first, then backups) as whole,
 /// aligned packets, failing over between them; see the module doc. Lazy:
 /// nothing is requested until the stream is first polled. `permit`, if any,
-/// is released when the stream is dropped.
+/// is released when the stream is dropped. The short form of [`HttpTs`]
+/// (no extra headers, probes not counted against a cap).
 pub fn http_ts(
     client: reqwest::Client,
     urls: Vec<String>,
@@ -93,27 +124,88 @@ pub fn http_ts(
     stats: Arc<RelayStats>,
     permit: Option<SourcePermit>,
 ) -> BoxStream<'static, Bytes> {
-    let fetcher = Fetcher {
+    HttpTs {
         client,
         urls,
+        headers: reqwest::header::HeaderMap::new(),
         cfg,
         stats,
-        _permit: permit,
-        index: 0,
-        conn: None,
-        aligner: Aligner::new(cfg.sync_search),
-        marks: DiscontinuityMarks::new(),
-        out: BytesMut::new(),
-        backoff: cfg.backoff_min,
-        last_good: None,
-        attempts: 0,
-        emitted_any: false,
-    };
-    stream::unfold(fetcher, |mut f| async move {
-        let chunk = f.next_chunk().await?;
-        Some((chunk, f))
-    })
-    .boxed()
+        permit,
+        cap: None,
+    }
+    .open()
+}
+
+/// Where a probe of the primary takes its extra connection: the source's
+/// caps, the source and its cap (0: unlimited).
+#[derive(Clone)]
+pub struct ProbeCap {
+    pub caps: SourceCaps,
+    pub source: u64,
+    pub cap: u32,
+}
+
+/// Everything an HTTP MPEG-TS upstream needs; [`HttpTs::open`] starts it.
+pub struct HttpTs {
+    pub client: reqwest::Client,
+    /// The primary, then the backups.
+    pub urls: Vec<String>,
+    /// Sent with every request (the source's user agent and extra headers).
+    /// Values may hold tokens: never logged.
+    pub headers: reqwest::header::HeaderMap,
+    pub cfg: UpstreamConfig,
+    pub stats: Arc<RelayStats>,
+    /// The source's slot for the upstream's one connection.
+    pub permit: Option<SourcePermit>,
+    /// The cap a probe's extra connection counts against (`None`: none).
+    pub cap: Option<ProbeCap>,
+}
+
+impl HttpTs {
+    /// The stream of whole packets (see [`http_ts`]).
+    pub fn open(self) -> BoxStream<'static, Bytes> {
+        let HttpTs {
+            client,
+            urls,
+            headers,
+            cfg,
+            stats,
+            permit,
+            cap,
+        } = self;
+        let prober = Prober::new(
+            client.clone(),
+            urls.first().cloned(),
+            headers.clone(),
+            cfg,
+            Arc::clone(&stats),
+            cap,
+        );
+        let fetcher = Fetcher {
+            client,
+            urls,
+            headers,
+            cfg,
+            stats,
+            _permit: permit,
+            index: 0,
+            conn: None,
+            aligner: Aligner::new(cfg.sync_search),
+            marks: DiscontinuityMarks::new(),
+            program: Program::default(),
+            out: BytesMut::new(),
+            backoff: cfg.backoff_min,
+            last_good: None,
+            attempts: 0,
+            emitted_any: false,
+            prober,
+        };
+        stream::unfold(fetcher, |mut f| async move {
+            let chunk = f.next_chunk().await?;
+            Some((chunk, f))
+        })
+        .boxed()
+    }
 }
 
 /// Why a connection (attempt) was dropped.
@@ -127,6 +219,53 @@ enum Failure {
     Stalled,
     NoGoodData,
     Junk(Junk),
+    /// The body ended before its first byte.
+    Empty,
+    /// A video stream without a keyframe for this long.
+    NoKeyframe(Duration),
+}
+
+impl Failure {
+    /// The failure's label in metrics.
+    fn reason(&self) -> FailureReason {
+        match self {
+            Failure::Request(e) => request_reason(e),
+            Failure::ConnectTimeout => FailureReason::Timeout,
+            Failure::Status(_) => FailureReason::Status,
+            Failure::Body(_) => FailureReason::Body,
+            Failure::Ended => FailureReason::Ended,
+            Failure::Empty => FailureReason::Empty,
+            Failure::Stalled => FailureReason::Stalled,
+            Failure::NoGoodData => FailureReason::NoData,
+            Failure::Junk(Junk::Markup) => FailureReason::Html,
+            Failure::Junk(Junk::NoSync(_)) => FailureReason::NoSync,
+            Failure::NoKeyframe(_) => FailureReason::NoKeyframe,
+        }
+    }
+}
+
+/// Which reason a request error is: a refused redirect, the SSRF guard, a
+/// connection that failed, a timeout.
+fn request_reason(e: &reqwest::Error) -> FailureReason {
+    let mut cause: Option<&dyn std::error::Error> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<crate::egress::Forbidden>() {
+            return FailureReason::Forbidden;
+        }
+        if c.is::<crate::egress::RedirectRefused>() {
+            return FailureReason::Redirect;
+        }
+        cause = c.source();
+    }
+    if e.is_redirect() {
+        FailureReason::Redirect
+    } else if e.is_connect() {
+        FailureReason::Connect
+    } else if e.is_timeout() {
+        FailureReason::Timeout
+    } else {
+        FailureReason::Request
+    }
 }
 
 impl fmt::Display for Failure {
@@ -137,6 +276,8 @@ impl fmt::Display for Failure {
             Failure::Status(s) => write!(f, "status {s}"),
             Failure::Body(e) => write!(f, "body failed: {}", describe(e)),
             Failure::Ended => f.write_str("body ended"),
+            Failure::Empty => f.write_str("empty body (0 bytes)"),
+            Failure::NoKeyframe(d) => write!(f, "no keyframe for {} s", d.as_secs()),
             Failure::Stalled => f.write_str("stalled"),
             Failure::NoGoodData => f.write_str("no good data in time"),
             Failure::Junk(Junk::Markup) => f.write_str("junk: markup (HTML) instead of MPEG-TS"),
@@ -146,10 +287,12 @@ impl fmt::Display for Failure {
 }
 
 /// An error and its causes, without the URL (which may hold credentials).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut text = String::new();
     let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    text.push_str(if e.is_connect() {
+    text.push_str(if e.is_redirect() {
+        "redirect"
+    } else if e.is_connect() {
         "connect"
     } else if e.is_timeout() {
         "timeout"
@@ -174,11 +317,17 @@ struct Conn {
     last_byte_at: Instant,
     /// Delivered at least one good packet.
     good: bool,
+    /// Received at least one byte (a 0-byte body is its own failure).
+    any_bytes: bool,
+    /// When the video stream's last keyframe came (the connection's start
+    /// until the first).
+    last_key_at: Instant,
 }
 
 struct Fetcher {
     client: reqwest::Client,
     urls: Vec<String>,
+    headers: reqwest::header::HeaderMap,
     cfg: UpstreamConfig,
     stats: Arc<RelayStats>,
     /// Held, never read: the source's slot for as long as the stream lives.
@@ -188,6 +337,8 @@ struct Fetcher {
     conn: Option<Conn>,
     aligner: Aligner,
     marks: DiscontinuityMarks,
+    /// The connection's program (its video pid), for the keyframe clock.
+    program: Program,
     /// Whole packets not yet handed out.
     out: BytesMut,
     backoff: Duration,
@@ -195,6 +346,21 @@ struct Fetcher {
     last_good: Option<Instant>,
     attempts: u64,
     emitted_any: bool,
+    /// Probes the primary while a backup serves.
+    prober: Prober,
+}
+
+/// Why [`Fetcher::read`] stopped without a chunk.
+enum Interrupt {
+    Fail(Failure),
+    /// The primary is back: switch to it.
+    Return(Returned),
+}
+
+impl From<Failure> for Interrupt {
+    fn from(f: Failure) -> Interrupt {
+        Interrupt::Fail(f)
+    }
 }
 
 impl Fetcher {
@@ -212,7 +378,8 @@ impl Fetcher {
             }
             match self.read().await {
                 Ok(chunk) => return Some(chunk),
-                Err(why) => self.fail(&why),
+                Err(Interrupt::Fail(why)) => self.fail(&why),
+                Err(Interrupt::Return(back)) => self.return_to_primary(back),
             }
         }
     }
@@ -239,7 +406,7 @@ impl Fetcher {
                 return false;
             };
             let deadline = (Instant::now() + self.cfg.connect_timeout).min(give_up_at);
-            let request = self.client.get(url).send();
+            let request = self.client.get(url).headers(self.headers.clone()).send();
             let failure = match tokio::time::timeout_at(deadline, request).await {
                 Err(_) => Failure::ConnectTimeout,
                 Ok(Err(e)) => Failure::Request(e),
@@ -252,7 +419,13 @@ impl Fetcher {
                         opened_at: now,
                         last_byte_at: now,
                         good: false,
+                        any_bytes: false,
+                        last_key_at: now,
                     });
+                    self.program = Program::default();
+                    if self.index != 0 {
+                        self.prober.on_backup();
+                    }
                     return true;
                 }
             };
@@ -261,34 +434,42 @@ impl Fetcher {
     }
 
     /// Reads from the connection until a chunk is full or has been held for
-    /// `max_hold`. Only returns `Ok` with at least one packet.
-    async fn read(&mut self) -> Result<Bytes, Failure> {
+    /// `max_hold`. Only returns `Ok` with at least one packet. Meanwhile, on
+    /// a backup, the primary's probe runs; when it is ready to take over,
+    /// `Interrupt::Return` (whatever was read stays in `out`).
+    async fn read(&mut self) -> Result<Bytes, Interrupt> {
         let limit = self.chunk_limit();
         if self.out.len() >= limit {
             return Ok(self.take_chunk());
         }
         let Some(conn) = self.conn.as_mut() else {
-            return Err(Failure::Ended);
+            return Err(Failure::Ended.into());
         };
         let give_up_at = self.last_good.unwrap_or_else(Instant::now) + self.cfg.give_up_after;
         if self.out.capacity() < self.cfg.chunk_bytes {
             self.out.reserve(self.cfg.chunk_bytes);
         }
+        let probing = self.index != 0;
         // Left over from a big read: goes out with whatever is ready now.
         let mut flush_at = (!self.out.is_empty()).then(Instant::now);
         loop {
             let stall_at = conn.last_byte_at + self.cfg.stall_timeout;
             let deadline = flush_at.unwrap_or(stall_at.min(give_up_at));
-            let next = tokio::time::timeout_at(deadline, conn.body.next()).await;
+            let next = tokio::select! {
+                next = tokio::time::timeout_at(deadline, conn.body.next()) => next,
+                back = self.prober.run(), if probing => return Err(Interrupt::Return(back)),
+            };
             let now = Instant::now();
             let bytes = match next {
                 Err(_) if !self.out.is_empty() => return Ok(self.take_chunk()),
-                Err(_) if now >= stall_at => return Err(Failure::Stalled),
-                Err(_) => return Err(Failure::NoGoodData),
-                Ok(None) => return Err(Failure::Ended),
-                Ok(Some(Err(e))) => return Err(Failure::Body(e)),
+                Err(_) if now >= stall_at => return Err(Failure::Stalled.into()),
+                Err(_) => return Err(Failure::NoGoodData.into()),
+                Ok(None) if !conn.any_bytes => return Err(Failure::Empty.into()),
+                Ok(None) => return Err(Failure::Ended.into()),
+                Ok(Some(Err(e))) => return Err(Failure::Body(e).into()),
                 Ok(Some(Ok(bytes))) => bytes,
             };
+            conn.any_bytes |= !bytes.is_empty();
             let before = self.out.len();
             let fed = self.aligner.feed(&bytes, &mut self.out, &mut self.marks);
             let skipped = self.aligner.take_skipped();
@@ -305,11 +486,55 @@ impl Fetcher {
                 self.emitted_any = true;
                 conn.good = true;
                 flush_at.get_or_insert(now + self.cfg.max_hold);
+                if !self.cfg.keyframe_timeout.is_zero() {
+                    if self.program.scan(&self.out[before..]).key.is_some() {
+                        conn.last_key_at = now;
+                    } else if self.program.has_video()
+                        && now.duration_since(conn.last_key_at) >= self.cfg.keyframe_timeout
+                    {
+                        return Err(Failure::NoKeyframe(self.cfg.keyframe_timeout).into());
+                    }
+                }
             }
             if self.out.len() >= limit {
                 return Ok(self.take_chunk());
             }
         }
+    }
+
+    /// Moves from the backup to the primary the probe found healthy: the
+    /// backup is closed, and the primary's PAT, PMT and data from its
+    /// keyframe follow whatever the backup had delivered, marked as a
+    /// discontinuity. Logged once, counted.
+    fn return_to_primary(&mut self, back: Returned) {
+        let from = self.index;
+        self.aligner.reset();
+        self.count_junk();
+        self.marks.arm();
+        self.marks.emit(&back.start, &mut self.out);
+        self.aligner = back.aligner;
+        self.program = back.program;
+        let now = Instant::now();
+        self.conn = Some(Conn {
+            body: back.body,
+            opened_at: back.opened_at,
+            last_byte_at: now,
+            good: true,
+            any_bytes: true,
+            last_key_at: now,
+        });
+        self.index = 0;
+        self.last_good = Some(now);
+        self.backoff = self.cfg.backoff_min;
+        self.stats.add(Counter::UpstreamReturns, 1);
+        self.stats.add(Counter::UpstreamSwitches, 1);
+        let url = |i: usize| self.urls.get(i).map_or_else(String::new, |u| redact_url(u));
+        tracing::info!(
+            from = %url(from),
+            to = %url(0),
+            clean_s = self.cfg.primary_recheck.as_secs_f64(),
+            "upstream back on the primary"
+        );
     }
 
     /// `chunk_bytes` rounded down to whole packets (at least one).
@@ -347,14 +572,20 @@ impl Fetcher {
         }
         let from = self.index;
         self.index = (self.index + 1) % self.urls.len().max(1);
-        self.stats.add(Counter::UpstreamFailures, 1);
+        let reason = why.reason();
+        self.stats.failure(reason);
         if self.index != from {
             self.stats.add(Counter::UpstreamSwitches, 1);
+        }
+        if self.index == 0 {
+            // Back to the primary by the cycle: no probe needed.
+            self.prober.stop();
         }
         let url = |i: usize| self.urls.get(i).map_or_else(String::new, |u| redact_url(u));
         tracing::warn!(
             from = %url(from),
             next = %url(self.index),
+            reason = reason.code(),
             retry_in_ms = self.backoff.as_millis() as u64,
             "upstream failed ({why}); switching"
         );

@@ -466,3 +466,46 @@ mod tests {
         assert_eq!(like_pattern(""), "%%");
     }
 }
+
+/// A source's extra headers as their column holds them: one `Name: value`
+/// per line (core's checks keep line breaks out of values); `None` for
+/// none.
+pub(crate) fn headers_to_sql(headers: &[tvgate_core::catalog::UpstreamHeader]) -> Option<String> {
+    if headers.is_empty() {
+        return None;
+    }
+    let lines: Vec<String> = headers
+        .iter()
+        .map(|h| format!("{}: {}", h.name, h.value))
+        .collect();
+    Some(lines.join("\n"))
+}
+
+/// A source's identity read back. A header line that no longer passes
+/// core's checks is skipped and logged by name only (its value may be a
+/// token), so a damaged row never stops the catalog from loading.
+pub(crate) fn identity_from_sql(
+    source: i64,
+    user_agent: Option<String>,
+    headers: Option<String>,
+) -> tvgate_core::catalog::UpstreamIdentity {
+    use tvgate_core::catalog::UpstreamHeader;
+    let headers = headers
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| match UpstreamHeader::parse(line) {
+            Ok(h) => Some(h),
+            Err(_) => {
+                let name = line.split(':').next().unwrap_or_default();
+                tracing::warn!(source, header = %name, "a stored request header cannot be read; skipped");
+                None
+            }
+        })
+        .collect();
+    tvgate_core::catalog::UpstreamIdentity {
+        user_agent: user_agent.filter(|ua| !ua.trim().is_empty()),
+        headers,
+    }
+}

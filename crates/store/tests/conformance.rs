@@ -19,7 +19,9 @@ use tvgate_core::access::{Line, OutputFormat, OutputFormats, Status};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::ingest::{EpisodeOf, ImportedItem, ItemKind};
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, CategoryKind, Delivery, HeldRefresh, SourceKind};
+use tvgate_core::catalog::{
+    CatalogData, CategoryKind, Delivery, HeldRefresh, SourceKind, UpstreamHeader, UpstreamIdentity,
+};
 use tvgate_core::ids::{CategoryId, LineId, SourceId, StreamId};
 use tvgate_core::ledger::LimitPolicy;
 use tvgate_core::ports::{
@@ -1238,8 +1240,7 @@ async fn source_settings(store: &dyn Store) {
             capped.id,
             SourcePatch {
                 max_connections: Some(u32::MAX),
-                delivery: None,
-                enabled: None,
+                ..SourcePatch::default()
             },
         )
         .await
@@ -1256,9 +1257,8 @@ async fn source_settings(store: &dyn Store) {
         .update_source(
             capped.id,
             SourcePatch {
-                max_connections: None,
                 delivery: Some(Delivery::Proxy),
-                enabled: None,
+                ..SourcePatch::default()
             },
         )
         .await
@@ -1274,6 +1274,64 @@ async fn source_settings(store: &dyn Store) {
         (settings.max_connections, settings.delivery),
         (u32::MAX, Delivery::Proxy)
     );
+
+    // The upstream identity: a user agent and headers set, kept through an
+    // unrelated change, each cleared alone; every change bumps the stamp.
+    let header = |raw: &str| UpstreamHeader::parse(raw).unwrap();
+    let s_id = stamp(store).await;
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                user_agent: Some(Some("VLC/3.0.18 LibVLC/3.0.18".into())),
+                headers: Some(vec![header("X-Token: s3cr3t"), header("Referer: http://app.example/")]),
+                ..SourcePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(stamp(store).await.catalog > s_id.catalog);
+    let want = UpstreamIdentity {
+        user_agent: Some("VLC/3.0.18 LibVLC/3.0.18".into()),
+        headers: vec![header("X-Token: s3cr3t"), header("Referer: http://app.example/")],
+    };
+    assert_eq!(store.sources().await.unwrap()[0].identity, want);
+    assert_eq!(store.load_catalog().await.unwrap().sources[0].identity, want);
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                enabled: Some(true),
+                ..SourcePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.sources().await.unwrap()[0].identity, want, "kept");
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                user_agent: Some(None),
+                ..SourcePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let loaded = store.sources().await.unwrap()[0].identity.clone();
+    assert_eq!((loaded.user_agent, loaded.headers.len()), (None, 2));
+    store
+        .update_source(
+            capped.id,
+            SourcePatch {
+                headers: Some(Vec::new()),
+                ..SourcePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(store.sources().await.unwrap()[0].identity.is_empty());
+    assert!(store.load_catalog().await.unwrap().sources[0].identity.is_empty());
 
     let s2 = stamp(store).await;
     let missing = store

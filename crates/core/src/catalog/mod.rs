@@ -23,6 +23,7 @@ pub mod catchup;
 mod feed;
 pub mod guide_match;
 pub mod guide_plan;
+pub mod identity;
 mod index;
 pub mod ingest;
 pub mod plan;
@@ -38,6 +39,7 @@ use std::collections::HashMap;
 
 pub use feed::Feed;
 pub use guide_match::GuideMatches;
+pub use identity::{UpstreamHeader, UpstreamIdentity};
 use guide_match::MatchReport;
 pub use source::{
     Delivery, DiagnosticRow, HeldRefresh, ShrinkGuard, Source, SourceKind, SourceSettings,
@@ -707,6 +709,7 @@ mod tests {
         let mut d = data(&[1, 2, 3]);
         d.live[1].source = SourceId(2);
         d.sources = vec![SourceSettings {
+            identity: Default::default(),
             id: SourceId(2),
             name: "Off".into(),
             max_connections: 0,
@@ -726,6 +729,7 @@ mod tests {
         d.live[1].source = SourceId(2);
         d.sources = vec![
             SourceSettings {
+                identity: Default::default(),
                 id: SourceId(2),
                 name: "Two".into(),
                 max_connections: 5,
@@ -733,6 +737,7 @@ mod tests {
                 enabled: true,
             },
             SourceSettings {
+                identity: Default::default(),
                 id: SourceId(1),
                 name: "One".into(),
                 max_connections: 0,
@@ -784,6 +789,7 @@ mod tests {
         d.series[0].source = SourceId(2);
         d.movies[0].url = "http://up/m.m3u8".into();
         d.sources = vec![SourceSettings {
+            identity: Default::default(),
             id: SourceId(2),
             name: "Two".into(),
             max_connections: 0,

@@ -4,6 +4,7 @@
 //! tvgate (so the cap and every line's limit hold) or handed to players as
 //! a redirect to the source URL.
 
+use super::identity::UpstreamIdentity;
 use crate::ids::SourceId;
 use crate::UnixTime;
 use std::borrow::Cow;
@@ -140,6 +141,8 @@ pub struct Source {
     /// stay until the operator applies it (`--accept-shrink`). Cleared by
     /// the next refresh that is applied.
     pub held: Option<HeldRefresh>,
+    /// The user agent and extra headers sent to the source's provider.
+    pub identity: UpstreamIdentity,
 }
 
 /// A refresh that was not applied because it would have removed more of a
@@ -258,6 +261,7 @@ impl Source {
             max_connections: self.cap(),
             delivery: self.delivery,
             enabled: self.enabled,
+            identity: self.identity.clone(),
         }
     }
 }
@@ -311,6 +315,8 @@ pub struct SourceSettings {
     pub delivery: Delivery,
     /// Off: players see none of the source's items.
     pub enabled: bool,
+    /// Sent with every upstream request of the source.
+    pub identity: UpstreamIdentity,
 }
 
 #[cfg(test)]
@@ -335,6 +341,7 @@ mod tests {
             delivery: Delivery::Proxy,
             account: None,
             held: None,
+            identity: UpstreamIdentity::default(),
         };
         let shown = |s: &Source| {
             s.diagnostic_rows()

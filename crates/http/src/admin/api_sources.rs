@@ -24,7 +24,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Json;
 use serde_json::{json, Value};
-use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind, XtreamAccount};
+use tvgate_core::catalog::{
+    Catalog, Delivery, Source, SourceKind, UpstreamHeader, XtreamAccount,
+};
 use tvgate_core::gate::MAX_STREAM_PAGE;
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
@@ -108,6 +110,10 @@ fn source_json(app: &App, s: &Source) -> Value {
         "diagnostics": s.diagnostic_rows().map(|d| d.to_string()).collect::<Vec<_>>(),
         "max_connections": s.max_connections,
         "delivery": s.delivery.as_str(),
+        // The upstream identity: the user agent, and the extra headers by
+        // name only (their values may be tokens: write-only).
+        "user_agent": s.identity.user_agent,
+        "headers": s.identity.shown_headers(),
         "refresh": refresh,
         // A refresh the shrink guard held: applied with
         // POST .../refresh?accept_shrink=true.
@@ -282,6 +288,8 @@ async fn edit_source(
         enabled: f.bool("enabled")?,
         max_connections: f.u32("max_connections")?,
         delivery: delivery(&mut f)?,
+        user_agent: user_agent(&mut f)?,
+        headers: request_headers(&mut f)?,
     };
     let username = f.string("username")?;
     let password = f.string("password")?;
@@ -301,6 +309,45 @@ async fn edit_source(
         Some(source) => ok(source_json(&app, &source)),
         None => Err(ApiError::not_found(format!("source {id}"))),
     }
+}
+
+/// `user_agent`: a string, or `null` or `""` for tvgate's own.
+fn user_agent(f: &mut Fields) -> Result<Option<Option<String>>, ApiError> {
+    match f.take("user_agent") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => Ok(Some(Some(s))),
+        Some(_) => Err(ApiError::bad_request(
+            "user_agent must be a string or null",
+        )),
+    }
+}
+
+/// `headers`: a list of `"Name: value"` strings replacing every extra
+/// header (`[]` or `null`: none). A refusal names the header, never its
+/// value.
+fn request_headers(f: &mut Fields) -> Result<Option<Vec<UpstreamHeader>>, ApiError> {
+    let items = match f.take("headers") {
+        None => return Ok(None),
+        Some(Value::Null) => return Ok(Some(Vec::new())),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "headers must be a list of \"Name: value\" strings",
+            ))
+        }
+    };
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(raw) => UpstreamHeader::parse(raw).map_err(ApiError::bad_request),
+            _ => Err(ApiError::bad_request(
+                "headers must be a list of \"Name: value\" strings",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 async fn remove_source(State(app): State<App>, _op: Operator, Path(id): Path<String>) -> ApiResult {

@@ -25,7 +25,7 @@ use axum::Router;
 use maud::{html, Markup};
 use tvgate_core::catalog::{Delivery, Source, SourceKind, XtreamAccount};
 use tvgate_core::ids::{SourceId, StreamId};
-use tvgate_core::ports::{NewSource, StreamQuery};
+use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery};
 use tvgate_formats::{redact_location, redact_url};
 
 /// Channels shown per page of a source.
@@ -38,6 +38,7 @@ pub fn routes() -> Router<App> {
         .route("/admin/sources/action", post(source_action))
         .route("/admin/sources/{id}", get(source_page))
         .route("/admin/sources/{id}/refresh", get(progress_page))
+        .route("/admin/sources/{id}/identity", post(set_identity))
         .route("/admin/channels/action", post(channel_action))
         .route(
             "/admin/channels/{id}/backups",
@@ -526,6 +527,37 @@ async fn source_page(
         @if let Some(e) = &source.last_error {
             p class="error" { "The last refresh failed: " (e) }
         }
+        h2 { "Upstream identity" }
+        p {
+            "Sent on every request to this source (the relay, HLS, films, refreshes): user agent "
+            @if let Some(ua) = &source.identity.user_agent { code { (ua) } } @else { "tvgate's own" }
+            "; extra headers: "
+            @if source.identity.headers.is_empty() { "none" } @else {
+                @for (i, h) in source.identity.shown_headers().iter().enumerate() {
+                    @if i > 0 { ", " }
+                    code { (h) }
+                }
+                " (values are never shown)"
+            }
+            "."
+        }
+        form method="post" action={ "/admin/sources/" (source.id.0) "/identity" } {
+            (csrf)
+            label {
+                "User agent (empty: tvgate's own) "
+                input name="user_agent" size="60" value=(source.identity.user_agent.as_deref().unwrap_or_default());
+            }
+            br;
+            label {
+                "Replace the headers with (one Name: value a line; empty: keep them)"
+                br;
+                textarea name="headers" rows="3" cols="80" {}
+            }
+            br;
+            label { input type="checkbox" name="clear_headers" value="yes"; " Remove every extra header" }
+            br;
+            button type="submit" { "Save" }
+        }
         @if source.enabled {
             @let m = app.gate.catalog().guide_matches((source.kind != SourceKind::Xmltv).then_some(source.id));
             p class="guide" { "Guide: " (m) "." }
@@ -716,6 +748,66 @@ async fn backups_page(
         }
     };
     render(StatusCode::OK, "Backups", body)
+}
+
+/// `POST /admin/sources/{id}/identity` (form: `user_agent`, empty for
+/// tvgate's own; `headers`, one `Name: value` a line, replacing them all
+/// when not empty; `clear_headers=yes`): the same `Gate::update_source` as
+/// `tvgate source set` and the API. Errors name a header, never its value.
+async fn set_identity(
+    State(app): State<App>,
+    Path(raw): Path<String>,
+    ConsoleForm { session, form, .. }: ConsoleForm,
+) -> Response {
+    let source = match find(&app, &raw, "/admin/sources").await {
+        Ok(source) => source,
+        Err(r) => return *r,
+    };
+    let back = format!("/admin/sources/{}", source.id.0);
+    let ua = field(&form, "user_agent").unwrap_or_default().trim();
+    let lines: Vec<&str> = field(&form, "headers")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let headers = if field(&form, "clear_headers") == Some("yes") {
+        Some(Vec::new())
+    } else if lines.is_empty() {
+        None
+    } else {
+        match lines
+            .iter()
+            .map(|l| tvgate_core::catalog::UpstreamHeader::parse(l))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(h) => Some(h),
+            Err(why) => return result(StatusCode::BAD_REQUEST, &why, &back),
+        }
+    };
+    let patch = SourcePatch {
+        user_agent: Some((!ua.is_empty()).then(|| ua.to_string())),
+        headers,
+        ..SourcePatch::default()
+    };
+    match app.gate.update_source(source.id, patch).await {
+        Ok(src) => {
+            tracing::info!(admin = %session.admin, source = src.id.0, headers = src.identity.headers.len(), "source identity set in the console");
+            result(
+                StatusCode::OK,
+                &format!(
+                    "{} now sends {} and {} extra header(s).",
+                    src.name,
+                    src.identity
+                        .user_agent
+                        .as_deref()
+                        .map_or_else(|| "tvgate's own user agent".to_string(), |ua| format!("the user agent {ua}")),
+                    src.identity.headers.len()
+                ),
+                &back,
+            )
+        }
+        Err(e) => gate_failed(e, &back),
+    }
 }
 
 /// `POST /admin/channels/{id}/backups` (form: `urls`, one a line): the same

@@ -99,7 +99,7 @@ pub async fn serve(
         Reach::Redirect(url) => redirect(&url),
         Reach::Hls(url) => super::hls::serve_playlist(app, caller, &line, stream, &url).await,
         Reach::Proxy { url, .. } if *method == Method::HEAD => {
-            super::vod::head(app, headers, &url).await
+            super::vod::head(app, stream, headers, &url).await
         }
         Reach::Proxy { url, source, cap } => {
             let guard = match slots::admit(app, caller, &line, stream, LeaseKind::Vod).await {
@@ -110,7 +110,7 @@ pub async fn serve(
                 drop(guard);
                 return refuse(Denial::SourceAtCapacity);
             };
-            super::vod::proxy_holding(app, method, headers, guard, &url, permit).await
+            super::vod::proxy_holding(app, stream, method, headers, guard, &url, permit).await
         }
     }
 }

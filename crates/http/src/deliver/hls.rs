@@ -398,7 +398,7 @@ async fn fetch_rewritten(
     url: &str,
 ) -> Result<(String, u32), Failure> {
     let fetched = fetch(
-        &app.client,
+        &app.client_for_stream(viewer.stream),
         url,
         app.settings.upstream_timeout,
         MAX_PLAYLIST_BYTES,
@@ -608,7 +608,11 @@ pub async fn hls_file(
         _ => match app
             .hls
             .cache
-            .get(&app.client, &url, app.settings.upstream_timeout)
+            .get(
+                &app.client_for_stream(stream),
+                &url,
+                app.settings.upstream_timeout,
+            )
             .await
         {
             Ok(cached) => {

@@ -64,17 +64,26 @@ pub fn join(app: &App, stream: StreamId, upstream: Upstream) -> Result<Viewer, D
     app.hub.try_subscribe(&channel_key(stream), || {
         Ok(match upstream {
             Upstream::Builtin(source) => source.open(),
-            Upstream::Ts { urls, source, cap } => tvgate_relay::http_ts(
-                app.client.clone(),
+            // The source's identity rides in its client (default headers),
+            // so probes and redirect hops carry it too.
+            Upstream::Ts { urls, source, cap } => tvgate_relay::HttpTs {
+                client: app.client_for_source(source),
                 urls,
-                app.settings.upstream,
-                app.hub.stats(),
-                Some(permit(source, cap)?),
-            ),
+                headers: Default::default(),
+                cfg: app.settings.upstream,
+                stats: app.hub.stats(),
+                permit: Some(permit(source, cap)?),
+                cap: Some(tvgate_relay::ProbeCap {
+                    caps: app.caps.clone(),
+                    source: source.0 as u64,
+                    cap,
+                }),
+            }
+            .open(),
             Upstream::Hls { url, source, cap } => {
                 let held = permit(source, cap)?;
                 let segments = tvgate_relay::hls_source::hls_to_ts(
-                    app.client.clone(),
+                    app.client_for_source(source),
                     url,
                     super::hls::ts_config(app),
                 );

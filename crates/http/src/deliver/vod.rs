@@ -69,10 +69,10 @@ pub async fn serve(
     upstream_url: &str,
 ) -> Response {
     if method == Method::HEAD {
-        return head(app, headers, upstream_url).await;
+        return head(app, stream, headers, upstream_url).await;
     }
     match slots::admit(app, caller, line, stream, LeaseKind::Vod).await {
-        Ok(guard) => proxy(app, method, headers, guard, upstream_url).await,
+        Ok(guard) => proxy(app, stream, method, headers, guard, upstream_url).await,
         // A film is never answered with a slate: the player would keep
         // three seconds of it as the film's length and resume point.
         Err(denial) => Refused::new(Face::Stream, denial, caller, username).answer(app),
@@ -85,12 +85,13 @@ pub async fn serve(
 /// return.
 pub async fn proxy(
     app: &App,
+    stream: StreamId,
     method: &Method,
     headers: &HeaderMap,
     guard: LeaseGuard,
     upstream_url: &str,
 ) -> Response {
-    forward(app, method, headers, Some(guard), upstream_url, None).await
+    forward(app, stream, method, headers, Some(guard), upstream_url, None).await
 }
 
 /// [`proxy`], also holding `permit` (a connection counted against the
@@ -98,6 +99,7 @@ pub async fn proxy(
 /// more connection to the provider, as a live channel's upstream is.
 pub async fn proxy_holding(
     app: &App,
+    stream: StreamId,
     method: &Method,
     headers: &HeaderMap,
     guard: LeaseGuard,
@@ -106,6 +108,7 @@ pub async fn proxy_holding(
 ) -> Response {
     forward(
         app,
+        stream,
         method,
         headers,
         Some(guard),
@@ -116,12 +119,15 @@ pub async fn proxy_holding(
 }
 
 /// HEAD of a proxied file: no slot, no permit (no video moves).
-pub async fn head(app: &App, headers: &HeaderMap, upstream_url: &str) -> Response {
-    forward(app, &Method::HEAD, headers, None, upstream_url, None).await
+pub async fn head(app: &App, stream: StreamId, headers: &HeaderMap, upstream_url: &str) -> Response {
+    forward(app, stream, &Method::HEAD, headers, None, upstream_url, None).await
 }
 
+/// The request goes with the stream's source's identity (its user agent
+/// and headers, `App::client_for_stream`).
 async fn forward(
     app: &App,
+    stream: StreamId,
     method: &Method,
     headers: &HeaderMap,
     guard: Option<LeaseGuard>,
@@ -136,7 +142,7 @@ async fn forward(
         return r;
     }
     let mut request = app
-        .client
+        .client_for_stream(stream)
         .request(method.clone(), upstream_url)
         // The bytes as stored: a compressed answer would change the length
         // and the ranges the player asked for.

@@ -71,7 +71,8 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
         .query(
             "SELECT id, kind, location, name, created_at, enabled, last_refresh,
                     item_count, last_error, diagnostic_count, max_connections, delivery,
-                    account_username, account_password, account_max_connections, held
+                    account_username, account_password, account_max_connections, held,
+                    user_agent, request_headers
              FROM sources ORDER BY id",
             &[],
         )
@@ -112,6 +113,11 @@ pub(super) async fn load(c: &mut Object) -> StoreResult<Vec<Source>> {
                 .try_get::<_, Option<String>>(15)
                 .ctx(CONTEXT)?
                 .map(|text| held_from_sql(id, &text)),
+            identity: crate::codec::identity_from_sql(
+                id,
+                row.try_get(16).ctx(CONTEXT)?,
+                row.try_get(17).ctx(CONTEXT)?,
+            ),
         };
         match SourceKind::parse(&kind_text) {
             Some(kind) => source.kind = kind,
@@ -136,7 +142,8 @@ pub(super) async fn load_settings(c: &impl GenericClient) -> StoreResult<Vec<Sou
     const CONTEXT: &str = "loading sources' settings";
     let rows = c
         .query(
-            "SELECT id, name, max_connections, delivery, enabled, account_max_connections
+            "SELECT id, name, max_connections, delivery, enabled, account_max_connections,
+                    user_agent, request_headers
              FROM sources ORDER BY id",
             &[],
         )
@@ -159,6 +166,11 @@ pub(super) async fn load_settings(c: &impl GenericClient) -> StoreResult<Vec<Sou
             ),
             delivery,
             enabled: row.try_get(4).ctx(CONTEXT)?,
+            identity: crate::codec::identity_from_sql(
+                id,
+                row.try_get(6).ctx(CONTEXT)?,
+                row.try_get(7).ctx(CONTEXT)?,
+            ),
         });
     }
     Ok(all)
@@ -172,13 +184,19 @@ pub(super) async fn update(c: &mut Object, id: SourceId, patch: SourcePatch) -> 
             "UPDATE sources SET
                  max_connections = COALESCE($2, max_connections),
                  delivery        = COALESCE($3, delivery),
-                 enabled         = COALESCE($4, enabled)
+                 enabled         = COALESCE($4, enabled),
+                 user_agent      = CASE WHEN $5 THEN $6 ELSE user_agent END,
+                 request_headers = CASE WHEN $7 THEN $8 ELSE request_headers END
              WHERE id = $1",
             &[
                 &id.0,
                 &patch.max_connections.map(int),
                 &patch.delivery.map(Delivery::as_str),
                 &patch.enabled,
+                &patch.user_agent.is_some(),
+                &patch.user_agent.clone().flatten(),
+                &patch.headers.is_some(),
+                &patch.headers.as_deref().and_then(crate::codec::headers_to_sql),
             ],
         )
         .await
@@ -227,6 +245,7 @@ pub(super) async fn insert(c: &mut Object, s: NewSource) -> StoreResult<Source> 
         delivery: s.delivery,
         account: None,
         held: None,
+        identity: Default::default(),
     })
 }
 

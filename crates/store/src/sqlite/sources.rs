@@ -77,7 +77,8 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
             .prepare(
                 "SELECT id, kind, location, name, created_at, enabled, last_refresh,
                         item_count, last_error, diagnostic_count, max_connections, delivery,
-                        account_username, account_password, account_max_connections, held
+                        account_username, account_password, account_max_connections, held,
+                        user_agent, request_headers
                  FROM sources ORDER BY id",
             )
             .ctx(CONTEXT)?;
@@ -107,6 +108,11 @@ pub(super) fn load(conn: &mut Connection) -> StoreResult<Vec<Source>> {
                     .get::<_, Option<String>>(15)
                     .ctx(CONTEXT)?
                     .map(|text| held_from_sql(id, &text)),
+                identity: crate::codec::identity_from_sql(
+                    id,
+                    row.get(16).ctx(CONTEXT)?,
+                    row.get(17).ctx(CONTEXT)?,
+                ),
             };
             match SourceKind::parse(&kind_text) {
                 Some(kind) => source.kind = kind,
@@ -155,7 +161,8 @@ pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings
     const CONTEXT: &str = "loading sources' settings";
     let mut stmt = conn
         .prepare(
-            "SELECT id, name, max_connections, delivery, enabled, account_max_connections
+            "SELECT id, name, max_connections, delivery, enabled, account_max_connections,
+                    user_agent, request_headers
              FROM sources ORDER BY id",
         )
         .ctx(CONTEXT)?;
@@ -175,6 +182,11 @@ pub(super) fn load_settings(conn: &Connection) -> StoreResult<Vec<SourceSettings
             ),
             delivery,
             enabled: row.get(4).ctx(CONTEXT)?,
+            identity: crate::codec::identity_from_sql(
+                id,
+                row.get(6).ctx(CONTEXT)?,
+                row.get(7).ctx(CONTEXT)?,
+            ),
         });
     }
     Ok(all)
@@ -190,13 +202,19 @@ pub(super) fn update(conn: &mut Connection, id: SourceId, patch: SourcePatch) ->
             "UPDATE sources SET
                  max_connections = COALESCE(?2, max_connections),
                  delivery        = COALESCE(?3, delivery),
-                 enabled         = COALESCE(?4, enabled)
+                 enabled         = COALESCE(?4, enabled),
+                 user_agent      = CASE WHEN ?5 THEN ?6 ELSE user_agent END,
+                 request_headers = CASE WHEN ?7 THEN ?8 ELSE request_headers END
              WHERE id = ?1",
             params![
                 id.0,
                 patch.max_connections,
                 patch.delivery.map(Delivery::as_str),
-                patch.enabled
+                patch.enabled,
+                patch.user_agent.is_some(),
+                patch.user_agent.clone().flatten(),
+                patch.headers.is_some(),
+                patch.headers.as_deref().and_then(crate::codec::headers_to_sql),
             ],
         )
         .ctx(CONTEXT)?;
@@ -245,6 +263,7 @@ pub(super) fn insert(conn: &mut Connection, s: NewSource) -> StoreResult<Source>
         delivery: s.delivery,
         account: None,
         held: None,
+        identity: Default::default(),
     })
 }
 
