@@ -45,6 +45,7 @@ pub mod slate;
 pub mod slots;
 pub mod stalker;
 pub mod state;
+pub mod stats;
 pub mod tls;
 pub mod web;
 pub mod xtream;
@@ -158,6 +159,9 @@ pub async fn serve_with_tls(
     refusals::prune(&app).await;
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
+    // The node's samples: put back and baselined before the first request.
+    stats::start(&app, http_port).await;
+    let sampler = tokio::spawn(stats::run(app.clone(), writer_stop.clone()));
     let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
     let watchdog = tokio::spawn(frozen::run(app.clone(), writer_stop.clone()));
     let limits = app.settings.conn_limits.clone();
@@ -200,6 +204,7 @@ pub async fn serve_with_tls(
     };
     writer_stop.cancel();
     let _ = writer.await;
+    let _ = sampler.await;
     let _ = schedule.await;
     let _ = watchdog.await;
     served
@@ -214,6 +219,13 @@ async fn metrics(State(app): State<App>) -> Response {
     let mut body = app
         .metrics
         .render(app.gate.lines().len(), catalog.entry_count());
+    let _ = std::fmt::Write::write_fmt(
+        &mut body,
+        format_args!(
+            "# HELP tvgate_viewers Viewers on this node now: the connection slots it granted that are still open.\n# TYPE tvgate_viewers gauge\ntvgate_viewers {}\n",
+            stats::viewers_now(&app).await
+        ),
+    );
     metrics::render_relay(
         &mut body,
         &app.hub,

@@ -275,6 +275,8 @@ pub struct App {
     pub importer: Option<Arc<dyn crate::admin::importer::SourceImporter>>,
     /// The last refresh job of each source started from the web.
     pub refreshes: Arc<crate::admin::importer::Refreshes>,
+    /// The dashboard's per-minute samples and lines' timelines (`crate::stats`).
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 impl App {
@@ -327,6 +329,7 @@ impl App {
             watchdog: Arc::default(),
             importer: None,
             refreshes: Arc::default(),
+            stats: Arc::default(),
             settings: Arc::new(settings),
         }
     }

@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "key_fingerprint", "0010_key_fingerprint"),
     migration!(11, "xtream", "0011_xtream"),
     migration!(12, "held_refresh", "0012_held_refresh"),
+    migration!(14, "stats_samples", "0014_stats_samples"),
 ];
 
 /// The schema version this build writes.
