@@ -39,6 +39,7 @@ mod slate;
 mod sources_admin;
 mod ssrf;
 mod stalker;
+mod stats;
 mod tls;
 mod vod;
 mod xtream;

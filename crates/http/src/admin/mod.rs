@@ -15,6 +15,7 @@ pub mod api_sources;
 pub mod console;
 mod console_lines;
 pub mod console_sources;
+pub mod dashboard;
 pub mod denials;
 pub mod error;
 pub mod importer;

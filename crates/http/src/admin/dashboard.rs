@@ -1,0 +1,159 @@
+//! The figures an operator checks first, for the console's dashboard and
+//! `GET /api/v1/stats` alike ([`overview`]): viewers and upstreams now,
+//! bandwidth out, lines by state, refusals of the last hour, and the
+//! window's per-minute samples (`crate::stats`), summed over every node
+//! sharing the store. Counts only: with 100,000 lines nothing here lists
+//! a line.
+
+use super::live::UpstreamRow;
+use crate::present::line::LineState;
+use crate::state::App;
+use tvgate_core::stats::{totals, Sample, MAX_WINDOW_SECS};
+use tvgate_core::UnixTime;
+
+/// Lines by state.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct LineCounts {
+    pub total: u64,
+    pub active: u64,
+    /// Active lines that expire within the next 7 days.
+    pub expiring_7d: u64,
+    pub expired: u64,
+    pub disabled: u64,
+    pub banned: u64,
+}
+
+/// An upstream source now, against its cap.
+pub struct SourceNow {
+    pub row: UpstreamRow,
+    /// Its connection cap (0: unlimited).
+    pub cap: u32,
+}
+
+/// Everything the dashboard and the API's stats show.
+pub struct Overview {
+    pub now: UnixTime,
+    pub window_secs: i64,
+    /// Connections open now, on every node sharing the ledger.
+    pub viewers: u64,
+    /// Upstream connections this node holds, by source, against its cap.
+    pub sources: Vec<SourceNow>,
+    /// Bytes a second handed to viewers over the last complete minute.
+    pub bandwidth_bytes_per_sec: u64,
+    pub lines: LineCounts,
+    /// Refusals of the last 60 minutes, by reason (sorted by code).
+    pub refusals_last_hour: Vec<(String, u64)>,
+    /// The window's samples, oldest first, only minutes that saw any.
+    pub samples: Vec<Sample>,
+    /// The window's sums (viewers: the most in any minute).
+    pub totals: Sample,
+}
+
+/// `24h`, `90m`, `3600s` or a number of seconds, at most a day.
+pub fn parse_window(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(MAX_WINDOW_SECS);
+    }
+    let (digits, unit) = match text.char_indices().last() {
+        Some((i, 'h')) => (&text[..i], 3600),
+        Some((i, 'm')) => (&text[..i], 60),
+        Some((i, 's')) => (&text[..i], 1),
+        _ => (text, 1),
+    };
+    let secs = digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|s| (60..=MAX_WINDOW_SECS).contains(s));
+    secs.ok_or_else(|| {
+        format!("window must be a duration from 1m to 24h (like 24h, 90m, 3600s), not {text:?}")
+    })
+}
+
+/// Lines by state at `now`.
+pub fn line_counts(app: &App, now: UnixTime) -> LineCounts {
+    let mut c = LineCounts::default();
+    let week = now + 7 * 86_400;
+    for line in app.gate.lines() {
+        c.total += 1;
+        match LineState::of(&line, now) {
+            LineState::Active => {
+                c.active += 1;
+                if line.expires_at.is_some_and(|e| e <= week) {
+                    c.expiring_7d += 1;
+                }
+            }
+            LineState::Expired => c.expired += 1,
+            LineState::Disabled => c.disabled += 1,
+            LineState::Banned => c.banned += 1,
+        }
+    }
+    c
+}
+
+/// The overview over the last `window_secs` seconds.
+pub async fn overview(app: &App, window_secs: i64) -> Overview {
+    let samples = crate::stats::window(app, window_secs).await;
+    let now = app.now();
+    let viewers = app.ledger.all(now).await.len() as u64;
+    let (upstreams, _) = super::live::snapshot(app).await;
+    let all_sources = app.gate.sources().await.unwrap_or_default();
+    let sources = upstreams
+        .into_iter()
+        .map(|row| SourceNow {
+            cap: all_sources
+                .iter()
+                .find(|s| u64::try_from(s.id.0).ok() == Some(row.source))
+                .map_or(0, |s| s.cap()),
+            row,
+        })
+        .collect();
+    let this_minute = tvgate_core::stats::minute_of(now);
+    let last_full = samples
+        .iter()
+        .find(|s| s.minute == this_minute - 60)
+        .map_or(0, |s| s.bytes_out);
+    let hour_ago = this_minute - 59 * 60;
+    let last_hour: Vec<Sample> = samples
+        .iter()
+        .filter(|s| s.minute >= hour_ago)
+        .cloned()
+        .collect();
+    Overview {
+        now,
+        window_secs,
+        viewers,
+        sources,
+        bandwidth_bytes_per_sec: last_full / 60,
+        lines: line_counts(app, now),
+        refusals_last_hour: totals(&last_hour).refusals,
+        totals: totals(&samples),
+        samples,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_read_as_durations_within_a_day() {
+        assert_eq!(parse_window(""), Ok(86_400));
+        assert_eq!(parse_window("24h"), Ok(86_400));
+        assert_eq!(parse_window("90m"), Ok(5400));
+        assert_eq!(parse_window("3600s"), Ok(3600));
+        assert_eq!(parse_window("600"), Ok(600));
+        for bad in [
+            "25h",
+            "0m",
+            "59s",
+            "h",
+            "-1h",
+            "1d",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_window(bad).is_err(), "{bad}");
+        }
+    }
+}
