@@ -32,7 +32,7 @@ async fn stats(srv: &TestServer, token: &str) -> Value {
 /// A server with a full line (one connection), an expired one and one
 /// expiring in three days; one viewer watching, a second refused, a bad
 /// password and an expired login refused.
-async fn busy() -> (TestServer, String, reqwest::Response) {
+async fn busy() -> (TestServer, reqwest::Response) {
     let srv = TestServer::start_with(|h| {
         h.admission_wait = Duration::from_millis(200);
         // Refused streams answered with a status, not the slate's video.
@@ -46,7 +46,6 @@ async fn busy() -> (TestServer, String, reqwest::Response) {
         .await;
     srv.add_line("old", "pw-33", |s| s.expires_at = Some(NOW - 60))
         .await;
-    let (_, token) = operator(&srv).await;
     let login = get_json(&srv.url("/player_api.php?username=tina&password=pw-11")).await;
     assert_eq!(login["user_info"]["auth"], 1);
     let mut tv = client()
@@ -70,12 +69,13 @@ async fn busy() -> (TestServer, String, reqwest::Response) {
     assert!(status < 500);
     let expired = get_json(&srv.url("/player_api.php?username=old&password=pw-33")).await;
     assert_eq!(expired["user_info"]["status"], "Expired", "{expired}");
-    (srv, token, tv)
+    (srv, tv)
 }
 
 #[tokio::test]
 async fn the_dashboard_figures_add_up_to_the_metrics() {
-    let (srv, token, tv) = busy().await;
+    let (srv, tv) = busy().await;
+    let (_, token) = operator(&srv).await;
     // While the viewer watches.
     let v = stats(&srv, &token).await;
     assert_eq!(v["window_secs"], 86_400);
@@ -129,7 +129,8 @@ async fn the_dashboard_figures_add_up_to_the_metrics() {
 
 #[tokio::test]
 async fn the_samples_survive_a_restart() {
-    let (srv, token, tv) = busy().await;
+    let (srv, tv) = busy().await;
+    let (_, token) = operator(&srv).await;
     drop(tv);
     let before = stats(&srv, &token).await;
     assert_eq!(before["totals"]["logins"], 1);
@@ -176,4 +177,91 @@ async fn a_bad_window_is_a_400_and_no_token_a_401() {
     assert_eq!(status, 200);
     assert_eq!(v["window_secs"], 5400);
     assert_eq!(v["now"]["lines"]["total"], 0);
+}
+
+#[tokio::test]
+async fn the_dashboard_shows_counts_and_graphs_from_the_same_figures() {
+    let (srv, tv) = busy().await;
+    let console = crate::console::login(&srv).await;
+    let (status, page) = console.get(&srv, "/admin/").await;
+    assert_eq!(status, 200);
+    let tile = |id: &str| -> String {
+        page.split(&format!("id=\"{id}\""))
+            .nth(1)
+            .and_then(|rest| rest.split("<span class=\"n\">").nth(1))
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or_else(|| panic!("no tile {id}: {page}"))
+            .to_string()
+    };
+    assert_eq!(tile("viewers-now"), "1");
+    assert_eq!(tile("lines-active"), "2");
+    assert_eq!(tile("lines-expiring"), "1");
+    assert_eq!(tile("lines-expired"), "1");
+    let refused: u64 = tile("refusals-hour").parse().expect("a number");
+    assert!(refused >= 3, "{refused}");
+    // The graphs are inline SVG with something drawn; the navigation says
+    // where the operator is.
+    for id in [
+        "graph-viewers",
+        "graph-bandwidth",
+        "graph-refusals",
+        "graph-logins",
+    ] {
+        let figure = page
+            .split(&format!("id=\"{id}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {id}"));
+        let max: f64 = figure
+            .split("data-max=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .expect("data-max");
+        assert!(max > 0.0, "{id} is empty");
+        assert!(figure.contains("<svg viewBox="), "{id}");
+    }
+    assert!(page.contains("<a href=\"/admin/\" aria-current=\"page\">Dashboard</a>"));
+    assert!(
+        page.contains("connection_limit"),
+        "refusals of the hour by reason"
+    );
+    assert!(
+        !page.contains("<script>") && !page.contains("<style>"),
+        "nothing inline"
+    );
+    drop(tv);
+
+    // The page's style sheet and script come from tvgate itself.
+    for (path, kind) in [
+        (tvgate_http::assets::STYLE_URL, "text/css"),
+        (tvgate_http::assets::CONSOLE_JS_URL, "text/javascript"),
+        (tvgate_http::assets::PORTAL_JS_URL, "text/javascript"),
+    ] {
+        assert!(
+            page.contains(&path.replace('&', "&amp;")) || path.contains("portal"),
+            "{path}"
+        );
+        let r = client().get(srv.url(path)).send().await.expect("asset");
+        assert_eq!(r.status(), 200, "{path}");
+        let ct = r.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(ct.starts_with(kind), "{path}: {ct}");
+    }
+    let r = client()
+        .get(srv.url("/admin/lines"))
+        .header("cookie", &console.cookie)
+        .send()
+        .await
+        .expect("lines");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
 }

@@ -29,6 +29,7 @@
 pub mod access;
 pub mod admin;
 pub mod answer;
+pub mod assets;
 pub mod body;
 pub mod client_addr;
 pub mod conn;
@@ -74,6 +75,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/logout", axum::routing::post(admin::session::logout))
         .merge(admin::console::routes())
         .merge(admin::console_sources::routes())
+        .layer(axum::middleware::from_fn(admin::console::with_path))
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {
                 web::protect_page(r.headers_mut());
@@ -82,6 +84,7 @@ pub fn router(app: App) -> Router {
         ));
     admin::api::mount(Router::new())
         .merge(console)
+        .merge(assets::routes())
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))

@@ -30,15 +30,52 @@ use tvgate_core::gate::LineSpec;
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
 
-/// The console's navigation, shown on the dashboard and every page.
+tokio::task_local! {
+    /// The path of the console request being answered, for [`nav`].
+    static PATH: String;
+}
+
+/// Runs a console request with its path known to [`nav`] (a layer on the
+/// console's routes), so the navigation shows where the operator is
+/// without every handler passing it along.
+pub async fn with_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    PATH.scope(path, next.run(req)).await
+}
+
+/// The section of the console a path belongs to (its nav link).
+fn section(path: &str) -> &'static str {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/admin/lines") || under("/admin/bulk") || under("/admin/import") {
+        "/admin/lines"
+    } else if under("/admin/live") {
+        "/admin/live"
+    } else if under("/admin/denials") {
+        "/admin/denials"
+    } else if under("/admin/sources") || under("/admin/channels") {
+        "/admin/sources"
+    } else {
+        "/admin/"
+    }
+}
+
+/// The console's navigation, shown on the dashboard and every page; the
+/// link of the section the operator is in is marked (`aria-current`).
 pub fn nav() -> Markup {
+    let here = PATH.try_with(|p| section(p)).unwrap_or("");
+    let links = [
+        ("/admin/", "Dashboard"),
+        ("/admin/lines", "Lines"),
+        ("/admin/live", "Live"),
+        ("/admin/denials", "Denials"),
+        ("/admin/sources", "Sources"),
+    ];
     html! {
-        nav {
-            a href="/admin/" { "Dashboard" } " · "
-            a href="/admin/lines" { "Lines" } " · "
-            a href="/admin/live" { "Live" } " · "
-            a href="/admin/denials" { "Denials" } " · "
-            a href="/admin/sources" { "Sources" }
+        nav class="top" {
+            span class="brand" { "tvgate" }
+            @for (href, label) in links {
+                a href=(href) aria-current=[(href == here).then_some("page")] { (label) }
+            }
         }
     }
 }
@@ -731,6 +768,16 @@ mod tests {
     fn times_read_as_utc_dates() {
         assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(when(1_800_000_000), "2027-01-15 08:00:00 UTC");
+    }
+
+    #[test]
+    fn each_page_belongs_to_one_section() {
+        assert_eq!(section("/admin/"), "/admin/");
+        assert_eq!(section("/admin/lines/tina/devices"), "/admin/lines");
+        assert_eq!(section("/admin/linesx"), "/admin/");
+        assert_eq!(section("/admin/bulk"), "/admin/lines");
+        assert_eq!(section("/admin/live"), "/admin/live");
+        assert_eq!(section("/admin/channels/4/backups"), "/admin/sources");
     }
 
     #[test]

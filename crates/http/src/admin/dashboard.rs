@@ -5,9 +5,11 @@
 //! sharing the store. Counts only: with 100,000 lines nothing here lists
 //! a line.
 
+use super::graphs::Series;
 use super::live::UpstreamRow;
 use crate::present::line::LineState;
 use crate::state::App;
+use maud::{html, Markup};
 use tvgate_core::stats::{totals, Sample, MAX_WINDOW_SECS};
 use tvgate_core::UnixTime;
 
@@ -130,6 +132,145 @@ pub async fn overview(app: &App, window_secs: i64) -> Overview {
         refusals_last_hour: totals(&last_hour).refusals,
         totals: totals(&samples),
         samples,
+    }
+}
+
+/// Bytes a second as bits a second, readable.
+fn bits_per_sec(bytes_per_sec: f64) -> String {
+    format!("{}bit/s", super::graphs::si(bytes_per_sec * 8.0))
+}
+
+/// A tile: a big number, what it counts, and where to look closer.
+fn tile(id: &str, n: impl std::fmt::Display, label: &str, href: &str) -> Markup {
+    html! {
+        a class="tile" id=(id) href=(href) {
+            span class="n" { (n) }
+            span class="l" { (label) }
+        }
+    }
+}
+
+/// The dashboard's body: numbers first, then the last 24 hours in graphs.
+pub async fn page(app: &App, session: &super::session::Session) -> Markup {
+    let o = overview(app, MAX_WINDOW_SECS).await;
+    let upstreams: usize = o.sources.iter().map(|s| s.row.open).sum();
+    let refused_hour: u64 = o.refusals_last_hour.iter().map(|(_, n)| n).sum();
+    let to = tvgate_core::stats::minute_of(o.now);
+    let from = to - MAX_WINDOW_SECS + 60;
+    let (per, buckets) = super::graphs::buckets(&o.samples, from, to);
+    let secs = (per * 60) as f64;
+    let values = |f: &dyn Fn(&Sample) -> f64| buckets.iter().map(f).collect::<Vec<_>>();
+    // The reasons of the window, most refused first; the rest as "other".
+    let mut reasons = o.totals.refusals.clone();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let shown: Vec<String> = reasons.iter().take(5).map(|(r, _)| r.clone()).collect();
+    let mut refusal_series: Vec<Series> = shown
+        .iter()
+        .map(|r| Series {
+            name: r.clone(),
+            values: values(&|s| s.refused_for(r) as f64),
+        })
+        .collect();
+    if reasons.len() > shown.len() {
+        refusal_series.push(Series {
+            name: "other".into(),
+            values: values(&|s| {
+                (s.refused() - shown.iter().map(|r| s.refused_for(r)).sum::<u64>()) as f64
+            }),
+        });
+    }
+    if refusal_series.is_empty() {
+        refusal_series.push(Series {
+            name: "refusals".into(),
+            values: values(&|s| s.refused() as f64),
+        });
+    }
+    let per_label = if per == 1 {
+        "a minute".to_string()
+    } else {
+        format!("{per} minutes")
+    };
+    let count = |n: f64| super::graphs::si(n);
+    html! {
+        (super::console::nav())
+        header {
+            h1 { "Dashboard" }
+            form method="post" action="/admin/logout" class="row" {
+                span class="muted" { "Logged in as " (session.admin) "." }
+                input type="hidden" name="csrf" value=(session.csrf);
+                button type="submit" { "Log out" }
+            }
+        }
+        div class="tiles" {
+            (tile("viewers-now", o.viewers, "viewers now", "/admin/live"))
+            (tile("upstreams-now", upstreams, "upstream connections", "/admin/live"))
+            (tile("bandwidth-out", bits_per_sec(o.bandwidth_bytes_per_sec as f64), "out, last minute", "/admin/live"))
+            (tile("lines-active", o.lines.active, "lines active", "/admin/lines"))
+            (tile("lines-expiring", o.lines.expiring_7d, "expiring in 7 days", "/admin/lines"))
+            (tile("lines-expired", o.lines.expired, "expired", "/admin/lines"))
+            (tile("refusals-hour", refused_hour, "refusals, last hour", "/admin/denials"))
+        }
+        p class="muted" {
+            span id="lines-total" { (o.lines.total) } " lines in all ("
+            (o.lines.disabled) " disabled, " (o.lines.banned) " banned)."
+        }
+        div class="graphs" {
+            (super::graphs::graph("graph-viewers", "Viewers", &count,
+                &[Series { name: "viewers".into(), values: values(&|s| s.viewers as f64) }], from, to))
+            (super::graphs::graph("graph-bandwidth", "Bandwidth out", &|v| bits_per_sec(v),
+                &[Series { name: "out".into(), values: values(&|s| s.bytes_out as f64 / secs) }], from, to))
+            (super::graphs::graph("graph-refusals", "Refusals by reason", &count, &refusal_series, from, to))
+            (super::graphs::graph("graph-logins", "Logins", &count,
+                &[Series { name: "logins".into(), values: values(&|s| s.logins as f64) }], from, to))
+        }
+        p class="muted" {
+            "The last 24 hours, " (per_label) " a point (viewers: the most seen; the others: counts), every node sharing the store. "
+            "The same figures as JSON: " code { "GET /api/v1/stats?window=24h" } "."
+        }
+        div class="graphs" {
+            section {
+                h2 { "Upstream connections by source" }
+                @if o.sources.is_empty() {
+                    p class="muted" { "None open now." }
+                } @else {
+                    table class="sortable" id="sources-now" {
+                        thead { tr { th { "Source" } th class="n" { "Open" } th class="n" { "Cap" } th {} } }
+                        tbody {
+                            @for s in &o.sources {
+                                tr {
+                                    td { (s.row.name) }
+                                    td class="n" { (s.row.open) }
+                                    td class="n" { @if s.cap == 0 { "none" } @else { (s.cap) } }
+                                    td {
+                                        @if s.cap > 0 {
+                                            meter min="0" max=(s.cap) high=(f64::from(s.cap) * 0.9) value=(s.row.open) {}
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section {
+                h2 { "Refusals in the last hour" }
+                @if o.refusals_last_hour.is_empty() {
+                    p class="muted" { "None." }
+                } @else {
+                    table class="sortable" id="refusals-hour-by-reason" {
+                        thead { tr { th { "Reason" } th class="n" { "Refusals" } } }
+                        tbody {
+                            @for (reason, n) in &o.refusals_last_hour {
+                                tr {
+                                    td { a href={ "/admin/denials?reason=" (super::console::qv(reason)) } { (reason) } }
+                                    td class="n" { (n) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub mod console_sources;
 pub mod dashboard;
 pub mod denials;
 pub mod error;
+pub mod graphs;
 pub mod importer;
 mod lines;
 pub mod live;
