@@ -265,3 +265,54 @@ async fn the_dashboard_shows_counts_and_graphs_from_the_same_figures() {
     );
     assert!(!csp.contains("unsafe-inline"), "{csp}");
 }
+
+#[tokio::test]
+async fn a_lines_page_tells_its_story() {
+    let (srv, tv) = busy().await;
+    let console = crate::console::login(&srv).await;
+    let (_, watching) = console.get(&srv, "/admin/lines/tina").await;
+    assert!(
+        watching.contains("<li class=\"stream now\">"),
+        "what it watches now: {watching}"
+    );
+    drop(tv);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&srv, "tvgate_viewers").await != 0 {
+        assert!(Instant::now() < deadline, "the viewer's slot was not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, page) = console.get(&srv, "/admin/lines/tina").await;
+    assert_eq!(status, 200);
+    let timeline = page.split("id=\"timeline\"").nth(1).expect("a timeline");
+    // The stream that ended: channel, player, address, start and end, why.
+    let stream = timeline
+        .split("<li class=\"stream\">")
+        .nth(1)
+        .and_then(|s| s.split("</li>").next())
+        .unwrap_or_else(|| panic!("no ended stream: {timeline}"));
+    for part in [
+        "News One",
+        "LivingRoomTV/1.0",
+        "127.0.0.1",
+        "ended ",
+        "the player closed it",
+    ] {
+        assert!(stream.contains(part), "{part}: {stream}");
+    }
+    // The refusal with its reason, and the login.
+    let refusal = timeline
+        .split("<li class=\"refusal\">")
+        .nth(1)
+        .and_then(|s| s.split("</li>").next())
+        .unwrap_or_else(|| panic!("no refusal: {timeline}"));
+    assert!(refusal.contains("connection_limit"), "{refusal}");
+    assert!(
+        refusal.contains("in use by LivingRoomTV/1.0"),
+        "what the player was told, the holder named: {refusal}"
+    );
+    assert!(timeline.contains("<li class=\"login\">"), "{timeline}");
+    // Another line's story is its own.
+    let (_, other) = console.get(&srv, "/admin/lines/soon").await;
+    let other = other.split("id=\"timeline\"").nth(1).expect("a timeline");
+    assert!(other.contains("Nothing recorded yet."), "{other}");
+}
