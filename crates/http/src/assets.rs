@@ -69,7 +69,7 @@ color:var(--fg);text-decoration:none}
 a.tile:hover{outline:2px solid var(--line)}
 .tile .n{display:block;font-size:1.8rem;font-weight:700;font-variant-numeric:tabular-nums}
 .tile .l{color:var(--muted);font-size:.9rem}
-.graphs{display:grid;grid-template-columns:repeat(auto-fill,minmax(19rem,1fr));gap:.8rem}
+.graphs{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,26rem),1fr));gap:.8rem;margin:0 0 1rem}
 figure.graph{margin:0;background:var(--card);border-radius:8px;padding:.6rem .8rem;box-shadow:0 1px 2px #0003}
 figure.graph figcaption{font-weight:600;display:flex;justify-content:space-between;gap:.5rem;flex-wrap:wrap}
 figure.graph svg{width:100%;height:auto;display:block}

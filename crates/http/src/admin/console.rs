@@ -231,8 +231,11 @@ async fn lines_page(
     let csrf = csrf_input(&s);
     let pager = pager(&needle, offset, lines.len());
     let body = html! {
-        form method="get" action="/admin/lines" {
-            input name="q" value=(needle) placeholder="username or note";
+        form method="get" action="/admin/lines" role="search" {
+            // Without scripts the form searches every line on the server;
+            // with them, typing narrows the rows shown at once.
+            input type="search" name="q" value=(needle) placeholder="username or note"
+                aria-label="Search lines" data-narrows="lines";
             button type="submit" { "Search" }
         }
         h2 { "New line" }
@@ -251,8 +254,9 @@ async fn lines_page(
             a href="/admin/export.csv" { "Export CSV" }
         }
         h2 { "Lines (" (lines.len()) ")" }
+        p class="muted" { "Showing " span id="shown-count" { (shown.len()) } " of them on this page; click a column's title to sort." }
         (pager)
-        table {
+        table class="sortable" id="lines" {
             thead {
                 tr {
                     th { "Username" } th { "Status" } th { "Expires" }
@@ -265,7 +269,7 @@ async fn lines_page(
                         td { a href={ "/admin/lines/" (seg(&a.username)) } { (a.username) } }
                         td { (LineState::of(a, now).as_str()) }
                         td { (a.expires_at.map(when).unwrap_or_else(|| "never".into())) }
-                        td { (in_use) "/" (a.max_connections) }
+                        td data-v=(in_use) { (in_use) "/" (a.max_connections) }
                         td { (a.note) }
                         td {
                             form method="post" action="/admin/lines/action" {
@@ -487,7 +491,7 @@ async fn devices_page(
             button type="submit" { "Reset the binding" }
         }
         h2 { "Bound devices" }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "Kind" } th { "Identifier" } th { "Label" } th { "First seen" }
@@ -515,7 +519,7 @@ async fn devices_page(
             }
         }
         h2 { "History" }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "When" } th { "Who" } th { "What" } th { "IP" }
@@ -603,7 +607,7 @@ async fn live_page(
         h2 { "Connections (" (total) ")" }
         @for (a, conns) in &watched {
             h3 { (a.username) }
-            table {
+            table class="sortable" {
                 thead { tr { th { "Channel" } th { "Player" } th { "IP" } th { "Since" } th {} } }
                 tbody {
                     @for c in conns {
@@ -633,7 +637,7 @@ async fn live_page(
             p { "Nobody is watching." }
         }
         h2 { "Upstream connections by source" }
-        table {
+        table class="sortable" {
             thead { tr { th { "Source" } th { "Open" } } }
             tbody {
                 @for u in &upstreams {
@@ -642,7 +646,7 @@ async fn live_page(
             }
         }
         h2 { "Viewers by channel" }
-        table {
+        table class="sortable" {
             thead { tr { th { "Channel" } th { "Viewers" } th { "Up (s)" } } }
             tbody {
                 @for c in &channels {
@@ -732,7 +736,7 @@ async fn denials_page(
     let body = html! {
         (form)
         p { (page.items.len()) " refusal(s), newest first (" (kept) ")." }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "When" } th { "Reason" } th { "Line" } th { "IP" } th { "Face" }

@@ -82,7 +82,8 @@ async fn line_page(
             "Created " (when(a.created_at)) "; expires "
             (a.expires_at.map(when).unwrap_or_else(|| "never".into())) "; "
             (binding.as_ref().map_or(0, |b| b.devices.len())) " device(s) bound · "
-            a href={ (path) "/devices" } { "Devices" }
+            a href={ (path) "/devices" } { "Devices" } " · "
+            a href="#timeline" { "Timeline" }
         }
         form method="post" action=(path) {
             (csrf)
@@ -490,7 +491,7 @@ async fn remove_device(
 fn passwords_table(made: &[(String, String)]) -> Markup {
     html! {
         p { "The passwords are shown only now; copy them." }
-        table {
+        table class="sortable" {
             thead { tr { th { "Username" } th { "Password" } } }
             tbody {
                 @for (username, password) in made {
@@ -618,7 +619,7 @@ async fn import(
         }
         @if !report.errors.is_empty() {
             h2 { "Refused rows (" (report.errors.len()) ")" }
-            table {
+            table class="sortable" {
                 thead { tr { th { "Line" } th { "Why" } } }
                 tbody {
                     @for e in &report.errors {

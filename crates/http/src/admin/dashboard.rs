@@ -216,12 +216,16 @@ pub async fn page(app: &App, session: &super::session::Session) -> Markup {
         }
         div class="graphs" {
             (super::graphs::graph("graph-viewers", "Viewers", &count,
-                &[Series { name: "viewers".into(), values: values(&|s| s.viewers as f64) }], from, to))
-            (super::graphs::graph("graph-bandwidth", "Bandwidth out", &|v| bits_per_sec(v),
-                &[Series { name: "out".into(), values: values(&|s| s.bytes_out as f64 / secs) }], from, to))
-            (super::graphs::graph("graph-refusals", "Refusals by reason", &count, &refusal_series, from, to))
+                &[Series { name: "viewers".into(), values: values(&|s| s.viewers as f64) }],
+                o.totals.viewers, (from, to)))
+            (super::graphs::graph("graph-bandwidth", "Bandwidth out (bit/s)", &|v| format!("{}bit/s", super::graphs::si(v)),
+                &[Series { name: "out".into(), values: values(&|s| s.bytes_out as f64 * 8.0 / secs) }],
+                o.totals.bytes_out, (from, to)))
+            (super::graphs::graph("graph-refusals", "Refusals by reason", &count, &refusal_series,
+                o.totals.refused(), (from, to)))
             (super::graphs::graph("graph-logins", "Logins", &count,
-                &[Series { name: "logins".into(), values: values(&|s| s.logins as f64) }], from, to))
+                &[Series { name: "logins".into(), values: values(&|s| s.logins as f64) }],
+                o.totals.logins, (from, to)))
         }
         p class="muted" {
             "The last 24 hours, " (per_label) " a point (viewers: the most seen; the others: counts), every node sharing the store. "

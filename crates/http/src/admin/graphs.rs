@@ -83,15 +83,26 @@ fn clock(t: UnixTime) -> String {
     format!("{:02}:{:02}", s / 3600, s % 3600 / 60)
 }
 
-/// One graph: its title, the largest value as `unit` says, the lines, and
-/// times at both ends. `id` names the figure for tests and links.
+/// How long ago a window started: "24 h ago", "90 min ago".
+fn ago(secs: i64) -> String {
+    if secs >= 3600 && secs % 3600 == 0 {
+        format!("{} h ago", secs / 3600)
+    } else {
+        format!("{} min ago", secs / 60)
+    }
+}
+
+/// One graph: its title, the largest value as `unit` says (the scale
+/// shows plain numbers with a prefix), the lines, and times at both ends. `id` names the figure for tests and links;
+/// `total` is what the window adds up to (`data-total`, the figure
+/// `/metrics` and the API show).
 pub fn graph(
     id: &str,
     title: &str,
     unit: &dyn Fn(f64) -> String,
     series: &[Series],
-    from: UnixTime,
-    to: UnixTime,
+    total: u64,
+    (from, to): (UnixTime, UnixTime),
 ) -> Markup {
     let max = series
         .iter()
@@ -130,7 +141,7 @@ pub fn graph(
     };
     let points: usize = series.iter().map(|s| s.values.len()).sum();
     html! {
-        figure class="graph" id=(id) data-max=(max) data-points=(points) {
+        figure class="graph" id=(id) data-max=(max) data-total=(total) data-points=(points) {
             figcaption {
                 span { (title) }
                 span class="muted" { "peak " (unit(max)) }
@@ -139,7 +150,7 @@ pub fn graph(
                 @for frac in [0.0, 0.5, 1.0] {
                     @let gy = y(top * frac);
                     line class="grid" x1=(LEFT) x2=(WIDTH) y1=(format!("{gy:.1}")) y2=(format!("{gy:.1}")) {}
-                    text x=(LEFT - 3.0) y=(format!("{:.1}", gy + 3.0)) text-anchor="end" { (unit(top * frac)) }
+                    text x=(LEFT - 3.0) y=(format!("{:.1}", gy + 3.0)) text-anchor="end" { (si(top * frac)) }
                 }
                 @if let Some(first) = series.first() {
                     path class="area s1" d=(area(&first.values)) {}
@@ -147,8 +158,8 @@ pub fn graph(
                 @for (i, s) in series.iter().enumerate() {
                     path class={ "line s" (i % 6 + 1) } d=(line(&s.values)) { title { (s.name) } }
                 }
-                text x=(LEFT) y=(HEIGHT - 1.0) { (clock(from)) " UTC" }
-                text x=(WIDTH) y=(HEIGHT - 1.0) text-anchor="end" { (clock(to)) }
+                text x=(LEFT) y=(HEIGHT - 1.0) { (ago(to - from + 60)) " (" (clock(from)) " UTC)" }
+                text x=(WIDTH) y=(HEIGHT - 1.0) text-anchor="end" { "now" }
             }
             @if series.len() > 1 {
                 ul class="legend" {
@@ -212,7 +223,7 @@ mod tests {
                 values: vec![1.0, 1.0, 1.0],
             },
         ];
-        let svg = graph("g", "Viewers", &|v| si(v), &s, 0, 180).into_string();
+        let svg = graph("g", "Viewers", &|v| si(v), &s, 3, (0, 180)).into_string();
         assert!(svg.contains("data-max=\"2\""), "{svg}");
         assert!(svg.contains("<path class=\"line s1\" d=\"M34.0,"), "{svg}");
         assert!(svg.contains("&lt;b&gt;"), "{svg}");
