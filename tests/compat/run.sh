@@ -666,7 +666,10 @@ check_xtream_account() {
   # pyxtream 0.8.0 crashes on exp_date null: give the line a date (see the script).
   "$BIN" line add reseller-viewer --password 'Resell-pw-1' --expires 2099-01-01 --data-dir "$dir" >/dev/null ||
     { echo "tvgate line add failed"; return 1; }
-  setsid env TVGATE_LOG_FORMAT=json "$BIN" serve --listen 127.0.0.1:0 --data-dir "$dir" >/dev/null 2>"$log" </dev/null &
+  # The demo it is fed by is on loopback, which the server's SSRF guard
+  # refuses unless the operator lists it (the CLI's `source add` is trusted).
+  setsid env TVGATE_LOG_FORMAT=json TVGATE_ALLOWED_SOURCE_NETWORKS=127.0.0.0/8 \
+    "$BIN" serve --listen 127.0.0.1:0 --data-dir "$dir" >/dev/null 2>"$log" </dev/null &
   pid=$!
   for _ in $(seq 1 300); do
     addr=$(jq -rR 'fromjson? | select(.fields.message == "tvgate listening") | .fields.addr' "$log" 2>/dev/null | head -n 1)

@@ -258,6 +258,16 @@ async fn first_frame_is_key(seg: Bytes) -> String {
 #[tokio::test]
 async fn the_live_playlist_keeps_the_rules_of_rfc_8216_over_reloads() {
     let (srv, _provider) = server(&[], |_| {}).await;
+    // The server's clock runs with the wall clock here, as in production:
+    // a listed segment's URI must still never change between reloads
+    // (hls.js stops on "media sequence mismatch" when it does).
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    };
+    srv.clock
+        .store(wall(), std::sync::atomic::Ordering::Relaxed);
     let c = client_from("127.0.0.1");
     let url = srv.url(&format!("/live/hana/pw-live-1/{LOOP}.m3u8"));
     let first = get_playlist(&c, &url).await;
@@ -269,6 +279,8 @@ async fn the_live_playlist_keeps_the_rules_of_rfc_8216_over_reloads() {
     // 14 s of reloads: two seams of the loop, the window sliding all along.
     while started.elapsed() < Duration::from_secs(14) {
         tokio::time::sleep(Duration::from_millis(400)).await;
+        srv.clock
+            .store(wall(), std::sync::atomic::Ordering::Relaxed);
         let now = get_playlist(&c, &url).await;
         assert!(now.media_sequence >= prev.media_sequence, "never back");
         assert!(now.target >= prev.target, "the target never shrinks");
@@ -294,7 +306,7 @@ async fn the_live_playlist_keeps_the_rules_of_rfc_8216_over_reloads() {
         }
         for e in &now.entries {
             match seen.get(&e.sequence) {
-                // A segment once listed never changes.
+                // A segment once listed never changes, its URI included.
                 Some(old) => assert_eq!(old, e),
                 None => {
                     discontinuities += u64::from(e.discontinuity);

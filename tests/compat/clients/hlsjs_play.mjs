@@ -1,14 +1,16 @@
 // hls.js (as web players use it) in Debian's headless Chromium plays a live
-// HLS URL for SECONDS of media. The page comes from another origin
-// (http://127.0.0.1:9, served by Playwright itself: nothing listens there),
-// as a web player's would, so CORS is exercised on the playlist and on every
-// segment. A loopback origin, because Chromium keeps pages of public origins
-// from reading private addresses (Private Network Access).
+// HLS URL for SECONDS of media. The page comes from another origin (a small
+// HTTP server of this script's own on another loopback port), as a web
+// player's would, so CORS is exercised on the playlist and on every segment.
+// A real loopback server, not a page Playwright makes up: Chromium's Local
+// Network Access asks the user's permission before a page whose address it
+// cannot place reaches a loopback address (and headless, nobody answers).
 // argv: URL [SECONDS=10]. Prints one JSON line; exit 0 when the video played
 // SECONDS with frames decoded and no fatal hls.js error.
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const [src, secondsArg = '10'] = process.argv.slice(2);
 const seconds = Number(secondsArg);
@@ -35,15 +37,22 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
          '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
 });
+// The web player's own site.
+const site = createServer((req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  if (path === '/hls.min.js') {
+    res.writeHead(200, { 'content-type': 'application/javascript' });
+    res.end(hlsJs);
+  } else {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(page_);
+  }
+});
+await new Promise((ok) => site.listen(0, '127.0.0.1', ok));
 let r;
 try {
   const page = await browser.newPage();
-  await page.route('http://127.0.0.1:9/**', (route) => {
-    const path = new URL(route.request().url()).pathname;
-    if (path === '/hls.min.js') return route.fulfill({ contentType: 'application/javascript', body: hlsJs });
-    return route.fulfill({ contentType: 'text/html', body: page_ });
-  });
-  await page.goto('http://127.0.0.1:9/');
+  await page.goto(`http://127.0.0.1:${site.address().port}/`);
   const state = () => page.evaluate(() => {
     const v = document.getElementById('v');
     return { ...window.result, currentTime: v.currentTime, width: v.videoWidth, height: v.videoHeight,
@@ -56,6 +65,7 @@ try {
   } while (r.currentTime < seconds && Date.now() < deadline && !r.errors.some((e) => e.endsWith(':fatal')));
 } finally {
   await browser.close();
+  site.close();
 }
 console.log(JSON.stringify(r));
 const ok = r.currentTime >= seconds && r.frames > 0 && !r.errors.some((e) => e.endsWith(':fatal'));

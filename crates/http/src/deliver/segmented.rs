@@ -11,9 +11,13 @@
 //!   `Bytes`) for every HLS viewer.
 //! * The playlist's segment URIs are the signed links of proxied HLS,
 //!   `/hls/{token}/{sequence}.ts`, with no credentials: one token per
-//!   playlist answer, whose target names the segmenter's run
-//!   ([`SEGMENTER_TARGET`] set, the run id in the low bits) rather than an
-//!   upstream URL, and the file the segment's media sequence number.
+//!   segment, whose target names the segmenter's run ([`SEGMENTER_TARGET`]
+//!   set, the run id in the low bits) rather than an upstream URL, and the
+//!   file the segment's media sequence number. The token is made from the
+//!   segment alone (its expiry counts from the segment's cut, not from the
+//!   request), so every reload lists a segment under the same URI: hls.js
+//!   stops with "media sequence mismatch" when a listed segment's URI
+//!   changes between reloads.
 //! * The slot is an HLS lease, as for proxied HLS: a reload from the same
 //!   address and player resumes it, every playlist and segment request
 //!   renews it, and it ends after the idle window without one.
@@ -98,15 +102,34 @@ pub async fn serve_playlist(
                 if let Some((head, entries)) = segments.playlist() {
                     let idle = idle_window(app, Some(f64::from(head.target_duration)));
                     let now = app.now();
-                    let token = app.hls.key.sign(&Claims {
-                        line: line.id,
-                        stream,
-                        lease,
-                        expires: now + i64::from(app.settings.hls_token_ttl_secs.max(1)),
-                        target: SEGMENTER_TARGET | u64::from(segments.run()),
-                    });
+                    let ttl = i64::from(app.settings.hls_token_ttl_secs.max(1));
+                    let wall = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                    // The two clocks read a moment apart may straddle a
+                    // second: that is no offset.
+                    let offset = if (now - wall).abs() <= 2 {
+                        0
+                    } else {
+                        now - wall
+                    };
                     let base = app.public_url_for(caller).base();
                     let text = write_live(&head, &entries, |e| {
+                        // One token per segment, a function of the segment
+                        // alone: a reload lists the very same URI for it,
+                        // which hls.js requires ("media sequence mismatch"
+                        // otherwise). It lives `ttl` from the segment's cut
+                        // (stamped by the wall clock, moved by the server
+                        // clock's offset from it: none outside tests), and
+                        // at least a target duration from now.
+                        let cut = e.program_date_time_ms.div_euclid(1000) + offset;
+                        let token = app.hls.key.sign(&Claims {
+                            line: line.id,
+                            stream,
+                            lease,
+                            expires: (cut + ttl).max(now + i64::from(head.target_duration)),
+                            target: SEGMENTER_TARGET | u64::from(segments.run()),
+                        });
                         format!("{base}/hls/{token}/{}.ts", e.sequence)
                     });
                     app.ledger.renew(lease, now, idle).await;
