@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser tests of tvgate's web pages: starts `tvgate demo` on 127.0.0.1 (free
 # port, temporary data directory, like tests/compat/run.sh) and drives the
-# subscriber portal (tests/browser/portal.mjs) and the operator console
-# (tests/browser/console.mjs) in headless chromium. Prints
+# subscriber portal (tests/browser/portal.mjs), the operator console
+# (tests/browser/console.mjs) and its dashboard and a line's timeline
+# (tests/browser/dashboard.mjs) in headless chromium. Prints
 # `ok - NAME` / `FAIL - NAME: REASON` lines and `N passed, N failed`.
 # Screenshots go to $BROWSER_ARTIFACTS (default tests/browser/artifacts,
 # ignored by git).
@@ -97,7 +98,7 @@ export SOURCE_FILE="$TMP/data/sources/browser.m3u"
 
 # ES modules ignore NODE_PATH: run the scripts beside a link to the modules.
 mkdir -p "$TMP/js"
-cp "$HERE/portal.mjs" "$HERE/console.mjs" "$TMP/js/"
+cp "$HERE/portal.mjs" "$HERE/console.mjs" "$HERE/dashboard.mjs" "$TMP/js/"
 ln -s "$PREFIX/browser/node_modules" "$TMP/js/node_modules"
 echo "# subscriber portal"
 node "$TMP/js/portal.mjs" "$SERVER" "$XU" "$XP" "$STREAM_URL" "$ARTIFACTS"
@@ -105,4 +106,7 @@ portal_rc=$?
 echo "# operator console"
 node "$TMP/js/console.mjs" "$SERVER" ops "$OPS_PASSWORD" "$STREAM_URL" "$XU" "$XP" "$ARTIFACTS"
 console_rc=$?
-[ "$portal_rc" = 0 ] && [ "$console_rc" = 0 ]
+echo "# operator dashboard and a line's timeline"
+node "$TMP/js/dashboard.mjs" "$SERVER" ops "$OPS_PASSWORD" "$STREAM_URL" "$XU" "$XP" "$ARTIFACTS"
+dashboard_rc=$?
+[ "$portal_rc" = 0 ] && [ "$console_rc" = 0 ] && [ "$dashboard_rc" = 0 ]

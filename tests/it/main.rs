@@ -40,6 +40,7 @@ mod slate;
 mod sources_admin;
 mod ssrf;
 mod stalker;
+mod stats;
 mod tls;
 mod upstream_identity;
 mod vod;

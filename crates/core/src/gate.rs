@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, RwLock};
 mod admin;
 mod bulk;
 mod devices;
+mod history;
 mod import;
 mod refusals;
 mod sources;

@@ -6,6 +6,8 @@
 //! - [`catalog`]: categories, live channels, movies, series and the guide, as
 //!   an immutable in-memory snapshot that faces read without locks.
 //! - [`ports`]: the traits the adapters implement (the store).
+//! - [`stats`]: per-minute samples of what a node served (the dashboard's
+//!   graphs); [`timeline`]: a line's logins and streams.
 //!
 //! Deliberately absent: network and disk I/O, tokio, reading the clock. Time
 //! is always a parameter (`now`), so every rule here is testable as a table.
@@ -20,6 +22,8 @@ pub mod gate;
 pub mod ids;
 pub mod ledger;
 pub mod ports;
+pub mod stats;
+pub mod timeline;
 
 /// Seconds since the Unix epoch, UTC.
 pub type UnixTime = i64;

@@ -11,6 +11,8 @@ use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
 use crate::catalog::{CatalogData, Delivery, HeldRefresh, Source, SourceKind, XtreamAccount};
 use crate::ids::{DeviceId, LineId, SourceId, StreamId};
+use crate::stats::Sample;
+use crate::timeline::LineEvent;
 use crate::UnixTime;
 use futures_core::stream::BoxStream;
 use tvgate_formats::Diagnostic;
@@ -244,6 +246,23 @@ pub trait Store: Send + Sync + 'static {
     async fn refusals(&self, filter: RefusalFilter) -> StoreResult<Vec<LoggedRefusal>>;
     /// Deletes the refusals recorded before `before`; returns how many.
     async fn prune_refusals(&self, before: UnixTime) -> StoreResult<u64>;
+
+    // ----- the dashboard's history (issue 18) -----
+    // None of these bumps the change stamp.
+    /// Writes a node's per-minute samples, each in place of that node's
+    /// sample of the same minute.
+    async fn save_samples(&self, node: String, samples: Vec<Sample>) -> StoreResult<()>;
+    /// The samples of minutes from `since` on, oldest first: one node's
+    /// (`Some`), or every node's summed per minute (`None`).
+    async fn samples(&self, node: Option<String>, since: UnixTime) -> StoreResult<Vec<Sample>>;
+    /// Deletes every node's samples of minutes before `before`; returns how many.
+    async fn prune_samples(&self, before: UnixTime) -> StoreResult<u64>;
+    /// Appends events to lines' timelines, in one transaction.
+    async fn insert_line_events(&self, events: Vec<LineEvent>) -> StoreResult<()>;
+    /// A line's events, newest (last recorded) first, at most `limit`.
+    async fn line_events(&self, line: LineId, limit: u32) -> StoreResult<Vec<LineEvent>>;
+    /// Deletes the events recorded before `before`; returns how many.
+    async fn prune_line_events(&self, before: UnixTime) -> StoreResult<u64>;
 
     // ----- sources -----
     async fn sources(&self) -> StoreResult<Vec<Source>>;

@@ -29,6 +29,7 @@
 pub mod access;
 pub mod admin;
 pub mod answer;
+pub mod assets;
 pub mod body;
 pub mod client_addr;
 pub mod conn;
@@ -45,6 +46,7 @@ pub mod slate;
 pub mod slots;
 pub mod stalker;
 pub mod state;
+pub mod stats;
 pub mod tls;
 pub mod web;
 pub mod xtream;
@@ -73,6 +75,7 @@ pub fn router(app: App) -> Router {
         .route("/admin/logout", axum::routing::post(admin::session::logout))
         .merge(admin::console::routes())
         .merge(admin::console_sources::routes())
+        .layer(axum::middleware::from_fn(admin::console::with_path))
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {
                 web::protect_page(r.headers_mut());
@@ -81,6 +84,7 @@ pub fn router(app: App) -> Router {
         ));
     admin::api::mount(Router::new())
         .merge(console)
+        .merge(assets::routes())
         .route("/player_api.php", any(player_api::player_api))
         .route("/panel_api.php", any(player_api::panel_api))
         .route("/player_api/{*rest}", any(player_api::player_api_path))
@@ -158,6 +162,9 @@ pub async fn serve_with_tls(
     refusals::prune(&app).await;
     let writer_stop = CancellationToken::new();
     let writer = tokio::spawn(refusals::run(app.clone(), writer_stop.clone()));
+    // The node's samples: put back and baselined before the first request.
+    stats::start(&app, http_port).await;
+    let sampler = tokio::spawn(stats::run(app.clone(), writer_stop.clone()));
     let schedule = tokio::spawn(admin::schedule::run(app.clone(), writer_stop.clone()));
     let watchdog = tokio::spawn(frozen::run(app.clone(), writer_stop.clone()));
     let limits = app.settings.conn_limits.clone();
@@ -200,6 +207,7 @@ pub async fn serve_with_tls(
     };
     writer_stop.cancel();
     let _ = writer.await;
+    let _ = sampler.await;
     let _ = schedule.await;
     let _ = watchdog.await;
     served
@@ -214,6 +222,13 @@ async fn metrics(State(app): State<App>) -> Response {
     let mut body = app
         .metrics
         .render(app.gate.lines().len(), catalog.entry_count());
+    let _ = std::fmt::Write::write_fmt(
+        &mut body,
+        format_args!(
+            "# HELP tvgate_viewers Viewers on this node now: the connection slots it granted that are still open.\n# TYPE tvgate_viewers gauge\ntvgate_viewers {}\n",
+            stats::viewers_now(&app).await
+        ),
+    );
     metrics::render_relay(
         &mut body,
         &app.hub,

@@ -117,6 +117,9 @@ pub struct LeaseGuard {
     socket: Option<Arc<crate::frozen::SocketWatch>>,
     /// The body's registration with the watchdog.
     watching: Option<crate::frozen::Watching>,
+    /// The stream's entry in the line's timeline, finished and queued
+    /// when the lease ends.
+    story: Option<(Arc<crate::stats::Stats>, tvgate_core::timeline::LineEvent)>,
 }
 
 impl Drop for LeaseGuard {
@@ -134,18 +137,25 @@ impl Drop for LeaseGuard {
             self.id,
             self.last_poll,
         );
+        let clock = self.clock.clone();
+        let story = self.story.take();
         self.releases.release(
             async move {
                 // `None`: the lease was already gone. An admission that ended
                 // it (replaced, evicted) counted it; one the ledger dropped as
                 // expired was counted by nobody.
-                let counter = match ledger.end(id).await {
-                    Some(_) if frozen => Some(&metrics.leases_frozen),
-                    Some(_) if expired => Some(&metrics.leases_expired),
-                    Some(_) => Some(&metrics.leases_closed),
-                    None if expired => Some(&metrics.leases_expired),
-                    None => None,
+                let (counter, why) = match ledger.end(id).await {
+                    Some(_) if frozen => (Some(&metrics.leases_frozen), "frozen"),
+                    Some(_) if expired => (Some(&metrics.leases_expired), "expired"),
+                    Some(_) => (Some(&metrics.leases_closed), "closed"),
+                    None if expired => (Some(&metrics.leases_expired), "expired"),
+                    None => (None, "ended elsewhere"),
                 };
+                if let Some((stats, mut event)) = story {
+                    event.ended = Some(clock());
+                    event.detail = why.to_string();
+                    stats.record(event);
+                }
                 if let Some(counter) = counter {
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
@@ -225,6 +235,21 @@ pub async fn admit(
     let (id, _resumed) =
         admit_lease(app, caller, line, stream, kind, app.settings.lease_ttl_secs).await?;
     app.releases.start();
+    let catalog = app.gate.catalog();
+    let channel = catalog
+        .stream(stream)
+        .map(|r| catalog.stream_name(r).to_string())
+        .unwrap_or_else(|| format!("stream {}", stream.0));
+    let story = tvgate_core::timeline::LineEvent {
+        line: line.id,
+        kind: tvgate_core::timeline::EventKind::Stream,
+        at: app.now(),
+        ended: None,
+        channel,
+        player: caller.user_agent().to_string(),
+        ip: caller.ip,
+        detail: String::new(),
+    };
     Ok(LeaseGuard {
         ledger: app.ledger.clone(),
         releases: app.releases.clone(),
@@ -238,6 +263,7 @@ pub async fn admit(
         last_poll: None,
         socket: caller.socket.clone(),
         watching: None,
+        story: Some((app.stats.clone(), story)),
     })
 }
 
@@ -270,6 +296,7 @@ pub async fn admit_lease(
                     return Ok((id, true));
                 }
                 app.metrics.leases_opened.fetch_add(1, Ordering::Relaxed);
+                app.stats.opened(id);
                 for gone in ended {
                     let replaced = gone.ip == req.ip && gone.user_agent == req.user_agent;
                     let counter = if replaced {

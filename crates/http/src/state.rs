@@ -281,6 +281,8 @@ pub struct App {
     pub importer: Option<Arc<dyn crate::admin::importer::SourceImporter>>,
     /// The last refresh job of each source started from the web.
     pub refreshes: Arc<crate::admin::importer::Refreshes>,
+    /// The dashboard's per-minute samples and lines' timelines (`crate::stats`).
+    pub stats: Arc<crate::stats::Stats>,
 }
 
 /// tvgate's own user agent, sent to sources that set none.
@@ -425,6 +427,7 @@ impl App {
             watchdog: Arc::default(),
             importer: None,
             refreshes: Arc::default(),
+            stats: Arc::default(),
             settings: Arc::new(settings),
         }
     }

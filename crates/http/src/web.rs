@@ -16,11 +16,13 @@ use tvgate_core::gate::Gate;
 use tvgate_core::ports::{SessionFace, StoredSession};
 use tvgate_core::UnixTime;
 
-/// What a page may load: nothing from elsewhere, its own inline style and
-/// script, inline images (the QR code); forms post only to this server and
-/// no other site may frame it.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; \
+/// What a page may load: nothing from elsewhere and nothing inline: the
+/// style sheet and scripts tvgate serves itself (`crate::assets`), images
+/// from here or inline (the QR code, the dashboard's graphs are inline
+/// SVG elements); forms post only to this server and no other site may
+/// frame it.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; \
+     script-src 'self'; img-src 'self' data:; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 
 /// Sets the headers every page of the portal and the console carries: they

@@ -509,3 +509,78 @@ pub(crate) fn identity_from_sql(
         headers,
     }
 }
+
+/// A sample's refusals as `code=N code=N` (codes never hold `=` or spaces).
+pub(crate) fn encode_refusal_counts(counts: &[(String, u64)]) -> String {
+    counts
+        .iter()
+        .map(|(code, n)| format!("{code}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`encode_refusal_counts`] read back; a damaged pair is left out.
+pub(crate) fn decode_refusal_counts(text: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = text
+        .split_whitespace()
+        .filter_map(|pair| {
+            let (code, n) = pair.split_once('=')?;
+            Some((code.to_string(), n.parse().ok()?))
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+/// A stored sample's columns.
+pub(crate) struct SampleRow {
+    pub minute: i64,
+    pub viewers: i64,
+    pub bytes_out: i64,
+    pub logins: i64,
+    pub refusals: String,
+}
+
+pub(crate) fn decode_sample(row: SampleRow) -> tvgate_core::stats::Sample {
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    tvgate_core::stats::Sample {
+        minute: row.minute,
+        viewers: n(row.viewers),
+        bytes_out: n(row.bytes_out),
+        logins: n(row.logins),
+        refusals: decode_refusal_counts(&row.refusals),
+    }
+}
+
+/// A stored timeline event's columns.
+pub(crate) struct EventRow {
+    pub line: i64,
+    pub kind: String,
+    pub at: i64,
+    pub ended: Option<i64>,
+    pub channel: String,
+    pub player: String,
+    pub ip: String,
+    pub detail: String,
+}
+
+/// A timeline event read back; an unknown kind reads as a stream, an
+/// unreadable address as 0.0.0.0 (a row edited by hand never fails a page).
+pub(crate) fn decode_event(row: EventRow) -> tvgate_core::timeline::LineEvent {
+    use tvgate_core::timeline::{EventKind, LineEvent};
+    LineEvent {
+        line: LineId(row.line),
+        kind: EventKind::parse(&row.kind).unwrap_or(EventKind::Stream),
+        at: row.at,
+        ended: row.ended,
+        channel: row.channel,
+        player: row.player,
+        ip: row
+            .ip
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        detail: row.detail,
+    }
+}

@@ -48,6 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(11, "xtream", "0011_xtream"),
     migration!(12, "held_refresh", "0012_held_refresh"),
     migration!(13, "source_identity", "0013_source_identity"),
+    migration!(14, "stats_samples", "0014_stats_samples"),
 ];
 
 /// The schema version this build writes.

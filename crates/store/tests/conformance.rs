@@ -28,6 +28,8 @@ use tvgate_core::ports::{
     Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
     StoreError, StoredSession, StreamQuery, UpsertCounts, UpsertFields,
 };
+use tvgate_core::stats::Sample;
+use tvgate_core::timeline::{EventKind, LineEvent};
 use tvgate_formats::{xmltv, Diagnostic};
 use tvgate_store::postgres::testing::TestDatabase;
 use tvgate_store::{open_in_memory, open_postgres, open_sqlite};
@@ -205,6 +207,114 @@ async fn refusal_log(store: &dyn Store) {
     assert!(read(RefusalFilter::default()).await.is_empty());
 }
 
+fn sample(minute: i64, viewers: u64, bytes: u64, logins: u64, refused: &[(&str, u64)]) -> Sample {
+    Sample {
+        minute,
+        viewers,
+        bytes_out: bytes,
+        logins,
+        refusals: refused.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+    }
+}
+
+/// Per-minute samples: written in place by node and minute, read one
+/// node's or summed over the nodes, pruned by minute.
+async fn samples(store: &dyn Store) {
+    let a = vec![
+        sample(60, 2, 100, 1, &[("expired", 2)]),
+        sample(120, 1, u64::MAX, 0, &[]),
+    ];
+    store.save_samples("a:1".into(), a.clone()).await.unwrap();
+    store.save_samples("a:1".into(), Vec::new()).await.unwrap();
+    assert_eq!(store.samples(Some("a:1".into()), 0).await.unwrap()[0], a[0]);
+    assert_eq!(
+        store.samples(Some("a:1".into()), 0).await.unwrap()[1].bytes_out,
+        i64::MAX as u64,
+        "a count beyond the column is kept at its largest"
+    );
+    // The same minute written again replaces the node's row.
+    store
+        .save_samples(
+            "a:1".into(),
+            vec![sample(60, 3, 150, 2, &[("banned", 1), ("expired", 2)])],
+        )
+        .await
+        .unwrap();
+    store
+        .save_samples(
+            "b:2".into(),
+            vec![
+                sample(60, 4, 50, 0, &[("expired", 1)]),
+                sample(180, 1, 10, 1, &[]),
+            ],
+        )
+        .await
+        .unwrap();
+    let all = store.samples(None, 0).await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.minute).collect::<Vec<_>>(),
+        [60, 120, 180]
+    );
+    assert_eq!(
+        all[0],
+        sample(60, 7, 200, 2, &[("banned", 1), ("expired", 3)]),
+        "nodes add up"
+    );
+    assert_eq!(
+        store.samples(None, 120).await.unwrap().len(),
+        2,
+        "from a minute on"
+    );
+    assert_eq!(store.samples(Some("b:2".into()), 0).await.unwrap().len(), 2);
+    assert!(store
+        .samples(Some("c:3".into()), 0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.prune_samples(120).await.unwrap(), 2);
+    assert_eq!(store.samples(None, 0).await.unwrap().len(), 2);
+    assert_eq!(store.prune_samples(i64::MAX).await.unwrap(), 2);
+}
+
+/// Lines' timelines: appended in order, read per line newest first, pruned by time.
+async fn line_events(store: &dyn Store) {
+    let event =
+        |line: i64, kind: EventKind, at: i64, ended: Option<i64>, channel: &str| LineEvent {
+            line: LineId(line),
+            kind,
+            at,
+            ended,
+            channel: channel.to_string(),
+            player: "VLC/3.0".into(),
+            ip: "10.0.0.9".parse().unwrap(),
+            detail: if kind == EventKind::Login {
+                "player_api".into()
+            } else {
+                "closed".into()
+            },
+        };
+    let rows = vec![
+        event(7, EventKind::Login, 100, None, ""),
+        event(7, EventKind::Stream, 110, Some(170), "Ünïcode News"),
+        event(8, EventKind::Stream, 120, Some(130), "Sport"),
+        event(7, EventKind::Stream, 200, Some(260), "Film"),
+    ];
+    store.insert_line_events(rows.clone()).await.unwrap();
+    store.insert_line_events(Vec::new()).await.unwrap();
+    let seven = store.line_events(LineId(7), 10).await.unwrap();
+    assert_eq!(
+        seven.iter().map(|e| e.at).collect::<Vec<_>>(),
+        [200, 110, 100]
+    );
+    assert_eq!(seven[1], rows[1], "every field comes back");
+    assert_eq!(seven[2].ended, None);
+    assert_eq!(store.line_events(LineId(7), 1).await.unwrap().len(), 1);
+    assert!(store.line_events(LineId(9), 10).await.unwrap().is_empty());
+    assert_eq!(store.prune_line_events(150).await.unwrap(), 3);
+    assert_eq!(store.line_events(LineId(7), 10).await.unwrap().len(), 1);
+    assert_eq!(store.prune_line_events(i64::MAX).await.unwrap(), 1);
+}
+
 async fn suite(store: &dyn Store) {
     lines(store).await;
     upserts(store).await;
@@ -220,6 +330,8 @@ async fn suite(store: &dyn Store) {
     devices(store).await;
     operators(store).await;
     refusal_log(store).await;
+    samples(store).await;
+    line_events(store).await;
     sessions(store).await;
     key_fingerprint(store).await;
 }

@@ -85,6 +85,7 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
         ),
         (Method::GET, "/api/v1/connections", get(list_connections)),
         (Method::GET, "/api/v1/relay", get(relay_now)),
+        (Method::GET, "/api/v1/stats", get(stats)),
         (
             Method::DELETE,
             "/api/v1/connections/{id}",
@@ -667,6 +668,59 @@ async fn relay_now(State(app): State<App>, _op: Operator) -> ApiResult {
         "channels": channels.iter().map(|c| json!({
             "stream_id": c.stream_id, "name": c.name, "viewers": c.viewers,
             "bytes_in": c.bytes_in, "up_secs": c.up_secs,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+/// A sample's refusals as a JSON object by reason.
+fn by_reason(counts: &[(String, u64)]) -> Value {
+    Value::Object(
+        counts
+            .iter()
+            .map(|(reason, n)| (reason.clone(), json!(n)))
+            .collect(),
+    )
+}
+
+/// `GET /api/v1/stats?window=24h`: what the console's dashboard shows:
+/// the figures now and the window's per-minute samples, every node
+/// sharing the store summed (`super::dashboard`).
+async fn stats(
+    State(app): State<App>,
+    _op: Operator,
+    QueryParams(query): QueryParams,
+) -> ApiResult {
+    let window =
+        super::dashboard::parse_window(query.str("window")).map_err(ApiError::bad_request)?;
+    let o = super::dashboard::overview(&app, window).await;
+    let l = o.lines;
+    ok(json!({
+        "window_secs": o.window_secs,
+        "step_secs": 60,
+        "at": o.now,
+        "now": {
+            "viewers": o.viewers,
+            "upstreams": o.sources.iter().map(|s| s.row.open).sum::<usize>(),
+            "bandwidth_out_bytes_per_sec": o.bandwidth_bytes_per_sec,
+            "lines": {
+                "total": l.total, "active": l.active, "expiring_7d": l.expiring_7d,
+                "expired": l.expired, "disabled": l.disabled, "banned": l.banned,
+            },
+            "refusals_last_hour": by_reason(&o.refusals_last_hour),
+        },
+        "sources": o.sources.iter().map(|s| json!({
+            "source": s.row.source, "name": s.row.name, "open": s.row.open,
+            "max_connections": s.cap,
+        })).collect::<Vec<_>>(),
+        "totals": {
+            "viewers_max": o.totals.viewers,
+            "bytes_out": o.totals.bytes_out,
+            "logins": o.totals.logins,
+            "refusals": by_reason(&o.totals.refusals),
+        },
+        "samples": o.samples.iter().map(|s| json!({
+            "minute": s.minute, "viewers": s.viewers, "bytes_out": s.bytes_out,
+            "logins": s.logins, "refusals": by_reason(&s.refusals),
         })).collect::<Vec<_>>(),
     }))
 }

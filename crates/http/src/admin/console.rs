@@ -30,15 +30,52 @@ use tvgate_core::gate::LineSpec;
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
 
-/// The console's navigation, shown on the dashboard and every page.
+tokio::task_local! {
+    /// The path of the console request being answered, for [`nav`].
+    static PATH: String;
+}
+
+/// Runs a console request with its path known to [`nav`] (a layer on the
+/// console's routes), so the navigation shows where the operator is
+/// without every handler passing it along.
+pub async fn with_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    PATH.scope(path, next.run(req)).await
+}
+
+/// The section of the console a path belongs to (its nav link).
+fn section(path: &str) -> &'static str {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/admin/lines") || under("/admin/bulk") || under("/admin/import") {
+        "/admin/lines"
+    } else if under("/admin/live") {
+        "/admin/live"
+    } else if under("/admin/denials") {
+        "/admin/denials"
+    } else if under("/admin/sources") || under("/admin/channels") {
+        "/admin/sources"
+    } else {
+        "/admin/"
+    }
+}
+
+/// The console's navigation, shown on the dashboard and every page; the
+/// link of the section the operator is in is marked (`aria-current`).
 pub fn nav() -> Markup {
+    let here = PATH.try_with(|p| section(p)).unwrap_or("");
+    let links = [
+        ("/admin/", "Dashboard"),
+        ("/admin/lines", "Lines"),
+        ("/admin/live", "Live"),
+        ("/admin/denials", "Denials"),
+        ("/admin/sources", "Sources"),
+    ];
     html! {
-        nav {
-            a href="/admin/" { "Dashboard" } " · "
-            a href="/admin/lines" { "Lines" } " · "
-            a href="/admin/live" { "Live" } " · "
-            a href="/admin/denials" { "Denials" } " · "
-            a href="/admin/sources" { "Sources" }
+        nav class="top" {
+            span class="brand" { "tvgate" }
+            @for (href, label) in links {
+                a href=(href) aria-current=[(href == here).then_some("page")] { (label) }
+            }
         }
     }
 }
@@ -194,8 +231,11 @@ async fn lines_page(
     let csrf = csrf_input(&s);
     let pager = pager(&needle, offset, lines.len());
     let body = html! {
-        form method="get" action="/admin/lines" {
-            input name="q" value=(needle) placeholder="username or note";
+        form method="get" action="/admin/lines" role="search" {
+            // Without scripts the form searches every line on the server;
+            // with them, typing narrows the rows shown at once.
+            input type="search" name="q" value=(needle) placeholder="username or note"
+                aria-label="Search lines" data-narrows="lines";
             button type="submit" { "Search" }
         }
         h2 { "New line" }
@@ -214,8 +254,9 @@ async fn lines_page(
             a href="/admin/export.csv" { "Export CSV" }
         }
         h2 { "Lines (" (lines.len()) ")" }
+        p class="muted" { "Showing " span id="shown-count" { (shown.len()) } " of them on this page; click a column's title to sort." }
         (pager)
-        table {
+        table class="sortable" id="lines" {
             thead {
                 tr {
                     th { "Username" } th { "Status" } th { "Expires" }
@@ -228,7 +269,7 @@ async fn lines_page(
                         td { a href={ "/admin/lines/" (seg(&a.username)) } { (a.username) } }
                         td { (LineState::of(a, now).as_str()) }
                         td { (a.expires_at.map(when).unwrap_or_else(|| "never".into())) }
-                        td { (in_use) "/" (a.max_connections) }
+                        td data-v=(in_use) { (in_use) "/" (a.max_connections) }
                         td { (a.note) }
                         td {
                             form method="post" action="/admin/lines/action" {
@@ -450,7 +491,7 @@ async fn devices_page(
             button type="submit" { "Reset the binding" }
         }
         h2 { "Bound devices" }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "Kind" } th { "Identifier" } th { "Label" } th { "First seen" }
@@ -478,7 +519,7 @@ async fn devices_page(
             }
         }
         h2 { "History" }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "When" } th { "Who" } th { "What" } th { "IP" }
@@ -566,7 +607,7 @@ async fn live_page(
         h2 { "Connections (" (total) ")" }
         @for (a, conns) in &watched {
             h3 { (a.username) }
-            table {
+            table class="sortable" {
                 thead { tr { th { "Channel" } th { "Player" } th { "IP" } th { "Since" } th {} } }
                 tbody {
                     @for c in conns {
@@ -596,7 +637,7 @@ async fn live_page(
             p { "Nobody is watching." }
         }
         h2 { "Upstream connections by source" }
-        table {
+        table class="sortable" {
             thead { tr { th { "Source" } th { "Open" } } }
             tbody {
                 @for u in &upstreams {
@@ -605,7 +646,7 @@ async fn live_page(
             }
         }
         h2 { "Viewers by channel" }
-        table {
+        table class="sortable" {
             thead { tr { th { "Channel" } th { "Viewers" } th { "Up (s)" } } }
             tbody {
                 @for c in &channels {
@@ -695,7 +736,7 @@ async fn denials_page(
     let body = html! {
         (form)
         p { (page.items.len()) " refusal(s), newest first (" (kept) ")." }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "When" } th { "Reason" } th { "Line" } th { "IP" } th { "Face" }
@@ -731,6 +772,16 @@ mod tests {
     fn times_read_as_utc_dates() {
         assert_eq!(when(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(when(1_800_000_000), "2027-01-15 08:00:00 UTC");
+    }
+
+    #[test]
+    fn each_page_belongs_to_one_section() {
+        assert_eq!(section("/admin/"), "/admin/");
+        assert_eq!(section("/admin/lines/tina/devices"), "/admin/lines");
+        assert_eq!(section("/admin/linesx"), "/admin/");
+        assert_eq!(section("/admin/bulk"), "/admin/lines");
+        assert_eq!(section("/admin/live"), "/admin/live");
+        assert_eq!(section("/admin/channels/4/backups"), "/admin/sources");
     }
 
     #[test]

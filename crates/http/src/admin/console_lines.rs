@@ -82,7 +82,8 @@ async fn line_page(
             "Created " (when(a.created_at)) "; expires "
             (a.expires_at.map(when).unwrap_or_else(|| "never".into())) "; "
             (binding.as_ref().map_or(0, |b| b.devices.len())) " device(s) bound · "
-            a href={ (path) "/devices" } { "Devices" }
+            a href={ (path) "/devices" } { "Devices" } " · "
+            a href="#timeline" { "Timeline" }
         }
         form method="post" action=(path) {
             (csrf)
@@ -168,8 +169,136 @@ async fn line_page(
             (csrf)
             button type="submit" { "Generate a new password" }
         }
+        (timeline(&app, &a).await)
     };
     render(StatusCode::OK, &format!("Line {}", a.username), body)
+}
+
+/// Timeline entries shown on a line's page, at most.
+const TIMELINE: u32 = 100;
+
+/// One entry of a line's story, from the timeline or the denial log.
+enum Entry {
+    Event(tvgate_core::timeline::LineEvent),
+    Refusal(tvgate_core::access::refusal::Refusal),
+}
+
+impl Entry {
+    fn at(&self) -> i64 {
+        match self {
+            Entry::Event(e) => e.at,
+            Entry::Refusal(r) => r.at,
+        }
+    }
+}
+
+/// "1 h 5 min", "3 min 20 s", "12 s".
+fn took(secs: i64) -> String {
+    let secs = secs.max(0);
+    match secs {
+        s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// What ended a stream, in words.
+fn why_ended(detail: &str) -> &str {
+    match detail {
+        "closed" => "the player closed it",
+        "frozen" => "the player stopped reading (frozen)",
+        "expired" => "its slot ran out (the server stalled)",
+        "ended elsewhere" => "ended by a newer connection or an operator",
+        other => other,
+    }
+}
+
+/// A line's story, newest first: what it watches now, then its logins,
+/// streams (channel, player, address, start, end, why it ended) and
+/// refusals with their reason and what the player was told, merged by
+/// time, so a support desk answers "why did it say Failed to Authorize at
+/// 21:10" from one page.
+async fn timeline(app: &App, line: &tvgate_core::access::Line) -> Markup {
+    crate::stats::flush_events(app).await;
+    let now_watching = crate::slots::connections(app, line.id).await;
+    let events = app
+        .gate
+        .line_events(line.id, TIMELINE)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "reading a line's timeline failed");
+            Vec::new()
+        });
+    let refusals = crate::refusals::page(
+        app,
+        tvgate_core::access::refusal::RefusalFilter {
+            line: Some(line.id),
+            limit: TIMELINE,
+            ..Default::default()
+        },
+    )
+    .await
+    .map(|p| p.items)
+    .unwrap_or_default();
+    let mut entries: Vec<Entry> = events
+        .into_iter()
+        .map(Entry::Event)
+        .chain(refusals.into_iter().map(|r| Entry::Refusal(r.refusal)))
+        .collect();
+    // Newest first; a tie keeps events before refusals, as recorded.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.at()));
+    entries.truncate(TIMELINE as usize);
+    html! {
+        h2 id="timeline" { "Timeline" }
+        p class="muted" {
+            "Logins, streams and refusals, newest first (the last " (TIMELINE) "; times in UTC). "
+            a href={ "/admin/denials?line=" (super::console::qv(&line.username)) } { "Every refusal of this line" }
+        }
+        ol class="timeline" {
+            @for c in &now_watching {
+                li class="stream now" {
+                    span class="at" { (when(c.lease.started)) }
+                    span class="kind" { "watching" }
+                    span {
+                        b { (c.watching.clone().unwrap_or_else(|| format!("stream {}", c.lease.stream.0))) }
+                        " · " (c.lease.user_agent) " · " (c.lease.ip)
+                        " · since " (took(app.now() - c.lease.started)) " ago"
+                    }
+                }
+            }
+            @for e in &entries {
+                @match e {
+                    Entry::Event(e) if e.kind == tvgate_core::timeline::EventKind::Login => li class="login" {
+                        span class="at" { (when(e.at)) }
+                        span class="kind" { "login" }
+                        span { (e.detail) " · " (e.player) " · " (e.ip) }
+                    },
+                    Entry::Event(e) => li class="stream" {
+                        span class="at" { (when(e.at)) }
+                        span class="kind" { "stream" }
+                        span {
+                            b { (e.channel) } " · " (e.player) " · " (e.ip)
+                            @if let Some(end) = e.ended {
+                                " · ended " (when(end)) " after " (took(end - e.at))
+                                ": " span class="why" { (why_ended(&e.detail)) }
+                            }
+                        }
+                    },
+                    Entry::Refusal(r) => li class="refusal" {
+                        span class="at" { (when(r.at)) }
+                        span class="kind" { "refused" }
+                        span {
+                            a href={ "/admin/denials?reason=" (super::console::qv(&r.reason)) } { code { (r.reason) } }
+                            " " (r.text) " · " (r.face) " · " (r.ip)
+                        }
+                    },
+                }
+            }
+        }
+        @if entries.is_empty() && now_watching.is_empty() {
+            p class="muted" { "Nothing recorded yet." }
+        }
+    }
 }
 
 /// The edit form into the line's patch and device patch, or what is wrong.
@@ -362,7 +491,7 @@ async fn remove_device(
 fn passwords_table(made: &[(String, String)]) -> Markup {
     html! {
         p { "The passwords are shown only now; copy them." }
-        table {
+        table class="sortable" {
             thead { tr { th { "Username" } th { "Password" } } }
             tbody {
                 @for (username, password) in made {
@@ -490,7 +619,7 @@ async fn import(
         }
         @if !report.errors.is_empty() {
             h2 { "Refused rows (" (report.errors.len()) ")" }
-            table {
+            table class="sortable" {
                 thead { tr { th { "Line" } th { "Why" } } }
                 tbody {
                     @for e in &report.errors {

@@ -148,7 +148,7 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
             button type="submit" { "Add and import" }
         }
         h2 { "Sources (" (sources.len()) ")" }
-        table {
+        table class="sortable" {
             thead {
                 tr {
                     th { "ID" } th { "Name" } th { "Kind" } th { "Location" } th { "Enabled" }
@@ -566,7 +566,7 @@ async fn source_page(
         @if source.diagnostics.is_empty() {
             p { "The last refresh skipped no line." }
         } @else {
-            table {
+            table class="sortable" {
                 thead { tr { th { "Line" } th { "Problem" } } }
                 tbody {
                     @for d in source.diagnostic_rows() {
@@ -583,7 +583,7 @@ async fn source_page(
             input name="q" value=(search) placeholder="name";
             button type="submit" { "Search" }
         }
-        table {
+        table class="sortable" {
             thead {
                 tr { th { "ID" } th { "Kind" } th { "Name" } th { "Category" } th { "Enabled" } th {} }
             }

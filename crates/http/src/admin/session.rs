@@ -19,10 +19,11 @@
 //! login form; missing or wrong CSRF token: 403). A handler that has one
 //! has passed the check, so no handler can forget it.
 //!
-//! The pages are server-rendered HTML without JavaScript, written as maud
-//! templates (a value is text by its type): the page frame, a login form
-//! and a dashboard that lists the lines and links the console's pages
-//! ([`super::console`]).
+//! The pages are server-rendered HTML that works without JavaScript,
+//! written as maud templates (a value is text by its type): the page frame
+//! (the style sheet and the small script tvgate serves, `crate::assets`),
+//! a login form, and the dashboard ([`super::dashboard`]) that links the
+//! console's pages ([`super::console`]).
 
 use crate::access::Caller;
 use crate::params::Params;
@@ -48,7 +49,6 @@ pub type Session = crate::web::Session<Operator>;
 /// The console's server-side session store.
 pub type Sessions = crate::web::Sessions<Operator>;
 
-use crate::present::line::LineState;
 use crate::web::same_token as same;
 use maud::{html, Markup, PreEscaped};
 
@@ -137,16 +137,6 @@ pub(crate) fn field<'a>(form: &'a Params, name: &str) -> Option<&'a str> {
     form.get(name)
 }
 
-/// A little style, inline (no files to serve, nothing from elsewhere):
-/// readable tables and forms on a desk or a phone.
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:1rem auto;max-width:80rem;\
-    padding:0 1rem;color:#1d2330;line-height:1.4}nav{margin-bottom:1rem}\
-    table{border-collapse:collapse;margin:.5rem 0;display:block;overflow-x:auto}\
-    th,td{border-bottom:1px solid #d8dbe2;padding:.3rem .6rem;text-align:left;vertical-align:top}\
-    th{background:#f0f2f5}form{margin:.3rem 0}td form{display:inline;margin:0}\
-    input,select,button{font:inherit}button{cursor:pointer}label{margin-right:.6rem}\
-    .error{color:#a11}code{background:#f0f2f5;padding:0 .2rem}";
-
 /// A console page: the frame around `body`.
 pub(crate) fn page(title: &str, body: Markup) -> Markup {
     reloading_page(title, body, None)
@@ -165,9 +155,10 @@ pub(crate) fn reloading_page(title: &str, body: Markup, every: Option<u32>) -> M
                     meta http-equiv="refresh" content=(secs);
                 }
                 title { (title) " · tvgate console" }
-                style { (PreEscaped(STYLE)) }
+                link rel="stylesheet" href=(crate::assets::STYLE_URL);
+                script src=(crate::assets::CONSOLE_JS_URL) defer {}
             }
-            body { (body) }
+            body { main { (body) } }
         }
     }
 }
@@ -203,34 +194,8 @@ pub async fn index(State(app): State<App>, headers: HeaderMap) -> Response {
             "Log in with an operator account (made with `tvgate admin add NAME`).",
         );
     };
-    let lines = super::lines::search(&app, "");
-    let now = app.now();
-    let ids: Vec<_> = lines.iter().map(|a| a.id).collect();
-    let in_use = app.ledger.active_of(&ids, now).await;
-    let body = html! {
-        h1 { "tvgate console" }
-        p { "Logged in as " (session.admin) "." }
-        form method="post" action="/admin/logout" {
-            input type="hidden" name="csrf" value=(session.csrf);
-            button type="submit" { "Log out" }
-        }
-        (super::console::nav())
-        h2 { "Lines (" (lines.len()) ")" }
-        table {
-            thead { tr { th { "Username" } th { "Status" } th { "In use" } th { "Limit" } } }
-            tbody {
-                @for (a, in_use) in lines.iter().zip(&in_use) {
-                    tr {
-                        td { (a.username) }
-                        td { (LineState::of(a, now).as_str()) }
-                        td { (in_use) }
-                        td { (a.max_connections) }
-                    }
-                }
-            }
-        }
-    };
-    (no_store(), Html(page("Lines", body).into_string())).into_response()
+    let body = super::dashboard::page(&app, &session).await;
+    (no_store(), Html(page("Dashboard", body).into_string())).into_response()
 }
 
 /// `POST /admin/login` (form: `name`, `password`).

@@ -102,6 +102,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
             app.metrics
                 .logins_ok
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            app.stats.login(line.id, now, caller, "player_api");
         }
         if endpoint == Endpoint::PanelApi && denial.is_none() {
             return json(StatusCode::OK, lists::panel(app, &ctx, line));
@@ -170,6 +171,7 @@ async fn answer(app: &App, caller: &Caller, params: Params, endpoint: Endpoint) 
             app.metrics
                 .logins_ok
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            app.stats.login(line.id, now, caller, "player_api");
             json(StatusCode::OK, wire::login(&ctx, line, None))
         }
     }

@@ -36,6 +36,7 @@ mod backups;
 mod catalog;
 mod devices;
 mod guide;
+mod history;
 mod lines;
 pub mod migrate;
 mod refusals;
@@ -65,6 +66,8 @@ use tvgate_core::ports::{
     Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
     StoreError, StoreResult, StoredSession, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
 };
+use tvgate_core::stats::Sample;
+use tvgate_core::timeline::LineEvent;
 use tvgate_core::UnixTime;
 
 /// Connections a node keeps at most, unless `store_pool_size` says otherwise.
@@ -475,6 +478,36 @@ impl Store for PgStore {
     async fn prune_refusals(&self, before: UnixTime) -> StoreResult<u64> {
         let c = self.client("pruning the denial log").await?;
         refusals::prune(&c, before).await
+    }
+
+    async fn save_samples(&self, node: String, samples: Vec<Sample>) -> StoreResult<()> {
+        let c = self.client("recording samples").await?;
+        history::save_samples(&c, &node, samples).await
+    }
+
+    async fn samples(&self, node: Option<String>, since: UnixTime) -> StoreResult<Vec<Sample>> {
+        let c = self.client("reading samples").await?;
+        history::samples(&c, node.as_deref(), since).await
+    }
+
+    async fn prune_samples(&self, before: UnixTime) -> StoreResult<u64> {
+        let c = self.client("pruning samples").await?;
+        history::prune_samples(&c, before).await
+    }
+
+    async fn insert_line_events(&self, events: Vec<LineEvent>) -> StoreResult<()> {
+        let c = self.client("recording lines' timelines").await?;
+        history::insert_events(&c, events).await
+    }
+
+    async fn line_events(&self, line: LineId, limit: u32) -> StoreResult<Vec<LineEvent>> {
+        let c = self.client("reading a line's timeline").await?;
+        history::events(&c, line, limit).await
+    }
+
+    async fn prune_line_events(&self, before: UnixTime) -> StoreResult<u64> {
+        let c = self.client("pruning lines' timelines").await?;
+        history::prune_events(&c, before).await
     }
 
     async fn sources(&self) -> StoreResult<Vec<Source>> {

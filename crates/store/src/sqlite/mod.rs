@@ -35,6 +35,7 @@ mod backups;
 mod catalog;
 mod devices;
 mod guide;
+mod history;
 mod lines;
 pub mod migrate;
 mod refusals;
@@ -58,6 +59,8 @@ use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
     StoreError, StoreResult, StoredSession, StreamPage, StreamQuery, UpsertCounts, UpsertFields,
 };
+use tvgate_core::stats::Sample;
+use tvgate_core::timeline::LineEvent;
 use tvgate_core::UnixTime;
 
 /// How long a statement waits for another process's lock (an admin CLI
@@ -498,6 +501,48 @@ impl Store for SqliteStore {
     async fn prune_refusals(&self, before: UnixTime) -> StoreResult<u64> {
         self.write("pruning the denial log", move |c| {
             refusals::prune(c, before)
+        })
+        .await
+    }
+
+    async fn save_samples(&self, node: String, samples: Vec<Sample>) -> StoreResult<()> {
+        self.write("recording samples", move |c| {
+            history::save_samples(c, &node, samples)
+        })
+        .await
+    }
+
+    async fn samples(&self, node: Option<String>, since: UnixTime) -> StoreResult<Vec<Sample>> {
+        self.read("reading samples", move |c| {
+            history::samples(c, node.as_deref(), since)
+        })
+        .await
+    }
+
+    async fn prune_samples(&self, before: UnixTime) -> StoreResult<u64> {
+        self.write("pruning samples", move |c| {
+            history::prune_samples(c, before)
+        })
+        .await
+    }
+
+    async fn insert_line_events(&self, events: Vec<LineEvent>) -> StoreResult<()> {
+        self.write("recording lines' timelines", move |c| {
+            history::insert_events(c, events)
+        })
+        .await
+    }
+
+    async fn line_events(&self, line: LineId, limit: u32) -> StoreResult<Vec<LineEvent>> {
+        self.read("reading a line's timeline", move |c| {
+            history::events(c, line, limit)
+        })
+        .await
+    }
+
+    async fn prune_line_events(&self, before: UnixTime) -> StoreResult<u64> {
+        self.write("pruning lines' timelines", move |c| {
+            history::prune_events(c, before)
         })
         .await
     }
