@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # B1 (perf.md §5): player_api.php login for 10,000 distinct lines (wrk Lua rotation),
-# 100,000 lines loaded, keep-alive, wrk -t1 -c64, vs nginx serving the same JSON bytes
-# as a static file. Interleaved A/B pairs; prints per-pair and median ratios.
+# 100,000 lines loaded, keep-alive, wrk -t1 -c64, vs nginx answering the same JSON bytes
+# from memory (`return 200 '...'`, the lean reference; NGINX_FILE=1: from a file with sendfile,
+# the anchor before 2026-12-05). Interleaved A/B pairs; prints per-pair and median ratios.
 # Targets: >= 0.8x nginx req/s, <= 1.5x nginx CPU/req, p99 <= 2x nginx.
 # UPGRADE=1: server at the default argon2 cost, so each line's first login queues a full-cost
 # re-hash (background, same core): the "everyone reconnects after a bulk import" case.
@@ -10,7 +11,7 @@
 # for B1's "a PostgreSQL-backed node within 10 % of the SQLite-backed one" (logins stay in memory:
 # the PostgreSQL server's own CPU during those runs is reported too).
 # Env: PAIRS (3) DURATION (10) CONNS (64) LOGIN_USERS (100000) LOGIN_ROTATE (10000) BENCH_WORK BENCH_BUILD=1
-#      STORE (sqlite | postgres) BENCH_POSTGRES_URL
+#      STORE (sqlite | postgres) BENCH_POSTGRES_URL NGINX_FILE (0 | 1)
 source "$(dirname "$0")/lib.sh"
 CONNS=${CONNS:-64}
 STORE=${STORE:-sqlite}
@@ -51,12 +52,13 @@ if [ "$STORE" = postgres ]; then
         curl -s "http://127.0.0.1:$PPORT$p" | grep -q '"auth":1' || die "login on the PostgreSQL-backed server failed for $p"
     done
 fi
-NPORT=$(free_port); start_nginx "$WWW" "$NPORT"
+NPORT=$(free_port); start_nginx "$WWW" "$NPORT" "$WWW/player_api.json"
 cmp -s <(curl -s "http://127.0.0.1:$NPORT/player_api.php?x=1") "$WWW/player_api.json" || die "nginx answer differs"
 
 {
 echo "# B1 login: $(date -Is) $(uname -r); $(bin_info)"
 echo "# lines loaded: $(metric "$TPORT" tvgate_lines); rotating over $LOGIN_ROTATE; body $(stat -c %s "$WWW/player_api.json") bytes; wrk -t1 -c$CONNS -d${DURATION}s"
+echo "# nginx answers /player_api.php: $NGINX_LOGIN"
 echo "# tvgate pid $TVGATE_PID (taskset -c $SERVER_CPU, TVGATE_WORKER_THREADS=1), nginx worker $NGINX_WORKER; RSS tvgate $(rss_kb "$TVGATE_PID") KiB, nginx worker $(rss_kb "$NGINX_WORKER") KiB"
 } | tee -a "$RESULTS"
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # B1b (perf.md §5): wrong passwords for 10,000 rotating lines (100,000 loaded), wrk -t1 -c64,
-# server CPU per request vs nginx serving the static login JSON (A6). Target <= 1.0x nginx CPU/req.
+# server CPU per request vs nginx answering the login JSON from memory (`return 200`; NGINX_FILE=1:
+# from a file, A6). Target <= 1.0x nginx CPU/req.
 # Variants (all running at once on different ports, measured interleaved with nginx in every pair):
 #   default  rate limiter at its defaults (after 20 failures from 127.0.0.1 every answer is 429 unheard)
 #   raw      limiter out of reach (TVGATE_LOGIN_FAILURES_PER_IP/_PER_USERNAME=1e9): every request checks
 #            the keyed verifier, records the failure and logs the denial
 #   nolog    raw + TVGATE_LOG=warn (shows the cost of the per-denial log line)
-# Env: VARIANTS ("default raw nolog") PAIRS (3) DURATION (10) CONNS (64) BENCH_WORK
+# Env: VARIANTS ("default raw nolog") PAIRS (3) DURATION (10) CONNS (64) BENCH_WORK NGINX_FILE (0 | 1)
 source "$(dirname "$0")/lib.sh"
 CONNS=${CONNS:-64}
 VARIANTS=${VARIANTS:-default raw nolog}
@@ -38,11 +39,11 @@ curl -s "http://127.0.0.1:${PORT[$first]}$(head -1 "$GOOD")" -o "$WWW/player_api
 grep -q '"auth":1' "$WWW/player_api.json" || die "good login failed"
 curl -s -o "$BENCH_WORK/bad.json" -w '%{http_code}' "http://127.0.0.1:${PORT[$first]}$(sed -n 2p "$BAD")" | grep -q 200 \
     || die "unexpected status for a wrong password"
-NPORT=$(free_port); start_nginx "$WWW" "$NPORT"
+NPORT=$(free_port); start_nginx "$WWW" "$NPORT" "$WWW/player_api.json"
 
 {
 echo "# B1b wrong passwords: $(date -Is); $(bin_info)"
-echo "# wrong-password answer: $(cat "$BENCH_WORK/bad.json"); nginx anchor: static $(stat -c %s "$WWW/player_api.json")-byte login JSON"
+echo "# wrong-password answer: $(cat "$BENCH_WORK/bad.json"); nginx anchor: the $(stat -c %s "$WWW/player_api.json")-byte login JSON, $NGINX_LOGIN"
 echo "# variants: $VARIANTS; wrk -t1 -c$CONNS -d${DURATION}s, rotating over $LOGIN_ROTATE lines (tvgate_lines $(metric "${PORT[$first]}" tvgate_lines))"
 } | tee -a "$RESULTS"
 

@@ -228,21 +228,27 @@ start_tvgate() {
     wait_http "http://127.0.0.1:$port/healthz" 120 || { tail -5 "$logf" >&2; die "tvgate did not start"; }
 }
 
-# start_nginx ROOT PORT; sets NGINX_PID (master) and NGINX_WORKER.
-# Config: ../shared/bench/nginx.conf with absolute paths and our port.
+# start_nginx ROOT PORT [LOGIN_JSON]; sets NGINX_PID (master), NGINX_WORKER and NGINX_LOGIN.
+# Config: bench/nginx.conf (the lean reference, audited in bench/README.md) with absolute
+# paths, our port and the server core (bench/nginx_conf.py fills it in). With LOGIN_JSON
+# (B1, B1b), /player_api.php answers those bytes from memory (`return 200 '...'`,
+# default_type application/json): the lean way to serve a fixed answer. NGINX_FILE=1 (or no
+# LOGIN_JSON) serves ROOT/player_api.json as a file (sendfile, open_file_cache), the anchor
+# the figures before 2026-12-05 used.
+NGINX_FILE=${NGINX_FILE:-0}
 start_nginx() {
-    local root=$1 port=$2 nd="$BENCH_WORK/nginx"
+    local root=$1 port=$2 login=${3:-} nd="$BENCH_WORK/nginx"
     mkdir -p "$nd/tmp"
-    sed -e "s#/tmp/bench/nginx/#$nd/#g" -e "s#/tmp/bench/www#$root#g" \
-        -e "s#127.0.0.1:8080#127.0.0.1:$port#" \
-        -e "s#worker_cpu_affinity 01;#worker_cpu_affinity $(printf '%x' $((1 << SERVER_CPU)));#" \
-        "$SHARED_BENCH/nginx.conf" > "$nd/nginx.conf"
+    [ "$NGINX_FILE" = 1 ] && login=
+    python3 "$BENCH_DIR/nginx_conf.py" "$BENCH_DIR/nginx.conf" "$nd" "$root" "$port" \
+        "$(printf '%x' $((1 << SERVER_CPU)))" ${login:+"$login"} >"$nd/nginx.conf" || die "cannot write the nginx config"
     nginx -p "$nd" -c "$nd/nginx.conf" -g 'daemon off;' >"$nd/stdout.log" 2>&1 &
     NGINX_PID=$!
     STARTED_PIDS+=("$NGINX_PID")
-    wait_http "http://127.0.0.1:$port/ret200" 20 || { cat "$nd/error.log" >&2; die "nginx did not start"; }
+    wait_http "http://127.0.0.1:$port/ret200" 20 || { cat "$nd/error.log" "$nd/stdout.log" >&2; die "nginx did not start"; }
     NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
     [ -n "$NGINX_WORKER" ] || die "no nginx worker"
+    if [ -n "$login" ]; then NGINX_LOGIN="return 200 from memory"; else NGINX_LOGIN="file (NGINX_FILE=1)"; fi
 }
 
 # --- wrk ----------------------------------------------------------------------
