@@ -424,48 +424,6 @@ pub(crate) fn held_from_sql(source: i64, text: &str) -> tvgate_core::catalog::He
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_held_refresh_round_trips_and_a_damaged_one_stays_held() {
-        let held = tvgate_core::catalog::HeldRefresh {
-            at: 1_700_000_000,
-            before: 1000,
-            after: 10,
-            reason: "the refresh read 10 entries".into(),
-        };
-        let text = held_to_sql(&held);
-        assert_eq!(held_from_sql(1, &text), held);
-        let damaged = held_from_sql(1, "garbage");
-        assert_eq!(damaged.reason, "garbage");
-    }
-
-    #[test]
-    fn packages_round_trip() {
-        let ids = vec![CategoryId(3), CategoryId(14)];
-        assert_eq!(encode_package(Some(&ids)).as_deref(), Some("3,14"));
-        assert_eq!(decode_package("3,14").unwrap(), ids);
-        assert_eq!(encode_package(Some(&[])).as_deref(), Some(""));
-        assert_eq!(decode_package("").unwrap(), vec![]);
-        assert_eq!(encode_package(None), None);
-        assert_eq!(decode_package("3,x"), Err("x".to_string()));
-    }
-
-    #[test]
-    fn truncation_keeps_whole_characters() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("héllo", 2), "h");
-        assert_eq!(truncate("héllo", 3), "hé");
-    }
-
-    #[test]
-    fn wildcards_in_a_search_match_themselves() {
-        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
-        assert_eq!(like_pattern(""), "%%");
-    }
-}
 
 /// A source's extra headers as their column holds them: one `Name: value`
 /// per line (core's checks keep line breaks out of values); `None` for
@@ -582,5 +540,48 @@ pub(crate) fn decode_event(row: EventRow) -> tvgate_core::timeline::LineEvent {
             .parse()
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         detail: row.detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_refresh_round_trips_and_a_damaged_one_stays_held() {
+        let held = tvgate_core::catalog::HeldRefresh {
+            at: 1_700_000_000,
+            before: 1000,
+            after: 10,
+            reason: "the refresh read 10 entries".into(),
+        };
+        let text = held_to_sql(&held);
+        assert_eq!(held_from_sql(1, &text), held);
+        let damaged = held_from_sql(1, "garbage");
+        assert_eq!(damaged.reason, "garbage");
+    }
+
+    #[test]
+    fn packages_round_trip() {
+        let ids = vec![CategoryId(3), CategoryId(14)];
+        assert_eq!(encode_package(Some(&ids)).as_deref(), Some("3,14"));
+        assert_eq!(decode_package("3,14").unwrap(), ids);
+        assert_eq!(encode_package(Some(&[])).as_deref(), Some(""));
+        assert_eq!(decode_package("").unwrap(), vec![]);
+        assert_eq!(encode_package(None), None);
+        assert_eq!(decode_package("3,x"), Err("x".to_string()));
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+    }
+
+    #[test]
+    fn wildcards_in_a_search_match_themselves() {
+        assert_eq!(like_pattern("a%b_c\\"), "%a\\%b\\_c\\\\%");
+        assert_eq!(like_pattern(""), "%%");
     }
 }

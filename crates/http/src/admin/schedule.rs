@@ -84,6 +84,7 @@ mod tests {
             delivery: Delivery::Proxy,
             account: None,
             held: None,
+            identity: Default::default(),
         }
     }
 

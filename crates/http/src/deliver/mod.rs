@@ -390,6 +390,7 @@ mod tests {
             max_connections: cap,
             delivery,
             enabled: true,
+            identity: Default::default(),
         }
     }
 
