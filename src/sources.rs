@@ -343,7 +343,15 @@ async fn fetch(
     let is_url = location.starts_with("http://") || location.starts_with("https://");
     let (path, temporary) = if is_url {
         (
-            download(&location, data_dir, source.id, progress, egress, &source.identity).await?,
+            download(
+                &location,
+                data_dir,
+                source.id,
+                progress,
+                egress,
+                &source.identity,
+            )
+            .await?,
             true,
         )
     } else {

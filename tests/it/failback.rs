@@ -83,7 +83,10 @@ async fn the_channel_returns_to_the_primary_at_a_keyframe_and_viewers_stay() {
     assert_eq!(backup.open(), 1, "on the backup");
     let m = metrics(&srv).await;
     assert_eq!(counter(&m, "tvgate_upstream_returns_total"), 0, "{m}");
-    assert!(counter(&m, "tvgate_upstream_probe_failures_total") >= 1, "{m}");
+    assert!(
+        counter(&m, "tvgate_upstream_probe_failures_total") >= 1,
+        "{m}"
+    );
     assert!(
         m.contains("tvgate_upstream_failures_total{reason=\"stalled\"} "),
         "{m}"
@@ -170,10 +173,16 @@ async fn a_source_at_its_cap_is_not_probed_and_stays_on_the_backup() {
     let m = metrics(&srv).await;
     assert_eq!(counter(&m, "tvgate_upstream_returns_total"), 0, "{m}");
     assert_eq!(counter(&m, "tvgate_upstream_probes_total"), 0, "{m}");
-    assert!(counter(&m, "tvgate_upstream_probes_at_cap_total") >= 1, "{m}");
+    assert!(
+        counter(&m, "tvgate_upstream_probes_at_cap_total") >= 1,
+        "{m}"
+    );
     assert_eq!(backup.open(), 1, "still on the backup");
     assert!(
-        m.contains(&format!("tvgate_source_upstreams{{source=\"{}\"}} 1\n", source.id.0)),
+        m.contains(&format!(
+            "tvgate_source_upstreams{{source=\"{}\"}} 1\n",
+            source.id.0
+        )),
         "one connection, within the source's cap: {m}"
     );
 }

@@ -201,7 +201,14 @@ async fn players_are_served_whole_playlists_while_a_100k_refresh_swaps_the_catal
             let stop = stop.clone();
             tokio::spawn(async move {
                 let mut seen = Vec::new();
-                while !stop.load(Ordering::Acquire) {
+                // Until the refresh is done and this player has been served
+                // the new catalog once (a busy machine may take a while).
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !(stop.load(Ordering::Acquire) && seen.last() == Some(&(ENTRIES / 10))) {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no playlist of the new catalog within 60 s: {seen:?}"
+                    );
                     let login =
                         get_json(&srv.url("/player_api.php?username=alice&password=pw-1")).await;
                     assert_eq!(login["user_info"]["auth"], 1, "{login}");
@@ -242,8 +249,7 @@ async fn players_are_served_whole_playlists_while_a_100k_refresh_swaps_the_catal
         state["entries"], ENTRIES as u64,
         "progress counted every entry"
     );
-    // Let each player finish a playlist of the new catalog.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Each player goes on until it has been served the new catalog.
     stop.store(true, Ordering::Release);
     let mut served = Vec::new();
     for p in players {

@@ -93,7 +93,9 @@ impl Picky {
 
 /// `None` when the request is the source's; else the refusal.
 fn refuse(s: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let token = headers.get("x-token").and_then(|v| v.to_str().ok());
     if ua == Some(AGENT) && token == Some(TOKEN) {
         s.served.fetch_add(1, Ordering::Relaxed);
@@ -124,22 +126,19 @@ fn ts_body(s: &Shared) -> axum::body::Body {
     let stop = s.stop.clone();
     let per_tick = (clip.len() / 320 / PACKET_LEN).max(1) * PACKET_LEN;
     let state = (0usize, tokio::time::interval(Duration::from_millis(20)));
-    axum::body::Body::from_stream(futures::stream::unfold(
-        state,
-        move |(pos, mut tick)| {
-            let clip = clip.clone();
-            let stop = stop.clone();
-            async move {
-                tokio::select! {
-                    () = stop.cancelled() => return None,
-                    _ = tick.tick() => {}
-                }
-                let end = (pos + per_tick).min(clip.len());
-                let next = if end == clip.len() { 0 } else { end };
-                Some((Ok::<_, std::io::Error>(clip.slice(pos..end)), (next, tick)))
+    axum::body::Body::from_stream(futures::stream::unfold(state, move |(pos, mut tick)| {
+        let clip = clip.clone();
+        let stop = stop.clone();
+        async move {
+            tokio::select! {
+                () = stop.cancelled() => return None,
+                _ = tick.tick() => {}
             }
-        },
-    ))
+            let end = (pos + per_tick).min(clip.len());
+            let next = if end == clip.len() { 0 } else { end };
+            Some((Ok::<_, std::io::Error>(clip.slice(pos..end)), (next, tick)))
+        }
+    }))
 }
 
 async fn live(State(s): State<Shared>, headers: HeaderMap) -> Response {
@@ -266,7 +265,11 @@ fn failures(m: &str, reason: &str) -> u64 {
 async fn a_picky_provider_accepts_the_sources_requests_once_it_has_its_identity() {
     let picky = Picky::start().await;
     // The stand-in refuses a request as any client sends it.
-    let bare = client().get(picky.url("/list.m3u")).send().await.expect("get");
+    let bare = client()
+        .get(picky.url("/list.m3u"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(bare.status(), 403);
 
     let srv = TestServer::start().await;
@@ -314,7 +317,10 @@ async fn a_picky_provider_accepts_the_sources_requests_once_it_has_its_identity(
     )
     .await;
     assert_eq!(status, 400, "{bad}");
-    assert!(!bad.to_string().contains(TOKEN), "the refusal never repeats the value: {bad}");
+    assert!(
+        !bad.to_string().contains(TOKEN),
+        "the refusal never repeats the value: {bad}"
+    );
 
     // The refresh, the relayed channel and the film all go as the source.
     let source = srv.gate.source(source.id).await.expect("source");
@@ -331,13 +337,20 @@ async fn a_picky_provider_accepts_the_sources_requests_once_it_has_its_identity(
         .expect("film");
     assert_eq!(film.status(), 200);
     assert_eq!(film.bytes().await.expect("body").as_ref(), MOVIE);
-    assert_eq!(picky.refused.load(Ordering::Relaxed), 2, "only the bare request and the first refresh");
+    assert_eq!(
+        picky.refused.load(Ordering::Relaxed),
+        2,
+        "only the bare request and the first refresh"
+    );
     assert!(picky.served.load(Ordering::Relaxed) >= 3);
 }
 
 /// A server relaying `urls` as channels 1, 2, ... of one source that has
 /// the stand-in's identity.
-async fn picky_server(urls: &[String], tweak: impl FnOnce(&mut tvgate_http::HttpSettings)) -> TestServer {
+async fn picky_server(
+    urls: &[String],
+    tweak: impl FnOnce(&mut tvgate_http::HttpSettings),
+) -> TestServer {
     let srv = TestServer::start_with(tweak).await;
     let source = relayed(&srv, urls).await;
     srv.gate
@@ -345,8 +358,10 @@ async fn picky_server(urls: &[String], tweak: impl FnOnce(&mut tvgate_http::Http
             source.id,
             tvgate_core::ports::SourcePatch {
                 user_agent: Some(Some(AGENT.into())),
-                headers: Some(vec![tvgate_core::catalog::UpstreamHeader::new("X-Token", TOKEN)
-                    .expect("header")]),
+                headers: Some(vec![tvgate_core::catalog::UpstreamHeader::new(
+                    "X-Token", TOKEN,
+                )
+                .expect("header")]),
                 ..Default::default()
             },
         )
@@ -390,13 +405,37 @@ async fn redirects_are_followed_with_the_identity_and_bad_chains_are_named() {
         }
         text
     };
-    let six = said(client.get(picky.url("/r/6")).send().await.expect_err("six hops"));
-    assert!(six.contains("redirect hop 6 (to http://127.0.0.1:"), "{six}");
+    let six = said(
+        client
+            .get(picky.url("/r/6"))
+            .send()
+            .await
+            .expect_err("six hops"),
+    );
+    assert!(
+        six.contains("redirect hop 6 (to http://127.0.0.1:"),
+        "{six}"
+    );
     assert!(six.contains("more than 5 redirects"), "{six}");
-    let looped = said(client.get(picky.url("/loop/a")).send().await.expect_err("loop"));
-    assert!(looped.contains("redirect hop 2 (to http://127.0.0.1:"), "{looped}");
+    let looped = said(
+        client
+            .get(picky.url("/loop/a"))
+            .send()
+            .await
+            .expect_err("loop"),
+    );
+    assert!(
+        looped.contains("redirect hop 2 (to http://127.0.0.1:"),
+        "{looped}"
+    );
     assert!(looped.contains("/loop/a) refused: a loop"), "{looped}");
-    let meta = said(client.get(picky.url("/meta")).send().await.expect_err("metadata"));
+    let meta = said(
+        client
+            .get(picky.url("/meta"))
+            .send()
+            .await
+            .expect_err("metadata"),
+    );
     assert!(
         meta.contains("redirect hop 1 (to http://169.254.169.254/latest/meta-data/) refused: 169.254.169.254 is not a public address"),
         "{meta}"
@@ -405,7 +444,13 @@ async fn redirects_are_followed_with_the_identity_and_bad_chains_are_named() {
     // and long chains.
     let open_client =
         tvgate_http::state::upstream_client(&tvgate_relay::EgressGuard::unrestricted(), &identity);
-    let six = said(open_client.get(picky.url("/r/6")).send().await.expect_err("six"));
+    let six = said(
+        open_client
+            .get(picky.url("/r/6"))
+            .send()
+            .await
+            .expect_err("six"),
+    );
     assert!(six.contains("more than 5 redirects"), "{six}");
 }
 
@@ -433,7 +478,11 @@ async fn empty_html_and_keyframeless_upstreams_are_named_and_viewers_stay() {
         .expect("backups");
     let mut viewer = open(&srv, 1, "v").await;
     let seen = collect(&mut viewer, 3.0).await;
-    assert!(seen.len() > 50_000, "served from the good backup: {}", seen.len());
+    assert!(
+        seen.len() > 50_000,
+        "served from the good backup: {}",
+        seen.len()
+    );
     assert!(
         !seen.windows(5).any(|w| w == b"<html" || w == b"<!DOC"),
         "no HTML reached the viewer"

@@ -311,7 +311,9 @@ pub fn upstream_headers(identity: &UpstreamIdentity) -> reqwest::header::HeaderM
                 value.set_sensitive(true);
                 map.append(name, value);
             }
-            _ => tracing::warn!(header = %h.name, "a source's request header cannot be sent; skipped"),
+            _ => {
+                tracing::warn!(header = %h.name, "a source's request header cannot be sent; skipped")
+            }
         }
     }
     map

@@ -424,7 +424,6 @@ pub(crate) fn held_from_sql(source: i64, text: &str) -> tvgate_core::catalog::He
     }
 }
 
-
 /// A source's extra headers as their column holds them: one `Name: value`
 /// per line (core's checks keep line breaks out of values); `None` for
 /// none.

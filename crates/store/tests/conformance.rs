@@ -1396,7 +1396,10 @@ async fn source_settings(store: &dyn Store) {
             capped.id,
             SourcePatch {
                 user_agent: Some(Some("VLC/3.0.18 LibVLC/3.0.18".into())),
-                headers: Some(vec![header("X-Token: s3cr3t"), header("Referer: http://app.example/")]),
+                headers: Some(vec![
+                    header("X-Token: s3cr3t"),
+                    header("Referer: http://app.example/"),
+                ]),
                 ..SourcePatch::default()
             },
         )
@@ -1405,10 +1408,16 @@ async fn source_settings(store: &dyn Store) {
     assert!(stamp(store).await.catalog > s_id.catalog);
     let want = UpstreamIdentity {
         user_agent: Some("VLC/3.0.18 LibVLC/3.0.18".into()),
-        headers: vec![header("X-Token: s3cr3t"), header("Referer: http://app.example/")],
+        headers: vec![
+            header("X-Token: s3cr3t"),
+            header("Referer: http://app.example/"),
+        ],
     };
     assert_eq!(store.sources().await.unwrap()[0].identity, want);
-    assert_eq!(store.load_catalog().await.unwrap().sources[0].identity, want);
+    assert_eq!(
+        store.load_catalog().await.unwrap().sources[0].identity,
+        want
+    );
     store
         .update_source(
             capped.id,
@@ -1443,7 +1452,9 @@ async fn source_settings(store: &dyn Store) {
         .await
         .unwrap();
     assert!(store.sources().await.unwrap()[0].identity.is_empty());
-    assert!(store.load_catalog().await.unwrap().sources[0].identity.is_empty());
+    assert!(store.load_catalog().await.unwrap().sources[0]
+        .identity
+        .is_empty());
 
     let s2 = stamp(store).await;
     let missing = store

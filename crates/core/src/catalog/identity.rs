@@ -127,7 +127,10 @@ fn check_value(value: &str) -> Result<(), String> {
     if value.len() > MAX_VALUE_LEN {
         return Err(format!("longer than {MAX_VALUE_LEN} bytes"));
     }
-    if !value.bytes().all(|b| b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b)) {
+    if !value
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || (0x21..0x7f).contains(&b))
+    {
         return Err("only visible ASCII characters and spaces (no line breaks)".into());
     }
     Ok(())
@@ -160,7 +163,10 @@ mod tests {
     #[test]
     fn headers_parse_and_bad_ones_are_named_without_their_value() {
         let h = UpstreamHeader::parse(" X-Token :  s3cret-value ").unwrap();
-        assert_eq!((h.name.as_str(), h.value.as_str()), ("X-Token", "s3cret-value"));
+        assert_eq!(
+            (h.name.as_str(), h.value.as_str()),
+            ("X-Token", "s3cret-value")
+        );
         assert_eq!(format!("{h:?}"), "X-Token: ***");
         assert_eq!(h.shown(), "X-Token: ***");
         for (raw, want) in [
@@ -184,12 +190,17 @@ mod tests {
     fn lists_and_user_agents() {
         let h = |s| UpstreamHeader::parse(s).unwrap();
         assert!(check_headers(&[h("A: 1"), h("B: 2")]).is_ok());
-        assert!(check_headers(&[h("A: 1"), h("a: 2")]).unwrap_err().contains("twice"));
+        assert!(check_headers(&[h("A: 1"), h("a: 2")])
+            .unwrap_err()
+            .contains("twice"));
         let many: Vec<_> = (0..=MAX_HEADERS)
             .map(|i| UpstreamHeader::new(&format!("X-{i}"), "v").unwrap())
             .collect();
         assert!(check_headers(&many).is_err());
-        assert_eq!(check_user_agent(" VLC/3.0.18 LibVLC/3.0.18 ").unwrap(), "VLC/3.0.18 LibVLC/3.0.18");
+        assert_eq!(
+            check_user_agent(" VLC/3.0.18 LibVLC/3.0.18 ").unwrap(),
+            "VLC/3.0.18 LibVLC/3.0.18"
+        );
         assert!(check_user_agent("  ").is_err());
         assert!(check_user_agent("a\nb").is_err());
         let id = UpstreamIdentity {

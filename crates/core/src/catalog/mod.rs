@@ -39,8 +39,8 @@ use std::collections::HashMap;
 
 pub use feed::Feed;
 pub use guide_match::GuideMatches;
-pub use identity::{UpstreamHeader, UpstreamIdentity};
 use guide_match::MatchReport;
+pub use identity::{UpstreamHeader, UpstreamIdentity};
 pub use source::{
     Delivery, DiagnosticRow, HeldRefresh, ShrinkGuard, Source, SourceKind, SourceSettings,
     XtreamAccount,

@@ -24,9 +24,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, patch, post, MethodRouter};
 use axum::Json;
 use serde_json::{json, Value};
-use tvgate_core::catalog::{
-    Catalog, Delivery, Source, SourceKind, UpstreamHeader, XtreamAccount,
-};
+use tvgate_core::catalog::{Catalog, Delivery, Source, SourceKind, UpstreamHeader, XtreamAccount};
 use tvgate_core::gate::MAX_STREAM_PAGE;
 use tvgate_core::ids::{SourceId, StreamId};
 use tvgate_core::ports::{NewSource, SourcePatch, StreamQuery, StreamRow};
@@ -318,9 +316,7 @@ fn user_agent(f: &mut Fields) -> Result<Option<Option<String>>, ApiError> {
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s))),
-        Some(_) => Err(ApiError::bad_request(
-            "user_agent must be a string or null",
-        )),
+        Some(_) => Err(ApiError::bad_request("user_agent must be a string or null")),
     }
 }
 

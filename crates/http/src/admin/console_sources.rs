@@ -797,10 +797,10 @@ async fn set_identity(
                 &format!(
                     "{} now sends {} and {} extra header(s).",
                     src.name,
-                    src.identity
-                        .user_agent
-                        .as_deref()
-                        .map_or_else(|| "tvgate's own user agent".to_string(), |ua| format!("the user agent {ua}")),
+                    src.identity.user_agent.as_deref().map_or_else(
+                        || "tvgate's own user agent".to_string(),
+                        |ua| format!("the user agent {ua}")
+                    ),
                     src.identity.headers.len()
                 ),
                 &back,

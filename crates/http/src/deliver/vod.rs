@@ -91,7 +91,16 @@ pub async fn proxy(
     guard: LeaseGuard,
     upstream_url: &str,
 ) -> Response {
-    forward(app, stream, method, headers, Some(guard), upstream_url, None).await
+    forward(
+        app,
+        stream,
+        method,
+        headers,
+        Some(guard),
+        upstream_url,
+        None,
+    )
+    .await
 }
 
 /// [`proxy`], also holding `permit` (a connection counted against the
@@ -119,8 +128,22 @@ pub async fn proxy_holding(
 }
 
 /// HEAD of a proxied file: no slot, no permit (no video moves).
-pub async fn head(app: &App, stream: StreamId, headers: &HeaderMap, upstream_url: &str) -> Response {
-    forward(app, stream, &Method::HEAD, headers, None, upstream_url, None).await
+pub async fn head(
+    app: &App,
+    stream: StreamId,
+    headers: &HeaderMap,
+    upstream_url: &str,
+) -> Response {
+    forward(
+        app,
+        stream,
+        &Method::HEAD,
+        headers,
+        None,
+        upstream_url,
+        None,
+    )
+    .await
 }
 
 /// The request goes with the stream's source's identity (its user agent

@@ -196,7 +196,10 @@ pub(super) async fn update(c: &mut Object, id: SourceId, patch: SourcePatch) -> 
                 &patch.user_agent.is_some(),
                 &patch.user_agent.clone().flatten(),
                 &patch.headers.is_some(),
-                &patch.headers.as_deref().and_then(crate::codec::headers_to_sql),
+                &patch
+                    .headers
+                    .as_deref()
+                    .and_then(crate::codec::headers_to_sql),
             ],
         )
         .await

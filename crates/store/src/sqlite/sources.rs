@@ -214,7 +214,10 @@ pub(super) fn update(conn: &mut Connection, id: SourceId, patch: SourcePatch) ->
                 patch.user_agent.is_some(),
                 patch.user_agent.clone().flatten(),
                 patch.headers.is_some(),
-                patch.headers.as_deref().and_then(crate::codec::headers_to_sql),
+                patch
+                    .headers
+                    .as_deref()
+                    .and_then(crate::codec::headers_to_sql),
             ],
         )
         .ctx(CONTEXT)?;
