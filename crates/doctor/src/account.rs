@@ -619,13 +619,21 @@ pub async fn first_live_channel(
     device: Option<&DeviceParam>,
 ) -> Result<Channel, Check> {
     let url = api_url_as(base, username, password, Some("get_live_streams"), device);
-    let fail = |title: String, ev: String| {
-        Check::new(Step::Stream, "stream.pick", title, Verdict::Warning).evidence(ev)
-    };
     let f = http
         .get(&url, LIST_LIMIT)
         .await
-        .map_err(|e| fail("The channel list could not be read".into(), e.to_string()))?;
+        .map_err(|e| pick_failed("The channel list could not be read".into(), e.to_string()))?;
+    read_first_live_channel(&f)
+}
+
+fn pick_failed(title: String, evidence: String) -> Check {
+    Check::new(Step::Stream, "stream.pick", title, Verdict::Warning).evidence(evidence)
+}
+
+/// The first live channel of a `get_live_streams` answer (only its start
+/// is read), or the check saying why there is none.
+pub fn read_first_live_channel(f: &Fetched) -> Result<Channel, Check> {
+    let fail = pick_failed;
     if !f.status.is_success() || f.is_html() {
         return Err(fail(
             "The channel list could not be read".into(),

@@ -53,6 +53,8 @@ use tvgate_formats::redact_url;
 
 use crate::caps::{SourceCaps, SourcePermit};
 use crate::stats::{Counter, FailureReason, RelayStats};
+#[doc(hidden)]
+pub use align::fuzz_align;
 use align::{Aligner, DiscontinuityMarks, Junk};
 use probe::{Prober, Returned};
 use program::Program;

@@ -30,6 +30,11 @@ mod stb;
 pub mod tokens;
 mod watchdog;
 
+/// For the fuzz targets (`fuzz/`): which channel an `itv create_link`
+/// `cmd` names.
+#[doc(hidden)]
+pub use itv::channel_of_cmd;
+
 use crate::access::{self, Ask, Caller};
 use crate::answer::stalker::{js, text, AUTHORIZATION_FAILED, UNAUTHORIZED_REQUEST};
 use crate::answer::{Face, Refused};

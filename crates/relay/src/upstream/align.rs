@@ -233,6 +233,37 @@ fn discontinuity_packet(next: &[u8]) -> [u8; PACKET_LEN] {
     p
 }
 
+/// For the fuzz targets (`fuzz/`) only: one aligner fed `pieces` as the
+/// reads of a connection, the way the upstream feeds it. Before the piece
+/// at `switch_at` the connection is switched (reset, marks armed), as a
+/// failover does; a connection judged junk is dropped (reset) and the next
+/// piece starts a new one, as the next URL. The aligner is reset at the
+/// end, so what it still carried counts as skipped. Returns the packets
+/// written, the bytes skipped, and how many times it was junk.
+#[doc(hidden)]
+pub fn fuzz_align(
+    pieces: &[&[u8]],
+    max_search: usize,
+    switch_at: Option<usize>,
+) -> (Vec<u8>, u64, usize) {
+    let mut aligner = Aligner::new(max_search);
+    let mut marks = DiscontinuityMarks::new();
+    let mut out = BytesMut::new();
+    let mut junk = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        if switch_at == Some(i) {
+            aligner.reset();
+            marks.arm();
+        }
+        if aligner.feed(piece, &mut out, &mut marks).is_err() {
+            junk += 1;
+            aligner.reset();
+        }
+    }
+    aligner.reset();
+    (out.to_vec(), aligner.take_skipped(), junk)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
