@@ -11,7 +11,8 @@
 //! and holds no query, fragment or credentials; the method has what it
 //! needs (Xtream: a server, M3U: a link); and for an Xtream target, giving
 //! the doctor its own base back (as `display_base` shows it) with the same
-//! username and password gives the same base.
+//! username and password gives the same base (unless the base is two path
+//! segments long, which alone reads as `host/user/pass`).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -62,8 +63,14 @@ fuzz_target!(|data: &[u8]| {
         Method::M3u => assert!(target.m3u.is_some()),
         Method::Stalker => assert!(target.server.is_some() && target.portal.is_some()),
     }
-    if target.method == Method::Xtream {
-        let base = target.server.as_ref().expect("checked above");
+    // A base of exactly two path segments is left out: given back alone,
+    // `host/a/b` is read as `host/user/pass` (the doctor's documented
+    // reading of a pasted `http://host:port/user/pass/`).
+    let base = target.server.as_ref().filter(|b| {
+        b.path_segments()
+            .is_none_or(|s| s.filter(|s| !s.is_empty()).count() != 2)
+    });
+    if let (Method::Xtream, Some(base)) = (target.method, base) {
         let shown = input::display_base(base);
         let again = input::normalise(&Given {
             server: Some(shown.clone()),

@@ -490,9 +490,11 @@ fn base_of(
             new_path = "/".into();
         }
     }
-    if !new_path.ends_with('/') {
-        new_path.push('/');
-    }
+    // One slash at the end: `http://host:8080//` is the server at `/` (as
+    // the address is shown, `display_base`), not a path `//` that every
+    // request would then carry (`//player_api.php`).
+    new_path.truncate(new_path.trim_end_matches('/').len());
+    new_path.push('/');
     base.set_path(&new_path);
     if server_field {
         let port_note = match url.port() {
@@ -623,5 +625,35 @@ mod tests {
             normalise(&given("ftp://h/x")),
             Err(InputError::BadUrl { .. })
         ));
+    }
+
+    /// Found by fuzz/ (`doctor_input`): a base ending in `//` was kept as
+    /// such, so the address shown (`display_base`, without the slashes)
+    /// and the one asked (`//player_api.php`) differed.
+    #[test]
+    fn trailing_slashes_make_one() {
+        for (server, want) in [
+            ("http://tv.example:8080//", "http://tv.example:8080/"),
+            ("http:/:e//", "http://http/:e/"),
+            ("tv.example/iptv///player_api.php", "http://tv.example/iptv/"),
+        ] {
+            let t = normalise(&Given {
+                server: Some(server.into()),
+                username: Some("u".into()),
+                password: Some("p".into()),
+                ..Given::default()
+            })
+            .expect(server);
+            let base = t.server.expect("server");
+            assert_eq!(base.as_str(), want, "{server}");
+            let again = normalise(&Given {
+                server: Some(display_base(&base)),
+                username: Some("u".into()),
+                password: Some("p".into()),
+                ..Given::default()
+            })
+            .expect("its own base");
+            assert_eq!(again.server, Some(base), "{server}");
+        }
     }
 }
