@@ -635,7 +635,10 @@ mod tests {
         for (server, want) in [
             ("http://tv.example:8080//", "http://tv.example:8080/"),
             ("http:/:e//", "http://http/:e/"),
-            ("tv.example/iptv///player_api.php", "http://tv.example/iptv/"),
+            (
+                "tv.example/iptv///player_api.php",
+                "http://tv.example/iptv/",
+            ),
         ] {
             let t = normalise(&Given {
                 server: Some(server.into()),
