@@ -631,7 +631,9 @@ fn pick_failed(title: String, evidence: String) -> Check {
 }
 
 /// The first live channel of a `get_live_streams` answer (only its start
-/// is read), or the check saying why there is none.
+/// is read), or the check saying why there is none. The `Check` is the
+/// answer itself, made once per run, as `first_live_channel`'s.
+#[allow(clippy::result_large_err)]
 pub fn read_first_live_channel(f: &Fetched) -> Result<Channel, Check> {
     let fail = pick_failed;
     if !f.status.is_success() || f.is_html() {
