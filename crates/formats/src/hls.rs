@@ -256,7 +256,9 @@ pub fn parse(text: &str, base_url: &str) -> Result<Playlist, HlsError> {
             master.variants.push(Variant { uri, bandwidth });
             continue;
         }
-        let seq = sequence.map_or(media.media_sequence, |s| s + 1);
+        // Saturating: a media sequence near 2^64 (a provider's bug, or a
+        // hostile playlist) must not overflow (found by fuzz/).
+        let seq = sequence.map_or(media.media_sequence, |s| s.saturating_add(1));
         sequence = Some(seq);
         media.segments.push(Segment {
             uri,
@@ -344,7 +346,7 @@ pub fn rewrite(
             })
         } else {
             let seq = next_seq.unwrap_or(media_sequence);
-            next_seq = Some(seq + 1);
+            next_seq = Some(seq.saturating_add(1));
             f(&UriRef {
                 kind: UriKind::Segment,
                 resolved: &resolved,
@@ -513,5 +515,22 @@ mod tests {
         assert_eq!(attribute("noequals", "URI"), None);
         assert_eq!(attribute("", "URI"), None);
         assert_eq!(attribute("=,=,URI=", "URI"), Some(""));
+    }
+
+    /// Found by fuzz/ (`hls_playlist`): the sequence of the segment after
+    /// one numbered 2^64 - 1 overflowed (a panic with overflow checks).
+    #[test]
+    fn a_media_sequence_at_the_top_does_not_overflow() {
+        let text = "#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:18446744073709551615\n\
+            #EXTINF:1,\na.ts\n#EXTINF:1,\nb.ts\n";
+        let seqs: Vec<_> = media(text).segments.iter().map(|s| s.sequence).collect();
+        assert_eq!(seqs, [u64::MAX, u64::MAX]);
+        let mut seen = Vec::new();
+        rewrite(text, BASE, |u| {
+            seen.extend(u.sequence);
+            u.resolved.to_string()
+        })
+        .expect("rewrite");
+        assert_eq!(seen, [u64::MAX, u64::MAX]);
     }
 }
