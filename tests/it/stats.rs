@@ -316,3 +316,92 @@ async fn a_lines_page_tells_its_story() {
     let other = other.split("id=\"timeline\"").nth(1).expect("a timeline");
     assert!(other.contains("Nothing recorded yet."), "{other}");
 }
+
+#[tokio::test]
+async fn the_api_tells_the_same_story_as_the_lines_page() {
+    let (srv, tv) = busy().await;
+    // The console's operator, with an API token too.
+    let console = crate::console::login(&srv).await;
+    let (_, token) = srv
+        .gate
+        .create_api_token("olga", "tests", NOW)
+        .await
+        .expect("token");
+    let timeline = |path: &'static str| {
+        let srv = &srv;
+        let token = token.clone();
+        async move { call(srv, Method::GET, path, Some(&token), None).await }
+    };
+    let (status, v) = timeline("/api/v1/lines/tina/timeline").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["line"], "tina");
+    let now = v["now"].as_array().expect("now");
+    assert_eq!(now.len(), 1, "what it watches now: {v}");
+    assert_eq!(now[0]["player"], "LivingRoomTV/1.0");
+    assert_eq!(now[0]["watching"], "News One");
+    drop(tv);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&srv, "tvgate_viewers").await != 0 {
+        assert!(Instant::now() < deadline, "the viewer's slot was not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, v) = timeline("/api/v1/lines/tina/timeline").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["now"], serde_json::json!([]));
+    let items = v["items"].as_array().expect("items");
+    let of = |kind: &str| -> Vec<&Value> { items.iter().filter(|i| i["kind"] == kind).collect() };
+    // The stream that ended: channel, player, address, start, end and why.
+    let streams = of("stream");
+    assert_eq!(streams.len(), 1, "{v}");
+    let s = streams[0];
+    assert_eq!(s["channel"], "News One");
+    assert_eq!(s["player"], "LivingRoomTV/1.0");
+    assert_eq!(s["ip"], "127.0.0.1");
+    assert!(s["ended_at"].as_i64() >= s["at"].as_i64(), "{s}");
+    assert_eq!(s["ended_by"], "closed");
+    assert_eq!(s["why"], "the player closed it");
+    // The refusal with its reason and what the player was told; the login.
+    let refusals = of("refusal");
+    assert!(
+        refusals.iter().any(|r| r["reason"] == "connection_limit"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("in use by LivingRoomTV/1.0"))),
+        "{v}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r["reason"] != "invalid_credentials"),
+        "a wrong password names no line: {v}"
+    );
+    let logins = of("login");
+    assert_eq!(logins.len(), 1, "{v}");
+    assert_eq!(logins[0]["face"], "player_api");
+    // Newest first.
+    let ats: Vec<i64> = items.iter().filter_map(|i| i["at"].as_i64()).collect();
+    assert_eq!(ats.len(), items.len());
+    assert!(ats.windows(2).all(|w| w[0] >= w[1]), "{ats:?}");
+
+    // The same entries as the console's page shows.
+    let (_, page) = console.get(&srv, "/admin/lines/tina").await;
+    let shown = page.split("id=\"timeline\"").nth(1).expect("a timeline");
+    for (kind, class) in [
+        ("login", "<li class=\"login\">"),
+        ("stream", "<li class=\"stream\">"),
+        ("refusal", "<li class=\"refusal\">"),
+    ] {
+        assert_eq!(shown.matches(class).count(), of(kind).len(), "{kind}");
+    }
+
+    // A limit, bad input, an unknown line, no token.
+    let (status, v) = timeline("/api/v1/lines/tina/timeline?limit=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
+    let (status, _) = timeline("/api/v1/lines/tina/timeline?limit=9999").await;
+    assert_eq!(status, 400);
+    let (status, _) = timeline("/api/v1/lines/nobody/timeline").await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&srv, Method::GET, "/api/v1/lines/tina/timeline", None, None).await;
+    assert_eq!(status, 401);
+}
