@@ -190,6 +190,7 @@ try {
     await ask.waitFor({ state: 'visible', timeout: 5000 });
     if (page.url() !== url) throw new Error(`left the page: ${page.url()}`);
     if (!(await ask.textContent()).includes(`Delete ${doomed}`)) throw new Error(`asked: ${await ask.textContent()}`);
+    await page.screenshot({ path: `${artifacts}/dashboard-08-asks-in-place-desk.png` });
     // Cancel keeps the line; the question goes away.
     await ask.locator('button.confirm-no').click();
     if (await row.locator('.confirm-inline').count()) throw new Error('the question stayed after Cancel');
@@ -199,7 +200,7 @@ try {
     const flash = (await page.textContent('#flash')).trim();
     if (flash !== `${doomed} was deleted.`) throw new Error(`flash: ${flash}`);
     if (!new URL(page.url()).pathname.startsWith('/admin/lines')) throw new Error(`landed on ${page.url()}`);
-    await shots('08-result-in-place');
+    await shots('09-result-in-place');
     // Shown once: a reload no longer says it.
     await page.reload();
     if (await page.locator('#flash').count()) throw new Error('the result was shown twice');
