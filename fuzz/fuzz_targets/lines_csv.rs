@@ -4,7 +4,8 @@
 //!
 //! Checks: no panic; every row read is written back as CSV with the same
 //! columns (expiry as `format_expiry` writes it) and read again to the
-//! same row; an expiry an export writes reads back as the same instant.
+//! same row; an expiry an export writes reads back as the same instant,
+//! and no instant is exported as `never`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,18 +24,7 @@ const COLUMNS: [&str; 8] = [
 ];
 
 fn expiry_cell(e: Option<i64>) -> String {
-    match e {
-        None => "never".to_string(),
-        Some(t) => {
-            let written = format_expiry(Some(t));
-            if written == "never" {
-                // Beyond the calendar: it was read as unix seconds.
-                format!("{t:09}")
-            } else {
-                written
-            }
-        }
-    }
+    format_expiry(e)
 }
 
 fn write(rows: &[ImportRow]) -> Vec<u8> {
@@ -76,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(!r.username.trim().is_empty());
         if let Some(Some(t)) = r.expires_at {
             let written = format_expiry(Some(t));
-            if written != "never" {
+            assert_ne!(written, "never", "{t}");
+            // Unix seconds (after the year 9999) are read back by the CSV
+            // reader only, which the round trip below checks.
+            if !written.bytes().all(|b| b.is_ascii_digit()) {
                 assert_eq!(parse_expiry(&written), Ok(Some(t)), "{written}");
             }
         }

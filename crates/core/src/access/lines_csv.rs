@@ -13,7 +13,7 @@ use crate::access::{Line, Status};
 use crate::gate::{ImportRow, RowError};
 use crate::ledger::LimitPolicy;
 use crate::UnixTime;
-use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 
 /// The columns [`write_rows`] writes, in order.
 pub const EXPORT_COLUMNS: [&str; 7] = [
@@ -47,11 +47,16 @@ pub fn parse_expiry(s: &str) -> Result<Option<UnixTime>, String> {
 }
 
 /// An expiry as the export writes it: RFC 3339 to the second (exact on
-/// re-import), or `never`.
+/// re-import), or `never`. An instant RFC 3339 cannot write (after the
+/// year 9999, which the import takes as unix seconds) is written as unix
+/// seconds, never as `never`.
 pub fn format_expiry(t: Option<UnixTime>) -> String {
-    match t.and_then(|t| Utc.timestamp_opt(t, 0).single()) {
-        Some(t) => t.to_rfc3339_opts(SecondsFormat::Secs, true),
-        None => "never".to_string(),
+    let Some(t) = t else {
+        return "never".to_string();
+    };
+    match Utc.timestamp_opt(t, 0).single() {
+        Some(d) if (0..=9999).contains(&d.year()) => d.to_rfc3339_opts(SecondsFormat::Secs, true),
+        _ => t.to_string(),
     }
 }
 
@@ -238,6 +243,23 @@ mod tests {
         assert_eq!(lines, vec![3, 4], "{errors:?}");
         assert!(errors[0].message.contains("soon"), "{errors:?}");
         assert!(read_rows("name,password\n".as_bytes()).is_err());
+    }
+
+    /// Found by fuzz/ (`lines_csv`): an expiry after the year 9999, which
+    /// the import reads as unix seconds, was exported as `+11476-…` (which
+    /// the import refuses) or, past chrono's range, as `never`.
+    #[test]
+    fn an_expiry_past_9999_exports_as_seconds_and_reimports() {
+        for secs in ["300000000000", "1000000000000000000"] {
+            let text = format!("username,expires\nann,{secs}\n");
+            let (rows, errors) = read_rows(text.as_bytes()).expect("read");
+            assert!(errors.is_empty(), "{errors:?}");
+            let t = rows[0].expires_at.expect("an expiry");
+            assert_eq!(format_expiry(t), secs);
+            let text = format!("username,expires\nann,{}\n", format_expiry(t));
+            let (again, _) = read_rows(text.as_bytes()).expect("read");
+            assert_eq!(again[0].expires_at, Some(t));
+        }
     }
 
     #[test]
