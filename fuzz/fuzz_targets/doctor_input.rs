@@ -12,7 +12,8 @@
 //! needs (Xtream: a server, M3U: a link); and for an Xtream target, giving
 //! the doctor its own base back (as `display_base` shows it) with the same
 //! username and password gives the same base (unless the base is two path
-//! segments long, which alone reads as `host/user/pass`).
+//! segments long, which alone reads as `host/user/pass`, or ends in an
+//! endpoint such as `get.php`, which is stripped once per reading).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -66,9 +67,24 @@ fuzz_target!(|data: &[u8]| {
     // A base of exactly two path segments is left out: given back alone,
     // `host/a/b` is read as `host/user/pass` (the doctor's documented
     // reading of a pasted `http://host:port/user/pass/`).
+    // Nor a base whose last segment is an endpoint (`host/get.php/get.php`
+    // loses one `/get.php`; given back, it loses the other).
+    const ENDPOINTS: [&str; 5] = [
+        "player_api.php",
+        "get.php",
+        "panel_api.php",
+        "xmltv.php",
+        "portal.php",
+    ];
     let base = target.server.as_ref().filter(|b| {
-        b.path_segments()
-            .is_none_or(|s| s.filter(|s| !s.is_empty()).count() != 2)
+        let segments: Vec<&str> = b
+            .path_segments()
+            .map(|s| s.filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        segments.len() != 2
+            && !segments
+                .last()
+                .is_some_and(|l| ENDPOINTS.iter().any(|e| l.eq_ignore_ascii_case(e)))
     });
     if let (Method::Xtream, Some(base)) = (target.method, base) {
         let shown = input::display_base(base);

@@ -33,7 +33,12 @@ pub fn parse_expiry(s: &str) -> Result<Option<UnixTime>, String> {
     if s.eq_ignore_ascii_case("never") || s.eq_ignore_ascii_case("unlimited") {
         return Ok(None);
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+    // Years 0 to 9999 only: chrono also reads `-030-01-02`, an instant
+    // no export could write back (found by fuzz/).
+    if let Some(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (0..=9999).contains(&d.year()))
+    {
         if let Some(end) = d.and_hms_opt(23, 59, 59) {
             return Ok(Some(Utc.from_utc_datetime(&end).timestamp()));
         }
@@ -260,6 +265,17 @@ mod tests {
             let (again, _) = read_rows(text.as_bytes()).expect("read");
             assert_eq!(again[0].expires_at, Some(t));
         }
+    }
+
+    /// Found by fuzz/ (`lines_csv`): a date before the year 0 was read
+    /// (chrono takes a sign), and no export could write it back.
+    #[test]
+    fn a_date_before_the_year_0_is_refused() {
+        assert!(parse_expiry("-030-01-02").is_err());
+        let (rows, errors) =
+            read_rows("username,expires\nann,-030-01-02\n".as_bytes()).expect("read");
+        assert!(rows.is_empty() && errors.len() == 1, "{errors:?}");
+        assert!(parse_expiry("0000-01-01").is_ok());
     }
 
     #[test]
