@@ -244,7 +244,10 @@ fn every_direct_dependency_has_its_purpose_in_architecture_md() {
     // (crate, dependency) → "dev" when only a dev-dependency, else "normal".
     let mut declared: BTreeMap<(String, String), String> = BTreeMap::new();
     for package in meta["packages"].as_array().expect("packages") {
-        if !package["id"].as_str().is_some_and(|id| members.contains(id)) {
+        if !package["id"]
+            .as_str()
+            .is_some_and(|id| members.contains(id))
+        {
             continue;
         }
         let krate = package["name"].as_str().expect("name");
@@ -266,13 +269,17 @@ fn every_direct_dependency_has_its_purpose_in_architecture_md() {
     for ((krate, dep), kind) in &declared {
         match documented.get(&(krate.clone(), dep.clone())) {
             None => wrong.push(format!("{krate} → {dep} ({kind}) has no line")),
-            Some(k) if k != kind => wrong.push(format!("{krate} → {dep} is {kind}, the table says {k}")),
+            Some(k) if k != kind => {
+                wrong.push(format!("{krate} → {dep} is {kind}, the table says {k}"))
+            }
             Some(_) => {}
         }
     }
     for (krate, dep) in documented.keys() {
         if !declared.contains_key(&(krate.clone(), dep.clone())) {
-            wrong.push(format!("{krate} → {dep} is in the table but not a dependency"));
+            wrong.push(format!(
+                "{krate} → {dep} is in the table but not a dependency"
+            ));
         }
     }
     assert!(

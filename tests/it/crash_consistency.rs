@@ -48,7 +48,9 @@ fn mode(scenario: &str) -> Mode {
                 .unwrap_or(17)
         });
     let kills = if long { 25 } else { 3 };
-    println!("crash_consistency {scenario}: seed {seed}, {kills} kills (CRASH_SEED={seed} repeats it)");
+    println!(
+        "crash_consistency {scenario}: seed {seed}, {kills} kills (CRASH_SEED={seed} repeats it)"
+    );
     Mode { kills, seed }
 }
 
@@ -70,7 +72,7 @@ enum Db {
 
 impl Db {
     fn env(&self) -> Vec<(&str, &str)> {
-        let mut env = ENV.to_vec();
+        let mut env: Vec<(&str, &str)> = ENV.to_vec();
         if let Db::Postgres(db) = self {
             env.push(("TVGATE_STORE_URL", db.url.as_str()));
         }
@@ -142,11 +144,7 @@ fn import_csv() -> Vec<u8> {
 
 /// Starts the import; its answer (`true`: a 200 with every line created)
 /// comes when the server answers, or `false` when it died first.
-fn start_import(
-    node: &ServeProcess,
-    token: &str,
-    csv: Vec<u8>,
-) -> tokio::task::JoinHandle<bool> {
+fn start_import(node: &ServeProcess, token: &str, csv: Vec<u8>) -> tokio::task::JoinHandle<bool> {
     let request = client()
         .post(node.url("/api/v1/lines/import"))
         .bearer_auth(token)
@@ -180,7 +178,9 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
     let node = db.start(dir).await;
     let started = Instant::now();
     assert!(
-        start_import(&node, &token, csv.clone()).await.expect("join"),
+        start_import(&node, &token, csv.clone())
+            .await
+            .expect("join"),
         "the uninterrupted import failed:\n{}",
         node.log()
     );
@@ -214,9 +214,9 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
         );
         if total == IMPORT_LINES {
             // The lines work: an imported password opens the playlist.
-            let (status, _) = super::harness::get(&node.url(
-                "/get.php?username=imp-012345&password=pw-012345-x&type=m3u_plus",
-            ))
+            let (status, _) = super::harness::get(
+                &node.url("/get.php?username=imp-012345&password=pw-012345-x&type=m3u_plus"),
+            )
             .await;
             assert_eq!(status, 200, "kill {kill}: an imported line cannot log in");
         }
@@ -233,7 +233,7 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
 // (b) a source refresh from catalog A to catalog B
 // ---------------------------------------------------------------------
 
-const CATALOG_CHANNELS: usize = 20_000;
+const CATALOG_CHANNELS: usize = 40_000;
 
 /// A playlist of `CATALOG_CHANNELS` live channels named `"{letter} NNNNN"`
 /// with URLs of their own (so B replaces every stream of A).
@@ -344,7 +344,14 @@ async fn api(node: &ServeProcess, token: &str, method: &str, path: &str, body: V
 async fn refreshed(node: &ServeProcess, token: &str, id: i64) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let job = api(node, token, "GET", &format!("/api/v1/sources/{id}/refresh"), Value::Null).await;
+        let job = api(
+            node,
+            token,
+            "GET",
+            &format!("/api/v1/sources/{id}/refresh"),
+            Value::Null,
+        )
+        .await;
         match job["phase"].as_str() {
             Some("done") => return,
             Some("failed") => panic!("the refresh failed: {job}"),
@@ -373,8 +380,6 @@ async fn killed_during_a_refresh_players_see_the_old_catalog_or_the_new_never_a_
         json!({"username": VIEWER, "password": VIEWER_PASSWORD}),
     )
     .await;
-    // The first import (A), timed: the kills land within a refresh's time.
-    let started = Instant::now();
     let source = api(
         &node,
         &token,
@@ -385,23 +390,23 @@ async fn killed_during_a_refresh_players_see_the_old_catalog_or_the_new_never_a_
     .await;
     let id = source["id"].as_i64().expect("source id");
     refreshed(&node, &token, id).await;
+    assert_eq!(served(&node, "after the first import").await, 'A');
+    // A whole refresh from A to B, timed: the kills land within that time.
+    serve_b.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let path = format!("/api/v1/sources/{id}/refresh");
+    api(&node, &token, "POST", &path, Value::Null).await;
+    refreshed(&node, &token, id).await;
     let full = started.elapsed();
-    let mut current = served(&node, "after the first import").await;
-    assert_eq!(current, 'A');
+    let mut current = served(&node, "after an uninterrupted refresh").await;
+    assert_eq!(current, 'B');
 
     let (mut old, mut new) = (0, 0);
     for kill in 0..mode.kills {
         let next = if current == 'A' { 'B' } else { 'A' };
         serve_b.store(next == 'B', Ordering::SeqCst);
         let started = Instant::now();
-        api(
-            &node,
-            &token,
-            "POST",
-            &format!("/api/v1/sources/{id}/refresh"),
-            Value::Null,
-        )
-        .await;
+        api(&node, &token, "POST", &path, Value::Null).await;
         let delay = random_delay(&mut rng, full.mul_f64(1.3));
         tokio::time::sleep(delay.saturating_sub(started.elapsed())).await;
         node = db.crash_and_restart(node).await;
@@ -590,7 +595,14 @@ async fn edits_survive_kills(db: Db, label: &str) {
         // Nothing but the clients' lines.
         let known: usize = clients
             .iter()
-            .map(|c| c.lock().expect("log").lines.values().filter(|s| s.is_some()).count())
+            .map(|c| {
+                c.lock()
+                    .expect("log")
+                    .lines
+                    .values()
+                    .filter(|s| s.is_some())
+                    .count()
+            })
             .sum();
         assert_eq!(stored.len(), known, "kill {kill}: lines nobody made");
     }
