@@ -188,7 +188,7 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
     assert_eq!(lines_total(&node, &token).await, IMPORT_LINES);
     drop(node);
 
-    let (mut none, mut all, mut half) = (0, 0, 0);
+    let (mut none, mut all, mut half, mut answered) = (0, 0, 0, 0);
     for kill in 0..mode.kills {
         let dir = tempfile::tempdir().expect("tempdir");
         let token = db.token(dir.path());
@@ -198,6 +198,7 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
         tokio::time::sleep(delay).await;
         let node = db.crash_and_restart(node).await;
         let acknowledged = answer.await.expect("join");
+        answered += u32::from(acknowledged);
         let total = lines_total(&node, &token).await;
         match total {
             0 => none += 1,
@@ -223,7 +224,8 @@ async fn killed_during_a_csv_import_the_lines_are_all_there_or_none() {
     }
     println!(
         "crash_consistency import: {} kills during a {IMPORT_LINES}-line import \
-         (uninterrupted: {:.1} s): none {none}, all {all}, half {half}",
+         (uninterrupted: {:.1} s): none {none}, all {all} (answered before the kill: \
+         {answered}), half {half}",
         mode.kills,
         full.as_secs_f64()
     );
