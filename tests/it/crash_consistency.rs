@@ -404,6 +404,9 @@ async fn killed_during_a_refresh_players_see_the_old_catalog_or_the_new_never_a_
     assert_eq!(current, 'B');
 
     let (mut old, mut new) = (0, 0);
+    // The refresh job's phase the moment before each kill (`storing` is
+    // where a mix could come from).
+    let mut phases: BTreeMap<String, u32> = BTreeMap::new();
     for kill in 0..mode.kills {
         let next = if current == 'A' { 'B' } else { 'A' };
         serve_b.store(next == 'B', Ordering::SeqCst);
@@ -411,6 +414,9 @@ async fn killed_during_a_refresh_players_see_the_old_catalog_or_the_new_never_a_
         api(&node, &token, "POST", &path, Value::Null).await;
         let delay = random_delay(&mut rng, full.mul_f64(1.3));
         tokio::time::sleep(delay.saturating_sub(started.elapsed())).await;
+        let job = api(&node, &token, "GET", &path, Value::Null).await;
+        let phase = job["phase"].as_str().unwrap_or("unknown").to_string();
+        *phases.entry(phase).or_default() += 1;
         node = db.crash_and_restart(node).await;
         let now = served(&node, &format!("kill {kill} after {delay:?}")).await;
         if now == current {
@@ -422,7 +428,8 @@ async fn killed_during_a_refresh_players_see_the_old_catalog_or_the_new_never_a_
     }
     println!(
         "crash_consistency refresh: {} kills during a refresh of {CATALOG_CHANNELS} channels \
-         (uninterrupted: {:.1} s): old {old}, new {new}, mixed 0",
+         (uninterrupted: {:.1} s): old {old}, new {new}, mixed 0; the job's phase \
+         just before the kill: {phases:?}",
         mode.kills,
         full.as_secs_f64()
     );
