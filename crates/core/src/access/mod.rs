@@ -15,6 +15,7 @@ pub mod denial;
 pub mod device;
 pub mod directory;
 pub mod limiter;
+pub mod proven;
 pub mod line;
 pub mod lines_csv;
 pub mod refusal;
