@@ -405,7 +405,12 @@ async fn login_payloads_are_the_bytes_serde_writes() {
                 1 => Some(NOW - 86_400),
                 _ => Some(NOW + 86_400 * i as i64),
             };
-            s.status = [Status::Active, Status::Active, Status::Disabled, Status::Banned][i % 4];
+            s.status = [
+                Status::Active,
+                Status::Active,
+                Status::Disabled,
+                Status::Banned,
+            ][i % 4];
             s.allowed_formats = match i % 3 {
                 0 => OutputFormats::DEFAULT,
                 1 => OutputFormats::empty().with(OutputFormat::Ts),
@@ -458,7 +463,9 @@ async fn login_payloads_are_the_bytes_serde_writes() {
             .map(text)
             .collect();
             let exp = u["exp_date"].as_str().map(str::to_string);
-            let ext = v.get("tvgate").map(|t| (text(&t["reason"]), text(&t["message"])));
+            let ext = v
+                .get("tvgate")
+                .map(|t| (text(&t["reason"]), text(&t["message"])));
             // Expired, disabled and banned lines carry tvgate's extension.
             assert_eq!(ext.is_some(), i % 4 != 0, "{name}: {body}");
             let reference = Login {
@@ -486,7 +493,9 @@ async fn login_payloads_are_the_bytes_serde_writes() {
                     time_now: &fields[14],
                     process: s["process"].as_bool().expect("bool"),
                 },
-                tvgate: ext.as_ref().map(|(reason, message)| Extension { reason, message }),
+                tvgate: ext
+                    .as_ref()
+                    .map(|(reason, message)| Extension { reason, message }),
             };
             assert_eq!(
                 body,

@@ -11,9 +11,7 @@ use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
 use crate::access::line::to_verifier;
 use crate::access::proven::ProvenCache;
-use crate::access::secrets::{
-    self, KdfError, KdfParams, VerifierCheck, VerifierKey, VERIFIER_LEN,
-};
+use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey, VERIFIER_LEN};
 use crate::access::share::{LimitShare, SharedLimit};
 use crate::access::{
     decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
@@ -537,9 +535,12 @@ impl Gate {
         // Proven before with this password against this very verifier (a
         // new password or hash replaces the verifier, hence the tag): the
         // verifier would say `Match` again.
-        let tag = line.verifier.as_ref().map(|v| self.proven.tag(line.id, v, password));
+        let tag = line
+            .verifier
+            .as_ref()
+            .map(|v| self.proven.tag(line.id, v, password));
         if tag.is_some_and(|tag| self.proven.contains(tag)) {
-            if !line.password_hash.contains(&self.current_params) {
+            if !self.hash_is_current(&line.password_hash) {
                 self.queue_upgrade(&line, password);
             }
             return Some(line);
@@ -554,7 +555,7 @@ impl Gate {
                 if let Some(tag) = tag {
                     self.proven.insert(tag);
                 }
-                if !line.password_hash.contains(&self.current_params) {
+                if !self.hash_is_current(&line.password_hash) {
                     self.queue_upgrade(&line, password);
                 }
                 Some(line)
@@ -585,6 +586,17 @@ impl Gate {
                 self.directory.put((*updated).clone());
                 Some(updated)
             }
+        }
+    }
+
+    /// Whether a PHC string carries the current KDF settings (else the line
+    /// is re-hashed in the background after a login).
+    fn hash_is_current(&self, phc: &str) -> bool {
+        // `$argon2id$v=19$m=..,t=..,p=..$...`: compare in place first.
+        const PREFIX: &str = "$argon2id$v=19";
+        match phc.strip_prefix(PREFIX) {
+            Some(rest) if rest.starts_with(&self.current_params) => true,
+            _ => phc.contains(&self.current_params),
         }
     }
 

@@ -129,7 +129,10 @@ fn clean_ascii(raw: &str) -> Cow<'_, str> {
     let inner = |b: u8| b < b' ' || b == 0x7f;
     let bytes = raw.as_bytes();
     let start = bytes.iter().position(|b| !junk(*b)).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !junk(*b)).map_or(start, |i| i + 1);
+    let end = bytes
+        .iter()
+        .rposition(|b| !junk(*b))
+        .map_or(start, |i| i + 1);
     // ASCII: every byte index is a character boundary.
     let trimmed = &raw[start..end];
     if trimmed.bytes().any(inner) {
@@ -272,7 +275,10 @@ mod tests {
                 assert_eq!(username_key(s, ci), general, "{s:?} {ci}");
             }
         }
-        assert!(matches!(clean_presented("u000001"), Cow::Borrowed("u000001")));
+        assert!(matches!(
+            clean_presented("u000001"),
+            Cow::Borrowed("u000001")
+        ));
         assert!(matches!(username_key("alice", true), Cow::Borrowed(_)));
     }
 

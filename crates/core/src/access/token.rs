@@ -62,7 +62,6 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-
 impl TokenKey {
     pub fn from_bytes(key: [u8; 32]) -> TokenKey {
         TokenKey(keyed_hmac(&key))

@@ -5,8 +5,8 @@
 use crate::access::Arrival;
 use crate::answer::xtream::status_word;
 use crate::localtime::{local_date, with_time_now};
-use std::borrow::Cow;
 use crate::state::{App, PublicUrl, UnlimitedExpiry};
+use std::borrow::Cow;
 use tvgate_core::access::{Denial, Line, OutputFormat};
 use tvgate_core::catalog::{Catalog, Category, CategoryKind};
 use tvgate_core::ids::CategoryId;
@@ -61,7 +61,8 @@ pub fn login_with<R>(
     };
     let https = ctx.public.scheme == "https";
     let (mut port_buf, mut https_port_buf) = (itoa::Buffer::new(), itoa::Buffer::new());
-    let (port, https_port) = advertised_ports(ctx.public, ctx.arrival, app.settings.public_url.is_some());
+    let (port, https_port) =
+        advertised_ports(ctx.public, ctx.arrival, app.settings.public_url.is_some());
     let port = port_buf.format(port);
     let https_port = https_port.map_or("", |p| https_port_buf.format(p));
     let tz = app.settings.timezone.name();
@@ -71,8 +72,11 @@ pub fn login_with<R>(
         formats[n_formats] = f.as_str();
         n_formats += 1;
     }
-    let (mut cons_buf, mut created_buf, mut max_buf) =
-        (itoa::Buffer::new(), itoa::Buffer::new(), itoa::Buffer::new());
+    let (mut cons_buf, mut created_buf, mut max_buf) = (
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+    );
     with_time_now(app, ctx.now, |time_now| {
         let payload = xtream::Login {
             user_info: xtream::UserInfo {
