@@ -17,13 +17,14 @@
 # on this machine (which has sha_ni). Figures are instructions, not time; compare them only
 # with figures from this script.
 #
-# Env: N (2000) WARM (1000) LOGIN_USERS (10000) MODE (good) BENCH_WORK TVGATE_BIN BENCH_BUILD=1
+# Env: N (2000) WARM (1000) LOGIN_USERS (100000, lib.sh's) MODE (good) SETTLE (3) BENCH_WORK TVGATE_BIN BENCH_BUILD=1
 #      KEEP=1 keeps the callgrind.out files (for callgrind_annotate) in $BENCH_WORK/callgrind
 source "$(dirname "$0")/lib.sh"
 N=${N:-2000}
 WARM=${WARM:-1000}
 LOGIN_USERS=${LOGIN_USERS:-10000}
 MODE=${MODE:-good}
+SETTLE=${SETTLE:-3}   # seconds for the timeline's writer (every 1 s) to store what is queued
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
     die "valgrind not found (apt-get install -y valgrind)"
 [ $((WARM + 1 + N)) -le "$LOGIN_USERS" ] || die "MODE=first needs WARM + N < LOGIN_USERS"
@@ -54,12 +55,17 @@ one() { # MODE -> prints "mode=.. logins=N instructions=.. per_login=.."
     # One login of the measured kind before zeroing: lazily built state is not counted.
     python3 "$BENCH_DIR/callgrind_login.py" "127.0.0.1:$port" "$first" 1 "$kind" || die "login failed"
     [ "$mode" = first ] && first=$((first + 1))
+    # The timeline's writer stores the queued login events every second: let it store the
+    # warm-up's before zeroing, and the measured logins' before dumping, so each measured
+    # login's event is counted once and no other's is.
+    sleep "$SETTLE"
     callgrind_control --zero "$pid" >/dev/null || die "callgrind_control --zero failed"
     python3 "$BENCH_DIR/callgrind_login.py" "127.0.0.1:$port" "$first" "$N" "$kind" "$([ "$mode" = first ] && echo "$N" || echo "$WARM")" \
         || die "measured logins failed"
+    sleep "$SETTLE"
     callgrind_control --dump="after $N $mode logins" "$pid" >/dev/null || die "callgrind_control --dump failed"
-    dump=$(grep -l "^desc: Trigger: .*after $N $mode logins" "$OUT"/callgrind.out."$mode".* 2>/dev/null | head -1)
-    [ -n "$dump" ] || dump=$(ls -t "$OUT"/callgrind.out."$mode".*.* 2>/dev/null | head -1)
+    dump=$(grep -l "^desc: Trigger: .*after $N $mode logins" "$OUT"/callgrind.out."$mode"."$pid".* 2>/dev/null | head -1)
+    [ -n "$dump" ] || dump=$(ls -t "$OUT"/callgrind.out."$mode"."$pid".* 2>/dev/null | head -1)
     [ -n "$dump" ] || die "no callgrind dump found"
     ir=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
     stop_pid "$pid"
