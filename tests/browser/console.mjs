@@ -107,9 +107,13 @@ try {
   await check('End in the live view cuts the streaming client', async () => {
     if (!viewer) throw new Error('no viewer');
     const row = page.locator('tr', { hasText: 'ConsoleTestBox/2.0' });
-    const ended = Date.now();
     await row.locator('button', { hasText: 'End' }).click();
-    await page.waitForLoadState();
+    // The question is asked in place (console.js); Yes ends it.
+    const yes = row.locator('.confirm-inline button.confirm-yes');
+    await yes.waitFor({ state: 'visible', timeout: 5000 });
+    const ended = Date.now();
+    await yes.click();
+    await page.waitForSelector('#flash');
     for (let i = 0; i < 50 && !viewerExit; i++) await sleep(100);
     if (!viewerExit) throw new Error('curl still streaming 5 s after End');
     await page.goto(`${server}/admin/live`);

@@ -6,7 +6,8 @@
 // its graphs are drawn, that the graphs' totals are /metrics' counters,
 // that the line's timeline shows the stream that ended and the refusal
 // with its reason, that tables sort and the lines search narrows as you
-// type, and keeps screenshots of each page at phone and desk widths.
+// type, that deleting a line asks in place and says so on the page it
+// lands on, and keeps screenshots of each page at phone and desk widths.
 //
 //   node dashboard.mjs SERVER OPERATOR PASSWORD STREAM_URL DEMO_USER DEMO_PASS ARTIFACT_DIR
 //
@@ -173,6 +174,38 @@ try {
     await header.click();
     if ((await header.getAttribute('aria-sort')) !== 'descending') throw new Error('no descending sort');
     await shots('03-lines');
+  });
+
+  await check('deleting a line asks in place, and the result shows on the page', async () => {
+    const doomed = `doomed-${process.pid}`;
+    await page.goto(`${server}/admin/lines`);
+    await page.fill('form[method=post][action="/admin/lines"] input[name=username]', doomed);
+    await page.click('form[method=post][action="/admin/lines"] button[type=submit]');
+    await page.waitForSelector('code.password');
+    await page.goto(`${server}/admin/lines?q=${encodeURIComponent(doomed)}`);
+    const row = page.locator('#lines tbody tr', { hasText: doomed });
+    const url = page.url();
+    await row.locator('button', { hasText: 'Delete' }).click();
+    const ask = row.locator('.confirm-inline');
+    await ask.waitFor({ state: 'visible', timeout: 5000 });
+    if (page.url() !== url) throw new Error(`left the page: ${page.url()}`);
+    if (!(await ask.textContent()).includes(`Delete ${doomed}`)) throw new Error(`asked: ${await ask.textContent()}`);
+    await page.screenshot({ path: `${artifacts}/dashboard-08-asks-in-place-desk.png` });
+    // Cancel keeps the line; the question goes away.
+    await ask.locator('button.confirm-no').click();
+    if (await row.locator('.confirm-inline').count()) throw new Error('the question stayed after Cancel');
+    await row.locator('button', { hasText: 'Delete' }).click();
+    await row.locator('.confirm-inline button.confirm-yes').click();
+    await page.waitForSelector('#flash');
+    const flash = (await page.textContent('#flash')).trim();
+    if (flash !== `${doomed} was deleted.`) throw new Error(`flash: ${flash}`);
+    if (!new URL(page.url()).pathname.startsWith('/admin/lines')) throw new Error(`landed on ${page.url()}`);
+    await shots('09-result-in-place');
+    // Shown once: a reload no longer says it.
+    await page.reload();
+    if (await page.locator('#flash').count()) throw new Error('the result was shown twice');
+    const gone = await fetch(`${server}/player_api.php?username=${encodeURIComponent(doomed)}&password=x`);
+    if ((await gone.json()).user_info?.auth !== 0) throw new Error('the line still logs in');
   });
 
   await check('every console page at phone and desk widths', async () => {

@@ -523,7 +523,11 @@ check_vlc_live_hls() {
   grep -q 'module "adaptive"' "$log" || { echo "VLC did not take its HLS path (adaptive)"; tail -n 5 "$log"; return 1; }
   grep -E 'using (video )?decoder module "avcodec"' "$log" | head -n 1
   grep -qE 'using (video )?decoder module "avcodec"' "$log" || { echo "VLC decoded no video"; return 1; }
-  if grep -E 'adaptive (demux )?error|main input error' "$log" | head -n 3 | grep .; then
+  # "PCR is called too late (pts_delay increased ...)" is VLC's input clock
+  # falling behind on a starved CPU (it raises its buffer and plays on): a
+  # machine-load symptom, not a fault of the stream, so it is shown, not failed.
+  grep -m 1 'is called too late' "$log"
+  if grep -E 'adaptive (demux )?error|main input error' "$log" | grep -v 'is called too late' | head -n 3 | grep .; then
     echo "VLC reported errors on the stream"; return 1
   fi
   # Segments read: the adaptive demux logs each one it downloads.

@@ -71,6 +71,30 @@ impl Console {
         form: &[(&str, &str)],
     ) -> (u16, String) {
         let r = self.submit(srv, path, form, Some(&self.csrf)).await;
+        // A change that worked answers `303` back to its page with the
+        // result in the flash cookie: followed as a browser does, so the
+        // answer is the page that shows the result in place.
+        if let Some((to, flash)) = flash_redirect(&r) {
+            return self.get_with_flash(srv, &to, &flash).await;
+        }
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
+    /// A GET with the session and a flash cookie, as the browser sends it
+    /// after a change.
+    pub(crate) async fn get_with_flash(
+        &self,
+        srv: &TestServer,
+        path: &str,
+        flash: &str,
+    ) -> (u16, String) {
+        let r = client()
+            .get(srv.url(path))
+            .header("cookie", format!("{}; {flash}", self.cookie))
+            .send()
+            .await
+            .expect("page");
         let status = r.status().as_u16();
         (status, r.text().await.expect("body"))
     }
@@ -112,6 +136,25 @@ impl Console {
             }
         }
     }
+}
+
+/// A `303` that carries a result in the flash cookie: (where to, the
+/// cookie as a `Cookie` header sends it).
+pub(crate) fn flash_redirect(r: &reqwest::Response) -> Option<(String, String)> {
+    if r.status() != 303 {
+        return None;
+    }
+    let flash = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("tvgate_flash="))?
+        .split(';')
+        .next()?
+        .to_string();
+    let to = r.headers().get("location")?.to_str().ok()?.to_string();
+    Some((to, flash))
 }
 
 #[tokio::test]
@@ -365,7 +408,11 @@ async fn console_live_view_lists_and_ends_a_real_connection() {
         .to_string();
 
     let (status, body) = console
-        .post(&srv, "/admin/live/end", &[("id", id.as_str())])
+        .post(
+            &srv,
+            "/admin/live/end",
+            &[("id", id.as_str()), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(srv
@@ -382,7 +429,11 @@ async fn console_live_view_lists_and_ends_a_real_connection() {
     .await;
     assert!(ended.is_ok(), "the reader was cut");
     let (status, _) = console
-        .post(&srv, "/admin/live/end", &[("id", id.as_str())])
+        .post(
+            &srv,
+            "/admin/live/end",
+            &[("id", id.as_str()), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(status, 404);
     let (_, live) = console.get(&srv, "/admin/live").await;
@@ -496,7 +547,11 @@ async fn console_devices_page_shows_bindings_and_history_and_resets() {
     );
 
     let (status, body) = console
-        .post(&srv, "/admin/lines/tina/devices/reset", &[])
+        .post(
+            &srv,
+            "/admin/lines/tina/devices/reset",
+            &[("confirm", "yes")],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let (_, page) = console.get(&srv, "/admin/lines/tina/devices").await;
@@ -524,4 +579,168 @@ async fn console_sessions_survive_a_restart() {
     assert_eq!(status, 303);
     let srv = srv.restart().await;
     assert_eq!(console.get(&srv, "/admin/lines").await.0, 303, "logged out");
+}
+
+/// Changes that cannot be undone ask first (a page of its own without
+/// scripts; the buttons carry the question for the script to ask in
+/// place), and a change that worked goes back to its page, which says
+/// what happened once (POST, redirect, GET with the flash cookie).
+#[tokio::test]
+async fn destructive_changes_ask_first_and_results_show_in_place() {
+    let srv = TestServer::start().await;
+    srv.add_line("tina", "pw-11", |_| {}).await;
+    srv.gate
+        .add_device("tina", DeviceKind::Player, "tv-1", "Kitchen", NOW)
+        .await
+        .expect("add device");
+    let console = login(&srv).await;
+    let bound = |srv: &TestServer| {
+        let line = srv.gate.find_line("tina").expect("line");
+        srv.gate.binding(line.id).map_or(0, |b| b.devices.len())
+    };
+
+    // The buttons carry their question; nothing inline.
+    let (_, devices) = console.get(&srv, "/admin/lines/tina/devices").await;
+    assert!(
+        devices.contains("data-confirm=\"Unbind every device of tina?"),
+        "{devices}"
+    );
+    let (_, lines) = console.get(&srv, "/admin/lines").await;
+    assert!(
+        lines.contains("value=\"delete\" class=\"danger\" data-confirm=\"Delete tina "),
+        "{lines}"
+    );
+    assert!(
+        !lines.contains("<script>") && !lines.contains("onclick"),
+        "{lines}"
+    );
+
+    // Without confirm=yes: a page that asks, and nothing changes.
+    for (path, form) in [
+        ("/admin/lines/tina/devices/reset", vec![]),
+        ("/admin/lines/tina/password", vec![]),
+        (
+            "/admin/lines/action",
+            vec![("name", "tina"), ("action", "delete")],
+        ),
+    ] {
+        let (status, ask) = console.post(&srv, path, &form).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(ask.contains("<h1>Are you sure?</h1>"), "{path}: {ask}");
+        assert!(
+            ask.contains(&format!("action=\"{path}\""))
+                && ask.contains("name=\"confirm\" value=\"yes\""),
+            "{path}: {ask}"
+        );
+    }
+    assert_eq!(bound(&srv), 1, "not reset yet");
+    assert!(logs_in(&srv, "tina", "pw-11").await, "the password is kept");
+    assert!(srv.gate.find_line("tina").is_some(), "not deleted");
+
+    // Confirmed: 303 back to the page, the result in the flash cookie.
+    let r = console
+        .submit(
+            &srv,
+            "/admin/lines/tina/devices/reset",
+            &[("confirm", "yes")],
+            Some(&console.csrf),
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin/lines/tina/devices");
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    for part in [
+        "tvgate_flash=",
+        "Path=/admin",
+        "HttpOnly",
+        "SameSite=Strict",
+    ] {
+        assert!(set.contains(part), "{part}: {set}");
+    }
+    assert_eq!(bound(&srv), 0, "reset");
+    let (to, flash) = flash_redirect(&r).expect("a flash");
+    let shown = client()
+        .get(srv.url(&to))
+        .header("cookie", format!("{}; {flash}", console.cookie))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(shown.status(), 200);
+    let cleared = shown
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("tvgate_flash=;") && v.contains("Max-Age=0"));
+    assert!(cleared, "shown once, then cleared");
+    let page = shown.text().await.expect("body");
+    assert!(
+        page.contains(
+            "<p class=\"flash ok\" id=\"flash\" role=\"status\">1 device(s) unbound from tina.</p>"
+        ),
+        "{page}"
+    );
+    let (_, again) = console.get(&srv, &to).await;
+    assert!(!again.contains("id=\"flash\""), "{again}");
+
+    // The flash is text: markup in the cookie is shown, never run.
+    let (_, page) = console
+        .get_with_flash(
+            &srv,
+            "/admin/lines",
+            "tvgate_flash=%3Cscript%3Ex%3C%2Fscript%3E",
+        )
+        .await;
+    assert!(page.contains("&lt;script&gt;x&lt;/script&gt;"), "{page}");
+
+    // A change that failed stays a page with its status, and no flash.
+    let r = console
+        .submit(
+            &srv,
+            "/admin/live/end",
+            &[("id", "999"), ("confirm", "yes")],
+            Some(&console.csrf),
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    assert!(
+        flash_redirect(&r).is_none()
+            && !r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .any(|v| v.to_str().is_ok_and(|v| v.starts_with("tvgate_flash="))),
+        "no flash for a failure"
+    );
+    let (status, _) = console
+        .post(&srv, "/admin/live/end", &[("id", "999")])
+        .await;
+    assert_eq!(status, 404, "nothing to ask about an ended connection");
+
+    // Delete, confirmed: back to the lines, which say so.
+    let (status, page) = console
+        .post(
+            &srv,
+            "/admin/lines/action",
+            &[("name", "tina"), ("action", "delete"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<h1>Lines</h1>"), "{page}");
+    assert!(
+        page.contains("id=\"flash\" role=\"status\">tina was deleted.</p>"),
+        "{page}"
+    );
+    assert!(srv.gate.find_line("tina").is_none());
+}
+
+async fn logs_in(srv: &TestServer, user: &str, pass: &str) -> bool {
+    let v = crate::harness::get_json(
+        &srv.url(&format!("/player_api.php?username={user}&password={pass}")),
+    )
+    .await;
+    v["user_info"]["auth"] == 1
 }

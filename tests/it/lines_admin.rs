@@ -403,7 +403,9 @@ async fn the_console_line_page_edits_everything_and_resets_the_password() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("max_connections"), "{body}");
 
-    let (status, body) = console.post(&srv, "/admin/lines/cl/password", &[]).await;
+    let (status, body) = console
+        .post(&srv, "/admin/lines/cl/password", &[("confirm", "yes")])
+        .await;
     assert_eq!(status, 200, "{body}");
     let pw = body
         .split("<code class=\"password\">")
@@ -477,7 +479,7 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
         .post(
             &srv,
             "/admin/lines/dev/devices/remove",
-            &[("id", first.as_str())],
+            &[("id", first.as_str()), ("confirm", "yes")],
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -488,7 +490,7 @@ async fn the_console_imports_creates_in_bulk_and_removes_one_device() {
         .post(
             &srv,
             "/admin/lines/dev/devices/remove",
-            &[("id", first.as_str())],
+            &[("id", first.as_str()), ("confirm", "yes")],
         )
         .await;
     assert_eq!(status, 404, "already gone");

@@ -316,3 +316,197 @@ async fn a_lines_page_tells_its_story() {
     let other = other.split("id=\"timeline\"").nth(1).expect("a timeline");
     assert!(other.contains("Nothing recorded yet."), "{other}");
 }
+
+#[tokio::test]
+async fn the_api_tells_the_same_story_as_the_lines_page() {
+    let (srv, tv) = busy().await;
+    // The console's operator, with an API token too.
+    let console = crate::console::login(&srv).await;
+    let (_, token) = srv
+        .gate
+        .create_api_token("olga", "tests", NOW)
+        .await
+        .expect("token");
+    let timeline = |path: &'static str| {
+        let srv = &srv;
+        let token = token.clone();
+        async move { call(srv, Method::GET, path, Some(&token), None).await }
+    };
+    let (status, v) = timeline("/api/v1/lines/tina/timeline").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["line"], "tina");
+    let now = v["now"].as_array().expect("now");
+    assert_eq!(now.len(), 1, "what it watches now: {v}");
+    assert_eq!(now[0]["player"], "LivingRoomTV/1.0");
+    assert_eq!(now[0]["watching"], "News One");
+    drop(tv);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&srv, "tvgate_viewers").await != 0 {
+        assert!(Instant::now() < deadline, "the viewer's slot was not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, v) = timeline("/api/v1/lines/tina/timeline").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["now"], serde_json::json!([]));
+    let items = v["items"].as_array().expect("items");
+    let of = |kind: &str| -> Vec<&Value> { items.iter().filter(|i| i["kind"] == kind).collect() };
+    // The stream that ended: channel, player, address, start, end and why.
+    let streams = of("stream");
+    assert_eq!(streams.len(), 1, "{v}");
+    let s = streams[0];
+    assert_eq!(s["channel"], "News One");
+    assert_eq!(s["player"], "LivingRoomTV/1.0");
+    assert_eq!(s["ip"], "127.0.0.1");
+    assert!(s["ended_at"].as_i64() >= s["at"].as_i64(), "{s}");
+    assert_eq!(s["ended_by"], "closed");
+    assert_eq!(s["why"], "the player closed it");
+    // The refusal with its reason and what the player was told; the login.
+    let refusals = of("refusal");
+    assert!(
+        refusals.iter().any(|r| r["reason"] == "connection_limit"
+            && r["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("in use by LivingRoomTV/1.0"))),
+        "{v}"
+    );
+    assert!(
+        refusals
+            .iter()
+            .all(|r| r["reason"] != "invalid_credentials"),
+        "a wrong password names no line: {v}"
+    );
+    let logins = of("login");
+    assert_eq!(logins.len(), 1, "{v}");
+    assert_eq!(logins[0]["face"], "player_api");
+    // Newest first.
+    let ats: Vec<i64> = items.iter().filter_map(|i| i["at"].as_i64()).collect();
+    assert_eq!(ats.len(), items.len());
+    assert!(ats.windows(2).all(|w| w[0] >= w[1]), "{ats:?}");
+
+    // The same entries as the console's page shows.
+    let (_, page) = console.get(&srv, "/admin/lines/tina").await;
+    let shown = page.split("id=\"timeline\"").nth(1).expect("a timeline");
+    for (kind, class) in [
+        ("login", "<li class=\"login\">"),
+        ("stream", "<li class=\"stream\">"),
+        ("refusal", "<li class=\"refusal\">"),
+    ] {
+        assert_eq!(shown.matches(class).count(), of(kind).len(), "{kind}");
+    }
+
+    // A limit, bad input, an unknown line, no token.
+    let (status, v) = timeline("/api/v1/lines/tina/timeline?limit=1").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(1));
+    let (status, _) = timeline("/api/v1/lines/tina/timeline?limit=9999").await;
+    assert_eq!(status, 400);
+    let (status, _) = timeline("/api/v1/lines/nobody/timeline").await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&srv, Method::GET, "/api/v1/lines/tina/timeline", None, None).await;
+    assert_eq!(status, 401);
+}
+
+/// Two nodes sharing one PostgreSQL store, each with its own viewers,
+/// logins and refusals: `GET /api/v1/stats` on either shows the sum of
+/// both nodes' samples (each node writes its rows under its own name,
+/// host and port; readers sum them per minute).
+#[tokio::test]
+async fn two_nodes_sharing_a_store_add_up() {
+    let a = TestServer::start_postgres().await;
+    let db = a.db.clone().expect("a database");
+    let b = TestServer::start_postgres_node(&db, &a).await;
+    a.with_catalog().await;
+    a.add_line("tina", "pw-11", |s| s.max_connections = 1).await;
+    a.add_line("bob", "pw-22", |s| s.max_connections = 1).await;
+    a.add_line("old", "pw-33", |s| s.expires_at = Some(NOW - 60))
+        .await;
+    // Node B learns the lines and the catalog from the store.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.gate.find_line("old").is_none()
+        || b.gate
+            .catalog()
+            .stream(tvgate_core::ids::StreamId(1))
+            .is_none()
+    {
+        assert!(Instant::now() < deadline, "node B never saw A's writes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, token) = operator(&a).await;
+
+    // Node A: a login, a viewer, a wrong password.
+    let v = get_json(&a.url("/player_api.php?username=tina&password=pw-11")).await;
+    assert_eq!(v["user_info"]["auth"], 1);
+    let mut on_a = client()
+        .get(a.url("/live/tina/pw-11/1.ts"))
+        .header("user-agent", "LivingRoomTV/1.0")
+        .send()
+        .await
+        .expect("stream on A");
+    assert_eq!(on_a.status(), 200);
+    assert!(on_a.chunk().await.expect("chunk").is_some());
+    let (status, _) = get(&a.url("/player_api.php?username=tina&password=wrong")).await;
+    assert!(status < 500);
+    // Node B: two logins, a viewer, an expired line.
+    for _ in 0..2 {
+        let v = get_json(&b.url("/player_api.php?username=bob&password=pw-22")).await;
+        assert_eq!(v["user_info"]["auth"], 1);
+    }
+    let mut on_b = client()
+        .get(b.url("/live/bob/pw-22/1.ts"))
+        .header("user-agent", "Kitchen/2.0")
+        .send()
+        .await
+        .expect("stream on B");
+    assert_eq!(on_b.status(), 200);
+    assert!(on_b.chunk().await.expect("chunk").is_some());
+    let v = get_json(&b.url("/player_api.php?username=old&password=pw-33")).await;
+    assert_eq!(v["user_info"]["status"], "Expired", "{v}");
+
+    // While both watch: one viewer on each node, two in the minute's sum,
+    // read on either node (B's read writes B's minute, A's read A's).
+    let _ = stats(&b, &token).await;
+    let on_a_now = stats(&a, &token).await;
+    let samples = on_a_now["samples"].as_array().expect("samples");
+    assert_eq!(samples.len(), 1, "{on_a_now}");
+    assert_eq!(samples[0]["viewers"], 2, "both nodes' viewers: {on_a_now}");
+    assert_eq!(on_a_now["totals"]["viewers_max"], 2);
+    let on_b_now = stats(&b, &token).await;
+    assert_eq!(on_b_now["samples"][0]["viewers"], 2, "{on_b_now}");
+
+    // Both viewers leave; then every count is final on both nodes.
+    drop(on_a);
+    drop(on_b);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while metric(&a, "tvgate_viewers").await + metric(&b, "tvgate_viewers").await != 0 {
+        assert!(Instant::now() < deadline, "a viewer's slot was not freed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stats(&b, &token).await;
+    let read_on_a = stats(&a, &token).await;
+    let read_on_b = stats(&b, &token).await;
+    let sum = |series: &'static str| {
+        let (a, b) = (&a, &b);
+        async move { metric(a, series).await + metric(b, series).await }
+    };
+    for v in [&read_on_a, &read_on_b] {
+        let totals = &v["totals"];
+        assert_eq!(totals["logins"], 3, "1 on A and 2 on B: {v}");
+        assert_eq!(totals["logins"], sum("tvgate_logins_total").await);
+        let bytes = sum("tvgate_viewer_bytes_total").await;
+        assert!(metric(&a, "tvgate_viewer_bytes_total").await > 0);
+        assert!(metric(&b, "tvgate_viewer_bytes_total").await > 0);
+        assert_eq!(totals["bytes_out"], bytes, "{v}");
+        for (reason, node_a, node_b) in [("invalid_credentials", 1, 0), ("expired", 0, 1)] {
+            let series = format!("tvgate_denials_total{{reason=\"{reason}\"}}");
+            assert_eq!(metric(&a, &series).await, node_a, "{reason} on A");
+            assert_eq!(metric(&b, &series).await, node_b, "{reason} on B");
+            assert_eq!(totals["refusals"][reason], 1, "{reason}: {v}");
+        }
+        assert_eq!(v["samples"][0]["viewers"], 2, "{v}");
+    }
+    assert_eq!(
+        read_on_a["totals"], read_on_b["totals"],
+        "the same sum on both"
+    );
+    assert_eq!(read_on_a["samples"], read_on_b["samples"]);
+}

@@ -3,7 +3,8 @@
 //! operator console (light and dark, by the system's setting; a desk and a
 //! phone), and two small scripts, each an enhancement the pages work
 //! without (the portal's copy buttons; the console's sortable tables and
-//! the lines search that narrows as you type). Because they are files and
+//! the lines search that narrows as you type, and confirmations asked
+//! in place). Because they are files and
 //! not inline, the pages' Content-Security-Policy allows styles and
 //! scripts from this server only (`web::protect_page`).
 //!
@@ -87,12 +88,18 @@ ol.timeline{list-style:none;padding:0;margin:0}
 ol.timeline li{padding:.45rem .2rem;border-top:1px solid var(--line);display:grid;
 grid-template-columns:11rem 6rem 1fr;gap:.2rem .8rem}
 ol.timeline .kind{font-weight:600}ol.timeline .refusal .kind{color:var(--bad)}ol.timeline .login .kind{color:var(--ok)}
+.flash{background:var(--card);border-left:4px solid var(--ok);border-radius:4px;padding:.6rem .8rem;margin:.8rem 0;
+box-shadow:0 1px 2px #0003}
+.confirm-inline{display:inline-flex;flex-wrap:wrap;gap:.3rem .5rem;align-items:center;background:var(--notice);
+border:1px solid var(--bad);border-radius:6px;padding:.3rem .5rem;margin:.3rem 0}
 @media (max-width:40rem){main{padding:.6rem}ol.timeline li{grid-template-columns:1fr}.tile .n{font-size:1.5rem}}
 "#;
 
 /// The console: tables sort by a click on their header (numbers as
-/// numbers), and the lines page's search box narrows the rows shown as
-/// you type (the form still searches every line on the server).
+/// numbers), the lines page's search box narrows the rows shown as you
+/// type (the form still searches every line on the server), and a button
+/// with `data-confirm` asks its question in place before its form posts
+/// with `confirm=yes` (without scripts the server asks on a page).
 const CONSOLE_JS: &str = r#""use strict";
 (function () {
   function key(td) {
@@ -122,6 +129,49 @@ const CONSOLE_JS: &str = r#""use strict";
       th.addEventListener("click", sort);
       th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
     });
+  });
+  // A change that cannot be undone asks first, in place: the button's
+  // question beside it; Yes posts the form again with confirm=yes. (The
+  // server asks on a page of its own when no script runs.)
+  function added(form, name, value) {
+    var i = document.createElement("input");
+    i.type = "hidden"; i.name = name; i.value = value;
+    i.setAttribute("data-added", "");
+    form.appendChild(i);
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target, button = e.submitter;
+    var question = button && button.getAttribute("data-confirm");
+    if (!question || form.querySelector("input[name=confirm]")) return;
+    e.preventDefault();
+    document.querySelectorAll(".confirm-inline").forEach(function (b) { b.remove(); });
+    var box = document.createElement("span");
+    box.className = "confirm-inline";
+    box.setAttribute("role", "alertdialog");
+    var text = document.createElement("span");
+    text.textContent = question;
+    var yes = document.createElement("button");
+    yes.type = "button"; yes.className = "danger confirm-yes";
+    yes.textContent = "Yes, " + button.textContent.trim().toLowerCase();
+    var no = document.createElement("button");
+    no.type = "button"; no.className = "confirm-no"; no.textContent = "Cancel";
+    box.append(text, yes, no);
+    button.after(box);
+    yes.focus();
+    function cancel() { box.remove(); button.focus(); }
+    no.addEventListener("click", cancel);
+    box.addEventListener("keydown", function (k) { if (k.key === "Escape") cancel(); });
+    yes.addEventListener("click", function () {
+      added(form, "confirm", "yes");
+      box.remove();
+      if (form.requestSubmit) { form.requestSubmit(button); return; }
+      if (button.name) added(form, button.name, button.value);
+      form.submit();
+    });
+  });
+  // Back to a page from the cache: its next change asks again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("input[data-added]").forEach(function (i) { i.remove(); });
   });
   var search = document.querySelector("input[data-narrows]");
   if (search) {

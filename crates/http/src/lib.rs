@@ -75,7 +75,10 @@ pub fn router(app: App) -> Router {
         .route("/admin/logout", axum::routing::post(admin::session::logout))
         .merge(admin::console::routes())
         .merge(admin::console_sources::routes())
-        .layer(axum::middleware::from_fn(admin::console::with_path))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            admin::console::with_path,
+        ))
         .layer(axum::middleware::map_response(
             |mut r: axum::response::Response| async move {
                 web::protect_page(r.headers_mut());

@@ -64,6 +64,11 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<App>)> {
             get(list_devices),
         ),
         (
+            Method::GET,
+            "/api/v1/lines/{name}/timeline",
+            get(line_timeline),
+        ),
+        (
             Method::POST,
             "/api/v1/lines/{name}/password",
             post(reset_password),
@@ -537,6 +542,26 @@ const MAX_AUDIT: u32 = 1000;
 
 /// `GET /api/v1/lines/{name}/devices/audit?limit=`: the line's device
 /// history, newest first (as the console's devices page).
+/// `GET /api/v1/lines/{name}/timeline?limit=`: the line's story as its
+/// console page shows it (`super::timeline`): connections now, then
+/// logins, streams and refusals, newest first.
+async fn line_timeline(
+    State(app): State<App>,
+    _op: Operator,
+    Path(name): Path<String>,
+    QueryParams(query): QueryParams,
+) -> ApiResult {
+    let line = find_line(&app, &name)?;
+    let limit = query_u32(
+        &query,
+        "limit",
+        super::timeline::DEFAULT_LIMIT,
+        super::timeline::MAX_LIMIT,
+    )?;
+    let story = super::timeline::story(&app, &line, limit).await;
+    ok(super::timeline::story_json(&line.username, &story))
+}
+
 async fn device_audit(
     State(app): State<App>,
     _op: Operator,

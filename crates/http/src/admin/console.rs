@@ -30,17 +30,131 @@ use tvgate_core::gate::LineSpec;
 use tvgate_core::ledger::LeaseId;
 use tvgate_core::UnixTime;
 
-tokio::task_local! {
-    /// The path of the console request being answered, for [`nav`].
-    static PATH: String;
+/// The cookie that carries a change's result to the page it redirected
+/// to (POST, redirect, GET), shown there once. It holds only the message,
+/// shown as text; the page that shows it clears it.
+pub const FLASH_COOKIE: &str = "tvgate_flash";
+/// Most bytes of a result carried in the flash cookie.
+const FLASH_MAX: usize = 1000;
+
+/// What a console request's page needs to know about the request itself.
+struct Here {
+    /// The path, for [`nav`].
+    path: String,
+    /// A result waiting to be shown (from the flash cookie; GET only).
+    flash: Option<String>,
+    /// The flash was shown, so the answer clears the cookie.
+    shown: std::sync::atomic::AtomicBool,
+    /// Cookies set now get `Secure` (HTTPS, as the session's).
+    secure: bool,
 }
 
-/// Runs a console request with its path known to [`nav`] (a layer on the
-/// console's routes), so the navigation shows where the operator is
-/// without every handler passing it along.
-pub async fn with_path(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+tokio::task_local! {
+    /// The console request being answered (a layer on the console's routes).
+    static HERE: Arc<Here>;
+}
+
+/// Runs a console request with its path and waiting result known to
+/// [`nav`] (a layer on the console's routes), so the navigation shows
+/// where the operator is, and the result of their last change, without
+/// every handler passing them along; clears the flash cookie once shown.
+pub async fn with_path(
+    State(app): State<App>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let path = req.uri().path().to_string();
-    PATH.scope(path, next.run(req)).await
+    let flash = (req.method() == axum::http::Method::GET)
+        .then(|| crate::web::cookie(req.headers(), FLASH_COOKIE))
+        .flatten()
+        .and_then(|v| decode_flash(&v));
+    let tls = req
+        .extensions()
+        .get::<crate::access::Arrival>()
+        .is_some_and(|a| a.tls);
+    let secure = match &app.settings.public_url {
+        Some(p) => p.scheme == "https",
+        None => tls,
+    };
+    let here = Arc::new(Here {
+        path,
+        flash,
+        shown: std::sync::atomic::AtomicBool::new(false),
+        secure,
+    });
+    let mut response = HERE.scope(here.clone(), next.run(req)).await;
+    if here.shown.load(std::sync::atomic::Ordering::Relaxed) {
+        let clear = format!(
+            "{FLASH_COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0{}",
+            if here.secure { "; Secure" } else { "" }
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&clear) {
+            response
+                .headers_mut()
+                .append(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+fn encode_flash(message: &str) -> String {
+    let mut end = message.len().min(FLASH_MAX);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    form_urlencoded::byte_serialize(&message.as_bytes()[..end]).collect()
+}
+
+fn decode_flash(value: &str) -> Option<String> {
+    let text: String = form_urlencoded::parse(format!("m={value}").as_bytes())
+        .next()
+        .map(|(_, v)| {
+            v.chars()
+                .filter(|c| !c.is_control())
+                .take(FLASH_MAX)
+                .collect()
+        })?;
+    (!text.trim().is_empty()).then_some(text)
+}
+
+/// The result of the operator's last change, once, on the page it was
+/// sent back to (`role="status"`, so a screen reader says it).
+fn flash() -> Markup {
+    let message = HERE
+        .try_with(|h| {
+            if h.flash.is_some() {
+                h.shown.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            h.flash.clone()
+        })
+        .ok()
+        .flatten();
+    html! {
+        @if let Some(m) = message {
+            p class="flash ok" id="flash" role="status" { (m) }
+        }
+    }
+}
+
+/// The answer to a change that worked: back to the page it was made from
+/// (`303`), which shows `message` in place (the flash cookie).
+pub(super) fn done(message: &str, back: &str) -> Response {
+    let secure = HERE.try_with(|h| h.secure).unwrap_or(false);
+    let cookie = format!(
+        "{FLASH_COOKIE}={}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=60{}",
+        encode_flash(message),
+        if secure { "; Secure" } else { "" }
+    );
+    let mut r = (
+        StatusCode::SEE_OTHER,
+        no_store(),
+        [(axum::http::header::LOCATION, back.to_string())],
+    )
+        .into_response();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(axum::http::header::SET_COOKIE, v);
+    }
+    r
 }
 
 /// The section of the console a path belongs to (its nav link).
@@ -62,7 +176,7 @@ fn section(path: &str) -> &'static str {
 /// The console's navigation, shown on the dashboard and every page; the
 /// link of the section the operator is in is marked (`aria-current`).
 pub fn nav() -> Markup {
-    let here = PATH.try_with(|p| section(p)).unwrap_or("");
+    let here = HERE.try_with(|h| section(&h.path)).unwrap_or("");
     let links = [
         ("/admin/", "Dashboard"),
         ("/admin/lines", "Lines"),
@@ -77,6 +191,7 @@ pub fn nav() -> Markup {
                 a href=(href) aria-current=[(href == here).then_some("page")] { (label) }
             }
         }
+        (flash())
     }
 }
 
@@ -124,7 +239,9 @@ pub(super) fn render(status: StatusCode, title: &str, body: Markup) -> Response 
 
 /// The step before a change that cannot be undone: what it does, and a
 /// form that posts the same fields again with `confirm=yes` (no JavaScript
-/// `confirm()`: the console works without scripts).
+/// `confirm()`: the console works without scripts). With scripts the
+/// same question is asked in place, beside the button (`data-confirm` on
+/// the button, `/assets/console.js`), and this page is not needed.
 pub(super) fn confirm(
     session: &Session,
     question: &str,
@@ -149,18 +266,18 @@ pub(super) fn confirm(
     render(StatusCode::OK, "Are you sure?", body)
 }
 
-/// A POST's answer: what happened, and the way back.
+/// A POST's answer: a change that worked goes back to `back`, which says
+/// what happened in place ([`done`]); one that did not is a page with the
+/// status of the outcome, what went wrong and the way back.
 pub(super) fn result(status: StatusCode, message: &str, back: &str) -> Response {
-    let title = if status.is_success() {
-        "Done"
-    } else {
-        "Not done"
-    };
+    if status.is_success() {
+        return done(message, back);
+    }
     let body = html! {
-        p { (message) }
+        p class="error" role="alert" { (message) }
         p { a href=(back) { "Back" } }
     };
-    render(status, title, body)
+    render(status, "Not done", body)
 }
 
 pub(super) fn gate_failed(e: tvgate_core::gate::GateError, back: &str) -> Response {
@@ -280,7 +397,8 @@ async fn lines_page(
                                 button name="action" value="disable" { "Disable" }
                                 button name="action" value="enable" { "Enable" }
                                 button name="action" value="ban" { "Ban" }
-                                button name="action" value="delete" { "Delete" }
+                                button name="action" value="delete" class="danger"
+                                    data-confirm={ "Delete " (a.username) " with its devices and history? This cannot be undone." } { "Delete" }
                             }
                             a href={ "/admin/lines/" (seg(&a.username)) "/devices" } { "Devices" }
                         }
@@ -488,7 +606,8 @@ async fn devices_page(
         }
         form method="post" action={ (path) "/devices/reset" } {
             (csrf)
-            button type="submit" { "Reset the binding" }
+            button type="submit" class="danger"
+                data-confirm={ "Unbind every device of " (line.username) "? Each must register again." } { "Reset the binding" }
         }
         h2 { "Bound devices" }
         table class="sortable" {
@@ -511,7 +630,8 @@ async fn devices_page(
                             form method="post" action={ (path) "/devices/remove" } {
                                 (csrf)
                                 input type="hidden" name="id" value=(d.id.0);
-                                button type="submit" { "Remove" }
+                                button type="submit" class="danger"
+                                    data-confirm={ "Unbind " (d.kind.as_str()) " " (d.identifier) "?" } { "Remove" }
                             }
                         }
                     }
@@ -544,13 +664,31 @@ async fn devices_page(
     render(StatusCode::OK, "Devices", body)
 }
 
-/// `POST /admin/lines/{name}/devices/reset` (form: `csrf`).
+/// `POST /admin/lines/{name}/devices/reset` (form: `csrf`; asks first,
+/// `confirm=yes` resets).
 async fn reset_devices(
     State(app): State<App>,
     Path(name): Path<String>,
-    ConsoleForm { session, .. }: ConsoleForm,
+    ConsoleForm { session, form, .. }: ConsoleForm,
 ) -> Response {
     let back = format!("/admin/lines/{}/devices", seg(&name));
+    if field(&form, "confirm") != Some("yes") {
+        let line = match find_line(&app, &name) {
+            Ok(line) => line,
+            Err(r) => return *r,
+        };
+        return confirm(
+            &session,
+            &format!(
+                "Unbind every device of {}? Each of them must register again (or be added by an operator) before it plays.",
+                line.username
+            ),
+            &format!("/admin/lines/{}/devices/reset", seg(&line.username)),
+            &[],
+            "Reset the binding",
+            &back,
+        );
+    }
     match app.gate.reset_devices(&name, app.now()).await {
         Ok(removed) => {
             tracing::info!(admin = %session.admin, line = %name, removed, "device binding reset in the console");
@@ -625,7 +763,8 @@ async fn live_page(
                                 form method="post" action="/admin/live/end" {
                                     (csrf)
                                     input type="hidden" name="id" value=(c.lease.id.0);
-                                    button type="submit" { "End" }
+                                    button type="submit" class="danger"
+                                        data-confirm={ "End " (a.username) "'s connection? The player stops at once." } { "End" }
                                 }
                             }
                         }
@@ -659,7 +798,8 @@ async fn live_page(
     (StatusCode::OK, no_store(), Html(html.into_string())).into_response()
 }
 
-/// `POST /admin/live/end` (form: `id`): the same `slots::end_connection`
+/// `POST /admin/live/end` (form: `id`; asks first, `confirm=yes` ends):
+/// the same `slots::end_connection`
 /// as the API's `DELETE /api/v1/connections/{id}`.
 async fn end_connection(
     State(app): State<App>,
@@ -673,6 +813,38 @@ async fn end_connection(
             back,
         );
     };
+    if field(&form, "confirm") != Some("yes") {
+        let holder = app
+            .ledger
+            .all(app.now())
+            .await
+            .into_iter()
+            .find(|l| l.id.0 == id);
+        let Some(lease) = holder else {
+            return result(
+                StatusCode::NOT_FOUND,
+                "That connection had already ended.",
+                back,
+            );
+        };
+        let who = app
+            .gate
+            .lines()
+            .into_iter()
+            .find(|a| a.id == lease.line)
+            .map_or_else(|| "this line".to_string(), |a| a.username.to_string());
+        return confirm(
+            &session,
+            &format!(
+                "End {who}'s connection from {} ({})? The player stops within a second; it may connect again.",
+                lease.ip, lease.user_agent
+            ),
+            "/admin/live/end",
+            &[("id", &id.to_string())],
+            "End the connection",
+            back,
+        );
+    }
     match slots::end_connection(&app, LeaseId(id)).await {
         Some(lease) => {
             tracing::info!(admin = %session.admin, line = lease.line.0, lease = id, "connection ended in the console");

@@ -8,7 +8,9 @@
 //! type); the changes call the same gate operations and [`super::lines`]
 //! helpers as the API.
 
-use super::console::{csrf_input, find_line, gate_failed, number, render, result, seg, when};
+use super::console::{
+    confirm, csrf_input, find_line, gate_failed, number, render, result, seg, when,
+};
 use super::lines;
 use super::session::{field, ConsoleForm, ConsolePage};
 use crate::params::Params;
@@ -167,29 +169,12 @@ async fn line_page(
         h2 { "Password" }
         form method="post" action={ (path) "/password" } {
             (csrf)
-            button type="submit" { "Generate a new password" }
+            button type="submit" class="danger"
+                data-confirm={ "Give " (a.username) " a new password? The current one stops working at once." } { "Generate a new password" }
         }
         (timeline(&app, &a).await)
     };
     render(StatusCode::OK, &format!("Line {}", a.username), body)
-}
-
-/// Timeline entries shown on a line's page, at most.
-const TIMELINE: u32 = 100;
-
-/// One entry of a line's story, from the timeline or the denial log.
-enum Entry {
-    Event(tvgate_core::timeline::LineEvent),
-    Refusal(tvgate_core::access::refusal::Refusal),
-}
-
-impl Entry {
-    fn at(&self) -> i64 {
-        match self {
-            Entry::Event(e) => e.at,
-            Entry::Refusal(r) => r.at,
-        }
-    }
 }
 
 /// "1 h 5 min", "3 min 20 s", "12 s".
@@ -202,60 +187,22 @@ fn took(secs: i64) -> String {
     }
 }
 
-/// What ended a stream, in words.
-fn why_ended(detail: &str) -> &str {
-    match detail {
-        "closed" => "the player closed it",
-        "frozen" => "the player stopped reading (frozen)",
-        "expired" => "its slot ran out (the server stalled)",
-        "ended elsewhere" => "ended by a newer connection or an operator",
-        other => other,
-    }
-}
-
 /// A line's story, newest first: what it watches now, then its logins,
 /// streams (channel, player, address, start, end, why it ended) and
 /// refusals with their reason and what the player was told, merged by
 /// time, so a support desk answers "why did it say Failed to Authorize at
 /// 21:10" from one page.
 async fn timeline(app: &App, line: &tvgate_core::access::Line) -> Markup {
-    crate::stats::flush_events(app).await;
-    let now_watching = crate::slots::connections(app, line.id).await;
-    let events = app
-        .gate
-        .line_events(line.id, TIMELINE)
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "reading a line's timeline failed");
-            Vec::new()
-        });
-    let refusals = crate::refusals::page(
-        app,
-        tvgate_core::access::refusal::RefusalFilter {
-            line: Some(line.id),
-            limit: TIMELINE,
-            ..Default::default()
-        },
-    )
-    .await
-    .map(|p| p.items)
-    .unwrap_or_default();
-    let mut entries: Vec<Entry> = events
-        .into_iter()
-        .map(Entry::Event)
-        .chain(refusals.into_iter().map(|r| Entry::Refusal(r.refusal)))
-        .collect();
-    // Newest first; a tie keeps events before refusals, as recorded.
-    entries.sort_by_key(|e| std::cmp::Reverse(e.at()));
-    entries.truncate(TIMELINE as usize);
+    let story = super::timeline::story(app, line, super::timeline::DEFAULT_LIMIT).await;
+    let (now_watching, entries) = (&story.now, &story.entries);
     html! {
         h2 id="timeline" { "Timeline" }
         p class="muted" {
-            "Logins, streams and refusals, newest first (the last " (TIMELINE) "; times in UTC). "
+            "Logins, streams and refusals, newest first (the last " (super::timeline::DEFAULT_LIMIT) "; times in UTC; as JSON: " code { "GET /api/v1/lines/" (line.username) "/timeline" } "). "
             a href={ "/admin/denials?line=" (super::console::qv(&line.username)) } { "Every refusal of this line" }
         }
         ol class="timeline" {
-            @for c in &now_watching {
+            @for c in now_watching {
                 li class="stream now" {
                     span class="at" { (when(c.lease.started)) }
                     span class="kind" { "watching" }
@@ -266,25 +213,25 @@ async fn timeline(app: &App, line: &tvgate_core::access::Line) -> Markup {
                     }
                 }
             }
-            @for e in &entries {
+            @for e in entries {
                 @match e {
-                    Entry::Event(e) if e.kind == tvgate_core::timeline::EventKind::Login => li class="login" {
+                    super::timeline::Entry::Event(e) if e.kind == tvgate_core::timeline::EventKind::Login => li class="login" {
                         span class="at" { (when(e.at)) }
                         span class="kind" { "login" }
                         span { (e.detail) " · " (e.player) " · " (e.ip) }
                     },
-                    Entry::Event(e) => li class="stream" {
+                    super::timeline::Entry::Event(e) => li class="stream" {
                         span class="at" { (when(e.at)) }
                         span class="kind" { "stream" }
                         span {
                             b { (e.channel) } " · " (e.player) " · " (e.ip)
                             @if let Some(end) = e.ended {
                                 " · ended " (when(end)) " after " (took(end - e.at))
-                                ": " span class="why" { (why_ended(&e.detail)) }
+                                ": " span class="why" { (super::timeline::why_ended(&e.detail)) }
                             }
                         }
                     },
-                    Entry::Refusal(r) => li class="refusal" {
+                    super::timeline::Entry::Refusal(r) => li class="refusal" {
                         span class="at" { (when(r.at)) }
                         span class="kind" { "refused" }
                         span {
@@ -420,13 +367,31 @@ async fn edit_line(
     )
 }
 
-/// `POST /admin/lines/{name}/password`: a generated password, shown once.
+/// `POST /admin/lines/{name}/password`: asks first; with `confirm=yes`, a
+/// generated password, shown once.
 async fn reset_password(
     State(app): State<App>,
     Path(name): Path<String>,
-    ConsoleForm { session, .. }: ConsoleForm,
+    ConsoleForm { session, form, .. }: ConsoleForm,
 ) -> Response {
     let back = line_back(&name);
+    if field(&form, "confirm") != Some("yes") {
+        let line = match find_line(&app, &name) {
+            Ok(line) => line,
+            Err(r) => return *r,
+        };
+        return confirm(
+            &session,
+            &format!(
+                "Give {} a new generated password? The current one stops working at once: every player of the line must be set up again.",
+                line.username
+            ),
+            &format!("{}/password", line_back(&line.username)),
+            &[],
+            "Generate a new password",
+            &back,
+        );
+    }
     match app.gate.set_password(&name, None).await {
         Ok((a, password)) => {
             tracing::info!(admin = %session.admin, line = %a.username, "password reset in the console");
@@ -465,14 +430,34 @@ async fn remove_device(
             &back,
         );
     };
-    let bound = app
+    let Some(device) = app
         .gate
         .binding(line.id)
-        .is_some_and(|b| b.devices.iter().any(|d| d.id == id));
-    if !bound {
+        .and_then(|b| b.devices.iter().find(|d| d.id == id).cloned())
+    else {
         return result(
             StatusCode::NOT_FOUND,
             "That device is not bound to this line.",
+            &back,
+        );
+    };
+    if field(&form, "confirm") != Some("yes") {
+        return confirm(
+            &session,
+            &format!(
+                "Unbind the {} {} ({}) from {}? It must register again before it plays.",
+                device.kind.as_str(),
+                device.identifier,
+                if device.label.is_empty() {
+                    "no label"
+                } else {
+                    &*device.label
+                },
+                line.username
+            ),
+            &format!("{}/devices/remove", line_back(&line.username)),
+            &[("id", &id.0.to_string())],
+            "Unbind it",
             &back,
         );
     }

@@ -182,14 +182,16 @@ async fn sources_page(State(app): State<App>, ConsolePage(s): ConsolePage) -> Re
                                 input type="hidden" name="id" value=(src.id.0);
                                 button name="action" value="refresh" { "Refresh" }
                                 @if src.held.is_some() {
-                                    button name="action" value="accept_shrink" { "Apply held refresh" }
+                                    button name="action" value="accept_shrink"
+                                        data-confirm={ "Apply the held refresh of " (src.name) "? Players lose the entries it removes." } { "Apply held refresh" }
                                 }
                                 @if src.enabled {
                                     button name="action" value="disable" { "Disable" }
                                 } @else {
                                     button name="action" value="enable" { "Enable" }
                                 }
-                                button name="action" value="remove" { "Remove" }
+                                button name="action" value="remove" class="danger"
+                                    data-confirm={ "Remove " (src.name) " with every channel, movie, series and guide it brought? This cannot be undone." } { "Remove" }
                             }
                         }
                     }

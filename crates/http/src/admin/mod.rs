@@ -4,7 +4,8 @@
 //! pages ([`console`]); the denial log's filter and API route, shared by
 //! both ([`denials`]); sources and channels in both ([`api_sources`],
 //! [`console_sources`]) with refreshes run in the background ([`importer`])
-//! and on a schedule ([`schedule`]).
+//! and on a schedule ([`schedule`]); a line's story for the console's
+//! line page and the API ([`timeline`]).
 //!
 //! Every operation calls the same gate method the CLI calls; this module
 //! only turns requests into those calls and answers into JSON or HTML.
@@ -25,6 +26,7 @@ pub mod live;
 pub mod openapi;
 pub mod schedule;
 pub mod session;
+pub mod timeline;
 
 pub use error::ApiError;
 
