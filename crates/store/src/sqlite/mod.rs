@@ -53,7 +53,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, HeldRefresh, Source, XtreamAccount};
+use tvgate_core::catalog::{Catalog, CatalogData, HeldRefresh, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -666,13 +666,22 @@ impl Store for SqliteStore {
 
     async fn replace_guide(&self, source: SourceId, plan: GuidePlan) -> StoreResult<u64> {
         self.write("replacing a source's guide", move |c| {
-            guide::replace_guide(c, source, &plan)
+            guide::replace_guide(c, source, plan)
         })
         .await
     }
 
     async fn load_catalog(&self) -> StoreResult<CatalogData> {
         self.read("loading the catalog", catalog::load).await
+    }
+
+    async fn load_snapshot(&self) -> StoreResult<Catalog> {
+        // Read and built on the blocking pool: the runtime's workers go on
+        // serving while a large catalog is built.
+        self.read("loading the catalog", |c| {
+            catalog::load(c).map(Catalog::build)
+        })
+        .await
     }
 
     async fn insert_session(
