@@ -456,3 +456,83 @@ async fn a_reader_that_keeps_stopping_is_disconnected_and_never_slows_others() {
         .collect();
     assert_eq!(tags, expected);
 }
+
+/// A chunk of `n` plain video packets (no keyframe, no tables), tagged from `first`.
+fn plain_chunk(first: u64, n: u64) -> Bytes {
+    let mut b = Vec::new();
+    for t in first..first + n {
+        b.extend_from_slice(&packet(VIDEO_PID, false, false, &t.to_be_bytes()));
+    }
+    Bytes::from(b)
+}
+
+/// Every frame a viewer has ready right now, one `Bytes` each.
+async fn frames(v: &mut Viewer) -> Vec<Bytes> {
+    tokio::task::unconstrained(async {
+        let mut out = Vec::new();
+        while let Some(Some(b)) = v.next().now_or_never() {
+            out.push(b);
+        }
+        out
+    })
+    .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_join_burst_is_a_few_shared_buffers_with_the_same_bytes() {
+    let hub = Hub::new(Duration::from_secs(10));
+    let (tx, upstream) = fake_upstream();
+    let mut first = hub.subscribe(KEY, || upstream);
+    // PAT, PMT, a keyframe, then 8 chunks of the same GOP.
+    tx.unbounded_send(chunk(0)).unwrap();
+    for i in 0..8 {
+        tx.unbounded_send(plain_chunk(100 + i * 3, 3)).unwrap();
+    }
+    settle().await;
+    let all = drain(&mut first).await;
+    // What a joiner must get: PAT, PMT, then everything from the keyframe
+    // (the first packets of chunk 0).
+    let mut expected = all;
+
+    let mut a = hub.subscribe(KEY, || unreachable!());
+    let mut b = hub.subscribe(KEY, || unreachable!());
+    let fa = frames(&mut a).await;
+    let fb = frames(&mut b).await;
+    assert_eq!(fa.len(), 2, "PAT+PMT, then the GOP in one buffer");
+    assert_eq!(fa.concat(), expected);
+    assert_eq!(fb.concat(), expected);
+    assert_eq!(fa[1].as_ptr(), fb[1].as_ptr(), "one GOP buffer for both joiners");
+
+    // Two more chunks: the next joiner gets the same GOP buffer and them.
+    tx.unbounded_send(plain_chunk(200, 2)).unwrap();
+    tx.unbounded_send(plain_chunk(202, 2)).unwrap();
+    settle().await;
+    let more = drain(&mut first).await;
+    expected.extend_from_slice(&more);
+    let mut c = hub.subscribe(KEY, || unreachable!());
+    let fc = frames(&mut c).await;
+    assert_eq!(fc.len(), 4);
+    assert_eq!(fc[1].as_ptr(), fa[1].as_ptr());
+    assert_eq!(fc.concat(), expected);
+
+    // More than BURST_TAIL chunks since: assembled again, same bytes.
+    for i in 0..BURST_TAIL as u64 {
+        tx.unbounded_send(plain_chunk(300 + i, 1)).unwrap();
+    }
+    settle().await;
+    expected.extend_from_slice(&drain(&mut first).await);
+    let mut d = hub.subscribe(KEY, || unreachable!());
+    let fd = frames(&mut d).await;
+    assert_eq!(fd.len(), 2);
+    assert_eq!(fd.concat(), expected);
+    // Every joiner's burst and the live data after it: the whole GOP,
+    // then the next chunk, with no gap or repeat at the seam.
+    tx.unbounded_send(plain_chunk(400, 1)).unwrap();
+    settle().await;
+    expected.extend_from_slice(&plain_chunk(400, 1));
+    for (burst, v) in [(fa, &mut a), (fb, &mut b), (fc, &mut c), (fd, &mut d)] {
+        let mut got = burst.concat();
+        got.extend_from_slice(&drain(v).await);
+        assert_eq!(got, expected);
+    }
+}
