@@ -7,11 +7,7 @@
 //!   later viewers share it.
 //! * The pump keeps the chunks since the last keyframe (bounded) and the
 //!   latest PAT and PMT packets. A new viewer first gets PAT+PMT, then the
-//!   buffered chunks from the keyframe, then live chunks. The join burst is
-//!   a few shared buffers (PAT+PMT in one, the GOP assembled in one, the
-//!   chunks published since), built on a join at most once per few chunks
-//!   and never per joiner, so the HTTP layer writes head and burst in one
-//!   vectored write. The snapshot and
+//!   buffered chunks from the keyframe, then live chunks. The snapshot and
 //!   the live subscription are taken under the same lock the pump holds
 //!   while it sends, so nothing is lost or repeated at the seam.
 //! * Each viewer reads its own receiver of a bounded `broadcast` channel
@@ -27,11 +23,9 @@
 //!
 //! Memory per channel: the ring holds `viewer_backlog` chunks shared by all
 //! viewers (`Bytes`, never copied per viewer), plus the chunks since the last
-//! keyframe (at most `max_buffer_bytes`, mostly the same chunks), and, once
-//! viewers join, one assembled copy of those chunks (at most
-//! `max_buffer_bytes` more). With
+//! keyframe (at most `max_buffer_bytes`, mostly the same chunks). With
 //! upstream chunks of at most 64 KiB ([`crate::upstream`]) and the defaults
-//! that is at most 20 MiB. A viewer adds no user-space buffer of its own
+//! that is at most 16 MiB. A viewer adds no user-space buffer of its own
 //! beyond the chunk it is writing.
 
 use std::collections::{HashMap, VecDeque};
@@ -166,71 +160,6 @@ struct Buffer {
     pmt: Option<Bytes>,
     /// Video pid learnt from the PMT; keyframes are looked for on it only.
     video_pid: Option<u16>,
-    /// PAT and PMT in one buffer, the join burst's first frame: built on
-    /// a join after either changed, shared by every joiner after it.
-    psi: Option<Bytes>,
-    /// The first `gop_pieces` chunks of `since_key` in one buffer, shared by
-    /// every joiner (see [`Buffer::burst`]). `None` once the keyframe's
-    /// chunks were dropped.
-    gop: Option<Bytes>,
-    gop_pieces: usize,
-}
-
-/// Chunks a join burst may carry after the assembled GOP before the next
-/// join assembles them too: the burst stays at most `2 + BURST_TAIL`
-/// frames (one vectored write), and the GOP is copied at most once per
-/// `BURST_TAIL + 1` chunks published, however many viewers join.
-const BURST_TAIL: usize = 4;
-
-impl Buffer {
-    /// PAT and PMT as one buffer, when both are known.
-    fn psi(&mut self) -> Option<Bytes> {
-        if self.psi.is_none() {
-            if let (Some(pat), Some(pmt)) = (&self.pat, &self.pmt) {
-                let mut both = BytesMut::with_capacity(pat.len() + pmt.len());
-                both.extend_from_slice(pat);
-                both.extend_from_slice(pmt);
-                self.psi = Some(both.freeze());
-            }
-        }
-        self.psi.clone()
-    }
-
-    /// Queues the chunks since the keyframe as few shared buffers: the
-    /// assembled GOP, then at most `BURST_TAIL` chunks published since it
-    /// was assembled (more, and they are assembled into it now). The bytes
-    /// are exactly those of `since_key`, in order; nothing is copied per
-    /// joiner.
-    fn burst(&mut self, pending: &mut VecDeque<Bytes>) {
-        let pieces = self.since_key.len();
-        if pieces == 0 {
-            return;
-        }
-        let assembled = match &self.gop {
-            Some(_) if pieces - self.gop_pieces <= BURST_TAIL => self.gop_pieces,
-            _ => {
-                let mut gop = BytesMut::with_capacity(self.since_key_bytes);
-                for (_, b) in &self.since_key {
-                    gop.extend_from_slice(b);
-                }
-                self.gop = Some(gop.freeze());
-                self.gop_pieces = pieces;
-                pieces
-            }
-        };
-        if let Some(gop) = &self.gop {
-            pending.push_back(gop.clone());
-        }
-        pending.extend(self.since_key.iter().skip(assembled).map(|(_, b)| b.clone()));
-    }
-
-    /// The keyframe's chunks were dropped (a new keyframe, or too many).
-    fn forget_gop(&mut self) {
-        self.since_key.clear();
-        self.since_key_bytes = 0;
-        self.gop = None;
-        self.gop_pieces = 0;
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -396,7 +325,7 @@ impl Channel {
         initial: bool,
         after: Option<u64>,
     ) -> (broadcast::Receiver<Item>, Option<u64>) {
-        let mut buf = lock(&self.state);
+        let buf = lock(&self.state);
         let key_seq = buf.since_key.front().map(|(seq, _)| *seq);
         let useful = match (key_seq, after) {
             (Some(k), Some(a)) => k > a,
@@ -404,13 +333,14 @@ impl Channel {
             (None, _) => false,
         };
         if initial || useful {
-            if let Some(psi) = buf.psi() {
-                pending.push_back(psi);
+            if let (Some(pat), Some(pmt)) = (&buf.pat, &buf.pmt) {
+                pending.push_back(pat.clone());
+                pending.push_back(pmt.clone());
             }
         }
         let mut last = after;
         if useful {
-            buf.burst(pending);
+            pending.extend(buf.since_key.iter().map(|(_, b)| b.clone()));
             last = buf.since_key.back().map(|(seq, _)| *seq);
         }
         (self.tx.subscribe(), last)
@@ -698,11 +628,9 @@ fn publish(chan: &Channel, chunk: Bytes, max_buffer: usize) {
             buf.pmt_pid = pat_pmt_pid(pkt).or(buf.pmt_pid);
             // A copy, so the PSI does not keep a whole chunk alive.
             buf.pat = Some(Bytes::copy_from_slice(pkt));
-            buf.psi = None;
         } else if Some(pid) == buf.pmt_pid && mpegts::payload_unit_start(pkt) {
             buf.video_pid = pmt_video_pid(pkt).or(buf.video_pid);
             buf.pmt = Some(Bytes::copy_from_slice(pkt));
-            buf.psi = None;
         } else if mpegts::is_keyframe_start(pkt) && buf.video_pid.is_none_or(|v| v == pid) {
             if off > start {
                 push(
@@ -729,14 +657,15 @@ fn push(chan: &Channel, buf: &mut Buffer, piece: Bytes, starts_key: bool, max_bu
     buf.next_offset += piece.len() as u64;
     chan.published.store(buf.next_offset, Ordering::Relaxed);
     if starts_key {
-        buf.forget_gop();
+        buf.since_key.clear();
         buf.since_key.push_back((seq, piece.clone()));
         buf.since_key_bytes = piece.len();
     } else if !buf.since_key.is_empty() {
         buf.since_key_bytes += piece.len();
         buf.since_key.push_back((seq, piece.clone()));
         if buf.since_key_bytes > max_buffer {
-            buf.forget_gop();
+            buf.since_key.clear();
+            buf.since_key_bytes = 0;
         }
     }
     // No receivers is fine: the upstream is lingering.
