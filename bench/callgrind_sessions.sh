@@ -2,11 +2,11 @@
 # B2 deterministically (issue 14 item 4): user-space instructions per new stream session, counted
 # by callgrind, where bench/b2_sessions.sh measures sessions/s against nginx on a noisy box.
 #
-# One release server runs under `valgrind --tool=callgrind` (one worker thread, collection off at
+# One release server runs under `valgrind --tool=callgrind` (one worker thread, instrumentation off at
 # start). A relayed channel (the 8 Mbit/s ts_upstream.py clip, as in B2) is opened by a warm-up
-# session and runs until its buffer holds a keyframe; then the upstream is frozen (SIGSTOP; the
+# session; a viewer then freezes the upstream AFTER bytes past a keyframe (SIGSTOP, cg_freeze.py; the
 # server's upstream stall timeout is raised so it does not fail over), so the join burst is the
-# same for every session and no pump work falls into the measured window. Collection is switched
+# same for every session and no pump work falls into the measured window. Instrumentation is switched
 # on (`callgrind_control -i on`), N sessions run one after the other (a new TCP connection,
 # GET /live/U/P/ID.ts with Connection: close, read the head and BODY bytes of body, close), the
 # server is given SETTLE seconds to finish each connection's teardown, collection is switched off
@@ -26,6 +26,7 @@ source "$BENCH_DIR/live_lib.sh"
 N=${N:-200}
 BODY=${BODY:-65536}
 SETTLE=${SETTLE:-3}
+AFTER=${AFTER:-1000000}  # bytes of GOP in the join burst (upstream frozen that far past a keyframe)
 TOP=${TOP:-40}
 
 command -v valgrind >/dev/null || die "valgrind not found"
@@ -86,16 +87,17 @@ run() { # N -> prints the total Ir of the window
     port=$(free_port)
     kill -CONT "$UP_PID" 2>/dev/null
     env TVGATE_WORKER_THREADS=1 TVGATE_UPSTREAM_STALL_MS=3600000 TVGATE_RELAY_LINGER_SECS=3600 $(steady_env) \
-        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" \
+        taskset -c "$SERVER_CPU" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out" \
         "$TVGATE_BIN" serve --listen "127.0.0.1:$port" --data-dir "$DIR" >"$logf" 2>&1 &
     local vpid=$!
     STARTED_PIDS+=("$vpid")
     wait_http "http://127.0.0.1:$port/healthz" 300 || { tail -5 "$logf" >&2; die "tvgate did not start under valgrind"; }
-    # Warm-up: opens the upstream; then let the hub see PAT, PMT and a keyframe (the clip's GOP is 2 s).
+    # Warm-up: opens the upstream; then one viewer reads the stream and freezes the upstream
+    # AFTER bytes past a keyframe (bench/cg_freeze.py), so the join burst is the same in every run.
     client "$port" 1 >/dev/null
-    sleep 6
-    client "$port" 1 >/dev/null
-    kill -STOP "$UP_PID"
+    sleep 1
+    taskset -c "$LOAD_CPU" timeout 60 python3 "$BENCH_DIR/cg_freeze.py" "$port" "$LIVE" "$AFTER" "$UP_PID" >&2 \
+        || die "could not freeze the upstream after a keyframe"
     sleep 1
     local vb0 vb1
     vb0=$(metric "$port" '^tvgate_viewer_bytes_total' | awk '{s+=$1} END {print s+0}')
@@ -115,7 +117,7 @@ run() { # N -> prints the total Ir of the window
     kill -CONT "$UP_PID"
     local ir
     # the explicit dump (out.1) holds the window; the one at exit holds nothing more (collection off)
-    ir=$(for f in "$out" "$out".*; do [ -f "$f" ] && awk '/^(summary|totals):/ {print $2; exit}' "$f"; done | sort -n | tail -1)
+    ir=$(for f in "$out" "$out".*; do [ -f "$f" ] && awk '/^totals:/ {print $2; exit}' "$f"; done | sort -n | tail -1)
     [ -f "$out.1" ] && cp "$out.1" "$out"
     log "N=$n Ir=$ir $res"
     echo "$ir $res"
