@@ -21,7 +21,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tvgate_core::catalog::guide_plan::GuidePlanner;
+use tvgate_core::catalog::guide_plan::{FileSpool, GuidePlanner};
 use tvgate_core::catalog::ingest::classify;
 use tvgate_core::catalog::plan::Planner;
 use tvgate_core::catalog::{Source, SourceKind};
@@ -363,16 +363,25 @@ async fn fetch(
     let kind = source.kind;
     let parse_path = path.clone();
     let sink = progress.clone();
-    let parsed = tokio::task::spawn_blocking(move || parse_file(&parse_path, kind, sink))
-        .await
-        .context("parser thread failed")?;
+    let spool_dir = data_dir.to_path_buf();
+    let parsed =
+        tokio::task::spawn_blocking(move || parse_file(&parse_path, kind, sink, &spool_dir))
+            .await
+            .context("parser thread failed")?;
     if temporary {
         let _ = std::fs::remove_file(&path);
     }
     parsed
 }
 
-fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Result<ParsedSource> {
+/// Parses a file; a guide's programmes are spooled to an unnamed temporary
+/// file in `spool_dir` (gone when the plan is dropped) rather than held.
+fn parse_file(
+    path: &Path,
+    kind: SourceKind,
+    progress: Arc<dyn Progress>,
+    spool_dir: &Path,
+) -> Result<ParsedSource> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let len = file.metadata().ok().map(|m| m.len());
     progress.phase(Phase::Parsing, len);
@@ -402,9 +411,12 @@ fn parse_file(path: &Path, kind: SourceKind, progress: Arc<dyn Progress>) -> Res
             }
         }
         SourceKind::Xmltv => {
-            // Planned as it is read, and sorted here on the parser's
-            // thread rather than while the store holds its write lock.
-            let mut planner = GuidePlanner::default();
+            // Planned as it is read, each programme written to a spool
+            // on disk as it comes: a guide of a gigabyte is never held
+            // in memory (see `tvgate_core::catalog::guide_plan`).
+            let spool = tempfile::tempfile_in(spool_dir)
+                .with_context(|| format!("creating a spool file in {}", spool_dir.display()))?;
+            let mut planner = GuidePlanner::spooled(Box::new(FileSpool::new(spool)));
             let diagnostics = tvgate_formats::xmltv::read(input, |item| {
                 counter.one();
                 planner.push(item)

@@ -538,9 +538,11 @@ async fn guide(
         .await?;
     let path = file.0.clone();
     let sink = progress.clone();
-    let parsed = tokio::task::spawn_blocking(move || parse_file(&path, SourceKind::Xmltv, sink))
-        .await
-        .context("parser thread failed")??;
+    let spool_dir = data_dir.to_path_buf();
+    let parsed =
+        tokio::task::spawn_blocking(move || parse_file(&path, SourceKind::Xmltv, sink, &spool_dir))
+            .await
+            .context("parser thread failed")??;
     drop(file);
     match parsed.content {
         SourceContent::Guide(plan) => Ok((plan, parsed.diagnostics)),

@@ -5,7 +5,7 @@
 //! forbidden crate (also through another crate), fails here.
 
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::Path;
 
 /// One row of the table: a workspace crate, the workspace crates it may
@@ -197,4 +197,94 @@ fn the_rules_table_is_read() {
     );
     assert_eq!(r[0].never.len(), 2);
     assert!(r[1].may_use.is_empty());
+}
+
+/// The rows of the table after "### Dependencies and what each is for":
+/// `| crate | dependency | kind | purpose |` → ((crate, dependency), kind).
+fn purposes(doc: &str) -> BTreeMap<(String, String), String> {
+    let section = doc
+        .split_once("### Dependencies and what each is for")
+        .map(|(_, rest)| rest)
+        .expect("ARCHITECTURE.md has a '### Dependencies and what each is for' section");
+    section
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with('|'))
+        .take_while(|l| l.trim_start().starts_with('|'))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l
+                .trim()
+                .trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().trim_matches('`'))
+                .collect();
+            let [krate, dep, kind, purpose] = cells[..] else {
+                return None;
+            };
+            if !krate.starts_with("tvgate") {
+                return None; // the header and the separator row
+            }
+            assert!(!purpose.is_empty(), "{krate} → {dep}: no purpose given");
+            Some(((krate.to_string(), dep.to_string()), kind.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn every_direct_dependency_has_its_purpose_in_architecture_md() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let documented = purposes(&doc);
+    let meta = metadata(root);
+    let members: HashSet<&str> = meta["workspace_members"]
+        .as_array()
+        .expect("workspace_members")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    // (crate, dependency) → "dev" when only a dev-dependency, else "normal".
+    let mut declared: BTreeMap<(String, String), String> = BTreeMap::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        if !package["id"]
+            .as_str()
+            .is_some_and(|id| members.contains(id))
+        {
+            continue;
+        }
+        let krate = package["name"].as_str().expect("name");
+        for dep in package["dependencies"].as_array().expect("dependencies") {
+            let name = dep["name"].as_str().expect("dependency name");
+            let kind = match dep["kind"].as_str() {
+                Some("dev") => "dev",
+                _ => "normal",
+            };
+            let entry = declared
+                .entry((krate.to_string(), name.to_string()))
+                .or_insert_with(|| kind.to_string());
+            if kind == "normal" {
+                *entry = "normal".to_string();
+            }
+        }
+    }
+    let mut wrong = Vec::new();
+    for ((krate, dep), kind) in &declared {
+        match documented.get(&(krate.clone(), dep.clone())) {
+            None => wrong.push(format!("{krate} → {dep} ({kind}) has no line")),
+            Some(k) if k != kind => {
+                wrong.push(format!("{krate} → {dep} is {kind}, the table says {k}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (krate, dep) in documented.keys() {
+        if !declared.contains_key(&(krate.clone(), dep.clone())) {
+            wrong.push(format!(
+                "{krate} → {dep} is in the table but not a dependency"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "ARCHITECTURE.md's dependency table and the manifests disagree:\n  {}",
+        wrong.join("\n  ")
+    );
 }

@@ -522,6 +522,15 @@ impl ServeProcess {
     }
 }
 
+impl ServeProcess {
+    /// SIGKILL, and the data directory back, for a restart on it.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        self.kill();
+        let spare = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self._dir, spare)
+    }
+}
+
 impl Drop for ServeProcess {
     fn drop(&mut self) {
         self.kill();

@@ -11,6 +11,7 @@ mod cli;
 mod client_address;
 mod cluster;
 mod console;
+mod crash_consistency;
 mod denials;
 mod devices;
 mod doctor;

@@ -402,11 +402,25 @@ impl Gate {
     /// replaces a newer one.
     pub async fn reload_catalog(&self) -> Result<(), GateError> {
         let ticket = self.catalog_loads.fetch_add(1, Ordering::SeqCst) + 1;
-        let data = self.store.load_catalog().await?;
-        let catalog = Arc::new(Catalog::build(data));
-        let mut current = self.catalog.write().unwrap_or_else(|p| p.into_inner());
-        if ticket > current.0 {
-            *current = (ticket, catalog);
+        // Read and built where the store does its blocking work (see
+        // `Store::load_snapshot`): players go on being served the old one.
+        let catalog = Arc::new(self.store.load_snapshot().await?);
+        let old = {
+            let mut current = self.catalog.write().unwrap_or_else(|p| p.into_inner());
+            if ticket > current.0 {
+                std::mem::replace(&mut *current, (ticket, catalog)).1
+            } else {
+                catalog
+            }
+        };
+        // The swap is a pointer under the lock; the snapshot it replaced
+        // (a million entries take a while to free) is freed after the
+        // lock is released, on a thread of its own when this was the last
+        // reference, so no request waits for it.
+        if Arc::strong_count(&old) == 1 {
+            let _ = std::thread::Builder::new()
+                .name("catalog-drop".into())
+                .spawn(move || drop(old));
         }
         Ok(())
     }

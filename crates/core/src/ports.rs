@@ -9,7 +9,9 @@ use crate::access::Line;
 use crate::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use crate::catalog::guide_plan::GuidePlan;
 use crate::catalog::plan::CatalogPlan;
-use crate::catalog::{CatalogData, Delivery, HeldRefresh, Source, SourceKind, XtreamAccount};
+use crate::catalog::{
+    Catalog, CatalogData, Delivery, HeldRefresh, Source, SourceKind, XtreamAccount,
+};
 use crate::ids::{DeviceId, LineId, SourceId, StreamId};
 use crate::stats::Sample;
 use crate::timeline::LineEvent;
@@ -317,7 +319,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ImportCounts>;
     /// Replaces a source's guide channels and programmes with the plan's,
     /// in one transaction: channels in the plan's order, programmes in the
-    /// plan's (channel, start) order, each written as planned. Returns how
+    /// plan's order (by channel and start for a plan held in memory, guide
+    /// order for a spooled one: the catalog orders each channel's
+    /// programmes by start either way), taken from the plan one at a time
+    /// and each written as planned. Returns how
     /// many programmes it wrote. `NotFound` for an unknown source; a
     /// backend may refuse a guide larger than its layout holds (SQLite:
     /// 2^32 programmes per source), with a `Backend` error.
@@ -325,6 +330,13 @@ pub trait Store: Send + Sync + 'static {
     /// Everything the catalog snapshot is built from: items, guide, every
     /// source's settings and the live channels' backups.
     async fn load_catalog(&self) -> StoreResult<CatalogData>;
+    /// The catalog snapshot built from [`Store::load_catalog`]. A backend
+    /// on an async runtime builds it where it does its blocking work (a
+    /// million entries take a second or more), so the threads that serve
+    /// players go on; this default builds it on the caller's thread.
+    async fn load_snapshot(&self) -> StoreResult<Catalog> {
+        Ok(Catalog::build(self.load_catalog().await?))
+    }
     /// Replaces a live channel's backup URLs (an empty list clears them).
     /// They are kept by stream id, so a refresh that keeps the channel keeps
     /// them; they go with the channel. `NotFound` (what: `live channel`)

@@ -19,12 +19,29 @@
 //!
 //! [`GuidePlanner`] takes channels and programmes one at a time as the
 //! XMLTV reader produces them. A guide is the largest thing an import
-//! holds (a million programmes is common), so the plan keeps them in the
-//! one vector they were pushed into: [`GuidePlanner::finish`] sorts it in
-//! place, without the scratch buffer of a stable sort (a programme carries
-//! its position in the guide as the tie-breaker, in space its layout pads
-//! anyway), and fills the missing stops in the same vector. No I/O.
+//! holds (a million programmes is common). Two ways to hold them:
+//!
+//! - In memory ([`GuidePlanner::default`], tests and small guides): the
+//!   plan keeps them in the one vector they were pushed into;
+//!   [`GuidePlanner::finish`] sorts it in place, without the scratch buffer
+//!   of a stable sort (a programme carries its position in the guide as
+//!   the tie-breaker, in space its layout pads anyway), and fills the
+//!   missing stops in the same vector.
+//! - Spooled ([`GuidePlanner::spooled`], every file or URL import): each
+//!   programme goes to a [`ProgrammeSpool`] (a file the caller hands over)
+//!   as it is read, and the store reads them back one at a time, so memory
+//!   stays bounded whatever the guide's size. They stay in guide order
+//!   (the catalog orders each channel's programmes by start, stably, when
+//!   a snapshot is built, which gives the order the rules above give); the
+//!   only thing kept in memory is what filling the missing stops needs:
+//!   the starts of the programmes without a stop, per channel (none for a
+//!   guide that gives every stop), whose next later starts are found in
+//!   one more pass over the spool before the store reads it.
+//!
+//! No I/O beyond the spool's backing the caller hands over.
 
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use tvgate_formats::xmltv;
 
 /// How long the last programme of a channel lasts when the guide gives no
@@ -62,15 +79,49 @@ pub struct PlannedProgramme {
 }
 
 /// A source's guide as a store writes it: channels unique in order of
-/// first appearance, programmes sorted by (channel, start) with every stop
-/// filled.
+/// first appearance, programmes with every stop filled, either sorted by
+/// (channel, start) in memory or, spooled, in guide order (see the module
+/// doc).
 ///
 /// Only [`GuidePlanner`] makes one, so a store is never handed repeated
-/// channel ids, unsorted programmes or a programme without a stop.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// channel ids or a programme without a stop.
+#[derive(Default)]
 pub struct GuidePlan {
     channels: Vec<PlannedGuideChannel>,
-    programmes: Vec<PlannedProgramme>,
+    programmes: Programmes,
+    /// How many programmes the plan holds.
+    count: u64,
+}
+
+enum Programmes {
+    Memory(Vec<PlannedProgramme>),
+    Spooled {
+        spool: Box<dyn ProgrammeSpool>,
+        fill: StopFill,
+    },
+    /// The spool failed while the guide was read: storing fails with this.
+    Failed(String),
+}
+
+impl Default for Programmes {
+    fn default() -> Self {
+        Programmes::Memory(Vec::new())
+    }
+}
+
+impl std::fmt::Debug for GuidePlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = match &self.programmes {
+            Programmes::Memory(_) => "memory",
+            Programmes::Spooled { .. } => "spooled",
+            Programmes::Failed(_) => "failed",
+        };
+        f.debug_struct("GuidePlan")
+            .field("channels", &self.channels.len())
+            .field("programmes", &self.count)
+            .field("held", &how)
+            .finish()
+    }
 }
 
 impl GuidePlan {
@@ -94,23 +145,140 @@ impl GuidePlan {
         &self.channels
     }
 
-    /// Every programme, in (channel, start) order.
-    pub fn programmes(&self) -> &[PlannedProgramme] {
-        &self.programmes
+    /// How many programmes the plan holds.
+    pub fn len(&self) -> u64 {
+        self.count
+    }
+
+    /// Whether the plan holds no programme.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The programmes, taken out of the plan one at a time with their
+    /// stops filled: in (channel, start) order from memory, in guide order
+    /// from a spool. An error (the spool's backing failed) ends the
+    /// import; a store writes nothing of it.
+    pub fn take_programmes(
+        &mut self,
+    ) -> Result<Box<dyn Iterator<Item = Result<PlannedProgramme, String>> + Send + '_>, String>
+    {
+        match &mut self.programmes {
+            Programmes::Memory(list) => Ok(Box::new(std::mem::take(list).into_iter().map(Ok))),
+            Programmes::Failed(e) => Err(e.clone()),
+            Programmes::Spooled { spool, fill } => {
+                let error = |e: io::Error| format!("reading the spooled guide back: {e}");
+                if !fill.is_empty() {
+                    // One pass to find the next later start of each
+                    // programme without a stop (the only ones held).
+                    for p in spool.read().map_err(error)? {
+                        let p = p.map_err(error)?;
+                        fill.saw(&p.channel, p.start);
+                    }
+                }
+                let fill = &*fill;
+                let programmes = spool.read().map_err(error)?;
+                Ok(Box::new(programmes.map(move |p| {
+                    let mut p = p.map_err(error)?;
+                    if !p.stop_given {
+                        p.stop = fill.stop(&p.channel, p.start);
+                        p.stop_given = true;
+                    }
+                    Ok(p)
+                })))
+            }
+        }
+    }
+}
+
+/// Where a spooled plan's programmes wait between reading and storing: a
+/// sequence written once, then read back from its start (more than once).
+/// [`FileSpool`] is the one implementation, over a file the caller opens.
+pub trait ProgrammeSpool: Send {
+    /// Appends one programme.
+    fn write(&mut self, p: &PlannedProgramme) -> io::Result<()>;
+    /// Every programme written, in order; writing has ended.
+    #[allow(clippy::type_complexity)]
+    fn read(
+        &mut self,
+    ) -> io::Result<Box<dyn Iterator<Item = io::Result<PlannedProgramme>> + Send + '_>>;
+}
+
+/// The starts of a spooled guide's programmes without a stop, per channel,
+/// each with the next later start on its channel found so far.
+#[derive(Debug, Default)]
+struct StopFill {
+    /// Channel id → (start → the nearest later start seen on the channel).
+    /// For two starts `a < b` of a channel, `next(a) <= next(b)` always
+    /// holds (a start later than `b` is later than `a`), which is what
+    /// keeps [`StopFill::saw`] to the few entries it changes.
+    starts: HashMap<String, BTreeMap<i64, Option<i64>>>,
+}
+
+impl StopFill {
+    fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    fn needs(&mut self, channel: &str, start: i64) {
+        match self.starts.get_mut(channel) {
+            Some(starts) => {
+                starts.entry(start).or_insert(None);
+            }
+            None => {
+                self.starts
+                    .insert(channel.to_string(), BTreeMap::from([(start, None)]));
+            }
+        }
+    }
+
+    /// A programme at `start` is on `channel`: it is the next later start
+    /// of the held starts before it whose nearest is later still.
+    fn saw(&mut self, channel: &str, start: i64) {
+        let Some(starts) = self.starts.get_mut(channel) else {
+            return;
+        };
+        for (_, next) in starts.range_mut(..start).rev() {
+            match next {
+                Some(n) if *n <= start => break,
+                _ => *next = Some(start),
+            }
+        }
+    }
+
+    fn stop(&self, channel: &str, start: i64) -> i64 {
+        self.starts
+            .get(channel)
+            .and_then(|s| s.get(&start).copied().flatten())
+            .unwrap_or(start.saturating_add(LAST_PROGRAMME_SECS))
     }
 }
 
 /// Builds a [`GuidePlan`] from a guide's items pushed in document order.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct GuidePlanner {
     channels: Vec<PlannedGuideChannel>,
     /// The ids in `channels`. A guide has thousands of channels at most,
     /// so the copies cost little.
     channel_ids: std::collections::HashSet<String>,
-    programmes: Vec<PlannedProgramme>,
+    programmes: Programmes,
+    count: u64,
+    fill: StopFill,
 }
 
 impl GuidePlanner {
+    /// A planner that writes each programme to `spool` as it comes rather
+    /// than holding it (see the module doc).
+    pub fn spooled(spool: Box<dyn ProgrammeSpool>) -> GuidePlanner {
+        GuidePlanner {
+            programmes: Programmes::Spooled {
+                spool,
+                fill: StopFill::default(),
+            },
+            ..GuidePlanner::default()
+        }
+    }
+
     /// Adds the next item of the guide.
     pub fn push(&mut self, item: xmltv::Item) {
         match item {
@@ -149,34 +317,221 @@ impl GuidePlanner {
             desc,
             lang,
         } = programme;
-        let position = self.programmes.len() as u32;
-        self.programmes.push(PlannedProgramme {
+        let planned = PlannedProgramme {
             channel,
             start,
             stop: stop.unwrap_or(0),
             title,
             desc,
             lang,
-            position,
+            position: self.count as u32,
             stop_given: stop.is_some(),
-        });
+        };
+        match &mut self.programmes {
+            Programmes::Memory(list) => list.push(planned),
+            Programmes::Spooled { spool, .. } => {
+                if let Err(e) = spool.write(&planned) {
+                    self.programmes = Programmes::Failed(format!("spooling the guide: {e}"));
+                    return;
+                }
+                if !planned.stop_given {
+                    self.fill.needs(&planned.channel, planned.start);
+                }
+            }
+            Programmes::Failed(_) => return,
+        }
+        self.count += 1;
     }
 
-    /// The plan: programmes sorted, their stops filled.
+    /// The plan: programmes sorted (in memory), their stops filled (or
+    /// ready to be, spooled).
     pub fn finish(self) -> GuidePlan {
         let GuidePlanner {
             channels,
-            mut programmes,
+            programmes,
+            count,
+            fill,
             ..
         } = self;
-        programmes.sort_unstable_by(|a, b| {
-            (&a.channel, a.start, a.position).cmp(&(&b.channel, b.start, b.position))
-        });
-        fill_stops(&mut programmes);
+        let programmes = match programmes {
+            Programmes::Memory(mut programmes) => {
+                programmes.sort_unstable_by(|a, b| {
+                    (&a.channel, a.start, a.position).cmp(&(&b.channel, b.start, b.position))
+                });
+                fill_stops(&mut programmes);
+                Programmes::Memory(programmes)
+            }
+            Programmes::Spooled { spool, .. } => Programmes::Spooled { spool, fill },
+            failed @ Programmes::Failed(_) => failed,
+        };
         GuidePlan {
             channels,
             programmes,
+            count,
         }
+    }
+}
+
+/// A [`ProgrammeSpool`] over a file (or anything read, written and
+/// sought) the caller opened, typically an unnamed temporary file beside
+/// the data: each programme in a few length-prefixed fields, the channel
+/// id written only when it changes (guides list a channel's programmes
+/// together).
+pub struct FileSpool<F: Write> {
+    state: SpoolState<F>,
+    /// The channel of the last programme written.
+    last_channel: String,
+}
+
+enum SpoolState<F: Write> {
+    Writing(BufWriter<F>),
+    Reading(F),
+    Broken,
+}
+
+/// Marks a field as absent (`None`), or a channel as the previous one.
+const ABSENT: u32 = u32::MAX;
+
+impl<F: Read + Write + Seek + Send> FileSpool<F> {
+    pub fn new(file: F) -> FileSpool<F> {
+        FileSpool {
+            state: SpoolState::Writing(BufWriter::with_capacity(1 << 16, file)),
+            last_channel: String::new(),
+        }
+    }
+}
+
+fn put_str(out: &mut impl Write, s: Option<&str>) -> io::Result<()> {
+    match s {
+        None => out.write_all(&ABSENT.to_le_bytes()),
+        Some(s) => {
+            let len = u32::try_from(s.len())
+                .ok()
+                .filter(|&n| n != ABSENT)
+                .ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "a text too long to spool")
+                })?;
+            out.write_all(&len.to_le_bytes())?;
+            out.write_all(s.as_bytes())
+        }
+    }
+}
+
+fn get_u32(input: &mut impl Read) -> io::Result<u32> {
+    let mut b = [0; 4];
+    input.read_exact(&mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
+fn get_i64(input: &mut impl Read) -> io::Result<i64> {
+    let mut b = [0; 8];
+    input.read_exact(&mut b)?;
+    Ok(i64::from_le_bytes(b))
+}
+
+fn get_str(input: &mut impl Read) -> io::Result<Option<String>> {
+    let len = get_u32(input)?;
+    if len == ABSENT {
+        return Ok(None);
+    }
+    let mut bytes = vec![0; len as usize];
+    input.read_exact(&mut bytes)?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+impl<F: Read + Write + Seek + Send> ProgrammeSpool for FileSpool<F> {
+    fn write(&mut self, p: &PlannedProgramme) -> io::Result<()> {
+        let SpoolState::Writing(out) = &mut self.state else {
+            return Err(io::Error::other("the spool is no longer written"));
+        };
+        if p.channel == self.last_channel {
+            put_str(out, None)?;
+        } else {
+            put_str(out, Some(&p.channel))?;
+            self.last_channel.clone_from(&p.channel);
+        }
+        out.write_all(&p.start.to_le_bytes())?;
+        out.write_all(&p.stop.to_le_bytes())?;
+        out.write_all(&[u8::from(p.stop_given)])?;
+        put_str(out, Some(&p.title))?;
+        put_str(out, p.desc.as_deref())?;
+        put_str(out, p.lang.as_deref())
+    }
+
+    fn read(
+        &mut self,
+    ) -> io::Result<Box<dyn Iterator<Item = io::Result<PlannedProgramme>> + Send + '_>> {
+        let mut file = match std::mem::replace(&mut self.state, SpoolState::Broken) {
+            SpoolState::Writing(out) => out.into_inner().map_err(|e| e.into_error())?,
+            SpoolState::Reading(file) => file,
+            SpoolState::Broken => return Err(io::Error::other("the spool failed before")),
+        };
+        let len = file.stream_position()?;
+        file.seek(SeekFrom::Start(0))?;
+        self.state = SpoolState::Reading(file);
+        let SpoolState::Reading(file) = &mut self.state else {
+            return Err(io::Error::other("the spool failed before"));
+        };
+        let input = BufReader::with_capacity(1 << 16, file).take(len);
+        Ok(Box::new(SpoolReader {
+            input,
+            channel: String::new(),
+        }))
+    }
+}
+
+struct SpoolReader<R> {
+    input: R,
+    channel: String,
+}
+
+impl<R: Read> SpoolReader<R> {
+    fn next_programme(&mut self) -> io::Result<Option<PlannedProgramme>> {
+        let mut b = [0; 4];
+        // The end of the spool falls between two programmes.
+        let mut got = 0;
+        while got < 4 {
+            match self.input.read(&mut b[got..])? {
+                0 if got == 0 => return Ok(None),
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => got += n,
+            }
+        }
+        let len = u32::from_le_bytes(b);
+        if len != ABSENT {
+            let mut bytes = vec![0; len as usize];
+            self.input.read_exact(&mut bytes)?;
+            self.channel = String::from_utf8(bytes)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        }
+        let input = &mut self.input;
+        let start = get_i64(input)?;
+        let stop = get_i64(input)?;
+        let mut given = [0; 1];
+        input.read_exact(&mut given)?;
+        let title = get_str(input)?.unwrap_or_default();
+        let desc = get_str(input)?;
+        let lang = get_str(input)?;
+        Ok(Some(PlannedProgramme {
+            channel: self.channel.clone(),
+            start,
+            stop,
+            title,
+            desc,
+            lang,
+            position: 0,
+            stop_given: given[0] != 0,
+        }))
+    }
+}
+
+impl<R: Read> Iterator for SpoolReader<R> {
+    type Item = io::Result<PlannedProgramme>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_programme().transpose()
     }
 }
 
@@ -229,11 +584,122 @@ mod tests {
         }
     }
 
+    impl GuidePlan {
+        /// The programmes of a plan held in memory.
+        fn programmes(&self) -> &[PlannedProgramme] {
+            match &self.programmes {
+                Programmes::Memory(list) => list,
+                _ => panic!("not a plan in memory"),
+            }
+        }
+    }
+
     fn rows(plan: &GuidePlan) -> Vec<(&str, i64, i64, &str)> {
         plan.programmes()
             .iter()
             .map(|p| (p.channel.as_str(), p.start, p.stop, p.title.as_str()))
             .collect()
+    }
+
+    type Row = (String, i64, i64, String, Option<String>, Option<String>);
+
+    fn owned_rows(programmes: impl Iterator<Item = PlannedProgramme>) -> Vec<Row> {
+        programmes
+            .map(|p| (p.channel, p.start, p.stop, p.title, p.desc, p.lang))
+            .collect()
+    }
+
+    /// The same guide planned in memory and spooled: the spooled plan in
+    /// guide order, each channel's programmes then ordered by start
+    /// stably (as the catalog does), gives the memory plan's rows.
+    fn spooled_matches_memory(channels: Vec<xmltv::Channel>, programmes: Vec<xmltv::Programme>) {
+        let mut memory = GuidePlan::from_guide(channels.clone(), programmes.clone());
+        let mut planner =
+            GuidePlanner::spooled(Box::new(FileSpool::new(io::Cursor::new(Vec::new()))));
+        for c in channels {
+            planner.push_channel(c);
+        }
+        let n = programmes.len();
+        for p in programmes {
+            planner.push_programme(p);
+        }
+        let mut spooled = planner.finish();
+        assert_eq!(spooled.len(), n as u64);
+        assert_eq!(spooled.channels(), memory.channels());
+        let expected = owned_rows(memory.take_programmes().unwrap().map(Result::unwrap));
+        let read = spooled.take_programmes().unwrap();
+        let mut got = owned_rows(read.map(Result::unwrap));
+        got.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        assert_eq!(got, expected);
+        // Read again: the same.
+        let again = owned_rows(spooled.take_programmes().unwrap().map(Result::unwrap));
+        assert_eq!(again.len(), n);
+    }
+
+    #[test]
+    fn a_spooled_plan_stores_what_a_plan_in_memory_does() {
+        let mut p = programme("a", 200, None, "third");
+        p.desc = Some("about".into());
+        p.lang = Some("en".into());
+        spooled_matches_memory(
+            vec![channel("a", &["A"], None), channel("a", &["again"], None)],
+            vec![
+                p,
+                programme("a", 0, None, "first"),
+                programme("b", 0, None, "other channel"),
+                programme("a", 100, Some(150), "second"),
+                programme("a", 200, None, "third again"),
+                programme("a", 300, None, "last"),
+                programme("", 5, None, "no channel"),
+                programme("a", 250, Some(260), "late in the file"),
+                programme("c", i64::MAX - 1, None, "edge"),
+            ],
+        );
+        spooled_matches_memory(vec![], vec![]);
+    }
+
+    #[test]
+    fn a_spooled_plan_fills_stops_in_any_order() {
+        // A seeded walk over starts in any order, some stops missing,
+        // ties included.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        let programmes = (0..2000)
+            .map(|i| {
+                let channel = ["x", "y", "z"][next(3) as usize];
+                let start = next(400) as i64 * 10;
+                let stop = (next(3) == 0).then(|| start + next(50) as i64);
+                programme(channel, start, stop, &format!("p{i}"))
+            })
+            .collect();
+        spooled_matches_memory(vec![], programmes);
+    }
+
+    #[test]
+    fn a_spool_that_fails_fails_the_plan() {
+        struct Full;
+        impl ProgrammeSpool for Full {
+            fn write(&mut self, _: &PlannedProgramme) -> io::Result<()> {
+                Err(io::Error::other("disk full"))
+            }
+            fn read(
+                &mut self,
+            ) -> io::Result<Box<dyn Iterator<Item = io::Result<PlannedProgramme>> + Send + '_>>
+            {
+                Ok(Box::new(std::iter::empty()))
+            }
+        }
+        let mut planner = GuidePlanner::spooled(Box::new(Full));
+        planner.push_programme(programme("a", 0, None, "P"));
+        let mut plan = planner.finish();
+        assert!(plan.is_empty());
+        let error = plan.take_programmes().err();
+        assert_eq!(error.as_deref(), Some("spooling the guide: disk full"));
     }
 
     #[test]

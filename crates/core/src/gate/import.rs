@@ -54,7 +54,7 @@ impl SourceContent {
         };
         match self {
             SourceContent::Playlist(plan) => items(plan),
-            SourceContent::Guide(plan) => plan.programmes().len() as u64,
+            SourceContent::Guide(plan) => plan.len(),
             SourceContent::Account(account) => items(&account.catalog),
         }
     }

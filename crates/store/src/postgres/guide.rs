@@ -20,14 +20,14 @@ use tokio_postgres::types::{ToSql, Type};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::{CatalogData, GuideChannel, Programme};
 use tvgate_core::ids::SourceId;
-use tvgate_core::ports::StoreResult;
+use tvgate_core::ports::{StoreError, StoreResult};
 
 const IMPORT: &str = "replacing a source's guide";
 
 pub(super) async fn replace_guide(
     c: &mut Object,
     source: SourceId,
-    plan: &GuidePlan,
+    mut plan: GuidePlan,
 ) -> StoreResult<u64> {
     let tx = c.transaction().await.ctx(IMPORT)?;
     lock_catalog(&tx).await?;
@@ -56,8 +56,7 @@ pub(super) async fn replace_guide(
     )
     .await
     .ctx(IMPORT)?;
-    let programmes = plan.programmes();
-    {
+    let written = {
         let sink = tx
             .copy_in(
                 "COPY programmes (source_id, seq, channel_id, start, stop, title, descr, lang)
@@ -79,7 +78,21 @@ pub(super) async fn replace_guide(
             ],
         );
         pin_mut!(writer);
-        for (n, p) in programmes.iter().enumerate() {
+        // Taken one at a time (a file's guide from its spool on disk: a
+        // buffered local read between two writes of the copy).
+        let programmes = plan
+            .take_programmes()
+            .map_err(|message| StoreError::Backend {
+                context: IMPORT,
+                message,
+            })?;
+        let mut written = 0u64;
+        for (n, p) in programmes.enumerate() {
+            let p = p.map_err(|message| StoreError::Backend {
+                context: IMPORT,
+                message,
+            })?;
+            written += 1;
             let seq = n as i64;
             let (channel, title) = (text(&p.channel), text(&p.title));
             let desc = text(p.desc.as_deref().unwrap_or(""));
@@ -90,10 +103,11 @@ pub(super) async fn replace_guide(
             writer.as_mut().write(&row).await.ctx(IMPORT)?;
         }
         writer.finish().await.ctx(IMPORT)?;
-    }
+        written
+    };
     bump(&tx, Half::Catalog).await?;
     tx.commit().await.ctx(IMPORT)?;
-    Ok(programmes.len() as u64)
+    Ok(written)
 }
 
 /// Adds every enabled source's guide channels and programmes to `data`

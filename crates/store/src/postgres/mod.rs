@@ -60,7 +60,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, HeldRefresh, Source, XtreamAccount};
+use tvgate_core::catalog::{Catalog, CatalogData, HeldRefresh, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     Change, ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -581,12 +581,24 @@ impl Store for PgStore {
 
     async fn replace_guide(&self, source: SourceId, plan: GuidePlan) -> StoreResult<u64> {
         let mut c = self.client("replacing a source's guide").await?;
-        guide::replace_guide(&mut c, source, &plan).await
+        guide::replace_guide(&mut c, source, plan).await
     }
 
     async fn load_catalog(&self) -> StoreResult<CatalogData> {
         let mut c = self.client("loading the catalog").await?;
         catalog::load(&mut c).await
+    }
+
+    async fn load_snapshot(&self) -> StoreResult<Catalog> {
+        let data = self.load_catalog().await?;
+        // Built on the blocking pool: the runtime's workers go on serving
+        // while a large catalog is built.
+        tokio::task::spawn_blocking(move || Catalog::build(data))
+            .await
+            .map_err(|e| StoreError::Backend {
+                context: "building the catalog",
+                message: e.to_string(),
+            })
     }
 
     async fn insert_session(

@@ -4,8 +4,10 @@
 //! A guide arrives as core's [`GuidePlan`], every rule already applied
 //! (channels unique, programmes sorted by channel and start, every stop
 //! filled; see `tvgate_core::catalog::guide_plan`), and is written as it
-//! is: replaced whole, in one transaction, with prepared statements. A
-//! million programmes take a few seconds. A source's programmes occupy one
+//! is, its programmes taken from the plan one at a time (from a spool on
+//! disk for a file's guide, so memory stays bounded): replaced whole, in
+//! one transaction, with prepared statements. A million programmes take a
+//! few seconds. A source's programmes occupy one
 //! rowid range (`source_id << 32` plus the programme's index in the plan,
 //! see the migration), so replacing them is a range delete and reading
 //! them back in rowid order needs no sort.
@@ -27,10 +29,9 @@ const IMPORT: &str = "replacing a source's guide";
 pub(super) fn replace_guide(
     conn: &mut Connection,
     source: SourceId,
-    plan: &GuidePlan,
+    mut plan: GuidePlan,
 ) -> StoreResult<u64> {
-    let programmes = plan.programmes();
-    check_fits(programmes.len())?;
+    check_fits(plan.len())?;
 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -55,7 +56,7 @@ pub(super) fn replace_guide(
                 .ctx(IMPORT)?;
         }
     }
-    {
+    let written = {
         let mut add = tx
             .prepare(
                 "INSERT INTO programmes (id, channel_id, start, stop, title, descr, lang)
@@ -66,7 +67,19 @@ pub(super) fn replace_guide(
             context: IMPORT,
             message: format!("source id {source} is out of range"),
         })?;
-        for (n, p) in programmes.iter().enumerate() {
+        let programmes = plan
+            .take_programmes()
+            .map_err(|message| StoreError::Backend {
+                context: IMPORT,
+                message,
+            })?;
+        let mut written = 0u64;
+        for (n, p) in programmes.enumerate() {
+            let p = p.map_err(|message| StoreError::Backend {
+                context: IMPORT,
+                message,
+            })?;
+            written += 1;
             add.execute(params![
                 first + n as i64,
                 p.channel,
@@ -78,10 +91,11 @@ pub(super) fn replace_guide(
             ])
             .ctx(IMPORT)?;
         }
-    }
+        written
+    };
     bump(&tx, Half::Catalog)?;
     tx.commit().ctx(IMPORT)?;
-    Ok(programmes.len() as u64)
+    Ok(written)
 }
 
 /// Programmes one source may have: its share of the rowid space.
@@ -94,8 +108,8 @@ const PER_SOURCE: u64 = 1 << 32;
 /// backend with another layout may hold more or fewer. Checked before the
 /// transaction starts, so a guide too large leaves the old one in place;
 /// the error reaches the refresh record like any failure to store.
-fn check_fits(programmes: usize) -> StoreResult<()> {
-    if programmes as u64 > PER_SOURCE {
+fn check_fits(programmes: u64) -> StoreResult<()> {
+    if programmes > PER_SOURCE {
         return Err(StoreError::Backend {
             context: IMPORT,
             message: format!("{programmes} programmes in one guide; at most {PER_SOURCE} fit"),
@@ -183,8 +197,8 @@ mod tests {
     #[test]
     fn a_guide_fits_while_its_programmes_fit_the_rowid_range() {
         assert!(check_fits(0).is_ok());
-        assert!(check_fits(PER_SOURCE as usize).is_ok());
-        let error = check_fits(PER_SOURCE as usize + 1).map_err(|e| e.to_string());
+        assert!(check_fits(PER_SOURCE).is_ok());
+        let error = check_fits(PER_SOURCE + 1).map_err(|e| e.to_string());
         assert_eq!(
             error,
             Err(format!(

@@ -53,7 +53,7 @@ use tvgate_core::access::Line;
 use tvgate_core::admin::{Admin, AdminId, ApiToken, NewApiToken};
 use tvgate_core::catalog::guide_plan::GuidePlan;
 use tvgate_core::catalog::plan::CatalogPlan;
-use tvgate_core::catalog::{CatalogData, HeldRefresh, Source, XtreamAccount};
+use tvgate_core::catalog::{Catalog, CatalogData, HeldRefresh, Source, XtreamAccount};
 use tvgate_core::ids::{DeviceId, LineId, SourceId, StreamId};
 use tvgate_core::ports::{
     ChangeStamp, ImportCounts, NewSource, RefreshRecord, SessionFace, SourcePatch, Store,
@@ -142,6 +142,41 @@ fn open_file(path: PathBuf) -> Result<SqliteStore, StoreError> {
             path: Some(path),
         }),
     })
+}
+
+/// Checks a database file that no server has open (after a crash, before
+/// a restart): SQLite's `PRAGMA integrity_check` and `PRAGMA
+/// foreign_key_check`. Opening it replays a write-ahead log a killed
+/// process left, as the next server's open would. Returns the problems
+/// found, one message each; empty when the file is sound.
+pub fn check_file(path: &Path) -> StoreResult<Vec<String>> {
+    const CONTEXT: &str = "checking the database";
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend {
+        context: CONTEXT,
+        message: format!("{}: {e}", path.display()),
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(CONTEXT)?;
+    let mut problems = Vec::new();
+    let mut integrity = conn.prepare("PRAGMA integrity_check").ctx(CONTEXT)?;
+    let mut rows = integrity.query([]).ctx(CONTEXT)?;
+    while let Some(row) = rows.next().ctx(CONTEXT)? {
+        let message: String = row.get(0).ctx(CONTEXT)?;
+        if message != "ok" {
+            problems.push(message);
+        }
+    }
+    let mut keys = conn.prepare("PRAGMA foreign_key_check").ctx(CONTEXT)?;
+    let mut rows = keys.query([]).ctx(CONTEXT)?;
+    while let Some(row) = rows.next().ctx(CONTEXT)? {
+        let table: String = row.get(0).ctx(CONTEXT)?;
+        let parent: String = row.get(2).ctx(CONTEXT)?;
+        problems.push(format!("a row of {table} points at a missing {parent}"));
+    }
+    Ok(problems)
 }
 
 /// Creates a missing database file readable by its owner only: it holds
@@ -631,13 +666,22 @@ impl Store for SqliteStore {
 
     async fn replace_guide(&self, source: SourceId, plan: GuidePlan) -> StoreResult<u64> {
         self.write("replacing a source's guide", move |c| {
-            guide::replace_guide(c, source, &plan)
+            guide::replace_guide(c, source, plan)
         })
         .await
     }
 
     async fn load_catalog(&self) -> StoreResult<CatalogData> {
         self.read("loading the catalog", catalog::load).await
+    }
+
+    async fn load_snapshot(&self) -> StoreResult<Catalog> {
+        // Read and built on the blocking pool: the runtime's workers go on
+        // serving while a large catalog is built.
+        self.read("loading the catalog", |c| {
+            catalog::load(c).map(Catalog::build)
+        })
+        .await
     }
 
     async fn insert_session(
