@@ -371,3 +371,140 @@ async fn the_guide_comes_gzipped_when_asked() {
         assert_eq!(text, plain, "{path}");
     }
 }
+
+/// The login payload is written by hand (`Login::write_json`); for many
+/// accounts (odd but valid usernames, every status and option, a message
+/// with characters JSON escapes) its bytes are what serde writes for the
+/// same values.
+#[tokio::test]
+async fn login_payloads_are_the_bytes_serde_writes() {
+    use tvgate_core::access::{OutputFormat, OutputFormats, Status};
+    use tvgate_formats::xtream::{Extension, Login, ServerInfo, UserInfo};
+    let srv = TestServer::start_with(|s| {
+        s.message = "Say \"hi\" \\ to\ttabs, </script> \u{2028} and \u{1} ünïcødé".into();
+    })
+    .await;
+    let long = "x".repeat(128);
+    let names = [
+        "alice",
+        "Ünïcødé",
+        "日本語のユーザー",
+        "a.b-c_d~e!$()*,;@[]{}|^`",
+        "📺tv",
+        long.as_str(),
+        "u000001",
+    ];
+    let mut n = 0;
+    for (i, name) in names.iter().enumerate() {
+        let password = format!("pw-{i}-ÄÖ");
+        srv.add_line(name, &password, |s| {
+            s.max_connections = [1, 4, 1000][i % 3];
+            s.is_trial = i % 2 == 1;
+            s.expires_at = match i % 4 {
+                0 => None,
+                1 => Some(NOW - 86_400),
+                _ => Some(NOW + 86_400 * i as i64),
+            };
+            s.status = [
+                Status::Active,
+                Status::Active,
+                Status::Disabled,
+                Status::Banned,
+            ][i % 4];
+            s.allowed_formats = match i % 3 {
+                0 => OutputFormats::DEFAULT,
+                1 => OutputFormats::empty().with(OutputFormat::Ts),
+                _ => OutputFormats::empty()
+                    .with(OutputFormat::Ts)
+                    .with(OutputFormat::M3u8)
+                    .with(OutputFormat::Rtmp),
+            };
+        })
+        .await;
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        for action in ["", "&action=get_account_info"] {
+            let url = srv.url(&format!(
+                "/player_api.php?username={}&password={}{action}",
+                enc(name),
+                enc(&password)
+            ));
+            let (status, body) = get(&url).await;
+            assert_eq!(status, 200, "{name}: {body}");
+            let v: Value = serde_json::from_str(&body).expect("JSON");
+            let (u, s) = (&v["user_info"], &v["server_info"]);
+            let text = |v: &Value| v.as_str().expect("a string").to_string();
+            let formats: Vec<String> = u["allowed_output_formats"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(text)
+                .collect();
+            let formats: Vec<&str> = formats.iter().map(String::as_str).collect();
+            let fields: Vec<String> = [
+                &u["username"],
+                &u["password"],
+                &u["message"],
+                &u["status"],
+                &u["is_trial"],
+                &u["active_cons"],
+                &u["created_at"],
+                &u["max_connections"],
+                &s["url"],
+                &s["port"],
+                &s["https_port"],
+                &s["server_protocol"],
+                &s["rtmp_port"],
+                &s["timezone"],
+                &s["time_now"],
+            ]
+            .into_iter()
+            .map(text)
+            .collect();
+            let exp = u["exp_date"].as_str().map(str::to_string);
+            let ext = v
+                .get("tvgate")
+                .map(|t| (text(&t["reason"]), text(&t["message"])));
+            // Expired, disabled and banned lines carry tvgate's extension.
+            assert_eq!(ext.is_some(), i % 4 != 0, "{name}: {body}");
+            let reference = Login {
+                user_info: UserInfo {
+                    username: &fields[0],
+                    password: &fields[1],
+                    message: &fields[2],
+                    auth: u["auth"].as_u64().expect("auth") as u8,
+                    status: &fields[3],
+                    exp_date: exp.as_deref(),
+                    is_trial: &fields[4],
+                    active_cons: &fields[5],
+                    created_at: &fields[6],
+                    max_connections: &fields[7],
+                    allowed_output_formats: &formats,
+                },
+                server_info: ServerInfo {
+                    url: &fields[8],
+                    port: &fields[9],
+                    https_port: &fields[10],
+                    server_protocol: &fields[11],
+                    rtmp_port: &fields[12],
+                    timezone: &fields[13],
+                    timestamp_now: s["timestamp_now"].as_i64().expect("number"),
+                    time_now: &fields[14],
+                    process: s["process"].as_bool().expect("bool"),
+                },
+                tvgate: ext
+                    .as_ref()
+                    .map(|(reason, message)| Extension { reason, message }),
+            };
+            assert_eq!(
+                body,
+                String::from_utf8(serde_json::to_vec(&reference).expect("serde")).expect("utf-8"),
+                "{name}"
+            );
+            assert_eq!(fields[0], *name);
+            n += 1;
+        }
+    }
+    assert_eq!(n, names.len() * 2);
+}

@@ -10,7 +10,8 @@ use crate::access::credentials::{self, CredentialError};
 use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
 use crate::access::line::to_verifier;
-use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey};
+use crate::access::proven::ProvenCache;
+use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey, VERIFIER_LEN};
 use crate::access::share::{LimitShare, SharedLimit};
 use crate::access::{
     decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
@@ -257,6 +258,9 @@ pub struct Gate {
     /// their limits (`access::share`); unset on a node of its own.
     limit_share: std::sync::OnceLock<Arc<dyn LimitShare>>,
     key: VerifierKey,
+    /// Tags of passwords the verifier proved (`access::proven`): a second
+    /// login with the same password skips the verifier.
+    proven: ProvenCache,
     kdf: Arc<dyn Kdf>,
     settings: GateSettings,
     /// The snapshot, with the number of the reload that made it.
@@ -271,6 +275,9 @@ pub struct Gate {
     /// Device bindings beside the directory (docs/devices.md).
     devices: devices::DeviceState,
 }
+
+/// The verifier an unknown username's tag is made over (`Gate::authenticate`).
+const UNKNOWN_VERIFIER: [u8; VERIFIER_LEN] = [0; VERIFIER_LEN];
 
 /// Most lines waiting for a hash upgrade at once; more are picked up on a
 /// later login.
@@ -299,6 +306,7 @@ impl Gate {
             limit_share: std::sync::OnceLock::new(),
             store,
             key,
+            proven: ProvenCache::new(ProvenCache::DEFAULT_CAPACITY),
             kdf,
             settings,
             catalog: RwLock::new((0, Arc::new(Catalog::default()))),
@@ -512,6 +520,10 @@ impl Gate {
         }
         let proven = match self.directory.find(&username) {
             None => {
+                // The work of a wrong password: a tag, a probe of the
+                // cache (a miss) and the verifier.
+                let tag = self.proven.tag(LineId(-1), &UNKNOWN_VERIFIER, &password);
+                std::hint::black_box(self.proven.contains(tag));
                 self.key.dummy_check(&password);
                 None
             }
@@ -534,6 +546,19 @@ impl Gate {
     }
 
     async fn prove(&self, line: Arc<Line>, password: &str) -> Option<Arc<Line>> {
+        // Proven before with this password against this very verifier (a
+        // new password or hash replaces the verifier, hence the tag): the
+        // verifier would say `Match` again.
+        let tag = line
+            .verifier
+            .as_ref()
+            .map(|v| self.proven.tag(line.id, v, password));
+        if tag.is_some_and(|tag| self.proven.contains(tag)) {
+            if !self.hash_is_current(&line.password_hash) {
+                self.queue_upgrade(&line, password);
+            }
+            return Some(line);
+        }
         match self.key.check(
             line.verifier.as_ref().map(|v| &v[..]),
             line.id,
@@ -541,7 +566,10 @@ impl Gate {
             password,
         ) {
             VerifierCheck::Match => {
-                if !line.password_hash.contains(&self.current_params) {
+                if let Some(tag) = tag {
+                    self.proven.insert(tag);
+                }
+                if !self.hash_is_current(&line.password_hash) {
                     self.queue_upgrade(&line, password);
                 }
                 Some(line)
@@ -572,6 +600,17 @@ impl Gate {
                 self.directory.put((*updated).clone());
                 Some(updated)
             }
+        }
+    }
+
+    /// Whether a PHC string carries the current KDF settings (else the line
+    /// is re-hashed in the background after a login).
+    fn hash_is_current(&self, phc: &str) -> bool {
+        // `$argon2id$v=19$m=..,t=..,p=..$...`: compare in place first.
+        const PREFIX: &str = "$argon2id$v=19";
+        match phc.strip_prefix(PREFIX) {
+            Some(rest) if rest.starts_with(&self.current_params) => true,
+            _ => phc.contains(&self.current_params),
         }
     }
 

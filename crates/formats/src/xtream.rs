@@ -32,14 +32,14 @@ pub struct UserInfo<'a> {
     /// `Active`, `Expired`, `Banned` or `Disabled` (case matters to XStreamity).
     pub status: &'a str,
     /// Unix seconds as a string, or null for unlimited (pyxtream `int()`s it).
-    pub exp_date: Option<String>,
+    pub exp_date: Option<&'a str>,
     pub is_trial: &'a str,
     /// Enigma2 clients index it unconditionally (Dispatcharr bug #990).
-    pub active_cons: String,
-    pub created_at: String,
-    pub max_connections: String,
+    pub active_cons: &'a str,
+    pub created_at: &'a str,
+    pub max_connections: &'a str,
     /// @iptv/xtream-api and XStreamity take the first entry as the default.
-    pub allowed_output_formats: Vec<&'a str>,
+    pub allowed_output_formats: &'a [&'a str],
 }
 
 /// `server_info` of the login payload.
@@ -47,16 +47,16 @@ pub struct UserInfo<'a> {
 pub struct ServerInfo<'a> {
     /// Host only: no scheme, no port.
     pub url: &'a str,
-    pub port: String,
-    pub https_port: String,
+    pub port: &'a str,
+    pub https_port: &'a str,
     pub server_protocol: &'a str,
-    pub rtmp_port: String,
+    pub rtmp_port: &'a str,
     /// EPG date strings are in this zone.
     pub timezone: &'a str,
     /// A JSON number.
     pub timestamp_now: i64,
     /// `YYYY-MM-DD HH:MM:SS` in `timezone`; XStreamity derives its offset from it.
-    pub time_now: String,
+    pub time_now: &'a str,
     pub process: bool,
 }
 
@@ -68,13 +68,83 @@ pub struct Extension<'a> {
     pub message: &'a str,
 }
 
-/// The login payload.
+/// The login payload. Answered on every login, so it is written by hand
+/// ([`Login::write_json`]) into one buffer; the `Serialize` derive stays as
+/// the reference the tests compare the bytes with.
 #[derive(Debug, Serialize)]
 pub struct Login<'a> {
     pub user_info: UserInfo<'a>,
     pub server_info: ServerInfo<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tvgate: Option<Extension<'a>>,
+}
+
+impl Login<'_> {
+    /// Appends the payload, byte for byte what `serde_json::to_vec` writes.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let u = &self.user_info;
+        out.reserve(640);
+        out.extend_from_slice(b"{\"user_info\":{\"username\":");
+        push_json_str(out, u.username);
+        out.extend_from_slice(b",\"password\":");
+        push_json_str(out, u.password);
+        out.extend_from_slice(b",\"message\":");
+        push_json_str(out, u.message);
+        out.extend_from_slice(b",\"auth\":");
+        push_u64(out, u.auth.into());
+        out.extend_from_slice(b",\"status\":");
+        push_json_str(out, u.status);
+        out.extend_from_slice(b",\"exp_date\":");
+        match u.exp_date {
+            Some(d) => push_json_str(out, d),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"is_trial\":");
+        push_json_str(out, u.is_trial);
+        out.extend_from_slice(b",\"active_cons\":");
+        push_json_str(out, u.active_cons);
+        out.extend_from_slice(b",\"created_at\":");
+        push_json_str(out, u.created_at);
+        out.extend_from_slice(b",\"max_connections\":");
+        push_json_str(out, u.max_connections);
+        out.extend_from_slice(b",\"allowed_output_formats\":[");
+        for (i, f) in u.allowed_output_formats.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            push_json_str(out, f);
+        }
+        let s = &self.server_info;
+        out.extend_from_slice(b"]},\"server_info\":{\"url\":");
+        push_json_str(out, s.url);
+        out.extend_from_slice(b",\"port\":");
+        push_json_str(out, s.port);
+        out.extend_from_slice(b",\"https_port\":");
+        push_json_str(out, s.https_port);
+        out.extend_from_slice(b",\"server_protocol\":");
+        push_json_str(out, s.server_protocol);
+        out.extend_from_slice(b",\"rtmp_port\":");
+        push_json_str(out, s.rtmp_port);
+        out.extend_from_slice(b",\"timezone\":");
+        push_json_str(out, s.timezone);
+        out.extend_from_slice(b",\"timestamp_now\":");
+        push_i64(out, s.timestamp_now);
+        out.extend_from_slice(b",\"time_now\":");
+        push_json_str(out, s.time_now);
+        out.extend_from_slice(if s.process {
+            b",\"process\":true}"
+        } else {
+            b",\"process\":false}"
+        });
+        if let Some(t) = &self.tvgate {
+            out.extend_from_slice(b",\"tvgate\":{\"reason\":");
+            push_json_str(out, t.reason);
+            out.extend_from_slice(b",\"message\":");
+            push_json_str(out, t.message);
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
 }
 
 /// A category of any of the three lists.
@@ -556,6 +626,55 @@ mod tests {
             Text::known(&s, !needs_escape(s.as_bytes())).write_json(&mut known);
             assert_eq!(known, out, "{s:?}");
         }
+    }
+
+    #[test]
+    fn login_payloads_are_written_as_serde_writes_them() {
+        let formats: [&[&str]; 3] = [&[], &["ts"], &["ts", "m3u8", "rtmp"]];
+        let mut n = 0;
+        for (k, s) in samples().iter().enumerate() {
+            let pw = format!("{s}-pw\\");
+            for exp in [None, Some("1800000000"), Some(s.as_str())] {
+                for ext in [false, true] {
+                    let login = Login {
+                        user_info: UserInfo {
+                            username: s,
+                            password: &pw,
+                            message: s,
+                            auth: 1,
+                            status: "Active",
+                            exp_date: exp,
+                            is_trial: if ext { "1" } else { "0" },
+                            active_cons: "0",
+                            created_at: "1700000000",
+                            max_connections: "4294967295",
+                            allowed_output_formats: formats[k % 3],
+                        },
+                        server_info: ServerInfo {
+                            url: s,
+                            port: "8080",
+                            https_port: "",
+                            server_protocol: "http",
+                            rtmp_port: "",
+                            timezone: "Europe/Berlin",
+                            timestamp_now: if ext { -1 } else { i64::MAX },
+                            time_now: "2026-12-06 03:04:05",
+                            process: !ext,
+                        },
+                        tvgate: ext.then_some(Extension {
+                            reason: "expired",
+                            message: s,
+                        }),
+                    };
+                    let mut out = b"prefix".to_vec();
+                    login.write_json(&mut out);
+                    assert_eq!(&out[..6], b"prefix");
+                    same(&login, out[6..].to_vec());
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 30);
     }
 
     #[test]

@@ -21,19 +21,25 @@ pub fn local_time(app: &App, ts: UnixTime) -> String {
 
 thread_local! {
     // (second, zone, text) of the last `time_now` rendered on this thread:
-    // every login in the same second reuses it instead of formatting again.
+    // every login in the same second reuses it (`with_time_now`) instead of formatting again.
     static NOW_TEXT: std::cell::RefCell<(UnixTime, chrono_tz::Tz, String)> =
         const { std::cell::RefCell::new((UnixTime::MIN, chrono_tz::UTC, String::new())) };
 }
 
-/// [`local_time`] of the current second, cached per thread.
-pub fn time_now(app: &App, now: UnixTime) -> String {
+/// [`local_time`] of the current second, cached per thread and lent to `f`.
+pub fn with_time_now<R>(app: &App, now: UnixTime, f: impl FnOnce(&str) -> R) -> R {
+    let zone = app.settings.timezone;
     NOW_TEXT.with(|cell| {
-        let mut c = cell.borrow_mut();
-        if c.0 != now || c.1 != app.settings.timezone {
-            *c = (now, app.settings.timezone, local_time(app, now));
+        if let Ok(mut c) = cell.try_borrow_mut() {
+            if c.0 != now || c.1 != zone {
+                *c = (now, zone, local_time(app, now));
+            }
         }
-        c.2.clone()
+        // A call from inside `f` finds the text lent out: it formats its own.
+        match cell.try_borrow() {
+            Ok(c) if c.0 == now && c.1 == zone => f(&c.2),
+            _ => f(&local_time(app, now)),
+        }
     })
 }
 

@@ -75,17 +75,23 @@ impl Stats {
 
     /// Queues a timeline event; `false` when the queue is full.
     pub fn record(&self, event: LineEvent) -> bool {
+        self.record_with(|| event)
+    }
+
+    /// Queues the event `make` builds, built only when the queue has room
+    /// (a flood of logins fills it within the second: the rest cost nothing).
+    pub fn record_with(&self, make: impl FnOnce() -> LineEvent) -> bool {
         let mut events = lock(&self.events);
         if events.len() >= EVENT_QUEUE {
             return false;
         }
-        events.push(event);
+        events.push(make());
         true
     }
 
     /// A login of `line`, for its timeline.
     pub fn login(&self, line: LineId, at: i64, caller: &crate::access::Caller, face: &str) {
-        self.record(LineEvent {
+        self.record_with(|| LineEvent {
             line,
             kind: tvgate_core::timeline::EventKind::Login,
             at,

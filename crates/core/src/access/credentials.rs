@@ -114,6 +114,35 @@ pub fn validate(what: &'static str, value: &str) -> Result<(), CredentialError> 
 /// invisible character. Lossless for every credential [`validate`] accepts.
 /// Borrows when there is nothing to strip (the common case).
 pub fn clean_presented(raw: &str) -> Cow<'_, str> {
+    if raw.is_ascii() {
+        return clean_ascii(raw);
+    }
+    clean_any(raw)
+}
+
+/// [`clean_presented`] for ASCII text (what players nearly always send):
+/// in ASCII the white space, control and invisible characters are exactly
+/// the bytes up to 0x20 and DEL, so bytes are compared instead of decoding
+/// characters and asking the Unicode tables.
+fn clean_ascii(raw: &str) -> Cow<'_, str> {
+    let junk = |b: u8| b <= b' ' || b == 0x7f;
+    let inner = |b: u8| b < b' ' || b == 0x7f;
+    let bytes = raw.as_bytes();
+    let start = bytes.iter().position(|b| !junk(*b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !junk(*b))
+        .map_or(start, |i| i + 1);
+    // ASCII: every byte index is a character boundary.
+    let trimmed = &raw[start..end];
+    if trimmed.bytes().any(inner) {
+        Cow::Owned(trimmed.chars().filter(|c| !inner(*c as u8)).collect())
+    } else {
+        Cow::Borrowed(trimmed)
+    }
+}
+
+fn clean_any(raw: &str) -> Cow<'_, str> {
     let trimmed =
         raw.trim_matches(|c: char| c.is_whitespace() || is_invisible(c) || c.is_control());
     if trimmed.chars().any(|c| is_invisible(c) || c.is_control()) {
@@ -130,7 +159,18 @@ pub fn clean_presented(raw: &str) -> Cow<'_, str> {
 
 /// The key usernames are unique by: case-folded when the policy is on.
 pub fn username_key(clean: &str, case_insensitive: bool) -> Cow<'_, str> {
-    if case_insensitive && clean.chars().any(|c| c.is_uppercase()) {
+    if !case_insensitive {
+        return Cow::Borrowed(clean);
+    }
+    if clean.is_ascii() {
+        // ASCII folds to ASCII, byte for byte.
+        return if clean.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(clean.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(clean)
+        };
+    }
+    if clean.chars().any(|c| c.is_uppercase()) {
         Cow::Owned(clean.to_lowercase())
     } else {
         Cow::Borrowed(clean)
@@ -210,6 +250,36 @@ mod tests {
             assert!(validate("p", ok).is_ok());
             assert_eq!(clean_presented(ok), ok);
         }
+    }
+
+    #[test]
+    fn the_ascii_path_cleans_as_the_general_one() {
+        // Every ASCII byte alone, around and inside a credential.
+        let mut samples: Vec<String> = vec![String::new(), "pw1-bench".into()];
+        for b in 0u8..=0x7f {
+            let c = char::from(b);
+            samples.push(c.to_string());
+            samples.push(format!("{c}ab{c}"));
+            samples.push(format!("a{c}b"));
+            samples.push(format!(" \t{c}x{c}\r\n"));
+            samples.push(format!("\x7f{c}\x1f"));
+        }
+        for s in &samples {
+            assert_eq!(clean_ascii(s), clean_any(s), "{s:?}");
+            for ci in [false, true] {
+                let general = if ci && s.chars().any(|c| c.is_uppercase()) {
+                    s.to_lowercase()
+                } else {
+                    s.clone()
+                };
+                assert_eq!(username_key(s, ci), general, "{s:?} {ci}");
+            }
+        }
+        assert!(matches!(
+            clean_presented("u000001"),
+            Cow::Borrowed("u000001")
+        ));
+        assert!(matches!(username_key("alice", true), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod directory;
 pub mod limiter;
 pub mod line;
 pub mod lines_csv;
+pub mod proven;
 pub mod refusal;
 pub mod secrets;
 pub mod share;

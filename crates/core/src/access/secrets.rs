@@ -128,6 +128,10 @@ pub const VERIFIER_LEN: usize = 36;
 pub struct VerifierKey {
     key: [u8; 32],
     id: [u8; 4],
+    /// HMAC keyed once with `key` (its inner and outer pads already
+    /// hashed): each verifier check clones it instead of hashing the two
+    /// pad blocks again.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for VerifierKey {
@@ -145,14 +149,24 @@ pub enum VerifierCheck {
     Unknown,
 }
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 keyed with `key`, to be cloned for each message.
+pub(crate) fn keyed_hmac(key: &[u8]) -> HmacSha256 {
+    // Infallible: HMAC takes keys of any length.
+    <HmacSha256 as Mac>::new_from_slice(key).expect("hmac accepts any key length")
+}
 
 impl VerifierKey {
     pub fn from_bytes(key: [u8; 32]) -> Self {
         let digest = Sha256::digest([b"tvgate-key-id".as_slice(), &key].concat());
         let mut id = [0u8; 4];
         id.copy_from_slice(&digest[..4]);
-        VerifierKey { key, id }
+        VerifierKey {
+            key,
+            id,
+            keyed: keyed_hmac(&key),
+        }
     }
 
     /// A fresh random key.
@@ -180,18 +194,14 @@ impl VerifierKey {
     /// so no second key file is needed; a MAC made under it proves nothing
     /// about passwords.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        // Infallible: HMAC takes keys of any length.
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("hmac accepts any key length");
+        let mut mac = self.keyed.clone();
         mac.update(b"tvgate-derive-v1\0");
         mac.update(purpose.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
     fn mac(&self, line: LineId, phc: &str, password: &str) -> [u8; 32] {
-        // Infallible: HMAC takes keys of any length.
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.key).expect("hmac accepts any key length");
+        let mut mac = self.keyed.clone();
         mac.update(b"tvgate-verifier-v1\0");
         mac.update(&line.0.to_le_bytes());
         mac.update(phc.as_bytes());

@@ -14,14 +14,13 @@
 //! is constant-time on the MAC; any kind of bad token gets the same error
 //! kind at the face. No clock: `now` is a parameter.
 
-use crate::access::secrets::VerifierKey;
+use crate::access::secrets::{keyed_hmac, HmacSha256, VerifierKey};
 use crate::ids::{LineId, StreamId};
 use crate::ledger::LeaseId;
 use crate::UnixTime;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 use subtle::ConstantTimeEq;
 
 /// What a token grants.
@@ -52,9 +51,10 @@ const CLAIMS_LEN: usize = 1 + 8 + 4 + 8 + 8 + 8;
 const MAC_LEN: usize = 16;
 const TOKEN_LEN: usize = CLAIMS_LEN + MAC_LEN;
 
-/// The key tokens are signed with.
+/// The key tokens are signed with: HMAC-SHA256 keyed once (its pads
+/// hashed), cloned for each token.
 #[derive(Clone)]
-pub struct TokenKey([u8; 32]);
+pub struct TokenKey(HmacSha256);
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,22 +62,18 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
 impl TokenKey {
     pub fn from_bytes(key: [u8; 32]) -> TokenKey {
-        TokenKey(key)
+        TokenKey(keyed_hmac(&key))
     }
 
     /// The HLS token key derived from the server's verifier key.
     pub fn from_verifier(key: &VerifierKey) -> TokenKey {
-        TokenKey(key.derive("hls-token"))
+        TokenKey::from_bytes(key.derive("hls-token"))
     }
 
     fn mac(&self, claims: &[u8]) -> [u8; 32] {
-        // Infallible: HMAC takes keys of any length.
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.0).expect("hmac accepts any key length");
+        let mut mac = self.0.clone();
         mac.update(claims);
         mac.finalize().into_bytes().into()
     }

@@ -4,9 +4,10 @@
 
 use crate::access::Arrival;
 use crate::answer::xtream::status_word;
-use crate::localtime::{local_date, time_now};
+use crate::localtime::{local_date, with_time_now};
 use crate::state::{App, PublicUrl, UnlimitedExpiry};
-use tvgate_core::access::{Denial, Line};
+use std::borrow::Cow;
+use tvgate_core::access::{Denial, Line, OutputFormat};
 use tvgate_core::catalog::{Catalog, Category, CategoryKind};
 use tvgate_core::ids::CategoryId;
 use tvgate_core::UnixTime;
@@ -28,53 +29,87 @@ pub struct LoginContext<'a> {
 }
 
 /// Renders the login payload; `denial` is the reason a proven line is not
-/// allowed (shown in `status`, `message` and tvgate's extension).
+/// allowed (shown in `status`, `message` and tvgate's extension). Written
+/// by hand into one buffer ([`xtream::Login::write_json`], the same bytes
+/// as its `Serialize`); every value is borrowed or formatted on the stack.
 pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Vec<u8> {
+    login_with(ctx, line, denial, |payload| {
+        let mut out = Vec::with_capacity(768);
+        payload.write_json(&mut out);
+        out
+    })
+}
+
+/// The login payload of `line` handed to `write` (the tests hand it to
+/// serde_json, the reference of [`login`]'s bytes).
+pub fn login_with<R>(
+    ctx: &LoginContext<'_>,
+    line: &Line,
+    denial: Option<&Denial>,
+    write: impl FnOnce(&xtream::Login<'_>) -> R,
+) -> R {
     let app = ctx.app;
-    let message = match denial {
-        Some(d) => d.message(|t| local_date(app, t)),
-        None => app.settings.message.clone(),
+    let message: Cow<'_, str> = match denial {
+        Some(d) => Cow::Owned(d.message(|t| local_date(app, t))),
+        None => Cow::Borrowed(&app.settings.message),
     };
+    let mut exp_buf = itoa::Buffer::new();
     let exp_date = match (line.expires_at, app.settings.unlimited_expiry) {
-        (Some(t), _) => Some(t.to_string()),
+        (Some(t), _) => Some(exp_buf.format(t)),
         (None, UnlimitedExpiry::Null) => None,
-        (None, UnlimitedExpiry::FarFuture) => Some(FAR_FUTURE.to_string()),
+        (None, UnlimitedExpiry::FarFuture) => Some(exp_buf.format(FAR_FUTURE)),
     };
     let https = ctx.public.scheme == "https";
+    let (mut port_buf, mut https_port_buf) = (itoa::Buffer::new(), itoa::Buffer::new());
     let (port, https_port) =
         advertised_ports(ctx.public, ctx.arrival, app.settings.public_url.is_some());
+    let port = port_buf.format(port);
+    let https_port = https_port.map_or("", |p| https_port_buf.format(p));
     let tz = app.settings.timezone.name();
-    let payload = xtream::Login {
-        user_info: xtream::UserInfo {
-            username: ctx.username,
-            password: ctx.password,
-            message: &message,
-            auth: 1,
-            status: status_word(line, denial, ctx.now),
-            exp_date,
-            is_trial: if line.is_trial { "1" } else { "0" },
-            active_cons: ctx.active_cons.to_string(),
-            created_at: line.created_at.to_string(),
-            max_connections: line.max_connections.to_string(),
-            allowed_output_formats: line.allowed_formats.iter().map(|f| f.as_str()).collect(),
-        },
-        server_info: xtream::ServerInfo {
-            url: &ctx.public.host,
-            port,
-            https_port,
-            server_protocol: if https { "https" } else { "http" },
-            rtmp_port: String::new(),
-            timezone: tz,
-            timestamp_now: ctx.now,
-            time_now: time_now(app, ctx.now),
-            process: true,
-        },
-        tvgate: denial.map(|d| xtream::Extension {
-            reason: d.code(),
-            message: &message,
-        }),
-    };
-    serde_json::to_vec(&payload).unwrap_or_default()
+    let mut formats = [""; OutputFormat::ALL.len()];
+    let mut n_formats = 0;
+    for f in line.allowed_formats.iter() {
+        formats[n_formats] = f.as_str();
+        n_formats += 1;
+    }
+    let (mut cons_buf, mut created_buf, mut max_buf) = (
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+        itoa::Buffer::new(),
+    );
+    with_time_now(app, ctx.now, |time_now| {
+        let payload = xtream::Login {
+            user_info: xtream::UserInfo {
+                username: ctx.username,
+                password: ctx.password,
+                message: &message,
+                auth: 1,
+                status: status_word(line, denial, ctx.now),
+                exp_date,
+                is_trial: if line.is_trial { "1" } else { "0" },
+                active_cons: cons_buf.format(ctx.active_cons),
+                created_at: created_buf.format(line.created_at),
+                max_connections: max_buf.format(line.max_connections),
+                allowed_output_formats: &formats[..n_formats],
+            },
+            server_info: xtream::ServerInfo {
+                url: &ctx.public.host,
+                port,
+                https_port,
+                server_protocol: if https { "https" } else { "http" },
+                rtmp_port: "",
+                timezone: tz,
+                timestamp_now: ctx.now,
+                time_now,
+                process: true,
+            },
+            tvgate: denial.map(|d| xtream::Extension {
+                reason: d.code(),
+                message: &message,
+            }),
+        };
+        write(&payload)
+    })
 }
 
 /// `server_info`'s `port` and `https_port`. The scheme the player used
@@ -83,16 +118,15 @@ pub fn login(ctx: &LoginContext<'_>, line: &Line, denial: Option<&Denial>) -> Ve
 /// listener's over plain HTTP ("" when there is none). A configured
 /// `https` `public_url` keeps naming port 80 for plain HTTP, as it always
 /// has: behind it the node's own plain port is usually not reachable.
-fn advertised_ports(public: &PublicUrl, arrival: Arrival, configured: bool) -> (String, String) {
+fn advertised_ports(public: &PublicUrl, arrival: Arrival, configured: bool) -> (u16, Option<u16>) {
     if public.scheme == "https" {
         let plain = match arrival.http_port {
             Some(p) if !configured => p,
             _ => 80,
         };
-        (plain.to_string(), public.port.to_string())
+        (plain, Some(public.port))
     } else {
-        let tls = arrival.https_port.map(|p| p.to_string());
-        (public.port.to_string(), tls.unwrap_or_default())
+        (public.port, arrival.https_port)
     }
 }
 
