@@ -22,7 +22,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VIEWERS=${VIEWERS:-1000}
 SECONDS_=${RUN_SECS:-40}
 SEGMENT_SECS=${SEGMENT_SECS:-4}
-for t in nginx curl python3 taskset flock ffprobe; do
+for t in nginx curl python3 taskset flock ffprobe ffmpeg; do
     command -v "$t" >/dev/null || die "$t not found (apt-get install -y nginx curl)"
 done
 ensure_binary
@@ -34,6 +34,10 @@ rm -rf "$W"; mkdir -p "$W/www/b8" "$W/data"
 # The provider: one endless TS channel.
 CLIP_SECONDS=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$REPO/assets/demo.ts")
 mkdir -p "$W/provider"
+# upstream.py serves a directory cut as the compat suite cuts it (its index.m3u8 and segments).
+ffmpeg -nostdin -v error -i "$REPO/assets/demo.ts" -c copy -f hls -hls_time 2 -hls_list_size 0 \
+    -hls_segment_filename "$W/provider/seg%03d.ts" "$W/provider/index.m3u8" ||
+    die "ffmpeg could not cut the provider's files"
 python3 "$REPO/tests/compat/upstream.py" --dir "$W/provider" --clip "$REPO/assets/demo.ts" --seconds "$CLIP_SECONDS" \
     >"$W/upstream.out" 2>"$W/upstream.log" &
 STARTED_PIDS+=($!)

@@ -209,5 +209,8 @@ async def main():
 
 if __name__ == "__main__":
     import resource
-    resource.setrlimit(resource.RLIMIT_NOFILE, (65536, 65536))
+    # As many descriptors as the hard limit allows (raising it needs privileges some shells lack).
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     asyncio.run(main())
