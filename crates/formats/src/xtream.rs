@@ -86,10 +86,13 @@ impl Login<'_> {
         out.reserve(640);
         out.extend_from_slice(b"{\"user_info\":{\"username\":");
         push_json_str(out, u.username);
-        out.extend_from_slice(b",\"password\":");
-        push_json_str(out, u.password);
-        out.extend_from_slice(b",\"message\":");
-        push_json_str(out, u.message);
+        for (key, value) in [
+            (&b",\"password\":"[..], u.password),
+            (b",\"message\":", u.message),
+        ] {
+            out.extend_from_slice(key);
+            push_json_str(out, value);
+        }
         out.extend_from_slice(b",\"auth\":");
         push_u64(out, u.auth.into());
         out.extend_from_slice(b",\"status\":");
@@ -99,34 +102,30 @@ impl Login<'_> {
             Some(d) => push_json_str(out, d),
             None => out.extend_from_slice(b"null"),
         }
-        out.extend_from_slice(b",\"is_trial\":");
-        push_json_str(out, u.is_trial);
-        out.extend_from_slice(b",\"active_cons\":");
-        push_json_str(out, u.active_cons);
-        out.extend_from_slice(b",\"created_at\":");
-        push_json_str(out, u.created_at);
-        out.extend_from_slice(b",\"max_connections\":");
-        push_json_str(out, u.max_connections);
-        out.extend_from_slice(b",\"allowed_output_formats\":[");
-        for (i, f) in u.allowed_output_formats.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_str(out, f);
+        for (key, value) in [
+            (&b",\"is_trial\":"[..], u.is_trial),
+            (b",\"active_cons\":", u.active_cons),
+            (b",\"created_at\":", u.created_at),
+            (b",\"max_connections\":", u.max_connections),
+        ] {
+            out.extend_from_slice(key);
+            push_json_str(out, value);
         }
+        out.extend_from_slice(b",\"allowed_output_formats\":");
+        push_json_str_array(out, u.allowed_output_formats.iter().copied());
         let s = &self.server_info;
-        out.extend_from_slice(b"]},\"server_info\":{\"url\":");
+        out.extend_from_slice(b"},\"server_info\":{\"url\":");
         push_json_str(out, s.url);
-        out.extend_from_slice(b",\"port\":");
-        push_json_str(out, s.port);
-        out.extend_from_slice(b",\"https_port\":");
-        push_json_str(out, s.https_port);
-        out.extend_from_slice(b",\"server_protocol\":");
-        push_json_str(out, s.server_protocol);
-        out.extend_from_slice(b",\"rtmp_port\":");
-        push_json_str(out, s.rtmp_port);
-        out.extend_from_slice(b",\"timezone\":");
-        push_json_str(out, s.timezone);
+        for (key, value) in [
+            (&b",\"port\":"[..], s.port),
+            (b",\"https_port\":", s.https_port),
+            (b",\"server_protocol\":", s.server_protocol),
+            (b",\"rtmp_port\":", s.rtmp_port),
+            (b",\"timezone\":", s.timezone),
+        ] {
+            out.extend_from_slice(key);
+            push_json_str(out, value);
+        }
         out.extend_from_slice(b",\"timestamp_now\":");
         push_i64(out, s.timestamp_now);
         out.extend_from_slice(b",\"time_now\":");
@@ -365,14 +364,9 @@ impl SeriesEntry<'_> {
         push_json_str(out, self.rating);
         out.extend_from_slice(b",\"rating_5based\":");
         push_f32(out, self.rating_5based);
-        out.extend_from_slice(b",\"backdrop_path\":[");
-        for (i, path) in self.backdrop_path.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            push_json_str(out, path);
-        }
-        out.extend_from_slice(b"],\"youtube_trailer\":");
+        out.extend_from_slice(b",\"backdrop_path\":");
+        push_json_str_array(out, self.backdrop_path.iter().copied());
+        out.extend_from_slice(b",\"youtube_trailer\":");
         push_json_str(out, self.youtube_trailer);
         out.extend_from_slice(b",\"episode_run_time\":");
         push_json_str(out, self.episode_run_time);
@@ -433,6 +427,18 @@ impl Serialize for Text<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.text)
     }
+}
+
+/// Appends a JSON array of strings, `[]` when empty, as serde_json writes it.
+fn push_json_str_array<'s>(out: &mut Vec<u8>, items: impl Iterator<Item = &'s str>) {
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_json_str(out, item);
+    }
+    out.push(b']');
 }
 
 /// Appends `text` as a quoted JSON string, escaped exactly as serde_json

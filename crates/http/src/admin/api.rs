@@ -540,8 +540,6 @@ async fn reset_password(
 /// Most audit entries one request returns.
 const MAX_AUDIT: u32 = 1000;
 
-/// `GET /api/v1/lines/{name}/devices/audit?limit=`: the line's device
-/// history, newest first (as the console's devices page).
 /// `GET /api/v1/lines/{name}/timeline?limit=`: the line's story as its
 /// console page shows it (`super::timeline`): connections now, then
 /// logins, streams and refusals, newest first.
@@ -562,6 +560,8 @@ async fn line_timeline(
     ok(super::timeline::story_json(&line.username, &story))
 }
 
+/// `GET /api/v1/lines/{name}/devices/audit?limit=`: the line's device
+/// history, newest first (as the console's devices page).
 async fn device_audit(
     State(app): State<App>,
     _op: Operator,
