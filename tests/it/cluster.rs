@@ -121,7 +121,7 @@ impl Cluster {
             seed,
             db,
             stream,
-            line_key: format!("{}line:{id}", space.prefix),
+            line_key: format!("{}leases:{id}", space.prefix),
             redis_url: space.url.clone(),
         }
     }
@@ -163,15 +163,24 @@ async fn line_id(url: &str, username: &str) -> i64 {
         .get(0)
 }
 
-/// The members of the sorted set `key` whose expiry is after now: the
-/// live leases, as the ledger's own `count.lua` counts them.
+/// The leases in the line's hash `key` whose expiry is after now: the live
+/// leases, as the ledger's own `count.lua` counts them (a lease is a
+/// MessagePack array whose 7th item is its expiry).
 fn live_leases(url: &str, key: &str) -> redis::RedisResult<i64> {
     let mut conn = redis::Client::open(url)?.get_connection_with_timeout(Duration::from_secs(2))?;
-    redis::cmd("ZCOUNT")
+    live_leases_on(&mut conn, key)
+}
+
+fn live_leases_on(conn: &mut redis::Connection, key: &str) -> redis::RedisResult<i64> {
+    redis::cmd("EVAL")
+        .arg(
+            "local n = 0 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do \
+             if cmsgpack.unpack(v)[7] > tonumber(ARGV[1]) then n = n + 1 end end return n",
+        )
+        .arg(1)
         .arg(key)
-        .arg(format!("({}", unix_now()))
-        .arg("+inf")
-        .query(&mut conn)
+        .arg(unix_now())
+        .query(conn)
 }
 
 /// Samples tina's live leases in Redis every few milliseconds on a thread
@@ -192,12 +201,7 @@ impl LedgerWatch {
                 .expect("connect to Redis");
             let (mut most, mut samples) = (0i64, 0u64);
             while !stopped.load(Ordering::Relaxed) {
-                let n: i64 = redis::cmd("ZCOUNT")
-                    .arg(&key)
-                    .arg(format!("({}", unix_now()))
-                    .arg("+inf")
-                    .query(&mut conn)
-                    .expect("ZCOUNT");
+                let n = live_leases_on(&mut conn, &key).expect("count the live leases");
                 most = most.max(n);
                 samples += 1;
                 std::thread::sleep(Duration::from_millis(3));

@@ -110,13 +110,20 @@ async fn a_dead_nodes_leases_run_out() {
         ended.is_empty(),
         "an expired lease is not ended, it is gone"
     );
-    // Redis's time: the key itself goes.
-    let key = format!("{}lease:{}", space.prefix, id.0);
-    let ttl: i64 = space.query(redis::cmd("PTTL").arg(&key));
+    // Redis's time: the keys themselves go. The dead lease's id key went
+    // when the admission above found it expired; the line's hash goes with
+    // its longest-lived lease (the new one, 2 s).
+    let where_key = format!("{}where:{}", space.prefix, id.0);
+    let line_key = format!("{}leases:1", space.prefix);
+    let ttl: i64 = space.query(redis::cmd("PTTL").arg(&where_key));
     assert!((0..=2_000).contains(&ttl) || ttl == -2, "{ttl}");
+    let ttl: i64 = space.query(redis::cmd("PTTL").arg(&line_key));
+    assert!((0..=2_000).contains(&ttl), "the line's hash expires: {ttl}");
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let exists: bool = space.query(redis::cmd("EXISTS").arg(&key));
-    assert!(!exists, "the dead node's lease key expired in Redis");
+    for key in [&where_key, &line_key] {
+        let exists: bool = space.query(redis::cmd("EXISTS").arg(key));
+        assert!(!exists, "{key} expired in Redis");
+    }
 }
 
 /// An operator's end on one node and a newest-wins eviction on another

@@ -10,7 +10,7 @@
 if redis.call('GET', P .. 'gen') ~= ARGV[2] then return {'reset'} end
 local now, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local line, max, policy = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local stream, ip, ua, device, kind = ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local stream, ip, ua, device, kind = tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local exp, ttl_ms = now + ttl, ttl * 1000
 local leases = live(line, now)
 
@@ -21,9 +21,9 @@ if kind == 'hls' or kind == 'vod' then
   for _, l in ipairs(leases) do
     local t = l.t
     if t.kind == kind and t.stream == stream and t.ip == ip and t.ua == ua then
-      redis.call('HSET', lease_key(l.id), 'seen', now, 'exp', exp)
-      if kind == 'vod' then redis.call('HINCRBY', lease_key(l.id), 'share', 1) end
-      touch(l.id, line, exp, ttl_ms)
+      t.seen, t.exp = now, exp
+      if kind == 'vod' then t.share = (t.share or 0) + 1 end
+      store(l, ttl_ms)
       return {'resumed', l.id}
     end
   end
@@ -80,13 +80,9 @@ if redis.call('EXISTS', next_key) == 0 then
 end
 local id = string.format('%d', redis.call('INCR', next_key))
 r[2] = id
-local f = {'line', line, 'stream', stream, 'ip', ip, 'ua', ua, 'kind', kind,
-  'started', now, 'seen', now, 'exp', exp}
-if device ~= '' then
-  f[#f + 1] = 'dev'
-  f[#f + 1] = string.sub(device, 2)
-end
-redis.call('HSET', lease_key(id), unpack(f))
-touch(id, line, exp, ttl_ms)
+local dev = false
+if device ~= '' then dev = string.sub(device, 2) end
+store({id = id, t = {line = line, stream = tonumber(stream), ip = ip, ua = ua, kind = kind,
+  started = now, seen = now, exp = exp, dev = dev, share = 0}}, ttl_ms)
 if #gone > 0 then redis.call('PUBLISH', P .. 'ended', table.concat(gone, ',')) end
 return r

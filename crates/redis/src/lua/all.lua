@@ -1,17 +1,13 @@
 -- Every live lease, in no order. ARGV: prefix, now. Expired ones are
--- removed on the way.
+-- removed on the way, and lines that hold none leave the set of lines.
 local now = tonumber(ARGV[2])
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', ALL, '-inf', now)) do
-  local line = redis.call('HGET', lease_key(id), 'line')
-  if line then remove(id, line) else redis.call('ZREM', ALL, id) end
-end
 local r = {}
-for _, id in ipairs(redis.call('ZRANGE', ALL, 0, -1)) do
-  local flat = redis.call('HGETALL', lease_key(id))
-  if #flat == 0 then
-    redis.call('ZREM', ALL, id)
+for _, line in ipairs(redis.call('SMEMBERS', LINES)) do
+  local leases = live(line, now)
+  if #leases == 0 then
+    redis.call('SREM', LINES, line)
   else
-    r[#r + 1] = row({id = id, flat = flat})
+    for _, l in ipairs(leases) do r[#r + 1] = row(l) end
   end
 end
 return r

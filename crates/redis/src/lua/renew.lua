@@ -3,13 +3,12 @@
 -- generation is not the caller's: Redis lost its data).
 if redis.call('GET', P .. 'gen') ~= ARGV[2] then return -1 end
 local id, now, ttl = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local key = lease_key(id)
-local t = fields(redis.call('HGETALL', key))
-if not t.line then return 0 end
-if tonumber(t.exp) <= now then
-  remove(id, t.line)
+local l = find(id)
+if not l then return 0 end
+if tonumber(l.t.exp) <= now then
+  remove(id, l.t.line)
   return 0
 end
-redis.call('HSET', key, 'seen', now, 'exp', now + ttl)
-touch(id, t.line, now + ttl, ttl * 1000)
+l.t.seen, l.t.exp = now, now + ttl
+store(l, ttl * 1000)
 return 1

@@ -25,29 +25,25 @@ local r = {cur}
 for i = 5, #ARGV, 12 do
   local id, known, line = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local exp, ttl = tonumber(ARGV[i + 10]), tonumber(ARGV[i + 11])
-  local key = lease_key(id)
   if known == '1' and not reset then
-    local held = redis.call('HGET', key, 'exp')
-    if held and tonumber(held) > now then
-      if exp > tonumber(held) then
-        redis.call('HSET', key, 'exp', exp)
-        touch(id, line, exp, ttl * 1000)
+    local held = find(id)
+    if held and tonumber(held.t.exp) > now then
+      if exp > tonumber(held.t.exp) then
+        held.t.exp = exp
+        store(held, ttl * 1000)
       end
     else
-      if held then remove(id, line) end
+      if held then remove(id, held.t.line) end
       r[#r + 1] = id
     end
   else
-    local f = {'line', line, 'stream', ARGV[i + 3], 'ip', ARGV[i + 4], 'ua', ARGV[i + 5],
-      'kind', ARGV[i + 7], 'started', ARGV[i + 8], 'seen', ARGV[i + 9], 'exp', exp}
-    local device = ARGV[i + 6]
-    if device ~= '' then
-      f[#f + 1] = 'dev'
-      f[#f + 1] = string.sub(device, 2)
-    end
-    redis.call('DEL', key)
-    redis.call('HSET', key, unpack(f))
-    touch(id, line, exp, ttl * 1000)
+    local dev = false
+    if ARGV[i + 6] ~= '' then dev = string.sub(ARGV[i + 6], 2) end
+    local old = find(id)
+    if old then remove(id, old.t.line) end
+    store({id = id, t = {line = line, stream = tonumber(ARGV[i + 3]), ip = ARGV[i + 4],
+      ua = ARGV[i + 5], kind = ARGV[i + 7], started = tonumber(ARGV[i + 8]),
+      seen = tonumber(ARGV[i + 9]), exp = exp, dev = dev, share = 0}}, ttl * 1000)
   end
 end
 return r
