@@ -48,11 +48,24 @@ struct Opts {
     max: u32,
     hold_ms: u64,
     concurrency: usize,
+    /// Open loop: each admission launched at its own instant (`even`, from
+    /// a pacing thread) or the ones due launched together every
+    /// millisecond (`tick`, the first version: bursts of RATE/1000).
+    pacing: Pacing,
+    /// Whether Redis's side of the limit is sampled (off for callgrind
+    /// counts, bench/b7_scripts.sh, where only the ledger's work counts).
+    sample: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Pacing {
+    Even,
+    Tick,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: admission local [--seconds S] [--lines L] [--max M]\n       admission redis URL PREFIX [--nodes N] [--rate R] [--seconds S] [--lines L] [--max M] [--hold-ms H] [--concurrency C]";
+    let usage = "usage: admission local [--seconds S] [--lines L] [--max M]\n       admission redis URL PREFIX [--nodes N] [--rate R] [--seconds S] [--lines L] [--max M] [--hold-ms H] [--concurrency C] [--pacing even|tick] [--sample 1|0]";
     let (mode, positional, flags) = match args.first().map(String::as_str) {
         Some("local") => ("local", Vec::new(), &args[1..]),
         Some("redis") if args.len() >= 3 => ("redis", args[1..3].to_vec(), &args[3..]),
@@ -94,6 +107,8 @@ fn parse(flags: &[String]) -> Result<Opts, String> {
         max: 2,
         hold_ms: 20,
         concurrency: 32,
+        pacing: Pacing::Even,
+        sample: true,
     };
     let mut it = flags.iter();
     while let Some(flag) = it.next() {
@@ -106,6 +121,14 @@ fn parse(flags: &[String]) -> Result<Opts, String> {
             "--max" => o.max = number(flag, value)?,
             "--hold-ms" => o.hold_ms = number(flag, value)?,
             "--concurrency" => o.concurrency = number(flag, value)?,
+            "--sample" => o.sample = value != "0",
+            "--pacing" => {
+                o.pacing = match value.as_str() {
+                    "even" => Pacing::Even,
+                    "tick" => Pacing::Tick,
+                    _ => return Err(format!("--pacing {value}: even or tick")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -299,24 +322,40 @@ async fn redis_run(url: &str, prefix: &str, o: &Opts) -> Result<String, String> 
         over_limit: AtomicU64::new(0),
         in_flight: AtomicI64::new(0),
     });
-    // Redis's side of the limit: every line's live leases, every 100 ms.
+    // Redis's side of the limit: every line's live leases, as `count.lua`
+    // counts them, every 100 ms, a slice of the lines each millisecond (one
+    // pipeline of every line at once would hold Redis for a millisecond and
+    // show up in the admissions' tail).
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
-        let (mut conn, stop, lines) = (probe.clone(), stop.clone(), o.lines);
-        let keys: Vec<String> = (1..=lines).map(|l| format!("{prefix}line:{l}")).collect();
+        let (mut conn, stop, lines, sample) = (probe.clone(), stop.clone(), o.lines, o.sample);
+        let keys: Vec<String> = (1..=lines).map(|l| format!("{prefix}leases:{l}")).collect();
+        let slice = keys.len().div_ceil(100);
+        let count = redis::Script::new(
+            "local now, r = tonumber(ARGV[1]), 0 \
+             for _, k in ipairs(KEYS) do local n = 0 \
+             for _, v in ipairs(redis.call('HVALS', k)) do \
+             if cmsgpack.unpack(v)[7] > now then n = n + 1 end end \
+             if n > r then r = n end end return r",
+        );
         tokio::spawn(async move {
             let (mut most, mut samples) = (0i64, 0u64);
-            while !stop.load(Ordering::Relaxed) {
-                let now = format!("({}", unix_now());
-                let mut pipe = redis::pipe();
-                for key in &keys {
-                    pipe.cmd("ZCOUNT").arg(key).arg(&now).arg("+inf");
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            'sampling: while sample && !stop.load(Ordering::Relaxed) {
+                for chunk in keys.chunks(slice) {
+                    tick.tick().await;
+                    if stop.load(Ordering::Relaxed) {
+                        break 'sampling;
+                    }
+                    let mut call = count.prepare_invoke();
+                    for key in chunk {
+                        call.key(key);
+                    }
+                    if let Ok(n) = call.arg(unix_now()).invoke_async::<i64>(&mut conn).await {
+                        most = most.max(n);
+                    }
                 }
-                if let Ok(counts) = pipe.query_async::<Vec<i64>>(&mut conn).await {
-                    most = most.max(counts.into_iter().max().unwrap_or(0));
-                    samples += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                samples += 1;
             }
             (most, samples)
         })
@@ -333,6 +372,34 @@ async fn redis_run(url: &str, prefix: &str, o: &Opts) -> Result<String, String> 
             let per_node = o.rate / o.nodes as f64;
             let (tally, next_id, lines, max, hold_ms) =
                 (tally.clone(), next_id.clone(), o.lines, o.max, o.hold_ms);
+            if o.pacing == Pacing::Even {
+                // A thread of its own sleeps to each admission's instant and
+                // hands it to the runtime: no bursts.
+                let handle = tokio::runtime::Handle::current();
+                let pacer = std::thread::spawn(move || {
+                    let gap = Duration::from_secs_f64(1.0 / per_node);
+                    let mut due = started;
+                    while due < deadline {
+                        let now = Instant::now();
+                        if due > now {
+                            std::thread::sleep(due - now);
+                        }
+                        due += gap;
+                        let i = next_id.fetch_add(1, Ordering::Relaxed);
+                        let (ledger, tally) = (ledger.clone(), tally.clone());
+                        tally.in_flight.fetch_add(1, Ordering::SeqCst);
+                        handle.spawn(async move {
+                            let hold = hold_time(hold_ms);
+                            viewer(ledger, tally.clone(), i, pick_line(lines), max, hold).await;
+                            tally.in_flight.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                });
+                drivers.push(tokio::task::spawn_blocking(move || {
+                    pacer.join().unwrap_or_default();
+                }));
+                continue;
+            }
             drivers.push(tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(1));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -23,7 +23,7 @@ if kind == 'hls' or kind == 'vod' then
     if t.kind == kind and t.stream == stream and t.ip == ip and t.ua == ua then
       t.seen, t.exp = now, exp
       if kind == 'vod' then t.share = (t.share or 0) + 1 end
-      store(l, ttl_ms)
+      store(l, ttl_ms, false)
       return {'resumed', l.id}
     end
   end
@@ -75,14 +75,17 @@ end
 -- Ids count up from the clock (2^20 a second), so a Redis that lost its
 -- data never hands out an id a node still holds from before.
 local next_key = P .. 'next'
-if redis.call('EXISTS', next_key) == 0 then
-  redis.call('SET', next_key, string.format('%d', now * 1048576))
+local n = redis.call('INCR', next_key)
+if n == 1 then
+  n = now * 1048576 + 1
+  redis.call('SET', next_key, string.format('%d', n))
 end
-local id = string.format('%d', redis.call('INCR', next_key))
+local id = string.format('%d', n)
 r[2] = id
 local dev = false
 if device ~= '' then dev = string.sub(device, 2) end
 store({id = id, t = {line = line, stream = tonumber(stream), ip = ip, ua = ua, kind = kind,
-  started = now, seen = now, exp = exp, dev = dev, share = 0}}, ttl_ms)
+  started = now, seen = now, exp = exp, dev = dev, share = 0}}, ttl_ms,
+  #leases == 0)
 if #gone > 0 then redis.call('PUBLISH', P .. 'ended', table.concat(gone, ',')) end
 return r

@@ -33,14 +33,18 @@ local function remove(id, line)
   if redis.call('EXISTS', lk) == 0 then redis.call('SREM', LINES, line) end
 end
 
--- Stores a lease and sets its expiry everywhere it is kept.
-local function store(l, ttl_ms)
+-- Stores a lease and sets its expiry everywhere it is kept. `new_line`:
+-- the line's hash did not exist before (it gets its first expiry and joins
+-- the set of lines); otherwise its expiry only ever grows (GT).
+local function store(l, ttl_ms, new_line)
   local lk = line_key(l.t.line)
   redis.call('HSET', lk, l.id, pack(l.t))
   redis.call('SET', where_key(l.id), l.t.line, 'PX', ttl_ms)
-  if redis.call('PTTL', lk) < ttl_ms then
+  if new_line then
     redis.call('PEXPIRE', lk, ttl_ms)
     redis.call('SADD', LINES, l.t.line)
+  else
+    redis.call('PEXPIRE', lk, ttl_ms, 'GT')
   end
 end
 
@@ -75,7 +79,8 @@ local function older(a, b)
   return tonumber(a.id) < tonumber(b.id)
 end
 
--- The live leases of a line, oldest first; expired ones are removed.
+-- The live leases of a line, oldest first; expired ones are removed (when
+-- none is left, the line's hash is gone).
 local function live(line, now)
   local leases = {}
   local flat = redis.call('HGETALL', line_key(line))

@@ -10,5 +10,5 @@ if tonumber(l.t.exp) <= now then
   return 0
 end
 l.t.seen, l.t.exp = now, now + ttl
-store(l, ttl * 1000)
+store(l, ttl * 1000, false)
 return 1

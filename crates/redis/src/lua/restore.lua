@@ -30,7 +30,7 @@ for i = 5, #ARGV, 12 do
     if held and tonumber(held.t.exp) > now then
       if exp > tonumber(held.t.exp) then
         held.t.exp = exp
-        store(held, ttl * 1000)
+        store(held, ttl * 1000, false)
       end
     else
       if held then remove(id, held.t.line) end
@@ -43,7 +43,8 @@ for i = 5, #ARGV, 12 do
     if old then remove(id, old.t.line) end
     store({id = id, t = {line = line, stream = tonumber(ARGV[i + 3]), ip = ARGV[i + 4],
       ua = ARGV[i + 5], kind = ARGV[i + 7], started = tonumber(ARGV[i + 8]),
-      seen = tonumber(ARGV[i + 9]), exp = exp, dev = dev, share = 0}}, ttl * 1000)
+      seen = tonumber(ARGV[i + 9]), exp = exp, dev = dev, share = 0}}, ttl * 1000,
+      redis.call('EXISTS', line_key(line)) == 0)
   end
 end
 return r
