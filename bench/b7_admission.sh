@@ -13,6 +13,8 @@
 #           the limit checked from the nodes' side and from Redis's (every line's live leases every
 #           100 ms), Redis CPU per admission from INFO cpu before/after
 # Targets: p99 <= 2 ms on loopback; per node >= 50 % of the single-node (in-process) rate.
+# PACING=even (default): each admission launched at its own instant by a pacing thread;
+# PACING=tick: the ones due launched together every millisecond (the first version's bursts).
 # Env: RATE (10000) NODES (3) DURATION (10) LINES (1000) MAX (2) HOLD_MS (20) CONCURRENCY (32)
 #      SERVER_CPU LOAD_CPU BENCH_WORK BENCH_BUILD=1 (rebuild the generator) CARGO_TARGET_DIR
 source "$(dirname "$0")/lib.sh"
@@ -21,6 +23,7 @@ NODES=${NODES:-3}
 LINES=${LINES:-1000}
 MAX=${MAX:-2}
 HOLD_MS=${HOLD_MS:-20}
+PACING=${PACING:-even}
 CONCURRENCY=${CONCURRENCY:-32}
 for t in redis-server redis-cli taskset flock python3; do
     command -v "$t" >/dev/null || die "$t not found (apt-get install -y redis-server util-linux python3)"
@@ -67,7 +70,7 @@ gen redisN redis "$URL" "b7:n:" --nodes "$NODES" --rate 0 --concurrency "$CONCUR
     --seconds "$DURATION" --lines "$LINES" --max "$MAX"
 bg_measure "$DURATION" >"$BGF" &
 BGPID=$!
-gen paced redis "$URL" "b7:p:" --nodes "$NODES" --rate "$RATE" --hold-ms "$HOLD_MS" \
+gen paced redis "$URL" "b7:p:" --nodes "$NODES" --rate "$RATE" --hold-ms "$HOLD_MS" --pacing "$PACING" \
     --seconds "$DURATION" --lines "$LINES" --max "$MAX"
 wait "$BGPID"
 echo "# background CPU during the paced run: $(cat "$BGF")" | tee -a "$RESULTS"
