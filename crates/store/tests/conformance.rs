@@ -918,7 +918,6 @@ async fn sources(store: &dyn Store) {
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
 }
 
-/// Items as an import hands them to the store: planned by core.
 /// An import big enough for the SQLite store to build its indexes once at
 /// the end (and many rows per insert), then a refresh that changes one
 /// item, removes one and adds one: what players see is the plan, ids of
@@ -982,6 +981,7 @@ async fn big_catalog(store: &dyn Store) {
     store.delete_source(src).await.unwrap();
 }
 
+/// Items as an import hands them to the store: planned by core.
 fn plan(items: Vec<ImportedItem>) -> CatalogPlan {
     CatalogPlan::from_items(items)
 }
