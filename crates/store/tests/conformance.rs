@@ -321,6 +321,7 @@ async fn suite(store: &dyn Store) {
     verifiers_and_stamps(store).await;
     sources(store).await;
     let ids = catalog(store).await;
+    big_catalog(store).await;
     guide(store, ids).await;
     delete_source_cascades(store, ids).await;
     source_settings(store).await;
@@ -915,6 +916,69 @@ async fn sources(store: &dyn Store) {
     store.delete_source(s.id).await.unwrap();
     let missing = store.delete_source(s.id).await;
     assert!(matches!(missing, Err(StoreError::NotFound { .. })));
+}
+
+/// An import big enough for the SQLite store to build its indexes once at
+/// the end (and many rows per insert), then a refresh that changes one
+/// item, removes one and adds one: what players see is the plan, ids of
+/// kept keys stay, and the indexes answer as before (order by position).
+async fn big_catalog(store: &dyn Store) {
+    let src = store
+        .insert_source(NewSource {
+            kind: SourceKind::M3u,
+            location: "/srv/big.m3u".into(),
+            name: "Big".into(),
+            created_at: 0,
+            max_connections: 0,
+            delivery: Delivery::Proxy,
+        })
+        .await
+        .unwrap()
+        .id;
+    let n = 12_345;
+    let items = |renamed: &str| -> Vec<ImportedItem> {
+        (0..n)
+            .map(|i| match i {
+                7 => live(renamed, "http://big/7.ts", "Big"),
+                _ => live(&format!("B{i}"), &format!("http://big/{i}.ts"), "Big"),
+            })
+            .collect()
+    };
+    store
+        .replace_items(src, plan(items("B7")), 100)
+        .await
+        .unwrap();
+    let one = store.load_catalog().await.unwrap();
+    let first: Vec<_> = one
+        .live
+        .iter()
+        .filter(|c| c.url().starts_with("http://big/"))
+        .collect();
+    assert_eq!(first.len(), n);
+    assert_eq!(first[n - 1].name(), format!("B{}", n - 1), "playlist order");
+
+    let mut second = items("Seven");
+    second.remove(3);
+    second.push(live("New", "http://big/new.ts", "Big"));
+    let counts = store.replace_items(src, plan(second), 200).await.unwrap();
+    assert_eq!((counts.live, counts.removed), (n as u64, 1));
+    let two = store.load_catalog().await.unwrap();
+    let second: Vec<_> = two
+        .live
+        .iter()
+        .filter(|c| c.url().starts_with("http://big/"))
+        .collect();
+    assert_eq!(second.len(), n);
+    assert_eq!(second[6].name(), "Seven", "a changed item is written");
+    assert_eq!(second[6].id, first[7].id, "and keeps its id");
+    assert_eq!(second[7].name(), "B8");
+    assert_eq!(second[7].id, first[8].id);
+    assert_eq!(second[n - 1].name(), "New");
+    assert!(
+        second[n - 1].id.0 > first[n - 1].id.0,
+        "a new key gets a new id"
+    );
+    store.delete_source(src).await.unwrap();
 }
 
 /// Items as an import hands them to the store: planned by core.

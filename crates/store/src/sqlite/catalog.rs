@@ -30,10 +30,13 @@ use super::{bump, Context, Half};
 use crate::codec::{
     check_public_id, decode_catchup, decode_category, encode_catchup, kind_name, order_categories,
 };
-use rusqlite::types::{FromSqlError, Type};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use rusqlite::types::{FromSqlError, ToSqlOutput, Type, ValueRef};
+use rusqlite::{
+    params, Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior,
+};
 use std::collections::{HashMap, HashSet};
-use tvgate_core::catalog::plan::{CatalogPlan, PlannedCategory};
+use std::hash::{Hash, Hasher};
+use tvgate_core::catalog::plan::{CatalogPlan, PlannedCategory, PlannedItem};
 use tvgate_core::catalog::{CatalogData, Category, Episode, LiveChannel, LiveText, Movie, Series};
 use tvgate_core::ids::{CategoryId, SeriesId, SourceId, StreamId};
 use tvgate_core::ports::{ImportCounts, StoreResult};
@@ -73,8 +76,163 @@ fn category_ids(tx: &Transaction<'_>, categories: &[PlannedCategory]) -> StoreRe
 struct Existing {
     id: i64,
     series_id: Option<i64>,
+    /// [`fingerprint`] of the columns an import writes, as stored.
+    stored: u64,
     seen: bool,
 }
+
+/// The columns an import writes to a stream row (besides its source, key
+/// and `added`), in the order of the update's `?2`.. and of the
+/// fingerprint.
+const WRITTEN: &str = "kind, position, name, category_id, epg_id, logo, url, container, is_adult,
+     archive_days, series_id, season, episode, catchup, catchup_source";
+const WRITTEN_COUNT: usize = 15;
+
+/// A stream row as an import writes it.
+struct Columns<'a> {
+    kind: &'static str,
+    position: i64,
+    name: &'a str,
+    category: Option<i64>,
+    epg_id: Option<&'a str>,
+    logo: &'a str,
+    url: &'a str,
+    container: &'a str,
+    is_adult: bool,
+    archive_days: u16,
+    series_id: Option<i64>,
+    season: Option<u32>,
+    episode: Option<u32>,
+    catchup: Option<&'static str>,
+    catchup_source: Option<&'a str>,
+}
+
+impl Columns<'_> {
+    fn values(&self) -> [&dyn ToSql; WRITTEN_COUNT] {
+        [
+            &self.kind,
+            &self.position,
+            &self.name,
+            &self.category,
+            &self.epg_id,
+            &self.logo,
+            &self.url,
+            &self.container,
+            &self.is_adult,
+            &self.archive_days,
+            &self.series_id,
+            &self.season,
+            &self.episode,
+            &self.catchup,
+            &self.catchup_source,
+        ]
+    }
+}
+
+/// A 64-bit digest of SQL values, the same for a value bound and the value
+/// read back (SQLite stores what it is given in these columns). A refresh
+/// rewrites a row only when the digests differ: most rows of a provider's
+/// list are unchanged from one refresh to the next, and an update costs
+/// what an insert does. Two different rows agree by chance with odds of
+/// 2^-64; the next change to either is written.
+fn fingerprint<'v>(values: impl Iterator<Item = ValueRef<'v>>) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for v in values {
+        match v {
+            ValueRef::Null => 0u8.hash(&mut h),
+            ValueRef::Integer(i) => {
+                1u8.hash(&mut h);
+                i.hash(&mut h);
+            }
+            ValueRef::Real(f) => {
+                2u8.hash(&mut h);
+                f.to_bits().hash(&mut h);
+            }
+            ValueRef::Text(t) => {
+                3u8.hash(&mut h);
+                t.hash(&mut h);
+            }
+            ValueRef::Blob(b) => {
+                4u8.hash(&mut h);
+                b.hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
+
+fn bound_fingerprint(values: &[&dyn ToSql]) -> StoreResult<u64> {
+    let outputs = values
+        .iter()
+        .map(|v| v.to_sql())
+        .collect::<rusqlite::Result<Vec<ToSqlOutput<'_>>>>()
+        .ctx(IMPORT)?;
+    Ok(fingerprint(outputs.iter().map(|o| match o {
+        ToSqlOutput::Borrowed(v) => *v,
+        ToSqlOutput::Owned(v) => ValueRef::from(v),
+        _ => ValueRef::Null,
+    })))
+}
+
+/// Item `position` of the plan as its stream row.
+fn columns<'a>(
+    position: usize,
+    item: &'a PlannedItem,
+    category_ids: &[i64],
+    series_ids: &[i64],
+) -> Columns<'a> {
+    let (catchup, catchup_source) = encode_catchup(item.catchup.as_ref());
+    Columns {
+        kind: kind_name(item.kind),
+        position: position as i64,
+        name: &item.name,
+        category: item.category.map(|c| category_ids[c]),
+        epg_id: item.epg_id.as_deref(),
+        logo: item.logo.as_deref().unwrap_or(""),
+        url: &item.url,
+        container: item.container.as_deref().unwrap_or(""),
+        is_adult: item.is_adult,
+        archive_days: item.archive_days,
+        series_id: item.episode.map(|e| series_ids[e.series]),
+        season: item.episode.map(|e| e.season),
+        episode: item.episode.map(|e| e.episode),
+        catchup,
+        catchup_source,
+    }
+}
+
+/// Rows per multi-row insert: one statement for 128 new streams (18
+/// parameters each, well under SQLite's limit) instead of 128.
+const INSERT_BATCH: usize = 128;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO streams (source_id, key, added, kind, position, name, category_id, epg_id,
+             logo, url, container, is_adult, archive_days, series_id, season, episode, catchup,
+             catchup_source) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
+/// The secondary indexes of `streams` (migration 0001), dropped around a
+/// first big import and built again once at its end: one sort of the
+/// finished table costs far less than keeping three b-trees in order row
+/// by row. Same transaction: a crash leaves the indexes as they were.
+const STREAM_INDEXES: [(&str, &str); 3] = [
+    ("streams_order", "streams (kind, source_id, position)"),
+    ("streams_category", "streams (category_id)"),
+    ("streams_series", "streams (series_id)"),
+];
+
+/// New rows from which an import into a smaller table rebuilds the
+/// indexes instead of maintaining them.
+const REBUILD_FROM: usize = 10_000;
 
 pub(super) fn replace_items(
     conn: &mut Connection,
@@ -90,15 +248,22 @@ pub(super) fn replace_items(
     let mut existing: HashMap<String, Existing> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare("SELECT key, id, series_id FROM streams WHERE source_id = ?1")
+            .prepare(&format!(
+                "SELECT key, id, {WRITTEN} FROM streams WHERE source_id = ?1"
+            ))
             .ctx(IMPORT)?;
         let mut rows = stmt.query([source.0]).ctx(IMPORT)?;
         while let Some(row) = rows.next().ctx(IMPORT)? {
+            let stored = (2..2 + WRITTEN_COUNT)
+                .map(|i| row.get_ref(i))
+                .collect::<rusqlite::Result<Vec<ValueRef<'_>>>>()
+                .ctx(IMPORT)?;
             existing.insert(
                 row.get(0).ctx(IMPORT)?,
                 Existing {
                     id: row.get(1).ctx(IMPORT)?,
-                    series_id: row.get(2).ctx(IMPORT)?,
+                    series_id: row.get(12).ctx(IMPORT)?,
+                    stored: fingerprint(stored.into_iter()),
                     seen: false,
                 },
             );
@@ -153,15 +318,21 @@ pub(super) fn replace_items(
     // Series an episode joined or left: their last_modified becomes `now`.
     let mut touched: HashSet<i64> = HashSet::new();
     {
-        let mut insert = tx
-            .prepare(
-                "INSERT INTO streams (source_id, key, kind, position, name, category_id, epg_id,
-                     logo, url, container, is_adult, archive_days, added, series_id, season,
-                     episode, catchup, catchup_source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18)",
-            )
+        let new_rows = plan
+            .items()
+            .iter()
+            .filter(|item| !existing.contains_key(item.key.as_str()))
+            .count();
+        let table_rows: i64 = tx
+            .query_row("SELECT count(*) FROM streams", [], |r| r.get(0))
             .ctx(IMPORT)?;
+        let rebuild = new_rows >= REBUILD_FROM && table_rows < new_rows as i64;
+        if rebuild {
+            for (name, _) in STREAM_INDEXES {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                    .ctx(IMPORT)?;
+            }
+        }
         let mut update = tx
             .prepare(
                 "UPDATE streams SET kind = ?2, position = ?3, name = ?4, category_id = ?5,
@@ -171,68 +342,60 @@ pub(super) fn replace_items(
                  WHERE id = ?1",
             )
             .ctx(IMPORT)?;
+        let row_of = |position: usize, item| columns(position, item, &category_ids, &series_ids);
+        let mut pending: Vec<usize> = Vec::with_capacity(INSERT_BATCH);
+        let flush = |pending: &mut Vec<usize>| -> StoreResult<()> {
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let mut insert = tx.prepare_cached(&insert_sql(pending.len())).ctx(IMPORT)?;
+            let mut n = 0;
+            for &position in pending.iter() {
+                let item = &plan.items()[position];
+                let row = row_of(position, item);
+                let head: [&dyn ToSql; 3] = [&source.0, &item.key, &now];
+                for value in head.into_iter().chain(row.values()) {
+                    n += 1;
+                    insert.raw_bind_parameter(n, value).ctx(IMPORT)?;
+                }
+            }
+            insert.raw_execute().ctx(IMPORT)?;
+            // One statement's rows get consecutive ids: the last is the largest.
+            check_public_id(tx.last_insert_rowid(), "stream")?;
+            pending.clear();
+            Ok(())
+        };
         for (position, item) in plan.items().iter().enumerate() {
-            let category = item.category.map(|c| category_ids[c]);
-            let series_id = item.episode.map(|e| series_ids[e.series]);
-            let season = item.episode.map(|e| e.season);
-            let episode = item.episode.map(|e| e.episode);
-            let logo = item.logo.as_deref().unwrap_or("");
-            let container = item.container.as_deref().unwrap_or("");
-            let (catchup, catchup_source) = encode_catchup(item.catchup.as_ref());
+            let row = row_of(position, item);
             match existing.get_mut(item.key.as_str()) {
                 Some(old) => {
                     old.seen = true;
-                    if old.series_id != series_id {
+                    if old.series_id != row.series_id {
                         touched.extend(old.series_id);
-                        touched.extend(series_id);
+                        touched.extend(row.series_id);
                     }
-                    update
-                        .execute(params![
-                            old.id,
-                            kind_name(item.kind),
-                            position as i64,
-                            item.name,
-                            category,
-                            item.epg_id,
-                            logo,
-                            item.url,
-                            container,
-                            item.is_adult,
-                            item.archive_days,
-                            series_id,
-                            season,
-                            episode,
-                            catchup,
-                            catchup_source,
-                        ])
-                        .ctx(IMPORT)?;
+                    let values = row.values();
+                    if bound_fingerprint(&values)? != old.stored {
+                        let id: [&dyn ToSql; 1] = [&old.id];
+                        update
+                            .execute(&id.into_iter().chain(values).collect::<Vec<_>>()[..])
+                            .ctx(IMPORT)?;
+                    }
                 }
                 None => {
-                    touched.extend(series_id);
-                    insert
-                        .execute(params![
-                            source.0,
-                            item.key,
-                            kind_name(item.kind),
-                            position as i64,
-                            item.name,
-                            category,
-                            item.epg_id,
-                            logo,
-                            item.url,
-                            container,
-                            item.is_adult,
-                            item.archive_days,
-                            now,
-                            series_id,
-                            season,
-                            episode,
-                            catchup,
-                            catchup_source,
-                        ])
-                        .ctx(IMPORT)?;
-                    check_public_id(tx.last_insert_rowid(), "stream")?;
+                    touched.extend(row.series_id);
+                    pending.push(position);
+                    if pending.len() == INSERT_BATCH {
+                        flush(&mut pending)?;
+                    }
                 }
+            }
+        }
+        flush(&mut pending)?;
+        if rebuild {
+            for (name, on) in STREAM_INDEXES {
+                tx.execute_batch(&format!("CREATE INDEX {name} ON {on}"))
+                    .ctx(IMPORT)?;
             }
         }
     }
