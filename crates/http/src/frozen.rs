@@ -52,10 +52,9 @@ use tvgate_core::ledger::{LeaseId, LeaseKind};
 /// a fast reader is never starved between two writes even at 16 KiB; what
 /// this bounds is how much the kernel copies ahead of the reader. Smaller
 /// is cheaper: a zapping player that reads 64 KiB and closes makes the
-/// kernel copy 133 KB instead of 217 KB of join burst, and 1000 viewers of
-/// one channel hold 6-87 MiB of kernel TCP memory instead of 91-243 MiB
-/// (bench/README.md, "Not-sent low-water mark and zero-copy fan-out"). A
-/// frozen viewer blocks the writer as soon as its receive buffer is full.
+/// kernel copy 133 KB instead of 217 KB of join burst (bench/README.md,
+/// "B2 per session" and "Not-sent low-water mark and zero-copy fan-out").
+/// A frozen viewer blocks the writer as soon as its receive buffer is full.
 pub const NOTSENT_LOWAT: u32 = 16 << 10;
 
 /// How often the watchdog looks.
