@@ -47,11 +47,15 @@ use tvgate_core::ids::{LineId, StreamId};
 use tvgate_core::ledger::{LeaseId, LeaseKind};
 
 /// Unsent bytes the kernel keeps per viewer socket at most
-/// (`TCP_NOTSENT_LOWAT`). Big enough that a fast viewer's socket is never
-/// starved between two writes (a chunk is at most 256 KiB, written as the
-/// socket drains), small enough that a frozen viewer of a 1 Mbit/s channel
-/// blocks the writer within a second once its receive buffer is full.
-pub const NOTSENT_LOWAT: u32 = 128 << 10;
+/// (`TCP_NOTSENT_LOWAT`). The socket's own send queue (data sent but not
+/// yet acknowledged, up to the reader's receive window) is not counted, so
+/// a fast reader is never starved between two writes even at 16 KiB; what
+/// this bounds is how much the kernel copies ahead of the reader. Smaller
+/// is cheaper: a zapping player that reads 64 KiB and closes makes the
+/// kernel copy 133 KB instead of 217 KB of join burst (bench/README.md,
+/// "B2 per session" and "Not-sent low-water mark and zero-copy fan-out").
+/// A frozen viewer blocks the writer as soon as its receive buffer is full.
+pub const NOTSENT_LOWAT: u32 = 16 << 10;
 
 /// How often the watchdog looks.
 const TICK: Duration = Duration::from_millis(250);
