@@ -157,13 +157,7 @@ impl Stats {
 
     /// A login of `line`, for its timeline: queued unless the same login
     /// (line, address, player, face) was within [`LOGIN_COALESCE_SECS`].
-    pub fn login(
-        &self,
-        line: LineId,
-        at: i64,
-        caller: &crate::access::Caller,
-        face: &'static str,
-    ) {
+    pub fn login(&self, line: LineId, at: i64, caller: &crate::access::Caller, face: &'static str) {
         let player = caller.user_agent();
         let mut h = FxHasher::default();
         h.write(player.as_bytes());
