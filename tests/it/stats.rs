@@ -510,3 +510,48 @@ async fn two_nodes_sharing_a_store_add_up() {
     );
     assert_eq!(read_on_a["samples"], read_on_b["samples"]);
 }
+
+/// An app calls `player_api.php` on every screen: repeats of one login
+/// (same line, address and player within a minute) are one timeline
+/// entry, while the login counter counts each; another player is its own.
+#[tokio::test]
+async fn repeated_logins_are_one_timeline_entry() {
+    let srv = TestServer::start().await;
+    srv.add_line("rita", "pw-44", |_| {}).await;
+    let login = |ua: &'static str| {
+        let url = srv.url("/player_api.php?username=rita&password=pw-44");
+        async move {
+            let r = client()
+                .get(url)
+                .header("user-agent", ua)
+                .send()
+                .await
+                .expect("login");
+            assert_eq!(r.status(), 200);
+        }
+    };
+    for _ in 0..3 {
+        login("Tv/1.0").await;
+    }
+    login("Phone/2.0").await;
+    let (_, token) = operator(&srv).await;
+    let (status, v) = call(
+        &srv,
+        Method::GET,
+        "/api/v1/lines/rita/timeline",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let mut players: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["kind"] == "login")
+        .filter_map(|i| i["player"].as_str())
+        .collect();
+    players.sort_unstable();
+    assert_eq!(players, ["Phone/2.0", "Tv/1.0"], "{v}");
+    assert_eq!(metric(&srv, "tvgate_logins_total").await, 4);
+}

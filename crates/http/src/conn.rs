@@ -214,12 +214,14 @@ async fn refuse<T: AsyncWrite + Unpin>(mut io: T) {
 }
 
 pin_project_lite::pin_project! {
-    /// A request body that fails once its time is up.
+    /// A request body that fails once its time is up. The timer starts
+    /// the first time the body is not ready (a GET's empty body, most
+    /// requests, never starts one: no timer entry per request).
     pub struct Deadline<B> {
         #[pin]
         inner: B,
-        #[pin]
-        sleep: tokio::time::Sleep,
+        limit: Duration,
+        sleep: Option<Pin<Box<tokio::time::Sleep>>>,
         expired: bool,
     }
 }
@@ -228,7 +230,8 @@ impl<B> Deadline<B> {
     pub fn new(inner: B, limit: Duration) -> Deadline<B> {
         Deadline {
             inner,
-            sleep: tokio::time::sleep(limit),
+            limit,
+            sleep: None,
             expired: false,
         }
     }
@@ -257,7 +260,12 @@ where
         }
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
-            Poll::Pending => match std::future::Future::poll(this.sleep, cx) {
+            Poll::Pending => match std::future::Future::poll(
+                this.sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(*this.limit)))
+                    .as_mut(),
+                cx,
+            ) {
                 Poll::Ready(()) => {
                     *this.expired = true;
                     Poll::Ready(Some(Err(Box::new(BodyTimedOut))))

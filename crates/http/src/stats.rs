@@ -13,11 +13,18 @@
 //!   that the ledger still holds (whoever ends them: the viewer, a
 //!   reconnect, newest-wins, the operator, an HLS idle window), so nodes
 //!   sharing a Redis ledger each count their own and the sum is everyone.
+//! - Repeated logins coalesce: a login of the same line, from the same
+//!   address, player and face within [`LOGIN_COALESCE_SECS`] of the one
+//!   recorded is not recorded again (a player polling player_api would
+//!   otherwise queue a write per poll). The key's hash is a few
+//!   multiplications ([`FxHasher`]), not SipHash: it is on the login path.
 //! - Readers ([`window`]) first sample and write the node's own minute,
 //!   so a figure read is the counters' growth up to the moment of reading.
 
 use crate::state::App;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -39,6 +46,62 @@ pub const EVENTS_EVERY: Duration = Duration::from_secs(1);
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Timeline events waiting to be written, at most (more are dropped).
 pub const EVENT_QUEUE: usize = 4096;
+/// A login repeating one recorded this many seconds ago or less (same
+/// line, address, player and face) is not recorded again.
+pub const LOGIN_COALESCE_SECS: i64 = 60;
+/// Logins remembered for coalescing, at most (past it, the stale ones are
+/// forgotten, and all of them if none is stale).
+const RECENT_LOGINS: usize = 65_536;
+
+/// A login as coalescing compares it: the player by its text's hash (a
+/// collision only merges two logins of one line from one address).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct LoginKey {
+    line: LineId,
+    ip: IpAddr,
+    player: u64,
+    face: &'static str,
+}
+
+/// FxHash (rustc's): one rotate, xor and multiply per word. Keys here
+/// are the server's own (line ids, addresses), so flooding is no concern
+/// beyond [`RECENT_LOGINS`]' bound.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        for &b in chunks.remainder() {
+            self.write_u8(b);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
 
 /// The node's samples, the leases it granted, and the events waiting.
 #[derive(Default)]
@@ -49,6 +112,9 @@ pub struct Stats {
     sampler: Mutex<Sampler>,
     opened: Mutex<HashSet<LeaseId>>,
     events: Mutex<Vec<LineEvent>>,
+    /// The logins recorded lately, with when: a repeat within
+    /// [`LOGIN_COALESCE_SECS`] is not queued.
+    recent_logins: Mutex<HashMap<LoginKey, i64, Fx>>,
     /// Held while samples or events go to the store, so a reader that
     /// flushes sees them committed.
     writing: tokio::sync::Mutex<()>,
@@ -89,18 +155,48 @@ impl Stats {
         true
     }
 
-    /// A login of `line`, for its timeline.
-    pub fn login(&self, line: LineId, at: i64, caller: &crate::access::Caller, face: &str) {
-        self.record_with(|| LineEvent {
+    /// A login of `line`, for its timeline: queued unless the same login
+    /// (line, address, player, face) was within [`LOGIN_COALESCE_SECS`].
+    pub fn login(&self, line: LineId, at: i64, caller: &crate::access::Caller, face: &'static str) {
+        let player = caller.user_agent();
+        let mut h = FxHasher::default();
+        h.write(player.as_bytes());
+        let key = LoginKey {
+            line,
+            ip: caller.ip,
+            player: h.finish(),
+            face,
+        };
+        {
+            let mut recent = lock(&self.recent_logins);
+            match recent.get_mut(&key) {
+                Some(last) if at >= *last && at - *last <= LOGIN_COALESCE_SECS => return,
+                Some(last) => *last = at,
+                None => {
+                    if recent.len() >= RECENT_LOGINS {
+                        recent.retain(|_, last| at - *last <= LOGIN_COALESCE_SECS);
+                        if recent.len() >= RECENT_LOGINS {
+                            recent.clear();
+                        }
+                    }
+                    recent.insert(key, at);
+                }
+            }
+        }
+        let queued = self.record_with(|| LineEvent {
             line,
             kind: tvgate_core::timeline::EventKind::Login,
             at,
             ended: None,
             channel: String::new(),
-            player: caller.user_agent().to_string(),
+            player: player.to_string(),
             ip: caller.ip,
             detail: face.to_string(),
         });
+        if !queued {
+            // Dropped (queue full): the next such login may try again.
+            lock(&self.recent_logins).remove(&key);
+        }
     }
 }
 
