@@ -11,7 +11,7 @@ use crate::access::directory::Directory;
 use crate::access::limiter::{Limiter, LimiterSettings};
 use crate::access::line::to_verifier;
 use crate::access::proven::ProvenCache;
-use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey, VERIFIER_LEN};
+use crate::access::secrets::{self, KdfError, KdfParams, VerifierCheck, VerifierKey};
 use crate::access::share::{LimitShare, SharedLimit};
 use crate::access::{
     decide, AccessRequest, Decision, Line, LinePatch, OutputFormats, Proof, Status,
@@ -274,10 +274,41 @@ pub struct Gate {
     upgrades: Mutex<Vec<(LineId, String)>>,
     /// Device bindings beside the directory (docs/devices.md).
     devices: devices::DeviceState,
+    /// The line an unknown username is proven against (`Gate::authenticate`):
+    /// it has a verifier under our key for a password nobody knows, so an
+    /// unknown name takes the very path of a wrong password (tag, cache
+    /// probe, verifier mismatch) rather than a look-alike of it.
+    stand_in: Arc<Line>,
+    /// The hash an unknown operator name is checked against (the console's
+    /// login): the dummy hash at the configured cost, made once here.
+    console_dummy_phc: String,
 }
 
-/// The verifier an unknown username's tag is made over (`Gate::authenticate`).
-const UNKNOWN_VERIFIER: [u8; VERIFIER_LEN] = [0; VERIFIER_LEN];
+/// The id of the stand-in line; the store never assigns a negative id.
+const STAND_IN_ID: LineId = LineId(-1);
+
+/// A line no password proves, with a verifier made under `key` (so the
+/// check is a mismatch, not the KDF) for a random password thrown away.
+fn stand_in_line(key: &VerifierKey) -> Line {
+    let secret = credentials::generate_password(&mut rand::thread_rng());
+    let verifier = key.verifier(STAND_IN_ID, secrets::DUMMY_PHC, &secret);
+    Line {
+        id: STAND_IN_ID,
+        username: "".into(),
+        password_hash: secrets::DUMMY_PHC.into(),
+        verifier: to_verifier(&verifier),
+        status: Status::Disabled,
+        expires_at: Some(0),
+        is_trial: false,
+        max_connections: 0,
+        limit_policy: None,
+        allowed_formats: OutputFormats::DEFAULT,
+        created_at: 0,
+        note: "".into(),
+        package: None,
+        revision: 0,
+    }
+}
 
 /// Most lines waiting for a hash upgrade at once; more are picked up on a
 /// later login.
@@ -300,6 +331,7 @@ impl Gate {
         kdf: Arc<dyn Kdf>,
         settings: GateSettings,
     ) -> Result<Gate, GateError> {
+        let stand_in = Arc::new(stand_in_line(&key));
         let gate = Gate {
             directory: Directory::new(settings.case_insensitive_usernames),
             limiter: Mutex::new(Limiter::new(settings.limiter)),
@@ -317,6 +349,15 @@ impl Gate {
             ),
             upgrades: Mutex::new(Vec::new()),
             devices: devices::DeviceState::default(),
+            stand_in,
+            console_dummy_phc: secrets::DUMMY_PHC.replacen(
+                "$m=19456,t=2,p=1$",
+                &format!(
+                    "$m={},t={},p={}$",
+                    settings.kdf.memory_kib, settings.kdf.iterations, settings.kdf.parallelism
+                ),
+                1,
+            ),
         };
         if settings.shared_store {
             let ours = gate.key.fingerprint();
@@ -502,9 +543,9 @@ impl Gate {
     /// Checks presented credentials, as a player sent them.
     ///
     /// Surrounding white space and invisible characters are stripped first
-    /// (lossless: no real credential has them). An unknown username costs the
-    /// same keyed-hash work as a wrong password, so the two cannot be told
-    /// apart by timing either.
+    /// (lossless: no real credential has them). An unknown username is
+    /// proven against a stand-in line by the same code as a wrong password
+    /// (not a copy of its work), so the two cannot be told apart by timing.
     pub async fn authenticate(
         &self,
         raw_username: &str,
@@ -518,17 +559,11 @@ impl Gate {
         if let Some(retry_after_secs) = self.limiter().check(ip, &key, now) {
             return Authn::RateLimited { retry_after_secs };
         }
-        let proven = match self.directory.find(&username) {
-            None => {
-                // The work of a wrong password: a tag, a probe of the
-                // cache (a miss) and the verifier.
-                let tag = self.proven.tag(LineId(-1), &UNKNOWN_VERIFIER, &password);
-                std::hint::black_box(self.proven.contains(tag));
-                self.key.dummy_check(&password);
-                None
-            }
-            Some(line) => self.prove(line, &password).await,
-        };
+        // An unknown name is proven against the stand-in, by the same
+        // code as a wrong password; whatever it says, it proves nothing.
+        let line = self.directory.find_or(&username, &self.stand_in);
+        let is_stand_in = Arc::ptr_eq(&line, &self.stand_in);
+        let proven = self.prove(line, &password).await.filter(|_| !is_stand_in);
         match proven {
             Some(line) => {
                 self.login_proven(ip, &key);

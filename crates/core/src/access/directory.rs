@@ -190,6 +190,17 @@ impl Directory {
             .cloned()
     }
 
+    /// The line named `username`, or `stand_in` when there is none: one
+    /// lookup and one clone of an `Arc` either way (`Gate::authenticate`).
+    pub fn find_or(&self, username: &str, stand_in: &Arc<Line>) -> Arc<Line> {
+        let hash = self.hash(username);
+        self.read()
+            .by_name
+            .find(hash, |a| self.same(&a.username, username))
+            .unwrap_or(stand_in)
+            .clone()
+    }
+
     pub fn get(&self, id: LineId) -> Option<Arc<Line>> {
         self.read().by_id.get(&id).cloned()
     }

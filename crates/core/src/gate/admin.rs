@@ -8,7 +8,6 @@
 
 use super::{Gate, GateError};
 use crate::access::credentials;
-use crate::access::secrets::DUMMY_PHC;
 use crate::admin::{self, Admin, ApiToken, NewApiToken};
 use crate::UnixTime;
 use std::net::IpAddr;
@@ -82,7 +81,7 @@ impl Gate {
         // the dummy hash at the configured cost (argon2's work is set by
         // the parameters in the hash string, whatever its salt and value).
         let phc = found.as_ref().map_or_else(
-            || DUMMY_PHC.replacen("$m=19456,t=2,p=1$", &self.current_params, 1),
+            || self.console_dummy_phc.clone(),
             |a| a.password_hash.clone(),
         );
         let matches = self.kdf.verify(password, phc).await;
